@@ -1,1 +1,163 @@
-fn main() {}
+//! `arietta`: aria2c's command line on arietta's thread-per-core engine.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod console;
+mod units;
+
+use std::path::Path;
+use std::process::ExitCode as ProcessExit;
+use std::sync::Arc;
+
+use arietta_core::{DownloadRequest, ExitCode, Gid};
+use arietta_options::{
+    conf_path, environment_defaults, parse_args, parse_conf_to_set, parse_input_file, ConfPath,
+    OptionError, OptionSet, USAGE_LINE,
+};
+
+use crate::console::Console;
+
+fn main() -> ProcessExit {
+    let code = real_main();
+    ProcessExit::from(code.code())
+}
+
+fn bad_option(e: &OptionError) -> ExitCode {
+    eprintln!("{}", e.report());
+    ExitCode::BadOption
+}
+
+fn real_main() -> ExitCode {
+    let env = |k: &str| std::env::var(k).ok();
+    let parsed = match parse_args(std::env::args_os().skip(1)) {
+        Ok(p) => p,
+        Err(e) => return bad_option(&e),
+    };
+    if parsed.version {
+        println!(
+            "arietta version {} (aria2 compatible)\nThread-per-core downloads on glommio/io_uring.",
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::Success;
+    }
+    if let Some(topic) = &parsed.help {
+        print!("{}", arietta_options::help_text(topic));
+        return ExitCode::Success;
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let mut global = environment_defaults(env, &cwd, |p| p.exists());
+    match conf_path(&parsed.options, env, |p| p.exists()) {
+        ConfPath::None => {}
+        ConfPath::Explicit(p) | ConfPath::Default(p) => {
+            let text = match std::fs::read_to_string(&p) {
+                Ok(t) => t,
+                Err(_) => {
+                    eprintln!("Configuration file {} is not found.", p.display());
+                    eprintln!("{USAGE_LINE}");
+                    return ExitCode::BadOption;
+                }
+            };
+            match parse_conf_to_set(&text) {
+                Ok(set) => global.overlay(&set),
+                Err(e) => {
+                    eprintln!("Parse error in {}:", p.display());
+                    return bad_option(&e);
+                }
+            }
+        }
+    }
+    global.overlay(&parsed.options);
+    let global = Arc::new(global);
+
+    let requests = match build_requests(&global, &parsed.uris) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if requests.is_empty() {
+        eprintln!("No URI specified.");
+        eprintln!("{USAGE_LINE}");
+        eprintln!("See 'arietta -h'.");
+        return ExitCode::Unknown;
+    }
+
+    let quiet = global.get_bool("quiet");
+    let mut console = Console::new(
+        quiet,
+        global.get_bool("show-console-readout"),
+        global.get_u64("summary-interval"),
+        global.get_opt_str("log"),
+    );
+    let reporter = Console::new(
+        quiet,
+        global.get_bool("show-console-readout"),
+        global.get_u64("summary-interval"),
+        global.get_opt_str("log"),
+    );
+    match arietta_core::run(&global, requests, Box::new(reporter)) {
+        Ok(report) => {
+            console.print_results(&report.results);
+            report.exit_code()
+        }
+        Err(e) => {
+            eprintln!("Exception caught: {e}");
+            match e {
+                arietta_core::SessionError::Setup(f) => f.exit_code(),
+                _ => ExitCode::Unknown,
+            }
+        }
+    }
+}
+
+/// Command-line URIs form one download (mirrors) unless `-Z` makes each its
+/// own; `-i` adds one download per entry with its own option lines.
+fn build_requests(
+    global: &Arc<OptionSet>,
+    uris: &[String],
+) -> Result<Vec<DownloadRequest>, ExitCode> {
+    let mut out = Vec::new();
+    if !uris.is_empty() {
+        if global.get_bool("force-sequential") {
+            for u in uris {
+                out.push(DownloadRequest {
+                    gid: None,
+                    uris: vec![u.clone()],
+                    options: global.clone(),
+                });
+            }
+        } else {
+            out.push(DownloadRequest {
+                gid: None,
+                uris: uris.to_vec(),
+                options: global.clone(),
+            });
+        }
+    }
+    if let Some(input) = global.get_opt_str("input-file") {
+        let text = if input == "-" {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s);
+            s
+        } else {
+            match std::fs::read_to_string(Path::new(input)) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("Failed to open the input file {input}: {e}");
+                    return Err(ExitCode::Unknown);
+                }
+            }
+        };
+        let entries = parse_input_file(&text).map_err(|e| bad_option(&e))?;
+        for entry in entries {
+            let mut set = OptionSet::with_parent(global.clone());
+            for (k, v) in &entry.options {
+                set.set_per_download(k, v).map_err(|e| bad_option(&e))?;
+            }
+            let gid = set.get_opt_str("gid").and_then(Gid::parse);
+            out.push(DownloadRequest {
+                gid,
+                uris: entry.uris,
+                options: Arc::new(set),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,1 +1,28 @@
-//! placeholder
+//! The download model and the actors that run it: a coordinator that owns
+//! every download's plan, and per-core workers that run connections.
+//!
+//! See `docs/architecture.md` for the picture.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod checksum;
+pub mod config;
+mod connection_pool;
+mod coordinator;
+mod download;
+mod error;
+mod exit_code;
+mod gid;
+mod http_fetch;
+mod messages;
+mod net_context;
+mod prepare;
+pub mod segment_map;
+mod session;
+mod worker;
+
+pub use coordinator::RunReport;
+pub use download::{DownloadRequest, DownloadResult, Progress, QuietReporter, Reporter, Status};
+pub use error::FetchError;
+pub use exit_code::ExitCode;
+pub use gid::Gid;
+pub use session::{run, SessionError};

@@ -1,1 +1,28 @@
-//! placeholder
+//! Network plumbing for arietta on glommio: name resolution, RFC 8305 "Happy
+//! Eyeballs" connection setup, TLS (rustls), a plain/TLS stream type and the
+//! cross-core token-bucket rate limiter.
+//!
+//! Protocol crates (`http`, `ftp`, ...) sit on top of [`NetStream`]; they never
+//! touch sockets or certificates themselves, so the policies aria2 users rely on
+//! (`--disable-ipv6`, `--connect-timeout`, `--check-certificate`,
+//! `--max-overall-download-limit`, ...) live in one place.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod error;
+mod happy_eyeballs;
+mod rate_limit;
+mod resolve;
+mod stream;
+mod tls;
+
+pub use error::NetError;
+pub use happy_eyeballs::{
+    connect, connect_host, interleave_families, ATTEMPT_DELAY, DEFAULT_CONNECT_TIMEOUT,
+};
+pub use rate_limit::{take_all, Grant, RateLimiter};
+pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
+pub use stream::NetStream;
+pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};
+
+/// Re-exported so callers name the same `TcpStream` type this crate returns.
+pub use glommio::net::TcpStream;

@@ -1,1 +1,17 @@
-//! placeholder
+//! Files on disk: allocation, naming, per-core writers and the control file
+//! that makes an interrupted download resumable.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod allocation;
+mod control_file;
+mod error;
+mod file_writer;
+mod naming;
+mod range_set;
+
+pub use allocation::{allocate, Allocation};
+pub use control_file::{control_path, ControlFile, CONTROL_VERSION};
+pub use error::StorageError;
+pub use file_writer::{FileWriter, OpenFiles};
+pub use naming::{auto_rename, sanitize_file_name};
+pub use range_set::RangeSet;

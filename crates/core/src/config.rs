@@ -1,0 +1,109 @@
+//! The typed view of the options one download runs with. Built once per
+//! download from the layered [`OptionSet`], so the data path never parses
+//! option strings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use arietta_options::OptionSet;
+use arietta_storage::Allocation;
+
+/// `--checksum=TYPE=DIGEST`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checksum {
+    pub algo: String,
+    pub hex: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DownloadConfig {
+    pub dir: PathBuf,
+    pub out: Option<String>,
+    pub split: usize,
+    pub max_conn_per_server: usize,
+    pub min_split_size: u64,
+    pub max_tries: u32,
+    pub retry_wait: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub lowest_speed_limit: u64,
+    pub max_file_not_found: u32,
+    pub continue_: bool,
+    pub allow_overwrite: bool,
+    pub auto_file_renaming: bool,
+    pub allocation: Allocation,
+    pub checksum: Option<Checksum>,
+    pub user_agent: String,
+    pub referer: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub http_user: Option<String>,
+    pub http_passwd: Option<String>,
+    pub netrc: bool,
+    pub netrc_path: Option<PathBuf>,
+    pub accept_gzip: bool,
+    pub conditional_get: bool,
+    pub remote_time: bool,
+    pub max_download_limit: u64,
+    pub disable_ipv6: bool,
+    pub dry_run: bool,
+    pub auto_save_interval: Duration,
+}
+
+impl DownloadConfig {
+    pub fn from_options(o: &OptionSet) -> DownloadConfig {
+        let opt_string = |name: &str| o.get_opt_str(name).map(str::to_owned);
+        let secs = |name: &str| Duration::from_secs(o.get_u64(name));
+        let checksum = o.get_opt_str("checksum").and_then(|v| {
+            let (algo, hex) = v.split_once('=')?;
+            Some(Checksum {
+                algo: algo.to_ascii_lowercase(),
+                hex: hex.to_ascii_lowercase(),
+            })
+        });
+        let headers = o
+            .get_list("header")
+            .iter()
+            .filter_map(|h| {
+                let (k, v) = h.split_once(':')?;
+                Some((k.trim().to_owned(), v.trim().to_owned()))
+            })
+            .collect();
+        let dir = o
+            .get_opt_str("dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
+        DownloadConfig {
+            dir,
+            out: opt_string("out"),
+            split: o.get_u64("split").max(1) as usize,
+            max_conn_per_server: o.get_u64("max-connection-per-server").max(1) as usize,
+            min_split_size: o.get_size("min-split-size"),
+            max_tries: o.get_u64("max-tries") as u32,
+            retry_wait: secs("retry-wait"),
+            timeout: secs("timeout"),
+            connect_timeout: secs("connect-timeout"),
+            lowest_speed_limit: o.get_size("lowest-speed-limit"),
+            max_file_not_found: o.get_u64("max-file-not-found") as u32,
+            continue_: o.get_bool("continue"),
+            allow_overwrite: o.get_bool("allow-overwrite"),
+            auto_file_renaming: o.get_bool("auto-file-renaming"),
+            allocation: Allocation::parse(o.get_str("file-allocation"))
+                .unwrap_or(Allocation::Prealloc),
+            checksum,
+            user_agent: o.get_str("user-agent").to_owned(),
+            referer: opt_string("referer"),
+            headers,
+            http_user: opt_string("http-user"),
+            http_passwd: opt_string("http-passwd"),
+            netrc: !o.get_bool("no-netrc"),
+            netrc_path: o.get_opt_str("netrc-path").map(PathBuf::from),
+            accept_gzip: o.get_bool("http-accept-gzip"),
+            conditional_get: o.get_bool("conditional-get"),
+            remote_time: o.get_bool("remote-time"),
+            max_download_limit: o.get_size("max-download-limit"),
+            disable_ipv6: o.get_bool("disable-ipv6"),
+            dry_run: o.get_bool("dry-run"),
+            auto_save_interval: secs("auto-save-interval"),
+        }
+    }
+}

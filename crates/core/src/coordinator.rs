@@ -1,0 +1,837 @@
+//! The coordinator actor: owns the queue, every download's segment map and
+//! the decisions (which core runs which connection, which mirror to drop,
+//! when a download is done). It runs as one task on core 0 and hears from
+//! connections only through its mailbox.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arietta_runtime::{Mailbox, MailboxSender};
+use arietta_storage::{control_path, ControlFile, RangeSet};
+
+use crate::config::DownloadConfig;
+use crate::download::{DownloadRequest, DownloadResult, Progress, Reporter, Status};
+use crate::error::FetchError;
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::messages::{
+    ConnId, ConnTask, PreparedFile, ProbeDecision, ProbeInfo, ToCoordinator, ToCore, Work,
+};
+use crate::net_context::NetContext;
+use crate::prepare;
+use crate::segment_map::{SegId, SegmentMap};
+
+/// How often the readout and control files are refreshed.
+const TICK: Duration = Duration::from_millis(500);
+/// Control files are rewritten at most this often while bytes arrive.
+const CONTROL_SAVE_EVERY: Duration = Duration::from_secs(1);
+
+struct UriState {
+    url: String,
+    /// Where redirects led; later connections go straight there.
+    resolved: Option<String>,
+    tries: u32,
+    not_found: u32,
+    dead: bool,
+}
+
+impl UriState {
+    fn target(&self) -> &str {
+        self.resolved.as_deref().unwrap_or(&self.url)
+    }
+}
+
+struct Active {
+    cfg: Arc<DownloadConfig>,
+    uris: Vec<UriState>,
+    path: Option<Arc<PathBuf>>,
+    map: Option<SegmentMap>,
+    file: Option<PreparedFile>,
+    /// Connection → the URI it uses.
+    conns: HashMap<ConnId, usize>,
+    next_conn: ConnId,
+    /// Retries scheduled but not yet started.
+    pending_retries: usize,
+    probing: bool,
+    finishing: bool,
+    started: Instant,
+    last_error: Option<FetchError>,
+    last_modified: Option<SystemTime>,
+    dirty: bool,
+    last_save: Instant,
+    /// Bytes at the previous tick and the smoothed speed.
+    tick_bytes: u64,
+    speed: u64,
+    slow_since: Option<Instant>,
+}
+
+impl Active {
+    fn completed(&self) -> u64 {
+        self.map.as_ref().map_or(0, SegmentMap::completed_length)
+    }
+
+    fn total(&self) -> u64 {
+        match (&self.map, &self.file) {
+            (Some(m), Some(f)) if f.total.is_some() => m.total(),
+            _ => 0,
+        }
+    }
+
+    fn live_uris(&self) -> impl Iterator<Item = usize> + '_ {
+        self.uris
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.dead)
+            .map(|(i, _)| i)
+    }
+
+    /// How many connections this download should run: `-s`, bounded by
+    /// `-x` per live mirror.
+    fn wanted_conns(&self) -> usize {
+        let live = self.live_uris().count();
+        self.cfg.split.min(self.cfg.max_conn_per_server * live)
+    }
+
+    fn control_record(&self) -> Option<(PathBuf, ControlFile)> {
+        let f = self.file.as_ref().filter(|f| f.control)?;
+        let map = self.map.as_ref()?;
+        Some((
+            control_path(&f.path),
+            ControlFile {
+                total_length: map.total(),
+                completed: map.done().clone(),
+                uris: self.uris.iter().map(|u| u.url.clone()).collect(),
+                validator: f.validator.clone(),
+            },
+        ))
+    }
+}
+
+/// Everything the coordinator needs at start.
+pub struct CoordinatorSetup {
+    pub cores: Vec<MailboxSender<ToCore>>,
+    pub requests: Vec<DownloadRequest>,
+    pub max_concurrent: usize,
+    pub net: Arc<NetContext>,
+    pub reporter: Box<dyn Reporter>,
+    pub inbox: Mailbox<ToCoordinator>,
+    pub me: MailboxSender<ToCoordinator>,
+    pub save_cookies: Option<String>,
+}
+
+/// What a run produced.
+pub struct RunReport {
+    pub results: Vec<DownloadResult>,
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// aria2's rule: the last error's code; 7 when interrupted with
+    /// unfinished downloads and no error.
+    pub fn exit_code(&self) -> ExitCode {
+        if let Some(r) = self
+            .results
+            .iter()
+            .rev()
+            .find(|r| r.status == Status::Error)
+        {
+            return r.code;
+        }
+        if self.interrupted && self.results.iter().any(|r| r.status != Status::Complete) {
+            return ExitCode::Unfinished;
+        }
+        ExitCode::Success
+    }
+}
+
+pub struct Coordinator {
+    cores: Vec<MailboxSender<ToCore>>,
+    next_core: usize,
+    waiting: VecDeque<DownloadRequest>,
+    active: HashMap<Gid, Active>,
+    results: Vec<DownloadResult>,
+    max_concurrent: usize,
+    net: Arc<NetContext>,
+    reporter: Box<dyn Reporter>,
+    inbox: Mailbox<ToCoordinator>,
+    me: MailboxSender<ToCoordinator>,
+    interrupted: bool,
+    save_cookies: Option<String>,
+}
+
+impl Coordinator {
+    pub fn new(s: CoordinatorSetup) -> Self {
+        Coordinator {
+            cores: s.cores,
+            next_core: 0,
+            waiting: s.requests.into(),
+            active: HashMap::new(),
+            results: Vec::new(),
+            max_concurrent: s.max_concurrent.max(1),
+            net: s.net,
+            reporter: s.reporter,
+            inbox: s.inbox,
+            me: s.me,
+            interrupted: false,
+            save_cookies: s.save_cookies,
+        }
+    }
+
+    /// Runs until the queue is empty (or an interrupt), then stops the cores.
+    pub async fn run(mut self) -> RunReport {
+        let ticker = {
+            let me = self.me.clone();
+            glommio::spawn_local(async move {
+                loop {
+                    glommio::timer::sleep(TICK).await;
+                    if me.send(ToCoordinator::Tick).is_err() {
+                        break;
+                    }
+                }
+            })
+            .detach()
+        };
+        self.fill_slots();
+        while !(self.active.is_empty() && (self.waiting.is_empty() || self.interrupted)) {
+            let Some(msg) = self.inbox.recv().await else {
+                break;
+            };
+            self.handle(msg);
+        }
+        ticker.cancel();
+        if let Some(p) = &self.save_cookies {
+            if let Err(e) = self.net.save_cookies(p) {
+                self.reporter
+                    .notice(&format!("Failed to save cookies to {p}: {e}"));
+            }
+        }
+        for c in &self.cores {
+            let _ = c.send(ToCore::Shutdown);
+        }
+        RunReport {
+            results: self.results,
+            interrupted: self.interrupted,
+        }
+    }
+
+    fn handle(&mut self, msg: ToCoordinator) {
+        match msg {
+            ToCoordinator::Probed {
+                gid,
+                conn,
+                result,
+                reply,
+            } => self.on_probed(gid, conn, result, reply),
+            ToCoordinator::Prepared { gid, result, reply } => self.on_prepared(gid, result, reply),
+            ToCoordinator::NeedWork {
+                gid,
+                finished,
+                at,
+                reply,
+            } => {
+                let work = self.active.get_mut(&gid).and_then(|a| {
+                    let map = a.map.as_mut()?;
+                    if let Some(id) = finished {
+                        map.release(id);
+                    }
+                    if a.finishing || self.interrupted {
+                        return None;
+                    }
+                    let claim = map.claim(at)?;
+                    Some(Work {
+                        claim,
+                        path: a.path.clone()?,
+                        total: a.file.as_ref().and_then(|f| f.total),
+                    })
+                });
+                let _ = reply.send(work);
+            }
+            ToCoordinator::Written { gid, start, end } => {
+                if let Some(a) = self.active.get_mut(&gid) {
+                    if let Some(m) = a.map.as_mut() {
+                        m.written(start, end);
+                        a.dirty = true;
+                        if m.is_complete() && a.file.as_ref().is_some_and(|f| f.total.is_some()) {
+                            self.finalize(gid);
+                        }
+                    }
+                }
+            }
+            ToCoordinator::StreamEnded { gid, len } => {
+                if let Some(a) = self.active.get_mut(&gid) {
+                    if let Some(m) = a.map.as_mut() {
+                        m.set_total(len);
+                    }
+                    if let Some(f) = a.file.as_mut() {
+                        f.total = Some(len);
+                    }
+                    self.finalize(gid);
+                }
+            }
+            ToCoordinator::ConnEnded {
+                gid,
+                conn,
+                seg,
+                result,
+            } => self.on_conn_ended(gid, conn, seg, result),
+            ToCoordinator::Retry { gid, uri, probe } => {
+                if let Some(a) = self.active.get_mut(&gid) {
+                    a.pending_retries = a.pending_retries.saturating_sub(1);
+                    if !a.finishing && !self.interrupted {
+                        self.spawn_conn(gid, uri, probe);
+                    }
+                    self.check_stalled(gid);
+                }
+            }
+            ToCoordinator::Finalized { gid, result } => self.on_finalized(gid, result),
+            ToCoordinator::Interrupt => self.on_interrupt(),
+            ToCoordinator::Tick => self.on_tick(),
+        }
+    }
+
+    /// Starts waiting downloads while there are free slots (`-j`).
+    fn fill_slots(&mut self) {
+        while !self.interrupted && self.active.len() < self.max_concurrent {
+            let Some(req) = self.waiting.pop_front() else {
+                break;
+            };
+            self.start(req);
+        }
+    }
+
+    fn start(&mut self, req: DownloadRequest) {
+        let gid = req.gid.unwrap_or_default();
+        let cfg = Arc::new(DownloadConfig::from_options(&req.options));
+        let uris: Vec<UriState> = req
+            .uris
+            .iter()
+            .map(|u| UriState {
+                url: u.clone(),
+                resolved: None,
+                tries: 0,
+                not_found: 0,
+                dead: !(u.starts_with("http://") || u.starts_with("https://")),
+            })
+            .collect();
+        let now = Instant::now();
+        let mut a = Active {
+            cfg,
+            uris,
+            path: None,
+            map: None,
+            file: None,
+            conns: HashMap::new(),
+            next_conn: 1,
+            pending_retries: 0,
+            probing: false,
+            finishing: false,
+            started: now,
+            last_error: None,
+            last_modified: None,
+            dirty: false,
+            last_save: now,
+            tick_bytes: 0,
+            speed: 0,
+            slow_since: None,
+        };
+        let first = a.live_uris().next();
+        if first.is_none() {
+            a.last_error = Some(FetchError::UnsupportedUri(req.uris.join(" ")));
+        }
+        self.active.insert(gid, a);
+        match first {
+            Some(i) => self.spawn_conn(gid, i, true),
+            None => self.fail(gid),
+        }
+    }
+
+    fn spawn_conn(&mut self, gid: Gid, uri: usize, probe: bool) {
+        let core = self.next_core % self.cores.len();
+        self.next_core = self.next_core.wrapping_add(1);
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let conn = a.next_conn;
+        a.next_conn += 1;
+        a.conns.insert(conn, uri);
+        if probe {
+            a.probing = true;
+        }
+        let url = a.uris[uri].target().to_owned();
+        let if_modified_since = if probe && a.cfg.conditional_get {
+            let p = prepare::planned_path(&a.cfg, &url);
+            let has_control = control_path(&p).exists();
+            std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .ok()
+                .filter(|_| !has_control)
+        } else {
+            None
+        };
+        let task = ConnTask {
+            gid,
+            conn,
+            url,
+            probe,
+            if_modified_since,
+            cfg: a.cfg.clone(),
+            net: self.net.clone(),
+            to_coord: self.me.clone(),
+        };
+        if self.cores[core]
+            .send(ToCore::Start(Box::new(task)))
+            .is_err()
+        {
+            a.conns.remove(&conn);
+        }
+    }
+
+    fn on_probed(
+        &mut self,
+        gid: Gid,
+        conn: ConnId,
+        result: Result<ProbeInfo, FetchError>,
+        reply: arietta_runtime::MailboxSender<ProbeDecision>,
+    ) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            let _ = reply.send(ProbeDecision::Stop);
+            return;
+        };
+        let info = match result {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = reply.send(ProbeDecision::Stop);
+                // The connection reports ConnEnded with the error too; keep
+                // the probe flag until then so no second probe starts.
+                a.last_error = Some(e);
+                return;
+            }
+        };
+        if let Some(&u) = a.conns.get(&conn) {
+            if info.final_url != a.uris[u].url {
+                a.uris[u].resolved = Some(info.final_url.clone());
+            }
+        }
+        a.last_modified = info.last_modified;
+        if info.not_modified {
+            let _ = reply.send(ProbeDecision::Stop);
+            let path = prepare::planned_path(&a.cfg, &info.final_url);
+            self.reporter.notice(&format!(
+                "File {} is up to date (304 Not Modified).",
+                path.display()
+            ));
+            a.path = Some(Arc::new(path));
+            a.finishing = true;
+            let _ = self.me.send(ToCoordinator::Finalized {
+                gid,
+                result: Ok(()),
+            });
+            return;
+        }
+        let cfg = a.cfg.clone();
+        let uris: Vec<String> = a.uris.iter().map(|u| u.url.clone()).collect();
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            let result = glommio::executor()
+                .spawn_blocking(move || prepare::prepare(&cfg, &uris, &info))
+                .await;
+            let _ = me.send(ToCoordinator::Prepared { gid, result, reply });
+        })
+        .detach();
+    }
+
+    fn on_prepared(
+        &mut self,
+        gid: Gid,
+        result: Result<PreparedFile, FetchError>,
+        reply: arietta_runtime::MailboxSender<ProbeDecision>,
+    ) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            let _ = reply.send(ProbeDecision::Stop);
+            return;
+        };
+        a.probing = false;
+        let pf = match result {
+            Ok(pf) => pf,
+            Err(e) => {
+                let _ = reply.send(ProbeDecision::Stop);
+                a.last_error = Some(e);
+                // Not retryable: a local problem (file exists, disk full).
+                for u in &mut a.uris {
+                    u.dead = true;
+                }
+                return;
+            }
+        };
+        let path = Arc::new(pf.path.clone());
+        a.path = Some(path.clone());
+        let map = match pf.total {
+            Some(t) if pf.ranges => {
+                SegmentMap::new(t, pf.done.clone(), a.cfg.split, a.cfg.min_split_size)
+            }
+            Some(t) => SegmentMap::new(t, RangeSet::new(), 1, u64::MAX / 4),
+            None => SegmentMap::unknown_length(),
+        };
+        a.map = Some(map);
+        a.file = Some(pf);
+        a.tick_bytes = a.completed();
+        if a.cfg.dry_run {
+            let _ = reply.send(ProbeDecision::Stop);
+            a.finishing = true;
+            let _ = self.me.send(ToCoordinator::Finalized {
+                gid,
+                result: Ok(()),
+            });
+            return;
+        }
+        let map = a.map.as_mut().expect("just set");
+        if map.is_complete() && a.file.as_ref().is_some_and(|f| f.total.is_some()) {
+            let _ = reply.send(ProbeDecision::Stop);
+            self.finalize(gid);
+            return;
+        }
+        let decision = match map.claim(Some(0)) {
+            Some(claim) if claim.cursor.get().0 == 0 => ProbeDecision::Stream { claim, path },
+            Some(claim) => {
+                map.release(claim.id);
+                ProbeDecision::AskForWork { path }
+            }
+            None => ProbeDecision::AskForWork { path },
+        };
+        let _ = reply.send(decision);
+        self.add_connections(gid);
+    }
+
+    /// Brings the download up to its wanted connection count, spreading
+    /// connections over live mirrors round-robin.
+    fn add_connections(&mut self, gid: Gid) {
+        let Some(a) = self.active.get(&gid) else {
+            return;
+        };
+        let Some(map) = a.map.as_ref() else { return };
+        let have = a.conns.len() + a.pending_retries;
+        let want = a.wanted_conns().min(have + map.available_work());
+        let live: Vec<usize> = a.live_uris().collect();
+        if live.is_empty() {
+            return;
+        }
+        let per_uri = a.cfg.max_conn_per_server;
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for &u in a.conns.values() {
+            *counts.entry(u).or_default() += 1;
+        }
+        let mut plan = Vec::new();
+        let mut i = 0;
+        for _ in have..want {
+            let pick = (0..live.len())
+                .map(|k| live[(i + k) % live.len()])
+                .find(|u| counts.get(u).copied().unwrap_or(0) < per_uri);
+            let Some(u) = pick else { break };
+            *counts.entry(u).or_default() += 1;
+            plan.push(u);
+            i += 1;
+        }
+        for u in plan {
+            self.spawn_conn(gid, u, false);
+        }
+    }
+
+    fn on_conn_ended(
+        &mut self,
+        gid: Gid,
+        conn: ConnId,
+        seg: Option<SegId>,
+        result: Result<(), FetchError>,
+    ) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let Some(uri) = a.conns.remove(&conn) else {
+            return;
+        };
+        if let (Some(id), Some(m)) = (seg, a.map.as_mut()) {
+            m.release(id);
+        }
+        let was_probe = a.map.is_none();
+        if was_probe {
+            a.probing = false;
+        }
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                let u = &mut a.uris[uri];
+                u.tries += 1;
+                if e.is_not_found() {
+                    u.not_found += 1;
+                }
+                let max_tries = a.cfg.max_tries;
+                let out_of_tries = max_tries != 0 && u.tries >= max_tries;
+                let nf_limit = a.cfg.max_file_not_found;
+                let too_many_nf = e.is_not_found() && (nf_limit == 0 || u.not_found >= nf_limit);
+                if !e.is_retryable() || out_of_tries || too_many_nf {
+                    u.dead = true;
+                }
+                let message = format!("CUID#{conn} - {} : {e}", u.url);
+                let dead = u.dead;
+                a.last_error = Some(e);
+                if !a.finishing && !self.interrupted {
+                    self.reporter.notice(&message);
+                }
+                let Some(a) = self.active.get_mut(&gid) else {
+                    return;
+                };
+                if !dead && !a.finishing && !self.interrupted {
+                    a.pending_retries += 1;
+                    let wait = a.cfg.retry_wait;
+                    let me = self.me.clone();
+                    glommio::spawn_local(async move {
+                        if !wait.is_zero() {
+                            glommio::timer::sleep(wait).await;
+                        }
+                        let _ = me.send(ToCoordinator::Retry {
+                            gid,
+                            uri,
+                            probe: was_probe,
+                        });
+                    })
+                    .detach();
+                } else if was_probe && !a.finishing {
+                    // Probe on the next mirror.
+                    let next = a.live_uris().next();
+                    if let Some(next) = next {
+                        self.spawn_conn(gid, next, true);
+                    }
+                } else {
+                    self.add_connections(gid);
+                }
+            }
+        }
+        self.check_stalled(gid);
+    }
+
+    /// A download with no connection, no scheduled retry and work left has
+    /// failed; one whose work is all done is finalized by `Written`.
+    fn check_stalled(&mut self, gid: Gid) {
+        let Some(a) = self.active.get(&gid) else {
+            return;
+        };
+        if a.finishing || !a.conns.is_empty() || a.pending_retries > 0 || a.probing {
+            return;
+        }
+        if self.interrupted {
+            self.stop_interrupted(gid);
+            return;
+        }
+        if a.map.as_ref().is_some_and(|m| m.is_complete())
+            && a.file.as_ref().is_some_and(|f| f.total.is_some())
+        {
+            self.finalize(gid);
+            return;
+        }
+        let live = a.live_uris().next();
+        match (live, a.map.is_some()) {
+            (Some(u), true) if a.last_error.is_none() => self.spawn_conn(gid, u, false),
+            (Some(u), true) => {
+                // Connections ended with errors but the mirror still lives
+                // (its retries were used by other connections): keep going.
+                self.spawn_conn(gid, u, false)
+            }
+            (Some(u), false) => self.spawn_conn(gid, u, true),
+            (None, _) => self.fail(gid),
+        }
+    }
+
+    fn finalize(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        if a.finishing {
+            return;
+        }
+        a.finishing = true;
+        let cfg = a.cfg.clone();
+        let Some(path) = a.path.clone() else { return };
+        let control = a.file.as_ref().is_some_and(|f| f.control);
+        let lm = a.last_modified;
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            let result = glommio::executor()
+                .spawn_blocking(move || prepare::finish(&cfg, &path, control, lm))
+                .await;
+            let _ = me.send(ToCoordinator::Finalized { gid, result });
+        })
+        .detach();
+    }
+
+    fn on_finalized(&mut self, gid: Gid, result: Result<(), FetchError>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let completed = a.completed();
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                if let Some(p) = &r.path {
+                    let _ = completed;
+                    self.reporter
+                        .notice(&format!("Download complete: {}", p.display()));
+                }
+                self.finish_with(r);
+            }
+            Err(e) => {
+                a.last_error = Some(e);
+                self.fail(gid);
+            }
+        }
+    }
+
+    fn fail(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        a.finishing = true;
+        let err = a.last_error.take();
+        let (code, msg) = match &err {
+            Some(e) => (e.exit_code(), Some(e.to_string())),
+            None => (ExitCode::Unknown, None),
+        };
+        if let Some(m) = &msg {
+            self.reporter
+                .notice(&format!("Download aborted. gid#{gid}: {m}"));
+        }
+        // Keep the control file: a later run resumes what was fetched.
+        self.save_control(gid, true);
+        let r = self.result_of(gid, Status::Error, code, msg);
+        self.finish_with(r);
+    }
+
+    fn result_of(
+        &mut self,
+        gid: Gid,
+        status: Status,
+        code: ExitCode,
+        message: Option<String>,
+    ) -> DownloadResult {
+        let a = self.active.remove(&gid).expect("active download");
+        DownloadResult {
+            gid,
+            status,
+            code,
+            message,
+            path: a.path.as_deref().cloned(),
+            uri: a.uris.first().map(|u| u.url.clone()).unwrap_or_default(),
+            completed: a.completed(),
+            total: a.total(),
+            elapsed: a.started.elapsed(),
+        }
+    }
+
+    fn finish_with(&mut self, r: DownloadResult) {
+        self.reporter.finished(&r);
+        self.results.push(r);
+        self.fill_slots();
+    }
+
+    fn save_control(&mut self, gid: Gid, force: bool) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        if a.finishing && !force {
+            return;
+        }
+        if !(a.dirty || force) {
+            return;
+        }
+        if let Some((path, rec)) = a.control_record() {
+            // Small and rare (once a second per download): written inline.
+            if let Err(e) = rec.save(&path) {
+                self.reporter
+                    .notice(&format!("Failed to save control file: {e}"));
+            }
+            a.dirty = false;
+            a.last_save = Instant::now();
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let gids: Vec<Gid> = self.active.keys().copied().collect();
+        let mut progress = Vec::with_capacity(gids.len());
+        for gid in gids {
+            let due = self
+                .active
+                .get(&gid)
+                .is_some_and(|a| a.dirty && a.last_save.elapsed() >= CONTROL_SAVE_EVERY);
+            if due {
+                self.save_control(gid, false);
+            }
+            let Some(a) = self.active.get_mut(&gid) else {
+                continue;
+            };
+            let done = a.completed();
+            let inst = done.saturating_sub(a.tick_bytes) as f64 / TICK.as_secs_f64();
+            a.tick_bytes = done;
+            a.speed = if a.speed == 0 {
+                inst as u64
+            } else {
+                (a.speed as f64 * 0.6 + inst * 0.4) as u64
+            };
+            let limit = a.cfg.lowest_speed_limit;
+            if limit > 0 && a.map.is_some() && !a.finishing {
+                if a.speed < limit {
+                    let since = *a.slow_since.get_or_insert_with(Instant::now);
+                    if since.elapsed()
+                        > a.cfg
+                            .timeout
+                            .min(Duration::from_secs(30))
+                            .max(Duration::from_secs(3))
+                    {
+                        a.last_error = Some(FetchError::TooSlow {
+                            speed: a.speed,
+                            limit,
+                        });
+                        self.fail(gid);
+                        continue;
+                    }
+                } else {
+                    a.slow_since = None;
+                }
+            }
+            progress.push(Progress {
+                gid,
+                completed: done,
+                total: a.total(),
+                speed: a.speed,
+                connections: a.conns.len(),
+                path: a.path.as_deref().cloned(),
+            });
+        }
+        if !progress.is_empty() {
+            self.reporter.progress(&progress);
+        }
+    }
+
+    fn on_interrupt(&mut self) {
+        if self.interrupted {
+            return;
+        }
+        self.interrupted = true;
+        self.reporter
+            .notice("Shutdown sequence commencing... Press Ctrl-C again for emergency shutdown.");
+        let gids: Vec<Gid> = self.active.keys().copied().collect();
+        for gid in gids {
+            self.stop_interrupted(gid);
+        }
+    }
+
+    fn stop_interrupted(&mut self, gid: Gid) {
+        if self.active.get(&gid).is_some_and(|a| a.finishing) {
+            return;
+        }
+        self.save_control(gid, true);
+        let r = self.result_of(gid, Status::Removed, ExitCode::Unfinished, None);
+        self.reporter.finished(&r);
+        self.results.push(r);
+    }
+}

@@ -1,0 +1,87 @@
+//! What the outside world sees of a download: its request, its live
+//! numbers and its result.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arietta_options::OptionSet;
+
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+
+/// One download to run: URIs of the same file (mirrors) and its options.
+#[derive(Clone, Debug)]
+pub struct DownloadRequest {
+    pub gid: Option<Gid>,
+    pub uris: Vec<String>,
+    pub options: Arc<OptionSet>,
+}
+
+/// aria2's status words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Waiting,
+    Paused,
+    Error,
+    Complete,
+    Removed,
+}
+
+/// Live numbers for the readout.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub gid: Gid,
+    pub completed: u64,
+    pub total: u64,
+    pub speed: u64,
+    pub connections: usize,
+    pub path: Option<PathBuf>,
+}
+
+/// A finished (or stopped) download, for the "Download Results" table.
+#[derive(Clone, Debug)]
+pub struct DownloadResult {
+    pub gid: Gid,
+    pub status: Status,
+    pub code: ExitCode,
+    pub message: Option<String>,
+    pub path: Option<PathBuf>,
+    pub uri: String,
+    pub completed: u64,
+    pub total: u64,
+    pub elapsed: Duration,
+}
+
+impl DownloadResult {
+    /// Average speed over the download's life, bytes/s.
+    pub fn avg_speed(&self) -> u64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            0
+        } else {
+            (self.completed as f64 / secs) as u64
+        }
+    }
+}
+
+/// Receives what the coordinator wants shown. The CLI implements it (the
+/// console); tests and RPC can implement it too.
+pub trait Reporter: Send {
+    /// Called about twice a second with every active download.
+    fn progress(&mut self, active: &[Progress]);
+    /// A notice line (errors, "Download complete: PATH").
+    fn notice(&mut self, line: &str);
+    /// A download ended.
+    fn finished(&mut self, result: &DownloadResult);
+}
+
+/// A reporter that prints nothing (`-q`).
+pub struct QuietReporter;
+
+impl Reporter for QuietReporter {
+    fn progress(&mut self, _: &[Progress]) {}
+    fn notice(&mut self, _: &str) {}
+    fn finished(&mut self, _: &DownloadResult) {}
+}

@@ -1,0 +1,74 @@
+use thiserror::Error;
+
+use crate::exit_code::ExitCode;
+
+/// Why a connection or a download failed. Each variant knows its aria2 exit
+/// code and whether another try could help.
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Http(#[from] arietta_http::HttpError),
+    #[error(transparent)]
+    Net(#[from] arietta_net::NetError),
+    #[error(transparent)]
+    Storage(#[from] arietta_storage::StorageError),
+    #[error("the response is not the one requested: {0}")]
+    WrongResponse(String),
+    #[error("too many redirects (limit {0})")]
+    TooManyRedirects(usize),
+    #[error("the size of the remote file changed from {was} to {now} bytes")]
+    SizeChanged { was: u64, now: u64 },
+    #[error("checksum error detected: {algo} expected {expected}, got {actual}")]
+    Checksum {
+        algo: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("unsupported checksum type {0}")]
+    UnknownChecksum(String),
+    #[error("no response for {0} seconds")]
+    Timeout(u64),
+    #[error("download speed {speed} B/s stayed below --lowest-speed-limit={limit}")]
+    TooSlow { speed: u64, limit: u64 },
+    #[error("unsupported URI: {0}")]
+    UnsupportedUri(String),
+    #[error("the download was removed")]
+    Removed,
+}
+
+impl FetchError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            FetchError::Http(e) => ExitCode::from_u8(e.aria2_exit_code()),
+            FetchError::Net(e) => ExitCode::from_u8(e.aria2_exit_code()),
+            FetchError::Storage(e) => ExitCode::from_u8(e.aria2_exit_code()),
+            FetchError::WrongResponse(_) => ExitCode::BadHttpResponse,
+            FetchError::TooManyRedirects(_) => ExitCode::TooManyRedirects,
+            FetchError::SizeChanged { .. } => ExitCode::BadHttpResponse,
+            FetchError::Checksum { .. } => ExitCode::Checksum,
+            FetchError::UnknownChecksum(_) => ExitCode::BadOption,
+            FetchError::Timeout(_) => ExitCode::Timeout,
+            FetchError::TooSlow { .. } => ExitCode::TooSlow,
+            FetchError::UnsupportedUri(_) => ExitCode::Unknown,
+            FetchError::Removed => ExitCode::Unknown,
+        }
+    }
+
+    /// Whether trying the same URI again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FetchError::Http(e) => e.is_retryable(),
+            FetchError::Net(e) => !matches!(
+                e,
+                arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_)
+            ),
+            FetchError::WrongResponse(_) | FetchError::Timeout(_) => true,
+            _ => false,
+        }
+    }
+
+    /// 404-like: counts against `--max-file-not-found`.
+    pub fn is_not_found(&self) -> bool {
+        self.exit_code() == ExitCode::NotFound
+    }
+}

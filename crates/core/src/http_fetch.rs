@@ -1,0 +1,616 @@
+//! One HTTP(S) connection of a download, run as a task on one core.
+//!
+//! The first connection of a download probes: `GET` with `Range: bytes=0-`
+//! tells in one round trip the length, whether ranges work, the file name
+//! and the validators, and its body is already the first segment. Every
+//! connection then loops: ask the coordinator for a segment, request it
+//! (or keep reading when the open response already stands at its start),
+//! stream it to the file, report written ranges.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arietta_http::{
+    ContentRange, Encoding, HttpError, Method, ProxyAuth, RequestSpec, ResponseHead,
+};
+use arietta_net::{FamilyPref, NetStream};
+use arietta_runtime::mailbox;
+use arietta_storage::FileWriter;
+use futures_lite::future;
+use url::Url;
+
+use crate::connection_pool::Conn;
+use crate::error::FetchError;
+use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::segment_map::{Claim, SegId};
+use crate::worker::CoreContext;
+
+/// Bytes read per write: large enough to amortise the io_uring round trip
+/// and the message to the coordinator, small enough to keep 16 connections
+/// × cores within a few MiB.
+const READ_CHUNK: u64 = 256 << 10;
+/// Written ranges are reported to the coordinator in batches of this size
+/// (and at segment ends).
+const REPORT_EVERY: u64 = 1 << 20;
+/// aria2 follows at most this many redirects.
+const MAX_REDIRECTS: usize = 20;
+/// Error bodies and redirect bodies up to this size are drained to keep
+/// the connection; larger ones are cheaper to close.
+const DRAIN_LIMIT: u64 = 64 << 10;
+
+struct Open {
+    conn: Conn,
+    pool_key: String,
+    /// File offset the next body byte belongs to.
+    at: u64,
+    /// Transforming decoder (gzip/deflate) when the body is encoded.
+    decoder: Option<arietta_http::ContentDecoder>,
+}
+
+struct Fetch {
+    ctx: Rc<CoreContext>,
+    task: ConnTask,
+    url: Url,
+    open: Option<Open>,
+    seg: Option<SegId>,
+    writer: Option<Rc<FileWriter>>,
+    path: Option<Arc<std::path::PathBuf>>,
+    /// Length the coordinator expects (ranged downloads), to check 206s.
+    total: Option<u64>,
+}
+
+pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
+    let to_coord = task.to_coord.clone();
+    let (gid, conn) = (task.gid, task.conn);
+    let url = match Url::parse(&task.url) {
+        Ok(u) => u,
+        Err(_) => {
+            let _ = to_coord.send(ToCoordinator::ConnEnded {
+                gid,
+                conn,
+                seg: None,
+                result: Err(FetchError::UnsupportedUri(task.url.clone())),
+            });
+            return;
+        }
+    };
+    let mut f = Fetch {
+        ctx,
+        task,
+        url,
+        open: None,
+        seg: None,
+        writer: None,
+        path: None,
+        total: None,
+    };
+    let result = f.drive().await;
+    if let Some(o) = f.open.take() {
+        f.ctx.pool.put(o.pool_key, o.conn);
+    }
+    let _ = to_coord.send(ToCoordinator::ConnEnded {
+        gid,
+        conn,
+        seg: f.seg.take(),
+        result,
+    });
+}
+
+impl Fetch {
+    async fn drive(&mut self) -> Result<(), FetchError> {
+        if self.task.probe {
+            match self.probe().await? {
+                ProbeDecision::Stream { claim, path } => {
+                    self.set_path(path);
+                    self.seg = Some(claim.id);
+                    self.fetch_segment(&claim).await?;
+                }
+                ProbeDecision::AskForWork { path } => {
+                    self.set_path(path);
+                    self.drop_open().await;
+                }
+                ProbeDecision::Stop => return Ok(()),
+            }
+        }
+        loop {
+            let Some(work) = self.need_work().await else {
+                return Ok(());
+            };
+            self.set_path(work.path);
+            self.total = work.total;
+            self.seg = Some(work.claim.id);
+            let (pos, end) = work.claim.cursor.get();
+            let continues = self
+                .open
+                .as_ref()
+                .is_some_and(|o| o.at == pos && !o.conn.body_decoder().is_finished());
+            if !continues {
+                self.drop_open().await;
+                self.request_range(pos, end).await?;
+            }
+            self.fetch_segment(&work.claim).await?;
+        }
+    }
+
+    fn set_path(&mut self, path: Arc<std::path::PathBuf>) {
+        if self.path.as_ref() != Some(&path) {
+            self.writer = None;
+            self.path = Some(path);
+        }
+    }
+
+    async fn need_work(&mut self) -> Option<Work> {
+        let (tx, rx) = mailbox();
+        let at = self
+            .open
+            .as_ref()
+            .filter(|o| !o.conn.body_decoder().is_finished())
+            .map(|o| o.at);
+        let msg = ToCoordinator::NeedWork {
+            gid: self.task.gid,
+            finished: self.seg.take(),
+            at,
+            reply: tx,
+        };
+        self.task.to_coord.send(msg).ok()?;
+        rx.recv().await.flatten()
+    }
+
+    /// Returns an idle connection to the pool, or closes one with an unread
+    /// body (small leftovers are drained to keep the connection).
+    async fn drop_open(&mut self) {
+        if let Some(mut o) = self.open.take() {
+            if !o.conn.body_decoder().is_finished() {
+                let drained = future::or(
+                    async { o.conn.skip_body(DRAIN_LIMIT).await.unwrap_or(false) },
+                    async {
+                        glommio::timer::sleep(Duration::from_millis(200)).await;
+                        false
+                    },
+                )
+                .await;
+                if !drained {
+                    return;
+                }
+            }
+            self.ctx.pool.put(o.pool_key, o.conn);
+        }
+    }
+
+    async fn probe(&mut self) -> Result<ProbeDecision, FetchError> {
+        let ims = self.task.if_modified_since;
+        let head = self.request(Some((0, None)), ims).await?;
+        let final_url = self.url.to_string();
+        let validator = head
+            .header("etag")
+            .or_else(|| head.header("last-modified"))
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        let mut info = ProbeInfo {
+            final_url,
+            total: None,
+            ranges: false,
+            disposition_name: head.content_disposition_filename(),
+            last_modified: head.last_modified(),
+            validator,
+            not_modified: false,
+        };
+        if head.status == 304 && ims.is_some() {
+            info.not_modified = true;
+            self.drop_open().await;
+            return self.report_probe(info).await;
+        }
+        check_status(&head)?;
+        let encoded = head.content_encoding() != Encoding::Identity;
+        if head.status == 206 {
+            match head.content_range()? {
+                Some(ContentRange::Bytes {
+                    start: 0,
+                    total: Some(t),
+                    end,
+                }) if end + 1 == t || end < t => {
+                    info.total = Some(t);
+                    info.ranges = !encoded;
+                }
+                other => {
+                    return Err(FetchError::WrongResponse(format!(
+                        "206 with Content-Range {other:?} to a request for bytes=0-"
+                    )))
+                }
+            }
+        } else {
+            info.total = head.content_length()?;
+        }
+        if encoded {
+            info.total = None;
+            info.ranges = false;
+            if let Some(o) = self.open.as_mut() {
+                o.decoder = Some(arietta_http::ContentDecoder::new(head.content_encoding()));
+            }
+        }
+        self.total = info.total;
+        self.report_probe(info).await
+    }
+
+    async fn report_probe(&mut self, info: ProbeInfo) -> Result<ProbeDecision, FetchError> {
+        let (tx, rx) = mailbox();
+        let msg = ToCoordinator::Probed {
+            gid: self.task.gid,
+            conn: self.task.conn,
+            result: Ok(info),
+            reply: tx,
+        };
+        if self.task.to_coord.send(msg).is_err() {
+            return Ok(ProbeDecision::Stop);
+        }
+        Ok(rx.recv().await.unwrap_or(ProbeDecision::Stop))
+    }
+
+    /// Requests `[pos, end)` and checks that the 206 is exactly that.
+    async fn request_range(&mut self, pos: u64, end: u64) -> Result<(), FetchError> {
+        let head = self.request(Some((pos, Some(end - 1))), None).await?;
+        check_status(&head)?;
+        let total = self.total;
+        match (head.status, head.content_range()?) {
+            (
+                206,
+                Some(ContentRange::Bytes {
+                    start,
+                    end: last,
+                    total: t,
+                }),
+            ) if start == pos
+                && last + 1 >= end.min(total.unwrap_or(u64::MAX))
+                && (t.is_none() || t == total) =>
+            {
+                if head.content_encoding() != Encoding::Identity {
+                    return Err(FetchError::WrongResponse(
+                        "encoded body for a range request".into(),
+                    ));
+                }
+                Ok(())
+            }
+            (206, Some(cr)) => Err(FetchError::WrongResponse(format!(
+                "asked for bytes {pos}-{}, got Content-Range {cr:?}",
+                end - 1
+            ))),
+            (status, _) => Err(FetchError::WrongResponse(format!(
+                "asked for bytes {pos}-{}, got status {status} without a matching Content-Range",
+                end - 1
+            ))),
+        }
+        .inspect(|_| {
+            if let Some(o) = self.open.as_mut() {
+                o.at = pos;
+            }
+        })
+    }
+
+    /// Sends a GET for `self.url`, following redirects; leaves the response
+    /// open in `self.open` and returns its head.
+    async fn request(
+        &mut self,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> Result<ResponseHead, FetchError> {
+        for _ in 0..=MAX_REDIRECTS {
+            let head = self.request_once(range, ims).await?;
+            self.store_cookies(&head);
+            if head.is_redirect() {
+                let Some(loc) = head.location() else {
+                    return Ok(head);
+                };
+                let next = arietta_http::resolve_location(&self.url, &loc)?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(FetchError::UnsupportedUri(next.to_string()));
+                }
+                self.drop_open().await;
+                self.url = next;
+                continue;
+            }
+            return Ok(head);
+        }
+        Err(FetchError::TooManyRedirects(MAX_REDIRECTS))
+    }
+
+    fn store_cookies(&self, head: &ResponseHead) {
+        let mut jar = None;
+        for v in head.set_cookies() {
+            let jar = jar.get_or_insert_with(|| {
+                self.task
+                    .net
+                    .cookies
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+            });
+            jar.store_set_cookie(&self.url, v, SystemTime::now());
+        }
+    }
+
+    fn spec(&self, range: Option<(u64, Option<u64>)>, ims: Option<SystemTime>) -> RequestSpec {
+        let cfg = &self.task.cfg;
+        let mut spec = RequestSpec::new(Method::Get, self.url.clone());
+        spec.range = range;
+        spec.headers = cfg.headers.clone();
+        spec.user_agent = cfg.user_agent.clone();
+        spec.referer = cfg.referer.clone();
+        spec.accept_gzip = cfg.accept_gzip;
+        spec.if_modified_since = ims;
+        spec.basic_auth = match (&cfg.http_user, &cfg.http_passwd) {
+            (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
+            _ if self.url.username().is_empty() => self
+                .task
+                .net
+                .netrc
+                .as_ref()
+                .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
+                .map(|(u, p)| (u.to_owned(), p.to_owned())),
+            _ => None,
+        };
+        spec.cookie = self
+            .task
+            .net
+            .cookies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cookie_header(&self.url, SystemTime::now());
+        spec
+    }
+
+    async fn request_once(
+        &mut self,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> Result<ResponseHead, FetchError> {
+        let mut spec = self.spec(range, ims);
+        let proxy = self.task.net.proxies.proxy_for(&self.url).cloned();
+        let https = self.url.scheme() == "https";
+        if let (Some(p), false) = (&proxy, https) {
+            spec.via_proxy = Some(ProxyAuth {
+                credentials: p.auth.clone(),
+            });
+        }
+        let req = spec.encode();
+        let host = self.url.host_str().unwrap_or("").to_owned();
+        let port = self.url.port_or_known_default().unwrap_or(80);
+        let key = match &proxy {
+            Some(p) => format!(
+                "{}://{host}:{port}@{}:{}",
+                self.url.scheme(),
+                p.host,
+                p.port
+            ),
+            None => format!("{}://{host}:{port}", self.url.scheme()),
+        };
+        // A pooled connection may have been closed by the server meanwhile:
+        // one failure on it is not the server's fault; retry on a new one.
+        let mut pooled = self
+            .open
+            .take()
+            .map(|o| o.conn)
+            .or_else(|| self.ctx.pool.take(&key));
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(c) => c,
+                None => self.connect(&host, port, https, proxy.as_ref()).await?,
+            };
+            let timeout = self.task.cfg.timeout;
+            let sent = with_timeout(timeout, async {
+                conn.send(&req).await?;
+                conn.read_head().await
+            })
+            .await;
+            match sent {
+                Ok(head) => {
+                    self.open = Some(Open {
+                        conn,
+                        pool_key: key,
+                        at: range.map_or(0, |r| r.0),
+                        decoder: None,
+                    });
+                    return Ok(head);
+                }
+                Err(FetchError::Http(HttpError::ConnectionClosed | HttpError::Io(_))) if reused => {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        https: bool,
+        proxy: Option<&arietta_http::Proxy>,
+    ) -> Result<Conn, FetchError> {
+        let cfg = &self.task.cfg;
+        let family = if cfg.disable_ipv6 {
+            FamilyPref::V4Only
+        } else {
+            FamilyPref::Any
+        };
+        let (chost, cport) = match proxy {
+            Some(p) => (p.host.as_str(), p.port),
+            None => (host, port),
+        };
+        let tcp = arietta_net::connect_host(chost, cport, family, cfg.connect_timeout).await?;
+        let tcp = if let (Some(p), true) = (proxy, https) {
+            // CONNECT tunnel, then TLS to the origin through it.
+            let mut c = arietta_http::HttpConnection::new(NetStream::Plain(tcp));
+            let auth = p.auth.as_ref().map(|(u, pw)| (u.as_str(), pw.as_str()));
+            c.send(&arietta_http::encode_connect(host, port, auth))
+                .await?;
+            let head = c.read_head().await?;
+            if !(200..300).contains(&head.status) {
+                return Err(HttpError::Status {
+                    status: head.status,
+                }
+                .into());
+            }
+            match c.into_inner() {
+                NetStream::Plain(t) => t,
+                NetStream::Tls(_) => unreachable!("tunnel opened on a plain stream"),
+            }
+        } else {
+            tcp
+        };
+        let stream = if https {
+            let tls = self.task.net.tls()?;
+            let fut = arietta_net::connect_tls(tcp, host, tls);
+            NetStream::Tls(Box::new(with_timeout(cfg.connect_timeout, fut).await?))
+        } else {
+            NetStream::Plain(tcp)
+        };
+        Ok(arietta_http::HttpConnection::new(stream))
+    }
+
+    async fn writer(&mut self) -> Result<Rc<FileWriter>, FetchError> {
+        if let Some(w) = &self.writer {
+            return Ok(w.clone());
+        }
+        let path = self.path.clone().expect("path set before fetching");
+        let w = self.ctx.files.get(self.task.gid.0, &path).await?;
+        self.writer = Some(w.clone());
+        Ok(w)
+    }
+
+    /// Streams the open response into the segment until the segment's end
+    /// (which may move down when the coordinator splits it) or the body's.
+    async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
+        let writer = self.writer().await?;
+        let gid = self.task.gid;
+        let to_coord = self.task.to_coord.clone();
+        let timeout = self.task.cfg.timeout;
+        let limiter = self.task.net.overall_limit.clone();
+        let own_limit = (self.task.cfg.max_download_limit > 0)
+            .then(|| arietta_net::RateLimiter::new(self.task.cfg.max_download_limit));
+        let unknown_length = self.total.is_none();
+        let mut report_from = claim.cursor.get().0;
+        let mut report_to = report_from;
+        let flush = |from: u64, to: u64| {
+            if to > from {
+                let _ = to_coord.send(ToCoordinator::Written {
+                    gid,
+                    start: from,
+                    end: to,
+                });
+            }
+        };
+        let result: Result<(), FetchError> = async {
+            loop {
+                let (pos, mut want) = claim.cursor.next_read(READ_CHUNK);
+                if want == 0 {
+                    return Ok(());
+                }
+                if !limiter.is_unlimited() || own_limit.is_some() {
+                    let mut lims: Vec<&arietta_net::RateLimiter> = vec![&limiter];
+                    if let Some(l) = &own_limit {
+                        lims.push(l);
+                    }
+                    want = arietta_net::take_all(&lims, want as usize).await as u64;
+                }
+                let Some(open) = self.open.as_mut() else {
+                    return Err(FetchError::WrongResponse("no open response".into()));
+                };
+                let (buf, finished) =
+                    with_timeout(timeout, read_chunk(open, want as usize)).await?;
+                let got = buf.len() as u64;
+                let keep = claim.cursor.advance(pos, got);
+                let mut buf = buf;
+                buf.truncate(keep as usize);
+                open.at = pos + got;
+                if keep > 0 {
+                    writer.write_all_at(buf, pos).await?;
+                }
+                report_to = pos + keep;
+                if report_to - report_from >= REPORT_EVERY {
+                    flush(report_from, report_to);
+                    report_from = report_to;
+                }
+                if keep < got {
+                    // A split moved our end below what we read: the rest of
+                    // this response belongs to someone else.
+                    self.open = None;
+                    return Ok(());
+                }
+                if finished {
+                    let (p, end) = claim.cursor.get();
+                    if unknown_length {
+                        flush(report_from, report_to);
+                        report_from = report_to;
+                        let _ = to_coord.send(ToCoordinator::StreamEnded { gid, len: p });
+                        return Ok(());
+                    }
+                    if p < end {
+                        return Err(FetchError::Http(HttpError::UnexpectedEof));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        flush(report_from, report_to);
+        if result.is_err() {
+            self.open = None;
+        }
+        result
+    }
+}
+
+/// Reads up to `want` decoded body bytes (fewer when the body ends).
+async fn read_chunk(open: &mut Open, want: usize) -> Result<(Vec<u8>, bool), FetchError> {
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
+    let mut finished = false;
+    if let Some(dec) = open.decoder.as_mut() {
+        let mut out = Vec::with_capacity(want);
+        let mut raw = vec![0u8; 64 << 10];
+        while out.len() < want && !finished {
+            let c = open.conn.read_body_into(&mut raw).await?;
+            dec.decode(&raw[..c.appended], &mut out)?;
+            finished = c.finished;
+        }
+        if finished {
+            dec.finish()?;
+        }
+        return Ok((out, finished));
+    }
+    while filled < want {
+        let c = open.conn.read_body_into(&mut buf[filled..]).await?;
+        filled += c.appended;
+        if c.finished {
+            finished = true;
+            break;
+        }
+    }
+    buf.truncate(filled);
+    Ok((buf, finished))
+}
+
+fn check_status(head: &ResponseHead) -> Result<(), FetchError> {
+    if (200..300).contains(&head.status) {
+        Ok(())
+    } else {
+        Err(HttpError::Status {
+            status: head.status,
+        }
+        .into())
+    }
+}
+
+async fn with_timeout<T>(
+    d: Duration,
+    fut: impl std::future::Future<Output = Result<T, impl Into<FetchError>>>,
+) -> Result<T, FetchError> {
+    if d.is_zero() {
+        return fut.await.map_err(Into::into);
+    }
+    future::or(async { fut.await.map_err(Into::into) }, async {
+        glommio::timer::sleep(d).await;
+        Err(FetchError::Timeout(d.as_secs()))
+    })
+    .await
+}

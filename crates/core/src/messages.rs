@@ -1,0 +1,131 @@
+//! What cores and the coordinator say to each other. Every message crosses
+//! threads through a [`MailboxSender`]; replies travel in a one-shot
+//! mailbox carried by the request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arietta_runtime::MailboxSender;
+
+use crate::config::DownloadConfig;
+use crate::error::FetchError;
+use crate::gid::Gid;
+use crate::net_context::NetContext;
+use crate::segment_map::{Claim, SegId};
+
+/// Identifies one connection of one download.
+pub type ConnId = u64;
+
+/// What the first response told us about the remote file.
+#[derive(Clone, Debug)]
+pub struct ProbeInfo {
+    /// URL after redirects; later connections go straight there.
+    pub final_url: String,
+    /// Entity length, when the server said it and the body is not
+    /// transformed (gzip).
+    pub total: Option<u64>,
+    /// Whether byte ranges work (a 206 to our `bytes=0-`).
+    pub ranges: bool,
+    pub disposition_name: Option<String>,
+    pub last_modified: Option<SystemTime>,
+    pub validator: Option<String>,
+    /// 304 to a conditional GET: the local file is current.
+    pub not_modified: bool,
+}
+
+/// The file as prepared for writing after the probe.
+#[derive(Debug)]
+pub struct PreparedFile {
+    pub path: PathBuf,
+    /// Bytes already in the file (from the control file or `-c`).
+    pub done: arietta_storage::RangeSet,
+    pub total: Option<u64>,
+    pub ranges: bool,
+    /// Whether a control file records progress (large, ranged files).
+    pub control: bool,
+    pub validator: Option<String>,
+}
+
+/// The coordinator's answer to a probe.
+pub enum ProbeDecision {
+    /// Keep reading the open response into this segment of `path`.
+    Stream { claim: Claim, path: Arc<PathBuf> },
+    /// Close the response (nothing to fetch from its start) but stay as a
+    /// worker: ask for work.
+    AskForWork { path: Arc<PathBuf> },
+    /// Stop this connection.
+    Stop,
+}
+
+/// Work handed to a connection.
+pub struct Work {
+    pub claim: Claim,
+    pub path: Arc<PathBuf>,
+    /// The file's length, to check each 206's Content-Range against.
+    pub total: Option<u64>,
+}
+
+/// Core → coordinator.
+pub enum ToCoordinator {
+    Probed {
+        gid: Gid,
+        conn: ConnId,
+        result: Result<ProbeInfo, FetchError>,
+        reply: MailboxSender<ProbeDecision>,
+    },
+    NeedWork {
+        gid: Gid,
+        /// The segment it just finished, released before the new claim.
+        finished: Option<SegId>,
+        /// Where its open response stands, to continue without a request.
+        at: Option<u64>,
+        reply: MailboxSender<Option<Work>>,
+    },
+    /// Bytes `[start, end)` are in the file (the write completed).
+    Written { gid: Gid, start: u64, end: u64 },
+    /// A response of unknown length ended cleanly at `len`.
+    StreamEnded { gid: Gid, len: u64 },
+    ConnEnded {
+        gid: Gid,
+        conn: ConnId,
+        seg: Option<SegId>,
+        result: Result<(), FetchError>,
+    },
+    /// A timer fired: retry a connection.
+    Retry { gid: Gid, uri: usize, probe: bool },
+    /// The blocking pool finished preparing the file after a probe.
+    Prepared {
+        gid: Gid,
+        result: Result<PreparedFile, FetchError>,
+        reply: MailboxSender<ProbeDecision>,
+    },
+    Finalized {
+        gid: Gid,
+        result: Result<(), FetchError>,
+    },
+    /// SIGINT/SIGTERM: save and stop.
+    Interrupt,
+    /// Periodic tick (readout, control files, speed checks).
+    Tick,
+}
+
+/// A connection to start on a core.
+pub struct ConnTask {
+    pub gid: Gid,
+    pub conn: ConnId,
+    pub url: String,
+    pub probe: bool,
+    /// Continue a partial file from the probe (used by `-c` without a
+    /// control file and by `--conditional-get`).
+    pub if_modified_since: Option<SystemTime>,
+    pub cfg: Arc<DownloadConfig>,
+    pub net: Arc<NetContext>,
+    pub to_coord: MailboxSender<ToCoordinator>,
+}
+
+/// Coordinator → core.
+pub enum ToCore {
+    Start(Box<ConnTask>),
+    Shutdown,
+}

@@ -1,0 +1,183 @@
+//! Deciding where a download goes and getting its file ready. Runs on the
+//! blocking pool: it touches the file system (stat, control file, fallocate).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use arietta_storage::{
+    allocate, auto_rename, control_path, sanitize_file_name, Allocation, ControlFile, RangeSet,
+    StorageError,
+};
+
+use crate::config::DownloadConfig;
+use crate::error::FetchError;
+use crate::messages::{PreparedFile, ProbeInfo};
+
+/// The file name a URL suggests: its last path segment, percent-decoded.
+pub fn name_from_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let seg = u.path_segments()?.next_back()?.to_owned();
+    let decoded = percent_decode(&seg);
+    sanitize_file_name(&decoded)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path a download will use before any response is seen (`-o` or the
+/// URL's name); used for `--conditional-get`.
+pub fn planned_path(cfg: &DownloadConfig, url: &str) -> PathBuf {
+    let name = cfg
+        .out
+        .clone()
+        .or_else(|| name_from_url(url))
+        .unwrap_or_else(|| "index.html".into());
+    cfg.dir.join(name)
+}
+
+/// Chooses the path, reconciles it with what is on disk, and allocates.
+pub fn prepare(
+    cfg: &DownloadConfig,
+    uris: &[String],
+    info: &ProbeInfo,
+) -> Result<PreparedFile, FetchError> {
+    let name = cfg
+        .out
+        .clone()
+        .or_else(|| {
+            info.disposition_name
+                .as_deref()
+                .and_then(sanitize_file_name)
+        })
+        .or_else(|| name_from_url(&info.final_url))
+        .or_else(|| uris.first().and_then(|u| name_from_url(u)))
+        .unwrap_or_else(|| "index.html".into());
+    let mut path = cfg.dir.join(&name);
+    let total = info.total;
+    let ranged = info.ranges && total.is_some();
+    let ctrl = control_path(&path);
+
+    let mut done = RangeSet::new();
+    let mut keep = false;
+    let loaded = match ControlFile::load(&ctrl) {
+        Ok(c) => c,
+        // A damaged record cannot be trusted: start over rather than splice.
+        Err(_) => None,
+    };
+    if let Some(cf) = loaded.filter(|_| path.exists()) {
+        let same_entity =
+            cf.validator.is_none() || info.validator.is_none() || cf.validator == info.validator;
+        if ranged && Some(cf.total_length) == total && same_entity {
+            done = cf.completed;
+            keep = true;
+        }
+    } else if path.exists() {
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if cfg.continue_ && ranged && total.is_some_and(|t| len <= t) {
+            done.insert(0, len);
+            keep = true;
+        } else if cfg.continue_ || cfg.allow_overwrite {
+            // -c against a server without ranges: aria2 starts over.
+        } else if cfg.auto_file_renaming {
+            path = auto_rename(&path).ok_or_else(|| StorageError::Exists(path.clone()))?;
+        } else {
+            return Err(StorageError::Exists(path).into());
+        }
+    }
+    let ctrl = control_path(&path);
+
+    // Progress is recorded in a control file whenever segments can land out
+    // of order; a file small enough to be one unsplittable segment is written
+    // front to back and not preallocated, so its length is its progress.
+    let control = ranged && total.is_some_and(|t| t > cfg.min_split_size);
+    let mode = if control {
+        cfg.allocation
+    } else {
+        Allocation::None
+    };
+    if !cfg.dry_run {
+        allocate(&path, total.unwrap_or(0), mode, keep)?;
+        if control {
+            ControlFile {
+                total_length: total.unwrap_or(0),
+                completed: done.clone(),
+                uris: uris.to_vec(),
+                validator: info.validator.clone(),
+            }
+            .save(&ctrl)?;
+        } else if !keep {
+            let _ = std::fs::remove_file(&ctrl);
+        }
+    }
+    Ok(PreparedFile {
+        path,
+        done,
+        total,
+        ranges: ranged,
+        control,
+        validator: info.validator.clone(),
+    })
+}
+
+/// After the last byte: verify `--checksum`, apply `--remote-time`, drop
+/// the control file.
+pub fn finish(
+    cfg: &DownloadConfig,
+    path: &Path,
+    control: bool,
+    last_modified: Option<SystemTime>,
+) -> Result<(), FetchError> {
+    if let Some(ck) = &cfg.checksum {
+        let actual = crate::checksum::file_digest(&ck.algo, path)?;
+        if !actual.eq_ignore_ascii_case(&ck.hex) {
+            return Err(FetchError::Checksum {
+                algo: ck.algo.clone(),
+                expected: ck.hex.clone(),
+                actual,
+            });
+        }
+    }
+    if cfg.remote_time {
+        if let Some(t) = last_modified {
+            if let Ok(f) = std::fs::File::options().write(true).open(path) {
+                let _ = f.set_modified(t);
+            }
+        }
+    }
+    if control {
+        let _ = std::fs::remove_file(control_path(path));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_urls() {
+        assert_eq!(
+            name_from_url("http://h/a/b%20c.iso?x=1").as_deref(),
+            Some("b c.iso")
+        );
+        assert_eq!(name_from_url("http://h/"), None);
+        assert_eq!(name_from_url("http://h/%2e%2e"), None);
+        assert_eq!(name_from_url("http://h/x%2"), Some("x%2".into()));
+    }
+}

@@ -1,0 +1,329 @@
+//! Which bytes of a file are done, which are being fetched and by whom,
+//! and which are still free. Owned by the coordinator; connections see only
+//! the [`SegmentCursor`] of the segment they hold.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use arietta_storage::RangeSet;
+
+/// Identifies a claimed segment within one download.
+pub type SegId = u64;
+
+/// Splits never produce pieces smaller than this, whatever `-k` says:
+/// a request per few KiB costs more than it saves.
+const MIN_PIECE: u64 = 64 << 10;
+
+/// Where a connection is in its segment, and where it must stop.
+///
+/// The one piece of memory a connection shares with the coordinator: the
+/// coordinator moves `end` down to split a running segment for an idle
+/// connection without a round trip to the connection's core. The lock is
+/// taken once per read buffer, never contended for long.
+#[derive(Debug)]
+pub struct SegmentCursor {
+    inner: Mutex<(u64, u64)>,
+}
+
+impl SegmentCursor {
+    pub fn new(start: u64, end: u64) -> Self {
+        Self {
+            inner: Mutex::new((start, end)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `(pos, end)` now.
+    pub fn get(&self) -> (u64, u64) {
+        *self.lock()
+    }
+
+    /// How many bytes may be read next (at most `want`), from where.
+    pub fn next_read(&self, want: u64) -> (u64, u64) {
+        let (pos, end) = *self.lock();
+        (pos, want.min(end.saturating_sub(pos)))
+    }
+
+    /// Accounts `got` bytes read at `from`; returns how many of them still
+    /// belong to this segment (fewer if a split moved the end meanwhile).
+    pub fn advance(&self, from: u64, got: u64) -> u64 {
+        let mut g = self.lock();
+        debug_assert_eq!(g.0, from);
+        let keep = got.min(g.1.saturating_sub(g.0));
+        g.0 += keep;
+        keep
+    }
+
+    /// Gives away the back half of what is left, if it is worth it.
+    fn split(&self, min_half: u64) -> Option<(u64, u64)> {
+        let mut g = self.lock();
+        let (pos, end) = *g;
+        let left = end.saturating_sub(pos);
+        if left < 2 * min_half {
+            return None;
+        }
+        // Round to 16 KiB so requests stay aligned with file-system blocks.
+        let mid = (pos + left / 2 + 0x3fff) & !0x3fff;
+        if mid <= pos || mid >= end {
+            return None;
+        }
+        g.1 = mid;
+        Some((mid, end))
+    }
+}
+
+/// A segment handed to a connection.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub id: SegId,
+    pub cursor: Arc<SegmentCursor>,
+}
+
+/// The plan of one file.
+#[derive(Debug)]
+pub struct SegmentMap {
+    total: u64,
+    done: RangeSet,
+    free: VecDeque<(u64, u64)>,
+    held: HashMap<SegId, Arc<SegmentCursor>>,
+    next_id: SegId,
+    min_split: u64,
+}
+
+impl SegmentMap {
+    /// Plans the holes of `done` in `[0, total)` into about `split` pieces,
+    /// none smaller than `min_split` (aria2's `-s` and `-k`).
+    pub fn new(total: u64, done: RangeSet, split: usize, min_split: u64) -> Self {
+        let min_split = min_split.max(MIN_PIECE);
+        let gaps = done.gaps(total);
+        let missing: u64 = gaps.iter().map(|(a, b)| b - a).sum();
+        let piece = missing.div_ceil(split.max(1) as u64).max(min_split);
+        let mut free = VecDeque::new();
+        for (a, b) in gaps {
+            let mut s = a;
+            while s < b {
+                // Avoid a runt at the end: merge a tail shorter than half a piece.
+                let e = if b - s < piece + piece / 2 {
+                    b
+                } else {
+                    s + piece
+                };
+                free.push_back((s, e));
+                s = e;
+            }
+        }
+        Self {
+            total,
+            done,
+            free,
+            held: HashMap::new(),
+            next_id: 1,
+            min_split,
+        }
+    }
+
+    /// A plan for a response of unknown length: one unsplittable segment
+    /// from 0 until the server closes; [`Self::set_total`] fixes the end.
+    pub fn unknown_length() -> Self {
+        Self::new(u64::MAX, RangeSet::new(), 1, u64::MAX / 4)
+    }
+
+    /// The length became known (the stream ended).
+    pub fn set_total(&mut self, len: u64) {
+        self.total = len;
+        self.free.clear();
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn done(&self) -> &RangeSet {
+        &self.done
+    }
+
+    pub fn completed_length(&self) -> u64 {
+        self.done.covered()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.done.covered() >= self.total
+    }
+
+    /// Free pieces plus the running segments that could still be split:
+    /// how many more connections would have something to do.
+    pub fn available_work(&self) -> usize {
+        self.free.len()
+            + self
+                .held
+                .values()
+                .filter(|c| {
+                    let (p, e) = c.get();
+                    e.saturating_sub(p) >= 2 * self.min_split
+                })
+                .count()
+    }
+
+    fn hold(&mut self, start: u64, end: u64) -> Claim {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cursor = Arc::new(SegmentCursor::new(start, end));
+        self.held.insert(id, cursor.clone());
+        Claim { id, cursor }
+    }
+
+    /// Next work for a connection. `at` is where its open response stream
+    /// stands: a free piece starting exactly there is preferred, so the
+    /// connection keeps reading without a new request. Otherwise the first
+    /// free piece; otherwise the back half of the largest running segment.
+    pub fn claim(&mut self, at: Option<u64>) -> Option<Claim> {
+        if let Some(pos) = at {
+            if let Some(i) = self.free.iter().position(|&(a, _)| a == pos) {
+                let (a, b) = self.free.remove(i).expect("index from position");
+                return Some(self.hold(a, b));
+            }
+        }
+        if let Some((a, b)) = self.free.pop_front() {
+            return Some(self.hold(a, b));
+        }
+        let victim = self
+            .held
+            .values()
+            .max_by_key(|c| {
+                let (p, e) = c.get();
+                e.saturating_sub(p)
+            })?
+            .clone();
+        let (a, b) = victim.split(self.min_split)?;
+        Some(self.hold(a, b))
+    }
+
+    /// Records bytes written to disk.
+    pub fn written(&mut self, start: u64, end: u64) {
+        self.done.insert(start, end.min(self.total));
+    }
+
+    /// A connection let go of its segment (finished or failed): what it did
+    /// not fetch goes back to the free list, at the front so it is taken
+    /// next.
+    pub fn release(&mut self, id: SegId) {
+        if let Some(c) = self.held.remove(&id) {
+            let (pos, end) = c.get();
+            for (a, b) in self.done.gaps(end) {
+                let (a, b) = (a.max(pos), b);
+                if a < b {
+                    self.free.push_front((a, b));
+                }
+            }
+        }
+    }
+
+    pub fn held_count(&self) -> usize {
+        self.held.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = 1 << 20;
+
+    #[test]
+    fn plans_like_aria2() {
+        let m = SegmentMap::new(1024 * M, RangeSet::new(), 16, 20 * M);
+        assert_eq!(m.free.len(), 16);
+        assert!(m.free.iter().all(|(a, b)| b - a == 64 * M));
+        // Small file: one piece.
+        let m = SegmentMap::new(64 << 10, RangeSet::new(), 16, 20 * M);
+        assert_eq!(m.free.len(), 1);
+        // -k bounds the piece count.
+        let m = SegmentMap::new(100 * M, RangeSet::new(), 16, 20 * M);
+        assert_eq!(m.free.len(), 5);
+    }
+
+    #[test]
+    fn resumes_only_holes() {
+        let done = RangeSet::from_ranges([(0, 10 * M), (50 * M, 60 * M)]);
+        let m = SegmentMap::new(100 * M, done, 4, M);
+        let sum: u64 = m.free.iter().map(|(a, b)| b - a).sum();
+        assert_eq!(sum, 80 * M);
+        assert!(m.free.iter().all(|&(a, b)| b <= 50 * M || a >= 60 * M));
+    }
+
+    #[test]
+    fn steals_half_of_the_largest() {
+        let mut m = SegmentMap::new(100 * M, RangeSet::new(), 1, M);
+        let a = m.claim(None).unwrap();
+        let b = m.claim(None).unwrap();
+        let (pa, ea) = a.cursor.get();
+        let (pb, eb) = b.cursor.get();
+        assert_eq!((pa, ea), (0, pb));
+        assert_eq!(eb, 100 * M);
+        // The owner of `a` reads past the new end: only its share counts.
+        let (from, n) = a.cursor.next_read(u64::MAX);
+        assert_eq!(n, ea - from);
+    }
+
+    #[test]
+    fn release_returns_the_unfetched_tail() {
+        let mut m = SegmentMap::new(10 * M, RangeSet::new(), 1, 8 * M);
+        let c = m.claim(None).unwrap();
+        let (from, n) = c.cursor.next_read(M);
+        assert_eq!(c.cursor.advance(from, n), M);
+        m.written(0, M);
+        m.release(c.id);
+        let again = m.claim(None).unwrap();
+        assert_eq!(again.cursor.get(), (M, 10 * M));
+    }
+
+    #[test]
+    fn prefers_the_open_stream() {
+        let mut m = SegmentMap::new(100 * M, RangeSet::new(), 4, M);
+        let _first = m.claim(None).unwrap();
+        let c = m.claim(Some(50 * M)).unwrap();
+        assert_eq!(c.cursor.get().0, 50 * M);
+    }
+
+    #[test]
+    fn concurrent_reads_and_splits_cover_every_byte_once() {
+        let total = 64 * M;
+        let mut m = SegmentMap::new(total, RangeSet::new(), 1, MIN_PIECE);
+        let first = m.claim(None).unwrap();
+        let cursor = first.cursor.clone();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            loop {
+                let (from, n) = cursor.next_read(50_000);
+                if n == 0 {
+                    break;
+                }
+                let keep = cursor.advance(from, n);
+                got.push((from, from + keep));
+            }
+            got
+        });
+        let mut claims = vec![];
+        while let Some(c) = m.claim(None) {
+            claims.push(c);
+            if claims.len() > 20 {
+                break;
+            }
+        }
+        let mut ranges = reader.join().unwrap();
+        for c in claims {
+            let (a, b) = c.cursor.get();
+            ranges.push((a, b));
+        }
+        ranges.sort();
+        let mut pos = 0;
+        for (a, b) in ranges {
+            assert_eq!(a, pos, "gap or overlap");
+            pos = b;
+        }
+        assert_eq!(pos, total);
+    }
+}

@@ -1,0 +1,122 @@
+//! Starting a run: the cores, their mailboxes, the coordinator on core 0,
+//! and the signal thread that turns Ctrl-C into a graceful stop.
+
+use std::sync::{Arc, Mutex};
+
+use arietta_options::OptionSet;
+use arietta_runtime::{mailbox, spawn_cores, CoreSettings, MailboxSender, RuntimeError};
+
+use crate::coordinator::{Coordinator, CoordinatorSetup, RunReport};
+use crate::download::{DownloadRequest, Reporter};
+use crate::error::FetchError;
+use crate::messages::{ToCoordinator, ToCore};
+use crate::net_context::NetContext;
+use crate::worker::run_core;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Setup(#[from] FetchError),
+    #[error("the coordinator core stopped unexpectedly")]
+    Crashed,
+}
+
+/// Runs `requests` to completion with the global options `global`.
+pub fn run(
+    global: &OptionSet,
+    requests: Vec<DownloadRequest>,
+    reporter: Box<dyn Reporter>,
+) -> Result<RunReport, SessionError> {
+    let cores = match global.get_u64("cores") {
+        0 => arietta_runtime::core_count(),
+        n => n as usize,
+    };
+    let net = Arc::new(NetContext::from_options(global)?);
+    let (me, inbox) = mailbox::<ToCoordinator>();
+    let mut core_tx: Vec<MailboxSender<ToCore>> = Vec::new();
+    let mut core_rx = Vec::new();
+    for _ in 0..cores {
+        let (tx, rx) = mailbox::<ToCore>();
+        core_tx.push(tx);
+        core_rx.push(Some(rx));
+    }
+    install_signal_thread(me.clone());
+    let setup = CoordinatorSetup {
+        cores: core_tx,
+        requests,
+        max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
+        net,
+        reporter,
+        inbox,
+        me,
+        save_cookies: global.get_opt_str("save-cookies").map(str::to_owned),
+    };
+    let setup = Arc::new(Mutex::new(Some(setup)));
+    let core_rx = Arc::new(Mutex::new(core_rx));
+    let handles = spawn_cores(&CoreSettings::new(cores), move |core| {
+        let setup = setup.clone();
+        let core_rx = core_rx.clone();
+        async move {
+            let rx = core_rx.lock().expect("core mailboxes")[core]
+                .take()
+                .expect("one executor per core");
+            let coordinator = if core == 0 {
+                let s = setup
+                    .lock()
+                    .expect("setup")
+                    .take()
+                    .expect("core 0 starts once");
+                Some(glommio::spawn_local(Coordinator::new(s).run()))
+            } else {
+                None
+            };
+            run_core(core, rx).await;
+            match coordinator {
+                Some(c) => Some(c.await),
+                None => None,
+            }
+        }
+    })?;
+    handles
+        .join()
+        .into_iter()
+        .next()
+        .flatten()
+        .flatten()
+        .ok_or(SessionError::Crashed)
+}
+
+/// Blocks SIGINT/SIGTERM in every thread (the executors inherit the mask)
+/// and waits for them on one thread: the first asks the coordinator to save
+/// and stop, the second exits at once like aria2's emergency shutdown.
+fn install_signal_thread(coord: MailboxSender<ToCoordinator>) {
+    // SAFETY: sigset_t is plain data; the libc calls only write into it.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let _ = std::thread::Builder::new()
+        .name("arietta-signals".into())
+        .spawn(move || {
+            let mut count = 0;
+            loop {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: `set` is an initialized sigset and `sig` is writable.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    return;
+                }
+                count += 1;
+                if count > 1 {
+                    std::process::exit(7);
+                }
+                let _ = coord.send(ToCoordinator::Interrupt);
+            }
+        });
+}

@@ -1,0 +1,35 @@
+//! The per-core actor: takes connection tasks from its mailbox and runs
+//! each as a local task on this core's executor, with this core's open
+//! files and idle-connection pool.
+
+use std::rc::Rc;
+
+use arietta_runtime::{CoreId, Mailbox};
+use arietta_storage::OpenFiles;
+
+use crate::connection_pool::ConnectionPool;
+use crate::http_fetch;
+use crate::messages::ToCore;
+
+/// What connection tasks on one core share. Never leaves the core.
+pub struct CoreContext {
+    pub files: OpenFiles,
+    pub pool: ConnectionPool,
+}
+
+/// Runs a core until the coordinator says `Shutdown`.
+pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
+    let _ = core;
+    let ctx = Rc::new(CoreContext {
+        files: OpenFiles::new(),
+        pool: ConnectionPool::new(),
+    });
+    while let Some(msg) = inbox.recv().await {
+        match msg {
+            ToCore::Start(task) => {
+                glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();
+            }
+            ToCore::Shutdown => break,
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The one error type of the crate and its mapping onto aria2's exit codes.
+
+use std::io;
+use std::time::Duration;
+
+/// Everything that can go wrong below the protocol layer.
+///
+/// Variants are split along the lines aria2 draws with its exit codes, so the
+/// CLI can report the same status a script written for aria2 expects.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// Name resolution failed or produced no usable address (aria2 exit 19).
+    #[error("could not resolve {host}: {reason}")]
+    Resolve {
+        /// The host name as given by the user.
+        host: String,
+        /// Why: the resolver's message, or "no IPv4 address" after filtering.
+        reason: String,
+    },
+    /// `--connect-timeout` elapsed before any address answered (aria2 exit 2).
+    #[error("connection timed out after {0:?}")]
+    Timeout(Duration),
+    /// Every address refused or was unreachable; holds the last error seen
+    /// (aria2 exit 6, "network problem").
+    #[error("connection failed: {0}")]
+    Connect(#[source] io::Error),
+    /// I/O on an established connection failed (aria2 exit 6).
+    #[error("network I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The TLS handshake failed: untrusted certificate, name mismatch,
+    /// protocol alert... Carries rustls' message (aria2 exit 1).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// The TLS client configuration could not be built: unreadable or empty
+    /// `--ca-certificate`, bad `--certificate`/`--private-key` (aria2 exit 1).
+    #[error("TLS configuration error: {0}")]
+    TlsConfig(String),
+    /// The kernel refuses io_uring (too old, or blocked by seccomp/sysctl), so
+    /// glommio cannot run. The message is meant to be printed as is.
+    #[error("arietta needs io_uring (Linux 5.8+); io_uring_setup failed: {0}")]
+    IoUringUnavailable(#[source] io::Error),
+    /// The kernel answers io_uring_setup but is older than glommio needs.
+    #[error("arietta needs io_uring (Linux 5.8+); this kernel is {0}")]
+    KernelTooOld(String),
+}
+
+impl NetError {
+    /// The aria2c exit status this error stands for.
+    ///
+    /// Values follow aria2's `error_code.h`: 19 name resolution failed,
+    /// 2 timeout, 6 network problem, 1 unknown error (aria2 reports TLS
+    /// failures that way).
+    pub fn aria2_exit_code(&self) -> u8 {
+        match self {
+            NetError::Resolve { .. } => 19,
+            NetError::Timeout(_) => 2,
+            NetError::Connect(_) | NetError::Io(_) => 6,
+            NetError::Tls(_)
+            | NetError::TlsConfig(_)
+            | NetError::IoUringUnavailable(_)
+            | NetError::KernelTooOld(_) => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_aria2() {
+        let resolve = NetError::Resolve {
+            host: "x".into(),
+            reason: "y".into(),
+        };
+        assert_eq!(resolve.aria2_exit_code(), 19);
+        assert_eq!(
+            NetError::Timeout(Duration::from_secs(1)).aria2_exit_code(),
+            2
+        );
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(NetError::Connect(refused).aria2_exit_code(), 6);
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(NetError::from(reset).aria2_exit_code(), 6);
+        assert_eq!(NetError::Tls("bad".into()).aria2_exit_code(), 1);
+    }
+}

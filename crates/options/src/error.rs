@@ -1,0 +1,249 @@
+//! The crate's single error type. Messages follow aria2's wording so scripts
+//! and users that grep aria2's output keep working.
+
+/// Exit status aria2 uses for every option problem ("a problem occurred while
+/// parsing command-line options").
+pub const OPTION_ERROR_EXIT_CODE: u8 = 28;
+
+/// The usage line aria2 prints after an option error.
+pub const USAGE_LINE: &str =
+    "Usage: aria2c [OPTIONS] [URI | MAGNET | TORRENT_FILE | METALINK_FILE]...";
+
+/// Anything wrong with an option name or value, from any source.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionError {
+    /// No option has this name (`option` is as the user wrote it, e.g.
+    /// `--foo`). [`OptionError::suggestions`] finds near names.
+    #[error("unrecognized option '{option}'")]
+    Unrecognized { option: String },
+    /// An abbreviated long option matches several options.
+    #[error("option '{option}' is ambiguous; possibilities:{}", list_candidates(.candidates))]
+    Ambiguous {
+        option: String,
+        candidates: Vec<&'static str>,
+    },
+    /// A value-taking option ended the command line.
+    #[error("option '{option}' requires an argument")]
+    MissingArgument { option: String },
+    /// `--version=x` and the like.
+    #[error("option '{option}' doesn't allow an argument")]
+    UnexpectedArgument { option: String },
+    /// The value does not fit the option; `detail` is aria2's explanation.
+    #[error("We encountered a problem while processing the option '--{name}'.\n  -> {detail}")]
+    InvalidValue { name: &'static str, detail: String },
+    /// An argument that is not valid UTF-8 (option values and URIs are text).
+    #[error("argument is not valid UTF-8: {lossy}")]
+    NotUnicode { lossy: String },
+    /// Options that only make sense for the whole session (e.g.
+    /// `max-concurrent-downloads`) used in an input file or per-download RPC.
+    #[error("option '{name}' cannot be set for a single download")]
+    NotPerDownload { name: &'static str },
+    /// RPC asked to change an option that is fixed once the session runs.
+    #[error("option '{name}' cannot be changed at run time")]
+    NotChangeable { name: &'static str },
+    /// A malformed line in a file (e.g. an option line before any URI).
+    #[error("{detail}")]
+    Syntax { detail: String },
+    /// Wraps another error with the 1-based line of the file it came from.
+    #[error("line {line}: {source}")]
+    AtLine {
+        line: usize,
+        #[source]
+        source: Box<OptionError>,
+    },
+}
+
+fn list_candidates(candidates: &[&str]) -> String {
+    candidates.iter().map(|c| format!(" '--{c}'")).collect()
+}
+
+impl OptionError {
+    /// Option names close to an unrecognized one, for a "Did you mean" hint;
+    /// empty for other errors. Computed on demand because files and fuzzers
+    /// produce many errors nobody prints.
+    pub fn suggestions(&self) -> Vec<&'static str> {
+        match self.root() {
+            // A single-letter short option has no useful neighbours.
+            OptionError::Unrecognized { option }
+                if option.starts_with("--") || !option.starts_with('-') =>
+            {
+                suggest(option)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// aria2's exit status for option errors.
+    pub fn exit_code(&self) -> u8 {
+        OPTION_ERROR_EXIT_CODE
+    }
+
+    /// Attaches a line number (files); keeps an existing one.
+    pub fn at_line(self, line: usize) -> OptionError {
+        match self {
+            OptionError::AtLine { .. } => self,
+            other => OptionError::AtLine {
+                line,
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The line number, if the error came from a file.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            OptionError::AtLine { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The underlying error without line information.
+    pub fn root(&self) -> &OptionError {
+        match self {
+            OptionError::AtLine { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// The whole text aria2c prints on stderr for a command-line error: the
+    /// message, the usage line, the pointer to `-h`, and "Did you mean"
+    /// suggestions for unknown options.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        match self.root() {
+            OptionError::Unrecognized { .. }
+            | OptionError::Ambiguous { .. }
+            | OptionError::MissingArgument { .. }
+            | OptionError::UnexpectedArgument { .. } => {
+                out.push_str("aria2c: ");
+            }
+            _ => {}
+        }
+        out.push_str(&self.to_string());
+        out.push('\n');
+        // Like aria2, a bad value is followed by that option's own usage.
+        let def = match self.root() {
+            OptionError::InvalidValue { name, .. } => crate::table::find_option(name),
+            _ => None,
+        };
+        match def {
+            Some(def) => {
+                out.push_str("Usage:\n");
+                out.push_str(&crate::help::option_usage(def));
+            }
+            None => {
+                out.push_str(USAGE_LINE);
+                out.push_str("\nSee 'aria2c -h'.\n");
+            }
+        }
+        let suggestions = self.suggestions();
+        if !suggestions.is_empty() {
+            out.push_str("\nDid you mean:\n");
+            for s in suggestions {
+                out.push_str("\t--");
+                out.push_str(s);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Options whose names are close to `word`, for "Did you mean" (aria2 shows
+/// up to a handful of names by edit distance).
+pub(crate) fn suggest(word: &str) -> Vec<&'static str> {
+    let word = word.trim_start_matches('-');
+    let word = word.split('=').next().unwrap_or(word);
+    if word.is_empty() {
+        return Vec::new();
+    }
+    let mut scored: Vec<(usize, &'static str)> = crate::table::OPTIONS
+        .iter()
+        .map(|d| (edit_distance(word, d.name), d.name))
+        .filter(|(dist, name)| *dist <= word.len().max(name.len()) / 3 + 1)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, n)| n).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_value_wording_matches_aria2() {
+        let e = OptionError::InvalidValue {
+            name: "split",
+            detail: "split must be between 1 and 16.".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "We encountered a problem while processing the option '--split'.\n  -> split must be between 1 and 16."
+        );
+        assert_eq!(e.exit_code(), 28);
+        let r = e.report();
+        assert!(r.contains("\nUsage:\n -s, --split=N"), "{r}");
+        let r = OptionError::MissingArgument {
+            option: "-x".into(),
+        }
+        .report();
+        assert!(r.starts_with("aria2c: option '-x' requires an argument\n"));
+        assert!(r.contains(USAGE_LINE));
+        assert!(r.ends_with("See 'aria2c -h'.\n"));
+    }
+
+    #[test]
+    fn unrecognized_report_has_suggestions() {
+        let e = OptionError::Unrecognized {
+            option: "--spilt".into(),
+        };
+        let r = e.report();
+        assert!(r.starts_with("aria2c: unrecognized option '--spilt'\n"));
+        assert!(r.contains("Did you mean:\n\t--split\n"), "{r}");
+    }
+
+    #[test]
+    fn ambiguous_lists_candidates() {
+        let e = OptionError::Ambiguous {
+            option: "--max-d".into(),
+            candidates: vec!["max-download-limit", "max-download-result"],
+        };
+        assert_eq!(
+            e.to_string(),
+            "option '--max-d' is ambiguous; possibilities: '--max-download-limit' '--max-download-result'"
+        );
+    }
+
+    #[test]
+    fn line_wrapping_is_idempotent() {
+        let e = OptionError::Syntax { detail: "x".into() }
+            .at_line(3)
+            .at_line(9);
+        assert_eq!(e.line(), Some(3));
+        assert_eq!(e.to_string(), "line 3: x");
+        assert_eq!(e.root(), &OptionError::Syntax { detail: "x".into() });
+    }
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("split", "spilt"), 2);
+        assert_eq!(edit_distance("dir", "dir"), 0);
+    }
+}

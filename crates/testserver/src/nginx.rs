@@ -1,0 +1,181 @@
+//! A real nginx serving a directory, for tests that must not depend on our
+//! own server's idea of HTTP (Range, keep-alive, sendfile pacing).
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// A running `nginx` (single process, foreground) on 127.0.0.1; killed on drop.
+pub struct Nginx {
+    port: u16,
+    child: Child,
+    tmpdir: tempfile::TempDir,
+}
+
+/// `/usr/sbin/nginx`, else the first `nginx` on `PATH`.
+fn find_binary() -> Option<PathBuf> {
+    let sbin = PathBuf::from("/usr/sbin/nginx");
+    if sbin.is_file() {
+        return Some(sbin);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("nginx"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A port that was free a moment ago. nginx cannot bind port 0, so there
+/// is a window where someone else may take it; `start` retries on that.
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn config(tmp: &Path, root: &Path, port: u16, limit_rate: Option<u64>) -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let t = tmp.display();
+    let limit = limit_rate.map_or(String::new(), |r| {
+        format!("        limit_rate {r};\n        limit_rate_after 0;\n")
+    });
+    format!(
+        "{user}daemon off;
+master_process off;
+worker_processes 1;
+error_log {t}/error.log warn;
+pid {t}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    client_body_temp_path {t}/client_body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        root {root};
+{limit}    }}
+}}
+",
+        user = if is_root { "user root;\n" } else { "" },
+        root = root.display(),
+    )
+}
+
+impl Nginx {
+    /// Serves `root` at `http://127.0.0.1:PORT/`. `None` when nginx is not
+    /// installed (callers print a skip line); panics if it is installed but
+    /// will not start, since that is a broken test environment.
+    pub fn start(root: &Path) -> Option<Nginx> {
+        Nginx::start_inner(root, None)
+    }
+
+    /// Like [`Nginx::start`] with `limit_rate` bytes/s per connection, so
+    /// kill-and-resume tests can stop a client mid-file.
+    pub fn start_with_limit_rate(root: &Path, bytes_per_sec: u64) -> Option<Nginx> {
+        Nginx::start_inner(root, Some(bytes_per_sec))
+    }
+
+    fn start_inner(root: &Path, rate: Option<u64>) -> Option<Nginx> {
+        match Nginx::try_start(root, rate) {
+            Ok(n) => Some(n),
+            Err(Error::NotInstalled) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The fallible form: `Err(Error::NotInstalled)` when there is no nginx.
+    pub fn try_start(root: &Path, limit_rate: Option<u64>) -> Result<Nginx, Error> {
+        let bin = find_binary().ok_or(Error::NotInstalled)?;
+        let root = root.canonicalize()?;
+        let mut last_log = String::new();
+        for _ in 0..8 {
+            let tmpdir = tempfile::Builder::new().prefix("arietta-nginx").tempdir()?;
+            let port = free_port()?;
+            let conf = tmpdir.path().join("nginx.conf");
+            std::fs::write(&conf, config(tmpdir.path(), &root, port, limit_rate))?;
+            let child = Command::new(&bin)
+                .arg("-p")
+                .arg(tmpdir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(tmpdir.path().join("error.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(tmpdir.path().join("stderr.log"))?)
+                .spawn()?;
+            let mut nginx = Nginx {
+                port,
+                child,
+                tmpdir,
+            };
+            if nginx.wait_ready(Duration::from_secs(10)) {
+                return Ok(nginx);
+            }
+            last_log = nginx.error_log();
+            // Dropping kills it; a lost port race gets a fresh port next round.
+            if !last_log.contains("Address already in use") && !last_log.is_empty() {
+                break;
+            }
+        }
+        Err(Error::StartFailed(last_log))
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let addr = self.addr();
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn error_log(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let read =
+            |name: &str| std::fs::read_to_string(self.tmpdir.path().join(name)).unwrap_or_default();
+        read("error.log") + &read("stderr.log")
+    }
+
+    /// The listening port (nginx cannot take port 0, so it was probed free).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:PORT`, for raw socket clients.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        let sep = if path.starts_with('/') { "" } else { "/" };
+        format!("http://127.0.0.1:{}{sep}{path}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
