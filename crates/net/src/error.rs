@@ -35,13 +35,6 @@ pub enum NetError {
     /// `--ca-certificate`, bad `--certificate`/`--private-key` (aria2 exit 1).
     #[error("TLS configuration error: {0}")]
     TlsConfig(String),
-    /// The kernel refuses io_uring (too old, or blocked by seccomp/sysctl), so
-    /// glommio cannot run. The message is meant to be printed as is.
-    #[error("arietta needs io_uring (Linux 5.8+); io_uring_setup failed: {0}")]
-    IoUringUnavailable(#[source] io::Error),
-    /// The kernel answers io_uring_setup but is older than glommio needs.
-    #[error("arietta needs io_uring (Linux 5.8+); this kernel is {0}")]
-    KernelTooOld(String),
 }
 
 impl NetError {
@@ -55,10 +48,7 @@ impl NetError {
             NetError::Resolve { .. } => 19,
             NetError::Timeout(_) => 2,
             NetError::Connect(_) | NetError::Io(_) => 6,
-            NetError::Tls(_)
-            | NetError::TlsConfig(_)
-            | NetError::IoUringUnavailable(_)
-            | NetError::KernelTooOld(_) => 1,
+            NetError::Tls(_) | NetError::TlsConfig(_) => 1,
         }
     }
 }
