@@ -67,14 +67,12 @@ impl Console {
             );
         }
     }
+}
 
-    /// Prints the results table like aria2 at exit.
-    pub fn print_results(&mut self, results: &[DownloadResult]) {
-        if self.quiet {
-            return;
-        }
-        self.clear_readout();
-        if results.is_empty() {
+/// Prints the results table like aria2 at exit.
+pub fn print_results(quiet: bool, results: &[DownloadResult]) {
+    {
+        if quiet || results.is_empty() {
             return;
         }
         let mut out = String::new();
@@ -133,11 +131,11 @@ impl Console {
 
 fn readout(active: &[Progress]) -> String {
     let one = |p: &Progress| {
-        let pct = if p.total > 0 {
-            p.completed * 100 / p.total
-        } else {
-            0
-        };
+        let pct = p
+            .completed
+            .saturating_mul(100)
+            .checked_div(p.total)
+            .unwrap_or(0);
         let mut s = format!(
             "#{} {}/{}({}%) CN:{}",
             p.gid.short(),
@@ -243,4 +241,14 @@ fn chrono_like_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     format!("{mo:02}/{d:02} {h:02}:{m:02}:{s:02}")
+}
+
+impl Drop for Console {
+    /// The readout line is transient: gone before the results table prints.
+    fn drop(&mut self) {
+        if self.tty {
+            self.clear_readout();
+            let _ = std::io::stdout().flush();
+        }
+    }
 }

@@ -80,12 +80,6 @@ fn real_main() -> ExitCode {
     }
 
     let quiet = global.get_bool("quiet");
-    let mut console = Console::new(
-        quiet,
-        global.get_bool("show-console-readout"),
-        global.get_u64("summary-interval"),
-        global.get_opt_str("log"),
-    );
     let reporter = Console::new(
         quiet,
         global.get_bool("show-console-readout"),
@@ -94,7 +88,7 @@ fn real_main() -> ExitCode {
     );
     match arietta_core::run(&global, requests, Box::new(reporter)) {
         Ok(report) => {
-            console.print_results(&report.results);
+            console::print_results(quiet, &report.results);
             report.exit_code()
         }
         Err(e) => {

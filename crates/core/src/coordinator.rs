@@ -523,15 +523,13 @@ impl Coordinator {
             *counts.entry(u).or_default() += 1;
         }
         let mut plan = Vec::new();
-        let mut i = 0;
-        for _ in have..want {
+        for i in 0..want.saturating_sub(have) {
             let pick = (0..live.len())
                 .map(|k| live[(i + k) % live.len()])
                 .find(|u| counts.get(u).copied().unwrap_or(0) < per_uri);
             let Some(u) = pick else { break };
             *counts.entry(u).or_default() += 1;
             plan.push(u);
-            i += 1;
         }
         for u in plan {
             self.spawn_conn(gid, u, false);

@@ -75,11 +75,8 @@ pub fn prepare(
 
     let mut done = RangeSet::new();
     let mut keep = false;
-    let loaded = match ControlFile::load(&ctrl) {
-        Ok(c) => c,
-        // A damaged record cannot be trusted: start over rather than splice.
-        Err(_) => None,
-    };
+    // A damaged record cannot be trusted: start over rather than splice.
+    let loaded = ControlFile::load(&ctrl).unwrap_or_default();
     if let Some(cf) = loaded.filter(|_| path.exists()) {
         let same_entity =
             cf.validator.is_none() || info.validator.is_none() || cf.validator == info.validator;
