@@ -44,6 +44,8 @@ impl UriState {
 }
 
 struct Active {
+    /// `--max-download-limit` for all of this download's connections.
+    limit: Option<Arc<arietta_net::RateLimiter>>,
     cfg: Arc<DownloadConfig>,
     uris: Vec<UriState>,
     path: Option<Arc<PathBuf>>,
@@ -244,6 +246,7 @@ impl Coordinator {
                         claim,
                         path: a.path.clone()?,
                         total: a.file.as_ref().and_then(|f| f.total),
+                        ranged: a.file.as_ref().is_some_and(|f| f.ranges),
                     })
                 });
                 let _ = reply.send(work);
@@ -316,7 +319,10 @@ impl Coordinator {
             })
             .collect();
         let now = Instant::now();
+        let limit = (cfg.max_download_limit > 0)
+            .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
         let mut a = Active {
+            limit,
             cfg,
             uris,
             path: None,
@@ -378,6 +384,7 @@ impl Coordinator {
             if_modified_since,
             cfg: a.cfg.clone(),
             net: self.net.clone(),
+            limit: a.limit.clone(),
             to_coord: self.me.clone(),
         };
         if self.cores[core]
@@ -555,6 +562,18 @@ impl Coordinator {
         let was_probe = a.map.is_none();
         if was_probe {
             a.probing = false;
+        }
+        if result.is_err() {
+            if let (Some(f), Some(m)) = (a.file.as_ref(), a.map.as_mut()) {
+                if !f.ranges && !m.is_complete() {
+                    // No ranges: what was written cannot be continued; the
+                    // next try streams the whole body again from byte 0.
+                    *m = match f.total {
+                        Some(t) => SegmentMap::new(t, RangeSet::new(), 1, u64::MAX / 4),
+                        None => SegmentMap::unknown_length(),
+                    };
+                }
+            }
         }
         match result {
             Ok(()) => {}

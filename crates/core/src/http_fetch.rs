@@ -127,7 +127,11 @@ impl Fetch {
                 .is_some_and(|o| o.at == pos && !o.conn.body_decoder().is_finished());
             if !continues {
                 self.drop_open().await;
-                self.request_range(pos, end).await?;
+                if work.ranged {
+                    self.request_range(pos, end).await?;
+                } else {
+                    self.request_whole(pos).await?;
+                }
             }
             self.fetch_segment(&work.claim).await?;
         }
@@ -200,6 +204,17 @@ impl Fetch {
             self.drop_open().await;
             return self.report_probe(info).await;
         }
+        if head.status == 416 {
+            // `bytes=0-` of an empty file is unsatisfiable: that is a
+            // complete, empty download, not an error.
+            if let Ok(Some(ContentRange::Unsatisfied { total: 0 })) = head.content_range() {
+                info.total = Some(0);
+                info.ranges = true;
+                self.total = info.total;
+                self.drop_open().await;
+                return self.report_probe(info).await;
+            }
+        }
         check_status(&head)?;
         let encoded = head.content_encoding() != Encoding::Identity;
         if head.status == 206 {
@@ -244,6 +259,29 @@ impl Fetch {
             return Ok(ProbeDecision::Stop);
         }
         Ok(rx.recv().await.unwrap_or(ProbeDecision::Stop))
+    }
+
+    /// Without range support the body is fetched whole, from byte 0.
+    async fn request_whole(&mut self, pos: u64) -> Result<(), FetchError> {
+        if pos != 0 {
+            return Err(FetchError::WrongResponse(format!(
+                "the server does not support ranges; cannot continue at {pos}"
+            )));
+        }
+        let head = self.request(None, None).await?;
+        check_status(&head)?;
+        if head.content_length()? != self.total && self.total.is_some() {
+            return Err(FetchError::SizeChanged {
+                was: self.total.unwrap_or(0),
+                now: head.content_length()?.unwrap_or(0),
+            });
+        }
+        if head.content_encoding() != Encoding::Identity {
+            if let Some(o) = self.open.as_mut() {
+                o.decoder = Some(arietta_http::ContentDecoder::new(head.content_encoding()));
+            }
+        }
+        Ok(())
     }
 
     /// Requests `[pos, end)` and checks that the 206 is exactly that.
@@ -485,8 +523,7 @@ impl Fetch {
         let to_coord = self.task.to_coord.clone();
         let timeout = self.task.cfg.timeout;
         let limiter = self.task.net.overall_limit.clone();
-        let own_limit = (self.task.cfg.max_download_limit > 0)
-            .then(|| arietta_net::RateLimiter::new(self.task.cfg.max_download_limit));
+        let own_limit = self.task.limit.clone();
         let unknown_length = self.total.is_none();
         let mut report_from = claim.cursor.get().0;
         let mut report_to = report_from;
@@ -515,8 +552,7 @@ impl Fetch {
                 let Some(open) = self.open.as_mut() else {
                     return Err(FetchError::WrongResponse("no open response".into()));
                 };
-                let (buf, finished) =
-                    with_timeout(timeout, read_chunk(open, want as usize)).await?;
+                let (buf, finished) = read_chunk(open, want as usize, timeout).await?;
                 let got = buf.len() as u64;
                 let keep = claim.cursor.advance(pos, got);
                 let mut buf = buf;
@@ -561,7 +597,13 @@ impl Fetch {
 }
 
 /// Reads up to `want` decoded body bytes (fewer when the body ends).
-async fn read_chunk(open: &mut Open, want: usize) -> Result<(Vec<u8>, bool), FetchError> {
+/// `timeout` bounds each wait for bytes, not the whole chunk, so a slow but
+/// moving server is not cut off.
+async fn read_chunk(
+    open: &mut Open,
+    want: usize,
+    timeout: Duration,
+) -> Result<(Vec<u8>, bool), FetchError> {
     let mut buf = vec![0u8; want];
     let mut filled = 0;
     let mut finished = false;
@@ -569,7 +611,7 @@ async fn read_chunk(open: &mut Open, want: usize) -> Result<(Vec<u8>, bool), Fet
         let mut out = Vec::with_capacity(want);
         let mut raw = vec![0u8; 64 << 10];
         while out.len() < want && !finished {
-            let c = open.conn.read_body_into(&mut raw).await?;
+            let c = with_timeout(timeout, open.conn.read_body_into(&mut raw)).await?;
             dec.decode(&raw[..c.appended], &mut out)?;
             finished = c.finished;
         }
@@ -579,7 +621,7 @@ async fn read_chunk(open: &mut Open, want: usize) -> Result<(Vec<u8>, bool), Fet
         return Ok((out, finished));
     }
     while filled < want {
-        let c = open.conn.read_body_into(&mut buf[filled..]).await?;
+        let c = with_timeout(timeout, open.conn.read_body_into(&mut buf[filled..])).await?;
         filled += c.appended;
         if c.finished {
             finished = true;

@@ -64,6 +64,9 @@ pub struct Work {
     pub path: Arc<PathBuf>,
     /// The file's length, to check each 206's Content-Range against.
     pub total: Option<u64>,
+    /// Whether the server does ranges; without them every (re)try is a
+    /// whole-body GET from byte 0.
+    pub ranged: bool,
 }
 
 /// Core → coordinator.
@@ -121,6 +124,9 @@ pub struct ConnTask {
     pub if_modified_since: Option<SystemTime>,
     pub cfg: Arc<DownloadConfig>,
     pub net: Arc<NetContext>,
+    /// `--max-download-limit`, shared by this download's connections on
+    /// every core.
+    pub limit: Option<Arc<arietta_net::RateLimiter>>,
     pub to_coord: MailboxSender<ToCoordinator>,
 }
 
