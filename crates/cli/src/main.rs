@@ -17,6 +17,14 @@ use arietta_options::{
 use crate::console::Console;
 
 fn main() -> ProcessExit {
+    // A panic on one core would leave the others waiting for it forever:
+    // report it and end the process instead of hanging a script.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        eprintln!("arietta: internal error; please report it. Exiting.");
+        std::process::exit(ExitCode::Unknown.code().into());
+    }));
     let code = real_main();
     ProcessExit::from(code.code())
 }

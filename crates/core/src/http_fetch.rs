@@ -8,6 +8,7 @@
 //! stream it to the file, report written ranges.
 
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -30,9 +31,6 @@ use crate::worker::CoreContext;
 /// and the message to the coordinator, small enough to keep 16 connections
 /// × cores within a few MiB.
 const READ_CHUNK: u64 = 256 << 10;
-/// Written ranges are reported to the coordinator in batches of this size
-/// (and at segment ends).
-const REPORT_EVERY: u64 = 1 << 20;
 /// aria2 follows at most this many redirects.
 const MAX_REDIRECTS: usize = 20;
 /// Error bodies and redirect bodies up to this size are drained to keep
@@ -58,6 +56,8 @@ struct Fetch {
     path: Option<Arc<std::path::PathBuf>>,
     /// Length the coordinator expects (ranged downloads), to check 206s.
     total: Option<u64>,
+    /// Whether the server answers ranges.
+    ranged: bool,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
@@ -84,6 +84,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         writer: None,
         path: None,
         total: None,
+        ranged: false,
     };
     let result = f.drive().await;
     if let Some(o) = f.open.take() {
@@ -119,6 +120,7 @@ impl Fetch {
             };
             self.set_path(work.path);
             self.total = work.total;
+            self.ranged = work.ranged;
             self.seg = Some(work.claim.id);
             let (pos, end) = work.claim.cursor.get();
             let continues = self
@@ -183,8 +185,13 @@ impl Fetch {
     }
 
     async fn probe(&mut self) -> Result<ProbeDecision, FetchError> {
+        // The probe asks for the first `-k` bytes only: no segment is
+        // shorter, so the response never runs past the probe's own segment
+        // into bytes other connections fetch (an open-ended range would
+        // leave megabytes in socket buffers to throw away).
         let ims = self.task.if_modified_since;
-        let head = self.request(Some((0, None)), ims).await?;
+        let probe_end = self.task.cfg.min_split_size.max(1) - 1;
+        let head = self.request(Some((0, Some(probe_end))), ims).await?;
         let final_url = self.url.to_string();
         let validator = head
             .header("etag")
@@ -223,7 +230,7 @@ impl Fetch {
                     start: 0,
                     total: Some(t),
                     end,
-                }) if end + 1 == t || end < t => {
+                }) if end < t => {
                     info.total = Some(t);
                     info.ranges = !encoded;
                 }
@@ -244,6 +251,7 @@ impl Fetch {
             }
         }
         self.total = info.total;
+        self.ranged = info.ranges;
         self.report_probe(info).await
     }
 
@@ -517,27 +525,22 @@ impl Fetch {
 
     /// Streams the open response into the segment until the segment's end
     /// (which may move down when the coordinator splits it) or the body's.
+    ///
+    /// Every chunk is reported as `Written` once its write completed, so the
+    /// coordinator's view (and the control file) lags the disk by at most
+    /// one chunk per connection and never runs ahead of it.
     async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
         let writer = self.writer().await?;
         let gid = self.task.gid;
-        let to_coord = self.task.to_coord.clone();
         let timeout = self.task.cfg.timeout;
         let limiter = self.task.net.overall_limit.clone();
         let own_limit = self.task.limit.clone();
         let unknown_length = self.total.is_none();
-        let mut report_from = claim.cursor.get().0;
-        let mut report_to = report_from;
-        let flush = |from: u64, to: u64| {
-            if to > from {
-                let _ = to_coord.send(ToCoordinator::Written {
-                    gid,
-                    start: from,
-                    end: to,
-                });
-            }
-        };
         let result: Result<(), FetchError> = async {
             loop {
+                if self.task.stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 let (pos, mut want) = claim.cursor.next_read(READ_CHUNK);
                 if want == 0 {
                     return Ok(());
@@ -552,19 +555,26 @@ impl Fetch {
                 let Some(open) = self.open.as_mut() else {
                     return Err(FetchError::WrongResponse("no open response".into()));
                 };
-                let (buf, finished) = read_chunk(open, want as usize, timeout).await?;
+                let Chunk {
+                    mut buf,
+                    finished,
+                    error,
+                } = read_chunk(open, want as usize, timeout).await;
                 let got = buf.len() as u64;
                 let keep = claim.cursor.advance(pos, got);
-                let mut buf = buf;
                 buf.truncate(keep as usize);
                 open.at = pos + got;
                 if keep > 0 {
+                    // Bytes read before a failure are still good: keep them.
                     writer.write_all_at(buf, pos).await?;
+                    let _ = self.task.to_coord.send(ToCoordinator::Written {
+                        gid,
+                        start: pos,
+                        end: pos + keep,
+                    });
                 }
-                report_to = pos + keep;
-                if report_to - report_from >= REPORT_EVERY {
-                    flush(report_from, report_to);
-                    report_from = report_to;
+                if let Some(e) = error {
+                    return Err(e);
                 }
                 if keep < got {
                     // A split moved our end below what we read: the rest of
@@ -575,10 +585,18 @@ impl Fetch {
                 if finished {
                     let (p, end) = claim.cursor.get();
                     if unknown_length {
-                        flush(report_from, report_to);
-                        report_from = report_to;
-                        let _ = to_coord.send(ToCoordinator::StreamEnded { gid, len: p });
+                        let _ = self
+                            .task
+                            .to_coord
+                            .send(ToCoordinator::StreamEnded { gid, len: p });
                         return Ok(());
+                    }
+                    if p < end && self.ranged {
+                        // The response covered part of the segment (the
+                        // probe's first `-k` bytes): ask for the rest on the
+                        // same connection.
+                        self.request_range(p, end).await?;
+                        continue;
                     }
                     if p < end {
                         return Err(FetchError::Http(HttpError::UnexpectedEof));
@@ -588,7 +606,6 @@ impl Fetch {
             }
         }
         .await;
-        flush(report_from, report_to);
         if result.is_err() {
             self.open = None;
         }
@@ -596,40 +613,76 @@ impl Fetch {
     }
 }
 
+/// What one read produced: data (possibly partial), whether the body
+/// ended, and the error that cut it short, if any.
+struct Chunk {
+    buf: Vec<u8>,
+    finished: bool,
+    error: Option<FetchError>,
+}
+
 /// Reads up to `want` decoded body bytes (fewer when the body ends).
 /// `timeout` bounds each wait for bytes, not the whole chunk, so a slow but
 /// moving server is not cut off.
-async fn read_chunk(
-    open: &mut Open,
-    want: usize,
-    timeout: Duration,
-) -> Result<(Vec<u8>, bool), FetchError> {
-    let mut buf = vec![0u8; want];
-    let mut filled = 0;
+async fn read_chunk(open: &mut Open, want: usize, timeout: Duration) -> Chunk {
     let mut finished = false;
+    let mut error = None;
     if let Some(dec) = open.decoder.as_mut() {
         let mut out = Vec::with_capacity(want);
         let mut raw = vec![0u8; 64 << 10];
         while out.len() < want && !finished {
-            let c = with_timeout(timeout, open.conn.read_body_into(&mut raw)).await?;
-            dec.decode(&raw[..c.appended], &mut out)?;
+            let c = match with_timeout(timeout, open.conn.read_body_into(&mut raw)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            };
+            if let Err(e) = dec.decode(&raw[..c.appended], &mut out) {
+                error = Some(e.into());
+                break;
+            }
             finished = c.finished;
         }
         if finished {
-            dec.finish()?;
+            if let Err(e) = dec.finish() {
+                error = Some(e.into());
+            }
         }
-        return Ok((out, finished));
+        // A decoded stream cannot be resumed mid-way; partial output of a
+        // failed stream is dropped with it.
+        if error.is_some() {
+            out.clear();
+        }
+        return Chunk {
+            buf: out,
+            finished,
+            error,
+        };
     }
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
     while filled < want {
-        let c = with_timeout(timeout, open.conn.read_body_into(&mut buf[filled..])).await?;
-        filled += c.appended;
-        if c.finished {
-            finished = true;
-            break;
+        match with_timeout(timeout, open.conn.read_body_into(&mut buf[filled..])).await {
+            Ok(c) => {
+                filled += c.appended;
+                if c.finished {
+                    finished = true;
+                    break;
+                }
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
         }
     }
     buf.truncate(filled);
-    Ok((buf, finished))
+    Chunk {
+        buf,
+        finished,
+        error,
+    }
 }
 
 fn check_status(head: &ResponseHead) -> Result<(), FetchError> {

@@ -109,6 +109,9 @@ pub enum ToCoordinator {
     },
     /// SIGINT/SIGTERM: save and stop.
     Interrupt,
+    /// Connections had their chance to report their last writes after an
+    /// interrupt; stop the rest now.
+    InterruptDeadline,
     /// Periodic tick (readout, control files, speed checks).
     Tick,
 }
@@ -127,6 +130,9 @@ pub struct ConnTask {
     /// `--max-download-limit`, shared by this download's connections on
     /// every core.
     pub limit: Option<Arc<arietta_net::RateLimiter>>,
+    /// Set by the coordinator to stop the download's connections at their
+    /// next chunk boundary (interrupt, removal).
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
     pub to_coord: MailboxSender<ToCoordinator>,
 }
 

@@ -106,7 +106,7 @@ impl SegmentMap {
             let mut s = a;
             while s < b {
                 // Avoid a runt at the end: merge a tail shorter than half a piece.
-                let e = if b - s < piece + piece / 2 {
+                let e = if b - s < piece.saturating_add(piece / 2) {
                     b
                 } else {
                     s + piece

@@ -1,0 +1,142 @@
+//! Option handling as a user meets it: bad options (28), config files,
+//! `--help`, `-v`, and a missing URI.
+
+mod support;
+
+use arietta_testserver::{pattern, TestServer};
+use support::{assert_file_eq, exit, run, run_raw, s, tempdir};
+
+#[test]
+fn unknown_option_exits_28_and_names_it() {
+    let tmp = tempdir();
+    let out = run(tmp.path(), &["--foo", "http://127.0.0.1:1/x"]);
+    out.expect_code(exit::BAD_OPTION);
+    assert!(out.stderr.contains("foo"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn out_of_range_value_exits_28() {
+    let tmp = tempdir();
+    let out = run(tmp.path(), &["-x", "99", "http://127.0.0.1:1/x"]);
+    out.expect_code(exit::BAD_OPTION);
+    let out = run(tmp.path(), &["--split=0", "http://127.0.0.1:1/x"]);
+    out.expect_code(exit::BAD_OPTION);
+    let out = run(tmp.path(), &["--min-split-size=1K", "http://127.0.0.1:1/x"]);
+    out.expect_code(exit::BAD_OPTION);
+}
+
+#[test]
+fn malformed_value_exits_28() {
+    let tmp = tempdir();
+    run(tmp.path(), &["--max-tries=abc", "http://127.0.0.1:1/x"]).expect_code(exit::BAD_OPTION);
+    run(
+        tmp.path(),
+        &["--allow-overwrite=maybe", "http://127.0.0.1:1/x"],
+    )
+    .expect_code(exit::BAD_OPTION);
+}
+
+#[test]
+fn conf_path_options_apply() {
+    let srv = TestServer::start();
+    let body = pattern(4 << 20, 1);
+    let url = srv.add_file("/c.bin", body.clone());
+    let tmp = tempdir();
+    let conf = tmp.path().join("my.conf");
+    std::fs::write(
+        &conf,
+        "# comment\nsplit=2\nmax-connection-per-server=2\nmin-split-size=1M\n\
+         user-agent=from-conf/1.0\ndir=conf-dir\n",
+    )
+    .unwrap();
+    run_raw(tmp.path(), &[&format!("--conf-path={}", s(&conf)), &url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("conf-dir/c.bin"), &body);
+    let reqs = srv.requests("/c.bin");
+    assert!(reqs
+        .iter()
+        .all(|r| r.header("user-agent") == Some("from-conf/1.0")));
+    let conns: std::collections::HashSet<u64> = reqs.iter().map(|r| r.connection).collect();
+    assert!(
+        conns.len() >= 2,
+        "split=2 from the conf file: {} connections",
+        conns.len()
+    );
+}
+
+#[test]
+fn command_line_overrides_conf_file() {
+    let srv = TestServer::start();
+    let body = pattern(10_000, 2);
+    let url = srv.add_file("/c.bin", body.clone());
+    let tmp = tempdir();
+    let conf = tmp.path().join("my.conf");
+    std::fs::write(&conf, "user-agent=from-conf\n").unwrap();
+    run_raw(
+        tmp.path(),
+        &[
+            &format!("--conf-path={}", s(&conf)),
+            "--user-agent=from-cli",
+            &url,
+        ],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("c.bin"), &body);
+    assert_eq!(
+        srv.requests("/c.bin")[0].header("user-agent"),
+        Some("from-cli")
+    );
+}
+
+#[test]
+fn missing_conf_path_exits_28() {
+    let tmp = tempdir();
+    let out = run_raw(
+        tmp.path(),
+        &[
+            "--conf-path=/nonexistent/arietta.conf",
+            "http://127.0.0.1:1/x",
+        ],
+    );
+    out.expect_code(exit::BAD_OPTION);
+}
+
+#[test]
+fn bad_line_in_conf_file_exits_28() {
+    let tmp = tempdir();
+    let conf = tmp.path().join("bad.conf");
+    std::fs::write(&conf, "split=2\nno-such-option=1\n").unwrap();
+    run_raw(
+        tmp.path(),
+        &[&format!("--conf-path={}", s(&conf)), "http://127.0.0.1:1/x"],
+    )
+    .expect_code(exit::BAD_OPTION);
+}
+
+#[test]
+fn help_exits_0() {
+    let tmp = tempdir();
+    let out = run(tmp.path(), &["--help"]);
+    out.expect_code(exit::OK);
+    assert!(
+        out.stdout.to_lowercase().contains("usage"),
+        "{}",
+        out.stdout
+    );
+    run(tmp.path(), &["-h"]).expect_code(exit::OK);
+}
+
+#[test]
+fn version_exits_0() {
+    let tmp = tempdir();
+    let out = run(tmp.path(), &["-v"]);
+    out.expect_code(exit::OK);
+    assert!(out.stdout.contains("version"), "{}", out.stdout);
+    run(tmp.path(), &["--version"]).expect_code(exit::OK);
+}
+
+#[test]
+fn no_uri_fails() {
+    let tmp = tempdir();
+    let out = run(tmp.path(), &[]);
+    out.expect_failure();
+}
