@@ -9,7 +9,6 @@
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arietta_http::{
@@ -17,13 +16,13 @@ use arietta_http::{
 };
 use arietta_net::{FamilyPref, NetStream};
 use arietta_runtime::mailbox;
-use arietta_storage::FileWriter;
+use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
 use url::Url;
 
 use crate::connection_pool::Conn;
 use crate::error::FetchError;
-use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::messages::{ConnTask, FileTarget, ProbeDecision, ProbeInfo, ToCoordinator, Work};
 use crate::segment_map::{Claim, SegId};
 use crate::worker::CoreContext;
 
@@ -53,7 +52,7 @@ struct Fetch {
     open: Option<Open>,
     seg: Option<SegId>,
     writer: Option<Rc<FileWriter>>,
-    path: Option<Arc<std::path::PathBuf>>,
+    target: Option<FileTarget>,
     /// Length the coordinator expects (ranged downloads), to check 206s.
     total: Option<u64>,
     /// Whether the server answers ranges.
@@ -82,7 +81,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         open: None,
         seg: None,
         writer: None,
-        path: None,
+        target: None,
         total: None,
         ranged: false,
     };
@@ -102,13 +101,13 @@ impl Fetch {
     async fn drive(&mut self) -> Result<(), FetchError> {
         if self.task.probe {
             match self.probe().await? {
-                ProbeDecision::Stream { claim, path } => {
-                    self.set_path(path);
+                ProbeDecision::Stream { claim, target } => {
+                    self.set_target(target);
                     self.seg = Some(claim.id);
                     self.fetch_segment(&claim).await?;
                 }
-                ProbeDecision::AskForWork { path } => {
-                    self.set_path(path);
+                ProbeDecision::AskForWork { target } => {
+                    self.set_target(target);
                     self.drop_open().await;
                 }
                 ProbeDecision::Stop => return Ok(()),
@@ -118,7 +117,7 @@ impl Fetch {
             let Some(work) = self.need_work().await else {
                 return Ok(());
             };
-            self.set_path(work.path);
+            self.set_target(work.target);
             self.total = work.total;
             self.ranged = work.ranged;
             self.seg = Some(work.claim.id);
@@ -139,10 +138,10 @@ impl Fetch {
         }
     }
 
-    fn set_path(&mut self, path: Arc<std::path::PathBuf>) {
-        if self.path.as_ref() != Some(&path) {
+    fn set_target(&mut self, target: FileTarget) {
+        if self.target.as_ref() != Some(&target) {
             self.writer = None;
-            self.path = Some(path);
+            self.target = Some(target);
         }
     }
 
@@ -517,8 +516,12 @@ impl Fetch {
         if let Some(w) = &self.writer {
             return Ok(w.clone());
         }
-        let path = self.path.clone().expect("path set before fetching");
-        let w = self.ctx.files.get(self.task.gid.0, &path).await?;
+        let t = self.target.as_ref().expect("target set before fetching");
+        let w = self
+            .ctx
+            .files
+            .get(self.task.gid.0, &t.path, t.direct)
+            .await?;
         self.writer = Some(w.clone());
         Ok(w)
     }
@@ -556,17 +559,17 @@ impl Fetch {
                     return Err(FetchError::WrongResponse("no open response".into()));
                 };
                 let Chunk {
-                    mut buf,
+                    buf,
+                    len,
                     finished,
                     error,
-                } = read_chunk(open, want as usize, timeout).await;
-                let got = buf.len() as u64;
+                } = read_chunk(open, &writer, want as usize, timeout).await;
+                let got = len as u64;
                 let keep = claim.cursor.advance(pos, got);
-                buf.truncate(keep as usize);
                 open.at = pos + got;
                 if keep > 0 {
                     // Bytes read before a failure are still good: keep them.
-                    writer.write_all_at(buf, pos).await?;
+                    writer.write_chunk(buf, keep as usize, pos).await?;
                     let _ = self.task.to_coord.send(ToCoordinator::Written {
                         gid,
                         start: pos,
@@ -616,7 +619,9 @@ impl Fetch {
 /// What one read produced: data (possibly partial), whether the body
 /// ended, and the error that cut it short, if any.
 struct Chunk {
-    buf: Vec<u8>,
+    buf: ChunkBuf,
+    /// Bytes of `buf` filled.
+    len: usize,
     finished: bool,
     error: Option<FetchError>,
 }
@@ -624,7 +629,7 @@ struct Chunk {
 /// Reads up to `want` decoded body bytes (fewer when the body ends).
 /// `timeout` bounds each wait for bytes, not the whole chunk, so a slow but
 /// moving server is not cut off.
-async fn read_chunk(open: &mut Open, want: usize, timeout: Duration) -> Chunk {
+async fn read_chunk(open: &mut Open, writer: &FileWriter, want: usize, timeout: Duration) -> Chunk {
     let mut finished = false;
     let mut error = None;
     if let Some(dec) = open.decoder.as_mut() {
@@ -655,15 +660,17 @@ async fn read_chunk(open: &mut Open, want: usize, timeout: Duration) -> Chunk {
             out.clear();
         }
         return Chunk {
-            buf: out,
+            len: out.len(),
+            buf: ChunkBuf::Heap(out),
             finished,
             error,
         };
     }
-    let mut buf = vec![0u8; want];
+    let mut buf = writer.chunk(want);
     let mut filled = 0;
     while filled < want {
-        match with_timeout(timeout, open.conn.read_body_into(&mut buf[filled..])).await {
+        let dst = &mut buf.as_mut_slice()[filled..want];
+        match with_timeout(timeout, open.conn.read_body_into(dst)).await {
             Ok(c) => {
                 filled += c.appended;
                 if c.finished {
@@ -677,9 +684,9 @@ async fn read_chunk(open: &mut Open, want: usize, timeout: Duration) -> Chunk {
             }
         }
     }
-    buf.truncate(filled);
     Chunk {
         buf,
+        len: filled,
         finished,
         error,
     }

@@ -47,13 +47,21 @@ pub struct PreparedFile {
     pub validator: Option<String>,
 }
 
+/// Where a connection writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileTarget {
+    pub path: Arc<PathBuf>,
+    /// Large ranged downloads write whole pages with O_DIRECT.
+    pub direct: bool,
+}
+
 /// The coordinator's answer to a probe.
 pub enum ProbeDecision {
     /// Keep reading the open response into this segment of `path`.
-    Stream { claim: Claim, path: Arc<PathBuf> },
+    Stream { claim: Claim, target: FileTarget },
     /// Close the response (nothing to fetch from its start) but stay as a
     /// worker: ask for work.
-    AskForWork { path: Arc<PathBuf> },
+    AskForWork { target: FileTarget },
     /// Stop this connection.
     Stop,
 }
@@ -61,7 +69,7 @@ pub enum ProbeDecision {
 /// Work handed to a connection.
 pub struct Work {
     pub claim: Claim,
-    pub path: Arc<PathBuf>,
+    pub target: FileTarget,
     /// The file's length, to check each 206's Content-Range against.
     pub total: Option<u64>,
     /// Whether the server does ranges; without them every (re)try is a

@@ -77,6 +77,7 @@ pub fn prepare(
     let mut keep = false;
     // A damaged record cannot be trusted: start over rather than splice.
     let loaded = ControlFile::load(&ctrl).unwrap_or_default();
+    let had_control = loaded.is_some();
     if let Some(cf) = loaded.filter(|_| path.exists()) {
         let same_entity =
             cf.validator.is_none() || info.validator.is_none() || cf.validator == info.validator;
@@ -118,7 +119,8 @@ pub fn prepare(
                 validator: info.validator.clone(),
             }
             .save(&ctrl)?;
-        } else if !keep {
+        } else if !keep && had_control {
+            // A stale record of an earlier, different download.
             let _ = std::fs::remove_file(&ctrl);
         }
     }

@@ -12,6 +12,6 @@ mod range_set;
 pub use allocation::{allocate, Allocation};
 pub use control_file::{control_path, ControlFile, CONTROL_VERSION};
 pub use error::StorageError;
-pub use file_writer::{FileWriter, OpenFiles};
+pub use file_writer::{ChunkBuf, FileWriter, OpenFiles};
 pub use naming::{auto_rename, sanitize_file_name};
 pub use range_set::RangeSet;
