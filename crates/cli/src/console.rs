@@ -5,12 +5,26 @@ use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant, SystemTime};
 
-use arietta_core::{DownloadResult, Progress, Reporter, Status};
+use arietta_core::{DownloadResult, LogLevel, Progress, Reporter, Status};
 
 use crate::units::{abbrev_size, eta};
 
+/// aria2's log levels, lowest first.
+fn level_rank(level: &str) -> u8 {
+    match level.to_ascii_lowercase().as_str() {
+        "debug" => 0,
+        "info" => 1,
+        "notice" => 2,
+        "warn" => 3,
+        _ => 4,
+    }
+}
+
 pub struct Console {
     quiet: bool,
+    /// `--console-log-level` and `--log-level` as ranks.
+    console_level: u8,
+    log_level: u8,
     tty: bool,
     show_readout: bool,
     summary_interval: Duration,
@@ -25,6 +39,8 @@ impl Console {
         show_readout: bool,
         summary_interval: u64,
         log_path: Option<&str>,
+        console_level: &str,
+        log_level: &str,
     ) -> Console {
         let log: Option<Box<dyn Write + Send>> = match log_path {
             Some("-") => Some(Box::new(std::io::stdout())),
@@ -38,6 +54,8 @@ impl Console {
         };
         Console {
             quiet,
+            console_level: level_rank(console_level),
+            log_level: level_rank(log_level),
             tty: std::io::stdout().is_terminal(),
             show_readout,
             summary_interval: Duration::from_secs(summary_interval),
@@ -55,6 +73,9 @@ impl Console {
     }
 
     fn log_line(&mut self, level: &str, line: &str) {
+        if level_rank(level) < self.log_level {
+            return;
+        }
         if let Some(w) = self.log.as_mut() {
             let t = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -190,17 +211,14 @@ impl Reporter for Console {
         }
     }
 
-    fn notice(&mut self, line: &str) {
-        let level = if line.starts_with("Download complete")
-            || line.starts_with("File ")
-            || line.starts_with("Shutdown")
-        {
-            "NOTICE"
-        } else {
-            "ERROR"
+    fn notice(&mut self, level: LogLevel, line: &str) {
+        let level = match level {
+            LogLevel::Notice => "NOTICE",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
         };
         self.log_line(level, line);
-        if self.quiet {
+        if self.quiet || level_rank(level) < self.console_level {
             return;
         }
         self.clear_readout();

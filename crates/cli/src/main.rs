@@ -93,6 +93,8 @@ fn real_main() -> ExitCode {
         global.get_bool("show-console-readout"),
         global.get_u64("summary-interval"),
         global.get_opt_str("log"),
+        global.get_str("console-log-level"),
+        global.get_str("log-level"),
     );
     match arietta_core::run(&global, requests, Box::new(reporter)) {
         Ok(report) => {

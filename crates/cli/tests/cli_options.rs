@@ -140,3 +140,40 @@ fn no_uri_fails() {
     let out = run(tmp.path(), &[]);
     out.expect_failure();
 }
+
+#[test]
+fn console_log_level_filters_notices_and_log_file_records_them() {
+    let srv = TestServer::start();
+    let body = pattern(10_000, 9);
+    let url = srv.add_file("/l.bin", body.clone());
+    let tmp = tempdir();
+    let shown = run(tmp.path(), &["-o", "a.bin", &url]);
+    shown.expect_code(exit::OK);
+    assert!(
+        shown.stdout.contains("[NOTICE] Download complete"),
+        "{}",
+        shown.stdout
+    );
+
+    let log = tmp.path().join("arietta.log");
+    let hidden = run(
+        tmp.path(),
+        &[
+            "--console-log-level=warn",
+            &format!("--log={}", s(&log)),
+            "-o",
+            "b.bin",
+            &url,
+        ],
+    );
+    hidden.expect_code(exit::OK);
+    assert!(!hidden.stdout.contains("[NOTICE]"), "{}", hidden.stdout);
+    assert!(
+        hidden.stdout.contains("Download Results"),
+        "{}",
+        hidden.stdout
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("[NOTICE] Download complete"), "{logged}");
+    assert_file_eq(&tmp.path().join("b.bin"), &body);
+}

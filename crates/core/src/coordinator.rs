@@ -12,7 +12,7 @@ use arietta_runtime::{Mailbox, MailboxSender};
 use arietta_storage::{control_path, ControlFile, RangeSet};
 
 use crate::config::DownloadConfig;
-use crate::download::{DownloadRequest, DownloadResult, Progress, Reporter, Status};
+use crate::download::{DownloadRequest, DownloadResult, LogLevel, Progress, Reporter, Status};
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
@@ -218,8 +218,10 @@ impl Coordinator {
         ticker.cancel();
         if let Some(p) = &self.save_cookies {
             if let Err(e) = self.net.save_cookies(p) {
-                self.reporter
-                    .notice(&format!("Failed to save cookies to {p}: {e}"));
+                self.reporter.notice(
+                    LogLevel::Error,
+                    &format!("Failed to save cookies to {p}: {e}"),
+                );
             }
         }
         for c in &self.cores {
@@ -449,10 +451,10 @@ impl Coordinator {
         if info.not_modified {
             let _ = reply.send(ProbeDecision::Stop);
             let path = prepare::planned_path(&a.cfg, &info.final_url);
-            self.reporter.notice(&format!(
-                "File {} is up to date (304 Not Modified).",
-                path.display()
-            ));
+            self.reporter.notice(
+                LogLevel::Notice,
+                &format!("File {} is up to date (304 Not Modified).", path.display()),
+            );
             a.path = Some(Arc::new(path));
             a.finishing = true;
             let _ = self.me.send(ToCoordinator::Finalized {
@@ -626,7 +628,7 @@ impl Coordinator {
                 let dead = u.dead;
                 a.last_error = Some(e);
                 if !a.finishing && !self.interrupted {
-                    self.reporter.notice(&message);
+                    self.reporter.notice(LogLevel::Warn, &message);
                 }
                 let Some(a) = self.active.get_mut(&gid) else {
                     return;
@@ -729,8 +731,10 @@ impl Coordinator {
                 let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
                 if let Some(p) = &r.path {
                     let _ = completed;
-                    self.reporter
-                        .notice(&format!("Download complete: {}", p.display()));
+                    self.reporter.notice(
+                        LogLevel::Notice,
+                        &format!("Download complete: {}", p.display()),
+                    );
                 }
                 self.finish_with(r);
             }
@@ -752,8 +756,10 @@ impl Coordinator {
             None => (ExitCode::Unknown, None),
         };
         if let Some(m) = &msg {
-            self.reporter
-                .notice(&format!("Download aborted. gid#{gid}: {m}"));
+            self.reporter.notice(
+                LogLevel::Error,
+                &format!("Download aborted. gid#{gid}: {m}"),
+            );
         }
         // Keep the control file: a later run resumes what was fetched.
         self.save_control(gid, true);
@@ -801,8 +807,10 @@ impl Coordinator {
         if let Some((path, rec)) = a.control_record() {
             // Small and rare (once a second per download): written inline.
             if let Err(e) = rec.save(&path) {
-                self.reporter
-                    .notice(&format!("Failed to save control file: {e}"));
+                self.reporter.notice(
+                    LogLevel::Error,
+                    &format!("Failed to save control file: {e}"),
+                );
             }
             a.dirty = false;
             a.last_save = Instant::now();
@@ -871,8 +879,10 @@ impl Coordinator {
             return;
         }
         self.interrupted = true;
-        self.reporter
-            .notice("Shutdown sequence commencing... Press Ctrl-C again for emergency shutdown.");
+        self.reporter.notice(
+            LogLevel::Notice,
+            "Shutdown sequence commencing... Press Ctrl-C again for emergency shutdown.",
+        );
         // Connections stop at their next chunk and report what they wrote;
         // each download is saved when its last connection has ended
         // (check_stalled) or when the grace period is over.

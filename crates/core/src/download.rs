@@ -66,13 +66,21 @@ impl DownloadResult {
     }
 }
 
+/// How much a notice matters (aria2's log levels that the engine uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Notice,
+    Warn,
+    Error,
+}
+
 /// Receives what the coordinator wants shown. The CLI implements it (the
 /// console); tests and RPC can implement it too.
 pub trait Reporter: Send {
     /// Called about twice a second with every active download.
     fn progress(&mut self, active: &[Progress]);
-    /// A notice line (errors, "Download complete: PATH").
-    fn notice(&mut self, line: &str);
+    /// A log line ("Download complete: PATH", connection errors).
+    fn notice(&mut self, level: LogLevel, line: &str);
     /// A download ended.
     fn finished(&mut self, result: &DownloadResult);
 }
@@ -82,6 +90,6 @@ pub struct QuietReporter;
 
 impl Reporter for QuietReporter {
     fn progress(&mut self, _: &[Progress]) {}
-    fn notice(&mut self, _: &str) {}
+    fn notice(&mut self, _: LogLevel, _: &str) {}
     fn finished(&mut self, _: &DownloadResult) {}
 }

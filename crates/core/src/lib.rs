@@ -21,7 +21,9 @@ mod session;
 mod worker;
 
 pub use coordinator::RunReport;
-pub use download::{DownloadRequest, DownloadResult, Progress, QuietReporter, Reporter, Status};
+pub use download::{
+    DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter, Status,
+};
 pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use gid::Gid;
