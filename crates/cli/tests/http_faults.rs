@@ -254,3 +254,23 @@ fn first_byte_timeout_exits_2() {
         start.elapsed()
     );
 }
+
+#[test]
+fn lowest_speed_limit_gives_up_with_exit_5() {
+    let srv = TestServer::start();
+    let url = srv.add_file("/slow.bin", pattern(4 << 20, 5));
+    srv.set_throttle(Some(20_000));
+    let tmp = tempdir();
+    let started = std::time::Instant::now();
+    let out = run_with_timeout(
+        tmp.path(),
+        &["--lowest-speed-limit=1M", "--timeout=3", &url],
+        Duration::from_secs(20),
+    );
+    out.expect_code(exit::TOO_SLOW);
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -20,6 +20,7 @@ pub mod exit {
     pub const UNKNOWN: i32 = 1;
     pub const TIMEOUT: i32 = 2;
     pub const NOT_FOUND: i32 = 3;
+    pub const TOO_SLOW: i32 = 5;
     pub const NETWORK: i32 = 6;
     pub const UNFINISHED: i32 = 7;
     pub const FILE_EXISTS: i32 = 13;
