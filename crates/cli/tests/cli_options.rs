@@ -177,3 +177,39 @@ fn console_log_level_filters_notices_and_log_file_records_them() {
     assert!(logged.contains("[NOTICE] Download complete"), "{logged}");
     assert_file_eq(&tmp.path().join("b.bin"), &body);
 }
+
+/// On a terminal the readout is one line redrawn in place with `\r`, in
+/// aria2's shape: `[#2089b0 400.0KiB/33.2MiB(1%) CN:16 DL:115.7MiB ETA:4m51s]`.
+#[test]
+fn readout_redraws_one_line_on_a_tty() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: `script` (util-linux) is not installed");
+        return;
+    }
+    let srv = TestServer::start();
+    let url = srv.add_file("/tty.bin", pattern(3 << 20, 4));
+    srv.set_throttle(Some(1 << 20));
+    let tmp = tempdir();
+    let cmd = format!(
+        "{} --no-conf -x2 -s2 -k1M -d {} {}",
+        env!("CARGO_BIN_EXE_arietta"),
+        s(tmp.path()),
+        url
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let readout = text
+        .split('\r')
+        .find(|l| l.starts_with("[#") && l.contains("CN:") && l.contains("DL:"))
+        .unwrap_or_else(|| panic!("no readout in {text:?}"));
+    assert!(readout.contains("/3.0MiB("), "{readout}");
+    assert!(readout.contains("ETA:"), "{readout}");
+}
