@@ -683,12 +683,9 @@ impl Coordinator {
         }
         let live = a.live_uris().next();
         match (live, a.map.is_some()) {
-            (Some(u), true) if a.last_error.is_none() => self.spawn_conn(gid, u, false),
-            (Some(u), true) => {
-                // Connections ended with errors but the mirror still lives
-                // (its retries were used by other connections): keep going.
-                self.spawn_conn(gid, u, false)
-            }
+            // Work is left and a mirror still lives (even if earlier
+            // connections failed on it): keep going.
+            (Some(u), true) => self.spawn_conn(gid, u, false),
             (Some(u), false) => self.spawn_conn(gid, u, true),
             (None, _) => self.fail(gid),
         }
@@ -727,10 +724,8 @@ impl Coordinator {
         };
         match result {
             Ok(()) => {
-                let completed = a.completed();
                 let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
                 if let Some(p) = &r.path {
-                    let _ = completed;
                     self.reporter.notice(
                         LogLevel::Notice,
                         &format!("Download complete: {}", p.display()),
