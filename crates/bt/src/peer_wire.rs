@@ -1,0 +1,738 @@
+//! The BitTorrent peer wire protocol: BEP 3 handshake and messages, the
+//! BEP 6 fast extension and BEP 10 extension-protocol framing.
+//!
+//! Everything here is a pure function of bytes. [`MessageDecoder`] is the
+//! streaming entry point: the connection task feeds it whatever the socket
+//! returned and pulls complete messages out; `piece` payloads are slices of
+//! the decoder's buffer ([`Bytes`]) so a 16 KiB block is never copied on
+//! its way to the disk writer.
+
+use std::net::Ipv4Addr;
+
+use bytes::{Buf, Bytes, BytesMut};
+use sha1::{Digest, Sha1};
+
+use crate::piece_geometry::{BlockRef, BLOCK_LEN};
+use crate::{Error, Result};
+
+/// The protocol string every handshake starts with (after its length byte).
+pub const PROTOCOL: &[u8; 19] = b"BitTorrent protocol";
+
+/// Length of the complete handshake: 1 + 19 + 8 + 20 + 20.
+pub const HANDSHAKE_LEN: usize = 68;
+
+/// Default largest accepted message (length prefix value). A 16 KiB `piece`
+/// needs 16384 + 9; BEP 9 `ut_metadata` data messages add a bencoded header
+/// of a few dozen bytes to a 16 KiB metadata block, hence the headroom.
+/// Large bitfields need more; see [`MessageDecoder::for_piece_count`].
+pub const DEFAULT_MAX_MESSAGE_LEN: u32 = BLOCK_LEN + 1024;
+
+/// The 68-byte handshake.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Handshake {
+    /// Feature bits; see the `supports_*` accessors.
+    pub reserved: [u8; 8],
+    /// Torrent the peer wants to talk about.
+    pub info_hash: [u8; 20],
+    /// The peer's self-chosen id.
+    pub peer_id: [u8; 20],
+}
+
+impl Handshake {
+    /// A handshake advertising the extension protocol (BEP 10), the fast
+    /// extension (BEP 6) and, if `dht`, DHT support (BEP 5) — the set aria2
+    /// advertises.
+    pub fn new(info_hash: [u8; 20], peer_id: [u8; 20], dht: bool) -> Self {
+        let mut reserved = [0u8; 8];
+        reserved[5] |= 0x10;
+        reserved[7] |= 0x04;
+        if dht {
+            reserved[7] |= 0x01;
+        }
+        Handshake {
+            reserved,
+            info_hash,
+            peer_id,
+        }
+    }
+
+    /// BEP 10: bit 20 from the right, byte 5 & 0x10.
+    pub fn supports_extension_protocol(&self) -> bool {
+        self.reserved[5] & 0x10 != 0
+    }
+
+    /// BEP 6: byte 7 & 0x04.
+    pub fn supports_fast(&self) -> bool {
+        self.reserved[7] & 0x04 != 0
+    }
+
+    /// BEP 5: byte 7 & 0x01 (the peer will accept a `port` message).
+    pub fn supports_dht(&self) -> bool {
+        self.reserved[7] & 0x01 != 0
+    }
+
+    /// Wire form.
+    pub fn encode(&self) -> [u8; HANDSHAKE_LEN] {
+        let mut out = [0u8; HANDSHAKE_LEN];
+        out[0] = 19;
+        out[1..20].copy_from_slice(PROTOCOL);
+        out[20..28].copy_from_slice(&self.reserved);
+        out[28..48].copy_from_slice(&self.info_hash);
+        out[48..68].copy_from_slice(&self.peer_id);
+        out
+    }
+
+    /// Parses the first [`HANDSHAKE_LEN`] bytes of `buf`; fewer is an
+    /// error (use [`MessageDecoder::next_handshake`] when streaming).
+    pub fn parse(buf: &[u8]) -> Result<Self> {
+        let buf = buf
+            .get(..HANDSHAKE_LEN)
+            .ok_or(Error::BadHandshake("truncated"))?;
+        if buf[0] != 19 || &buf[1..20] != PROTOCOL {
+            return Err(Error::BadHandshake("not the BitTorrent protocol"));
+        }
+        let mut hs = Handshake {
+            reserved: [0; 8],
+            info_hash: [0; 20],
+            peer_id: [0; 20],
+        };
+        hs.reserved.copy_from_slice(&buf[20..28]);
+        hs.info_hash.copy_from_slice(&buf[28..48]);
+        hs.peer_id.copy_from_slice(&buf[48..68]);
+        Ok(hs)
+    }
+}
+
+/// Message ids (BEP 3, BEP 5 `port`, BEP 6, BEP 10).
+pub mod id {
+    #![allow(missing_docs)]
+    pub const CHOKE: u8 = 0;
+    pub const UNCHOKE: u8 = 1;
+    pub const INTERESTED: u8 = 2;
+    pub const NOT_INTERESTED: u8 = 3;
+    pub const HAVE: u8 = 4;
+    pub const BITFIELD: u8 = 5;
+    pub const REQUEST: u8 = 6;
+    pub const PIECE: u8 = 7;
+    pub const CANCEL: u8 = 8;
+    pub const PORT: u8 = 9;
+    pub const SUGGEST: u8 = 13;
+    pub const HAVE_ALL: u8 = 14;
+    pub const HAVE_NONE: u8 = 15;
+    pub const REJECT: u8 = 16;
+    pub const ALLOWED_FAST: u8 = 17;
+    pub const EXTENDED: u8 = 20;
+}
+
+/// One peer wire message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Message {
+    /// Zero-length message; keeps idle connections open.
+    KeepAlive,
+    /// We/they will not answer requests.
+    Choke,
+    /// We/they will answer requests.
+    Unchoke,
+    /// We/they want pieces from the other side.
+    Interested,
+    /// We/they want nothing from the other side.
+    NotInterested,
+    /// The sender completed a piece.
+    Have(u32),
+    /// The sender's pieces, raw; validate with
+    /// [`crate::bitfield::Bitfield::from_wire`] once the piece count is known.
+    Bitfield(Bytes),
+    /// Ask for a block.
+    Request(BlockRef),
+    /// A block of data.
+    Piece {
+        /// Piece index.
+        index: u32,
+        /// Offset within the piece.
+        begin: u32,
+        /// The block's bytes (a view into the decoder's buffer).
+        data: Bytes,
+    },
+    /// Withdraw a request.
+    Cancel(BlockRef),
+    /// The sender's DHT port (BEP 5).
+    Port(u16),
+    /// BEP 6: the sender suggests downloading this piece.
+    Suggest(u32),
+    /// BEP 6: the sender is a seed.
+    HaveAll,
+    /// BEP 6: the sender has nothing.
+    HaveNone,
+    /// BEP 6: the sender will not serve this request.
+    Reject(BlockRef),
+    /// BEP 6: the sender will serve this piece even while choking us.
+    AllowedFast(u32),
+    /// BEP 10: extension message `id` (0 is the extension handshake) with
+    /// its still-bencoded payload.
+    Extended {
+        /// Extended message id.
+        id: u8,
+        /// Undecoded payload.
+        payload: Bytes,
+    },
+}
+
+fn be32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_be_bytes(a)
+}
+
+impl Message {
+    /// True for the BEP 6 messages, which are only legal when both sides
+    /// set the fast bit.
+    pub fn is_fast_extension(&self) -> bool {
+        matches!(
+            self,
+            Message::Suggest(_)
+                | Message::HaveAll
+                | Message::HaveNone
+                | Message::Reject(_)
+                | Message::AllowedFast(_)
+        )
+    }
+
+    /// Parses one message body (everything after the 4-byte length prefix;
+    /// empty means keep-alive). Never panics, whatever `frame` holds.
+    pub fn parse(frame: Bytes) -> Result<Self> {
+        let Some(&msg_id) = frame.first() else {
+            return Ok(Message::KeepAlive);
+        };
+        let payload = frame.slice(1..);
+        let len = payload.len();
+        let bad = || Error::BadPayload { id: msg_id, len };
+        let exact = |n: usize| if len == n { Ok(()) } else { Err(bad()) };
+        let block = |p: &[u8]| BlockRef {
+            index: be32(&p[0..4]),
+            begin: be32(&p[4..8]),
+            length: be32(&p[8..12]),
+        };
+        Ok(match msg_id {
+            id::CHOKE => exact(0).map(|_| Message::Choke)?,
+            id::UNCHOKE => exact(0).map(|_| Message::Unchoke)?,
+            id::INTERESTED => exact(0).map(|_| Message::Interested)?,
+            id::NOT_INTERESTED => exact(0).map(|_| Message::NotInterested)?,
+            id::HAVE => exact(4).map(|_| Message::Have(be32(&payload)))?,
+            id::BITFIELD => Message::Bitfield(payload),
+            id::REQUEST => exact(12).map(|_| Message::Request(block(&payload)))?,
+            id::PIECE => {
+                if len < 8 {
+                    return Err(bad());
+                }
+                Message::Piece {
+                    index: be32(&payload[0..4]),
+                    begin: be32(&payload[4..8]),
+                    data: payload.slice(8..),
+                }
+            }
+            id::CANCEL => exact(12).map(|_| Message::Cancel(block(&payload)))?,
+            id::PORT => {
+                exact(2).map(|_| Message::Port(u16::from_be_bytes([payload[0], payload[1]])))?
+            }
+            id::SUGGEST => exact(4).map(|_| Message::Suggest(be32(&payload)))?,
+            id::HAVE_ALL => exact(0).map(|_| Message::HaveAll)?,
+            id::HAVE_NONE => exact(0).map(|_| Message::HaveNone)?,
+            id::REJECT => exact(12).map(|_| Message::Reject(block(&payload)))?,
+            id::ALLOWED_FAST => exact(4).map(|_| Message::AllowedFast(be32(&payload)))?,
+            id::EXTENDED => {
+                let (&ext_id, _) = payload.split_first().ok_or_else(bad)?;
+                Message::Extended {
+                    id: ext_id,
+                    payload: payload.slice(1..),
+                }
+            }
+            other => return Err(Error::UnknownMessage(other)),
+        })
+    }
+
+    /// Length of the body (what the 4-byte prefix will say).
+    pub fn body_len(&self) -> usize {
+        match self {
+            Message::KeepAlive => 0,
+            Message::Choke
+            | Message::Unchoke
+            | Message::Interested
+            | Message::NotInterested
+            | Message::HaveAll
+            | Message::HaveNone => 1,
+            Message::Have(_) | Message::Suggest(_) | Message::AllowedFast(_) => 5,
+            Message::Bitfield(b) => 1 + b.len(),
+            Message::Request(_) | Message::Cancel(_) | Message::Reject(_) => 13,
+            Message::Piece { data, .. } => 9 + data.len(),
+            Message::Port(_) => 3,
+            Message::Extended { payload, .. } => 2 + payload.len(),
+        }
+    }
+
+    /// Appends the wire form (length prefix included) to `out`.
+    ///
+    /// For `piece` messages on the upload path prefer
+    /// [`piece_header`] plus a vectored write of the block, which avoids
+    /// copying the data.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let body = u32::try_from(self.body_len()).unwrap_or(u32::MAX);
+        out.reserve(4 + body as usize);
+        out.extend_from_slice(&body.to_be_bytes());
+        let block = |out: &mut Vec<u8>, id: u8, b: &BlockRef| {
+            out.push(id);
+            out.extend_from_slice(&b.index.to_be_bytes());
+            out.extend_from_slice(&b.begin.to_be_bytes());
+            out.extend_from_slice(&b.length.to_be_bytes());
+        };
+        let index_msg = |out: &mut Vec<u8>, id: u8, i: u32| {
+            out.push(id);
+            out.extend_from_slice(&i.to_be_bytes());
+        };
+        match self {
+            Message::KeepAlive => {}
+            Message::Choke => out.push(id::CHOKE),
+            Message::Unchoke => out.push(id::UNCHOKE),
+            Message::Interested => out.push(id::INTERESTED),
+            Message::NotInterested => out.push(id::NOT_INTERESTED),
+            Message::HaveAll => out.push(id::HAVE_ALL),
+            Message::HaveNone => out.push(id::HAVE_NONE),
+            Message::Have(i) => index_msg(out, id::HAVE, *i),
+            Message::Suggest(i) => index_msg(out, id::SUGGEST, *i),
+            Message::AllowedFast(i) => index_msg(out, id::ALLOWED_FAST, *i),
+            Message::Bitfield(b) => {
+                out.push(id::BITFIELD);
+                out.extend_from_slice(b);
+            }
+            Message::Request(b) => block(out, id::REQUEST, b),
+            Message::Cancel(b) => block(out, id::CANCEL, b),
+            Message::Reject(b) => block(out, id::REJECT, b),
+            Message::Piece { index, begin, data } => {
+                out.extend_from_slice(&piece_header(*index, *begin, data.len() as u32)[4..]);
+                out.extend_from_slice(data);
+            }
+            Message::Port(p) => {
+                out.push(id::PORT);
+                out.extend_from_slice(&p.to_be_bytes());
+            }
+            Message::Extended { id: ext, payload } => {
+                out.push(id::EXTENDED);
+                out.push(*ext);
+                out.extend_from_slice(payload);
+            }
+        }
+    }
+
+    /// The wire form as a fresh buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode_into(&mut v);
+        v
+    }
+}
+
+/// The 13 bytes that precede a block of `len` bytes in a `piece` message
+/// (length prefix, id, index, begin), for vectored writes.
+pub fn piece_header(index: u32, begin: u32, len: u32) -> [u8; 13] {
+    let mut h = [0u8; 13];
+    h[0..4].copy_from_slice(&len.saturating_add(9).to_be_bytes());
+    h[4] = id::PIECE;
+    h[5..9].copy_from_slice(&index.to_be_bytes());
+    h[9..13].copy_from_slice(&begin.to_be_bytes());
+    h
+}
+
+/// Incremental decoder for a peer connection's inbound byte stream.
+///
+/// Feed it bytes as they arrive with [`feed`](Self::feed), then call
+/// [`next_handshake`](Self::next_handshake) once and
+/// [`next`](Self::next) until it returns `None`. A length prefix above the
+/// limit is an error reported before anything is allocated for it; after
+/// any error the decoder is poisoned and yields nothing more, because the
+/// stream's framing can no longer be trusted.
+#[derive(Debug)]
+pub struct MessageDecoder {
+    buf: BytesMut,
+    max_len: u32,
+    fast: bool,
+    extended: bool,
+    poisoned: bool,
+}
+
+impl Default for MessageDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_MESSAGE_LEN)
+    }
+}
+
+impl MessageDecoder {
+    /// A decoder refusing bodies longer than `max_len` bytes. Fast and
+    /// extension messages are accepted until restricted with
+    /// [`set_negotiated`](Self::set_negotiated).
+    pub fn new(max_len: u32) -> Self {
+        MessageDecoder {
+            buf: BytesMut::new(),
+            max_len,
+            fast: true,
+            extended: true,
+            poisoned: false,
+        }
+    }
+
+    /// A decoder whose limit also admits the `bitfield` of a torrent with
+    /// `piece_count` pieces (a 4 GiB torrent in 16 KiB pieces has a 32 KiB
+    /// bitfield, beyond the default limit).
+    pub fn for_piece_count(piece_count: u32) -> Self {
+        let bitfield = (piece_count as usize).div_ceil(8) + 1;
+        let bitfield = u32::try_from(bitfield).unwrap_or(u32::MAX);
+        Self::new(DEFAULT_MAX_MESSAGE_LEN.max(bitfield))
+    }
+
+    /// Records what the handshakes negotiated: BEP 6 messages without the
+    /// fast bit on both sides, or BEP 10 messages without the extension bit,
+    /// become errors instead of being acted on.
+    pub fn set_negotiated(&mut self, fast: bool, extension_protocol: bool) {
+        self.fast = fast;
+        self.extended = extension_protocol;
+    }
+
+    /// Current limit on a message body.
+    pub fn max_len(&self) -> u32 {
+        self.max_len
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        if !self.poisoned {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes buffered but not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes the undecoded bytes (for handing the stream over, e.g. after
+    /// detecting an MSE handshake instead of a plain one).
+    pub fn take_buffered(&mut self) -> BytesMut {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Decodes the 68-byte handshake that opens every connection; `None`
+    /// until enough bytes arrived.
+    pub fn next_handshake(&mut self) -> Option<Result<Handshake>> {
+        if self.poisoned {
+            return None;
+        }
+        // Fail fast on a wrong protocol string rather than waiting for 68
+        // bytes that may never come.
+        let prefix_len = self.buf.len().min(20);
+        let mut expected = [0u8; 20];
+        expected[0] = 19;
+        expected[1..].copy_from_slice(PROTOCOL);
+        if self.buf[..prefix_len] != expected[..prefix_len] {
+            self.poisoned = true;
+            return Some(Err(Error::BadHandshake("not the BitTorrent protocol")));
+        }
+        if self.buf.len() < HANDSHAKE_LEN {
+            return None;
+        }
+        let hs = Handshake::parse(&self.buf);
+        self.buf.advance(HANDSHAKE_LEN);
+        if hs.is_err() {
+            self.poisoned = true;
+        }
+        Some(hs)
+    }
+
+    /// The next complete message, `None` if more bytes are needed.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Result<Message>> {
+        if self.poisoned || self.buf.len() < 4 {
+            return None;
+        }
+        let len = be32(&self.buf);
+        if len > self.max_len {
+            self.poisoned = true;
+            self.buf = BytesMut::new();
+            return Some(Err(Error::MessageTooLong {
+                len,
+                max: self.max_len,
+            }));
+        }
+        let total = 4 + len as usize;
+        if self.buf.len() < total {
+            // `len` is bounded by `max_len`, so this reservation is too.
+            self.buf.reserve(total - self.buf.len());
+            return None;
+        }
+        let mut frame = self.buf.split_to(total).freeze();
+        frame.advance(4);
+        let result = Message::parse(frame).and_then(|m| {
+            if m.is_fast_extension() && !self.fast {
+                let id = match m {
+                    Message::Suggest(_) => id::SUGGEST,
+                    Message::HaveAll => id::HAVE_ALL,
+                    Message::HaveNone => id::HAVE_NONE,
+                    Message::Reject(_) => id::REJECT,
+                    _ => id::ALLOWED_FAST,
+                };
+                Err(Error::FastNotNegotiated(id))
+            } else if matches!(m, Message::Extended { .. }) && !self.extended {
+                Err(Error::ExtensionNotNegotiated)
+            } else {
+                Ok(m)
+            }
+        });
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        Some(result)
+    }
+}
+
+/// BEP 6 allowed-fast set: the `k` pieces a peer at `ip` may download from
+/// us while choked. Both sides can compute it, so it is deterministic in
+/// the peer's IPv4 address (its /24), the info hash and the piece count.
+/// BEP 6 defines it for IPv4 only; IPv6 peers get no allowed-fast set.
+///
+/// `k` is capped at `piece_count` (the BEP's loop would never end
+/// otherwise).
+pub fn allowed_fast_set(
+    ip: Ipv4Addr,
+    info_hash: &[u8; 20],
+    piece_count: u32,
+    k: usize,
+) -> Vec<u32> {
+    let k = k.min(piece_count as usize);
+    let mut set = Vec::with_capacity(k);
+    let masked = u32::from(ip) & 0xffff_ff00;
+    let mut x = [0u8; 24];
+    x[..4].copy_from_slice(&masked.to_be_bytes());
+    x[4..].copy_from_slice(info_hash);
+    let mut digest: [u8; 20] = Sha1::digest(x).into();
+    while set.len() < k {
+        for chunk in digest.chunks_exact(4) {
+            if set.len() >= k {
+                break;
+            }
+            let index = be32(chunk) % piece_count;
+            if !set.contains(&index) {
+                set.push(index);
+            }
+        }
+        digest = Sha1::digest(digest).into();
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_messages() -> Vec<Message> {
+        let b = BlockRef {
+            index: 7,
+            begin: 16384,
+            length: 16384,
+        };
+        vec![
+            Message::KeepAlive,
+            Message::Choke,
+            Message::Unchoke,
+            Message::Interested,
+            Message::NotInterested,
+            Message::Have(0xdead_beef),
+            Message::Bitfield(Bytes::from_static(&[0xff, 0x80])),
+            Message::Request(b),
+            Message::Piece {
+                index: 3,
+                begin: 0,
+                data: Bytes::from(vec![0xab; 1000]),
+            },
+            Message::Cancel(b),
+            Message::Port(6881),
+            Message::Suggest(5),
+            Message::HaveAll,
+            Message::HaveNone,
+            Message::Reject(b),
+            Message::AllowedFast(9),
+            Message::Extended {
+                id: 0,
+                payload: Bytes::from_static(b"d1:md11:ut_metadatai1eee"),
+            },
+        ]
+    }
+
+    #[test]
+    fn handshake_roundtrip_and_bits() {
+        let hs = Handshake::new([1; 20], [2; 20], true);
+        let wire = hs.encode();
+        assert_eq!(wire[0], 19);
+        assert_eq!(&wire[1..20], PROTOCOL);
+        assert_eq!(wire[25], 0x10);
+        assert_eq!(wire[27], 0x05);
+        let back = Handshake::parse(&wire).unwrap();
+        assert_eq!(back, hs);
+        assert!(back.supports_extension_protocol() && back.supports_fast() && back.supports_dht());
+        let plain = Handshake::parse(&Handshake::new([1; 20], [2; 20], false).encode()).unwrap();
+        assert!(!plain.supports_dht());
+        assert!(Handshake::parse(&wire[..67]).is_err());
+        let mut bad = wire;
+        bad[3] = b'x';
+        assert!(Handshake::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn encode_decode_roundtrip_every_message() {
+        let msgs = all_messages();
+        let mut wire = Vec::new();
+        for m in &msgs {
+            let before = wire.len();
+            m.encode_into(&mut wire);
+            assert_eq!(wire.len() - before, 4 + m.body_len());
+        }
+        let mut d = MessageDecoder::default();
+        d.feed(&wire);
+        let mut got = Vec::new();
+        while let Some(m) = d.next() {
+            got.push(m.unwrap());
+        }
+        assert_eq!(got, msgs);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    #[test]
+    fn byte_by_byte_delivery() {
+        let msgs = all_messages();
+        let mut wire = Handshake::new([9; 20], [8; 20], false).encode().to_vec();
+        for m in &msgs {
+            m.encode_into(&mut wire);
+        }
+        let mut d = MessageDecoder::default();
+        let mut hs = None;
+        let mut got = Vec::new();
+        for byte in wire {
+            d.feed(&[byte]);
+            if hs.is_none() {
+                hs = d.next_handshake();
+                continue;
+            }
+            while let Some(m) = d.next() {
+                got.push(m.unwrap());
+            }
+        }
+        assert_eq!(hs.unwrap().unwrap().info_hash, [9; 20]);
+        assert_eq!(got, msgs);
+    }
+
+    #[test]
+    fn wrong_protocol_detected_early() {
+        let mut d = MessageDecoder::default();
+        d.feed(b"\x13BitTorrent prot");
+        assert!(d.next_handshake().is_none());
+        let mut d = MessageDecoder::default();
+        d.feed(b"GET / HTTP/1.1");
+        assert!(matches!(
+            d.next_handshake(),
+            Some(Err(Error::BadHandshake(_)))
+        ));
+        assert!(d.next().is_none());
+    }
+
+    #[test]
+    fn oversized_length_is_rejected_without_allocating() {
+        let mut d = MessageDecoder::new(100);
+        d.feed(&[0xff, 0xff, 0xff, 0xff, 7]);
+        assert_eq!(
+            d.next(),
+            Some(Err(Error::MessageTooLong {
+                len: u32::MAX,
+                max: 100
+            }))
+        );
+        assert!(d.buf.capacity() < 1024);
+        // Poisoned: nothing more comes out.
+        d.feed(&[0, 0, 0, 0]);
+        assert!(d.next().is_none());
+        let d = MessageDecoder::for_piece_count(1_000_000);
+        assert_eq!(d.max_len(), 125_001);
+    }
+
+    #[test]
+    fn malformed_payloads() {
+        let cases: &[&[u8]] = &[
+            &[0, 0, 0, 2, id::CHOKE, 0],
+            &[0, 0, 0, 4, id::HAVE, 0, 0, 0],
+            &[0, 0, 0, 5, id::PIECE, 0, 0, 0, 0],
+            &[0, 0, 0, 12, id::REQUEST, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            &[0, 0, 0, 2, id::PORT, 1],
+            &[0, 0, 0, 1, id::EXTENDED],
+            &[0, 0, 0, 1, 99],
+        ];
+        for case in cases {
+            let mut d = MessageDecoder::default();
+            d.feed(case);
+            assert!(matches!(d.next(), Some(Err(_))), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn piece_payload_is_zero_copy() {
+        let wire = Message::Piece {
+            index: 1,
+            begin: 2,
+            data: Bytes::from(vec![5u8; 64]),
+        }
+        .to_vec();
+        let mut d = MessageDecoder::default();
+        d.feed(&wire);
+        let Some(Ok(Message::Piece { data, .. })) = d.next() else {
+            panic!("expected a piece")
+        };
+        assert_eq!(&data[..], &[5u8; 64][..]);
+        assert_eq!(&piece_header(1, 2, 64)[..], &wire[..13]);
+    }
+
+    #[test]
+    fn negotiation_is_enforced() {
+        let mut d = MessageDecoder::default();
+        d.set_negotiated(false, true);
+        d.feed(&Message::HaveAll.to_vec());
+        assert_eq!(d.next(), Some(Err(Error::FastNotNegotiated(id::HAVE_ALL))));
+        let mut d = MessageDecoder::default();
+        d.set_negotiated(true, false);
+        d.feed(
+            &Message::Extended {
+                id: 1,
+                payload: Bytes::new(),
+            }
+            .to_vec(),
+        );
+        assert_eq!(d.next(), Some(Err(Error::ExtensionNotNegotiated)));
+    }
+
+    #[test]
+    fn allowed_fast_bep6_vectors() {
+        let ip = Ipv4Addr::new(80, 4, 4, 200);
+        let hash = [0xaa; 20];
+        assert_eq!(
+            allowed_fast_set(ip, &hash, 1313, 7),
+            vec![1059, 431, 808, 1217, 287, 376, 1188]
+        );
+        assert_eq!(
+            allowed_fast_set(ip, &hash, 1313, 9),
+            vec![1059, 431, 808, 1217, 287, 376, 1188, 353, 508]
+        );
+        // Same /24 → same set.
+        assert_eq!(
+            allowed_fast_set(Ipv4Addr::new(80, 4, 4, 1), &hash, 1313, 7),
+            allowed_fast_set(ip, &hash, 1313, 7)
+        );
+        // k capped at the piece count; zero pieces is empty, not a panic.
+        let mut small = allowed_fast_set(ip, &hash, 3, 10);
+        small.sort();
+        assert_eq!(small, vec![0, 1, 2]);
+        assert!(allowed_fast_set(ip, &hash, 0, 10).is_empty());
+    }
+}
