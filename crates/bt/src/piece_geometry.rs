@@ -122,7 +122,7 @@ impl PieceGeometry {
     /// block matches the standard layout; used to map received `piece`
     /// messages back to picker blocks.
     pub fn block_number(&self, block: &BlockRef) -> Option<u32> {
-        if block.begin % BLOCK_LEN != 0 {
+        if !block.begin.is_multiple_of(BLOCK_LEN) {
             return None;
         }
         let n = block.begin / BLOCK_LEN;
