@@ -107,7 +107,7 @@ pub fn print_results(quiet: bool, results: &[DownloadResult]) {
             let (stat, i) = match r.status {
                 Status::Complete => ("OK", 0),
                 Status::Error => ("ERR", 1),
-                Status::Removed => ("INPR", 2),
+                Status::Removed if r.code == arietta_core::ExitCode::Unfinished => ("INPR", 2),
                 _ => ("RM", 3),
             };
             legend[i] = true;

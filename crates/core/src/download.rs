@@ -49,6 +49,9 @@ pub struct DownloadResult {
     pub message: Option<String>,
     pub path: Option<PathBuf>,
     pub uri: String,
+    /// Every URI and the options it ran with, for RPC's `tellStopped`.
+    pub uris: Vec<String>,
+    pub options: Arc<OptionSet>,
     pub completed: u64,
     pub total: u64,
     pub elapsed: Duration,

@@ -7,6 +7,7 @@
 mod checksum;
 pub mod config;
 mod connection_pool;
+pub mod control;
 mod coordinator;
 mod download;
 mod error;
@@ -27,4 +28,4 @@ pub use download::{
 pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use gid::Gid;
-pub use session::{run, SessionError};
+pub use session::{run, run_with, ServiceStarter, SessionError};

@@ -122,6 +122,8 @@ pub enum ToCoordinator {
     InterruptDeadline,
     /// Periodic tick (readout, control files, speed checks).
     Tick,
+    /// A request from RPC or another driver.
+    Control(crate::control::Control),
 }
 
 /// A connection to start on a core.

@@ -1,11 +1,14 @@
 //! Starting a run: the cores, their mailboxes, the coordinator on core 0,
 //! and the signal thread that turns Ctrl-C into a graceful stop.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use arietta_options::OptionSet;
 use arietta_runtime::{mailbox, spawn_cores, CoreSettings, MailboxSender, RuntimeError};
 
+use crate::control::ControlHandle;
 use crate::coordinator::{Coordinator, CoordinatorSetup, RunReport};
 use crate::download::{DownloadRequest, Reporter};
 use crate::error::FetchError;
@@ -24,11 +27,27 @@ pub enum SessionError {
     Crashed,
 }
 
+/// Starts a service (the RPC server) on core 0 next to the coordinator,
+/// given a handle to drive it. Called once, on the core-0 thread.
+pub type ServiceStarter =
+    Box<dyn FnOnce(ControlHandle) -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+
 /// Runs `requests` to completion with the global options `global`.
 pub fn run(
     global: &OptionSet,
     requests: Vec<DownloadRequest>,
     reporter: Box<dyn Reporter>,
+) -> Result<RunReport, SessionError> {
+    run_with(global, requests, reporter, None)
+}
+
+/// Like [`run`], with a service on core 0. With `--enable-rpc` the run
+/// does not end when the queue empties, only on shutdown or a signal.
+pub fn run_with(
+    global: &OptionSet,
+    requests: Vec<DownloadRequest>,
+    reporter: Box<dyn Reporter>,
+    service: Option<ServiceStarter>,
 ) -> Result<RunReport, SessionError> {
     let cores = match global.get_u64("cores") {
         0 => arietta_runtime::core_count(),
@@ -53,12 +72,16 @@ pub fn run(
         inbox,
         me,
         save_cookies: global.get_opt_str("save-cookies").map(str::to_owned),
+        daemon: global.get_bool("enable-rpc"),
+        max_results: global.get_u64("max-download-result") as usize,
     };
+    let service = Arc::new(Mutex::new(service));
     let setup = Arc::new(Mutex::new(Some(setup)));
     let core_rx = Arc::new(Mutex::new(core_rx));
     let handles = spawn_cores(&CoreSettings::new(cores), move |core| {
         let setup = setup.clone();
         let core_rx = core_rx.clone();
+        let service = service.clone();
         async move {
             let rx = core_rx.lock().expect("core mailboxes")[core]
                 .take()
@@ -69,6 +92,10 @@ pub fn run(
                     .expect("setup")
                     .take()
                     .expect("core 0 starts once");
+                let handle = ControlHandle { tx: s.me.clone() };
+                if let Some(start) = service.lock().expect("service").take() {
+                    glommio::spawn_local(start(handle)).detach();
+                }
                 Some(glommio::spawn_local(Coordinator::new(s).run()))
             } else {
                 None

@@ -1,0 +1,186 @@
+//! Driving a running engine from outside: what RPC (and tests) ask the
+//! coordinator, and the events it announces. Requests travel through the
+//! coordinator's mailbox like every other message; each carries a one-shot
+//! mailbox for its answer, so callers on any core can await it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arietta_options::OptionSet;
+use arietta_runtime::{mailbox, MailboxSender};
+
+use crate::download::{DownloadRequest, Status};
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::messages::ToCoordinator;
+
+/// A download as RPC's `tellStatus` shows it.
+#[derive(Clone, Debug)]
+pub struct DownloadStatus {
+    pub gid: Gid,
+    pub status: Status,
+    pub total: u64,
+    pub completed: u64,
+    pub download_speed: u64,
+    pub connections: usize,
+    pub dir: PathBuf,
+    pub path: Option<PathBuf>,
+    pub uris: Vec<String>,
+    /// aria2 reports an error code for every stopped download ("0" when
+    /// it completed).
+    pub error_code: Option<ExitCode>,
+    pub error_message: Option<String>,
+    pub options: Arc<OptionSet>,
+}
+
+/// `getGlobalStat`.
+#[derive(Clone, Debug, Default)]
+pub struct GlobalStat {
+    pub download_speed: u64,
+    pub num_active: usize,
+    pub num_waiting: usize,
+    pub num_stopped: usize,
+    pub num_stopped_total: usize,
+}
+
+/// Which list `tellActive`/`tellWaiting`/`tellStopped` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    Active,
+    /// Waiting and paused, in queue order (as aria2 does).
+    Waiting,
+    Stopped,
+}
+
+/// `changePosition`'s origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whence {
+    Set,
+    Cur,
+    End,
+}
+
+/// Why a control request was refused; the message is aria2's wording.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ControlError(pub String);
+
+impl ControlError {
+    pub(crate) fn no_gid(gid: Gid) -> Self {
+        ControlError(format!("GID {gid} is not found"))
+    }
+}
+
+/// What the coordinator announces (aria2's RPC notifications).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Start,
+    Pause,
+    Stop,
+    Complete,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub gid: Gid,
+}
+
+pub(crate) type Reply<T> = MailboxSender<T>;
+
+/// A request to the coordinator.
+pub enum Control {
+    Add {
+        request: DownloadRequest,
+        position: Option<usize>,
+        reply: Reply<Gid>,
+    },
+    Status {
+        gid: Gid,
+        reply: Reply<Option<DownloadStatus>>,
+    },
+    List {
+        which: ListKind,
+        offset: i64,
+        num: usize,
+        reply: Reply<Vec<DownloadStatus>>,
+    },
+    GlobalStat {
+        reply: Reply<GlobalStat>,
+    },
+    Remove {
+        gid: Gid,
+        reply: Reply<Result<Gid, ControlError>>,
+    },
+    Pause {
+        gid: Gid,
+        reply: Reply<Result<Gid, ControlError>>,
+    },
+    Unpause {
+        gid: Gid,
+        reply: Reply<Result<Gid, ControlError>>,
+    },
+    PauseAll {
+        reply: Reply<()>,
+    },
+    UnpauseAll {
+        reply: Reply<()>,
+    },
+    ChangePosition {
+        gid: Gid,
+        pos: i64,
+        whence: Whence,
+        reply: Reply<Result<usize, ControlError>>,
+    },
+    RemoveResult {
+        gid: Gid,
+        reply: Reply<Result<(), ControlError>>,
+    },
+    PurgeResults {
+        reply: Reply<()>,
+    },
+    /// `--max-concurrent-downloads` changed at run time.
+    SetMaxConcurrent {
+        n: usize,
+    },
+    /// `--max-overall-download-limit` changed at run time.
+    SetOverallLimit {
+        bytes_per_sec: u64,
+    },
+    Subscribe {
+        events: MailboxSender<Event>,
+    },
+    Shutdown {
+        force: bool,
+    },
+}
+
+/// A cloneable, `Send` handle on the coordinator.
+#[derive(Clone)]
+pub struct ControlHandle {
+    pub(crate) tx: MailboxSender<ToCoordinator>,
+}
+
+/// The engine is gone (shut down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the download engine has shut down")]
+pub struct EngineGone;
+
+impl ControlHandle {
+    /// Sends the request built by `make` and waits for its answer.
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Control) -> Result<T, EngineGone> {
+        let (tx, rx) = mailbox();
+        self.tx
+            .send(ToCoordinator::Control(make(tx)))
+            .map_err(|_| EngineGone)?;
+        rx.recv().await.ok_or(EngineGone)
+    }
+
+    /// Sends a request that has no answer.
+    pub fn tell(&self, c: Control) -> Result<(), EngineGone> {
+        self.tx
+            .send(ToCoordinator::Control(c))
+            .map_err(|_| EngineGone)
+    }
+}
