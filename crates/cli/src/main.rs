@@ -80,7 +80,8 @@ fn real_main() -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    if requests.is_empty() {
+    let rpc = global.get_bool("enable-rpc");
+    if requests.is_empty() && !rpc {
         eprintln!("No URI specified.");
         eprintln!("{USAGE_LINE}");
         eprintln!("See 'arietta -h'.");
@@ -96,7 +97,29 @@ fn real_main() -> ExitCode {
         global.get_str("console-log-level"),
         global.get_str("log-level"),
     );
-    match arietta_core::run(&global, requests, Box::new(reporter)) {
+    let service = if rpc {
+        match arietta_daemon::service((*global).clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("Exception caught: {e}");
+                return ExitCode::Unknown;
+            }
+        }
+    } else {
+        None
+    };
+    if global.get_bool("daemon") {
+        // Like aria2's -D: detach before any executor thread exists.
+        // SAFETY: daemon(3) forks; no other thread has been started yet.
+        if unsafe { libc::daemon(1, 0) } != 0 {
+            eprintln!(
+                "Exception caught: cannot daemonize: {}",
+                std::io::Error::last_os_error()
+            );
+            return ExitCode::Unknown;
+        }
+    }
+    match arietta_core::run_with(&global, requests, Box::new(reporter), service) {
         Ok(report) => {
             console::print_results(quiet, &report.results);
             report.exit_code()

@@ -1,0 +1,363 @@
+//! The daemon (`--enable-rpc`) spoken to over aria2's JSON-RPC: by hand
+//! over HTTP, and with the real aria2p client library.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use arietta_testserver::{pattern, TestServer};
+use support::{assert_file_eq, s, spawn, tempdir};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Daemon {
+    child: Child,
+    port: u16,
+}
+
+impl Daemon {
+    fn start(dir: &std::path::Path, extra: &[&str]) -> Daemon {
+        let port = free_port();
+        let mut args = vec![
+            "--enable-rpc".to_string(),
+            format!("--rpc-listen-port={port}"),
+            format!("--dir={}", s(dir)),
+            "-q".to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = spawn(dir, &argv);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon { child, port }
+    }
+
+    /// POSTs `body` to /jsonrpc; returns (status, body).
+    fn post(&self, body: &str) -> (u16, String) {
+        let mut c = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").expect("http response");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_string())
+    }
+
+    fn call(&self, method: &str, params: &str) -> String {
+        let (_, body) = self.post(&format!(
+            r#"{{"jsonrpc":"2.0","id":"t","method":"{method}","params":{params}}}"#
+        ));
+        body
+    }
+
+    fn wait_exit(mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("daemon did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The string value of `"key":"value"` in a flat JSON answer.
+fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let at = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    json[at..].split('"').next()
+}
+
+#[test]
+fn json_rpc_over_http() {
+    let srv = TestServer::start();
+    let body = pattern(3 << 20, 21);
+    let url = srv.add_file("/rpc.bin", body.clone());
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+
+    let added = d.call(
+        "aria2.addUri",
+        &format!(r#"[["{url}"],{{"out":"got.bin"}}]"#),
+    );
+    let gid = field(&added, "result")
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_string();
+    assert_eq!(gid.len(), 16, "{added}");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = d.call(
+            "aria2.tellStatus",
+            &format!(r#"["{gid}",["status","totalLength","completedLength"]]"#),
+        );
+        if field(&st, "status") == Some("complete") {
+            assert_eq!(
+                field(&st, "totalLength"),
+                Some(&*body.len().to_string()),
+                "{st}"
+            );
+            assert_eq!(
+                field(&st, "completedLength"),
+                Some(&*body.len().to_string()),
+                "{st}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not complete: {st}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_file_eq(&tmp.path().join("got.bin"), &body);
+
+    let stopped = d.call("aria2.tellStopped", r#"[0,10,["gid","status"]]"#);
+    assert!(stopped.contains(&gid), "{stopped}");
+    let stat = d.call("aria2.getGlobalStat", "[]");
+    assert_eq!(field(&stat, "numStopped"), Some("1"), "{stat}");
+    let version = d.call("aria2.getVersion", "[]");
+    assert!(version.contains("\"version\""), "{version}");
+
+    // Errors the way aria2 answers them.
+    let (status, nomethod) =
+        d.post(r#"{"jsonrpc":"2.0","id":1,"method":"aria2.nope","params":[]}"#);
+    assert_eq!(status, 400);
+    assert!(
+        nomethod.contains(r#""code":1"#) && nomethod.contains("No such method"),
+        "{nomethod}"
+    );
+    let (status, parse) = d.post("{not json");
+    assert_eq!(status, 500);
+    assert!(parse.contains("-32700"), "{parse}");
+    let badgid = d.call("aria2.tellStatus", r#"["0123456789abcdef"]"#);
+    assert!(badgid.contains("is not found"), "{badgid}");
+    let (status, batch) = d.post(
+        r#"[{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion"},{"jsonrpc":"2.0","id":2,"method":"system.listMethods"}]"#,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        batch.starts_with('[') && batch.contains("aria2.addUri"),
+        "{batch}"
+    );
+
+    // The daemon keeps serving after bad requests, and shuts down on request.
+    assert!(d.call("aria2.shutdown", "[]").contains("OK"));
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn secret_is_required_when_set() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-secret=s3cret"]);
+    let denied = d.call("aria2.getGlobalStat", "[]");
+    assert!(denied.contains("Unauthorized"), "{denied}");
+    let wrong = d.call("aria2.getGlobalStat", r#"["token:nope"]"#);
+    assert!(wrong.contains("Unauthorized"), "{wrong}");
+    let ok = d.call("aria2.getGlobalStat", r#"["token:s3cret"]"#);
+    assert!(ok.contains("numActive"), "{ok}");
+    // As in aria2, listing methods needs no token.
+    assert!(d
+        .call("system.listMethods", "[]")
+        .contains("aria2.tellStatus"));
+    d.call("aria2.forceShutdown", r#"["token:s3cret"]"#);
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn aria2p_drives_the_daemon_unchanged() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import aria2p"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: the aria2p Python package is not installed (pip install aria2p)");
+        return;
+    }
+    let srv = TestServer::start();
+    let done = srv.add_file("/done.bin", pattern(1 << 20, 31));
+    srv.add_route(
+        "/slow.bin",
+        arietta_testserver::Route::new(pattern(32 << 20, 32)).throttle(256 << 10),
+    );
+    let slow = srv.url("/slow.bin");
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-secret=abc"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/rpc_clients/aria2p_session.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([
+            script,
+            &d.port.to_string(),
+            "abc",
+            &done,
+            &slow,
+            s(tmp.path()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "aria2p session failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    assert_file_eq(&tmp.path().join("done.bin"), &pattern(1 << 20, 31));
+}
+
+/// A client frame: text, masked as RFC 6455 requires of clients.
+fn ws_text_frame(text: &str) -> Vec<u8> {
+    let payload = text.as_bytes();
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut f = vec![0x81];
+    if payload.len() < 126 {
+        f.push(0x80 | payload.len() as u8);
+    } else {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Reads one server frame's payload as text.
+fn ws_read_text(c: &mut TcpStream) -> String {
+    let mut h = [0u8; 2];
+    c.read_exact(&mut h).unwrap();
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            c.read_exact(&mut b).unwrap();
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            c.read_exact(&mut b).unwrap();
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut p = vec![0u8; len];
+    c.read_exact(&mut p).unwrap();
+    String::from_utf8(p).unwrap()
+}
+
+#[test]
+fn websocket_requests_and_notifications() {
+    let srv = TestServer::start();
+    let body = pattern(200_000, 41);
+    let url = srv.add_file("/ws.bin", body.clone());
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+
+    let req =
+        format!(r#"{{"jsonrpc":"2.0","id":"w1","method":"aria2.addUri","params":[["{url}"]]}}"#);
+    c.write_all(&ws_text_frame(&req)).unwrap();
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|m: &String| m.contains("aria2.onDownloadComplete"))
+    {
+        seen.push(ws_read_text(&mut c));
+        assert!(seen.len() < 10, "{seen:?}");
+    }
+    assert!(
+        seen.iter()
+            .any(|m| m.contains(r#""id":"w1""#) && m.contains("result")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.contains("aria2.onDownloadStart")),
+        "{seen:?}"
+    );
+    assert_file_eq(&tmp.path().join("ws.bin"), &body);
+
+    // An unmasked client frame is a protocol error: the server closes
+    // with 1002, and keeps serving others.
+    c.write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    let mut close = [0u8; 4];
+    c.read_exact(&mut close).unwrap();
+    assert_eq!(close[0], 0x88);
+    assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1002);
+    assert!(d.call("aria2.getVersion", "[]").contains("version"));
+}
+
+#[test]
+fn xml_rpc_on_rpc_path() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let body = "<?xml version=\"1.0\"?><methodCall><methodName>aria2.getGlobalStat</methodName><params></params></methodCall>";
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(
+        out.contains("<methodResponse>") && out.contains("numActive"),
+        "{out}"
+    );
+    // A DTD (entity bomb) is refused, not expanded.
+    let bomb = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><methodCall><methodName>&a;</methodName></methodCall>";
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    write!(
+        c,
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{bomb}",
+        bomb.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(!out.contains("aaaa"), "{out}");
+}

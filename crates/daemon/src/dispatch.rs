@@ -1,0 +1,360 @@
+//! Runs one authorized RPC call against the engine.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use arietta_core::control::{Control, ControlHandle, DownloadStatus, ListKind, Whence};
+use arietta_core::{DownloadRequest, Gid};
+use arietta_options::OptionSet;
+use arietta_rpc::methods::{
+    list_methods, list_notifications, multicall_failure, multicall_success,
+};
+use arietta_rpc::{
+    authorize, parse_method, Dialect, Error, GidRef, Method, Param, Position, RpcCall, RpcOptions,
+    Secret,
+};
+
+use crate::status;
+
+/// What every connection of the server shares (on core 0).
+pub struct Ctx {
+    pub handle: ControlHandle,
+    pub secret: Option<Secret>,
+    /// The global options RPC reads and changes.
+    pub global: RefCell<OptionSet>,
+    pub session_id: String,
+}
+
+fn gone(_: arietta_core::control::EngineGone) -> Error {
+    Error::Fault("the download engine has shut down".into())
+}
+
+fn fault(e: impl ToString) -> Error {
+    Error::Fault(e.to_string())
+}
+
+/// Authorizes and runs `call` (entries of `system.multicall` included).
+pub async fn run_call(ctx: &Ctx, mut call: RpcCall) -> Result<Param, Error> {
+    if let Err(e) = authorize(&mut call, ctx.secret.as_ref()) {
+        // aria2 answers a wrong secret only after a pause, which makes
+        // guessing it over the network slow.
+        glommio::timer::sleep(std::time::Duration::from_secs(1)).await;
+        return Err(e);
+    }
+    let dialect = call.dialect;
+    let method = parse_method(&call)?;
+    if let Method::Multicall(entries) = method {
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let r = match entry {
+                Ok(c) => Box::pin(run_call(ctx, c)).await,
+                Err(e) => Err(e),
+            };
+            out.push(match r {
+                Ok(v) => multicall_success(v),
+                Err(e) => multicall_failure(&e, dialect),
+            });
+        }
+        return Ok(Param::Array(out));
+    }
+    execute(ctx, method, dialect).await
+}
+
+async fn all_statuses(ctx: &Ctx) -> Result<Vec<DownloadStatus>, Error> {
+    let mut v = Vec::new();
+    for which in [ListKind::Active, ListKind::Waiting, ListKind::Stopped] {
+        v.extend(
+            ctx.handle
+                .ask(|reply| Control::List {
+                    which,
+                    offset: 0,
+                    num: usize::MAX,
+                    reply,
+                })
+                .await
+                .map_err(gone)?,
+        );
+    }
+    Ok(v)
+}
+
+async fn resolve(ctx: &Ctx, g: &GidRef) -> Result<Gid, Error> {
+    if let Some(full) = g.full() {
+        return Ok(Gid(full));
+    }
+    let known = all_statuses(ctx).await?;
+    g.resolve(known.iter().map(|s| s.gid.0)).map(Gid)
+}
+
+async fn status(ctx: &Ctx, g: &GidRef) -> Result<DownloadStatus, Error> {
+    let gid = resolve(ctx, g).await?;
+    ctx.handle
+        .ask(|reply| Control::Status { gid, reply })
+        .await
+        .map_err(gone)?
+        .ok_or_else(|| fault(format!("GID {gid} is not found")))
+}
+
+async fn list(
+    ctx: &Ctx,
+    which: ListKind,
+    offset: i64,
+    num: u64,
+    keys: Option<&[String]>,
+) -> Result<Param, Error> {
+    let num = usize::try_from(num).unwrap_or(usize::MAX);
+    let v = ctx
+        .handle
+        .ask(|reply| Control::List {
+            which,
+            offset,
+            num,
+            reply,
+        })
+        .await
+        .map_err(gone)?;
+    Ok(Param::Array(
+        v.iter().map(|d| status::render(d, keys)).collect(),
+    ))
+}
+
+fn options_param(o: &OptionSet) -> Param {
+    Param::Struct(
+        o.effective()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Param::String(v.to_joined())))
+            .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+            .collect(),
+    )
+}
+
+fn ok() -> Param {
+    Param::String("OK".into())
+}
+
+fn gid_param(g: Gid) -> Param {
+    Param::String(g.to_string())
+}
+
+async fn add(
+    ctx: &Ctx,
+    uris: Vec<String>,
+    options: RpcOptions,
+    position: Option<u64>,
+) -> Result<Param, Error> {
+    let parent = Arc::new(ctx.global.borrow().clone());
+    let mut set = OptionSet::with_parent(parent);
+    for (k, v) in &options.0 {
+        set.set_per_download(k, v).map_err(fault)?;
+    }
+    let gid = set.get_opt_str("gid").and_then(Gid::parse);
+    let request = DownloadRequest {
+        gid,
+        uris,
+        options: Arc::new(set),
+    };
+    let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
+    let gid = ctx
+        .handle
+        .ask(|reply| Control::Add {
+            request,
+            position,
+            reply,
+        })
+        .await
+        .map_err(gone)?;
+    Ok(gid_param(gid))
+}
+
+async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, Error> {
+    let _ = dialect;
+    let h = &ctx.handle;
+    match method {
+        Method::AddUri {
+            uris,
+            options,
+            position,
+        } => add(ctx, uris, options, position).await,
+        Method::AddTorrent { .. } => Err(fault("BitTorrent downloads are not supported yet")),
+        Method::AddMetalink { .. } => Err(fault("Metalink downloads are not supported yet")),
+        Method::Remove { gid } | Method::ForceRemove { gid } => {
+            let gid = resolve(ctx, &gid).await?;
+            h.ask(|reply| Control::Remove { gid, reply })
+                .await
+                .map_err(gone)?
+                .map_err(fault)
+                .map(gid_param)
+        }
+        Method::Pause { gid } | Method::ForcePause { gid } => {
+            let gid = resolve(ctx, &gid).await?;
+            h.ask(|reply| Control::Pause { gid, reply })
+                .await
+                .map_err(gone)?
+                .map_err(fault)
+                .map(gid_param)
+        }
+        Method::Unpause { gid } => {
+            let gid = resolve(ctx, &gid).await?;
+            h.ask(|reply| Control::Unpause { gid, reply })
+                .await
+                .map_err(gone)?
+                .map_err(fault)
+                .map(gid_param)
+        }
+        Method::PauseAll | Method::ForcePauseAll => {
+            h.ask(|reply| Control::PauseAll { reply })
+                .await
+                .map_err(gone)?;
+            Ok(ok())
+        }
+        Method::UnpauseAll => {
+            h.ask(|reply| Control::UnpauseAll { reply })
+                .await
+                .map_err(gone)?;
+            Ok(ok())
+        }
+        Method::ChangePosition { gid, pos, how } => {
+            let gid = resolve(ctx, &gid).await?;
+            let whence = match how {
+                Position::Set => Whence::Set,
+                Position::Cur => Whence::Cur,
+                Position::End => Whence::End,
+            };
+            h.ask(|reply| Control::ChangePosition {
+                gid,
+                pos,
+                whence,
+                reply,
+            })
+            .await
+            .map_err(gone)?
+            .map_err(fault)
+            .map(|p| Param::Int(p as i64))
+        }
+        Method::TellStatus { gid, keys } => {
+            let d = status(ctx, &gid).await?;
+            Ok(status::render(&d, keys.as_deref()))
+        }
+        Method::GetUris { gid } => Ok(status::uris(&status(ctx, &gid).await?)),
+        Method::GetFiles { gid } => Ok(status::files(&status(ctx, &gid).await?)),
+        Method::GetPeers { gid } => {
+            status(ctx, &gid).await?;
+            Ok(Param::Array(Vec::new()))
+        }
+        Method::GetServers { gid } => {
+            let d = status(ctx, &gid).await?;
+            if d.status != arietta_core::Status::Active {
+                return Err(fault(format!("No active download for GID#{}", d.gid)));
+            }
+            let servers = d
+                .uris
+                .iter()
+                .map(|u| {
+                    Param::structure([
+                        ("uri", Param::String(u.clone())),
+                        ("currentUri", Param::String(u.clone())),
+                        ("downloadSpeed", Param::String(d.download_speed.to_string())),
+                    ])
+                })
+                .collect();
+            Ok(Param::Array(vec![Param::structure([
+                ("index", Param::String("1".into())),
+                ("servers", Param::Array(servers)),
+            ])]))
+        }
+        Method::TellActive { keys } => {
+            list(ctx, ListKind::Active, 0, u64::MAX, keys.as_deref()).await
+        }
+        Method::TellWaiting { offset, num, keys } => {
+            list(ctx, ListKind::Waiting, offset, num, keys.as_deref()).await
+        }
+        Method::TellStopped { offset, num, keys } => {
+            list(ctx, ListKind::Stopped, offset, num, keys.as_deref()).await
+        }
+        Method::GetOption { gid } => Ok(options_param(&status(ctx, &gid).await?.options)),
+        Method::ChangeUri { .. } | Method::ChangeOption { .. } => {
+            Err(fault("changing a queued download is not supported yet"))
+        }
+        Method::GetGlobalOption => Ok(options_param(&ctx.global.borrow())),
+        Method::ChangeGlobalOption { options } => {
+            let mut g = ctx.global.borrow_mut();
+            for (k, v) in &options.0 {
+                g.change_global(k, v).map_err(fault)?;
+                match k.as_str() {
+                    "max-concurrent-downloads" => {
+                        let n = g.get_u64(k) as usize;
+                        let _ = h.tell(Control::SetMaxConcurrent { n });
+                    }
+                    "max-overall-download-limit" => {
+                        let bytes_per_sec = g.get_size(k);
+                        let _ = h.tell(Control::SetOverallLimit { bytes_per_sec });
+                    }
+                    _ => {}
+                }
+            }
+            Ok(ok())
+        }
+        Method::PurgeDownloadResult => {
+            h.ask(|reply| Control::PurgeResults { reply })
+                .await
+                .map_err(gone)?;
+            Ok(ok())
+        }
+        Method::RemoveDownloadResult { gid } => {
+            let gid = resolve(ctx, &gid).await?;
+            h.ask(|reply| Control::RemoveResult { gid, reply })
+                .await
+                .map_err(gone)?
+                .map_err(fault)?;
+            Ok(ok())
+        }
+        Method::GetVersion => Ok(Param::structure([
+            // Clients gate features on aria2's version number; arietta
+            // implements the 1.37 RPC interface.
+            ("version", Param::String("1.37.0".into())),
+            (
+                "enabledFeatures",
+                Param::Array(
+                    ["Async DNS", "GZip", "HTTPS", "Message Digest"]
+                        .iter()
+                        .map(|f| Param::String((*f).into()))
+                        .collect(),
+                ),
+            ),
+        ])),
+        Method::GetSessionInfo => Ok(Param::structure([(
+            "sessionId",
+            Param::String(ctx.session_id.clone()),
+        )])),
+        Method::Shutdown => {
+            let _ = h.tell(Control::Shutdown { force: false });
+            Ok(ok())
+        }
+        Method::ForceShutdown => {
+            let _ = h.tell(Control::Shutdown { force: true });
+            Ok(ok())
+        }
+        Method::GetGlobalStat => {
+            let st = h
+                .ask(|reply| Control::GlobalStat { reply })
+                .await
+                .map_err(gone)?;
+            let s = |v: usize| Param::String(v.to_string());
+            Ok(Param::structure([
+                (
+                    "downloadSpeed",
+                    Param::String(st.download_speed.to_string()),
+                ),
+                ("uploadSpeed", Param::String("0".into())),
+                ("numActive", s(st.num_active)),
+                ("numWaiting", s(st.num_waiting)),
+                ("numStopped", s(st.num_stopped)),
+                ("numStoppedTotal", s(st.num_stopped_total)),
+            ]))
+        }
+        Method::SaveSession => Err(fault("Filename is not given.")),
+        Method::Multicall(_) => unreachable!("handled in run_call"),
+        Method::ListMethods => Ok(list_methods()),
+        Method::ListNotifications => Ok(list_notifications()),
+    }
+}

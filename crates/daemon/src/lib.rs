@@ -1,0 +1,66 @@
+//! The RPC daemon: serves aria2's JSON-RPC (the `arietta-rpc` protocol
+//! crate) over glommio sockets on core 0 and drives the download engine
+//! through the coordinator's control API. Protocol code stays pure in
+//! `rpc`; this crate is the thin I/O loop and the dispatch.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod dispatch;
+mod http_server;
+mod status;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use arietta_core::ServiceStarter;
+use arietta_options::OptionSet;
+
+pub use http_server::serve;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot listen on {addr} for RPC: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the server needs from the options.
+#[derive(Clone, Debug)]
+pub struct RpcSettings {
+    pub addr: SocketAddr,
+    pub secret: Option<String>,
+    pub allow_origin_all: bool,
+    pub max_request_size: usize,
+}
+
+impl RpcSettings {
+    pub fn from_options(o: &OptionSet) -> RpcSettings {
+        let ip = if o.get_bool("rpc-listen-all") {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        RpcSettings {
+            addr: SocketAddr::new(ip, o.get_u64("rpc-listen-port") as u16),
+            secret: o.get_opt_str("rpc-secret").map(str::to_owned),
+            allow_origin_all: o.get_bool("rpc-allow-origin-all"),
+            max_request_size: o.get_size("rpc-max-request-size") as usize,
+        }
+    }
+}
+
+/// Binds the RPC port now (so a taken port is an error at start, as in
+/// aria2) and returns the service to run on core 0.
+pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
+    let settings = RpcSettings::from_options(&global);
+    let listener =
+        std::net::TcpListener::bind(settings.addr).map_err(|source| DaemonError::Bind {
+            addr: settings.addr,
+            source,
+        })?;
+    Ok(Box::new(move |handle| {
+        Box::pin(serve(listener, settings, global, handle))
+    }))
+}

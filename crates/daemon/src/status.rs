@@ -1,0 +1,84 @@
+//! A download's status in aria2's RPC shape: every number a string, keys
+//! named as aria2 names them, filtered by the `keys` parameter.
+
+use arietta_core::control::DownloadStatus;
+use arietta_core::Status;
+use arietta_rpc::Param;
+
+fn s(v: impl ToString) -> Param {
+    Param::String(v.to_string())
+}
+
+pub fn status_word(st: Status) -> &'static str {
+    match st {
+        Status::Active => "active",
+        Status::Waiting => "waiting",
+        Status::Paused => "paused",
+        Status::Error => "error",
+        Status::Complete => "complete",
+        Status::Removed => "removed",
+    }
+}
+
+pub fn uris(d: &DownloadStatus) -> Param {
+    Param::Array(
+        d.uris
+            .iter()
+            .map(|u| Param::structure([("status", s("used")), ("uri", s(u))]))
+            .collect(),
+    )
+}
+
+/// `getFiles`: one file per HTTP download.
+pub fn files(d: &DownloadStatus) -> Param {
+    let path = d
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    Param::Array(vec![Param::structure([
+        ("index", s(1)),
+        ("path", s(path)),
+        ("length", s(d.total)),
+        ("completedLength", s(d.completed)),
+        ("selected", s("true")),
+        ("uris", uris(d)),
+    ])])
+}
+
+/// `tellStatus` and the list methods.
+pub fn render(d: &DownloadStatus, keys: Option<&[String]>) -> Param {
+    let all = [
+        ("gid", s(d.gid)),
+        ("status", s(status_word(d.status))),
+        ("totalLength", s(d.total)),
+        ("completedLength", s(d.completed)),
+        ("uploadLength", s(0)),
+        ("bitfield", s("")),
+        ("downloadSpeed", s(d.download_speed)),
+        ("uploadSpeed", s(0)),
+        ("connections", s(d.connections)),
+        ("numPieces", s(1)),
+        ("pieceLength", s(d.total.max(1))),
+        (
+            "errorCode",
+            s(d.error_code.map_or(0, arietta_core::ExitCode::code)),
+        ),
+        (
+            "errorMessage",
+            s(d.error_message.clone().unwrap_or_default()),
+        ),
+        ("dir", s(d.dir.display())),
+        ("files", files(d)),
+    ];
+    Param::Struct(
+        all.into_iter()
+            .filter(|(k, _)| keys.is_none_or(|keys| keys.iter().any(|w| w == k)))
+            .filter(|(k, _)| {
+                // aria2 omits the error fields while a download has none.
+                !(matches!(*k, "errorCode" | "errorMessage") && d.error_code.is_none())
+            })
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
