@@ -361,3 +361,78 @@ fn xml_rpc_on_rpc_path() {
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     assert!(!out.contains("aaaa"), "{out}");
 }
+
+/// `--save-session` with an interval, kill -9 mid-way, and a new daemon
+/// started from the session file finishes all twenty byte-identical.
+#[test]
+fn session_survives_kill_9() {
+    let srv = TestServer::start();
+    let bodies: Vec<Vec<u8>> = (0..20).map(|i| pattern(2 << 20, 100 + i)).collect();
+    let urls: Vec<String> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| srv.add_file(&format!("/s{i}.bin"), b.clone()))
+        .collect();
+    srv.set_throttle(Some(1 << 20));
+    let tmp = tempdir();
+    let session = tmp.path().join("session.txt");
+    let ss = format!("--save-session={}", s(&session));
+    let mut d = Daemon::start(tmp.path(), &[&ss, "--save-session-interval=1", "-j5"]);
+    for u in &urls {
+        let r = d.call("aria2.addUri", &format!(r#"[["{u}"]]"#));
+        assert!(r.contains("result"), "{r}");
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let saved = std::fs::read_to_string(&session).unwrap();
+    assert!(
+        saved.lines().filter(|l| l.starts_with("http")).count() >= 10,
+        "{saved}"
+    );
+
+    srv.set_throttle(None);
+    let inp = format!("--input-file={}", s(&session));
+    let d = Daemon::start(tmp.path(), &[&inp, &ss, "-j5"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all_there = bodies.iter().enumerate().all(|(i, b)| {
+            std::fs::metadata(tmp.path().join(format!("s{i}.bin")))
+                .is_ok_and(|m| m.len() == b.len() as u64)
+                && !tmp.path().join(format!("s{i}.bin.aria2")).exists()
+        });
+        let stat = d.call("aria2.getGlobalStat", "[]");
+        if all_there
+            && field(&stat, "numActive") == Some("0")
+            && field(&stat, "numWaiting") == Some("0")
+        {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let stopped = d.call(
+                "aria2.tellStopped",
+                r#"[0,30,["gid","status","errorCode","errorMessage","files"]]"#,
+            );
+            let names: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.file_name(), e.metadata().unwrap().len())
+                })
+                .collect();
+            panic!("not finished: {stat}\nfiles: {names:?}\nstopped: {stopped}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (i, b) in bodies.iter().enumerate() {
+        assert_file_eq(&tmp.path().join(format!("s{i}.bin")), b);
+    }
+    // No renamed duplicates: resumed files were continued, not re-created.
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bin"))
+        .collect();
+    assert_eq!(names.len(), 20, "{names:?}");
+    d.call("aria2.shutdown", "[]");
+}

@@ -47,6 +47,10 @@ pub struct DownloadConfig {
     pub disable_ipv6: bool,
     pub dry_run: bool,
     pub auto_save_interval: Duration,
+    /// Keep a control file even for one-segment files: with
+    /// `--save-session`, a restart must find every partial file's progress
+    /// recorded, whenever the session was last written.
+    pub always_control: bool,
 }
 
 impl DownloadConfig {
@@ -104,6 +108,7 @@ impl DownloadConfig {
             disable_ipv6: o.get_bool("disable-ipv6"),
             dry_run: o.get_bool("dry-run"),
             auto_save_interval: secs("auto-save-interval"),
+            always_control: o.get_opt_str("save-session").is_some(),
         }
     }
 }

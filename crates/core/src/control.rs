@@ -154,6 +154,10 @@ pub enum Control {
     Shutdown {
         force: bool,
     },
+    /// `saveSession`: write `--save-session` now.
+    SaveSession {
+        reply: Reply<Result<(), ControlError>>,
+    },
 }
 
 /// A cloneable, `Send` handle on the coordinator.

@@ -26,6 +26,7 @@ use crate::messages::{
 use crate::net_context::NetContext;
 use crate::prepare;
 use crate::segment_map::{SegId, SegmentMap};
+use crate::session_file::{self, SessionEntry};
 
 /// How often the readout and the control files are refreshed. A control
 /// file is rewritten at every tick while bytes arrive (a small write and a
@@ -142,6 +143,9 @@ pub struct CoordinatorSetup {
     pub daemon: bool,
     /// `--max-download-result`: stopped downloads kept in daemon mode.
     pub max_results: usize,
+    /// `--save-session` and `--save-session-interval` (zero: only at exit).
+    pub save_session: Option<PathBuf>,
+    pub save_session_interval: Duration,
 }
 
 /// What a run produced.
@@ -191,14 +195,25 @@ pub struct Coordinator {
     /// Stopped downloads dropped by `--max-download-result` (for
     /// `numStoppedTotal`).
     purged_total: usize,
+    save_session: Option<PathBuf>,
+    save_session_interval: Duration,
+    last_session_save: Instant,
 }
 
 impl Coordinator {
     pub fn new(s: CoordinatorSetup) -> Self {
+        let mut waiting: VecDeque<DownloadRequest> = s.requests.into();
+        let mut paused = std::collections::HashSet::new();
+        for r in &mut waiting {
+            let gid = *r.gid.get_or_insert_with(Gid::new);
+            if r.options.get_bool("pause") {
+                paused.insert(gid);
+            }
+        }
         Coordinator {
             cores: s.cores,
             next_core: 0,
-            waiting: s.requests.into(),
+            waiting,
             active: HashMap::new(),
             results: Vec::new(),
             max_concurrent: s.max_concurrent.max(1),
@@ -210,10 +225,13 @@ impl Coordinator {
             save_cookies: s.save_cookies,
             daemon: s.daemon,
             max_results: s.max_results,
-            paused: Default::default(),
+            paused,
             subscribers: Vec::new(),
             shutdown: false,
             purged_total: 0,
+            save_session: s.save_session,
+            save_session_interval: s.save_session_interval,
+            last_session_save: Instant::now(),
         }
     }
 
@@ -239,6 +257,10 @@ impl Coordinator {
             self.handle(msg);
         }
         ticker.cancel();
+        if let Err(e) = self.write_session() {
+            self.reporter
+                .notice(LogLevel::Error, &format!("Failed to save the session: {e}"));
+        }
         if let Some(p) = &self.save_cookies {
             if let Err(e) = self.net.save_cookies(p) {
                 self.reporter.notice(
@@ -878,7 +900,56 @@ impl Coordinator {
         }
     }
 
+    /// Writes `--save-session` (a no-op without it): every unfinished
+    /// download, active ones first, in queue order.
+    fn write_session(&mut self) -> std::io::Result<()> {
+        let Some(path) = self.save_session.clone() else {
+            return Ok(());
+        };
+        self.last_session_save = Instant::now();
+        let mut active: Vec<&Active> = self.active.values().filter(|a| !a.finishing).collect();
+        active.sort_by_key(|a| a.started);
+        let mut entries: Vec<SessionEntry> = active
+            .iter()
+            .map(|a| SessionEntry {
+                request: a.request.clone(),
+                paused: false,
+                started: true,
+            })
+            .collect();
+        entries.extend(self.waiting.iter().map(|r| SessionEntry {
+            request: r.clone(),
+            paused: r.gid.is_some_and(|g| self.paused.contains(&g)),
+            started: false,
+        }));
+        // Results that stopped unfinished (interrupted, errors) are kept too,
+        // as aria2 does, so a restart retries them.
+        entries.extend(
+            self.results
+                .iter()
+                .filter(|r| r.status == Status::Error || r.code == ExitCode::Unfinished)
+                .map(|r| SessionEntry {
+                    request: DownloadRequest {
+                        gid: Some(r.gid),
+                        uris: r.uris.clone(),
+                        options: r.options.clone(),
+                    },
+                    paused: false,
+                    started: true,
+                }),
+        );
+        session_file::save(&path, &session_file::render(&entries))
+    }
+
     fn on_tick(&mut self) {
+        if !self.save_session_interval.is_zero()
+            && self.last_session_save.elapsed() >= self.save_session_interval
+        {
+            if let Err(e) = self.write_session() {
+                self.reporter
+                    .notice(LogLevel::Error, &format!("Failed to save the session: {e}"));
+            }
+        }
         let gids: Vec<Gid> = self.active.keys().copied().collect();
         let mut progress = Vec::with_capacity(gids.len());
         for gid in gids {
@@ -980,6 +1051,9 @@ impl Coordinator {
                 reply,
             } => {
                 let gid = *request.gid.get_or_insert_with(Gid::new);
+                if request.options.get_bool("pause") {
+                    self.paused.insert(gid);
+                }
                 let at = position.unwrap_or(usize::MAX).min(self.waiting.len());
                 self.waiting.insert(at, request);
                 let _ = reply.send(gid);
@@ -1071,6 +1145,15 @@ impl Coordinator {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }
             Control::Subscribe { events } => self.subscribers.push(events),
+            Control::SaveSession { reply } => {
+                let r = match &self.save_session {
+                    None => Err(ControlError("Filename is not given.".into())),
+                    Some(_) => self
+                        .write_session()
+                        .map_err(|e| ControlError(e.to_string())),
+                };
+                let _ = reply.send(r);
+            }
             Control::Shutdown { force } => {
                 self.shutdown = true;
                 let gids: Vec<Gid> = self.active.keys().copied().collect();

@@ -19,6 +19,7 @@ mod net_context;
 mod prepare;
 pub mod segment_map;
 mod session;
+mod session_file;
 mod worker;
 
 pub use coordinator::RunReport;

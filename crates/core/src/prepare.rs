@@ -103,7 +103,7 @@ pub fn prepare(
     // Progress is recorded in a control file whenever segments can land out
     // of order; a file small enough to be one unsplittable segment is written
     // front to back and not preallocated, so its length is its progress.
-    let control = ranged && total.is_some_and(|t| t > cfg.min_split_size);
+    let control = ranged && (cfg.always_control || total.is_some_and(|t| t > cfg.min_split_size));
     let mode = if control {
         cfg.allocation
     } else {

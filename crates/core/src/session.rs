@@ -74,6 +74,12 @@ pub fn run_with(
         save_cookies: global.get_opt_str("save-cookies").map(str::to_owned),
         daemon: global.get_bool("enable-rpc"),
         max_results: global.get_u64("max-download-result") as usize,
+        save_session: global
+            .get_opt_str("save-session")
+            .map(std::path::PathBuf::from),
+        save_session_interval: std::time::Duration::from_secs(
+            global.get_u64("save-session-interval"),
+        ),
     };
     let service = Arc::new(Mutex::new(service));
     let setup = Arc::new(Mutex::new(Some(setup)));

@@ -352,7 +352,13 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
                 ("numStoppedTotal", s(st.num_stopped_total)),
             ]))
         }
-        Method::SaveSession => Err(fault("Filename is not given.")),
+        Method::SaveSession => {
+            h.ask(|reply| Control::SaveSession { reply })
+                .await
+                .map_err(gone)?
+                .map_err(fault)?;
+            Ok(ok())
+        }
         Method::Multicall(_) => unreachable!("handled in run_call"),
         Method::ListMethods => Ok(list_methods()),
         Method::ListNotifications => Ok(list_notifications()),
