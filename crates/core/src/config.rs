@@ -72,10 +72,7 @@ impl DownloadConfig {
                 Some((k.trim().to_owned(), v.trim().to_owned()))
             })
             .collect();
-        let dir = o
-            .get_opt_str("dir")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
+        let dir = download_dir(o);
         DownloadConfig {
             dir,
             out: opt_string("out"),
@@ -111,4 +108,11 @@ impl DownloadConfig {
             always_control: o.get_opt_str("save-session").is_some(),
         }
     }
+}
+
+/// `--dir`, or the working directory when unset.
+pub fn download_dir(o: &OptionSet) -> PathBuf {
+    o.get_opt_str("dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
 }

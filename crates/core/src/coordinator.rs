@@ -281,17 +281,12 @@ impl Coordinator {
     /// A plain run ends when nothing is left to start; a daemon when it is
     /// told to (and its downloads have stopped).
     fn done(&self) -> bool {
-        let idle = self.active.is_empty()
-            && (self
-                .waiting
-                .iter()
-                .all(|r| r.gid.is_some_and(|g| self.paused.contains(&g)))
-                || self.interrupted);
         if self.daemon {
-            (self.shutdown || self.interrupted) && self.active.is_empty()
-        } else {
-            idle
+            return (self.shutdown || self.interrupted) && self.active.is_empty();
         }
+        // Paused downloads all sit in `waiting`: when only they are left,
+        // nothing more will start.
+        self.active.is_empty() && (self.waiting.len() == self.paused.len() || self.interrupted)
     }
 
     fn handle(&mut self, msg: ToCoordinator) {
@@ -382,7 +377,14 @@ impl Coordinator {
 
     /// Starts waiting downloads while there are free slots (`-j`).
     fn fill_slots(&mut self) {
-        while !self.interrupted && !self.shutdown && self.active.len() < self.max_concurrent {
+        // Paused downloads are all in `waiting`; when every waiting one is
+        // paused there is nothing to start (and no reason to scan a daemon's
+        // 10,000-entry queue on every addUri).
+        while !self.interrupted
+            && !self.shutdown
+            && self.active.len() < self.max_concurrent
+            && self.waiting.len() > self.paused.len()
+        {
             let next = self
                 .waiting
                 .iter()
@@ -1297,7 +1299,7 @@ impl Coordinator {
             completed: 0,
             download_speed: 0,
             connections: 0,
-            dir: DownloadConfig::from_options(&r.options).dir,
+            dir: crate::config::download_dir(&r.options),
             path: None,
             uris: r.uris.clone(),
             error_code: None,
@@ -1332,7 +1334,7 @@ fn stopped_status(r: &DownloadResult) -> DownloadStatus {
         completed: r.completed,
         download_speed: 0,
         connections: 0,
-        dir: DownloadConfig::from_options(&r.options).dir,
+        dir: crate::config::download_dir(&r.options),
         path: r.path.clone(),
         uris: r.uris.clone(),
         error_code: Some(r.code),

@@ -44,6 +44,9 @@ pub async fn serve(
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // Answers are small and often pipelined: Nagle plus the
+                // client's delayed ACK would hold them back tens of ms.
+                let _ = stream.set_nodelay(true);
                 glommio::spawn_local(connection(stream, ctx.clone())).detach();
             }
             Err(_) => glommio::timer::sleep(std::time::Duration::from_millis(50)).await,
@@ -290,23 +293,29 @@ async fn connection(mut stream: TcpStream, server: Rc<Server>) {
 async fn websocket_session(stream: TcpStream, server: Rc<Server>, leftover: Vec<u8>) {
     use arietta_core::control::{Control, EventKind};
     use arietta_rpc::Notification;
-    use glommio::channels::local_channel;
 
     let (mut rd, mut wr) = futures_lite::io::split(stream);
-    let (out_tx, out_rx) = local_channel::new_unbounded::<Vec<u8>>();
-    let out_tx = Rc::new(out_tx);
-    let writer = glommio::spawn_local(async move {
-        while let Some(frame) = out_rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
-                break;
+    let out = Rc::new(Outbox::default());
+    let writer = {
+        let out = out.clone();
+        glommio::spawn_local(async move {
+            // Everything queued while the previous write was in flight goes
+            // out in one write: pipelined clients get their answers batched.
+            while let Some(()) = out.wake_rx.recv().await {
+                let bytes = std::mem::take(&mut *out.pending.borrow_mut());
+                if bytes.is_empty() {
+                    continue;
+                }
+                if wr.write_all(&bytes).await.is_err() {
+                    break;
+                }
             }
-        }
-    })
-    .detach();
-
+        })
+    };
+    let out_tx = out.clone();
     let (ev_tx, ev_rx) = arietta_runtime::mailbox();
     let _ = server.ctx.handle.tell(Control::Subscribe { events: ev_tx });
-    let notify_tx = out_tx.clone();
+    let notify_tx = out.clone();
     let notifier = glommio::spawn_local(async move {
         while let Some(ev) = ev_rx.recv().await {
             let n = match ev.kind {
@@ -317,9 +326,7 @@ async fn websocket_session(stream: TcpStream, server: Rc<Server>, leftover: Vec<
                 EventKind::Error => Notification::DownloadError,
             };
             let text = json::encode_notification(n, &ev.gid.to_string());
-            if notify_tx.try_send(websocket::encode_text(&text)).is_err() {
-                break;
-            }
+            notify_tx.push(&websocket::encode_text(&text));
         }
     })
     .detach();
@@ -333,22 +340,22 @@ async fn websocket_session(stream: TcpStream, server: Rc<Server>, leftover: Vec<
                 Ok(None) => break,
                 Ok(Some(websocket::Frame::Text(text))) => {
                     let reply = answer_ws(&server, text.as_bytes()).await;
-                    let _ = out_tx.try_send(websocket::encode_text(&reply));
+                    out_tx.push(&websocket::encode_text(&reply));
                 }
                 Ok(Some(websocket::Frame::Binary(bytes))) => {
                     let reply = answer_ws(&server, &bytes).await;
-                    let _ = out_tx.try_send(websocket::encode_text(&reply));
+                    out_tx.push(&websocket::encode_text(&reply));
                 }
                 Ok(Some(websocket::Frame::Ping(p))) => {
-                    let _ = out_tx.try_send(websocket::encode_pong(&p));
+                    out_tx.push(&websocket::encode_pong(&p));
                 }
                 Ok(Some(websocket::Frame::Pong(_))) => {}
                 Ok(Some(websocket::Frame::Close(_))) => {
-                    let _ = out_tx.try_send(websocket::encode_close(1000, ""));
+                    out_tx.push(&websocket::encode_close(1000, ""));
                     break 'session;
                 }
                 Err(arietta_rpc::Error::WebSocket { close_code, reason }) => {
-                    let _ = out_tx.try_send(websocket::encode_close(close_code, reason));
+                    out_tx.push(&websocket::encode_close(close_code, reason));
                     break 'session;
                 }
                 Err(_) => break 'session,
@@ -361,14 +368,54 @@ async fn websocket_session(stream: TcpStream, server: Rc<Server>, leftover: Vec<
     }
     drop(out_tx);
     notifier.cancel();
-    // Let the writer flush the close frame, then end.
-    glommio::timer::sleep(std::time::Duration::from_millis(20)).await;
-    writer.cancel();
+    out.close();
+    // The writer flushes what is queued (the close frame) and ends.
+    futures_lite::future::or(
+        writer,
+        glommio::timer::sleep(std::time::Duration::from_secs(1)),
+    )
+    .await;
 }
 
 async fn answer_ws(server: &Server, body: &[u8]) -> String {
     match json::decode_request(body, &server.limits) {
         Ok(request) => answer_json(server, request).await.1,
         Err(e) => json::encode_response(&arietta_rpc::Id::Null, &Err(e)),
+    }
+}
+
+/// Frames waiting for the WebSocket writer task.
+struct Outbox {
+    pending: RefCell<Vec<u8>>,
+    wake_tx: RefCell<Option<glommio::channels::local_channel::LocalSender<()>>>,
+    wake_rx: glommio::channels::local_channel::LocalReceiver<()>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        let (tx, rx) = glommio::channels::local_channel::new_unbounded();
+        Outbox {
+            pending: RefCell::new(Vec::new()),
+            wake_tx: RefCell::new(Some(tx)),
+            wake_rx: rx,
+        }
+    }
+}
+
+impl Outbox {
+    fn push(&self, frame: &[u8]) {
+        let mut p = self.pending.borrow_mut();
+        let was_empty = p.is_empty();
+        p.extend_from_slice(frame);
+        if was_empty {
+            if let Some(tx) = self.wake_tx.borrow().as_ref() {
+                let _ = tx.try_send(());
+            }
+        }
+    }
+
+    /// Lets the writer finish what is queued, then stop.
+    fn close(&self) {
+        self.wake_tx.borrow_mut().take();
     }
 }
