@@ -436,3 +436,45 @@ fn session_survives_kill_9() {
     assert_eq!(names.len(), 20, "{names:?}");
     d.call("aria2.shutdown", "[]");
 }
+
+#[test]
+fn metrics_endpoint_only_when_enabled() {
+    let get = |port: u16| {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let tmp = tempdir();
+    let off = Daemon::start(tmp.path(), &[]);
+    assert!(get(off.port).starts_with("HTTP/1.1 404"));
+    drop(off);
+
+    let srv = TestServer::start();
+    let url = srv.add_file("/m.bin", pattern(100_000, 3));
+    let on = Daemon::start(tmp.path(), &["--enable-metrics"]);
+    let r = on.call("aria2.addUri", &format!(r#"[["{url}"]]"#));
+    assert!(r.contains("result"), "{r}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = get(on.port);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            text.contains("# TYPE arietta_downloads_active gauge"),
+            "{text}"
+        );
+        if text.contains("arietta_downloads_stopped_total 1")
+            && text.contains("arietta_completed_bytes{protocol=\"http\"} 100000")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -41,6 +41,11 @@ pub struct GlobalStat {
     pub num_waiting: usize,
     pub num_stopped: usize,
     pub num_stopped_total: usize,
+    /// Bytes written by active downloads and by the stopped ones still
+    /// listed (for `/metrics`).
+    pub completed_bytes: u64,
+    /// Connections open now.
+    pub connections: usize,
 }
 
 /// Which list `tellActive`/`tellWaiting`/`tellStopped` reads.

@@ -1080,6 +1080,9 @@ impl Coordinator {
                     num_waiting: waiting,
                     num_stopped: self.results.len(),
                     num_stopped_total: self.results.len() + self.purged_total,
+                    completed_bytes: self.active.values().map(Active::completed).sum::<u64>()
+                        + self.results.iter().map(|r| r.completed).sum::<u64>(),
+                    connections: self.active.values().map(|a| a.conns.len()).sum(),
                 };
                 let _ = reply.send(stat);
             }

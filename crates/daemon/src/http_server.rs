@@ -40,6 +40,7 @@ pub async fn serve(
             ..Limits::default()
         },
         allow_origin_all: settings.allow_origin_all,
+        metrics: settings.metrics,
     });
     loop {
         match listener.accept().await {
@@ -58,6 +59,7 @@ struct Server {
     ctx: Ctx,
     limits: Limits,
     allow_origin_all: bool,
+    metrics: bool,
 }
 
 struct Request {
@@ -244,6 +246,12 @@ async fn connection(mut stream: TcpStream, server: Rc<Server>) {
         }
         let (status, content_type, body) = match (req.method.as_str(), path, query) {
             ("OPTIONS", _, _) => (204, "text/plain", String::new()),
+            ("GET", "/metrics", _) if server.metrics => {
+                match crate::metrics::render(&server.ctx.handle).await {
+                    Some(text) => (200, "text/plain; version=0.0.4", text),
+                    None => (503, "text/plain", String::new()),
+                }
+            }
             ("POST", "/jsonrpc", _) => match json::decode_request(&req.body, &server.limits) {
                 Ok(request) => {
                     let (s, b) = answer_json(&server, request).await;

@@ -6,6 +6,7 @@
 
 mod dispatch;
 mod http_server;
+mod metrics;
 mod status;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,6 +34,8 @@ pub struct RpcSettings {
     pub secret: Option<String>,
     pub allow_origin_all: bool,
     pub max_request_size: usize,
+    /// `--enable-metrics`: serve `GET /metrics` (Prometheus text format).
+    pub metrics: bool,
 }
 
 impl RpcSettings {
@@ -47,6 +50,7 @@ impl RpcSettings {
             secret: o.get_opt_str("rpc-secret").map(str::to_owned),
             allow_origin_all: o.get_bool("rpc-allow-origin-all"),
             max_request_size: o.get_size("rpc-max-request-size") as usize,
+            metrics: o.get_bool("enable-metrics"),
         }
     }
 }
