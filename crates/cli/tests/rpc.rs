@@ -478,3 +478,53 @@ fn metrics_endpoint_only_when_enabled() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn change_option_and_uri_of_a_paused_download() {
+    let srv = TestServer::start();
+    let body = pattern(300_000, 8);
+    let good = srv.add_file("/good.bin", body.clone());
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let bad = format!("http://127.0.0.1:{}/missing.bin", free_port());
+    let r = d.call(
+        "aria2.addUri",
+        &format!(r#"[["{bad}"],{{"pause":"true"}}]"#),
+    );
+    let gid = field(&r, "result")
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
+    assert_eq!(field(&st, "status"), Some("paused"), "{st}");
+
+    let r = d.call(
+        "aria2.changeOption",
+        &format!(r#"["{gid}",{{"out":"renamed.bin"}}]"#),
+    );
+    assert!(r.contains(r#""result":"OK""#), "{r}");
+    let r = d.call(
+        "aria2.changeUri",
+        &format!(r#"["{gid}",1,["{bad}"],["{good}"]]"#),
+    );
+    assert!(r.contains(r#""result":[1,1]"#), "{r}");
+    let opt = d.call("aria2.getOption", &format!(r#"["{gid}"]"#));
+    assert_eq!(field(&opt, "out"), Some("renamed.bin"), "{opt}");
+    // A global-only option is refused for one download.
+    let r = d.call(
+        "aria2.changeOption",
+        &format!(r#"["{gid}",{{"max-concurrent-downloads":"3"}}]"#),
+    );
+    assert!(r.contains("error"), "{r}");
+
+    d.call("aria2.unpause", &format!(r#"["{gid}"]"#));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
+        if field(&st, "status") == Some("complete") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{st}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_file_eq(&tmp.path().join("renamed.bin"), &body);
+}

@@ -159,6 +159,22 @@ pub enum Control {
     Shutdown {
         force: bool,
     },
+    /// `changeOption`: per-download options of a queued or running
+    /// download (a running one takes a new `max-download-limit` at once;
+    /// the rest apply when it next starts).
+    ChangeOption {
+        gid: Gid,
+        options: Vec<(String, String)>,
+        reply: Reply<Result<(), ControlError>>,
+    },
+    /// `changeUri`: remove then add mirrors; answers (deleted, added).
+    ChangeUri {
+        gid: Gid,
+        del: Vec<String>,
+        add: Vec<String>,
+        position: Option<usize>,
+        reply: Reply<Result<(usize, usize), ControlError>>,
+    },
     /// `saveSession`: write `--save-session` now.
     SaveSession {
         reply: Reply<Result<(), ControlError>>,

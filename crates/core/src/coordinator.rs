@@ -1150,6 +1150,22 @@ impl Coordinator {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }
             Control::Subscribe { events } => self.subscribers.push(events),
+            Control::ChangeOption {
+                gid,
+                options,
+                reply,
+            } => {
+                let _ = reply.send(self.change_option(gid, &options));
+            }
+            Control::ChangeUri {
+                gid,
+                del,
+                add,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(self.change_uri(gid, &del, &add, position));
+            }
             Control::SaveSession { reply } => {
                 let r = match &self.save_session {
                     None => Err(ControlError("Filename is not given.".into())),
@@ -1233,6 +1249,78 @@ impl Coordinator {
             return Ok(gid);
         }
         Err(ControlError::no_gid(gid))
+    }
+
+    fn request_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
+        if let Some(a) = self.active.get_mut(&gid) {
+            return Some(&mut a.request);
+        }
+        self.waiting.iter_mut().find(|r| r.gid == Some(gid))
+    }
+
+    fn change_option(
+        &mut self,
+        gid: Gid,
+        options: &[(String, String)],
+    ) -> Result<(), ControlError> {
+        let req = self
+            .request_mut(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let mut set = (*req.options).clone();
+        for (k, v) in options {
+            set.change_for_download(k, v)
+                .map_err(|e| ControlError(e.to_string()))?;
+        }
+        let limit = set.get_size("max-download-limit");
+        req.options = Arc::new(set);
+        if let Some(a) = self.active.get_mut(&gid) {
+            if let Some(l) = &a.limit {
+                l.set_rate(limit);
+            }
+        }
+        Ok(())
+    }
+
+    fn change_uri(
+        &mut self,
+        gid: Gid,
+        del: &[String],
+        add: &[String],
+        position: Option<usize>,
+    ) -> Result<(usize, usize), ControlError> {
+        let req = self
+            .request_mut(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let mut deleted = 0;
+        for d in del {
+            // aria2 removes one occurrence per listed URI.
+            if let Some(i) = req.uris.iter().position(|u| u == d) {
+                req.uris.remove(i);
+                deleted += 1;
+            }
+        }
+        let at = position.unwrap_or(usize::MAX).min(req.uris.len());
+        for (k, u) in add.iter().enumerate() {
+            req.uris.insert(at + k, u.clone());
+        }
+        if let Some(a) = self.active.get_mut(&gid) {
+            for d in del {
+                if let Some(u) = a.uris.iter_mut().find(|u| &u.url == d && !u.dead) {
+                    u.dead = true;
+                }
+            }
+            for u in add {
+                a.uris.push(UriState {
+                    url: u.clone(),
+                    resolved: None,
+                    tries: 0,
+                    not_found: 0,
+                    dead: !(u.starts_with("http://") || u.starts_with("https://")),
+                });
+            }
+            self.add_connections(gid);
+        }
+        Ok((deleted, add.len()))
     }
 
     fn change_position(

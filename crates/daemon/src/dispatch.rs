@@ -272,8 +272,46 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             list(ctx, ListKind::Stopped, offset, num, keys.as_deref()).await
         }
         Method::GetOption { gid } => Ok(options_param(&status(ctx, &gid).await?.options)),
-        Method::ChangeUri { .. } | Method::ChangeOption { .. } => {
-            Err(fault("changing a queued download is not supported yet"))
+        Method::ChangeOption { gid, options } => {
+            let gid = resolve(ctx, &gid).await?;
+            let options = options.0;
+            h.ask(|reply| Control::ChangeOption {
+                gid,
+                options,
+                reply,
+            })
+            .await
+            .map_err(gone)?
+            .map_err(fault)?;
+            Ok(ok())
+        }
+        Method::ChangeUri {
+            gid,
+            file_index,
+            del_uris,
+            add_uris,
+            position,
+        } => {
+            let gid = resolve(ctx, &gid).await?;
+            if file_index != 1 {
+                return Err(fault("fileIndex is out of range"));
+            }
+            let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
+            let (d, a) = h
+                .ask(|reply| Control::ChangeUri {
+                    gid,
+                    del: del_uris,
+                    add: add_uris,
+                    position,
+                    reply,
+                })
+                .await
+                .map_err(gone)?
+                .map_err(fault)?;
+            Ok(Param::Array(vec![
+                Param::Int(d as i64),
+                Param::Int(a as i64),
+            ]))
         }
         Method::GetGlobalOption => Ok(options_param(&ctx.global.borrow())),
         Method::ChangeGlobalOption { options } => {
