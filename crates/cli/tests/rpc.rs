@@ -528,3 +528,47 @@ fn change_option_and_uri_of_a_paused_download() {
     }
     assert_file_eq(&tmp.path().join("renamed.bin"), &body);
 }
+
+/// `--rpc-secure`: JSON-RPC over HTTPS with the given certificate (the
+/// test server's, which a test CA signed for 127.0.0.1).
+#[test]
+fn rpc_over_tls() {
+    let certs = TestServer::start_tls();
+    let tmp = tempdir();
+    let cert = tmp.path().join("rpc.crt");
+    let key = tmp.path().join("rpc.key");
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&cert, certs.server_cert_pem().unwrap()).unwrap();
+    std::fs::write(&key, certs.server_key_pem().unwrap()).unwrap();
+    std::fs::write(&ca, certs.ca_pem().unwrap()).unwrap();
+    let d = Daemon::start(
+        tmp.path(),
+        &[
+            "--rpc-secure",
+            &format!("--rpc-certificate={}", s(&cert)),
+            &format!("--rpc-private-key={}", s(&key)),
+        ],
+    );
+    let script = format!(
+        "import http.client, json, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         c = http.client.HTTPSConnection('127.0.0.1', {port}, context=ctx)\n\
+         c.request('POST', '/jsonrpc', json.dumps({{'jsonrpc': '2.0', 'id': 1, 'method': 'aria2.getVersion'}}))\n\
+         print(json.loads(c.getresponse().read())['result']['version'])\n",
+        ca = s(&ca),
+        port = d.port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains('.'),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Plain HTTP on the TLS port gets nothing useful.
+    let (status, _) = std::panic::catch_unwind(|| d.post("{}")).unwrap_or((0, String::new()));
+    assert_ne!(status, 200);
+}

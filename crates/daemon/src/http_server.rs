@@ -11,7 +11,7 @@ use arietta_rpc::json::{self, JsonRequest};
 use arietta_rpc::{websocket, xml};
 use arietta_rpc::{Limits, Param, Secret};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpListener;
 
 use crate::dispatch::{run_call, Ctx};
 use crate::RpcSettings;
@@ -24,6 +24,7 @@ pub async fn serve(
     settings: RpcSettings,
     global: OptionSet,
     handle: ControlHandle,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) {
     // SAFETY: the descriptor comes from a listener we own and give up here;
     // glommio's listener becomes its only owner.
@@ -48,12 +49,28 @@ pub async fn serve(
                 // Answers are small and often pipelined: Nagle plus the
                 // client's delayed ACK would hold them back tens of ms.
                 let _ = stream.set_nodelay(true);
-                glommio::spawn_local(connection(stream, ctx.clone())).detach();
+                let ctx = ctx.clone();
+                match &tls {
+                    None => glommio::spawn_local(connection(stream, ctx)).detach(),
+                    Some(cfg) => {
+                        let acceptor = futures_rustls::TlsAcceptor::from(cfg.clone());
+                        glommio::spawn_local(async move {
+                            if let Ok(s) = acceptor.accept(stream).await {
+                                connection(s, ctx).await;
+                            }
+                        })
+                        .detach()
+                    }
+                };
             }
             Err(_) => glommio::timer::sleep(std::time::Duration::from_millis(50)).await,
         }
     }
 }
+
+/// Plain TCP or TLS (`--rpc-secure`).
+trait Stream: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin {}
+impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> Stream for T {}
 
 struct Server {
     ctx: Ctx,
@@ -72,8 +89,8 @@ struct Request {
 }
 
 /// Reads one request; `None` at a clean end or on a broken one.
-async fn read_request(
-    stream: &mut TcpStream,
+async fn read_request<S: Stream>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     max_body: usize,
 ) -> Option<Result<Request, u16>> {
@@ -134,7 +151,7 @@ async fn read_request(
     }
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> usize {
+async fn read_more<S: Stream>(stream: &mut S, buf: &mut Vec<u8>) -> usize {
     let mut chunk = [0u8; 8192];
     match stream.read(&mut chunk).await {
         Ok(n) => {
@@ -145,8 +162,8 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> usize {
     }
 }
 
-async fn respond(
-    stream: &mut TcpStream,
+async fn respond<S: Stream>(
+    stream: &mut S,
     server: &Server,
     status: u16,
     content_type: &str,
@@ -209,7 +226,7 @@ async fn answer_json(server: &Server, request: JsonRequest) -> (u16, String) {
     }
 }
 
-async fn connection(mut stream: TcpStream, server: Rc<Server>) {
+async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
     let mut buf = Vec::with_capacity(4096);
     while let Some(req) = read_request(&mut stream, &mut buf, server.limits.max_request_size).await
     {
@@ -298,7 +315,7 @@ async fn connection(mut stream: TcpStream, server: Rc<Server>) {
 /// A WebSocket client: JSON-RPC requests in text frames, answers and
 /// download notifications out. One writer task owns the socket's write
 /// half so answers and notifications never interleave mid-frame.
-async fn websocket_session(stream: TcpStream, server: Rc<Server>, leftover: Vec<u8>) {
+async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, leftover: Vec<u8>) {
     use arietta_core::control::{Control, EventKind};
     use arietta_rpc::Notification;
 

@@ -19,6 +19,8 @@ pub use http_server::serve;
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    #[error("--rpc-secure: {0}")]
+    Tls(String),
     #[error("cannot listen on {addr} for RPC: {source}")]
     Bind {
         addr: SocketAddr,
@@ -36,6 +38,8 @@ pub struct RpcSettings {
     pub max_request_size: usize,
     /// `--enable-metrics`: serve `GET /metrics` (Prometheus text format).
     pub metrics: bool,
+    /// `--rpc-secure` with `--rpc-certificate`/`--rpc-private-key` (PEM).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl RpcSettings {
@@ -51,6 +55,10 @@ impl RpcSettings {
             allow_origin_all: o.get_bool("rpc-allow-origin-all"),
             max_request_size: o.get_size("rpc-max-request-size") as usize,
             metrics: o.get_bool("enable-metrics"),
+            tls: o.get_bool("rpc-secure").then(|| {
+                let p = |n: &str| std::path::PathBuf::from(o.get_str(n));
+                (p("rpc-certificate"), p("rpc-private-key"))
+            }),
         }
     }
 }
@@ -59,12 +67,47 @@ impl RpcSettings {
 /// aria2) and returns the service to run on core 0.
 pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
     let settings = RpcSettings::from_options(&global);
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
     let listener =
         std::net::TcpListener::bind(settings.addr).map_err(|source| DaemonError::Bind {
             addr: settings.addr,
             source,
         })?;
     Ok(Box::new(move |handle| {
-        Box::pin(serve(listener, settings, global, handle))
+        Box::pin(serve(listener, settings, global, handle, tls))
     }))
+}
+
+/// The server side of `--rpc-secure`, loaded once at start so a bad
+/// certificate is an error before the daemon runs.
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<std::sync::Arc<rustls::ServerConfig>, DaemonError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| DaemonError::Tls(format!("cannot read {}: {e}", p.display())))
+    };
+    let certs: Vec<_> = rustls_pemfile::certs(&mut &read(cert)?[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| DaemonError::Tls(format!("bad certificate {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(DaemonError::Tls(format!(
+            "no certificate in {}",
+            cert.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut &read(key)?[..])
+        .map_err(|e| DaemonError::Tls(format!("bad private key {}: {e}", key.display())))?
+        .ok_or_else(|| DaemonError::Tls(format!("no private key in {}", key.display())))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DaemonError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| DaemonError::Tls(e.to_string()))?;
+    Ok(std::sync::Arc::new(cfg))
 }
