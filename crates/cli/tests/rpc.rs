@@ -572,3 +572,36 @@ fn rpc_over_tls() {
     let (status, _) = std::panic::catch_unwind(|| d.post("{}")).unwrap_or((0, String::new()));
     assert_ne!(status, 200);
 }
+
+#[test]
+fn oversized_requests_are_refused_and_the_daemon_keeps_serving() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-max-request-size=1K"]);
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion","params":["{}"]}}"#,
+        "x".repeat(4096)
+    );
+    let (status, _) = d.post(&big);
+    assert_eq!(status, 413);
+    // A WebSocket message over the limit closes that socket with 1009.
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    c.write_all(&ws_text_frame(&big)).unwrap();
+    let mut close = [0u8; 4];
+    c.read_exact(&mut close).unwrap();
+    assert_eq!(close[0], 0x88);
+    assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1009);
+    assert!(d.call("aria2.getVersion", "[]").contains("version"));
+}
