@@ -605,3 +605,46 @@ fn oversized_requests_are_refused_and_the_daemon_keeps_serving() {
     assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1009);
     assert!(d.call("aria2.getVersion", "[]").contains("version"));
 }
+
+#[test]
+fn max_download_result_trims_but_keeps_unfinished_when_asked() {
+    let srv = TestServer::start();
+    let good = srv.add_file("/ok.bin", pattern(1000, 1));
+    let bad = srv.url("/nope.bin");
+    let tmp = tempdir();
+    let d = Daemon::start(
+        tmp.path(),
+        &[
+            "--max-download-result=1",
+            "--keep-unfinished-download-result",
+            "--max-tries=1",
+            "-j1",
+        ],
+    );
+    for (i, u) in [&bad, &good, &bad, &good].iter().enumerate() {
+        let r = d.call("aria2.addUri", &format!(r#"[["{u}"],{{"out":"f{i}"}}]"#));
+        assert!(r.contains("result"), "{r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = d.call("aria2.getGlobalStat", "[]");
+        if field(&stat, "numStoppedTotal") == Some("4") {
+            // Both errors stay listed; of the completed ones only the
+            // newest fits in --max-download-result=1.
+            let stopped = d.call("aria2.tellStopped", r#"[0,10,["status"]]"#);
+            assert_eq!(
+                stopped.matches(r#""status":"error""#).count(),
+                2,
+                "{stopped}"
+            );
+            assert_eq!(
+                stopped.matches(r#""status":"complete""#).count(),
+                0,
+                "{stopped}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stat}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -143,6 +143,9 @@ pub struct CoordinatorSetup {
     pub daemon: bool,
     /// `--max-download-result`: stopped downloads kept in daemon mode.
     pub max_results: usize,
+    /// `--keep-unfinished-download-result`: never drop unfinished results
+    /// to honour `--max-download-result` (the session must list them).
+    pub keep_unfinished: bool,
     /// `--save-session` and `--save-session-interval` (zero: only at exit).
     pub save_session: Option<PathBuf>,
     pub save_session_interval: Duration,
@@ -198,6 +201,7 @@ pub struct Coordinator {
     save_session: Option<PathBuf>,
     save_session_interval: Duration,
     last_session_save: Instant,
+    keep_unfinished: bool,
 }
 
 impl Coordinator {
@@ -232,6 +236,7 @@ impl Coordinator {
             save_session: s.save_session,
             save_session_interval: s.save_session_interval,
             last_session_save: Instant::now(),
+            keep_unfinished: s.keep_unfinished,
         }
     }
 
@@ -868,10 +873,20 @@ impl Coordinator {
 
     fn push_result(&mut self, r: DownloadResult) {
         self.results.push(r);
-        if self.daemon && self.results.len() > self.max_results {
-            let excess = self.results.len() - self.max_results;
-            self.results.drain(..excess);
-            self.purged_total += excess;
+        if !self.daemon {
+            return;
+        }
+        let unfinished =
+            |r: &DownloadResult| r.status == Status::Error || r.code == ExitCode::Unfinished;
+        while self.results.len() > self.max_results {
+            // Oldest first; unfinished ones survive when asked to.
+            let victim = self
+                .results
+                .iter()
+                .position(|r| !(self.keep_unfinished && unfinished(r)));
+            let Some(i) = victim else { break };
+            self.results.remove(i);
+            self.purged_total += 1;
         }
     }
 

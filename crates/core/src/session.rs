@@ -74,6 +74,7 @@ pub fn run_with(
         save_cookies: global.get_opt_str("save-cookies").map(str::to_owned),
         daemon: global.get_bool("enable-rpc"),
         max_results: global.get_u64("max-download-result") as usize,
+        keep_unfinished: global.get_bool("keep-unfinished-download-result"),
         save_session: global
             .get_opt_str("save-session")
             .map(std::path::PathBuf::from),
