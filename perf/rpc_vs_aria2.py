@@ -128,7 +128,7 @@ def rss_kib(pid):
     return 0
 
 
-def one_run(cmd_base, workdir):
+def one_run(cmd_base, workdir, client=None):
     port = free_port()
     cmd = cmd_base + [
         "--enable-rpc",
@@ -149,18 +149,25 @@ def one_run(cmd_base, workdir):
                     raise
                 time.sleep(0.05)
         uri = "http://127.0.0.1:9/never"
-        t0 = time.perf_counter()
-        gids = ws.pipeline([("aria2.addUri", [[uri], {"pause": "true"}], i) for i in range(1000)])
-        t1 = time.perf_counter()
-        ws.pipeline([("aria2.tellStatus", [g], 10_000 + i) for i, g in enumerate(gids)])
-        t2 = time.perf_counter()
+        if client:
+            # The compiled client (benches/src/bin/rpc_load.rs) on its own
+            # WebSocket: 1000 addUri, then 1000 tellStatus, pipelined.
+            out = subprocess.run([client, str(port), "1000"], capture_output=True, text=True, check=True)
+            add_rate, tell_rate = (float(x) for x in out.stdout.split())
+        else:
+            t0 = time.perf_counter()
+            gids = ws.pipeline([("aria2.addUri", [[uri], {"pause": "true"}], i) for i in range(1000)])
+            t1 = time.perf_counter()
+            ws.pipeline([("aria2.tellStatus", [g], 10_000 + i) for i, g in enumerate(gids)])
+            t2 = time.perf_counter()
+            add_rate, tell_rate = 1000 / (t1 - t0), 1000 / (t2 - t1)
         for start in range(0, 9000, 1000):
             ws.pipeline([("aria2.addUri", [[uri], {"pause": "true"}], 20_000 + start + i) for i in range(1000)])
         time.sleep(0.5)
         rss = rss_kib(proc.pid)
         stat = ws.call("aria2.getGlobalStat", [], "s")
         assert int(stat["numWaiting"]) == 10_000, stat
-        return 1000 / (t1 - t0), 1000 / (t2 - t1), rss / 1024
+        return add_rate, tell_rate, rss / 1024
     finally:
         proc.kill()
         proc.wait()
@@ -171,13 +178,18 @@ def main():
     ap.add_argument("--arietta", default="target/release/arietta")
     ap.add_argument("--aria2c", default="aria2c")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument(
+        "--client",
+        help="compiled load client (cargo build --release -p arietta-benches --bin rpc_load; "
+        "then target/release/rpc_load); default: the Python client",
+    )
     args = ap.parse_args()
     tools = {"arietta": [args.arietta, "--no-conf"], "aria2c": [args.aria2c, "--no-conf"]}
     res = {t: [] for t in tools}
     with tempfile.TemporaryDirectory() as d:
         for r in range(args.runs):
             for name, cmd in tools.items():
-                res[name].append(one_run(cmd, d))
+                res[name].append(one_run(cmd, d, args.client))
                 a, t, m = res[name][-1]
                 print(f"run {r + 1} {name}: addUri {a:.0f}/s tellStatus {t:.0f}/s RSS {m:.1f} MB", flush=True)
     med = {t: [statistics.median(x[i] for x in res[t]) for i in range(3)] for t in tools}
