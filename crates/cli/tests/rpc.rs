@@ -248,6 +248,25 @@ fn ws_text_frame(text: &str) -> Vec<u8> {
     f
 }
 
+/// Opens a WebSocket on /jsonrpc; returns it and the response head.
+fn ws_connect(port: u16) -> (TcpStream, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    (c, String::from_utf8(head).unwrap())
+}
+
 /// Reads one server frame's payload as text.
 fn ws_read_text(c: &mut TcpStream) -> String {
     let mut h = [0u8; 2];
@@ -278,21 +297,7 @@ fn websocket_requests_and_notifications() {
     let url = srv.add_file("/ws.bin", body.clone());
     let tmp = tempdir();
     let d = Daemon::start(tmp.path(), &[]);
-    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        c.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
+    let (mut c, head) = ws_connect(d.port);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
 
@@ -584,20 +589,7 @@ fn oversized_requests_are_refused_and_the_daemon_keeps_serving() {
     let (status, _) = d.post(&big);
     assert_eq!(status, 413);
     // A WebSocket message over the limit closes that socket with 1009.
-    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        c.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
+    let (mut c, _) = ws_connect(d.port);
     c.write_all(&ws_text_frame(&big)).unwrap();
     let mut close = [0u8; 4];
     c.read_exact(&mut close).unwrap();

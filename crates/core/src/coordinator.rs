@@ -52,6 +52,17 @@ struct UriState {
 }
 
 impl UriState {
+    /// A fresh mirror; schemes this engine cannot fetch start out dead.
+    fn new(url: &str) -> Self {
+        UriState {
+            url: url.to_owned(),
+            resolved: None,
+            tries: 0,
+            not_found: 0,
+            dead: !(url.starts_with("http://") || url.starts_with("https://")),
+        }
+    }
+
     fn target(&self) -> &str {
         self.resolved.as_deref().unwrap_or(&self.url)
     }
@@ -405,17 +416,7 @@ impl Coordinator {
         let gid = *req.gid.get_or_insert_with(Gid::new);
         self.announce(EventKind::Start, gid);
         let cfg = Arc::new(DownloadConfig::from_options(&req.options));
-        let uris: Vec<UriState> = req
-            .uris
-            .iter()
-            .map(|u| UriState {
-                url: u.clone(),
-                resolved: None,
-                tries: 0,
-                not_found: 0,
-                dead: !(u.starts_with("http://") || u.starts_with("https://")),
-            })
-            .collect();
+        let uris: Vec<UriState> = req.uris.iter().map(|u| UriState::new(u)).collect();
         let now = Instant::now();
         let limit = (cfg.max_download_limit > 0)
             .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
@@ -1325,13 +1326,7 @@ impl Coordinator {
                 }
             }
             for u in add {
-                a.uris.push(UriState {
-                    url: u.clone(),
-                    resolved: None,
-                    tries: 0,
-                    not_found: 0,
-                    dead: !(u.starts_with("http://") || u.starts_with("https://")),
-                });
+                a.uris.push(UriState::new(u));
             }
             self.add_connections(gid);
         }
