@@ -640,3 +640,40 @@ fn max_download_result_trims_but_keeps_unfinished_when_asked() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `-D`: the command returns at once and the daemon serves in the
+/// background until told to shut down.
+#[test]
+fn daemonize_with_dash_d() {
+    let tmp = tempdir();
+    let port = free_port();
+    let out = support::run(
+        tmp.path(),
+        &[
+            "-D",
+            "--enable-rpc",
+            &format!("--rpc-listen-port={port}"),
+            "-q",
+        ],
+    );
+    out.expect_code(support::exit::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "no daemon on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let d = Daemon {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        port,
+    };
+    assert!(d.call("aria2.getVersion", "[]").contains("version"));
+    assert!(d.call("aria2.shutdown", "[]").contains("OK"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "daemon still listening after shutdown"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
