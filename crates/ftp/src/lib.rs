@@ -1,1 +1,24 @@
-//! placeholder
+//! FTP protocol code for arietta, with no I/O: a streaming reply parser,
+//! command encoders, parsers for the replies a download depends on (PASV,
+//! EPSV, SIZE, MDTM, PWD, FEAT) and a [`Session`] state machine that a thin
+//! driver on the runtime feeds with replies. Keeping it pure makes every
+//! server quirk testable in unit tests and the parser fuzzable.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod commands;
+pub mod directory;
+pub mod error;
+pub mod features;
+pub mod file_facts;
+pub mod passive;
+pub mod reply;
+pub mod session;
+
+pub use commands::{eprt_argument, port_argument, Command, TransferType};
+pub use directory::parse_pwd;
+pub use error::FtpError;
+pub use features::Features;
+pub use file_facts::{parse_mdtm, parse_size};
+pub use passive::{parse_epsv, parse_pasv};
+pub use reply::{Reply, ReplyParser};
+pub use session::{split_path, DataMode, DataTarget, Session, SessionConfig, Step};

@@ -1,0 +1,105 @@
+//! The crate's one error type and its mapping onto aria2's exit codes.
+
+use thiserror::Error;
+
+/// Everything that can go wrong while speaking FTP on the control connection.
+///
+/// Parse errors mean the server sent something we cannot trust; the caller
+/// should close the control connection rather than try to resynchronise.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FtpError {
+    /// A reply line grew past the limit without a line terminator.
+    #[error("FTP reply line longer than {limit} bytes")]
+    LineTooLong { limit: usize },
+    /// A multi-line reply grew past the limit before its last line.
+    #[error("FTP reply longer than {limit} bytes")]
+    ReplyTooLarge { limit: usize },
+    /// The first line of a reply did not start with a three-digit code.
+    #[error("malformed FTP reply line: {line:?}")]
+    BadReplyLine { line: String },
+    /// A command argument contained CR, LF or NUL, which would let it smuggle
+    /// a second command onto the control connection.
+    #[error("FTP command argument contains CR, LF or NUL")]
+    InvalidArgument,
+    /// A reply had the right code but its text could not be understood.
+    #[error("malformed {what} reply: {text:?}")]
+    Malformed { what: &'static str, text: String },
+    /// The server refused the login (530 or similar while authenticating).
+    #[error("FTP login failed: {code} {text}")]
+    LoginFailed { code: u16, text: String },
+    /// The server said the file or directory does not exist (550).
+    #[error("FTP resource not found: {code} {text}")]
+    NotFound { code: u16, text: String },
+    /// Resuming from an offset was required but REST was refused.
+    #[error("FTP server does not support resuming (REST): {code} {text}")]
+    ResumeUnsupported { code: u16, text: String },
+    /// Any other negative or unexpected reply to a command.
+    #[error("FTP command {command} failed: {code} {text}")]
+    CommandFailed {
+        command: &'static str,
+        code: u16,
+        text: String,
+    },
+    /// The session was driven out of order (a bug in the caller).
+    #[error("FTP session misuse: {0}")]
+    Misuse(&'static str),
+}
+
+impl FtpError {
+    /// The exit code aria2c would report for this failure, so that scripts
+    /// written against aria2c keep working.
+    ///
+    /// 3: resource not found; 8: resume required but unsupported;
+    /// 24: authorization failed; 21: FTP command failed; 1: anything else
+    /// (protocol garbage is aria2's generic "unknown error").
+    pub fn aria2_exit_code(&self) -> u8 {
+        match self {
+            FtpError::NotFound { .. } => 3,
+            FtpError::ResumeUnsupported { .. } => 8,
+            FtpError::LoginFailed { .. } => 24,
+            FtpError::CommandFailed { .. } => 21,
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_aria2() {
+        let t = String::new;
+        assert_eq!(
+            FtpError::LoginFailed {
+                code: 530,
+                text: t()
+            }
+            .aria2_exit_code(),
+            24
+        );
+        assert_eq!(
+            FtpError::NotFound {
+                code: 550,
+                text: t()
+            }
+            .aria2_exit_code(),
+            3
+        );
+        let failed = FtpError::CommandFailed {
+            command: "RETR",
+            code: 425,
+            text: t(),
+        };
+        assert_eq!(failed.aria2_exit_code(), 21);
+        assert_eq!(
+            FtpError::ResumeUnsupported {
+                code: 502,
+                text: t()
+            }
+            .aria2_exit_code(),
+            8
+        );
+        assert_eq!(FtpError::LineTooLong { limit: 1 }.aria2_exit_code(), 1);
+    }
+}
