@@ -17,27 +17,8 @@ use crate::messages::{PreparedFile, ProbeInfo};
 pub fn name_from_url(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     let seg = u.path_segments()?.next_back()?.to_owned();
-    let decoded = percent_decode(&seg);
+    let decoded = percent_encoding::percent_decode_str(&seg).decode_utf8_lossy();
     sanitize_file_name(&decoded)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The path a download will use before any response is seen (`-o` or the

@@ -2,7 +2,6 @@
 //! format (URIs on one line, TAB-separated; the download's own options
 //! indented below, `gid=` first), so `--input-file` restores them.
 
-use std::io::Write;
 use std::path::Path;
 
 use arietta_options::Value;
@@ -53,12 +52,7 @@ pub fn render(entries: &[SessionEntry]) -> String {
 
 /// Writes the session atomically (temporary file, then rename).
 pub fn save(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    arietta_storage::write_atomically(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -89,22 +88,12 @@ impl ControlFile {
         }
     }
 
-    /// Writes atomically: a temporary file beside it, then rename, so a
-    /// crash leaves either the old record or the new one, never half.
-    /// No fsync: the record only has to be as durable as the data it
-    /// describes, which also sits in the page cache.
+    /// Writes the record with [`crate::write_atomically`].
     pub fn save(&self, path: &Path) -> Result<(), StorageError> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let io = |source| StorageError::ControlIo {
+        crate::write_atomically(path, &self.encode()).map_err(|source| StorageError::ControlIo {
             path: path.to_owned(),
             source,
-        };
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&self.encode()).map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)
+        })
     }
 }
 

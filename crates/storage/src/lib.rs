@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod allocation;
+mod atomic_write;
 mod control_file;
 mod error;
 mod file_writer;
@@ -10,6 +11,7 @@ mod naming;
 mod range_set;
 
 pub use allocation::{allocate, Allocation};
+pub use atomic_write::write_atomically;
 pub use control_file::{control_path, ControlFile, CONTROL_VERSION};
 pub use error::StorageError;
 pub use file_writer::{ChunkBuf, FileWriter, OpenFiles};
