@@ -3,7 +3,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use arietta_core::control::{Control, ControlHandle, DownloadStatus, ListKind, Whence};
+use arietta_core::control::{
+    Control, ControlError, ControlHandle, DownloadStatus, ListKind, Whence,
+};
 use arietta_core::{DownloadRequest, Gid};
 use arietta_options::OptionSet;
 use arietta_rpc::methods::{
@@ -166,6 +168,21 @@ async fn add(
     Ok(gid_param(gid))
 }
 
+/// remove/pause/unpause: resolve the GID, ask, answer with the GID.
+async fn gid_action(
+    ctx: &Ctx,
+    gid: &GidRef,
+    make: impl FnOnce(Gid, arietta_runtime::MailboxSender<Result<Gid, ControlError>>) -> Control,
+) -> Result<Param, Error> {
+    let gid = resolve(ctx, gid).await?;
+    ctx.handle
+        .ask(|reply| make(gid, reply))
+        .await
+        .map_err(gone)?
+        .map_err(fault)
+        .map(gid_param)
+}
+
 async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, Error> {
     let _ = dialect;
     let h = &ctx.handle;
@@ -178,28 +195,13 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
         Method::AddTorrent { .. } => Err(fault("BitTorrent downloads are not supported yet")),
         Method::AddMetalink { .. } => Err(fault("Metalink downloads are not supported yet")),
         Method::Remove { gid } | Method::ForceRemove { gid } => {
-            let gid = resolve(ctx, &gid).await?;
-            h.ask(|reply| Control::Remove { gid, reply })
-                .await
-                .map_err(gone)?
-                .map_err(fault)
-                .map(gid_param)
+            gid_action(ctx, &gid, |gid, reply| Control::Remove { gid, reply }).await
         }
         Method::Pause { gid } | Method::ForcePause { gid } => {
-            let gid = resolve(ctx, &gid).await?;
-            h.ask(|reply| Control::Pause { gid, reply })
-                .await
-                .map_err(gone)?
-                .map_err(fault)
-                .map(gid_param)
+            gid_action(ctx, &gid, |gid, reply| Control::Pause { gid, reply }).await
         }
         Method::Unpause { gid } => {
-            let gid = resolve(ctx, &gid).await?;
-            h.ask(|reply| Control::Unpause { gid, reply })
-                .await
-                .map_err(gone)?
-                .map_err(fault)
-                .map(gid_param)
+            gid_action(ctx, &gid, |gid, reply| Control::Unpause { gid, reply }).await
         }
         Method::PauseAll | Method::ForcePauseAll => {
             h.ask(|reply| Control::PauseAll { reply })
