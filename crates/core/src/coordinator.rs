@@ -3,7 +3,7 @@
 //! when a download is done). It runs as one task on core 0 and hears from
 //! connections only through its mailbox.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +27,7 @@ use crate::net_context::NetContext;
 use crate::prepare;
 use crate::segment_map::{SegId, SegmentMap};
 use crate::session_file::{self, SessionEntry};
+use crate::waiting_queue::WaitingQueue;
 
 /// How often the readout and the control files are refreshed. A control
 /// file is rewritten at every tick while bytes arrive (a small write and a
@@ -190,7 +191,7 @@ impl RunReport {
 pub struct Coordinator {
     cores: Vec<MailboxSender<ToCore>>,
     next_core: usize,
-    waiting: VecDeque<DownloadRequest>,
+    waiting: WaitingQueue,
     active: HashMap<Gid, Active>,
     results: Vec<DownloadResult>,
     max_concurrent: usize,
@@ -217,14 +218,12 @@ pub struct Coordinator {
 
 impl Coordinator {
     pub fn new(s: CoordinatorSetup) -> Self {
-        let mut waiting: VecDeque<DownloadRequest> = s.requests.into();
-        let mut paused = std::collections::HashSet::new();
-        for r in &mut waiting {
-            let gid = *r.gid.get_or_insert_with(Gid::new);
-            if r.options.get_bool("pause") {
-                paused.insert(gid);
-            }
-        }
+        let waiting = WaitingQueue::from(s.requests);
+        let paused = waiting
+            .iter()
+            .filter(|r| r.options.get_bool("pause"))
+            .filter_map(|r| r.gid)
+            .collect();
         Coordinator {
             cores: s.cores,
             next_core: 0,
@@ -1221,8 +1220,7 @@ impl Coordinator {
         }
         let i = self
             .waiting
-            .iter()
-            .position(|r| r.gid == Some(gid))
+            .position(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
         let req = self.waiting.remove(i).expect("index from position");
         self.paused.remove(&gid);
@@ -1259,7 +1257,7 @@ impl Coordinator {
             self.fill_slots();
             return Ok(gid);
         }
-        if self.waiting.iter().any(|r| r.gid == Some(gid)) {
+        if self.waiting.contains(gid) {
             self.paused.insert(gid);
             self.announce(EventKind::Pause, gid);
             return Ok(gid);
@@ -1271,7 +1269,7 @@ impl Coordinator {
         if let Some(a) = self.active.get_mut(&gid) {
             return Some(&mut a.request);
         }
-        self.waiting.iter_mut().find(|r| r.gid == Some(gid))
+        self.waiting.get_mut(gid)
     }
 
     fn change_option(
@@ -1341,8 +1339,7 @@ impl Coordinator {
     ) -> Result<usize, ControlError> {
         let i = self
             .waiting
-            .iter()
-            .position(|r| r.gid == Some(gid))
+            .position(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
         let len = self.waiting.len() as i64;
         let target = match whence {
@@ -1360,7 +1357,7 @@ impl Coordinator {
         if let Some(a) = self.active.get(&gid) {
             return Some(self.active_status(a, gid));
         }
-        if let Some(r) = self.waiting.iter().find(|r| r.gid == Some(gid)) {
+        if let Some(r) = self.waiting.get(gid) {
             return Some(self.queued_status(r));
         }
         self.results

@@ -20,6 +20,7 @@ mod prepare;
 pub mod segment_map;
 mod session;
 mod session_file;
+mod waiting_queue;
 mod worker;
 
 pub use coordinator::RunReport;

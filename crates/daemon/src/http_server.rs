@@ -362,17 +362,23 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
     'session: loop {
         loop {
             match decoder.next_frame() {
-                Ok(None) => break,
+                Ok(None) => {
+                    // Every frame this read delivered is answered: send the
+                    // answers in one write (a pipelining client gets one
+                    // syscall per read, not one per request).
+                    out_tx.flush();
+                    break;
+                }
                 Ok(Some(websocket::Frame::Text(text))) => {
                     let reply = answer_ws(&server, text.as_bytes()).await;
-                    out_tx.push(&websocket::encode_text(&reply));
+                    out_tx.queue(&websocket::encode_text(&reply));
                 }
                 Ok(Some(websocket::Frame::Binary(bytes))) => {
                     let reply = answer_ws(&server, &bytes).await;
-                    out_tx.push(&websocket::encode_text(&reply));
+                    out_tx.queue(&websocket::encode_text(&reply));
                 }
                 Ok(Some(websocket::Frame::Ping(p))) => {
-                    out_tx.push(&websocket::encode_pong(&p));
+                    out_tx.queue(&websocket::encode_pong(&p));
                 }
                 Ok(Some(websocket::Frame::Pong(_))) => {}
                 Ok(Some(websocket::Frame::Close(_))) => {
@@ -391,6 +397,7 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
             Ok(n) => decoder.feed(&chunk[..n]),
         }
     }
+    out_tx.flush();
     drop(out_tx);
     notifier.cancel();
     out.close();
@@ -428,14 +435,25 @@ impl Default for Outbox {
 }
 
 impl Outbox {
+    /// Queues a frame and wakes the writer (notifications, close frames).
     fn push(&self, frame: &[u8]) {
-        let mut p = self.pending.borrow_mut();
-        let was_empty = p.is_empty();
-        p.extend_from_slice(frame);
-        if was_empty {
-            if let Some(tx) = self.wake_tx.borrow().as_ref() {
-                let _ = tx.try_send(());
-            }
+        self.queue(frame);
+        self.flush();
+    }
+
+    /// Queues a frame without waking the writer: answers to a pipelined
+    /// read are queued one by one and flushed together.
+    fn queue(&self, frame: &[u8]) {
+        self.pending.borrow_mut().extend_from_slice(frame);
+    }
+
+    /// Wakes the writer if anything is queued.
+    fn flush(&self) {
+        if self.pending.borrow().is_empty() {
+            return;
+        }
+        if let Some(tx) = self.wake_tx.borrow().as_ref() {
+            let _ = tx.try_send(());
         }
     }
 
