@@ -5,90 +5,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use arietta_testserver::{pattern, TestServer};
-use support::{assert_file_eq, s, spawn, tempdir};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(dir: &std::path::Path, extra: &[&str]) -> Daemon {
-        let port = free_port();
-        let mut args = vec![
-            "--enable-rpc".to_string(),
-            format!("--rpc-listen-port={port}"),
-            format!("--dir={}", s(dir)),
-            "-q".to_string(),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = spawn(dir, &argv);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Daemon { child, port }
-    }
-
-    /// POSTs `body` to /jsonrpc; returns (status, body).
-    fn post(&self, body: &str) -> (u16, String) {
-        let mut c = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            c,
-            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        c.read_to_string(&mut out).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").expect("http response");
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_string())
-    }
-
-    fn call(&self, method: &str, params: &str) -> String {
-        let (_, body) = self.post(&format!(
-            r#"{{"jsonrpc":"2.0","id":"t","method":"{method}","params":{params}}}"#
-        ));
-        body
-    }
-
-    fn wait_exit(mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("daemon did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::rpc_client::{free_port, ws_connect, ws_read_text, ws_text_frame, Daemon};
+use support::{assert_file_eq, s, tempdir};
 
 /// The string value of `"key":"value"` in a flat JSON answer.
 fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
@@ -233,63 +154,6 @@ fn aria2p_drives_the_daemon_unchanged() {
 }
 
 /// A client frame: text, masked as RFC 6455 requires of clients.
-fn ws_text_frame(text: &str) -> Vec<u8> {
-    let payload = text.as_bytes();
-    let mask = [0x12u8, 0x34, 0x56, 0x78];
-    let mut f = vec![0x81];
-    if payload.len() < 126 {
-        f.push(0x80 | payload.len() as u8);
-    } else {
-        f.push(0x80 | 126);
-        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
-}
-
-/// Opens a WebSocket on /jsonrpc; returns it and the response head.
-fn ws_connect(port: u16) -> (TcpStream, String) {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        c,
-        "GET /jsonrpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        c.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    (c, String::from_utf8(head).unwrap())
-}
-
-/// Reads one server frame's payload as text.
-fn ws_read_text(c: &mut TcpStream) -> String {
-    let mut h = [0u8; 2];
-    c.read_exact(&mut h).unwrap();
-    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
-    let len = match h[1] & 0x7f {
-        126 => {
-            let mut b = [0u8; 2];
-            c.read_exact(&mut b).unwrap();
-            u16::from_be_bytes(b) as usize
-        }
-        127 => {
-            let mut b = [0u8; 8];
-            c.read_exact(&mut b).unwrap();
-            u64::from_be_bytes(b) as usize
-        }
-        n => n as usize,
-    };
-    let mut p = vec![0u8; len];
-    c.read_exact(&mut p).unwrap();
-    String::from_utf8(p).unwrap()
-}
-
 #[test]
 fn websocket_requests_and_notifications() {
     let srv = TestServer::start();

@@ -1144,6 +1144,8 @@ impl Coordinator {
             Control::RemoveResult { gid, reply } => {
                 let before = self.results.len();
                 self.results.retain(|r| r.gid != gid);
+                // aria2's numStoppedTotal counts results removed by RPC too.
+                self.purged_total += before - self.results.len();
                 let r = if self.results.len() < before {
                     Ok(())
                 } else {
@@ -1154,6 +1156,7 @@ impl Coordinator {
                 let _ = reply.send(r);
             }
             Control::PurgeResults { reply } => {
+                self.purged_total += self.results.len();
                 self.results.clear();
                 let _ = reply.send(());
             }
@@ -1258,7 +1261,10 @@ impl Coordinator {
             return Ok(gid);
         }
         if self.waiting.contains(gid) {
-            self.paused.insert(gid);
+            if !self.paused.insert(gid) {
+                // aria2 refuses to pause what is already paused.
+                return Err(ControlError(format!("GID#{gid} cannot be paused now")));
+            }
             self.announce(EventKind::Pause, gid);
             return Ok(gid);
         }

@@ -21,10 +21,15 @@ pub fn status_word(st: Status) -> &'static str {
 }
 
 pub fn uris(d: &DownloadStatus) -> Param {
+    // aria2 marks the URIs of a download that has not started "waiting".
+    let word = match d.status {
+        Status::Waiting | Status::Paused => "waiting",
+        _ => "used",
+    };
     Param::Array(
         d.uris
             .iter()
-            .map(|u| Param::structure([("status", s("used")), ("uri", s(u))]))
+            .map(|u| Param::structure([("status", s(word)), ("uri", s(u))]))
             .collect(),
     )
 }

@@ -271,10 +271,16 @@ impl OptionSet {
             .enumerate()
             .filter(|(_, d)| !matches!(d.kind, OptionKind::Flag | OptionKind::Help))
             .filter_map(|(i, d)| {
-                let v = match self.lookup_index(i) {
+                let mut v = match self.lookup_index(i) {
                     Some(v) => v.clone(),
                     None => Value::Single(d.default.to_string()),
                 };
+                // aria2 reports sizes in bytes ("20M" → "20971520").
+                if let (OptionKind::Size { .. }, Value::Single(s)) = (d.kind, &mut v) {
+                    if let Some(n) = crate::value::parse_size(s) {
+                        *s = n.to_string();
+                    }
+                }
                 let empty = match &v {
                     Value::Single(s) => s.is_empty(),
                     Value::List(l) => l.is_empty(),
@@ -315,7 +321,7 @@ mod tests {
         o.set("split", "016").unwrap();
         assert_eq!(o.get_str("split"), "16");
         o.set("min-split-size", "1M").unwrap();
-        assert_eq!(o.get_str("min-split-size"), "1M");
+        assert_eq!(o.get_str("min-split-size"), "1048576");
         assert_eq!(o.get_size("min-split-size"), 1 << 20);
         o.set("continue", "").unwrap();
         assert!(o.get_bool("continue"));

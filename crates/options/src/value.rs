@@ -59,7 +59,8 @@ pub fn normalize(def: &'static OptionDef, raw: &str) -> Result<String, OptionErr
                     max == SIZE_UNLIMITED,
                 )));
             }
-            Ok(raw.to_string())
+            // Stored in bytes, as aria2 stores (and `getOption` shows) it.
+            Ok(n.to_string())
         }
         OptionKind::Float { min, max } => {
             let f = parse_float(raw).ok_or_else(|| bad(format!("Bad number {raw}")))?;
@@ -500,7 +501,7 @@ mod tests {
         assert_eq!(parse_size("-1"), None);
         assert_eq!(parse_size("18446744073709551615"), None);
         assert_eq!(parse_size("99999999999999G"), None);
-        assert_eq!(norm("min-split-size", "1M").unwrap(), "1M");
+        assert_eq!(norm("min-split-size", "1M").unwrap(), "1048576");
         assert_eq!(
             detail(norm("min-split-size", "1K")),
             "min-split-size must be between 1048576 and 1073741824."
@@ -509,7 +510,10 @@ mod tests {
             detail(norm("min-split-size", "1.5M")),
             "Bad or negative value detected: 1.5M"
         );
-        assert_eq!(norm("max-overall-download-limit", "1G").unwrap(), "1G");
+        assert_eq!(
+            norm("max-overall-download-limit", "1G").unwrap(),
+            "1073741824"
+        );
     }
 
     #[test]

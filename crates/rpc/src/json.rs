@@ -84,9 +84,15 @@ pub fn decode_request(body: &[u8], limits: &Limits) -> Result<JsonRequest, Error
                 })
                 .collect(),
         ),
-        _ => JsonRequest::Single(Err(Rejected {
+        // aria2's parser refuses a bare number outright.
+        Param::Int(_) | Param::Double(_) => JsonRequest::Single(Err(Rejected {
             id: Id::Null,
             error: Error::ParseError,
+        })),
+        // Other valid JSON that is no request object: aria2 says -32600.
+        _ => JsonRequest::Single(Err(Rejected {
+            id: Id::Null,
+            error: Error::InvalidRequest,
         })),
     })
 }
@@ -583,7 +589,10 @@ mod tests {
             r#"{"id":null,"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error."}}"#;
         assert_eq!(rejected("{bad"), parse);
         assert_eq!(rejected("5"), parse);
-        assert_eq!(rejected("\"str\""), parse);
+        assert_eq!(
+            rejected("\"str\""),
+            r#"{"id":null,"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request."}}"#
+        );
         assert_eq!(rejected(""), parse);
         assert_eq!(rejected("{} trailing"), parse);
         assert_eq!(

@@ -6,6 +6,8 @@
 //! helpers, so unused ones are allowed rather than warned about.
 #![allow(dead_code)]
 
+pub mod rpc_client;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
