@@ -261,10 +261,7 @@ impl FtpFetch {
     /// connection that fails with a network error may simply have been
     /// closed by the server while idle: that costs one fresh connection,
     /// not a try.
-    async fn with_client<T>(
-        &mut self,
-        op: impl AsyncClientOp<T>,
-    ) -> Result<T, FetchError> {
+    async fn with_client<T>(&mut self, op: impl AsyncClientOp<T>) -> Result<T, FetchError> {
         let mut fresh = false;
         loop {
             let mut c = match self.client.take() {
@@ -481,9 +478,7 @@ impl FtpFetch {
                         self.drop_connection();
                         return Err(FtpError::Io {
                             what: "data",
-                            message: format!(
-                                "the data connection closed at byte {at} of {t}"
-                            ),
+                            message: format!("the data connection closed at byte {at} of {t}"),
                         }
                         .into());
                     }
@@ -538,7 +533,11 @@ impl AsyncClientOp<(Option<u64>, Option<std::time::SystemTime>)> for Probe {
         };
         // In ASCII mode the server rewrites line endings, so SIZE does not
         // tell how many bytes RETR sends: fetch one stream of unknown length.
-        let size = if self.ascii { None } else { c.size(file).await? };
+        let size = if self.ascii {
+            None
+        } else {
+            c.size(file).await?
+        };
         Ok((size, mtime))
     }
 }
@@ -571,7 +570,10 @@ mod tests {
     fn anonymous_by_default_and_path_split() {
         let url = Url::parse("ftp://h.example/pub/a%20b/f%2Ex.iso").unwrap();
         let l = locate(&url, &cfg(&[]), None).unwrap();
-        assert_eq!((l.user.as_str(), l.password.as_str()), ("anonymous", "ARIA2USER@"));
+        assert_eq!(
+            (l.user.as_str(), l.password.as_str()),
+            ("anonymous", "ARIA2USER@")
+        );
         assert_eq!(l.dirs, vec!["pub".to_string(), "a b".to_string()]);
         assert_eq!(l.file, "f.x.iso");
         assert_eq!(l.port, 21);

@@ -10,8 +10,8 @@ use arietta_storage::OpenFiles;
 use arietta_ftp::FtpClient;
 
 use crate::connection_pool::ConnectionPool;
-use crate::{ftp_fetch, http_fetch};
 use crate::messages::ToCore;
+use crate::{ftp_fetch, http_fetch};
 
 /// What connection tasks on one core share. Never leaves the core.
 pub struct CoreContext {
