@@ -40,7 +40,7 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler
 from pyftpdlib.servers import FTPServer
 logging.basicConfig(level=logging.WARNING)
-root, user, password, rate = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+root, user, password, rate, host = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 auth = DummyAuthorizer()
 auth.add_anonymous(root)
 auth.add_user(user, password, root, perm="elr")
@@ -53,16 +53,20 @@ if rate > 0:
     Throttled.write_limit = rate
     Handler.dtp_handler = Throttled
     Handler.use_sendfile = False
-server = FTPServer(("127.0.0.1", 0), Handler)
+server = FTPServer((host, 0), Handler)
 server.max_cons = 0
 print(server.socket.getsockname()[1], flush=True)
 server.serve_forever()
 "#;
 
-/// pyftpdlib serving `root`: anonymous plus `alice`/`s3cret`, each data
-/// connection limited to `rate` bytes/s (0: unlimited). `None` (with a
-/// message) when python3 cannot import pyftpdlib.
+/// pyftpdlib serving `root` on 127.0.0.1: anonymous plus `alice`/`s3cret`,
+/// each data connection limited to `rate` bytes/s (0: unlimited). `None`
+/// (with a message) when python3 cannot import pyftpdlib.
 fn pyftpd(root: &Path, rate: u64) -> Option<ServerProcess> {
+    pyftpd_on(root, rate, "127.0.0.1")
+}
+
+fn pyftpd_on(root: &Path, rate: u64, host: &str) -> Option<ServerProcess> {
     let has = Command::new("python3")
         .args(["-c", "import pyftpdlib"])
         .stdout(Stdio::null())
@@ -81,6 +85,7 @@ fn pyftpd(root: &Path, rate: u64) -> Option<ServerProcess> {
             USER,
             PASSWORD,
             &rate.to_string(),
+            host,
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -339,6 +344,70 @@ fn pyftpdlib_remote_time() {
     let f = out.path().join("t.bin");
     assert_file_eq(&f, &body);
     assert_eq!(std::fs::metadata(&f).unwrap().modified().unwrap(), mtime);
+}
+
+#[test]
+fn pyftpdlib_ipv6_passive_and_active() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipping: no IPv6 loopback here");
+        return;
+    }
+    let (root, body) = served(3 << 20, 15, "six.bin");
+    let Some(srv) = pyftpd_on(root.path(), 0, "::1") else {
+        return;
+    };
+    let out = tempdir();
+    let uri = format!("ftp://[::1]:{}/six.bin", srv.port);
+    run(out.path(), &["-x2", "-s2", "-k1M", "-o", "p.bin", &uri]).expect_code(exit::OK);
+    assert_file_eq(&out.path().join("p.bin"), &body);
+    run(
+        out.path(),
+        &[
+            "-x2",
+            "-s2",
+            "-k1M",
+            "--ftp-pasv=false",
+            "-o",
+            "a.bin",
+            &uri,
+        ],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("a.bin"), &body);
+}
+
+#[test]
+fn pyftpdlib_without_connection_reuse() {
+    let (root, body) = served(6 << 20, 16, "nr.bin");
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let out = tempdir();
+    run(
+        out.path(),
+        &[
+            "--ftp-reuse-connection=false",
+            "-x2",
+            "-s6",
+            "-k1M",
+            &url(srv.port, "/nr.bin"),
+        ],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("nr.bin"), &body);
+}
+
+#[test]
+fn pyftpdlib_ascii_type() {
+    let root = tempdir();
+    std::fs::write(root.path().join("t.txt"), b"one\ntwo\n").unwrap();
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let out = tempdir();
+    run(out.path(), &["--ftp-type=ascii", &url(srv.port, "/t.txt")]).expect_code(exit::OK);
+    // TYPE A: the server sends network line endings.
+    assert_file_eq(&out.path().join("t.txt"), b"one\r\ntwo\r\n");
 }
 
 #[test]
