@@ -398,6 +398,42 @@ fn pyftpdlib_without_connection_reuse() {
 }
 
 #[test]
+fn pyftpdlib_empty_file() {
+    let (root, _) = served(0, 17, "empty.bin");
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let out = tempdir();
+    run(out.path(), &[&url(srv.port, "/empty.bin")]).expect_code(exit::OK);
+    assert_file_eq(&out.path().join("empty.bin"), b"");
+}
+
+#[test]
+fn ftp_and_http_mirrors_share_one_file() {
+    let (root, body) = served(8 << 20, 18, "m.bin");
+    let Some(ftp) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let http = arietta_testserver::TestServer::start();
+    let http_url = http.add_file("/m.bin", body.clone());
+    // Paced so that neither mirror finishes the file alone.
+    http.set_throttle(Some(4 << 20));
+    let out = tempdir();
+    run(
+        out.path(),
+        &["-x2", "-s4", "-k1M", &http_url, &url(ftp.port, "/m.bin")],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("m.bin"), &body);
+    let from_http = http.bytes_served("/m.bin");
+    assert!(
+        from_http > 0 && from_http < body.len() as u64,
+        "HTTP mirror served {from_http} of {} bytes",
+        body.len()
+    );
+}
+
+#[test]
 fn pyftpdlib_ascii_type() {
     let root = tempdir();
     std::fs::write(root.path().join("t.txt"), b"one\ntwo\n").unwrap();

@@ -170,6 +170,11 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         ranged: false,
     };
     let result = f.drive().await;
+    if f.task.stop.load(Ordering::Relaxed) {
+        // Interrupted or removed: report now rather than spend the grace
+        // period on an orderly abort.
+        f.drop_connection();
+    }
     f.end_transfer().await;
     if let Some(c) = f.client.take() {
         if f.task.cfg.ftp_reuse_connection {
