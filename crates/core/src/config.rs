@@ -51,6 +51,18 @@ pub struct DownloadConfig {
     /// `--save-session`, a restart must find every partial file's progress
     /// recorded, whenever the session was last written.
     pub always_control: bool,
+    /// `--ftp-user`/`--ftp-passwd`; credentials in the URI and `.netrc`
+    /// come first, and anonymous login (as aria2) when none is given.
+    pub ftp_user: Option<String>,
+    pub ftp_passwd: Option<String>,
+    /// `--ftp-type=ascii`: the server may rewrite line endings, so the
+    /// size is unknown and the file is fetched in one stream.
+    pub ftp_ascii: bool,
+    /// `--ftp-pasv` (default): EPSV/PASV; false: EPRT/PORT.
+    pub ftp_pasv: bool,
+    /// `--ftp-reuse-connection`: keep logged-in control connections for
+    /// the next segment or file.
+    pub ftp_reuse_connection: bool,
 }
 
 impl DownloadConfig {
@@ -106,6 +118,11 @@ impl DownloadConfig {
             dry_run: o.get_bool("dry-run"),
             auto_save_interval: secs("auto-save-interval"),
             always_control: o.get_opt_str("save-session").is_some(),
+            ftp_user: opt_string("ftp-user"),
+            ftp_passwd: opt_string("ftp-passwd"),
+            ftp_ascii: o.get_str("ftp-type") == "ascii",
+            ftp_pasv: o.get_bool("ftp-pasv"),
+            ftp_reuse_connection: o.get_bool("ftp-reuse-connection"),
         }
     }
 }

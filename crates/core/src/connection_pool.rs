@@ -1,10 +1,12 @@
 //! A core's idle keep-alive connections, so a mirror operator's thousands
-//! of small files from one host reuse a handful of TCP (and TLS) sessions.
+//! of small files from one host reuse a handful of TCP (and TLS) sessions,
+//! and an FTP download's next segment skips the login.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use arietta_ftp::FtpClient;
 use arietta_http::HttpConnection;
 use arietta_net::NetStream;
 
@@ -15,19 +17,43 @@ const MAX_PER_KEY: usize = 32;
 
 pub type Conn = HttpConnection<NetStream>;
 
-#[derive(Default)]
-pub struct ConnectionPool {
-    idle: RefCell<HashMap<String, Vec<(Conn, Instant)>>>,
+/// A connection that knows whether it can serve another request.
+pub trait Reusable {
+    fn reusable(&self) -> bool;
 }
 
-impl ConnectionPool {
+impl Reusable for Conn {
+    fn reusable(&self) -> bool {
+        HttpConnection::reusable(self)
+    }
+}
+
+impl Reusable for FtpClient {
+    fn reusable(&self) -> bool {
+        FtpClient::reusable(self)
+    }
+}
+
+/// Idle connections by key (scheme://host:port plus proxy or user).
+pub struct ConnectionPool<C = Conn> {
+    idle: RefCell<HashMap<String, Vec<(C, Instant)>>>,
+}
+
+impl<C> Default for ConnectionPool<C> {
+    fn default() -> Self {
+        ConnectionPool {
+            idle: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl<C: Reusable> ConnectionPool<C> {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// An idle connection to `key` (scheme://host:port plus proxy), if one
-    /// is fresh enough.
-    pub fn take(&self, key: &str) -> Option<Conn> {
+    /// An idle connection to `key`, if one is fresh enough.
+    pub fn take(&self, key: &str) -> Option<C> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         while let Some((c, at)) = list.pop() {
@@ -38,8 +64,8 @@ impl ConnectionPool {
         None
     }
 
-    /// Keeps a connection whose last response ended cleanly.
-    pub fn put(&self, key: String, conn: Conn) {
+    /// Keeps a connection whose last exchange ended cleanly.
+    pub fn put(&self, key: String, conn: C) {
         if !conn.reusable() {
             return;
         }

@@ -60,7 +60,10 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
-            dead: !(url.starts_with("http://") || url.starts_with("https://")),
+            dead: !["http://", "https://", "ftp://"].iter().any(|s| {
+                url.get(..s.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
+            }),
         }
     }
 

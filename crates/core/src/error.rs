@@ -11,6 +11,8 @@ pub enum FetchError {
     #[error(transparent)]
     Net(#[from] arietta_net::NetError),
     #[error(transparent)]
+    Ftp(#[from] arietta_ftp::FtpError),
+    #[error(transparent)]
     Storage(#[from] arietta_storage::StorageError),
     #[error("the response is not the one requested: {0}")]
     WrongResponse(String),
@@ -41,6 +43,7 @@ impl FetchError {
         match self {
             FetchError::Http(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::Net(e) => ExitCode::from_u8(e.aria2_exit_code()),
+            FetchError::Ftp(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::Storage(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::WrongResponse(_) => ExitCode::BadHttpResponse,
             FetchError::TooManyRedirects(_) => ExitCode::TooManyRedirects,
@@ -58,6 +61,7 @@ impl FetchError {
     pub fn is_retryable(&self) -> bool {
         match self {
             FetchError::Http(e) => e.is_retryable(),
+            FetchError::Ftp(e) => e.is_retryable(),
             FetchError::Net(e) => !matches!(
                 e,
                 arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_)

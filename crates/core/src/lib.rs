@@ -12,6 +12,7 @@ mod coordinator;
 mod download;
 mod error;
 mod exit_code;
+mod ftp_fetch;
 mod gid;
 mod http_fetch;
 mod messages;

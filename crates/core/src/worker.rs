@@ -7,14 +7,18 @@ use std::rc::Rc;
 use arietta_runtime::{CoreId, Mailbox};
 use arietta_storage::OpenFiles;
 
+use arietta_ftp::FtpClient;
+
 use crate::connection_pool::ConnectionPool;
-use crate::http_fetch;
 use crate::messages::ToCore;
+use crate::{ftp_fetch, http_fetch};
 
 /// What connection tasks on one core share. Never leaves the core.
 pub struct CoreContext {
     pub files: OpenFiles,
     pub pool: ConnectionPool,
+    /// Logged-in FTP control connections, by user, host and port.
+    pub ftp_pool: ConnectionPool<FtpClient>,
 }
 
 /// Runs a core until the coordinator says `Shutdown`.
@@ -23,9 +27,13 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     let ctx = Rc::new(CoreContext {
         files: OpenFiles::new(),
         pool: ConnectionPool::new(),
+        ftp_pool: ConnectionPool::new(),
     });
     while let Some(msg) = inbox.recv().await {
         match msg {
+            ToCore::Start(task) if ftp_fetch::is_ftp(&task.url) => {
+                glommio::spawn_local(ftp_fetch::run_connection(ctx.clone(), *task)).detach();
+            }
             ToCore::Start(task) => {
                 glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();
             }

@@ -36,6 +36,11 @@ pub enum Command {
     Cwd(String),
     Pwd,
     Feat,
+    /// Asks the server to abandon the running transfer (RFC 959 §4.1.3).
+    Abor,
+    /// Does nothing; its `200` marks a point in the reply stream, so the
+    /// replies an abort produced (how many varies by server) can be drained.
+    Noop,
     Quit,
 }
 
@@ -57,6 +62,8 @@ impl Command {
             Command::Cwd(_) => "CWD",
             Command::Pwd => "PWD",
             Command::Feat => "FEAT",
+            Command::Abor => "ABOR",
+            Command::Noop => "NOOP",
             Command::Quit => "QUIT",
         }
     }
@@ -82,7 +89,13 @@ impl Command {
             Command::Port(addr) => Some(port_argument(*addr)),
             Command::Eprt(addr) => Some(eprt_argument(*addr)),
             Command::Rest(n) => Some(n.to_string()),
-            Command::Pasv | Command::Epsv | Command::Pwd | Command::Feat | Command::Quit => None,
+            Command::Pasv
+            | Command::Epsv
+            | Command::Pwd
+            | Command::Feat
+            | Command::Abor
+            | Command::Noop
+            | Command::Quit => None,
         };
         out.extend_from_slice(self.verb().as_bytes());
         if let Some(arg) = arg {
@@ -174,6 +187,8 @@ mod tests {
         assert_eq!(wire(Command::Pwd), "PWD\r\n");
         assert_eq!(wire(Command::Feat), "FEAT\r\n");
         assert_eq!(wire(Command::Quit), "QUIT\r\n");
+        assert_eq!(wire(Command::Abor), "ABOR\r\n");
+        assert_eq!(wire(Command::Noop), "NOOP\r\n");
         let v4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 0x1234);
         assert_eq!(wire(Command::Port(v4)), "PORT 192,168,1,2,18,52\r\n");
         assert_eq!(

@@ -43,6 +43,28 @@ pub enum FtpError {
     /// The session was driven out of order (a bug in the caller).
     #[error("FTP session misuse: {0}")]
     Misuse(&'static str),
+    /// Opening a control or data connection failed; `code` is the exit code
+    /// of the network layer's error (19 name resolution, 2 timeout, 6
+    /// network problem), kept so the user sees the same status as for HTTP.
+    #[error("FTP {what} connection failed: {message}")]
+    Connect {
+        what: &'static str,
+        message: String,
+        code: u8,
+    },
+    /// Reading or writing an established connection failed.
+    #[error("FTP {what} connection I/O error: {message}")]
+    Io { what: &'static str, message: String },
+    /// The server closed the control connection where a reply was due.
+    #[error("the FTP server closed the control connection")]
+    Closed,
+    /// No reply (or no data) within `--timeout`.
+    #[error("no answer from the FTP server for {secs} seconds")]
+    Timeout { secs: u64 },
+    /// The active-mode data connection came from another host than the
+    /// server: someone else is trying to feed us a file.
+    #[error("FTP data connection from {got}, expected the server at {want}")]
+    ForeignDataPeer { got: String, want: String },
 }
 
 impl FtpError {
@@ -50,15 +72,31 @@ impl FtpError {
     /// written against aria2c keep working.
     ///
     /// 3: resource not found; 8: resume required but unsupported;
-    /// 24: authorization failed; 21: FTP command failed; 1: anything else
-    /// (protocol garbage is aria2's generic "unknown error").
+    /// 24: authorization failed; 21: FTP command failed; 6: network
+    /// problem; 2: timeout; 1: anything else (protocol garbage is aria2's
+    /// generic "unknown error").
     pub fn aria2_exit_code(&self) -> u8 {
         match self {
             FtpError::NotFound { .. } => 3,
             FtpError::ResumeUnsupported { .. } => 8,
             FtpError::LoginFailed { .. } => 24,
             FtpError::CommandFailed { .. } => 21,
+            FtpError::Connect { code, .. } => *code,
+            FtpError::Io { .. } | FtpError::Closed => 6,
+            FtpError::Timeout { .. } => 2,
             _ => 1,
+        }
+    }
+
+    /// Whether another try on a fresh connection may succeed: network
+    /// trouble and transient (4yz) replies may pass; a refused login, a
+    /// missing file or a server speaking garbage will not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FtpError::Connect { code, .. } => *code != 19,
+            FtpError::Io { .. } | FtpError::Closed | FtpError::Timeout { .. } => true,
+            FtpError::CommandFailed { code, .. } => (400..500).contains(code),
+            _ => false,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! server quirk testable in unit tests and the parser fuzzable.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod client;
 pub mod commands;
 pub mod directory;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod passive;
 pub mod reply;
 pub mod session;
 
+pub use client::{DataConnection, FtpClient, Timeouts, Transfer};
 pub use commands::{eprt_argument, port_argument, Command, TransferType};
 pub use directory::parse_pwd;
 pub use error::FtpError;

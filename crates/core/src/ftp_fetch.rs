@@ -1,0 +1,610 @@
+//! One FTP connection of a download, run as a task on one core: the same
+//! conversation with the coordinator as an HTTP connection (probe, then
+//! segments), spoken over a control connection and one data connection per
+//! RETR.
+//!
+//! The probe logs in and asks SIZE (and MDTM for `--remote-time`); when the
+//! size is known, segments are fetched with REST+RETR. FTP has no end
+//! offset, so a transfer simply runs on: when a segment ends where the next
+//! free one starts, the same transfer continues into it, and otherwise it
+//! is aborted (ABOR, replies drained) and the logged-in control connection
+//! serves the next RETR.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+use arietta_ftp::{DataConnection, FtpClient, FtpError, Timeouts, Transfer, TransferType};
+use arietta_net::FamilyPref;
+use arietta_runtime::mailbox;
+use arietta_storage::FileWriter;
+use url::{Host, Url};
+
+use crate::config::DownloadConfig;
+use crate::error::FetchError;
+use crate::messages::{ConnTask, FileTarget, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::segment_map::{Claim, SegId};
+use crate::worker::CoreContext;
+
+/// Bytes read per write, as for HTTP.
+const READ_CHUNK: u64 = 256 << 10;
+/// aria2's anonymous password.
+const ANONYMOUS_PASSWORD: &str = "ARIA2USER@";
+
+/// Whether `url` is for this module (scheme compared case-insensitively).
+pub fn is_ftp(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("ftp://"))
+}
+
+/// Where the file is and who we log in as, from the URI, `.netrc` and the
+/// options.
+struct Location {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    /// Directory components, percent-decoded, relative to the login
+    /// directory (RFC 1738).
+    dirs: Vec<String>,
+    file: String,
+    /// Idle control connections are shared only between downloads that
+    /// log in to the same server as the same user.
+    pool_key: String,
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn locate(
+    url: &Url,
+    cfg: &DownloadConfig,
+    netrc: Option<&arietta_http::Netrc>,
+) -> Result<Location, FetchError> {
+    let bad = |why: &str| FetchError::UnsupportedUri(format!("{url} ({why})"));
+    let host = match url.host() {
+        Some(Host::Domain(d)) => d.to_owned(),
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(bad("no host")),
+    };
+    let port = url.port().unwrap_or(21);
+    let mut parts: Vec<String> = url
+        .path()
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(decode)
+        .collect();
+    let file = parts.pop().ok_or_else(|| bad("no file name"))?;
+    let from_netrc = || netrc.and_then(|n| n.lookup(&host));
+    // aria2's order: credentials in the URI, then .netrc, then
+    // --ftp-user/--ftp-passwd, then anonymous.
+    let (user, password) = if !url.username().is_empty() {
+        let user = decode(url.username());
+        let password = match url.password() {
+            Some(p) => decode(p),
+            None => from_netrc()
+                .filter(|(login, _)| *login == user)
+                .map(|(_, p)| p.to_owned())
+                .or_else(|| cfg.ftp_passwd.clone())
+                .unwrap_or_else(|| ANONYMOUS_PASSWORD.into()),
+        };
+        (user, password)
+    } else if let Some((login, p)) = from_netrc() {
+        (login.to_owned(), p.to_owned())
+    } else {
+        (
+            cfg.ftp_user.clone().unwrap_or_else(|| "anonymous".into()),
+            cfg.ftp_passwd
+                .clone()
+                .unwrap_or_else(|| ANONYMOUS_PASSWORD.into()),
+        )
+    };
+    let pool_key = format!("ftp://{user}:{password}@{host}:{port}");
+    Ok(Location {
+        host,
+        port,
+        user,
+        password,
+        dirs: parts,
+        file,
+        pool_key,
+    })
+}
+
+/// An open RETR and the file offset its next byte belongs to.
+struct Open {
+    xfer: Transfer,
+    at: u64,
+}
+
+struct FtpFetch {
+    ctx: Rc<CoreContext>,
+    task: ConnTask,
+    loc: Location,
+    client: Option<FtpClient>,
+    open: Option<Open>,
+    seg: Option<SegId>,
+    writer: Option<Rc<FileWriter>>,
+    target: Option<FileTarget>,
+    total: Option<u64>,
+    ranged: bool,
+}
+
+pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
+    let to_coord = task.to_coord.clone();
+    let (gid, conn) = (task.gid, task.conn);
+    let end = |result| {
+        let _ = to_coord.send(ToCoordinator::ConnEnded {
+            gid,
+            conn,
+            seg: None,
+            result,
+        });
+    };
+    let url = match Url::parse(&task.url) {
+        Ok(u) => u,
+        Err(_) => return end(Err(FetchError::UnsupportedUri(task.url.clone()))),
+    };
+    if task.net.proxies.proxy_for(&url).is_some() {
+        return end(Err(FetchError::UnsupportedUri(format!(
+            "{url} (FTP through a proxy is not supported yet; unset the proxy for ftp:// or use --no-proxy)"
+        ))));
+    }
+    let loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
+        Ok(l) => l,
+        Err(e) => return end(Err(e)),
+    };
+    let mut f = FtpFetch {
+        ctx,
+        task,
+        loc,
+        client: None,
+        open: None,
+        seg: None,
+        writer: None,
+        target: None,
+        total: None,
+        ranged: false,
+    };
+    let result = f.drive().await;
+    if f.task.stop.load(Ordering::Relaxed) {
+        // Interrupted or removed: report now rather than spend the grace
+        // period on an orderly abort.
+        f.drop_connection();
+    }
+    f.end_transfer().await;
+    if let Some(c) = f.client.take() {
+        if f.task.cfg.ftp_reuse_connection {
+            f.ctx.ftp_pool.put(f.loc.pool_key.clone(), c);
+        } else {
+            c.quit().await;
+        }
+    }
+    let _ = to_coord.send(ToCoordinator::ConnEnded {
+        gid,
+        conn,
+        seg: f.seg.take(),
+        result,
+    });
+}
+
+impl FtpFetch {
+    async fn drive(&mut self) -> Result<(), FetchError> {
+        if self.task.probe {
+            let info = self.probe().await?;
+            match self.report_probe(info).await {
+                ProbeDecision::Stream { claim, target } => {
+                    self.set_target(target);
+                    self.seg = Some(claim.id);
+                    self.start(claim.cursor.get().0).await?;
+                    self.fetch_segment(&claim).await?;
+                }
+                ProbeDecision::AskForWork { target } => self.set_target(target),
+                ProbeDecision::Stop => return Ok(()),
+            }
+        }
+        loop {
+            let Some(work) = self.need_work().await else {
+                return Ok(());
+            };
+            self.set_target(work.target);
+            self.total = work.total;
+            self.ranged = work.ranged;
+            self.seg = Some(work.claim.id);
+            let pos = work.claim.cursor.get().0;
+            if self.open.as_ref().is_none_or(|o| o.at != pos) {
+                self.end_transfer().await;
+                self.start(pos).await?;
+            }
+            self.fetch_segment(&work.claim).await?;
+        }
+    }
+
+    fn set_target(&mut self, target: FileTarget) {
+        if self.target.as_ref() != Some(&target) {
+            self.writer = None;
+            self.target = Some(target);
+        }
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            io: self.task.cfg.timeout,
+            connect: self.task.cfg.connect_timeout,
+        }
+    }
+
+    fn transfer_type(&self) -> TransferType {
+        if self.task.cfg.ftp_ascii {
+            TransferType::Ascii
+        } else {
+            TransferType::Binary
+        }
+    }
+
+    /// A logged-in control connection: a pooled one, or a new one.
+    async fn connect(&mut self) -> Result<FtpClient, FetchError> {
+        let cfg = &self.task.cfg;
+        let family = if cfg.disable_ipv6 {
+            FamilyPref::V4Only
+        } else {
+            FamilyPref::Any
+        };
+        let tcp =
+            arietta_net::connect_host(&self.loc.host, self.loc.port, family, cfg.connect_timeout)
+                .await?;
+        let mut c = FtpClient::handshake(tcp, self.timeouts()).await?;
+        c.login(&self.loc.user, &self.loc.password).await?;
+        Ok(c)
+    }
+
+    /// Makes `self.client` a connection logged in, in the file's directory
+    /// and with the transfer type set, then runs `op` on it. A pooled
+    /// connection that fails with a network error may simply have been
+    /// closed by the server while idle: that costs one fresh connection,
+    /// not a try.
+    async fn with_client<T>(&mut self, op: impl AsyncClientOp<T>) -> Result<T, FetchError> {
+        let mut fresh = false;
+        loop {
+            let mut c = match self.client.take() {
+                Some(c) => c,
+                None => match self.ctx.ftp_pool.take(&self.loc.pool_key) {
+                    Some(c) => c,
+                    None => {
+                        fresh = true;
+                        self.connect().await?
+                    }
+                },
+            };
+            let tt = self.transfer_type();
+            let r: Result<T, FtpError> = async {
+                c.set_type(tt).await?;
+                c.change_dir(&self.loc.dirs).await?;
+                op.run(&mut c, &self.loc.file).await
+            }
+            .await;
+            match r {
+                Ok(v) => {
+                    self.client = Some(c);
+                    return Ok(v);
+                }
+                Err(FtpError::Closed | FtpError::Io { .. }) if !fresh => continue,
+                Err(e) => {
+                    if c.reusable() {
+                        self.client = Some(c);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
+        let want_mtime = self.task.cfg.remote_time;
+        let ascii = self.task.cfg.ftp_ascii;
+        let (total, last_modified) = self.with_client(Probe { want_mtime, ascii }).await?;
+        self.total = total;
+        self.ranged = total.is_some();
+        Ok(ProbeInfo {
+            final_url: self.task.url.clone(),
+            total,
+            // REST is assumed, as aria2 does; a server that refuses it
+            // fails the segment with exit 8.
+            ranges: total.is_some(),
+            disposition_name: None,
+            last_modified,
+            validator: None,
+            not_modified: false,
+        })
+    }
+
+    async fn report_probe(&mut self, info: ProbeInfo) -> ProbeDecision {
+        let (tx, rx) = mailbox();
+        let msg = ToCoordinator::Probed {
+            gid: self.task.gid,
+            conn: self.task.conn,
+            result: Ok(info),
+            reply: tx,
+        };
+        if self.task.to_coord.send(msg).is_err() {
+            return ProbeDecision::Stop;
+        }
+        rx.recv().await.unwrap_or(ProbeDecision::Stop)
+    }
+
+    async fn need_work(&mut self) -> Option<Work> {
+        let (tx, rx) = mailbox();
+        let msg = ToCoordinator::NeedWork {
+            gid: self.task.gid,
+            finished: self.seg.take(),
+            at: self.open.as_ref().map(|o| o.at),
+            reply: tx,
+        };
+        self.task.to_coord.send(msg).ok()?;
+        rx.recv().await.flatten()
+    }
+
+    /// Starts a RETR at `pos`.
+    async fn start(&mut self, pos: u64) -> Result<(), FetchError> {
+        if pos != 0 && !self.ranged {
+            return Err(FetchError::WrongResponse(format!(
+                "the server's file size is unknown; cannot continue at {pos}"
+            )));
+        }
+        let mode = if self.task.cfg.ftp_pasv {
+            DataConnection::Passive
+        } else {
+            DataConnection::Active
+        };
+        let xfer = self.with_client(Retrieve { pos, mode }).await?;
+        self.open = Some(Open { xfer, at: pos });
+        Ok(())
+    }
+
+    /// Stops the open transfer, if any, keeping the control connection
+    /// when the server followed the abort properly.
+    async fn end_transfer(&mut self) {
+        let Some(o) = self.open.take() else { return };
+        if let Some(mut c) = self.client.take() {
+            if c.abort(o.xfer).await && self.task.cfg.ftp_reuse_connection {
+                self.client = Some(c);
+            } else {
+                c.quit().await;
+            }
+        }
+    }
+
+    async fn writer(&mut self) -> Result<Rc<FileWriter>, FetchError> {
+        if let Some(w) = &self.writer {
+            return Ok(w.clone());
+        }
+        let t = self.target.as_ref().expect("target set before fetching");
+        let w = self
+            .ctx
+            .files
+            .get(self.task.gid.0, &t.path, t.direct)
+            .await?;
+        self.writer = Some(w.clone());
+        Ok(w)
+    }
+
+    /// Streams the open transfer into the segment until the segment's end
+    /// (which a split may move down) or the file's. Every chunk is reported
+    /// `Written` only after its write completed.
+    async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
+        let writer = self.writer().await?;
+        let gid = self.task.gid;
+        let timeout = self.task.cfg.timeout;
+        let limiter = self.task.net.overall_limit.clone();
+        let own_limit = self.task.limit.clone();
+        loop {
+            if self.task.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let (pos, mut want) = claim.cursor.next_read(READ_CHUNK);
+            if want == 0 {
+                return Ok(());
+            }
+            if !limiter.is_unlimited() || own_limit.is_some() {
+                let mut lims: Vec<&arietta_net::RateLimiter> = vec![&limiter];
+                if let Some(l) = &own_limit {
+                    lims.push(l);
+                }
+                want = arietta_net::take_all(&lims, want as usize).await as u64;
+            }
+            let Some(open) = self.open.as_mut() else {
+                return Err(FetchError::WrongResponse("no open transfer".into()));
+            };
+            let mut buf = writer.chunk(want as usize);
+            let mut filled = 0usize;
+            let mut eof = false;
+            let mut error = None;
+            while filled < want as usize {
+                let dst = &mut buf.as_mut_slice()[filled..want as usize];
+                match open.xfer.read(dst, timeout).await {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            let got = filled as u64;
+            let keep = claim.cursor.advance(pos, got);
+            open.at = pos + got;
+            if keep > 0 {
+                // Bytes read before a failure are still good: keep them.
+                writer.write_chunk(buf, keep as usize, pos).await?;
+                let _ = self.task.to_coord.send(ToCoordinator::Written {
+                    gid,
+                    start: pos,
+                    end: pos + keep,
+                });
+            }
+            if let Some(e) = error {
+                self.drop_connection();
+                return Err(e.into());
+            }
+            if keep < got {
+                // A split moved our end below what we read: the rest of
+                // this transfer belongs to someone else.
+                self.end_transfer().await;
+                return Ok(());
+            }
+            if eof {
+                let at = pos + got;
+                let Some(o) = self.open.take() else {
+                    return Ok(());
+                };
+                match self.total {
+                    None => {
+                        self.finish(o).await?;
+                        let _ = self
+                            .task
+                            .to_coord
+                            .send(ToCoordinator::StreamEnded { gid, len: at });
+                        return Ok(());
+                    }
+                    Some(t) if at == t => {
+                        self.finish(o).await?;
+                        return Ok(());
+                    }
+                    Some(t) => {
+                        // The server cut the data connection short; its
+                        // final reply may never come, so do not wait.
+                        drop(o);
+                        self.drop_connection();
+                        return Err(FtpError::Io {
+                            what: "data",
+                            message: format!("the data connection closed at byte {at} of {t}"),
+                        }
+                        .into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the final reply of a transfer that reached the end of the file.
+    async fn finish(&mut self, o: Open) -> Result<(), FetchError> {
+        let Some(mut c) = self.client.take() else {
+            return Ok(());
+        };
+        c.finish(o.xfer).await?;
+        if self.task.cfg.ftp_reuse_connection {
+            self.client = Some(c);
+        } else {
+            c.quit().await;
+        }
+        Ok(())
+    }
+
+    /// Forgets a control connection whose state is unknown after an error.
+    fn drop_connection(&mut self) {
+        self.open = None;
+        self.client = None;
+    }
+}
+
+/// One step run on a ready control connection by
+/// [`FtpFetch::with_client`]: a trait rather than a closure, because the
+/// step borrows the client mutably across awaits.
+trait AsyncClientOp<T> {
+    async fn run(&self, c: &mut FtpClient, file: &str) -> Result<T, FtpError>;
+}
+
+struct Probe {
+    want_mtime: bool,
+    ascii: bool,
+}
+
+impl AsyncClientOp<(Option<u64>, Option<std::time::SystemTime>)> for Probe {
+    async fn run(
+        &self,
+        c: &mut FtpClient,
+        file: &str,
+    ) -> Result<(Option<u64>, Option<std::time::SystemTime>), FtpError> {
+        let mtime = if self.want_mtime {
+            c.modified(file).await?
+        } else {
+            None
+        };
+        // In ASCII mode the server rewrites line endings, so SIZE does not
+        // tell how many bytes RETR sends: fetch one stream of unknown length.
+        let size = if self.ascii {
+            None
+        } else {
+            c.size(file).await?
+        };
+        Ok((size, mtime))
+    }
+}
+
+struct Retrieve {
+    pos: u64,
+    mode: DataConnection,
+}
+
+impl AsyncClientOp<Transfer> for Retrieve {
+    async fn run(&self, c: &mut FtpClient, file: &str) -> Result<Transfer, FtpError> {
+        c.retrieve(file, self.pos, self.mode).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arietta_options::OptionSet;
+
+    fn cfg(args: &[(&str, &str)]) -> DownloadConfig {
+        let mut o = OptionSet::new();
+        for (k, v) in args {
+            o.set(k, v).unwrap();
+        }
+        DownloadConfig::from_options(&o)
+    }
+
+    #[test]
+    fn anonymous_by_default_and_path_split() {
+        let url = Url::parse("ftp://h.example/pub/a%20b/f%2Ex.iso").unwrap();
+        let l = locate(&url, &cfg(&[]), None).unwrap();
+        assert_eq!(
+            (l.user.as_str(), l.password.as_str()),
+            ("anonymous", "ARIA2USER@")
+        );
+        assert_eq!(l.dirs, vec!["pub".to_string(), "a b".to_string()]);
+        assert_eq!(l.file, "f.x.iso");
+        assert_eq!(l.port, 21);
+    }
+
+    #[test]
+    fn credentials_order() {
+        let c = cfg(&[("ftp-user", "opt"), ("ftp-passwd", "optpw")]);
+        let url = Url::parse("ftp://u:p%40ss@[::1]:2121/f").unwrap();
+        let l = locate(&url, &c, None).unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("u", "p@ss"));
+        assert_eq!((l.host.as_str(), l.port), ("::1", 2121));
+        let url = Url::parse("ftp://u@h/f").unwrap();
+        let l = locate(&url, &c, None).unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("u", "optpw"));
+        let netrc = arietta_http::Netrc::parse(b"machine h login n password np");
+        let url = Url::parse("ftp://h/f").unwrap();
+        let l = locate(&url, &c, Some(&netrc)).unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("n", "np"));
+        let l = locate(&url, &c, None).unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("opt", "optpw"));
+    }
+
+    #[test]
+    fn a_directory_is_not_a_file() {
+        let url = Url::parse("ftp://h/").unwrap();
+        assert!(locate(&url, &cfg(&[]), None).is_err());
+    }
+}
