@@ -51,6 +51,11 @@ pub struct DownloadConfig {
     /// `--save-session`, a restart must find every partial file's progress
     /// recorded, whenever the session was last written.
     pub always_control: bool,
+    /// `--ssh-host-key-md=TYPE=DIGEST` for sftp:// URIs.
+    pub ssh_host_key_md: Option<String>,
+    /// `--ftp-user`/`--ftp-passwd`, which aria2 uses for SFTP logins too.
+    pub ftp_user: Option<String>,
+    pub ftp_passwd: Option<String>,
 }
 
 impl DownloadConfig {
@@ -106,6 +111,9 @@ impl DownloadConfig {
             dry_run: o.get_bool("dry-run"),
             auto_save_interval: secs("auto-save-interval"),
             always_control: o.get_opt_str("save-session").is_some(),
+            ssh_host_key_md: opt_string("ssh-host-key-md"),
+            ftp_user: opt_string("ftp-user"),
+            ftp_passwd: opt_string("ftp-passwd"),
         }
     }
 }

@@ -59,7 +59,9 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
-            dead: !(url.starts_with("http://") || url.starts_with("https://")),
+            dead: !["http://", "https://", "sftp://"]
+                .iter()
+                .any(|s| url.starts_with(s)),
         }
     }
 

@@ -20,6 +20,7 @@ mod prepare;
 pub mod segment_map;
 mod session;
 mod session_file;
+mod sftp_fetch;
 mod worker;
 
 pub use coordinator::RunReport;

@@ -8,8 +8,8 @@ use arietta_runtime::{CoreId, Mailbox};
 use arietta_storage::OpenFiles;
 
 use crate::connection_pool::ConnectionPool;
-use crate::http_fetch;
 use crate::messages::ToCore;
+use crate::{http_fetch, sftp_fetch};
 
 /// What connection tasks on one core share. Never leaves the core.
 pub struct CoreContext {
@@ -26,6 +26,9 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     });
     while let Some(msg) = inbox.recv().await {
         match msg {
+            ToCore::Start(task) if task.url.starts_with("sftp://") => {
+                glommio::spawn_local(sftp_fetch::run_connection(ctx.clone(), *task)).detach();
+            }
             ToCore::Start(task) => {
                 glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();
             }

@@ -49,7 +49,10 @@ impl SftpConnection {
                 serve(session, inbox);
             })
             .map_err(|_| SftpError::ThreadGone)?;
-        ready_rx.recv().await.unwrap_or(Err(SftpError::ThreadGone))?;
+        ready_rx
+            .recv()
+            .await
+            .unwrap_or(Err(SftpError::ThreadGone))?;
         Ok(SftpConnection { commands })
     }
 

@@ -20,7 +20,9 @@ pub enum SftpError {
     Handshake { host: String, detail: String },
     /// The server's host key is not the one `--ssh-host-key-md` names. No
     /// credentials were sent.
-    #[error("unexpected SSH host key of {host}: expected {algo}={expected}, actual {algo}={actual}")]
+    #[error(
+        "unexpected SSH host key of {host}: expected {algo}={expected}, actual {algo}={actual}"
+    )]
     HostKeyMismatch {
         host: String,
         algo: &'static str,
@@ -96,6 +98,9 @@ impl SftpError {
     /// Whether this is aria2's "resource not found" (counts against
     /// `--max-file-not-found`).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, SftpError::NotFound { .. } | SftpError::NotAFile { .. })
+        matches!(
+            self,
+            SftpError::NotFound { .. } | SftpError::NotAFile { .. }
+        )
     }
 }

@@ -116,7 +116,10 @@ mod tests {
         assert!(c.verify("h", Some(&[0x11; 16])).is_ok());
         let e = c.verify("h", Some(&[0x22; 16])).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains(&"11".repeat(16)) && msg.contains(&"22".repeat(16)), "{msg}");
+        assert!(
+            msg.contains(&"11".repeat(16)) && msg.contains(&"22".repeat(16)),
+            "{msg}"
+        );
         assert_eq!(e.aria2_exit_code(), 1);
         assert!(!e.is_retryable());
         assert!(c.verify("h", None).is_err());

@@ -86,7 +86,9 @@ impl SftpSession {
         }
         session.set_timeout(millis(cfg.timeout));
         authenticate(&session, &cfg.credentials)?;
-        let sftp = session.sftp().map_err(|e| map_err(e, "subsystem start", "", cfg.timeout))?;
+        let sftp = session
+            .sftp()
+            .map_err(|e| map_err(e, "subsystem start", "", cfg.timeout))?;
         Ok(SftpSession {
             session,
             sftp,
@@ -167,6 +169,17 @@ impl SftpSession {
     }
 }
 
+/// libssh2 keeps requests for 4× the caller's buffer in flight (capped by
+/// its channel window), guessing that reads continue; past a segment's end
+/// those bytes are wasted. This is the buffer size to ask for when
+/// `remaining` bytes of the segment are left: `max` while far from the end,
+/// then a quarter of what is left, so the read-ahead stops at the segment's
+/// end, down to `floor` (libssh2's request size, 30000 bytes, is a good
+/// one), where at most 4 × `floor` is read past it.
+pub fn read_size(remaining: u64, max: u64, floor: u64) -> u64 {
+    (remaining / 4).clamp(floor, max).min(remaining)
+}
+
 fn millis(d: Duration) -> u32 {
     d.as_millis().min(u128::from(u32::MAX)) as u32
 }
@@ -241,7 +254,8 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
             tried.push("ssh-agent".to_owned());
         }
         for key in &c.key_files {
-            if session.userauth_pubkey_file(user, None, key, None).is_ok() && session.authenticated()
+            if session.userauth_pubkey_file(user, None, key, None).is_ok()
+                && session.authenticated()
             {
                 return Ok(());
             }
@@ -253,7 +267,10 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
             "no password and no private key to offer (the server offers {methods})"
         )));
     }
-    Err(fail(format!("no key was accepted (tried {})", tried.join(", "))))
+    Err(fail(format!(
+        "no key was accepted (tried {})",
+        tried.join(", ")
+    )))
 }
 
 fn timeout_of(e: &ssh2::Error) -> bool {
@@ -283,5 +300,31 @@ fn io_err(e: std::io::Error, what: &'static str, timeout: Duration) -> SftpError
     SftpError::Protocol {
         what,
         detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_size;
+
+    #[test]
+    fn read_ahead_stays_inside_the_segment() {
+        const MAX: u64 = 1 << 20;
+        const FLOOR: u64 = 30_000;
+        assert_eq!(read_size(100 << 20, MAX, FLOOR), MAX);
+        assert_eq!(read_size(2 << 20, MAX, FLOOR), 512 << 10);
+        assert_eq!(read_size(50_000, MAX, FLOOR), FLOOR);
+        assert_eq!(read_size(10_000, MAX, FLOOR), 10_000);
+        assert_eq!(read_size(0, MAX, FLOOR), 0);
+        // Walking a segment: every request libssh2 may send (4× the
+        // buffer from where the read starts) ends inside it, except
+        // within 4 × FLOOR of its end.
+        let end = 7_777_777u64;
+        let mut pos = 0;
+        while pos < end {
+            let n = read_size(end - pos, MAX, FLOOR);
+            assert!(pos + 4 * n <= end || end - pos <= 4 * FLOOR);
+            pos += n;
+        }
     }
 }
