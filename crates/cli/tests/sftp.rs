@@ -238,3 +238,59 @@ fn remote_time_sets_mtime() {
         .unwrap();
     assert_eq!(got, when);
 }
+
+#[test]
+fn empty_file_and_directory() {
+    let srv = sshd_or_skip!();
+    let path = srv.add_file("empty.bin", b"");
+    let tmp = tempdir();
+    run(tmp.path(), &[&srv.url_with_password(&path)]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("empty.bin"), b"");
+    let sub = srv.dir.path().join("subdir");
+    std::fs::create_dir(&sub).unwrap();
+    let out = run(tmp.path(), &[&srv.url_with_password(s(&sub))]);
+    out.expect_code(exit::NOT_FOUND);
+    assert!(
+        out.output().contains("not a regular file"),
+        "{}",
+        out.output()
+    );
+}
+
+#[test]
+fn closed_port_exits_6() {
+    // Needs no sshd: nothing listens on the port.
+    let tmp = tempdir();
+    let url = format!("sftp://u:p@127.0.0.1:{}/f.bin", closed_port());
+    let out = run(tmp.path(), &["--max-tries=1", &url]);
+    out.expect_code(exit::NETWORK);
+    assert!(
+        list_dir(tmp.path()).is_empty(),
+        "{:?}",
+        list_dir(tmp.path())
+    );
+}
+
+#[test]
+fn http_and_sftp_mirrors_serve_one_file() {
+    let srv = sshd_or_skip!();
+    let size = 8 << 20;
+    let body = pattern(size, 7);
+    let path = srv.add_file("mix.bin", &body);
+    let http = arietta_testserver::TestServer::start();
+    let http_url = http.add_file("/mix.bin", body.clone());
+    // A slow HTTP mirror, so the SFTP one (whose handshake takes longer)
+    // certainly gets segments before HTTP has taken them all.
+    http.set_throttle(Some(2 << 20));
+    let tmp = tempdir();
+    let sftp_url = srv.url_with_password(&path);
+    run(tmp.path(), &["-x2", "-s4", "-k1M", &http_url, &sftp_url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("mix.bin"), &body);
+    let served = http.bytes_served("/mix.bin");
+    assert!(served > 0 && served < size as u64, "HTTP served {served}");
+    assert!(
+        srv.log().contains("Accepted password for"),
+        "the SFTP mirror was not used:\n{}",
+        srv.log()
+    );
+}
