@@ -63,6 +63,9 @@ pub struct DownloadConfig {
     /// `--ftp-reuse-connection`: keep logged-in control connections for
     /// the next segment or file.
     pub ftp_reuse_connection: bool,
+    /// `--ssh-host-key-md=TYPE=DIGEST` for sftp:// URIs (which use
+    /// `--ftp-user`/`--ftp-passwd` too, as aria2 does).
+    pub ssh_host_key_md: Option<String>,
 }
 
 impl DownloadConfig {
@@ -123,6 +126,7 @@ impl DownloadConfig {
             ftp_ascii: o.get_str("ftp-type") == "ascii",
             ftp_pasv: o.get_bool("ftp-pasv"),
             ftp_reuse_connection: o.get_bool("ftp-reuse-connection"),
+            ssh_host_key_md: opt_string("ssh-host-key-md"),
         }
     }
 }

@@ -14,6 +14,8 @@ pub enum FetchError {
     Ftp(#[from] arietta_ftp::FtpError),
     #[error(transparent)]
     Storage(#[from] arietta_storage::StorageError),
+    #[error(transparent)]
+    Sftp(#[from] arietta_sftp::SftpError),
     #[error("the response is not the one requested: {0}")]
     WrongResponse(String),
     #[error("too many redirects (limit {0})")]
@@ -45,6 +47,7 @@ impl FetchError {
             FetchError::Net(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::Ftp(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::Storage(e) => ExitCode::from_u8(e.aria2_exit_code()),
+            FetchError::Sftp(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::WrongResponse(_) => ExitCode::BadHttpResponse,
             FetchError::TooManyRedirects(_) => ExitCode::TooManyRedirects,
             FetchError::SizeChanged { .. } => ExitCode::BadHttpResponse,
@@ -66,6 +69,7 @@ impl FetchError {
                 e,
                 arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_)
             ),
+            FetchError::Sftp(e) => e.is_retryable(),
             FetchError::WrongResponse(_) | FetchError::Timeout(_) => true,
             _ => false,
         }

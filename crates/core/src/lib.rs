@@ -21,6 +21,7 @@ mod prepare;
 pub mod segment_map;
 mod session;
 mod session_file;
+mod sftp_fetch;
 mod waiting_queue;
 mod worker;
 

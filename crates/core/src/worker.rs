@@ -11,7 +11,7 @@ use arietta_ftp::FtpClient;
 
 use crate::connection_pool::ConnectionPool;
 use crate::messages::ToCore;
-use crate::{ftp_fetch, http_fetch};
+use crate::{ftp_fetch, http_fetch, sftp_fetch};
 
 /// What connection tasks on one core share. Never leaves the core.
 pub struct CoreContext {
@@ -33,6 +33,9 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
         match msg {
             ToCore::Start(task) if ftp_fetch::is_ftp(&task.url) => {
                 glommio::spawn_local(ftp_fetch::run_connection(ctx.clone(), *task)).detach();
+            }
+            ToCore::Start(task) if task.url.starts_with("sftp://") => {
+                glommio::spawn_local(sftp_fetch::run_connection(ctx.clone(), *task)).detach();
             }
             ToCore::Start(task) => {
                 glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();

@@ -1280,7 +1280,7 @@ pub static OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#ftp"],
         arg: "=TYPE=DIGEST",
-        help: "Set checksum for SSH host public key (TYPE=DIGEST, TYPE is sha-1 or md5).",
+        help: "Set checksum for SSH host public key (TYPE=DIGEST, TYPE is sha-1, md5 or sha-256).",
     },
     OptionDef {
         name: "http-user",

@@ -113,8 +113,10 @@ pub fn normalize(def: &'static OptionDef, raw: &str) -> Result<String, OptionErr
             Ok(raw.to_string())
         }
         OptionKind::Checksum => {
+            // aria2 knows sha-1 and md5; sha-256 is what `ssh-keygen -l`
+            // prints for today's host keys, so it is accepted too.
             let allowed: &[&str] = if def.name == "ssh-host-key-md" {
-                &["sha-1", "md5"]
+                &["sha-1", "md5", "sha-256"]
             } else {
                 &[]
             };
@@ -583,7 +585,8 @@ mod tests {
         assert!(norm("checksum", "sha-1").is_err());
         assert!(norm("checksum", "crc=00").is_err());
         assert!(norm("ssh-host-key-md", &format!("sha-1={sha1}")).is_ok());
-        assert!(norm("ssh-host-key-md", &format!("sha-256={}", "0".repeat(64))).is_err());
+        assert!(norm("ssh-host-key-md", &format!("sha-256={}", "0".repeat(64))).is_ok());
+        assert!(norm("ssh-host-key-md", &format!("sha-512={}", "0".repeat(128))).is_err());
         assert!(norm("checksum", &format!("sha-256={}", "0".repeat(64))).is_ok());
     }
 

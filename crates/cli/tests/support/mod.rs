@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub mod sshd;
+
 /// aria2 exit codes the tests assert on.
 pub mod exit {
     pub const OK: i32 = 0;
@@ -78,8 +80,9 @@ impl Outcome {
 }
 
 /// The binary under test, set up so nothing from the developer's machine
-/// leaks in: `HOME` points at `home` (no `~/.netrc`, no `~/.aria2`), proxy
-/// variables are removed, and the working directory is `cwd`.
+/// leaks in: `HOME` points at `home` (no `~/.netrc`, no `~/.aria2`, no
+/// `~/.ssh`), proxy variables and the SSH agent are removed, and the
+/// working directory is `cwd`.
 pub fn command(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_arietta"));
     cmd.current_dir(cwd)
@@ -97,6 +100,7 @@ pub fn command(cwd: &Path) -> Command {
         "FTP_PROXY",
         "ALL_PROXY",
         "NO_PROXY",
+        "SSH_AUTH_SOCK",
     ] {
         cmd.env_remove(var);
     }
