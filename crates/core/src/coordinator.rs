@@ -60,10 +60,12 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
-            dead: !["http://", "https://", "ftp://", "sftp://"].iter().any(|s| {
-                url.get(..s.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
-            }),
+            dead: !["http://", "https://", "ftp://", "sftp://"]
+                .iter()
+                .any(|s| {
+                    url.get(..s.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(s))
+                }),
         }
     }
 
