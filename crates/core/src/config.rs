@@ -51,6 +51,12 @@ pub struct DownloadConfig {
     /// `--save-session`, a restart must find every partial file's progress
     /// recorded, whenever the session was last written.
     pub always_control: bool,
+    /// `--follow-metalink`: `true` (save and follow), `mem` (follow only)
+    /// or `false`.
+    pub follow_metalink: String,
+    /// `--realtime-chunk-checksum`: check metalink piece hashes as pieces
+    /// complete.
+    pub realtime_chunk_checksum: bool,
 }
 
 impl DownloadConfig {
@@ -106,6 +112,8 @@ impl DownloadConfig {
             dry_run: o.get_bool("dry-run"),
             auto_save_interval: secs("auto-save-interval"),
             always_control: o.get_opt_str("save-session").is_some(),
+            follow_metalink: o.get_str("follow-metalink").to_owned(),
+            realtime_chunk_checksum: o.get_bool("realtime-chunk-checksum"),
         }
     }
 }

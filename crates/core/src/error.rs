@@ -34,6 +34,14 @@ pub enum FetchError {
     UnsupportedUri(String),
     #[error("the download was removed")]
     Removed,
+    /// A metalink document that cannot be used (bad XML, a DTD, too large,
+    /// no usable file).
+    #[error("metalink: {0}")]
+    Metalink(String),
+    /// A piece failed its metalink chunk checksum and no other mirror is
+    /// left to fetch it from.
+    #[error("piece {index} failed its {algo} chunk checksum")]
+    PieceHash { index: usize, algo: String },
 }
 
 impl FetchError {
@@ -51,6 +59,8 @@ impl FetchError {
             FetchError::TooSlow { .. } => ExitCode::TooSlow,
             FetchError::UnsupportedUri(_) => ExitCode::Unknown,
             FetchError::Removed => ExitCode::Unknown,
+            FetchError::Metalink(_) => ExitCode::MetalinkParse,
+            FetchError::PieceHash { .. } => ExitCode::Checksum,
         }
     }
 

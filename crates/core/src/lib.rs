@@ -15,7 +15,9 @@ mod exit_code;
 mod gid;
 mod http_fetch;
 mod messages;
+pub mod metalink_plan;
 mod net_context;
+mod piece_verify;
 mod prepare;
 pub mod segment_map;
 mod session;
@@ -29,4 +31,5 @@ pub use download::{
 pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use gid::Gid;
+pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan};
 pub use session::{run, run_with, ServiceStarter, SessionError};

@@ -221,6 +221,18 @@ impl SegmentMap {
         }
     }
 
+    /// Bytes `[start, end)` turned out bad (a piece hash mismatch): they
+    /// are no longer done and go to the front of the free list, to be
+    /// fetched again before anything else.
+    pub fn invalidate(&mut self, start: u64, end: u64) {
+        let end = end.min(self.total);
+        if start >= end {
+            return;
+        }
+        self.done.remove(start, end);
+        self.free.push_front((start, end));
+    }
+
     pub fn held_count(&self) -> usize {
         self.held.len()
     }

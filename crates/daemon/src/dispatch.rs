@@ -154,6 +154,7 @@ async fn add(
         gid,
         uris,
         options: Arc::new(set),
+        metalink: None,
     };
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
     let gid = ctx
