@@ -31,5 +31,5 @@ pub use download::{
 pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use gid::Gid;
-pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan};
+pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
 pub use session::{run, run_with, ServiceStarter, SessionError};

@@ -13,6 +13,10 @@ use arietta_options::OptionSet;
 use crate::download::DownloadRequest;
 use crate::error::FetchError;
 
+/// Largest metalink document accepted (the parser's default limit); a
+/// bigger one is refused before it is read whole.
+pub const METALINK_MAX_BYTES: usize = 4 * 1024 * 1024;
+
 /// What a metalink says about one file beyond its mirrors and name (those
 /// travel as the request's URIs and its `out` option).
 #[derive(Debug, Clone, PartialEq, Eq)]
