@@ -38,6 +38,9 @@ pub enum FetchError {
     /// no usable file).
     #[error("metalink: {0}")]
     Metalink(String),
+    /// `--load-cookies` names a browser database that cannot be read.
+    #[error("failed to load cookies: {0}")]
+    Cookies(String),
     /// A piece failed its metalink chunk checksum and no other mirror is
     /// left to fetch it from.
     #[error("piece {index} failed its {algo} chunk checksum")]
@@ -60,6 +63,7 @@ impl FetchError {
             FetchError::UnsupportedUri(_) => ExitCode::Unknown,
             FetchError::Removed => ExitCode::Unknown,
             FetchError::Metalink(_) => ExitCode::MetalinkParse,
+            FetchError::Cookies(_) => ExitCode::Unknown,
             FetchError::PieceHash { .. } => ExitCode::Checksum,
         }
     }
