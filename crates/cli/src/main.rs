@@ -86,7 +86,10 @@ fn real_main() -> ExitCode {
         .into_iter()
         .partition(|u| metalink_input::is_local_metalink(u));
     let mut metalinks = metalinks;
-    if let Some(m) = global.get_opt_str("metalink-file").filter(|m| !m.is_empty()) {
+    if let Some(m) = global
+        .get_opt_str("metalink-file")
+        .filter(|m| !m.is_empty())
+    {
         metalinks.insert(0, m.to_owned());
     }
     let mut metalink_requests = Vec::new();
@@ -184,7 +187,10 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
             }
         }
         if out.len() > parameterized_uri::MAX_EXPANSION {
-            eprintln!("Exception caught: {}", parameterized_uri::PatternError::TooMany);
+            eprintln!(
+                "Exception caught: {}",
+                parameterized_uri::PatternError::TooMany
+            );
             return Err(ExitCode::Unknown);
         }
     }
@@ -194,7 +200,10 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
 /// Reads and plans one metalink named on the command line; a document
 /// that cannot be used is reported with aria2's exit code before anything
 /// is written.
-fn metalink_plan(global: &Arc<OptionSet>, source: &str) -> Result<arietta_core::MetalinkPlan, ExitCode> {
+fn metalink_plan(
+    global: &Arc<OptionSet>,
+    source: &str,
+) -> Result<arietta_core::MetalinkPlan, ExitCode> {
     let bytes = metalink_input::read_source(source).map_err(|e| {
         eprintln!("Exception caught: cannot read the metalink {source}: {e}");
         ExitCode::MetalinkParse

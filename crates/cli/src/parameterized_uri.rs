@@ -158,7 +158,10 @@ mod tests {
             "zero-padded to the first bound's width"
         );
         assert_eq!(expand("[a-c]").unwrap(), ["a", "b", "c"]);
-        assert_eq!(expand("[Y-AB]").unwrap_err(), PatternError::BadRange("Y-AB".into()));
+        assert_eq!(
+            expand("[Y-AB]").unwrap_err(),
+            PatternError::BadRange("Y-AB".into())
+        );
         assert_eq!(expand("[az-bb]").unwrap(), ["az", "ba", "bb"]);
         assert_eq!(expand("plain").unwrap(), ["plain"]);
     }
@@ -169,10 +172,7 @@ mod tests {
         assert!(matches!(expand("[5-1]"), Err(PatternError::BadRange(_))));
         assert!(matches!(expand("[1-x]"), Err(PatternError::BadRange(_))));
         assert!(matches!(expand("[1-2:0]"), Err(PatternError::BadRange(_))));
-        assert_eq!(
-            expand("[0-99999999]").unwrap_err(),
-            PatternError::TooMany
-        );
+        assert_eq!(expand("[0-99999999]").unwrap_err(), PatternError::TooMany);
         assert_eq!(
             expand("[0-9999][0-9999]").unwrap_err(),
             PatternError::TooMany

@@ -34,7 +34,10 @@ fn fetch_with_cookies(db: &std::path::Path, want: &str) {
         .map(str::to_owned)
         .unwrap_or_default();
     assert!(!cookie.contains("expired"), "expired cookie sent: {cookie}");
-    assert!(!cookie.contains("elsewhere"), "other host's cookie sent: {cookie}");
+    assert!(
+        !cookie.contains("elsewhere"),
+        "other host's cookie sent: {cookie}"
+    );
 }
 
 #[test]
@@ -91,7 +94,10 @@ fn unreadable_cookie_database_is_an_error() {
         .unwrap();
     let out = run(
         tmp.path(),
-        &[&format!("--load-cookies={}", s(&db)), "http://127.0.0.1:1/x"],
+        &[
+            &format!("--load-cookies={}", s(&db)),
+            "http://127.0.0.1:1/x",
+        ],
     );
     assert_eq!(out.expect_failure(), 1, "{}", out.output());
     assert!(out.stderr.contains("cookies"), "{}", out.stderr);

@@ -94,7 +94,10 @@ fn corrupted_mirror_is_caught_by_piece_hashes_and_refetched() {
     );
     out.expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("out/f.bin"), &body);
-    assert!(bad.bytes_served("/f.bin") > 0, "the bad mirror was never used");
+    assert!(
+        bad.bytes_served("/f.bin") > 0,
+        "the bad mirror was never used"
+    );
     assert!(
         out.output().contains("chunk checksum"),
         "no piece-hash notice:\n{}",
@@ -173,7 +176,13 @@ fn relative_urls_use_metalink_base_uri() {
     let body = pattern(100_000, 16);
     srv.add_file("/dir/rel.bin", body.clone());
     let tmp = tempdir();
-    let doc = meta4("sub/rel.bin", &body, &["rel.bin".into()], &sha256_hex(&body), false);
+    let doc = meta4(
+        "sub/rel.bin",
+        &body,
+        &["rel.bin".into()],
+        &sha256_hex(&body),
+        false,
+    );
     std::fs::write(tmp.path().join("r.meta4"), doc).unwrap();
     let base = srv.url("/dir/");
     run(
@@ -189,7 +198,13 @@ fn follow_metalink_from_http_resolves_relative_urls() {
     let srv = TestServer::start();
     let body = pattern(150_000, 17);
     srv.add_file("/pub/data.bin", body.clone());
-    let doc = meta4("data.bin", &body, &["data.bin".into()], &sha256_hex(&body), false);
+    let doc = meta4(
+        "data.bin",
+        &body,
+        &["data.bin".into()],
+        &sha256_hex(&body),
+        false,
+    );
     srv.add_route(
         "/pub/get",
         Route::new(doc.into_bytes()).content_type("application/metalink4+xml"),
@@ -197,14 +212,21 @@ fn follow_metalink_from_http_resolves_relative_urls() {
     let tmp = tempdir();
     run(tmp.path(), &[&srv.url("/pub/get")]).expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("data.bin"), &body);
-    assert!(tmp.path().join("get").exists(), "the metalink itself is saved");
+    assert!(
+        tmp.path().join("get").exists(),
+        "the metalink itself is saved"
+    );
 
     let tmp = tempdir();
     run(tmp.path(), &["--follow-metalink=mem", &srv.url("/pub/get")]).expect_code(exit::OK);
     assert_eq!(list_dir(tmp.path()), ["data.bin"], "mem: not saved");
 
     let tmp = tempdir();
-    run(tmp.path(), &["--follow-metalink=false", &srv.url("/pub/get")]).expect_code(exit::OK);
+    run(
+        tmp.path(),
+        &["--follow-metalink=false", &srv.url("/pub/get")],
+    )
+    .expect_code(exit::OK);
     assert_eq!(list_dir(tmp.path()), ["get"], "false: a plain download");
 }
 
@@ -282,9 +304,8 @@ fn entity_bomb_is_refused_and_nothing_is_written() {
 #[test]
 fn huge_metalink_is_refused() {
     let tmp = tempdir();
-    let mut doc = String::from(
-        r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink">"#,
-    );
+    let mut doc =
+        String::from(r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink">"#);
     let mut i = 0;
     while doc.len() < 5 << 20 {
         doc.push_str(&format!(
@@ -316,7 +337,11 @@ fn show_files_lists_and_select_file_picks() {
     let out = run(tmp.path(), &["-S", "-M", "m.meta4"]);
     out.expect_code(exit::OK);
     assert!(out.stdout.contains("idx|path/length"), "{}", out.stdout);
-    assert!(out.stdout.contains("/one.bin\n   |1000B (1,000)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("/one.bin\n   |1000B (1,000)"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("  2|"), "{}", out.stdout);
     assert!(out.stdout.contains("(2,000)"), "{}", out.stdout);
     assert_eq!(srv.total_bytes_served(), 0);

@@ -724,5 +724,8 @@ fn add_metalink_queues_each_file_and_answers_their_gids() {
 
     let bad = base64::engine::general_purpose::STANDARD.encode("<nope/>");
     let refused = d.call("aria2.addMetalink", &format!(r#"["{bad}"]"#));
-    assert!(refused.contains("\"error\"") && refused.contains("metalink"), "{refused}");
+    assert!(
+        refused.contains("\"error\"") && refused.contains("metalink"),
+        "{refused}"
+    );
 }

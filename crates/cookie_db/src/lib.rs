@@ -163,7 +163,11 @@ impl Row {
             if self.http_only { "#HttpOnly_" } else { "" },
             self.host,
             if subdomains { "TRUE" } else { "FALSE" },
-            if self.path.is_empty() { "/" } else { &self.path },
+            if self.path.is_empty() {
+                "/"
+            } else {
+                &self.path
+            },
             if self.secure { "TRUE" } else { "FALSE" },
             unix_expiry,
             self.name,

@@ -535,7 +535,11 @@ impl Coordinator {
         }
         // Metalink/HTTP: more mirrors of the same file, and its digest.
         for m in &info.mirrors {
-            if !a.uris.iter().any(|u| &u.url == m || u.resolved.as_ref() == Some(m)) {
+            if !a
+                .uris
+                .iter()
+                .any(|u| &u.url == m || u.resolved.as_ref() == Some(m))
+            {
                 a.uris.push(UriState::new(m));
             }
         }
@@ -862,7 +866,11 @@ impl Coordinator {
         };
         match result {
             Ok(()) => {
-                let sig = a.request.metalink.as_ref().and_then(|m| m.signature.clone());
+                let sig = a
+                    .request
+                    .metalink
+                    .as_ref()
+                    .and_then(|m| m.signature.clone());
                 if let (Some(sig), Some(p)) = (sig, &a.path) {
                     let mut sig_path = p.as_os_str().to_owned();
                     sig_path.push(".sig");

@@ -272,21 +272,15 @@ impl Fetch {
     /// that covered only the start asks for the rest.
     async fn read_whole_body(&mut self, total: Option<u64>) -> Result<Vec<u8>, FetchError> {
         let limit = arietta_metalink::Limits::default().max_input_bytes;
-        let too_large = || {
-            FetchError::Metalink(format!(
-                "metalink document is over the {limit}-byte limit"
-            ))
-        };
+        let too_large =
+            || FetchError::Metalink(format!("metalink document is over the {limit}-byte limit"));
         if total.is_some_and(|t| t > limit as u64) {
             return Err(too_large());
         }
         let timeout = self.task.cfg.timeout;
         let mut out = Vec::new();
         let mut raw = vec![0u8; 64 << 10];
-        loop {
-            let Some(open) = self.open.as_mut() else {
-                break;
-            };
+        while let Some(open) = self.open.as_mut() {
             let c = with_timeout(timeout, open.conn.read_body_into(&mut raw)).await?;
             match open.decoder.as_mut() {
                 Some(d) => d.decode(&raw[..c.appended], &mut out)?,

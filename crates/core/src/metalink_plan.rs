@@ -44,7 +44,13 @@ pub struct MetalinkPlan {
 /// `--follow-metalink` and for local files).
 pub fn looks_like_metalink(name: &str, content_type: Option<&str>) -> bool {
     let ct = content_type
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     if ct == "application/metalink4+xml" || ct == "application/metalink+xml" {
         return true;
@@ -56,14 +62,20 @@ pub fn looks_like_metalink(name: &str, content_type: Option<&str>) -> bool {
 
 /// The `--metalink-*` options of `o`.
 pub fn selection_options(o: &OptionSet) -> SelectionOptions {
-    let nonempty = |n: &str| o.get_opt_str(n).filter(|v| !v.is_empty()).map(str::to_owned);
+    let nonempty = |n: &str| {
+        o.get_opt_str(n)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     SelectionOptions {
         locations: o
             .get_opt_str("metalink-location")
             .map(SelectionOptions::parse_locations)
             .unwrap_or_default(),
-        preferred_protocol: PreferredProtocol::from_option(o.get_str("metalink-preferred-protocol"))
-            .unwrap_or_default(),
+        preferred_protocol: PreferredProtocol::from_option(
+            o.get_str("metalink-preferred-protocol"),
+        )
+        .unwrap_or_default(),
         language: nonempty("metalink-language"),
         os: nonempty("metalink-os"),
         version: nonempty("metalink-version"),
@@ -81,7 +93,10 @@ fn selected_indexes(spec: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
     for part in spec.split(',') {
         let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<usize>().ok(), b.trim().parse::<usize>().ok()),
+            Some((a, b)) => (
+                a.trim().parse::<usize>().ok(),
+                b.trim().parse::<usize>().ok(),
+            ),
             None => {
                 let n = part.trim().parse::<usize>().ok();
                 (n, n)
@@ -107,7 +122,8 @@ pub fn plan(
     base: Option<&Url>,
     options: &Arc<OptionSet>,
 ) -> Result<MetalinkPlan, FetchError> {
-    let mut doc = arietta_metalink::parse(bytes).map_err(|e| FetchError::Metalink(e.to_string()))?;
+    let mut doc =
+        arietta_metalink::parse(bytes).map_err(|e| FetchError::Metalink(e.to_string()))?;
     let option_base = options
         .get_opt_str("metalink-base-uri")
         .filter(|b| !b.is_empty())
@@ -120,7 +136,9 @@ pub fn plan(
         .collect();
     let sel = selection_options(options);
     let files = doc.select_files(&sel);
-    let wanted = options.get_opt_str("select-file").and_then(selected_indexes);
+    let wanted = options
+        .get_opt_str("select-file")
+        .and_then(selected_indexes);
     let mut requests = Vec::new();
     for (i, file) in files.into_iter().enumerate() {
         if wanted.as_ref().is_some_and(|w| !w.contains(&(i + 1))) {
@@ -142,8 +160,11 @@ pub fn plan(
         set.set("out", &file.name)
             .map_err(|e| FetchError::Metalink(e.to_string()))?;
         if let Some(h) = file.strongest_hash() {
-            set.set("checksum", &format!("{}={}", h.algo.aria2_name(), h.to_hex()))
-                .map_err(|e| FetchError::Metalink(e.to_string()))?;
+            set.set(
+                "checksum",
+                &format!("{}={}", h.algo.aria2_name(), h.to_hex()),
+            )
+            .map_err(|e| FetchError::Metalink(e.to_string()))?;
         }
         requests.push(DownloadRequest {
             gid: None,
@@ -217,7 +238,10 @@ mod tests {
         let e = plan(b"<x/>", None, &o).unwrap_err();
         assert_eq!(e.exit_code(), crate::ExitCode::MetalinkParse);
         assert!(looks_like_metalink("http://h/f.meta4?x", None));
-        assert!(looks_like_metalink("f", Some("application/metalink4+xml; q=1")));
+        assert!(looks_like_metalink(
+            "f",
+            Some("application/metalink4+xml; q=1")
+        ));
         assert!(!looks_like_metalink("f.iso", Some("text/xml")));
     }
 }
