@@ -112,6 +112,13 @@ impl Coordinator {
             line.push_str(&format!(", dropping mirror {}", dropped.join(", ")));
         }
         self.reporter.notice(LogLevel::Warn, &line);
+        if !others_live && !dropped.is_empty() {
+            // The last mirror keeps serving bad bytes: give up now rather
+            // than let its running connections fetch more of them.
+            a.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.fail(gid);
+            return;
+        }
         self.save_control(gid, true);
         self.add_connections(gid);
         self.check_stalled(gid);
