@@ -376,3 +376,26 @@ fn parameterized_uris_become_mirrors_or_separate_downloads() {
     let out = run(tmp.path(), &["-P", "http://h/{a,b"]);
     assert_eq!(out.expect_failure(), 1, "{}", out.output());
 }
+
+#[test]
+fn metalink_from_standard_input() {
+    use std::io::Write;
+    let srv = TestServer::start();
+    let body = pattern(70_000, 23);
+    let url = srv.add_file("/in.bin", body.clone());
+    let tmp = tempdir();
+    let doc = meta4("in.bin", &body, &[url], &sha256_hex(&body), false);
+    let mut child = support::command(tmp.path())
+        .args(["--no-conf", "-M", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.as_bytes())
+        .unwrap();
+    support::wait_with_timeout(child, support::DEFAULT_TIMEOUT).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("in.bin"), &body);
+}

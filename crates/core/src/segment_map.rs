@@ -281,6 +281,20 @@ mod tests {
     }
 
     #[test]
+    fn invalidated_bytes_are_fetched_again_first() {
+        let mut m = SegmentMap::new(4 * M, RangeSet::new(), 1, 8 * M);
+        let c = m.claim(None).unwrap();
+        m.written(0, 4 * M);
+        m.release(c.id);
+        assert!(m.is_complete());
+        m.invalidate(M, 2 * M);
+        assert!(!m.is_complete());
+        assert_eq!(m.completed_length(), 3 * M);
+        let again = m.claim(None).unwrap();
+        assert_eq!(again.cursor.get(), (M, 2 * M));
+    }
+
+    #[test]
     fn release_returns_the_unfetched_tail() {
         let mut m = SegmentMap::new(10 * M, RangeSet::new(), 1, 8 * M);
         let c = m.claim(None).unwrap();
