@@ -2,6 +2,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod console;
+mod metalink_input;
+mod parameterized_uri;
 mod units;
 
 use std::path::Path;
@@ -76,8 +78,44 @@ fn real_main() -> ExitCode {
     global.overlay(&parsed.options);
     let global = Arc::new(global);
 
-    let requests = match build_requests(&global, &parsed.uris) {
-        Ok(r) => r,
+    let uris = match expand_uris(&global, &parsed.uris) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let (metalinks, uris): (Vec<String>, Vec<String>) = uris
+        .into_iter()
+        .partition(|u| metalink_input::is_local_metalink(u));
+    let mut metalinks = metalinks;
+    if let Some(m) = global
+        .get_opt_str("metalink-file")
+        .filter(|m| !m.is_empty())
+    {
+        metalinks.insert(0, m.to_owned());
+    }
+    let mut metalink_requests = Vec::new();
+    for source in &metalinks {
+        let plan = match metalink_plan(&global, source) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        if global.get_bool("show-files") {
+            let dir = global.get_opt_str("dir").unwrap_or(".");
+            print!("{}", metalink_input::show_files(&plan, dir));
+            continue;
+        }
+        for n in &plan.notices {
+            eprintln!("{n}");
+        }
+        metalink_requests.extend(plan.requests);
+    }
+    if global.get_bool("show-files") && !metalinks.is_empty() {
+        return ExitCode::Success;
+    }
+    let requests = match build_requests(&global, &uris) {
+        Ok(mut r) => {
+            metalink_requests.append(&mut r);
+            metalink_requests
+        }
         Err(code) => return code,
     };
     let rpc = global.get_bool("enable-rpc");
@@ -134,6 +172,48 @@ fn real_main() -> ExitCode {
     }
 }
 
+/// `-P`: each command-line URI expanded into the URIs its pattern names.
+fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitCode> {
+    if !global.get_bool("parameterized-uri") {
+        return Ok(uris.to_vec());
+    }
+    let mut out = Vec::new();
+    for u in uris {
+        match parameterized_uri::expand(u) {
+            Ok(mut v) => out.append(&mut v),
+            Err(e) => {
+                eprintln!("Exception caught: {e}: {u}");
+                return Err(ExitCode::Unknown);
+            }
+        }
+        if out.len() > parameterized_uri::MAX_EXPANSION {
+            eprintln!(
+                "Exception caught: {}",
+                parameterized_uri::PatternError::TooMany
+            );
+            return Err(ExitCode::Unknown);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and plans one metalink named on the command line; a document
+/// that cannot be used is reported with aria2's exit code before anything
+/// is written.
+fn metalink_plan(
+    global: &Arc<OptionSet>,
+    source: &str,
+) -> Result<arietta_core::MetalinkPlan, ExitCode> {
+    let bytes = metalink_input::read_source(source).map_err(|e| {
+        eprintln!("Exception caught: cannot read the metalink {source}: {e}");
+        ExitCode::MetalinkParse
+    })?;
+    arietta_core::metalink_plan::plan(&bytes, None, global).map_err(|e| {
+        eprintln!("Exception caught: {source}: {e}");
+        e.exit_code()
+    })
+}
+
 /// Command-line URIs form one download (mirrors) unless `-Z` makes each its
 /// own; `-i` adds one download per entry with its own option lines.
 fn build_requests(
@@ -144,18 +224,10 @@ fn build_requests(
     if !uris.is_empty() {
         if global.get_bool("force-sequential") {
             for u in uris {
-                out.push(DownloadRequest {
-                    gid: None,
-                    uris: vec![u.clone()],
-                    options: global.clone(),
-                });
+                out.push(DownloadRequest::new(vec![u.clone()], global.clone()));
             }
         } else {
-            out.push(DownloadRequest {
-                gid: None,
-                uris: uris.to_vec(),
-                options: global.clone(),
-            });
+            out.push(DownloadRequest::new(uris.to_vec(), global.clone()));
         }
     }
     if let Some(input) = global.get_opt_str("input-file") {
@@ -183,6 +255,7 @@ fn build_requests(
                 gid,
                 uris: entry.uris,
                 options: Arc::new(set),
+                metalink: None,
             });
         }
     }

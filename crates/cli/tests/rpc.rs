@@ -541,3 +541,55 @@ fn daemonize_with_dash_d() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn add_metalink_queues_each_file_and_answers_their_gids() {
+    use base64::Engine;
+    let (a, b) = (TestServer::start(), TestServer::start());
+    let (one, two) = (pattern(200_000, 31), pattern(300_000, 32));
+    let u1 = a.add_file("/one.bin", one.clone());
+    let u2 = b.add_file("/two.bin", two.clone());
+    let doc = format!(
+        r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink">
+<file name="one.bin"><size>200000</size><url>{u1}</url></file>
+<file name="two.bin"><size>300000</size><url>{u2}</url></file>
+</metalink>"#
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let added = d.call(
+        "aria2.addMetalink",
+        &format!(r#"["{b64}",{{"dir":"{}/ml"}}]"#, s(tmp.path())),
+    );
+    let gids: Vec<String> = added
+        .split("\"result\":[")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| panic!("{added}"))
+        .split(',')
+        .map(|g| g.trim_matches('"').to_string())
+        .collect();
+    assert_eq!(gids.len(), 2, "{added}");
+    assert!(gids.iter().all(|g| g.len() == 16), "{added}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for gid in &gids {
+        loop {
+            let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
+            if field(&st, "status") == Some("complete") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not complete: {st}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert_file_eq(&tmp.path().join("ml/one.bin"), &one);
+    assert_file_eq(&tmp.path().join("ml/two.bin"), &two);
+
+    let bad = base64::engine::general_purpose::STANDARD.encode("<nope/>");
+    let refused = d.call("aria2.addMetalink", &format!(r#"["{bad}"]"#));
+    assert!(
+        refused.contains("\"error\"") && refused.contains("metalink"),
+        "{refused}"
+    );
+}

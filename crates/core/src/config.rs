@@ -66,6 +66,12 @@ pub struct DownloadConfig {
     /// `--ssh-host-key-md=TYPE=DIGEST` for sftp:// URIs (which use
     /// `--ftp-user`/`--ftp-passwd` too, as aria2 does).
     pub ssh_host_key_md: Option<String>,
+    /// `--follow-metalink`: `true` (save and follow), `mem` (follow only)
+    /// or `false`.
+    pub follow_metalink: String,
+    /// `--realtime-chunk-checksum`: check metalink piece hashes as pieces
+    /// complete.
+    pub realtime_chunk_checksum: bool,
 }
 
 impl DownloadConfig {
@@ -127,6 +133,8 @@ impl DownloadConfig {
             ftp_pasv: o.get_bool("ftp-pasv"),
             ftp_reuse_connection: o.get_bool("ftp-reuse-connection"),
             ssh_host_key_md: opt_string("ssh-host-key-md"),
+            follow_metalink: o.get_str("follow-metalink").to_owned(),
+            realtime_chunk_checksum: o.get_bool("realtime-chunk-checksum"),
         }
     }
 }

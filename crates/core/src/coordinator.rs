@@ -23,7 +23,9 @@ use crate::messages::{
     ConnId, ConnTask, FileTarget, PreparedFile, ProbeDecision, ProbeInfo, ToCoordinator, ToCore,
     Work,
 };
+use crate::metalink_plan;
 use crate::net_context::NetContext;
+use crate::piece_verify::{self, PieceJob, PieceVerifier};
 use crate::prepare;
 use crate::segment_map::{SegId, SegmentMap};
 use crate::session_file::{self, SessionEntry};
@@ -42,6 +44,8 @@ const TICK: Duration = Duration::from_millis(250);
 const DIRECT_IO: bool = false;
 /// After Ctrl-C, how long connections get to finish their current chunk.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
+mod metalink_hooks;
 
 struct UriState {
     url: String,
@@ -101,6 +105,8 @@ struct Active {
     tick_bytes: u64,
     speed: u64,
     slow_since: Option<Instant>,
+    /// Metalink chunk checksums being checked as pieces complete.
+    pieces: Option<PieceVerifier>,
 }
 
 impl Active {
@@ -322,6 +328,7 @@ impl Coordinator {
                 gid,
                 finished,
                 at,
+                conn,
                 reply,
             } => {
                 let work = self.active.get_mut(&gid).and_then(|a| {
@@ -332,6 +339,13 @@ impl Coordinator {
                     if a.finishing || self.interrupted {
                         return None;
                     }
+                    // A mirror dropped while this connection ran (it served
+                    // a bad piece) gets no more work while others live.
+                    let dropped = a.conns.get(&conn).is_some_and(|&u| a.uris[u].dead);
+                    if dropped && a.uris.iter().any(|u| !u.dead) {
+                        return None;
+                    }
+                    let map = a.map.as_mut()?;
                     let claim = map.claim(at)?;
                     Some(Work {
                         claim,
@@ -345,17 +359,13 @@ impl Coordinator {
                 });
                 let _ = reply.send(work);
             }
-            ToCoordinator::Written { gid, start, end } => {
-                if let Some(a) = self.active.get_mut(&gid) {
-                    if let Some(m) = a.map.as_mut() {
-                        m.written(start, end);
-                        a.dirty = true;
-                        if m.is_complete() && a.file.as_ref().is_some_and(|f| f.total.is_some()) {
-                            self.finalize(gid);
-                        }
-                    }
-                }
-            }
+            ToCoordinator::Written {
+                gid,
+                conn,
+                start,
+                end,
+            } => self.on_written(gid, conn, start, end),
+            ToCoordinator::PieceChecked { gid, index, ok } => self.on_piece_checked(gid, index, ok),
             ToCoordinator::StreamEnded { gid, len } => {
                 if let Some(a) = self.active.get_mut(&gid) {
                     if let Some(m) = a.map.as_mut() {
@@ -445,6 +455,7 @@ impl Coordinator {
             tick_bytes: 0,
             speed: 0,
             slow_since: None,
+            pieces: None,
         };
         let first = a.live_uris().next();
         if first.is_none() {
@@ -511,7 +522,7 @@ impl Coordinator {
             let _ = reply.send(ProbeDecision::Stop);
             return;
         };
-        let info = match result {
+        let mut info = match result {
             Ok(i) => i,
             Err(e) => {
                 let _ = reply.send(ProbeDecision::Stop);
@@ -521,6 +532,29 @@ impl Coordinator {
                 return;
             }
         };
+        if let Some(body) = info.metalink.take() {
+            let _ = reply.send(ProbeDecision::Stop);
+            self.follow_metalink(gid, &info.final_url, &body);
+            return;
+        }
+        // Metalink/HTTP: more mirrors of the same file, and its digest.
+        for m in &info.mirrors {
+            if !a
+                .uris
+                .iter()
+                .any(|u| &u.url == m || u.resolved.as_ref() == Some(m))
+            {
+                a.uris.push(UriState::new(m));
+            }
+        }
+        if let (None, Some(d)) = (&a.cfg.checksum, &info.digest) {
+            let mut cfg = (*a.cfg).clone();
+            cfg.checksum = Some(crate::config::Checksum {
+                algo: d.algo.aria2_name().to_owned(),
+                hex: d.to_hex(),
+            });
+            a.cfg = Arc::new(cfg);
+        }
         if let Some(&u) = a.conns.get(&conn) {
             if info.final_url != a.uris[u].url {
                 a.uris[u].resolved = Some(info.final_url.clone());
@@ -581,6 +615,21 @@ impl Coordinator {
                 return;
             }
         };
+        let declared = a.request.metalink.as_ref().and_then(|m| m.size);
+        if let (Some(want), Some(got)) = (declared, pf.total) {
+            if want != got {
+                // Not the file the metalink describes.
+                let _ = reply.send(ProbeDecision::Stop);
+                a.last_error = Some(FetchError::SizeChanged {
+                    was: want,
+                    now: got,
+                });
+                for u in &mut a.uris {
+                    u.dead = true;
+                }
+                return;
+            }
+        }
         let path = Arc::new(pf.path.clone());
         a.path = Some(path.clone());
         let target = FileTarget {
@@ -594,6 +643,17 @@ impl Coordinator {
             Some(t) => SegmentMap::new(t, RangeSet::new(), 1, u64::MAX / 4),
             None => SegmentMap::unknown_length(),
         };
+        let chunk_hashes = a
+            .request
+            .metalink
+            .as_ref()
+            .and_then(|m| m.pieces.clone())
+            .filter(|_| a.cfg.realtime_chunk_checksum && pf.ranges);
+        if let (Some(h), Some(t)) = (chunk_hashes, pf.total) {
+            if h.fits_size(t) {
+                a.pieces = Some(PieceVerifier::new(h, t, &pf.done));
+            }
+        }
         a.map = Some(map);
         a.file = Some(pf);
         a.tick_bytes = a.completed();
@@ -689,7 +749,13 @@ impl Coordinator {
             }
         }
         match result {
-            Ok(()) => {}
+            Ok(()) => {
+                // A connection stopped because its mirror was dropped:
+                // its share of the work goes to the others.
+                if !a.finishing && !self.interrupted {
+                    self.add_connections(gid);
+                }
+            }
             Err(e) => {
                 let u = &mut a.uris[uri];
                 u.tries += 1;
@@ -774,7 +840,8 @@ impl Coordinator {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
-        if a.finishing {
+        if a.finishing || a.pieces.as_ref().is_some_and(PieceVerifier::busy) {
+            // Finalized when the last piece hash comes back.
             return;
         }
         a.finishing = true;
@@ -803,6 +870,21 @@ impl Coordinator {
         };
         match result {
             Ok(()) => {
+                let sig = a
+                    .request
+                    .metalink
+                    .as_ref()
+                    .and_then(|m| m.signature.clone());
+                if let (Some(sig), Some(p)) = (sig, &a.path) {
+                    let mut sig_path = p.as_os_str().to_owned();
+                    sig_path.push(".sig");
+                    if let Err(e) = std::fs::write(&sig_path, sig) {
+                        self.reporter.notice(
+                            LogLevel::Warn,
+                            &format!("Failed to save the signature {sig_path:?}: {e}"),
+                        );
+                    }
+                }
                 let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
                 if let Some(p) = &r.path {
                     self.reporter.notice(
@@ -955,6 +1037,7 @@ impl Coordinator {
                         gid: Some(r.gid),
                         uris: r.uris.clone(),
                         options: r.options.clone(),
+                        metalink: None,
                     },
                     paused: false,
                     started: true,

@@ -16,6 +16,21 @@ pub struct DownloadRequest {
     pub gid: Option<Gid>,
     pub uris: Vec<String>,
     pub options: Arc<OptionSet>,
+    /// What a metalink said about this file (declared size, piece hashes,
+    /// signature); `None` for plain URIs.
+    pub metalink: Option<Arc<crate::metalink_plan::MetalinkFile>>,
+}
+
+impl DownloadRequest {
+    /// A request for plain URIs (mirrors of one file).
+    pub fn new(uris: Vec<String>, options: Arc<OptionSet>) -> Self {
+        DownloadRequest {
+            gid: None,
+            uris,
+            options,
+            metalink: None,
+        }
+    }
 }
 
 /// aria2's status words.

@@ -38,6 +38,17 @@ pub enum FetchError {
     UnsupportedUri(String),
     #[error("the download was removed")]
     Removed,
+    /// A metalink document that cannot be used (bad XML, a DTD, too large,
+    /// no usable file).
+    #[error("metalink: {0}")]
+    Metalink(String),
+    /// `--load-cookies` names a browser database that cannot be read.
+    #[error("failed to load cookies: {0}")]
+    Cookies(String),
+    /// A piece failed its metalink chunk checksum and no other mirror is
+    /// left to fetch it from.
+    #[error("piece {index} failed its {algo} chunk checksum")]
+    PieceHash { index: usize, algo: String },
 }
 
 impl FetchError {
@@ -57,6 +68,9 @@ impl FetchError {
             FetchError::TooSlow { .. } => ExitCode::TooSlow,
             FetchError::UnsupportedUri(_) => ExitCode::Unknown,
             FetchError::Removed => ExitCode::Unknown,
+            FetchError::Metalink(_) => ExitCode::MetalinkParse,
+            FetchError::Cookies(_) => ExitCode::Unknown,
+            FetchError::PieceHash { .. } => ExitCode::Checksum,
         }
     }
 

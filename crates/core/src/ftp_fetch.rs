@@ -318,6 +318,9 @@ impl FtpFetch {
             last_modified,
             validator: None,
             not_modified: false,
+            mirrors: Vec::new(),
+            digest: None,
+            metalink: None,
         })
     }
 
@@ -339,6 +342,7 @@ impl FtpFetch {
         let (tx, rx) = mailbox();
         let msg = ToCoordinator::NeedWork {
             gid: self.task.gid,
+            conn: self.task.conn,
             finished: self.seg.take(),
             at: self.open.as_ref().map(|o| o.at),
             reply: tx,
@@ -444,6 +448,7 @@ impl FtpFetch {
                 writer.write_chunk(buf, keep as usize, pos).await?;
                 let _ = self.task.to_coord.send(ToCoordinator::Written {
                     gid,
+                    conn: self.task.conn,
                     start: pos,
                     end: pos + keep,
                 });

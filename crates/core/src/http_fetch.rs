@@ -156,6 +156,7 @@ impl Fetch {
             gid: self.task.gid,
             finished: self.seg.take(),
             at,
+            conn: self.task.conn,
             reply: tx,
         };
         self.task.to_coord.send(msg).ok()?;
@@ -204,6 +205,9 @@ impl Fetch {
             last_modified: head.last_modified(),
             validator,
             not_modified: false,
+            mirrors: Vec::new(),
+            digest: None,
+            metalink: None,
         };
         if head.status == 304 && ims.is_some() {
             info.not_modified = true;
@@ -251,7 +255,54 @@ impl Fetch {
         }
         self.total = info.total;
         self.ranged = info.ranges;
+        metalink_http(&head, &self.url, &mut info);
+        let content_type = head
+            .header("content-type")
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        if self.task.cfg.follow_metalink != "false"
+            && crate::metalink_plan::looks_like_metalink(self.url.path(), content_type.as_deref())
+        {
+            info.metalink = Some(self.read_whole_body(info.total).await?);
+        }
         self.report_probe(info).await
+    }
+
+    /// Reads the rest of a (small) response into memory: a metalink to
+    /// follow. Bounded by the metalink parser's size limit; a ranged probe
+    /// that covered only the start asks for the rest.
+    async fn read_whole_body(&mut self, total: Option<u64>) -> Result<Vec<u8>, FetchError> {
+        let limit = arietta_metalink::Limits::default().max_input_bytes;
+        let too_large =
+            || FetchError::Metalink(format!("metalink document is over the {limit}-byte limit"));
+        if total.is_some_and(|t| t > limit as u64) {
+            return Err(too_large());
+        }
+        let timeout = self.task.cfg.timeout;
+        let mut out = Vec::new();
+        let mut raw = vec![0u8; 64 << 10];
+        while let Some(open) = self.open.as_mut() {
+            let c = with_timeout(timeout, open.conn.read_body_into(&mut raw)).await?;
+            match open.decoder.as_mut() {
+                Some(d) => d.decode(&raw[..c.appended], &mut out)?,
+                None => out.extend_from_slice(&raw[..c.appended]),
+            }
+            if out.len() > limit {
+                return Err(too_large());
+            }
+            if !c.finished {
+                continue;
+            }
+            if let Some(d) = open.decoder.as_mut() {
+                d.finish()?;
+            }
+            match total {
+                Some(t) if (out.len() as u64) < t && self.ranged => {
+                    self.request_range(out.len() as u64, t).await?;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     async fn report_probe(&mut self, info: ProbeInfo) -> Result<ProbeDecision, FetchError> {
@@ -572,6 +623,7 @@ impl Fetch {
                     writer.write_chunk(buf, keep as usize, pos).await?;
                     let _ = self.task.to_coord.send(ToCoordinator::Written {
                         gid,
+                        conn: self.task.conn,
                         start: pos,
                         end: pos + keep,
                     });
@@ -690,6 +742,26 @@ async fn read_chunk(open: &mut Open, writer: &FileWriter, want: usize, timeout: 
         finished,
         error,
     }
+}
+
+/// Metalink/HTTP (RFC 6249): `Link: rel=duplicate` mirrors (made absolute
+/// against the response's URL, best first) and the strongest `Digest:`.
+fn metalink_http(head: &ResponseHead, url: &Url, info: &mut ProbeInfo) {
+    let links: Vec<_> = head
+        .headers_all("link")
+        .flat_map(|v| arietta_metalink::http_link::parse_link_header(&String::from_utf8_lossy(v)))
+        .collect();
+    info.mirrors = arietta_metalink::http_link::duplicate_mirrors(&links)
+        .into_iter()
+        .filter_map(|l| l.absolute_uri(url))
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.to_string())
+        .filter(|u| u.as_str() != url.as_str())
+        .collect();
+    info.digest = head
+        .headers_all("digest")
+        .flat_map(|v| arietta_metalink::http_link::parse_digest_header(&String::from_utf8_lossy(v)))
+        .max_by_key(|c| c.algo);
 }
 
 fn check_status(head: &ResponseHead) -> Result<(), FetchError> {

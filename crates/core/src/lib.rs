@@ -16,7 +16,9 @@ mod ftp_fetch;
 mod gid;
 mod http_fetch;
 mod messages;
+pub mod metalink_plan;
 mod net_context;
+mod piece_verify;
 mod prepare;
 pub mod segment_map;
 mod session;
@@ -32,4 +34,5 @@ pub use download::{
 pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use gid::Gid;
+pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
 pub use session::{run, run_with, ServiceStarter, SessionError};

@@ -32,6 +32,15 @@ pub struct ProbeInfo {
     pub validator: Option<String>,
     /// 304 to a conditional GET: the local file is current.
     pub not_modified: bool,
+    /// Metalink/HTTP (RFC 6249) `Link: rel=duplicate` mirrors, best first,
+    /// absolute.
+    pub mirrors: Vec<String>,
+    /// Metalink/HTTP `Digest:` (the strongest one offered), for final
+    /// verification when no `--checksum` was given.
+    pub digest: Option<arietta_metalink::Checksum>,
+    /// The whole body, when the response is a metalink to follow
+    /// (`--follow-metalink`).
+    pub metalink: Option<Vec<u8>>,
 }
 
 /// The file as prepared for writing after the probe.
@@ -91,10 +100,20 @@ pub enum ToCoordinator {
         finished: Option<SegId>,
         /// Where its open response stands, to continue without a request.
         at: Option<u64>,
+        /// Which connection asks: one on a dropped mirror gets no work.
+        conn: ConnId,
         reply: MailboxSender<Option<Work>>,
     },
-    /// Bytes `[start, end)` are in the file (the write completed).
-    Written { gid: Gid, start: u64, end: u64 },
+    /// Bytes `[start, end)` are in the file (the write completed); `conn`
+    /// wrote them, so a bad piece can be blamed on its mirror.
+    Written {
+        gid: Gid,
+        conn: ConnId,
+        start: u64,
+        end: u64,
+    },
+    /// The blocking pool hashed a piece against its metalink checksum.
+    PieceChecked { gid: Gid, index: usize, ok: bool },
     /// A response of unknown length ended cleanly at `len`.
     StreamEnded { gid: Gid, len: u64 },
     ConnEnded {

@@ -32,8 +32,14 @@ impl NetContext {
         };
         let mut cookies = CookieJar::new();
         if let Some(p) = o.get_opt_str("load-cookies") {
-            if let Ok(text) = std::fs::read_to_string(p) {
-                cookies.load_netscape(text.as_bytes(), std::time::SystemTime::now());
+            let now = std::time::SystemTime::now();
+            if arietta_cookie_db::is_sqlite(std::path::Path::new(p)) {
+                // Firefox `cookies.sqlite` or Chromium `Cookies`.
+                let (_, text) = arietta_cookie_db::to_netscape(std::path::Path::new(p))
+                    .map_err(|e| FetchError::Cookies(e.to_string()))?;
+                cookies.load_netscape(text.as_bytes(), now);
+            } else if let Ok(text) = std::fs::read(p) {
+                cookies.load_netscape(&text, now);
             }
         }
         let netrc = if o.get_bool("no-netrc") {

@@ -91,6 +91,13 @@ pub fn prepare(
         Allocation::None
     };
     if !cfg.dry_run {
+        // A metalink file name may carry directories (`sub/a.bin`).
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::Open {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
         allocate(&path, total.unwrap_or(0), mode, keep)?;
         if control {
             ControlFile {

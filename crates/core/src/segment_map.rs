@@ -221,6 +221,18 @@ impl SegmentMap {
         }
     }
 
+    /// Bytes `[start, end)` turned out bad (a piece hash mismatch): they
+    /// are no longer done and go to the front of the free list, to be
+    /// fetched again before anything else.
+    pub fn invalidate(&mut self, start: u64, end: u64) {
+        let end = end.min(self.total);
+        if start >= end {
+            return;
+        }
+        self.done.remove(start, end);
+        self.free.push_front((start, end));
+    }
+
     pub fn held_count(&self) -> usize {
         self.held.len()
     }
@@ -266,6 +278,20 @@ mod tests {
         // The owner of `a` reads past the new end: only its share counts.
         let (from, n) = a.cursor.next_read(u64::MAX);
         assert_eq!(n, ea - from);
+    }
+
+    #[test]
+    fn invalidated_bytes_are_fetched_again_first() {
+        let mut m = SegmentMap::new(4 * M, RangeSet::new(), 1, 8 * M);
+        let c = m.claim(None).unwrap();
+        m.written(0, 4 * M);
+        m.release(c.id);
+        assert!(m.is_complete());
+        m.invalidate(M, 2 * M);
+        assert!(!m.is_complete());
+        assert_eq!(m.completed_length(), 3 * M);
+        let again = m.claim(None).unwrap();
+        assert_eq!(again.cursor.get(), (M, 2 * M));
     }
 
     #[test]

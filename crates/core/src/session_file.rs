@@ -74,6 +74,7 @@ mod tests {
             gid: Some(Gid(0x2089b05ecca3d829)),
             uris: vec!["http://a/x".into(), "http://b/x".into()],
             options: Arc::new(o),
+            metalink: None,
         };
         let text = render(&[SessionEntry {
             request: req.clone(),

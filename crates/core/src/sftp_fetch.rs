@@ -106,6 +106,9 @@ impl SftpFetch {
             last_modified: st.mtime,
             validator: None,
             not_modified: false,
+            mirrors: Vec::new(),
+            digest: None,
+            metalink: None,
         };
         let (tx, rx) = mailbox();
         let msg = ToCoordinator::Probed {
@@ -131,6 +134,7 @@ impl SftpFetch {
         let (tx, rx) = mailbox();
         let msg = ToCoordinator::NeedWork {
             gid: self.task.gid,
+            conn: self.task.conn,
             finished: self.seg.take(),
             at: None,
             reply: tx,
@@ -189,6 +193,7 @@ impl SftpFetch {
                     .await?;
                 let _ = self.task.to_coord.send(ToCoordinator::Written {
                     gid,
+                    conn: self.task.conn,
                     start: pos,
                     end: pos + keep,
                 });

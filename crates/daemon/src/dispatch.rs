@@ -154,6 +154,7 @@ async fn add(
         gid,
         uris,
         options: Arc::new(set),
+        metalink: None,
     };
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
     let gid = ctx
@@ -166,6 +167,39 @@ async fn add(
         .await
         .map_err(gone)?;
     Ok(gid_param(gid))
+}
+
+/// `aria2.addMetalink`: one download per selected file of the document,
+/// queued together at `position`; answers their GIDs in file order, as
+/// aria2 does. A document that cannot be used is a fault and queues
+/// nothing.
+async fn add_metalink(
+    ctx: &Ctx,
+    metalink: &[u8],
+    options: RpcOptions,
+    position: Option<u64>,
+) -> Result<Param, Error> {
+    let parent = Arc::new(ctx.global.borrow().clone());
+    let mut set = OptionSet::with_parent(parent);
+    for (k, v) in &options.0 {
+        set.set_per_download(k, v).map_err(fault)?;
+    }
+    let plan = arietta_core::metalink_plan::plan(metalink, None, &Arc::new(set)).map_err(fault)?;
+    let mut gids = Vec::with_capacity(plan.requests.len());
+    for (k, request) in plan.requests.into_iter().enumerate() {
+        let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX).saturating_add(k));
+        let gid = ctx
+            .handle
+            .ask(|reply| Control::Add {
+                request,
+                position,
+                reply,
+            })
+            .await
+            .map_err(gone)?;
+        gids.push(gid_param(gid));
+    }
+    Ok(Param::Array(gids))
 }
 
 /// remove/pause/unpause: resolve the GID, ask, answer with the GID.
@@ -193,7 +227,11 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             position,
         } => add(ctx, uris, options, position).await,
         Method::AddTorrent { .. } => Err(fault("BitTorrent downloads are not supported yet")),
-        Method::AddMetalink { .. } => Err(fault("Metalink downloads are not supported yet")),
+        Method::AddMetalink {
+            metalink,
+            options,
+            position,
+        } => add_metalink(ctx, &metalink, options, position).await,
         Method::Remove { gid } | Method::ForceRemove { gid } => {
             gid_action(ctx, &gid, |gid, reply| Control::Remove { gid, reply }).await
         }

@@ -53,7 +53,7 @@ pub struct SelectionOptions {
     pub os: Option<String>,
     /// `--metalink-version`: only files of this version.
     pub version: Option<String>,
-    /// `--metalink-enable-unique-protocol`: use one URI per host.
+    /// `--metalink-enable-unique-protocol`: use one protocol per host.
     pub unique_protocol: bool,
 }
 
@@ -104,8 +104,10 @@ impl FileEntry {
     /// `setLocationPriority` / `setProtocolPriority`), so they beat any
     /// priority the document set; then mirrors are sorted by priority, ties
     /// kept in document order (aria2 shuffles ties; the caller may). With
-    /// `unique_protocol`, only the first URI per host is kept: aria2 drops a
-    /// host's other URIs once it has used one.
+    /// `unique_protocol`, a host's URIs in another protocol than its best
+    /// one are dropped ("several protocols are available for a mirror":
+    /// aria2 uses one of them); several URIs of one host and protocol, as
+    /// mirrors on different ports or paths, are all kept.
     pub fn ordered_uris(&self, opts: &SelectionOptions) -> Vec<String> {
         let preferred = opts.preferred_protocol.scheme();
         let mut ranked: Vec<(i64, &Resource)> = self
@@ -131,15 +133,16 @@ impl FileEntry {
             })
             .collect();
         ranked.sort_by_key(|(p, _)| *p);
-        let mut seen_hosts: Vec<String> = Vec::new();
+        let mut seen: Vec<(String, Option<String>)> = Vec::new();
         let mut out = Vec::with_capacity(ranked.len());
         for (_, r) in ranked {
             if opts.unique_protocol {
                 if let Some(host) = r.host() {
-                    if seen_hosts.contains(&host) {
+                    let scheme = r.scheme();
+                    if seen.iter().any(|(h, s)| *h == host && *s != scheme) {
                         continue;
                     }
-                    seen_hosts.push(host);
+                    seen.push((host, scheme));
                 }
             }
             if !out.contains(&r.uri) {

@@ -41,6 +41,29 @@ impl RangeSet {
         self.ranges.splice(i..j, std::iter::once((s, e)));
     }
 
+    /// Takes `[start, end)` out of the set: bytes found bad (a piece whose
+    /// hash did not match) must be fetched again, and the control file must
+    /// stop claiming them.
+    pub fn remove(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.ranges.len() + 1);
+        for &(a, b) in &self.ranges {
+            if b <= start || a >= end {
+                out.push((a, b));
+                continue;
+            }
+            if a < start {
+                out.push((a, start));
+            }
+            if b > end {
+                out.push((end, b));
+            }
+        }
+        self.ranges = out;
+    }
+
     /// Total bytes covered.
     pub fn covered(&self) -> u64 {
         self.ranges.iter().map(|(a, b)| b - a).sum()
@@ -149,5 +172,17 @@ mod tests {
         for (a, b) in s.gaps(1000) {
             assert!(bits[a as usize..b as usize].iter().all(|b| !b));
         }
+    }
+
+    #[test]
+    fn remove_cuts_holes() {
+        let mut s = RangeSet::from_ranges([(0, 100), (200, 300)]);
+        s.remove(50, 250);
+        assert_eq!(s.ranges(), &[(0, 50), (250, 300)]);
+        s.remove(0, 10);
+        s.remove(290, 400);
+        assert_eq!(s.ranges(), &[(10, 50), (250, 290)]);
+        s.remove(5, 5);
+        assert_eq!(s.covered(), 80);
     }
 }
