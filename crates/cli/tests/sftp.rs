@@ -87,6 +87,30 @@ fn key_auth_from_home_ssh() {
 }
 
 #[test]
+fn password_through_keyboard_interactive() {
+    // Servers that check passwords with PAM often offer no "password"
+    // method, only keyboard-interactive.
+    let extra = "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes";
+    let srv = match SshServer::start_with(extra) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("SKIPPED: SFTP test needs a runnable sshd: {why}");
+            return;
+        }
+    };
+    let body = pattern(200_000, 8);
+    let path = srv.add_file("kbd.bin", &body);
+    let tmp = tempdir();
+    run(tmp.path(), &[&srv.url_with_password(&path)]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("kbd.bin"), &body);
+    assert!(
+        srv.log().contains("Accepted keyboard-interactive"),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
 fn wrong_password_exits_24() {
     let srv = sshd_or_skip!();
     let path = srv.add_file("pw.bin", b"secret");

@@ -236,14 +236,24 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
     };
     let offers = |m: &str| methods.split(',').any(|x| x == m);
     if let Some(pw) = &c.password {
-        if !offers("password") {
-            return Err(fail(format!(
-                "the server does not accept passwords (it offers {methods})"
-            )));
+        if offers("password") {
+            return session
+                .userauth_password(user, pw)
+                .map_err(|e| fail(format!("password refused: {}", e.message())));
         }
-        return session
-            .userauth_password(user, pw)
-            .map_err(|e| fail(format!("password refused: {}", e.message())));
+        // Servers that check passwords through PAM often offer only
+        // keyboard-interactive, whose one hidden prompt is the password.
+        if offers("keyboard-interactive") {
+            let mut answer = PasswordPrompt(pw);
+            return match session.userauth_keyboard_interactive(user, &mut answer) {
+                Ok(()) if session.authenticated() => Ok(()),
+                Ok(()) => Err(fail("keyboard-interactive login not accepted".into())),
+                Err(e) => Err(fail(format!("password refused: {}", e.message()))),
+            };
+        }
+        return Err(fail(format!(
+            "the server does not accept passwords (it offers {methods})"
+        )));
     }
     let mut tried = Vec::new();
     if offers("publickey") {
@@ -271,6 +281,25 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
         "no key was accepted (tried {})",
         tried.join(", ")
     )))
+}
+
+/// Answers keyboard-interactive prompts: the password for hidden ones,
+/// nothing for the rest.
+struct PasswordPrompt<'a>(&'a str);
+
+impl ssh2::KeyboardInteractivePrompt for PasswordPrompt<'_> {
+    fn prompt(&mut self, _user: &str, _text: &str, prompts: &[ssh2::Prompt<'_>]) -> Vec<String> {
+        prompts
+            .iter()
+            .map(|p| {
+                if p.echo {
+                    String::new()
+                } else {
+                    self.0.to_owned()
+                }
+            })
+            .collect()
+    }
 }
 
 fn timeout_of(e: &ssh2::Error) -> bool {
