@@ -318,3 +318,42 @@ fn http_and_sftp_mirrors_serve_one_file() {
         srv.log()
     );
 }
+
+#[test]
+fn silent_server_hits_connect_timeout() {
+    // Needs no sshd: a listener that never speaks (the kernel completes
+    // the TCP handshake; no SSH banner ever comes).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let tmp = tempdir();
+    let url = format!("sftp://u:p@127.0.0.1:{port}/f.bin");
+    let started = std::time::Instant::now();
+    let out = run(tmp.path(), &["--connect-timeout=1", "--max-tries=1", &url]);
+    out.expect_code(exit::TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn sigint_exits_7_and_keeps_control_file() {
+    let srv = sshd_or_skip!();
+    let size = 8 << 20;
+    let body = pattern(size, 9);
+    let path = srv.add_file("int.bin", &body);
+    let url = srv.url_with_password(&path);
+    let tmp = tempdir();
+    let file = tmp.path().join("int.bin");
+    let child = spawn(
+        tmp.path(),
+        &["-x2", "-s2", "-k1M", "--max-download-limit=2M", &url],
+    );
+    std::thread::sleep(Duration::from_millis(1_200));
+    signal_and_wait(child, libc::SIGINT, Duration::from_secs(15)).expect_code(exit::UNFINISHED);
+    assert!(control_file(&file).exists(), "no control file after SIGINT");
+    run(tmp.path(), &["-x2", "-s2", "-k1M", &url]).expect_code(exit::OK);
+    assert_file_eq(&file, &body);
+}
