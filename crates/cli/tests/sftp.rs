@@ -357,3 +357,20 @@ fn sigint_exits_7_and_keeps_control_file() {
     run(tmp.path(), &["-x2", "-s2", "-k1M", &url]).expect_code(exit::OK);
     assert_file_eq(&file, &body);
 }
+
+#[test]
+fn netrc_supplies_user_and_password() {
+    let srv = sshd_or_skip!();
+    let body = pattern(300_000, 10);
+    let path = srv.add_file("netrc.bin", &body);
+    let tmp = tempdir();
+    // The hermetic HOME is the run's working directory.
+    std::fs::write(
+        tmp.path().join(".netrc"),
+        format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+    )
+    .unwrap();
+    let url = format!("sftp://127.0.0.1:{}{path}", srv.port);
+    run(tmp.path(), &[&url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("netrc.bin"), &body);
+}

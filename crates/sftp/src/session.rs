@@ -74,18 +74,21 @@ impl SftpSession {
         })?;
         session.set_tcp_stream(tcp);
         session.set_timeout(millis(cfg.connect_timeout));
-        session.handshake().map_err(|e| match timeout_of(&e) {
-            true => SftpError::Timeout(cfg.connect_timeout.as_secs()),
-            false => SftpError::Handshake {
-                host: cfg.host.clone(),
-                detail: e.message().to_owned(),
-            },
+        session.handshake().map_err(|e| {
+            if timeout_of(&e) {
+                SftpError::Timeout(cfg.connect_timeout.as_secs())
+            } else {
+                SftpError::Handshake {
+                    host: cfg.host.clone(),
+                    detail: e.message().to_owned(),
+                }
+            }
         })?;
         if let Some(check) = &cfg.host_key {
             check.verify(&cfg.host, session.host_key_hash(check.algo.ssh2()))?;
         }
         session.set_timeout(millis(cfg.timeout));
-        authenticate(&session, &cfg.credentials)?;
+        authenticate(&session, &cfg.credentials, cfg.timeout)?;
         let sftp = session
             .sftp()
             .map_err(|e| map_err(e, "subsystem start", "", cfg.timeout))?;
@@ -222,7 +225,7 @@ fn connect_tcp(cfg: &SessionConfig) -> Result<TcpStream, SftpError> {
     })
 }
 
-fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
+fn authenticate(session: &Session, c: &Credentials, timeout: Duration) -> Result<(), SftpError> {
     let user = c.user.as_str();
     let fail = |detail: String| SftpError::Auth {
         user: user.to_owned(),
@@ -232,7 +235,7 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
     let methods = match session.auth_methods(user) {
         Ok(m) => m.to_owned(),
         Err(_) if session.authenticated() => return Ok(()),
-        Err(e) => return Err(map_err(e, "authentication", "", Duration::ZERO)),
+        Err(e) => return Err(map_err(e, "authentication", "", timeout)),
     };
     let offers = |m: &str| methods.split(',').any(|x| x == m);
     if let Some(pw) = &c.password {
