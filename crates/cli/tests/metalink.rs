@@ -228,6 +228,16 @@ fn follow_metalink_from_http_resolves_relative_urls() {
     )
     .expect_code(exit::OK);
     assert_eq!(list_dir(tmp.path()), ["get"], "false: a plain download");
+
+    // A response that claims to be a metalink but is not one.
+    srv.add_route(
+        "/pub/bad.meta4",
+        Route::new(&b"<html>not a metalink</html>"[..]),
+    );
+    let tmp = tempdir();
+    let out = run(tmp.path(), &[&srv.url("/pub/bad.meta4")]);
+    assert_eq!(out.expect_failure(), 20, "{}", out.output());
+    assert!(list_dir(tmp.path()).is_empty());
 }
 
 #[test]
@@ -373,6 +383,20 @@ fn parameterized_uris_become_mirrors_or_separate_downloads() {
         list_dir(tmp.path()),
         ["img01.png", "img02.png", "img03.png"]
     );
+    // -P applies to input-file URIs too.
+    let tmp = tempdir();
+    std::fs::write(
+        tmp.path().join("list.txt"),
+        format!(
+            "http://127.0.0.1:{{{},{}}}/p.bin\n  out=from-list.bin\n",
+            a.port(),
+            b.port()
+        ),
+    )
+    .unwrap();
+    run(tmp.path(), &["-P", "-i", "list.txt"]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("from-list.bin"), &body);
+
     let out = run(tmp.path(), &["-P", "http://h/{a,b"]);
     assert_eq!(out.expect_failure(), 1, "{}", out.output());
 }
