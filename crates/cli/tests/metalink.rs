@@ -423,3 +423,35 @@ fn metalink_from_standard_input() {
     support::wait_with_timeout(child, support::DEFAULT_TIMEOUT).expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("in.bin"), &body);
 }
+
+#[test]
+fn server_length_other_than_the_declared_size_fails() {
+    let srv = TestServer::start();
+    let body = pattern(5000, 24);
+    let url = srv.add_file("/s.bin", body.clone());
+    let tmp = tempdir();
+    let doc = meta4("s.bin", &body[..4000], &[url], &sha256_hex(&body), false);
+    std::fs::write(tmp.path().join("s.meta4"), doc).unwrap();
+    let out = run(tmp.path(), &["-M", "s.meta4"]);
+    out.expect_failure();
+    assert!(out.output().contains("4000"), "{}", out.output());
+}
+
+#[test]
+fn huge_metalink_over_http_is_refused() {
+    let srv = TestServer::start();
+    let mut doc =
+        String::from(r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink">"#);
+    while doc.len() < 5 << 20 {
+        doc.push_str("<!-- padding padding padding padding padding padding -->");
+    }
+    doc.push_str("</metalink>");
+    srv.add_route(
+        "/huge",
+        Route::new(doc.into_bytes()).content_type("application/metalink4+xml"),
+    );
+    let tmp = tempdir();
+    let out = run(tmp.path(), &[&srv.url("/huge")]);
+    assert_eq!(out.expect_failure(), 20, "{}", out.output());
+    assert!(list_dir(tmp.path()).is_empty());
+}
