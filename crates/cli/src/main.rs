@@ -251,9 +251,11 @@ fn build_requests(
                 set.set_per_download(k, v).map_err(|e| bad_option(&e))?;
             }
             let gid = set.get_opt_str("gid").and_then(Gid::parse);
+            // aria2 unfolds -P patterns in input-file URIs too.
+            let uris = expand_uris(&set, &entry.uris)?;
             out.push(DownloadRequest {
                 gid,
-                uris: entry.uris,
+                uris,
                 options: Arc::new(set),
                 metalink: None,
             });

@@ -228,6 +228,16 @@ fn follow_metalink_from_http_resolves_relative_urls() {
     )
     .expect_code(exit::OK);
     assert_eq!(list_dir(tmp.path()), ["get"], "false: a plain download");
+
+    // A response that claims to be a metalink but is not one.
+    srv.add_route(
+        "/pub/bad.meta4",
+        Route::new(&b"<html>not a metalink</html>"[..]),
+    );
+    let tmp = tempdir();
+    let out = run(tmp.path(), &[&srv.url("/pub/bad.meta4")]);
+    assert_eq!(out.expect_failure(), 20, "{}", out.output());
+    assert!(list_dir(tmp.path()).is_empty());
 }
 
 #[test]
@@ -373,6 +383,20 @@ fn parameterized_uris_become_mirrors_or_separate_downloads() {
         list_dir(tmp.path()),
         ["img01.png", "img02.png", "img03.png"]
     );
+    // -P applies to input-file URIs too.
+    let tmp = tempdir();
+    std::fs::write(
+        tmp.path().join("list.txt"),
+        format!(
+            "http://127.0.0.1:{{{},{}}}/p.bin\n  out=from-list.bin\n",
+            a.port(),
+            b.port()
+        ),
+    )
+    .unwrap();
+    run(tmp.path(), &["-P", "-i", "list.txt"]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("from-list.bin"), &body);
+
     let out = run(tmp.path(), &["-P", "http://h/{a,b"]);
     assert_eq!(out.expect_failure(), 1, "{}", out.output());
 }
@@ -398,4 +422,36 @@ fn metalink_from_standard_input() {
         .unwrap();
     support::wait_with_timeout(child, support::DEFAULT_TIMEOUT).expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("in.bin"), &body);
+}
+
+#[test]
+fn server_length_other_than_the_declared_size_fails() {
+    let srv = TestServer::start();
+    let body = pattern(5000, 24);
+    let url = srv.add_file("/s.bin", body.clone());
+    let tmp = tempdir();
+    let doc = meta4("s.bin", &body[..4000], &[url], &sha256_hex(&body), false);
+    std::fs::write(tmp.path().join("s.meta4"), doc).unwrap();
+    let out = run(tmp.path(), &["-M", "s.meta4"]);
+    out.expect_failure();
+    assert!(out.output().contains("4000"), "{}", out.output());
+}
+
+#[test]
+fn huge_metalink_over_http_is_refused() {
+    let srv = TestServer::start();
+    let mut doc =
+        String::from(r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink">"#);
+    while doc.len() < 5 << 20 {
+        doc.push_str("<!-- padding padding padding padding padding padding -->");
+    }
+    doc.push_str("</metalink>");
+    srv.add_route(
+        "/huge",
+        Route::new(doc.into_bytes()).content_type("application/metalink4+xml"),
+    );
+    let tmp = tempdir();
+    let out = run(tmp.path(), &[&srv.url("/huge")]);
+    assert_eq!(out.expect_failure(), 20, "{}", out.output());
+    assert!(list_dir(tmp.path()).is_empty());
 }

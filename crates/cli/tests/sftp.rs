@@ -87,6 +87,30 @@ fn key_auth_from_home_ssh() {
 }
 
 #[test]
+fn password_through_keyboard_interactive() {
+    // Servers that check passwords with PAM often offer no "password"
+    // method, only keyboard-interactive.
+    let extra = "UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes";
+    let srv = match SshServer::start_with(extra) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("SKIPPED: SFTP test needs a runnable sshd: {why}");
+            return;
+        }
+    };
+    let body = pattern(200_000, 8);
+    let path = srv.add_file("kbd.bin", &body);
+    let tmp = tempdir();
+    run(tmp.path(), &[&srv.url_with_password(&path)]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("kbd.bin"), &body);
+    assert!(
+        srv.log().contains("Accepted keyboard-interactive"),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
 fn wrong_password_exits_24() {
     let srv = sshd_or_skip!();
     let path = srv.add_file("pw.bin", b"secret");
@@ -293,4 +317,60 @@ fn http_and_sftp_mirrors_serve_one_file() {
         "the SFTP mirror was not used:\n{}",
         srv.log()
     );
+}
+
+#[test]
+fn silent_server_hits_connect_timeout() {
+    // Needs no sshd: a listener that never speaks (the kernel completes
+    // the TCP handshake; no SSH banner ever comes).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let tmp = tempdir();
+    let url = format!("sftp://u:p@127.0.0.1:{port}/f.bin");
+    let started = std::time::Instant::now();
+    let out = run(tmp.path(), &["--connect-timeout=1", "--max-tries=1", &url]);
+    out.expect_code(exit::TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn sigint_exits_7_and_keeps_control_file() {
+    let srv = sshd_or_skip!();
+    let size = 8 << 20;
+    let body = pattern(size, 9);
+    let path = srv.add_file("int.bin", &body);
+    let url = srv.url_with_password(&path);
+    let tmp = tempdir();
+    let file = tmp.path().join("int.bin");
+    let child = spawn(
+        tmp.path(),
+        &["-x2", "-s2", "-k1M", "--max-download-limit=2M", &url],
+    );
+    std::thread::sleep(Duration::from_millis(1_200));
+    signal_and_wait(child, libc::SIGINT, Duration::from_secs(15)).expect_code(exit::UNFINISHED);
+    assert!(control_file(&file).exists(), "no control file after SIGINT");
+    run(tmp.path(), &["-x2", "-s2", "-k1M", &url]).expect_code(exit::OK);
+    assert_file_eq(&file, &body);
+}
+
+#[test]
+fn netrc_supplies_user_and_password() {
+    let srv = sshd_or_skip!();
+    let body = pattern(300_000, 10);
+    let path = srv.add_file("netrc.bin", &body);
+    let tmp = tempdir();
+    // The hermetic HOME is the run's working directory.
+    std::fs::write(
+        tmp.path().join(".netrc"),
+        format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+    )
+    .unwrap();
+    let url = format!("sftp://127.0.0.1:{}{path}", srv.port);
+    run(tmp.path(), &[&url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("netrc.bin"), &body);
 }

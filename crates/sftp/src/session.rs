@@ -74,18 +74,21 @@ impl SftpSession {
         })?;
         session.set_tcp_stream(tcp);
         session.set_timeout(millis(cfg.connect_timeout));
-        session.handshake().map_err(|e| match timeout_of(&e) {
-            true => SftpError::Timeout(cfg.connect_timeout.as_secs()),
-            false => SftpError::Handshake {
-                host: cfg.host.clone(),
-                detail: e.message().to_owned(),
-            },
+        session.handshake().map_err(|e| {
+            if timeout_of(&e) {
+                SftpError::Timeout(cfg.connect_timeout.as_secs())
+            } else {
+                SftpError::Handshake {
+                    host: cfg.host.clone(),
+                    detail: e.message().to_owned(),
+                }
+            }
         })?;
         if let Some(check) = &cfg.host_key {
             check.verify(&cfg.host, session.host_key_hash(check.algo.ssh2()))?;
         }
         session.set_timeout(millis(cfg.timeout));
-        authenticate(&session, &cfg.credentials)?;
+        authenticate(&session, &cfg.credentials, cfg.timeout)?;
         let sftp = session
             .sftp()
             .map_err(|e| map_err(e, "subsystem start", "", cfg.timeout))?;
@@ -222,7 +225,7 @@ fn connect_tcp(cfg: &SessionConfig) -> Result<TcpStream, SftpError> {
     })
 }
 
-fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
+fn authenticate(session: &Session, c: &Credentials, timeout: Duration) -> Result<(), SftpError> {
     let user = c.user.as_str();
     let fail = |detail: String| SftpError::Auth {
         user: user.to_owned(),
@@ -232,18 +235,28 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
     let methods = match session.auth_methods(user) {
         Ok(m) => m.to_owned(),
         Err(_) if session.authenticated() => return Ok(()),
-        Err(e) => return Err(map_err(e, "authentication", "", Duration::ZERO)),
+        Err(e) => return Err(map_err(e, "authentication", "", timeout)),
     };
     let offers = |m: &str| methods.split(',').any(|x| x == m);
     if let Some(pw) = &c.password {
-        if !offers("password") {
-            return Err(fail(format!(
-                "the server does not accept passwords (it offers {methods})"
-            )));
+        if offers("password") {
+            return session
+                .userauth_password(user, pw)
+                .map_err(|e| fail(format!("password refused: {}", e.message())));
         }
-        return session
-            .userauth_password(user, pw)
-            .map_err(|e| fail(format!("password refused: {}", e.message())));
+        // Servers that check passwords through PAM often offer only
+        // keyboard-interactive, whose one hidden prompt is the password.
+        if offers("keyboard-interactive") {
+            let mut answer = PasswordPrompt(pw);
+            return match session.userauth_keyboard_interactive(user, &mut answer) {
+                Ok(()) if session.authenticated() => Ok(()),
+                Ok(()) => Err(fail("keyboard-interactive login not accepted".into())),
+                Err(e) => Err(fail(format!("password refused: {}", e.message()))),
+            };
+        }
+        return Err(fail(format!(
+            "the server does not accept passwords (it offers {methods})"
+        )));
     }
     let mut tried = Vec::new();
     if offers("publickey") {
@@ -271,6 +284,25 @@ fn authenticate(session: &Session, c: &Credentials) -> Result<(), SftpError> {
         "no key was accepted (tried {})",
         tried.join(", ")
     )))
+}
+
+/// Answers keyboard-interactive prompts: the password for hidden ones,
+/// nothing for the rest.
+struct PasswordPrompt<'a>(&'a str);
+
+impl ssh2::KeyboardInteractivePrompt for PasswordPrompt<'_> {
+    fn prompt(&mut self, _user: &str, _text: &str, prompts: &[ssh2::Prompt<'_>]) -> Vec<String> {
+        prompts
+            .iter()
+            .map(|p| {
+                if p.echo {
+                    String::new()
+                } else {
+                    self.0.to_owned()
+                }
+            })
+            .collect()
+    }
 }
 
 fn timeout_of(e: &ssh2::Error) -> bool {

@@ -67,6 +67,12 @@ pub fn keygen(path: &Path) {
 impl SshServer {
     /// Starts sshd, or returns why it cannot run here.
     pub fn start() -> Result<SshServer, String> {
+        Self::start_with("")
+    }
+
+    /// Like [`SshServer::start`] with `extra` config lines, which win over
+    /// the defaults (sshd takes the first value of each keyword).
+    pub fn start_with(extra: &str) -> Result<SshServer, String> {
         if !Path::new(SSHD).exists() {
             return Err(format!(
                 "{SSHD} is not installed (apt-get install openssh-server)"
@@ -101,7 +107,8 @@ impl SshServer {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\n\
+                "{extra}\n\
+                 Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {hk}\n\
                  PidFile none\n\
