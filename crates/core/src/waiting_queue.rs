@@ -89,6 +89,7 @@ mod tests {
             gid: Some(Gid(g)),
             uris: vec![format!("http://h/{g}")],
             options: Arc::new(arietta_options::OptionSet::default()),
+            metalink: None,
         }
     }
 
