@@ -84,6 +84,10 @@ pub enum Error {
     /// method, unknown info hash, ...).
     #[error("encryption handshake failed: {0}")]
     Mse(&'static str),
+    /// A `ut_pex` payload that is not the bencoded dictionary BEP 11
+    /// describes; names the offending key or problem.
+    #[error("malformed ut_pex message: {0}")]
+    BadPex(&'static str),
 }
 
 /// Shorthand used throughout the crate.
