@@ -441,7 +441,9 @@ impl Receiver {
     /// Prepares to accept a connection for any of `info_hashes` (the
     /// torrents we serve; the initiator proves which one it wants without
     /// naming it in clear). `allow_legacy` lets a peer that opens with a
-    /// plain BitTorrent handshake through (`--bt-require-crypto=false`).
+    /// plain BitTorrent handshake through (`--bt-require-crypto=false`);
+    /// without it such a peer is refused as soon as its first 20 bytes
+    /// arrive.
     pub fn new(
         info_hashes: Vec<[u8; 20]>,
         level: CryptoLevel,
@@ -484,23 +486,29 @@ impl Receiver {
         loop {
             match self.state {
                 RecvState::WaitYa => {
-                    if self.allow_legacy {
-                        let n = self.buf.len().min(LEGACY_PREFIX.len());
-                        if n > 0 && self.buf[..n] == LEGACY_PREFIX[..n] {
-                            if n < LEGACY_PREFIX.len() {
-                                return Ok(());
-                            }
-                            self.state = RecvState::Done;
-                            progress.established = Some(Box::new(Established {
-                                method: CryptoMethod::Plain,
-                                cipher: PayloadCipher::Plain,
-                                info_hash: [0; 20],
-                                initial_payload: Vec::new(),
-                                remaining: std::mem::take(&mut self.buf),
-                                legacy_plaintext: true,
-                            }));
+                    let n = self.buf.len().min(LEGACY_PREFIX.len());
+                    if n > 0 && self.buf[..n] == LEGACY_PREFIX[..n] {
+                        if n < LEGACY_PREFIX.len() {
                             return Ok(());
                         }
+                        // A Ya starting with these 20 bytes has odds of
+                        // 2^-160; refusing now beats waiting for 96 bytes
+                        // that a plain peer will never send.
+                        if !self.allow_legacy {
+                            return Err(Error::Mse(
+                                "plain BitTorrent handshake refused: encryption is required",
+                            ));
+                        }
+                        self.state = RecvState::Done;
+                        progress.established = Some(Box::new(Established {
+                            method: CryptoMethod::Plain,
+                            cipher: PayloadCipher::Plain,
+                            info_hash: [0; 20],
+                            initial_payload: Vec::new(),
+                            remaining: std::mem::take(&mut self.buf),
+                            legacy_plaintext: true,
+                        }));
+                        return Ok(());
                     }
                     let Some(ya) = take(&mut self.buf, KEY_LEN) else {
                         return Ok(());
@@ -771,6 +779,9 @@ mod tests {
         assert!(e.legacy_plaintext);
         assert_eq!(e.remaining, hs);
         assert!(p.output.is_empty());
+        // Crypto required: refused at once, not after waiting for a Ya.
+        let mut b = Receiver::new(vec![[8; 20]], CryptoLevel::Plain, false, &mut rng);
+        assert!(b.feed(&hs[..20]).is_err());
     }
 
     #[test]
