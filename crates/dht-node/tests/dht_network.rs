@@ -1,0 +1,224 @@
+//! Several arietta DHT nodes on loopback form a network: one announces, the
+//! others find the peer; the routing table survives a restart through its
+//! file; tokens guard announce_peer on the wire.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use arietta_dht::{decode, encode, Body, Message, NodeId, Query, Response};
+use arietta_dht_node::{DhtConfig, DhtHandle, DhtNode};
+
+fn run<F, Fut>(f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(4))
+        .spawn(f)
+        .expect("executor")
+        .join()
+        .expect("test body panicked");
+}
+
+fn config(entry: Option<SocketAddr>) -> DhtConfig {
+    let mut c = DhtConfig::new("127.0.0.1:0".parse().unwrap());
+    c.query_timeout = Duration::from_millis(500);
+    if let Some(e) = entry {
+        c.entry_points.push((e.ip().to_string(), e.port()));
+    }
+    c
+}
+
+async fn network(size: usize) -> Vec<DhtHandle> {
+    let first = DhtNode::start(config(None)).unwrap();
+    let entry = first.local_addr();
+    let mut nodes = vec![first];
+    for _ in 1..size {
+        let n = DhtNode::start(config(Some(entry))).unwrap();
+        n.bootstrap().await.expect("bootstrap from the first node");
+        nodes.push(n);
+    }
+    nodes
+}
+
+#[test]
+fn one_announces_another_finds_the_peer() {
+    run(|| async {
+        let nodes = network(8).await;
+        for n in &nodes[1..] {
+            assert!(n.routing_table_len() >= 1, "every node knows someone");
+        }
+        let ih = [0xab; 20];
+        let out = nodes[3].announce(ih, 51413).await;
+        assert!(out.announced_to >= 1, "{out:?}");
+        assert!(out.peers.is_empty(), "nobody announced before");
+        let want: SocketAddr = "127.0.0.1:51413".parse().unwrap();
+        for finder in [&nodes[7], &nodes[1], &nodes[0]] {
+            let peers = finder.get_peers(ih).await;
+            assert!(peers.contains(&want), "{peers:?}");
+        }
+        // Another torrent: nobody has it.
+        assert!(nodes[5].get_peers([0x01; 20]).await.is_empty());
+        for n in &nodes {
+            n.shutdown().await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn routing_table_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sub/dht.dat");
+    run(move || async move {
+        let others = network(4).await;
+        let mut c = config(Some(others[0].local_addr()));
+        c.table_file = Some(file.clone());
+        let node = DhtNode::start(c.clone()).unwrap();
+        let before = node.bootstrap().await.unwrap();
+        assert!(before >= 2, "{before}");
+        let id = node.node_id();
+        node.shutdown().await.unwrap();
+        assert!(file.exists());
+
+        // Same file, no entry point: the saved nodes are enough.
+        c.entry_points.clear();
+        let again = DhtNode::start(c).unwrap();
+        assert_eq!(again.node_id(), id, "the node keeps its ID");
+        assert!(again.routing_table_len() >= 2);
+        assert!(again.bootstrap().await.unwrap() >= 2);
+        again.shutdown().await.unwrap();
+
+        // A damaged file means starting fresh, not failing.
+        std::fs::write(&file, b"garbage").unwrap();
+        let mut c = config(None);
+        c.table_file = Some(file.clone());
+        let fresh = DhtNode::start(c).unwrap();
+        assert_ne!(fresh.node_id(), id);
+        assert_eq!(fresh.routing_table_len(), 0);
+        assert!(fresh.bootstrap().await.is_err(), "nobody to ask");
+        for n in &others {
+            n.shutdown().await.unwrap();
+        }
+    });
+}
+
+/// Speaks KRPC from a plain std socket, as a foreign client would.
+fn ask(sock: &UdpSocket, to: SocketAddr, tid: u8, q: Query) -> Message {
+    let msg = Message {
+        transaction_id: vec![tid],
+        version: None,
+        read_only: false,
+        ip: None,
+        body: Body::Query(q),
+    };
+    sock.send_to(&encode(&msg), to).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let reply = decode(&buf[..n]).unwrap();
+    assert_eq!(reply.transaction_id, vec![tid]);
+    reply
+}
+
+fn response(m: Message) -> Response {
+    match m.body {
+        Body::Response(r) => r,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+#[test]
+fn answers_queries_and_checks_tokens_on_the_wire() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let node: SocketAddr = rx.recv().unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let me = NodeId([0x11; 20]);
+        let ih = NodeId([0x22; 20]);
+        let pong = ask(&sock, node, 1, Query::Ping { id: me });
+        assert_eq!(pong.ip, Some(sock.local_addr().unwrap()), "BEP 42 ip");
+        let r = response(ask(
+            &sock,
+            node,
+            2,
+            Query::GetPeers {
+                id: me,
+                info_hash: ih,
+                want: None,
+            },
+        ));
+        let token = r.token.expect("get_peers hands out a token");
+        assert!(r.values.is_empty());
+        let bad = ask(
+            &sock,
+            node,
+            3,
+            Query::AnnouncePeer {
+                id: me,
+                info_hash: ih,
+                port: 7000,
+                implied_port: false,
+                token: b"forged!!".to_vec(),
+            },
+        );
+        assert!(matches!(bad.body, Body::Error { code: 203, .. }), "{bad:?}");
+        response(ask(
+            &sock,
+            node,
+            4,
+            Query::AnnouncePeer {
+                id: me,
+                info_hash: ih,
+                port: 7000,
+                implied_port: true,
+                token,
+            },
+        ));
+        let r = response(ask(
+            &sock,
+            node,
+            5,
+            Query::GetPeers {
+                id: me,
+                info_hash: ih,
+                want: None,
+            },
+        ));
+        // implied_port: the UDP source port, not 7000.
+        assert_eq!(r.values, vec![sock.local_addr().unwrap()]);
+        let r = response(ask(
+            &sock,
+            node,
+            6,
+            Query::FindNode {
+                id: NodeId([0x33; 20]),
+                target: me,
+                want: None,
+            },
+        ));
+        assert_eq!(r.nodes.len(), 1, "the querier itself is now in the table");
+        assert_eq!(r.nodes[0].id, me);
+        let unknown = ask(
+            &sock,
+            node,
+            7,
+            Query::Other {
+                id: me,
+                method: b"vote".to_vec(),
+            },
+        );
+        assert!(matches!(unknown.body, Body::Error { code: 204, .. }));
+        done_tx.send(()).unwrap();
+    });
+    run(move || async move {
+        let node = DhtNode::start(config(None)).unwrap();
+        tx.send(node.local_addr()).unwrap();
+        while done_rx.try_recv().is_err() {
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+        }
+        node.shutdown().await.unwrap();
+    });
+    client.join().unwrap();
+}
