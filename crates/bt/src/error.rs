@@ -88,6 +88,9 @@ pub enum Error {
     /// describes; names the offending key or problem.
     #[error("malformed ut_pex message: {0}")]
     BadPex(&'static str),
+    /// A Local Peer Discovery datagram that is not a BEP 14 `BT-SEARCH`.
+    #[error("malformed LPD announcement: {0}")]
+    BadLpd(&'static str),
 }
 
 /// Shorthand used throughout the crate.
