@@ -222,3 +222,37 @@ fn answers_queries_and_checks_tokens_on_the_wire() {
     });
     client.join().unwrap();
 }
+
+/// BEP 32: the same node code on an IPv6 socket exchanges `nodes6` and
+/// finds IPv6 peers. Skipped where the host has no IPv6 loopback.
+#[test]
+fn ipv6_network_finds_peers() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipping: no IPv6 loopback on this host");
+        return;
+    }
+    run(|| async {
+        let v6 = |entry: Option<SocketAddr>| {
+            let mut c = DhtConfig::new("[::1]:0".parse().unwrap());
+            c.query_timeout = Duration::from_millis(500);
+            if let Some(e) = entry {
+                c.entry_points.push((e.ip().to_string(), e.port()));
+            }
+            c
+        };
+        let first = DhtNode::start(v6(None)).unwrap();
+        let mut nodes = vec![first];
+        for _ in 1..5 {
+            let n = DhtNode::start(v6(Some(nodes[0].local_addr()))).unwrap();
+            n.bootstrap().await.unwrap();
+            nodes.push(n);
+        }
+        let ih = [0x66; 20];
+        assert!(nodes[1].announce(ih, 6881).await.announced_to >= 1);
+        let peers = nodes[4].get_peers(ih).await;
+        assert_eq!(peers, vec!["[::1]:6881".parse::<SocketAddr>().unwrap()]);
+        for n in &nodes {
+            n.shutdown().await.unwrap();
+        }
+    });
+}
