@@ -80,6 +80,11 @@ impl CryptoPolicy {
 }
 
 /// A stream after the MSE handshake (or a plain one that was let through).
+///
+/// With RC4, written bytes are encrypted into an internal buffer (the
+/// keystream advances as they are accepted, so they must go out exactly
+/// once); like any buffered writer, call `flush` after a batch of messages
+/// before waiting for the peer's answer.
 pub struct MseStream<S> {
     inner: S,
     cipher: PayloadCipher,

@@ -70,11 +70,32 @@ pub struct AnnounceOutcome {
 }
 
 impl DhtNode {
+    /// Tries each port of `ports` in order (aria2's `--dht-listen-port`
+    /// is a range such as `6881-6999`) and starts on the first free one.
+    pub fn start_in_range(
+        mut config: DhtConfig,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<DhtHandle> {
+        let mut last = None;
+        for port in ports {
+            config.listen.set_port(port);
+            match DhtNode::start(config.clone()) {
+                Err(DhtNodeError::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    last = Some(e)
+                }
+                other => return other,
+            }
+        }
+        Err(DhtNodeError::Io(last.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty port range")
+        })))
+    }
+
     /// Binds the socket, loads the saved routing table (a missing or
     /// damaged file just means starting empty, as aria2 does) and starts
     /// answering queries. Call [`DhtHandle::bootstrap`] next.
     pub fn start(config: DhtConfig) -> Result<DhtHandle> {
-        let socket = UdpSocket::bind(config.listen).map_err(std::io::Error::from)?;
+        let socket = bind_exclusive(config.listen)?;
         let local = socket.local_addr().map_err(std::io::Error::from)?;
         let saved = config
             .table_file
@@ -500,6 +521,25 @@ fn keep_wanted(resp: &mut Response, want: Option<Want>) {
             resp.nodes6.clear();
         }
     }
+}
+
+/// Binds without `SO_REUSEPORT` (which glommio's `UdpSocket::bind` sets):
+/// two processes sharing a DHT port would have the kernel split the
+/// replies between them. An IPv6 socket is v6-only, so an IPv4 and an IPv6
+/// node can use the same port number, as aria2's do.
+fn bind_exclusive(addr: SocketAddr) -> Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&addr.into())?;
+    Ok(UdpSocket::from(sock))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

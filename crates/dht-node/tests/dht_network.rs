@@ -256,3 +256,20 @@ fn ipv6_network_finds_peers() {
         }
     });
 }
+
+/// `--dht-listen-port` is a range: a taken port is skipped, never shared
+/// (two processes on one DHT port would split each other's replies).
+#[test]
+fn port_range_skips_taken_ports() {
+    run(|| async {
+        let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let Some(end) = port.checked_add(20) else {
+            return;
+        };
+        let node = DhtNode::start_in_range(config(None), port..=end).unwrap();
+        assert_ne!(node.local_addr().port(), port);
+        assert!(DhtNode::start_in_range(config(None), port..=port).is_err());
+        node.shutdown().await.unwrap();
+    });
+}
