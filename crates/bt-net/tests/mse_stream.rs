@@ -332,3 +332,105 @@ fn libtorrent_forced_rc4_interop_as_receiver() {
     });
     drop(driver.join().unwrap());
 }
+
+/// An aria2c seeder with `--bt-require-crypto=true` at each
+/// `--bt-min-crypto-level`: our initiator completes MSE (RC4 for arc4, the
+/// obfuscated handshake with a plain payload for plain) and reads aria2c's
+/// bitfield.
+#[test]
+fn aria2c_require_crypto_seeder_interop() {
+    let python = "/usr/bin/python3";
+    let has_tools = Command::new("aria2c")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(python)
+            .args(["-c", "import libtorrent"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !has_tools {
+        eprintln!("skipping: aria2c or python3-libtorrent (to write the torrent) is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/make_torrent.py"
+        ))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut words = text.split_whitespace();
+    let hex = words.next().unwrap();
+    let pieces: usize = words.next().unwrap().parse().unwrap();
+    let mut ih = [0u8; 20];
+    for (i, b) in ih.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    for (level, ours, expect) in [
+        ("arc4", CryptoLevel::Arc4, CryptoMethod::Rc4),
+        ("plain", CryptoLevel::Plain, CryptoMethod::Plain),
+    ] {
+        // aria2c takes a port number, not a socket: pick a free one.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("aria2c")
+            .arg("-d")
+            .arg(dir.path().join("seed"))
+            .args([
+                "--seed-ratio=0",
+                "-V",
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--no-conf",
+                "--quiet",
+                "--bt-require-crypto=true",
+                &format!("--bt-min-crypto-level={level}"),
+                &format!("--listen-port={port}"),
+            ])
+            .arg(dir.path().join("payload.torrent"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let got = std::panic::catch_unwind(move || {
+            let (tx, rx) = std::sync::mpsc::channel();
+            run(move || async move {
+                // aria2c checks the file (-V) before it listens.
+                let mut tries = 0;
+                let sock = loop {
+                    match TcpStream::connect(("127.0.0.1", port)).await {
+                        Ok(s) => break s,
+                        Err(_) if tries < 100 => {
+                            tries += 1;
+                            glommio::timer::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => panic!("aria2c never listened on {port}: {e}"),
+                    }
+                };
+                let mut c = connect(sock, ih, &bare_handshake(ih), &policy(true, ours))
+                    .await
+                    .expect("MSE handshake with aria2c");
+                let mut hs = [0u8; HANDSHAKE_LEN];
+                c.stream.read_exact(&mut hs).await.unwrap();
+                assert_eq!(Handshake::parse(&hs).unwrap().info_hash, ih);
+                let bits = read_bitfield(&mut c.stream).await;
+                assert_full_bitfield(&bits, pieces);
+                tx.send(c.method).unwrap();
+            });
+            rx.recv().unwrap()
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(got.expect("interop run"), expect, "level {level}");
+    }
+}
