@@ -137,6 +137,15 @@ fn answers_queries_and_checks_tokens_on_the_wire() {
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let me = NodeId([0x11; 20]);
         let ih = NodeId([0x22; 20]);
+        // Garbage, a bencode bomb and an unsolicited response are dropped
+        // without killing the node.
+        for junk in [
+            &b"\xff\x00garbage"[..],
+            &[b'l'; 3000][..],
+            b"d1:rd2:id20:aaaaaaaaaaaaaaaaaaaae1:t2:zz1:y1:re",
+        ] {
+            sock.send_to(junk, node).unwrap();
+        }
         let pong = ask(&sock, node, 1, Query::Ping { id: me });
         assert_eq!(pong.ip, Some(sock.local_addr().unwrap()), "BEP 42 ip");
         let r = response(ask(
