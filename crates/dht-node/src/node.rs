@@ -48,6 +48,8 @@ struct Inner {
     local: SocketAddr,
     state: RefCell<State>,
     tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
+    /// The node of the other address family, for BEP 32 `want` answers.
+    sibling: RefCell<std::rc::Weak<Inner>>,
 }
 
 /// A handle to a running DHT node; clones share the node. Everything runs
@@ -124,6 +126,7 @@ impl DhtNode {
                 next_tid: rand::random(),
             }),
             tasks: RefCell::new(Vec::new()),
+            sibling: RefCell::new(std::rc::Weak::new()),
             config,
         });
         let handle = DhtHandle(inner);
@@ -151,6 +154,14 @@ impl DhtHandle {
     /// Our node ID.
     pub fn node_id(&self) -> NodeId {
         self.0.state.borrow().table.own_id()
+    }
+
+    /// Links an IPv4 node and an IPv6 node (BEP 32) so that a query with
+    /// `want: ["n4", "n6"]` gets `nodes` and `nodes6` from either; the
+    /// engine runs one node per family on the same port, as aria2 does.
+    pub fn pair(&self, other: &DhtHandle) {
+        *self.0.sibling.borrow_mut() = Rc::downgrade(&other.0);
+        *other.0.sibling.borrow_mut() = Rc::downgrade(&self.0);
     }
 
     /// Nodes in the routing table.
@@ -422,6 +433,7 @@ impl DhtHandle {
             Query::FindNode { target, want, .. } => {
                 let closest = st.table.closest(&target, K, now);
                 (resp.nodes, resp.nodes6) = family_nodes(closest, v6);
+                self.add_sibling_nodes(&mut resp, &target, want, v6, now);
                 keep_wanted(&mut resp, want);
                 Body::Response(resp)
             }
@@ -433,6 +445,7 @@ impl DhtHandle {
                 if resp.values.is_empty() {
                     let closest = st.table.closest(&info_hash, K, now);
                     (resp.nodes, resp.nodes6) = family_nodes(closest, v6);
+                    self.add_sibling_nodes(&mut resp, &info_hash, want, v6, now);
                     keep_wanted(&mut resp, want);
                 }
                 Body::Response(resp)
@@ -472,6 +485,36 @@ impl DhtHandle {
             ip: Some(src),
             body,
         }))
+    }
+
+    /// BEP 32: the other family's closest nodes, when the querier asked
+    /// for them and a paired node holds some.
+    fn add_sibling_nodes(
+        &self,
+        resp: &mut Response,
+        target: &NodeId,
+        want: Option<Want>,
+        v6: bool,
+        now: Instant,
+    ) {
+        let wants_other = want.is_some_and(|w| if v6 { w.v4 } else { w.v6 });
+        if !wants_other {
+            return;
+        }
+        let Some(other) = self.0.sibling.borrow().upgrade() else {
+            return;
+        };
+        // The sibling runs on this thread; it is not borrowed while we
+        // answer (answers never await), so this cannot conflict.
+        let Ok(st) = other.state.try_borrow() else {
+            return;
+        };
+        let closest = st.table.closest(target, K, now);
+        if v6 {
+            resp.nodes = closest;
+        } else {
+            resp.nodes6 = closest;
+        }
     }
 
     async fn maintenance_loop(self) {

@@ -282,3 +282,55 @@ fn port_range_skips_taken_ports() {
         node.shutdown().await.unwrap();
     });
 }
+
+/// BEP 32: paired IPv4 and IPv6 nodes answer `want: n4, n6` with both
+/// families' nodes.
+#[test]
+fn paired_nodes_answer_want_with_both_families() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipping: no IPv6 loopback on this host");
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, NodeId)>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Response>();
+    let client = std::thread::spawn(move || {
+        let (v4_node, _) = rx.recv().unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let want = arietta_dht::Want { v4: true, v6: true };
+        let r = response(ask(
+            &sock,
+            v4_node,
+            1,
+            Query::FindNode {
+                id: NodeId([0x77; 20]),
+                target: NodeId([0x78; 20]),
+                want: Some(want),
+            },
+        ));
+        done_tx.send(r).unwrap();
+    });
+    run(move || async move {
+        let v4 = DhtNode::start(config(None)).unwrap();
+        let mut c6 = DhtConfig::new("[::1]:0".parse().unwrap());
+        c6.query_timeout = Duration::from_millis(500);
+        let v6 = DhtNode::start(c6.clone()).unwrap();
+        v4.pair(&v6);
+        let addr = v6.local_addr();
+        c6.entry_points.push((addr.ip().to_string(), addr.port()));
+        let other6 = DhtNode::start(c6).unwrap();
+        other6.bootstrap().await.unwrap();
+        tx.send((v4.local_addr(), other6.node_id())).unwrap();
+        let r = loop {
+            if let Ok(r) = done_rx.try_recv() {
+                break r;
+            }
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(r.nodes6.iter().any(|n| n.id == other6.node_id()), "{r:?}");
+        for n in [v4, v6, other6] {
+            n.shutdown().await.unwrap();
+        }
+    });
+    client.join().unwrap();
+}
