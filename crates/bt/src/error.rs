@@ -84,6 +84,13 @@ pub enum Error {
     /// method, unknown info hash, ...).
     #[error("encryption handshake failed: {0}")]
     Mse(&'static str),
+    /// A `ut_pex` payload that is not the bencoded dictionary BEP 11
+    /// describes; names the offending key or problem.
+    #[error("malformed ut_pex message: {0}")]
+    BadPex(&'static str),
+    /// A Local Peer Discovery datagram that is not a BEP 14 `BT-SEARCH`.
+    #[error("malformed LPD announcement: {0}")]
+    BadLpd(&'static str),
 }
 
 /// Shorthand used throughout the crate.

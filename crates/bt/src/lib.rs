@@ -14,14 +14,18 @@
 //! - [`choker`]: the 10 s rechoke / 30 s optimistic unchoke algorithm.
 //! - [`tracker_udp`]: BEP 15 UDP tracker packets and retry schedule.
 //! - [`mse`]: Message Stream Encryption (the "PE"/"MSE" handshake and RC4).
+//! - [`pex`]: BEP 11 peer exchange (`ut_pex`) messages.
+//! - [`lpd`]: BEP 14 Local Peer Discovery datagrams.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
 
 pub mod bitfield;
 pub mod choker;
 mod error;
+pub mod lpd;
 pub mod mse;
 pub mod peer_wire;
+pub mod pex;
 pub mod piece_geometry;
 pub mod piece_picker;
 pub mod tracker_udp;

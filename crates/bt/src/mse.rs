@@ -23,9 +23,6 @@
 
 use num_bigint::BigUint;
 use rand::{Rng, RngCore};
-use rc4::cipher::generic_array::GenericArray;
-use rc4::consts::U20;
-use rc4::{KeyInit, Rc4, StreamCipher};
 use sha1::{Digest, Sha1};
 
 use crate::{Error, Result};
@@ -101,7 +98,18 @@ fn sha1(parts: &[&[u8]]) -> [u8; 20] {
 }
 
 /// RC4 keyed with a 20-byte MSE key, 1024 bytes already discarded.
-pub struct Rc4Stream(Box<Rc4<U20>>);
+///
+/// Written out here rather than taken from the `rc4` crate: that one runs
+/// through the generic one-byte-block stream-cipher machinery and managed
+/// about 150 MiB/s, a ceiling on every encrypted peer connection; this
+/// loop is the textbook PRGA with `u8` indices (no bounds checks) and is
+/// checked against the crate in the tests.
+#[derive(Clone)]
+pub struct Rc4Stream {
+    s: Box<[u8; 256]>,
+    i: u8,
+    j: u8,
+}
 
 impl std::fmt::Debug for Rc4Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,21 +117,42 @@ impl std::fmt::Debug for Rc4Stream {
     }
 }
 
-fn discard_1024(cipher: &mut impl StreamCipher) {
-    let mut sink = [0u8; 1024];
-    cipher.apply_keystream(&mut sink);
-}
-
 impl Rc4Stream {
+    /// The key schedule (KSA) for a 1..=256-byte key, without the discard.
+    fn with_key(key: &[u8]) -> Self {
+        let mut s = Box::new([0u8; 256]);
+        for (i, b) in s.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut j = 0u8;
+        for i in 0..256 {
+            j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
+            s.swap(i, usize::from(j));
+        }
+        Rc4Stream { s, i: 0, j: 0 }
+    }
+
     fn new(key: [u8; 20]) -> Self {
-        let mut c = Rc4::<U20>::new(GenericArray::from_slice(&key));
-        discard_1024(&mut c);
-        Rc4Stream(Box::new(c))
+        let mut c = Rc4Stream::with_key(&key);
+        c.apply(&mut [0u8; 1024]);
+        c
     }
 
     /// En- or decrypts in place (RC4 is its own inverse).
     pub fn apply(&mut self, data: &mut [u8]) {
-        self.0.apply_keystream(data);
+        let (mut i, mut j) = (self.i, self.j);
+        let s = &mut *self.s;
+        for b in data {
+            i = i.wrapping_add(1);
+            let si = s[usize::from(i)];
+            j = j.wrapping_add(si);
+            let sj = s[usize::from(j)];
+            s[usize::from(i)] = sj;
+            s[usize::from(j)] = si;
+            *b ^= s[usize::from(si.wrapping_add(sj))];
+        }
+        self.i = i;
+        self.j = j;
     }
 }
 
@@ -441,7 +470,9 @@ impl Receiver {
     /// Prepares to accept a connection for any of `info_hashes` (the
     /// torrents we serve; the initiator proves which one it wants without
     /// naming it in clear). `allow_legacy` lets a peer that opens with a
-    /// plain BitTorrent handshake through (`--bt-require-crypto=false`).
+    /// plain BitTorrent handshake through (`--bt-require-crypto=false`);
+    /// without it such a peer is refused as soon as its first 20 bytes
+    /// arrive.
     pub fn new(
         info_hashes: Vec<[u8; 20]>,
         level: CryptoLevel,
@@ -484,23 +515,29 @@ impl Receiver {
         loop {
             match self.state {
                 RecvState::WaitYa => {
-                    if self.allow_legacy {
-                        let n = self.buf.len().min(LEGACY_PREFIX.len());
-                        if n > 0 && self.buf[..n] == LEGACY_PREFIX[..n] {
-                            if n < LEGACY_PREFIX.len() {
-                                return Ok(());
-                            }
-                            self.state = RecvState::Done;
-                            progress.established = Some(Box::new(Established {
-                                method: CryptoMethod::Plain,
-                                cipher: PayloadCipher::Plain,
-                                info_hash: [0; 20],
-                                initial_payload: Vec::new(),
-                                remaining: std::mem::take(&mut self.buf),
-                                legacy_plaintext: true,
-                            }));
+                    let n = self.buf.len().min(LEGACY_PREFIX.len());
+                    if n > 0 && self.buf[..n] == LEGACY_PREFIX[..n] {
+                        if n < LEGACY_PREFIX.len() {
                             return Ok(());
                         }
+                        // A Ya starting with these 20 bytes has odds of
+                        // 2^-160; refusing now beats waiting for 96 bytes
+                        // that a plain peer will never send.
+                        if !self.allow_legacy {
+                            return Err(Error::Mse(
+                                "plain BitTorrent handshake refused: encryption is required",
+                            ));
+                        }
+                        self.state = RecvState::Done;
+                        progress.established = Some(Box::new(Established {
+                            method: CryptoMethod::Plain,
+                            cipher: PayloadCipher::Plain,
+                            info_hash: [0; 20],
+                            initial_payload: Vec::new(),
+                            remaining: std::mem::take(&mut self.buf),
+                            legacy_plaintext: true,
+                        }));
+                        return Ok(());
                     }
                     let Some(ya) = take(&mut self.buf, KEY_LEN) else {
                         return Ok(());
@@ -771,17 +808,18 @@ mod tests {
         assert!(e.legacy_plaintext);
         assert_eq!(e.remaining, hs);
         assert!(p.output.is_empty());
+        // Crypto required: refused at once, not after waiting for a Ya.
+        let mut b = Receiver::new(vec![[8; 20]], CryptoLevel::Plain, false, &mut rng);
+        assert!(b.feed(&hs[..20]).is_err());
     }
 
     #[test]
     fn rc4_discards_first_1024_bytes_rfc6229() {
         // RFC 6229, 128-bit key 0x0102…10, keystream at offset 1024.
-        let mut c = Rc4::<rc4::consts::U16>::new(GenericArray::from_slice(&[
-            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-        ]));
-        discard_1024(&mut c);
+        let mut c = Rc4Stream::with_key(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+        c.apply(&mut [0u8; 1024]);
         let mut ks = [0u8; 16];
-        c.apply_keystream(&mut ks);
+        c.apply(&mut ks);
         assert_eq!(
             ks,
             [
@@ -789,6 +827,29 @@ mod tests {
                 0x3c, 0x16
             ]
         );
+    }
+
+    #[test]
+    fn rc4_matches_the_rc4_crate() {
+        use rc4::cipher::generic_array::GenericArray;
+        use rc4::{KeyInit, StreamCipher};
+        let mut rng = StdRng::seed_from_u64(12);
+        for round in 0..20 {
+            let mut key = [0u8; 20];
+            rng.fill_bytes(&mut key);
+            let ours_cipher = &mut Rc4Stream::new(key);
+            let mut theirs = rc4::Rc4::<rc4::consts::U20>::new(GenericArray::from_slice(&key));
+            theirs.apply_keystream(&mut [0u8; 1024]);
+            // Uneven chunks: the state must carry across calls.
+            for len in [1usize, 7, 256, 4096 + round] {
+                let mut data = vec![0u8; len];
+                rng.fill_bytes(&mut data);
+                let mut ours = data.clone();
+                ours_cipher.apply(&mut ours);
+                theirs.apply_keystream(&mut data);
+                assert_eq!(ours, data);
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,16 @@
+//! BitTorrent networking on glommio that sits between a raw socket and the
+//! torrent engine: the Message Stream Encryption handshake and encrypted
+//! stream ([`mse_stream`]) and Local Peer Discovery ([`lpd`]).
+//!
+//! The protocol logic lives in `arietta-bt` as pure state machines; this
+//! crate only moves bytes between them and sockets, so each piece here is a
+//! thin async loop that the engine's per-peer and per-torrent tasks call.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod lpd;
+pub mod mse_stream;
+
+pub use error::{BtNetError, Result};
+pub use mse_stream::{accept, connect, Accepted, Connected, CryptoPolicy, MseStream};
