@@ -679,12 +679,31 @@ fn hostile_always_cut_fails_with_network_error() {
 }
 
 #[test]
-fn ftp_through_a_proxy_is_refused_clearly() {
+fn ftp_through_an_http_proxy_with_get() {
+    // The proxy side is a real HTTP server answering the absolute-form
+    // `GET ftp://host/path` it is sent, with ranges, as a proxy would.
+    let body = pattern(6 << 20, 19);
+    let proxy = arietta_testserver::TestServer::start();
+    proxy.add_file("/pub/pp.bin", body.clone());
+    let out = tempdir();
+    let via = format!("--ftp-proxy={}", proxy.url("/").trim_end_matches('/'));
+    run(
+        out.path(),
+        &[&via, "-x3", "-s3", "-k1M", "ftp://ftp.invalid/pub/pp.bin"],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("pp.bin"), &body);
+    assert_eq!(proxy.bytes_served("/pub/pp.bin"), body.len() as u64);
+}
+
+#[test]
+fn ftp_tunnelled_through_a_proxy_is_refused_clearly() {
     let out = tempdir();
     let o = run(
         out.path(),
         &[
             "--all-proxy=http://127.0.0.1:9",
+            "--proxy-method=tunnel",
             "--max-tries=1",
             "ftp://127.0.0.1:9/p.bin",
         ],

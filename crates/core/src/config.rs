@@ -63,6 +63,10 @@ pub struct DownloadConfig {
     /// `--ftp-reuse-connection`: keep logged-in control connections for
     /// the next segment or file.
     pub ftp_reuse_connection: bool,
+    /// `--proxy-method=tunnel`: reach FTP servers through a proxy with
+    /// CONNECT and speak FTP end to end; `get` (default) asks the proxy for
+    /// `GET ftp://…` and gets the file over HTTP.
+    pub proxy_tunnel: bool,
 }
 
 impl DownloadConfig {
@@ -123,6 +127,7 @@ impl DownloadConfig {
             ftp_ascii: o.get_str("ftp-type") == "ascii",
             ftp_pasv: o.get_bool("ftp-pasv"),
             ftp_reuse_connection: o.get_bool("ftp-reuse-connection"),
+            proxy_tunnel: o.get_str("proxy-method") == "tunnel",
         }
     }
 }

@@ -30,10 +30,23 @@ const READ_CHUNK: u64 = 256 << 10;
 /// aria2's anonymous password.
 const ANONYMOUS_PASSWORD: &str = "ARIA2USER@";
 
-/// Whether `url` is for this module (scheme compared case-insensitively).
+/// Whether `url` is an ftp:// URI (scheme compared case-insensitively).
 pub fn is_ftp(url: &str) -> bool {
     url.get(..6)
         .is_some_and(|p| p.eq_ignore_ascii_case("ftp://"))
+}
+
+/// Whether this connection speaks FTP itself. An ftp:// URI behind an HTTP
+/// proxy with `--proxy-method=get` (the default) is an HTTP exchange with
+/// the proxy (`GET ftp://host/path`), which the HTTP connection task does.
+pub fn speaks_ftp(task: &ConnTask) -> bool {
+    if !is_ftp(&task.url) {
+        return false;
+    }
+    let proxied = Url::parse(&task.url)
+        .ok()
+        .is_some_and(|u| task.net.proxies.proxy_for(&u).is_some());
+    !proxied || task.cfg.proxy_tunnel
 }
 
 /// Where the file is and who we log in as, from the URI, `.netrc` and the
@@ -150,7 +163,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
     };
     if task.net.proxies.proxy_for(&url).is_some() {
         return end(Err(FetchError::UnsupportedUri(format!(
-            "{url} (FTP through a proxy is not supported yet; unset the proxy for ftp:// or use --no-proxy)"
+            "{url} (FTP tunnelled through a proxy, --proxy-method=tunnel, is not supported yet; use --proxy-method=get)"
         ))));
     }
     let loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
