@@ -696,18 +696,86 @@ fn ftp_through_an_http_proxy_with_get() {
     assert_eq!(proxy.bytes_served("/pub/pp.bin"), body.len() as u64);
 }
 
+/// A minimal HTTP CONNECT proxy: one tunnel per connection, bytes copied
+/// both ways; counts the tunnels it opened.
+struct ConnectProxy {
+    port: u16,
+    tunnels: Arc<AtomicUsize>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let count = tunnels.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming().flatten() {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let _ = tunnel_one(client, &count);
+                });
+            }
+        });
+        ConnectProxy { port, tunnels }
+    }
+}
+
+fn tunnel_one(client: TcpStream, count: &AtomicUsize) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let mut w = client.try_clone()?;
+    let target = match first.split_whitespace().collect::<Vec<_>>()[..] {
+        ["CONNECT", target, _] => target.to_owned(),
+        _ => {
+            w.write_all(b"HTTP/1.1 405 CONNECT only\r\n\r\n")?;
+            return Ok(());
+        }
+    };
+    let Ok(origin) = TcpStream::connect(&target) else {
+        w.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")?;
+        return Ok(());
+    };
+    count.fetch_add(1, Ordering::SeqCst);
+    w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    let (mut o_read, mut o_write) = (origin.try_clone()?, origin);
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut o_write);
+        let _ = o_write.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut o_read, &mut w);
+    let _ = w.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+    Ok(())
+}
+
 #[test]
-fn ftp_tunnelled_through_a_proxy_is_refused_clearly() {
+fn ftp_tunnelled_through_a_connect_proxy() {
+    let (root, body) = served(4 << 20, 20, "tun.bin");
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let proxy = ConnectProxy::start();
     let out = tempdir();
-    let o = run(
+    let via = format!("--ftp-proxy=http://127.0.0.1:{}", proxy.port);
+    run(
         out.path(),
         &[
-            "--all-proxy=http://127.0.0.1:9",
+            &via,
             "--proxy-method=tunnel",
-            "--max-tries=1",
-            "ftp://127.0.0.1:9/p.bin",
+            "-x2",
+            "-s2",
+            "-k1M",
+            &url(srv.port, "/tun.bin"),
         ],
-    );
-    o.expect_failure();
-    assert!(o.output().contains("proxy"), "{}", o.output());
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("tun.bin"), &body);
+    // At least one control and one data tunnel per connection.
+    assert!(proxy.tunnels.load(Ordering::SeqCst) >= 4);
 }

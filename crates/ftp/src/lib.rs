@@ -15,7 +15,7 @@ pub mod passive;
 pub mod reply;
 pub mod session;
 
-pub use client::{DataConnection, FtpClient, Timeouts, Transfer};
+pub use client::{DataConnection, DataConnector, FtpClient, Timeouts, Transfer};
 pub use commands::{eprt_argument, port_argument, Command, TransferType};
 pub use directory::parse_pwd;
 pub use error::FtpError;
