@@ -496,6 +496,8 @@ enum Fault {
     /// The first `n` RETRs send 64 KiB, then close the data connection and
     /// never send a final reply.
     CutData(usize),
+    /// RETR opens the data connection and then sends nothing, ever.
+    Stall,
 }
 
 /// A small FTP server that speaks just enough (USER, PASS, PWD, TYPE, CWD,
@@ -589,6 +591,13 @@ fn serve_hostile(
                 w.write_all(b"150 here it comes\r\n")?;
                 let (mut data, _) = l.accept()?;
                 let n = retrs.fetch_add(1, Ordering::SeqCst);
+                if matches!(fault, Fault::Stall) {
+                    // Hold both connections open until the client leaves.
+                    let mut sink = [0u8; 64];
+                    while lines.read(&mut sink).unwrap_or(0) > 0 {}
+                    drop(data);
+                    return Ok(());
+                }
                 let from = rest.min(body.len());
                 rest = 0;
                 let cut = matches!(fault, Fault::CutData(k) if n < k);
@@ -655,6 +664,17 @@ fn hostile_cut_data_connection_is_retried() {
     assert_eq!(srv.retrs.load(Ordering::SeqCst), 3);
     // The retries continued where the cut transfers stopped.
     assert_eq!(srv.served.load(Ordering::SeqCst), body.len() as u64);
+}
+
+#[test]
+fn hostile_stalled_transfer_times_out() {
+    let srv = HostileFtp::start(pattern(1 << 20, 21), Fault::Stall);
+    let out = tempdir();
+    let o = run(
+        out.path(),
+        &["--timeout=1", "--max-tries=1", &url(srv.port, "/s.bin")],
+    );
+    o.expect_code(exit::TIMEOUT);
 }
 
 #[test]
