@@ -178,7 +178,7 @@ LABEL="${BIG_MIB} MiB FTP, -x$CONNS -s$CONNS"
 echo
 echo "arietta: $ARIETTA"
 echo "aria2c:  $ARIA2C ($("$ARIA2C" --version | sed -n 1p))"
-echo "server:  $("$VSFTPD" -v 0>&- 2>&1 | sed -n 1p)"
+echo "server:  vsftpd $(dpkg-query -W -f='${Version}' vsftpd 2>/dev/null || echo '?')"
 echo "runs per tool: $RUNS (alternating, after $WARMUP untimed warm-up each), medians shown"
 echo
 echo "| workload | tool | wall s | CPU s (user+sys) | peak RSS MB |"

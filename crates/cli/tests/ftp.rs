@@ -1,6 +1,7 @@
 //! FTP end to end: the real `arietta` binary against pyftpdlib and vsftpd
-//! started on free loopback ports, and against a small hostile server
-//! written here (garbage replies, data connections cut short).
+//! started on free loopback ports, against a small hostile server written
+//! here (garbage replies, data connections cut short, stalls), and through
+//! HTTP proxies (GET-style and a CONNECT tunnel written here).
 //!
 //! pyftpdlib and vsftpd come from `.ci/run`; a test whose server is not
 //! installed prints why and passes.
@@ -496,6 +497,8 @@ enum Fault {
     /// The first `n` RETRs send 64 KiB, then close the data connection and
     /// never send a final reply.
     CutData(usize),
+    /// RETR opens the data connection and then sends nothing, ever.
+    Stall,
 }
 
 /// A small FTP server that speaks just enough (USER, PASS, PWD, TYPE, CWD,
@@ -589,6 +592,13 @@ fn serve_hostile(
                 w.write_all(b"150 here it comes\r\n")?;
                 let (mut data, _) = l.accept()?;
                 let n = retrs.fetch_add(1, Ordering::SeqCst);
+                if matches!(fault, Fault::Stall) {
+                    // Hold both connections open until the client leaves.
+                    let mut sink = [0u8; 64];
+                    while lines.read(&mut sink).unwrap_or(0) > 0 {}
+                    drop(data);
+                    return Ok(());
+                }
                 let from = rest.min(body.len());
                 rest = 0;
                 let cut = matches!(fault, Fault::CutData(k) if n < k);
@@ -658,6 +668,17 @@ fn hostile_cut_data_connection_is_retried() {
 }
 
 #[test]
+fn hostile_stalled_transfer_times_out() {
+    let srv = HostileFtp::start(pattern(1 << 20, 21), Fault::Stall);
+    let out = tempdir();
+    let o = run(
+        out.path(),
+        &["--timeout=1", "--max-tries=1", &url(srv.port, "/s.bin")],
+    );
+    o.expect_code(exit::TIMEOUT);
+}
+
+#[test]
 fn hostile_always_cut_fails_with_network_error() {
     let srv = HostileFtp::start(pattern(2 << 20, 14), Fault::CutData(usize::MAX));
     let out = tempdir();
@@ -679,16 +700,103 @@ fn hostile_always_cut_fails_with_network_error() {
 }
 
 #[test]
-fn ftp_through_a_proxy_is_refused_clearly() {
+fn ftp_through_an_http_proxy_with_get() {
+    // The proxy side is a real HTTP server answering the absolute-form
+    // `GET ftp://host/path` it is sent, with ranges, as a proxy would.
+    let body = pattern(6 << 20, 19);
+    let proxy = arietta_testserver::TestServer::start();
+    proxy.add_file("/pub/pp.bin", body.clone());
     let out = tempdir();
-    let o = run(
+    let via = format!("--ftp-proxy={}", proxy.url("/").trim_end_matches('/'));
+    run(
+        out.path(),
+        &[&via, "-x3", "-s3", "-k1M", "ftp://ftp.invalid/pub/pp.bin"],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("pp.bin"), &body);
+    support::assert_served_once(proxy.bytes_served("/pub/pp.bin"), body.len() as u64);
+}
+
+/// A minimal HTTP CONNECT proxy: one tunnel per connection, bytes copied
+/// both ways; counts the tunnels it opened.
+struct ConnectProxy {
+    port: u16,
+    tunnels: Arc<AtomicUsize>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let count = tunnels.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming().flatten() {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let _ = tunnel_one(client, &count);
+                });
+            }
+        });
+        ConnectProxy { port, tunnels }
+    }
+}
+
+fn tunnel_one(client: TcpStream, count: &AtomicUsize) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let mut w = client.try_clone()?;
+    let target = match first.split_whitespace().collect::<Vec<_>>()[..] {
+        ["CONNECT", target, _] => target.to_owned(),
+        _ => {
+            w.write_all(b"HTTP/1.1 405 CONNECT only\r\n\r\n")?;
+            return Ok(());
+        }
+    };
+    let Ok(origin) = TcpStream::connect(&target) else {
+        w.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")?;
+        return Ok(());
+    };
+    count.fetch_add(1, Ordering::SeqCst);
+    w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    let (mut o_read, mut o_write) = (origin.try_clone()?, origin);
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut o_write);
+        let _ = o_write.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut o_read, &mut w);
+    let _ = w.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+    Ok(())
+}
+
+#[test]
+fn ftp_tunnelled_through_a_connect_proxy() {
+    let (root, body) = served(4 << 20, 20, "tun.bin");
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let proxy = ConnectProxy::start();
+    let out = tempdir();
+    let via = format!("--ftp-proxy=http://127.0.0.1:{}", proxy.port);
+    run(
         out.path(),
         &[
-            "--all-proxy=http://127.0.0.1:9",
-            "--max-tries=1",
-            "ftp://127.0.0.1:9/p.bin",
+            &via,
+            "--proxy-method=tunnel",
+            "-x2",
+            "-s2",
+            "-k1M",
+            &url(srv.port, "/tun.bin"),
         ],
-    );
-    o.expect_failure();
-    assert!(o.output().contains("proxy"), "{}", o.output());
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&out.path().join("tun.bin"), &body);
+    // At least one control and one data tunnel per connection.
+    assert!(proxy.tunnels.load(Ordering::SeqCst) >= 4);
 }

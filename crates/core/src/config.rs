@@ -72,6 +72,10 @@ pub struct DownloadConfig {
     /// `--realtime-chunk-checksum`: check metalink piece hashes as pieces
     /// complete.
     pub realtime_chunk_checksum: bool,
+    /// `--proxy-method=tunnel`: reach FTP servers through a proxy with
+    /// CONNECT and speak FTP end to end; `get` (default) asks the proxy for
+    /// `GET ftp://…` and gets the file over HTTP.
+    pub proxy_tunnel: bool,
 }
 
 impl DownloadConfig {
@@ -135,6 +139,7 @@ impl DownloadConfig {
             ssh_host_key_md: opt_string("ssh-host-key-md"),
             follow_metalink: o.get_str("follow-metalink").to_owned(),
             realtime_chunk_checksum: o.get_bool("realtime-chunk-checksum"),
+            proxy_tunnel: o.get_str("proxy-method") == "tunnel",
         }
     }
 }

@@ -13,8 +13,10 @@
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
-use arietta_ftp::{DataConnection, FtpClient, FtpError, Timeouts, Transfer, TransferType};
-use arietta_net::FamilyPref;
+use arietta_ftp::{
+    DataConnection, DataConnector, FtpClient, FtpError, Timeouts, Transfer, TransferType,
+};
+use arietta_net::{FamilyPref, NetStream};
 use arietta_runtime::mailbox;
 use arietta_storage::FileWriter;
 use url::{Host, Url};
@@ -30,10 +32,23 @@ const READ_CHUNK: u64 = 256 << 10;
 /// aria2's anonymous password.
 const ANONYMOUS_PASSWORD: &str = "ARIA2USER@";
 
-/// Whether `url` is for this module (scheme compared case-insensitively).
+/// Whether `url` is an ftp:// URI (scheme compared case-insensitively).
 pub fn is_ftp(url: &str) -> bool {
     url.get(..6)
         .is_some_and(|p| p.eq_ignore_ascii_case("ftp://"))
+}
+
+/// Whether this connection speaks FTP itself. An ftp:// URI behind an HTTP
+/// proxy with `--proxy-method=get` (the default) is an HTTP exchange with
+/// the proxy (`GET ftp://host/path`), which the HTTP connection task does.
+pub fn speaks_ftp(task: &ConnTask) -> bool {
+    if !is_ftp(&task.url) {
+        return false;
+    }
+    let proxied = Url::parse(&task.url)
+        .ok()
+        .is_some_and(|u| task.net.proxies.proxy_for(&u).is_some());
+    !proxied || task.cfg.proxy_tunnel
 }
 
 /// Where the file is and who we log in as, from the URI, `.netrc` and the
@@ -124,6 +139,8 @@ struct FtpFetch {
     ctx: Rc<CoreContext>,
     task: ConnTask,
     loc: Location,
+    /// The proxy that control and data connections are tunnelled through.
+    proxy: Option<arietta_http::Proxy>,
     client: Option<FtpClient>,
     open: Option<Open>,
     seg: Option<SegId>,
@@ -148,19 +165,21 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         Ok(u) => u,
         Err(_) => return end(Err(FetchError::UnsupportedUri(task.url.clone()))),
     };
-    if task.net.proxies.proxy_for(&url).is_some() {
-        return end(Err(FetchError::UnsupportedUri(format!(
-            "{url} (FTP through a proxy is not supported yet; unset the proxy for ftp:// or use --no-proxy)"
-        ))));
-    }
-    let loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
+    // Only `--proxy-method=tunnel` gets here with a proxy (see
+    // `speaks_ftp`): control and data connections are CONNECT tunnels.
+    let proxy = task.net.proxies.proxy_for(&url).cloned();
+    let mut loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
         Ok(l) => l,
         Err(e) => return end(Err(e)),
     };
+    if let Some(p) = &proxy {
+        loc.pool_key = format!("{} via {}:{}", loc.pool_key, p.host, p.port);
+    }
     let mut f = FtpFetch {
         ctx,
         task,
         loc,
+        proxy,
         client: None,
         open: None,
         seg: None,
@@ -253,10 +272,44 @@ impl FtpFetch {
         } else {
             FamilyPref::Any
         };
-        let tcp =
-            arietta_net::connect_host(&self.loc.host, self.loc.port, family, cfg.connect_timeout)
+        let mut c = match &self.proxy {
+            None => {
+                let tcp = arietta_net::connect_host(
+                    &self.loc.host,
+                    self.loc.port,
+                    family,
+                    cfg.connect_timeout,
+                )
                 .await?;
-        let mut c = FtpClient::handshake(tcp, self.timeouts()).await?;
+                FtpClient::handshake(tcp, self.timeouts()).await?
+            }
+            Some(p) => {
+                let timeouts = self.timeouts();
+                let (tcp, early) =
+                    tunnel(p, &self.loc.host, self.loc.port, family, timeouts).await?;
+                let (proxy, host) = (p.clone(), self.loc.host.clone());
+                let data: DataConnector = Rc::new(move |port| {
+                    let (proxy, host) = (proxy.clone(), host.clone());
+                    Box::pin(async move {
+                        match tunnel(&proxy, &host, port, family, timeouts).await {
+                            // Nothing is sent on a data connection before
+                            // RETR, so early bytes would be garbage.
+                            Ok((tcp, early)) if early.is_empty() => Ok(tcp),
+                            Ok(_) => Err(FtpError::Malformed {
+                                what: "proxy tunnel",
+                                text: "data before RETR".into(),
+                            }),
+                            Err(e) => Err(FtpError::Connect {
+                                what: "data",
+                                message: e.to_string(),
+                                code: e.exit_code().code(),
+                            }),
+                        }
+                    })
+                });
+                FtpClient::handshake_after(tcp, &early, Some(data), timeouts).await?
+            }
+        };
         c.login(&self.loc.user, &self.loc.password).await?;
         Ok(c)
     }
@@ -358,7 +411,9 @@ impl FtpFetch {
                 "the server's file size is unknown; cannot continue at {pos}"
             )));
         }
-        let mode = if self.task.cfg.ftp_pasv {
+        // Through a tunnel only passive mode can work: the server cannot
+        // connect back to us through the proxy.
+        let mode = if self.task.cfg.ftp_pasv || self.proxy.is_some() {
             DataConnection::Passive
         } else {
             DataConnection::Active
@@ -516,6 +571,51 @@ impl FtpFetch {
         self.open = None;
         self.client = None;
     }
+}
+
+/// Opens a CONNECT tunnel to `host:port` through an HTTP proxy; returns
+/// the stream and any bytes of the far end's that came with the proxy's
+/// answer (an FTP greeting can).
+async fn tunnel(
+    proxy: &arietta_http::Proxy,
+    host: &str,
+    port: u16,
+    family: FamilyPref,
+    timeouts: Timeouts,
+) -> Result<(arietta_net::TcpStream, Vec<u8>), FetchError> {
+    let tcp = arietta_net::connect_host(&proxy.host, proxy.port, family, timeouts.connect).await?;
+    let mut c = arietta_http::HttpConnection::new(NetStream::Plain(tcp));
+    let auth = proxy.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+    let head = with_timeout(timeouts.io, async {
+        c.send(&arietta_http::encode_connect(host, port, auth))
+            .await?;
+        c.read_head().await
+    })
+    .await?;
+    if !(200..300).contains(&head.status) {
+        return Err(arietta_http::HttpError::Status {
+            status: head.status,
+        }
+        .into());
+    }
+    match c.into_parts() {
+        (NetStream::Plain(t), early) => Ok((t, early)),
+        (NetStream::Tls(_), _) => unreachable!("tunnel opened on a plain stream"),
+    }
+}
+
+async fn with_timeout<T>(
+    d: std::time::Duration,
+    fut: impl std::future::Future<Output = Result<T, arietta_http::HttpError>>,
+) -> Result<T, FetchError> {
+    if d.is_zero() {
+        return Ok(fut.await?);
+    }
+    futures_lite::future::or(async { Ok(fut.await?) }, async {
+        glommio::timer::sleep(d).await;
+        Err(FetchError::Timeout(d.as_secs()))
+    })
+    .await
 }
 
 /// One step run on a ready control connection by

@@ -432,7 +432,14 @@ impl Fetch {
         spec.referer = cfg.referer.clone();
         spec.accept_gzip = cfg.accept_gzip;
         spec.if_modified_since = ims;
-        spec.basic_auth = match (&cfg.http_user, &cfg.http_passwd) {
+        // An ftp:// URI reaches here only through a GET-style proxy, which
+        // takes the FTP login as Basic credentials.
+        let (user, passwd) = if self.url.scheme() == "ftp" {
+            (&cfg.ftp_user, &cfg.ftp_passwd)
+        } else {
+            (&cfg.http_user, &cfg.http_passwd)
+        };
+        spec.basic_auth = match (user, passwd) {
             (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
             _ if self.url.username().is_empty() => self
                 .task

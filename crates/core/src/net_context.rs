@@ -55,7 +55,7 @@ impl NetContext {
                 .map(|t| Netrc::parse(t.as_bytes()))
         };
         let env = |k: &str| std::env::var(k).ok();
-        let proxies = ProxySettings::from_env_and_options(
+        let mut proxies = ProxySettings::from_env_and_options(
             &env,
             o.get_opt_str("all-proxy"),
             o.get_opt_str("http-proxy"),
@@ -64,6 +64,16 @@ impl NetContext {
             o.get_opt_str("all-proxy-user"),
             o.get_opt_str("all-proxy-passwd"),
         )?;
+        if let Some(v) = o.get_opt_str("ftp-proxy") {
+            let mut p = arietta_http::Proxy::parse(v)?;
+            if let Some(u) = o.get_opt_str("all-proxy-user") {
+                p.auth = Some((u.to_owned(), o.get_str("all-proxy-passwd").to_owned()));
+            }
+            proxies.ftp = Some(p);
+        }
+        if let (Some(u), Some(p)) = (o.get_opt_str("ftp-proxy-user"), proxies.ftp.as_mut()) {
+            p.auth = Some((u.to_owned(), o.get_str("ftp-proxy-passwd").to_owned()));
+        }
         Ok(NetContext {
             tls_options,
             tls: OnceLock::new(),

@@ -31,7 +31,7 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     });
     while let Some(msg) = inbox.recv().await {
         match msg {
-            ToCore::Start(task) if ftp_fetch::is_ftp(&task.url) => {
+            ToCore::Start(task) if ftp_fetch::speaks_ftp(&task) => {
                 glommio::spawn_local(ftp_fetch::run_connection(ctx.clone(), *task)).detach();
             }
             ToCore::Start(task) if task.url.starts_with("sftp://") => {

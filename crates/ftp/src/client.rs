@@ -9,6 +9,7 @@
 //! commands that change something.
 
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
@@ -47,6 +48,12 @@ pub enum DataConnection {
     Active,
 }
 
+/// Opens a passive-mode data connection to the given port of the FTP
+/// server by some other route than a direct connection to the control
+/// connection's peer: through a proxy's CONNECT tunnel, whose far end is
+/// the server while our peer is the proxy.
+pub type DataConnector = Rc<dyn Fn(u16) -> future::BoxedLocal<Result<TcpStream, FtpError>>>;
+
 /// One logged-in (or logging-in) control connection.
 pub struct FtpClient {
     ctrl: TcpStream,
@@ -66,6 +73,9 @@ pub struct FtpClient {
     /// False once the reply stream can no longer be trusted to be in step
     /// with our commands; such a connection is never reused.
     in_step: bool,
+    /// Set when the control connection is tunnelled: data connections go
+    /// the same way, and only passive mode is possible.
+    data_connector: Option<DataConnector>,
 }
 
 /// A running RETR: read the file's bytes from `data`, then hand it back to
@@ -95,6 +105,19 @@ impl Transfer {
 impl FtpClient {
     /// Reads the greeting on a freshly connected control connection.
     pub async fn handshake(ctrl: TcpStream, timeouts: Timeouts) -> Result<FtpClient, FtpError> {
+        Self::handshake_after(ctrl, &[], None, timeouts).await
+    }
+
+    /// Like [`handshake`](Self::handshake) for a control connection that
+    /// was set up by someone else (a proxy tunnel): `already_read` holds
+    /// bytes of the server's that arrived with the proxy's answer, and
+    /// data connections are opened with `data_connector`.
+    pub async fn handshake_after(
+        ctrl: TcpStream,
+        already_read: &[u8],
+        data_connector: Option<DataConnector>,
+        timeouts: Timeouts,
+    ) -> Result<FtpClient, FtpError> {
         let io_err = |e: glommio::GlommioError<()>| FtpError::Io {
             what: "control",
             message: e.to_string(),
@@ -116,7 +139,9 @@ impl FtpClient {
             epsv_refused: false,
             eprt_refused: false,
             in_step: true,
+            data_connector,
         };
+        c.parser.push(already_read);
         let greeting = c.final_reply().await?;
         if greeting.code != 220 {
             return Err(failed("greeting", &greeting));
@@ -237,9 +262,15 @@ impl FtpClient {
         match mode {
             DataConnection::Passive => {
                 let addr = self.passive_address().await?;
-                let data = self.connect_data(addr).await?;
+                let data = match self.data_connector.clone() {
+                    Some(connect) => Pending::Connected(connect(addr.port()).await?),
+                    None => self.connect_data(addr).await?,
+                };
                 self.rest_retr(file, offset, data).await
             }
+            DataConnection::Active if self.data_connector.is_some() => Err(FtpError::Misuse(
+                "active mode (--ftp-pasv=false) cannot work through a proxy tunnel",
+            )),
             DataConnection::Active => {
                 let listener = self.active_listener().await?;
                 self.rest_retr(file, offset, Pending::Listening(listener))

@@ -1,10 +1,12 @@
-//! FTP protocol code for arietta, with no I/O: a streaming reply parser,
-//! command encoders, parsers for the replies a download depends on (PASV,
-//! EPSV, SIZE, MDTM, PWD, FEAT) and a [`Session`] state machine that a thin
-//! driver on the runtime feeds with replies. Keeping it pure makes every
-//! server quirk testable in unit tests and the parser fuzzable.
+//! FTP protocol code for arietta: a streaming reply parser, command
+//! encoders, parsers for the replies a download depends on (PASV, EPSV,
+//! SIZE, MDTM, PWD, FEAT) and a [`Session`] state machine, all without I/O;
+//! keeping them pure makes every server quirk testable in unit tests and
+//! the parser fuzzable. On top, behind the default `client` feature,
+//! [`FtpClient`] drives one control connection on glommio with them.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod commands;
 pub mod directory;
@@ -15,7 +17,8 @@ pub mod passive;
 pub mod reply;
 pub mod session;
 
-pub use client::{DataConnection, FtpClient, Timeouts, Transfer};
+#[cfg(feature = "client")]
+pub use client::{DataConnection, DataConnector, FtpClient, Timeouts, Transfer};
 pub use commands::{eprt_argument, port_argument, Command, TransferType};
 pub use directory::parse_pwd;
 pub use error::FtpError;

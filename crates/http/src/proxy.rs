@@ -155,6 +155,9 @@ pub struct ProxySettings {
     pub http: Option<Proxy>,
     /// Proxy for `https://` URLs (reached with CONNECT).
     pub https: Option<Proxy>,
+    /// Proxy for `ftp://` URLs (`--ftp-proxy`, else `--all-proxy`, else
+    /// `ftp_proxy`, else `all_proxy`).
+    pub ftp: Option<Proxy>,
     /// Proxy for other schemes (`--all-proxy`).
     pub all: Option<Proxy>,
     no_proxy: Vec<NoProxyRule>,
@@ -213,6 +216,7 @@ impl ProxySettings {
         Ok(ProxySettings {
             http: finish(pick(http_proxy_opt, "http_proxy"))?,
             https: finish(pick(https_proxy_opt, "https_proxy"))?,
+            ftp: finish(pick(None, "ftp_proxy"))?,
             all: finish(
                 all_proxy_opt
                     .map(str::to_owned)
@@ -238,6 +242,7 @@ impl ProxySettings {
         let proxy = match url.scheme() {
             "http" => self.http.as_ref(),
             "https" => self.https.as_ref(),
+            "ftp" => self.ftp.as_ref(),
             _ => self.all.as_ref(),
         }?;
         (!self.bypasses(url)).then_some(proxy)
