@@ -25,7 +25,7 @@
 #   PROFILE=1         after the timed runs, record one more arietta run per
 #                     workload with `perf record --call-graph dwarf` and keep
 #                     perf.WORKLOAD.data and profile.WORKLOAD.txt (implies --keep)
-#   NGINX_WORKERS=n   nginx worker processes (default 2)
+#   NGINX_WORKERS=n   nginx worker processes (default 2; 1 = a single process)
 #   TMPDIR            where the temp dir goes (needs BIG + SMALL + 2x that)
 #   CARGO_TARGET_DIR  honoured when building arietta
 # Caches are deliberately not dropped: both tools read from nginx serving
@@ -62,7 +62,7 @@ done
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # --- tools -----------------------------------------------------------------
-TIME_BIN=/usr/bin/time
+TIME_BIN=${TIME_BIN:-/usr/bin/time}
 if [[ ! -x $TIME_BIN ]]; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
         log "installing GNU time"
@@ -127,7 +127,7 @@ USER_LINE=""
 cat > "$WORK/nginx/nginx.conf" <<EOF
 $USER_LINE
 daemon off;
-master_process off;
+master_process $([[ $NGINX_WORKERS -gt 1 ]] && echo on || echo off);
 worker_processes $NGINX_WORKERS;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
@@ -150,8 +150,9 @@ http {
     }
 }
 EOF
-# With master_process off nginx serves from this one process (worker_processes
-# is then ignored by nginx; it is kept for clarity if master_process is flipped).
+# With NGINX_WORKERS=1 nginx serves from this one process (master_process
+# off); more workers need the master, which stays in the foreground
+# (daemon off) so killing NGINX_PID stops them all.
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
     >"$WORK/logs/nginx.out" 2>&1 &
 NGINX_PID=$!
