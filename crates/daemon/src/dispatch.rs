@@ -124,7 +124,7 @@ fn options_param(o: &OptionSet) -> Param {
     Param::Struct(
         o.effective()
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), Param::String(v.to_joined())))
+            .map(|(k, v)| (k.into(), Param::String(v.to_joined())))
             .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
             .collect(),
     )

@@ -83,7 +83,7 @@ pub fn render(d: &DownloadStatus, keys: Option<&[String]>) -> Param {
                 // aria2 omits the error fields while a download has none.
                 !(matches!(*k, "errorCode" | "errorMessage") && d.error_code.is_none())
             })
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (k.into(), v))
             .collect(),
     )
 }

@@ -360,13 +360,13 @@ fn parse_value(bytes: &[u8], limits: &Limits) -> Result<Param, Error> {
     Ok(value)
 }
 
-fn call_from_members(members: Vec<(String, Param)>) -> Result<RpcCall, Rejected> {
+fn call_from_members(members: Vec<(crate::request::Key, Param)>) -> Result<RpcCall, Rejected> {
     // aria2 stores members in a map: the last duplicate wins.
     let mut id = None;
     let mut method = None;
     let mut params = None;
     for (k, v) in members {
-        match k.as_str() {
+        match &*k {
             "id" => id = Some(v),
             "method" => method = Some(v),
             "params" => params = Some(v),
@@ -523,7 +523,7 @@ impl<'de> Visitor<'de> for ParamVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Param, A::Error> {
         let mut members = Vec::new();
         while let Some((k, JsonParam(v))) = map.next_entry::<String, JsonParam>()? {
-            members.push((k, v));
+            members.push((k.into(), v));
         }
         Ok(Param::Struct(members))
     }

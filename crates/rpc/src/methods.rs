@@ -189,7 +189,7 @@ impl RpcOptions {
     /// aria2 silently ignores non-string values; numbers and booleans are
     /// taken here as their text instead, because popular clients send
     /// `"split": 4` and expect it to work.
-    fn from_members(members: &[(String, Param)]) -> Self {
+    fn from_members(members: &[(crate::request::Key, Param)]) -> Self {
         let mut out = Vec::new();
         for (name, value) in members {
             match value {
@@ -197,11 +197,11 @@ impl RpcOptions {
                     items
                         .iter()
                         .filter_map(scalar_text)
-                        .map(|v| (name.clone(), v)),
+                        .map(|v| (name.to_string(), v)),
                 ),
                 other => {
                     if let Some(v) = scalar_text(other) {
-                        out.push((name.clone(), v));
+                        out.push((name.to_string(), v));
                     }
                 }
             }
@@ -518,7 +518,7 @@ impl<'a> Params<'a> {
         }
     }
 
-    fn required_struct(&self, i: usize) -> Result<&'a [(String, Param)], Error> {
+    fn required_struct(&self, i: usize) -> Result<&'a [(crate::request::Key, Param)], Error> {
         match self.required(i)? {
             Param::Struct(members) => Ok(members),
             _ => Err(Self::wrong_type(i)),

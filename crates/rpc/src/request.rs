@@ -5,6 +5,11 @@
 //! value type of results: the daemon builds a `Param` and the encoder of the
 //! call's [`Dialect`] writes it.
 
+/// A struct member's name: the names the daemon answers with are static
+/// (`"gid"`, `"status"`, …) and borrowing them spares an allocation per
+/// member in every status; decoded requests own theirs.
+pub type Key = std::borrow::Cow<'static, str>;
+
 /// One RPC value: the common subset of JSON and XML-RPC values.
 ///
 /// Structs keep their members in wire order (and keep duplicates) because
@@ -23,7 +28,7 @@ pub enum Param {
     /// JSON array / XML-RPC `<array>`.
     Array(Vec<Param>),
     /// JSON object / XML-RPC `<struct>`, members in wire order.
-    Struct(Vec<(String, Param)>),
+    Struct(Vec<(Key, Param)>),
     /// XML-RPC `<base64>`, already decoded. JSON has no binary type: there
     /// aria2 sends base64 text in a string, and so does this crate.
     Base64(Vec<u8>),
@@ -51,7 +56,7 @@ impl Param {
 
     /// Builds a struct from `(key, value)` pairs; a convenience for result
     /// building in the daemon and in tests.
-    pub fn structure<K: Into<String>>(members: impl IntoIterator<Item = (K, Param)>) -> Param {
+    pub fn structure<K: Into<Key>>(members: impl IntoIterator<Item = (K, Param)>) -> Param {
         Param::Struct(members.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 

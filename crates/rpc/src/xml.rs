@@ -165,7 +165,7 @@ fn decode_value(value: Node, depth: usize, max_depth: usize) -> Result<Param, Er
                     }
                 }
                 match (name, val) {
-                    (Some(n), Some(v)) => members.push((n, v)),
+                    (Some(n), Some(v)) => members.push((n.into(), v)),
                     _ => return Err(xml_err("member without name or value")),
                 }
             }
