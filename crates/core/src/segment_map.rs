@@ -57,6 +57,18 @@ impl SegmentCursor {
         keep
     }
 
+    /// Gives away everything not read yet: the connection stops at its
+    /// next read as if its segment were done.
+    fn take_rest(&self) -> Option<(u64, u64)> {
+        let mut g = self.lock();
+        let (pos, end) = *g;
+        if pos >= end {
+            return None;
+        }
+        g.1 = pos;
+        Some((pos, end))
+    }
+
     /// Gives away the back half of what is left, if it is worth it.
     fn split(&self, min_half: u64) -> Option<(u64, u64)> {
         let mut g = self.lock();
@@ -233,6 +245,21 @@ impl SegmentMap {
         self.free.push_front((start, end));
     }
 
+    /// Takes back what segment `id` has not fetched yet, for other
+    /// connections (its mirror was dropped as too slow): the range goes to
+    /// the front of the free list and the holder stops at its next read.
+    pub fn reclaim(&mut self, id: SegId) {
+        if let Some((a, b)) = self.held.get(&id).and_then(|c| c.take_rest()) {
+            self.free.push_front((a, b));
+        }
+    }
+
+    /// Whether unclaimed work is waiting (not counting splits of running
+    /// segments).
+    pub fn has_free(&self) -> bool {
+        !self.free.is_empty()
+    }
+
     pub fn held_count(&self) -> usize {
         self.held.len()
     }
@@ -351,5 +378,20 @@ mod tests {
             pos = b;
         }
         assert_eq!(pos, total);
+    }
+
+    #[test]
+    fn reclaim_moves_the_unread_rest_to_the_free_list() {
+        let mut m = SegmentMap::new(4 << 20, RangeSet::new(), 1, 1 << 20);
+        let c = m.claim(None).expect("one segment");
+        let (from, n) = c.cursor.next_read(1 << 20);
+        assert_eq!(c.cursor.advance(from, n), 1 << 20);
+        m.written(0, 1 << 20);
+        m.reclaim(c.id);
+        assert_eq!(c.cursor.next_read(10).1, 0, "the holder stops");
+        let next = m.claim(None).expect("the rest is free");
+        assert_eq!(next.cursor.get(), (1 << 20, 4 << 20));
+        m.release(c.id);
+        assert!(!m.has_free());
     }
 }
