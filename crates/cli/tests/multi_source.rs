@@ -117,6 +117,13 @@ impl Trio {
                 self.relay.bytes_down().saturating_sub(SSH_OVERHEAD),
             );
             if (got.0 > 0 && got.1 > 0 && got.2 > 0) || Instant::now() > deadline {
+                eprintln!(
+                    "served: http={} ftp={} sftp={} (relay saw {})",
+                    got.0,
+                    got.1,
+                    got.2,
+                    self.relay.bytes_down()
+                );
                 if got.2 == 0 {
                     eprintln!("sshd log:\n{}", self.sftp.log());
                 }
