@@ -368,11 +368,19 @@ impl Coordinator {
                     // a faster mirror's segment would hand it bytes the
                     // faster one would fetch sooner.
                     let slow = mirror.is_some_and(|u| a.is_slow_mirror(u));
+                    let speeds = a.segment_speeds();
                     let map = a.map.as_mut()?;
                     if slow && !map.has_free() && at.is_none() {
                         return None;
                     }
-                    let claim = map.claim(at)?;
+                    let claim = match &speeds {
+                        // Split the segment that would finish last.
+                        Some((by_seg, fallback)) => map.claim_by(at, |id, left| {
+                            let s = by_seg.get(&id).copied().unwrap_or(*fallback);
+                            left as f64 / s.max(1.0)
+                        })?,
+                        None => map.claim(at)?,
+                    };
                     a.held.insert(conn, claim.id);
                     Some(Work {
                         claim,

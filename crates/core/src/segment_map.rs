@@ -192,6 +192,18 @@ impl SegmentMap {
     /// connection keeps reading without a new request. Otherwise the first
     /// free piece; otherwise the back half of the largest running segment.
     pub fn claim(&mut self, at: Option<u64>) -> Option<Claim> {
+        self.claim_by(at, |_, left| left as f64)
+    }
+
+    /// Like [`SegmentMap::claim`], splitting the running segment that
+    /// `finish` (given its id and the bytes it has left) says will take
+    /// longest, among those long enough to split: with per-mirror speeds,
+    /// a slow mirror's segment is split before a larger fast one's.
+    pub fn claim_by(
+        &mut self,
+        at: Option<u64>,
+        finish: impl Fn(SegId, u64) -> f64,
+    ) -> Option<Claim> {
         if let Some(pos) = at {
             if let Some(i) = self.free.iter().position(|&(a, _)| a == pos) {
                 let (a, b) = self.free.remove(i).expect("index from position");
@@ -203,11 +215,14 @@ impl SegmentMap {
         }
         let victim = self
             .held
-            .values()
-            .max_by_key(|c| {
+            .iter()
+            .filter_map(|(&id, c)| {
                 let (p, e) = c.get();
-                e.saturating_sub(p)
-            })?
+                let left = e.saturating_sub(p);
+                (left >= 2 * self.min_split).then(|| (finish(id, left), c))
+            })
+            .max_by(|x, y| x.0.total_cmp(&y.0))?
+            .1
             .clone();
         let (a, b) = victim.split(self.min_split)?;
         Some(self.hold(a, b))
@@ -393,5 +408,25 @@ mod tests {
         assert_eq!(next.cursor.get(), (1 << 20, 4 << 20));
         m.release(c.id);
         assert!(!m.has_free());
+    }
+
+    #[test]
+    fn claim_by_splits_the_segment_that_finishes_last() {
+        let mut m = SegmentMap::new(8 << 20, RangeSet::new(), 2, 1 << 20);
+        let big = m.claim(None).unwrap();
+        let small = m.claim(None).unwrap();
+        // The second segment is as large, but pretend it crawls.
+        let slow = small.id;
+        let c = m
+            .claim_by(None, |id, left| {
+                if id == slow {
+                    left as f64 * 100.0
+                } else {
+                    left as f64
+                }
+            })
+            .expect("a split");
+        assert_eq!(small.cursor.get().1, c.cursor.get().0);
+        assert_eq!(big.cursor.get(), (0, 4 << 20));
     }
 }

@@ -114,6 +114,34 @@ impl Active {
         live
     }
 
+    /// Each running segment's connection speed (its mirror's measured
+    /// speed shared by the mirror's connections), for splitting the one
+    /// that would finish last; with unmeasured mirrors assumed as fast as
+    /// the best measured one. `None` with `inorder` or nothing measured:
+    /// then the largest segment is split.
+    pub(super) fn segment_speeds(&self) -> Option<(HashMap<SegId, f64>, f64)> {
+        if self.cfg.uri_selector == UriSelector::InOrder {
+            return None;
+        }
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for &u in self.conns.values() {
+            *counts.entry(u).or_default() += 1;
+        }
+        let mut speeds = HashMap::new();
+        for (conn, &seg) in &self.held {
+            let Some(&u) = self.conns.get(conn) else {
+                continue;
+            };
+            let m = &self.uris[u].speed;
+            if m.measured() {
+                let n = counts.get(&u).copied().unwrap_or(1).max(1);
+                speeds.insert(seg, m.speed as f64 / n as f64);
+            }
+        }
+        let best = speeds.values().copied().fold(0.0, f64::max);
+        (best > 0.0).then_some((speeds, best))
+    }
+
     /// Whether mirror `u` is measured and far slower than the best
     /// measured live mirror (never with `inorder`).
     pub(super) fn is_slow_mirror(&self, u: usize) -> bool {
