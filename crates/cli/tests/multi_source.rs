@@ -409,3 +409,55 @@ fn server_stat_if_changes_which_mirror_is_used() {
         (len, 0)
     );
 }
+
+#[test]
+fn adaptive_tries_an_untested_mirror_where_feedback_stays_on_the_fastest() {
+    let body = pattern(4 << 20, 59);
+    let (a, b) = (TestServer::start(), TestServer::start());
+    a.add_file("/f.bin", body.clone());
+    b.add_file("/f.bin", body.clone());
+    let ua = a.url("/f.bin");
+    let ub = format!("http://localhost:{}/f.bin", b.port());
+    let tmp = tempdir();
+    // Only 127.0.0.1 (A) is known, and fast.
+    std::fs::write(
+        tmp.path().join("stats.txt"),
+        format!(
+            "host=127.0.0.1, protocol=http, dl_speed=90000000, sc_avg_speed=90000000, \
+             mc_avg_speed=0, last_updated={}, counter=1, status=ok\n",
+            unix_now()
+        ),
+    )
+    .unwrap();
+    let fetch = |dir: &str, selector: &str| -> (u64, u64) {
+        a.reset_counters();
+        b.reset_counters();
+        let sel = format!("--uri-selector={selector}");
+        run(
+            tmp.path(),
+            &[
+                "-s2",
+                "-x2",
+                "-k1M",
+                "--server-stat-if=stats.txt",
+                &sel,
+                "-d",
+                dir,
+                &ua,
+                &ub,
+            ],
+        )
+        .expect_code(exit::OK);
+        assert_file_eq(&tmp.path().join(dir).join("f.bin"), &body);
+        (a.bytes_served("/f.bin"), b.bytes_served("/f.bin"))
+    };
+    // feedback: both connections on the fastest mirror (-x2 allows it).
+    let (fa, fb) = fetch("feedback", "feedback");
+    assert!(
+        fa >= body.len() as u64 && fb == 0,
+        "feedback: A={fa} B={fb}"
+    );
+    // adaptive: the second connection explores the untested mirror.
+    let (aa, ab) = fetch("adaptive", "adaptive");
+    assert!(aa > 0 && ab > 0, "adaptive: A={aa} B={ab}");
+}
