@@ -204,10 +204,27 @@ fn three_mirrors_on_the_command_line_all_serve() {
     let tmp = tempdir();
     run(
         tmp.path(),
-        &["-x1", "-s6", "-k1M", &t.urls[0], &t.urls[1], &t.urls[2]],
+        &[
+            "-x1",
+            "-s6",
+            "-k1M",
+            "--server-stat-of=stats.txt",
+            &t.urls[0],
+            &t.urls[1],
+            &t.urls[2],
+        ],
     )
     .expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("p.bin"), &body);
+    // One stats line per protocol (same host, so aria2's key tells them
+    // apart by protocol only).
+    let stats = std::fs::read_to_string(tmp.path().join("stats.txt")).expect("stats written");
+    for proto in ["ftp", "http", "sftp"] {
+        assert!(
+            stats.contains(&format!("host=127.0.0.1, protocol={proto}, dl_speed=")),
+            "no {proto} line:\n{stats}"
+        );
+    }
     let (h, f, s) = t.served("p.bin");
     assert!(
         h > 0 && f > 0 && s > 0,
