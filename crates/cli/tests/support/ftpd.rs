@@ -75,14 +75,14 @@ class Counted(base):
             with open(counts, "a") as f:
                 f.write("%d\n" % self.tot_bytes_sent)
         super().close()
-if rate > 0:
-    Counted.write_limit = rate
 class Handler(FTPHandler):
     pass
 Handler.authorizer = auth
 Handler.dtp_handler = Counted
-# sendfile bypasses the handler's byte count (and the throttle).
-Handler.use_sendfile = False
+if rate > 0:
+    Counted.write_limit = rate
+    # sendfile would bypass the throttle (it counts its bytes too).
+    Handler.use_sendfile = False
 server = FTPServer((host, 0), Handler)
 server.max_cons = 0
 print(server.socket.getsockname()[1], flush=True)
