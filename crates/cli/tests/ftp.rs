@@ -11,95 +11,14 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arietta_testserver::pattern;
-use support::{assert_file_eq, control_file, exit, run, s, signal_and_wait, spawn, tempdir};
-
-const USER: &str = "alice";
-const PASSWORD: &str = "s3cret";
-
-/// Kills the server process when the test ends, however it ends.
-struct ServerProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const PYFTPD_SCRIPT: &str = r#"
-import logging, sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler
-from pyftpdlib.servers import FTPServer
-logging.basicConfig(level=logging.WARNING)
-root, user, password, rate, host = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-auth = DummyAuthorizer()
-auth.add_anonymous(root)
-auth.add_user(user, password, root, perm="elr")
-class Handler(FTPHandler):
-    pass
-Handler.authorizer = auth
-if rate > 0:
-    class Throttled(ThrottledDTPHandler):
-        pass
-    Throttled.write_limit = rate
-    Handler.dtp_handler = Throttled
-    Handler.use_sendfile = False
-server = FTPServer((host, 0), Handler)
-server.max_cons = 0
-print(server.socket.getsockname()[1], flush=True)
-server.serve_forever()
-"#;
-
-/// pyftpdlib serving `root` on 127.0.0.1: anonymous plus `alice`/`s3cret`,
-/// each data connection limited to `rate` bytes/s (0: unlimited). `None`
-/// (with a message) when python3 cannot import pyftpdlib.
-fn pyftpd(root: &Path, rate: u64) -> Option<ServerProcess> {
-    pyftpd_on(root, rate, "127.0.0.1")
-}
-
-fn pyftpd_on(root: &Path, rate: u64, host: &str) -> Option<ServerProcess> {
-    let has = Command::new("python3")
-        .args(["-c", "import pyftpdlib"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|st| st.success());
-    if !has {
-        eprintln!("skipping: python3 cannot import pyftpdlib (pip install pyftpdlib)");
-        return None;
-    }
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            PYFTPD_SCRIPT,
-            s(root),
-            USER,
-            PASSWORD,
-            &rate.to_string(),
-            host,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start pyftpdlib");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read pyftpdlib's port");
-    let port = line.trim().parse().expect("pyftpdlib printed its port");
-    Some(ServerProcess { child, port })
-}
+use support::ftpd::{pyftpd, pyftpd_on, ServerProcess, PASSWORD, USER};
+use support::{assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir};
 
 /// vsftpd serving `root` anonymously on a free port, passive and active
 /// mode allowed. Works as root (the config then must be root-owned, which a
@@ -139,7 +58,7 @@ fn vsftpd(root: &Path, work: &Path) -> Option<ServerProcess> {
             .stderr(Stdio::null())
             .spawn()
             .expect("start vsftpd");
-        let mut srv = ServerProcess { child, port };
+        let mut srv = ServerProcess::new(child, port);
         for _ in 0..100 {
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
                 let mut b = [0u8; 3];

@@ -15,6 +15,19 @@ pub struct Checksum {
     pub hex: String,
 }
 
+/// `--uri-selector`: how a download picks among its mirrors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UriSelector {
+    /// The URIs in the order given.
+    InOrder,
+    /// The fastest mirror first, by this run's measurements and the
+    /// server stats (aria2's default).
+    Feedback,
+    /// The best mirror for the first connection; further connections try
+    /// mirrors not measured yet, then the best again.
+    Adaptive,
+}
+
 #[derive(Clone, Debug)]
 pub struct DownloadConfig {
     pub dir: PathBuf,
@@ -76,6 +89,7 @@ pub struct DownloadConfig {
     /// CONNECT and speak FTP end to end; `get` (default) asks the proxy for
     /// `GET ftp://…` and gets the file over HTTP.
     pub proxy_tunnel: bool,
+    pub uri_selector: UriSelector,
 }
 
 impl DownloadConfig {
@@ -140,6 +154,11 @@ impl DownloadConfig {
             follow_metalink: o.get_str("follow-metalink").to_owned(),
             realtime_chunk_checksum: o.get_bool("realtime-chunk-checksum"),
             proxy_tunnel: o.get_str("proxy-method") == "tunnel",
+            uri_selector: match o.get_str("uri-selector") {
+                "inorder" => UriSelector::InOrder,
+                "adaptive" => UriSelector::Adaptive,
+                _ => UriSelector::Feedback,
+            },
         }
     }
 }

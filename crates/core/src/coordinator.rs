@@ -46,6 +46,9 @@ const DIRECT_IO: bool = false;
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 
 mod metalink_hooks;
+mod mirror_choice;
+
+use mirror_choice::MirrorSpeed;
 
 struct UriState {
     url: String,
@@ -54,6 +57,7 @@ struct UriState {
     tries: u32,
     not_found: u32,
     dead: bool,
+    speed: MirrorSpeed,
 }
 
 impl UriState {
@@ -64,6 +68,7 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
+            speed: MirrorSpeed::default(),
             dead: !["http://", "https://", "ftp://", "sftp://"]
                 .iter()
                 .any(|s| {
@@ -92,6 +97,9 @@ struct Active {
     file: Option<PreparedFile>,
     /// Connection → the URI it uses.
     conns: HashMap<ConnId, usize>,
+    /// Connection → the segment it holds (to take back from a dropped
+    /// mirror).
+    held: HashMap<ConnId, SegId>,
     next_conn: ConnId,
     /// Retries scheduled but not yet started.
     pending_retries: usize,
@@ -172,6 +180,10 @@ pub struct CoordinatorSetup {
     /// `--save-session` and `--save-session-interval` (zero: only at exit).
     pub save_session: Option<PathBuf>,
     pub save_session_interval: Duration,
+    /// Server speeds loaded from `--server-stat-if`.
+    pub server_stats: crate::server_stat::ServerStatTable,
+    /// `--server-stat-of`: where they are saved at exit.
+    pub server_stat_out: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -225,6 +237,9 @@ pub struct Coordinator {
     save_session_interval: Duration,
     last_session_save: Instant,
     keep_unfinished: bool,
+    /// Per-server speeds ranking mirrors (`--uri-selector`).
+    stats: crate::server_stat::ServerStatTable,
+    stat_out: Option<PathBuf>,
 }
 
 impl Coordinator {
@@ -258,6 +273,8 @@ impl Coordinator {
             save_session_interval: s.save_session_interval,
             last_session_save: Instant::now(),
             keep_unfinished: s.keep_unfinished,
+            stats: s.server_stats,
+            stat_out: s.server_stat_out,
         }
     }
 
@@ -283,6 +300,7 @@ impl Coordinator {
             self.handle(msg);
         }
         ticker.cancel();
+        self.save_server_stats();
         if let Err(e) = self.write_session() {
             self.reporter
                 .notice(LogLevel::Error, &format!("Failed to save the session: {e}"));
@@ -341,12 +359,29 @@ impl Coordinator {
                     }
                     // A mirror dropped while this connection ran (it served
                     // a bad piece) gets no more work while others live.
-                    let dropped = a.conns.get(&conn).is_some_and(|&u| a.uris[u].dead);
+                    let mirror = a.conns.get(&conn).copied();
+                    let dropped = mirror.is_some_and(|u| a.uris[u].dead);
                     if dropped && a.uris.iter().any(|u| !u.dead) {
                         return None;
                     }
+                    // A far slower mirror takes free work only: splitting
+                    // a faster mirror's segment would hand it bytes the
+                    // faster one would fetch sooner.
+                    let slow = mirror.is_some_and(|u| a.is_slow_mirror(u));
+                    let speeds = a.segment_speeds();
                     let map = a.map.as_mut()?;
-                    let claim = map.claim(at)?;
+                    if slow && !map.has_free() && at.is_none() {
+                        return None;
+                    }
+                    let claim = match &speeds {
+                        // Split the segment that would finish last.
+                        Some((by_seg, fallback)) => map.claim_by(at, |id, left| {
+                            let s = by_seg.get(&id).copied().unwrap_or(*fallback);
+                            left as f64 / s.max(1.0)
+                        })?,
+                        None => map.claim(at)?,
+                    };
+                    a.held.insert(conn, claim.id);
                     Some(Work {
                         claim,
                         target: FileTarget {
@@ -444,6 +479,7 @@ impl Coordinator {
             map: None,
             file: None,
             conns: HashMap::new(),
+            held: HashMap::new(),
             next_conn: 1,
             pending_retries: 0,
             probing: false,
@@ -457,7 +493,7 @@ impl Coordinator {
             slow_since: None,
             pieces: None,
         };
-        let first = a.live_uris().next();
+        let first = a.ranked(&self.stats).first().copied();
         if first.is_none() {
             a.last_error = Some(FetchError::UnsupportedUri(req.uris.join(" ")));
         }
@@ -666,6 +702,10 @@ impl Coordinator {
             });
             return;
         }
+        // The probe is this download's only connection.
+        let probe_conn = (a.conns.len() == 1)
+            .then(|| a.conns.keys().next().copied())
+            .flatten();
         let map = a.map.as_mut().expect("just set");
         if map.is_complete() && a.file.as_ref().is_some_and(|f| f.total.is_some()) {
             let _ = reply.send(ProbeDecision::Stop);
@@ -673,7 +713,12 @@ impl Coordinator {
             return;
         }
         let decision = match map.claim(Some(0)) {
-            Some(claim) if claim.cursor.get().0 == 0 => ProbeDecision::Stream { claim, target },
+            Some(claim) if claim.cursor.get().0 == 0 => {
+                if let Some(c) = probe_conn {
+                    a.held.insert(c, claim.id);
+                }
+                ProbeDecision::Stream { claim, target }
+            }
             Some(claim) => {
                 map.release(claim.id);
                 ProbeDecision::AskForWork { target }
@@ -691,7 +736,8 @@ impl Coordinator {
             return;
         };
         let Some(map) = a.map.as_ref() else { return };
-        let have = a.conns.len() + a.pending_retries;
+        // Connections still draining on a dropped mirror take no new work.
+        let have = a.conns.values().filter(|&&u| !a.uris[u].dead).count() + a.pending_retries;
         let want = a.wanted_conns().min(have + map.available_work());
         let live: Vec<usize> = a.live_uris().collect();
         if live.is_empty() {
@@ -702,10 +748,27 @@ impl Coordinator {
         for &u in a.conns.values() {
             *counts.entry(u).or_default() += 1;
         }
+        // inorder: round-robin over the list; feedback/adaptive: the best
+        // ranked mirror with room (`-x`), a far slower one only while
+        // free work waits (it would otherwise ask and be sent away).
+        let inorder = a.cfg.uri_selector == crate::config::UriSelector::InOrder;
+        let ranked: Vec<usize> = if inorder {
+            live.clone()
+        } else {
+            let free = map.has_free();
+            a.ranked(&self.stats)
+                .into_iter()
+                .filter(|&u| free || !a.is_slow_mirror(u))
+                .collect()
+        };
+        if ranked.is_empty() {
+            return;
+        }
         let mut plan = Vec::new();
         for i in 0..want.saturating_sub(have) {
-            let pick = (0..live.len())
-                .map(|k| live[(i + k) % live.len()])
+            let rot = if inorder { i } else { 0 };
+            let pick = (0..ranked.len())
+                .map(|k| ranked[(rot + k) % ranked.len()])
                 .find(|u| counts.get(u).copied().unwrap_or(0) < per_uri);
             let Some(u) = pick else { break };
             *counts.entry(u).or_default() += 1;
@@ -729,6 +792,7 @@ impl Coordinator {
         let Some(uri) = a.conns.remove(&conn) else {
             return;
         };
+        a.held.remove(&conn);
         if let (Some(id), Some(m)) = (seg, a.map.as_mut()) {
             m.release(id);
         }
@@ -795,7 +859,7 @@ impl Coordinator {
                     .detach();
                 } else if was_probe && !a.finishing {
                     // Probe on the next mirror.
-                    let next = a.live_uris().next();
+                    let next = a.ranked(&self.stats).first().copied();
                     if let Some(next) = next {
                         self.spawn_conn(gid, next, true);
                     }
@@ -826,7 +890,7 @@ impl Coordinator {
             self.finalize(gid);
             return;
         }
-        let live = a.live_uris().next();
+        let live = a.ranked(&self.stats).first().copied();
         match (live, a.map.is_some()) {
             // Work is left and a mirror still lives (even if earlier
             // connections failed on it): keep going.
@@ -931,6 +995,7 @@ impl Coordinator {
         message: Option<String>,
     ) -> DownloadResult {
         let a = self.active.remove(&gid).expect("active download");
+        self.record_server_stats(&a);
         DownloadResult {
             gid,
             status,
@@ -1074,15 +1139,21 @@ impl Coordinator {
                 (a.speed as f64 * 0.6 + inst * 0.4) as u64
             };
             let limit = a.cfg.lowest_speed_limit;
+            let grace = a
+                .cfg
+                .timeout
+                .min(Duration::from_secs(30))
+                .max(Duration::from_secs(3));
+            if !a.finishing {
+                self.mirror_tick(gid, grace);
+            }
+            let Some(a) = self.active.get_mut(&gid) else {
+                continue;
+            };
             if limit > 0 && a.map.is_some() && !a.finishing {
                 if a.speed < limit {
                     let since = *a.slow_since.get_or_insert_with(Instant::now);
-                    if since.elapsed()
-                        > a.cfg
-                            .timeout
-                            .min(Duration::from_secs(30))
-                            .max(Duration::from_secs(3))
-                    {
+                    if since.elapsed() > grace {
                         a.last_error = Some(FetchError::TooSlow {
                             speed: a.speed,
                             limit,

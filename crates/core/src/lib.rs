@@ -21,6 +21,7 @@ mod net_context;
 mod piece_verify;
 mod prepare;
 pub mod segment_map;
+pub mod server_stat;
 mod session;
 mod session_file;
 mod sftp_fetch;

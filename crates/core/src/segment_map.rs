@@ -57,6 +57,18 @@ impl SegmentCursor {
         keep
     }
 
+    /// Gives away everything not read yet: the connection stops at its
+    /// next read as if its segment were done.
+    fn take_rest(&self) -> Option<(u64, u64)> {
+        let mut g = self.lock();
+        let (pos, end) = *g;
+        if pos >= end {
+            return None;
+        }
+        g.1 = pos;
+        Some((pos, end))
+    }
+
     /// Gives away the back half of what is left, if it is worth it.
     fn split(&self, min_half: u64) -> Option<(u64, u64)> {
         let mut g = self.lock();
@@ -180,6 +192,18 @@ impl SegmentMap {
     /// connection keeps reading without a new request. Otherwise the first
     /// free piece; otherwise the back half of the largest running segment.
     pub fn claim(&mut self, at: Option<u64>) -> Option<Claim> {
+        self.claim_by(at, |_, left| left as f64)
+    }
+
+    /// Like [`SegmentMap::claim`], splitting the running segment that
+    /// `finish` (given its id and the bytes it has left) says will take
+    /// longest, among those long enough to split: with per-mirror speeds,
+    /// a slow mirror's segment is split before a larger fast one's.
+    pub fn claim_by(
+        &mut self,
+        at: Option<u64>,
+        finish: impl Fn(SegId, u64) -> f64,
+    ) -> Option<Claim> {
         if let Some(pos) = at {
             if let Some(i) = self.free.iter().position(|&(a, _)| a == pos) {
                 let (a, b) = self.free.remove(i).expect("index from position");
@@ -191,11 +215,14 @@ impl SegmentMap {
         }
         let victim = self
             .held
-            .values()
-            .max_by_key(|c| {
+            .iter()
+            .filter_map(|(&id, c)| {
                 let (p, e) = c.get();
-                e.saturating_sub(p)
-            })?
+                let left = e.saturating_sub(p);
+                (left >= 2 * self.min_split).then(|| (finish(id, left), c))
+            })
+            .max_by(|x, y| x.0.total_cmp(&y.0))?
+            .1
             .clone();
         let (a, b) = victim.split(self.min_split)?;
         Some(self.hold(a, b))
@@ -231,6 +258,21 @@ impl SegmentMap {
         }
         self.done.remove(start, end);
         self.free.push_front((start, end));
+    }
+
+    /// Takes back what segment `id` has not fetched yet, for other
+    /// connections (its mirror was dropped as too slow): the range goes to
+    /// the front of the free list and the holder stops at its next read.
+    pub fn reclaim(&mut self, id: SegId) {
+        if let Some((a, b)) = self.held.get(&id).and_then(|c| c.take_rest()) {
+            self.free.push_front((a, b));
+        }
+    }
+
+    /// Whether unclaimed work is waiting (not counting splits of running
+    /// segments).
+    pub fn has_free(&self) -> bool {
+        !self.free.is_empty()
     }
 
     pub fn held_count(&self) -> usize {
@@ -351,5 +393,40 @@ mod tests {
             pos = b;
         }
         assert_eq!(pos, total);
+    }
+
+    #[test]
+    fn reclaim_moves_the_unread_rest_to_the_free_list() {
+        let mut m = SegmentMap::new(4 << 20, RangeSet::new(), 1, 1 << 20);
+        let c = m.claim(None).expect("one segment");
+        let (from, n) = c.cursor.next_read(1 << 20);
+        assert_eq!(c.cursor.advance(from, n), 1 << 20);
+        m.written(0, 1 << 20);
+        m.reclaim(c.id);
+        assert_eq!(c.cursor.next_read(10).1, 0, "the holder stops");
+        let next = m.claim(None).expect("the rest is free");
+        assert_eq!(next.cursor.get(), (1 << 20, 4 << 20));
+        m.release(c.id);
+        assert!(!m.has_free());
+    }
+
+    #[test]
+    fn claim_by_splits_the_segment_that_finishes_last() {
+        let mut m = SegmentMap::new(8 << 20, RangeSet::new(), 2, 1 << 20);
+        let big = m.claim(None).unwrap();
+        let small = m.claim(None).unwrap();
+        // The second segment is as large, but pretend it crawls.
+        let slow = small.id;
+        let c = m
+            .claim_by(None, |id, left| {
+                if id == slow {
+                    left as f64 * 100.0
+                } else {
+                    left as f64
+                }
+            })
+            .expect("a split");
+        assert_eq!(small.cursor.get().1, c.cursor.get().0);
+        assert_eq!(big.cursor.get(), (0, 4 << 20));
     }
 }

@@ -46,7 +46,7 @@ pub fn run(
 pub fn run_with(
     global: &OptionSet,
     requests: Vec<DownloadRequest>,
-    reporter: Box<dyn Reporter>,
+    mut reporter: Box<dyn Reporter>,
     service: Option<ServiceStarter>,
 ) -> Result<RunReport, SessionError> {
     let cores = match global.get_u64("cores") {
@@ -62,6 +62,21 @@ pub fn run_with(
         core_tx.push(tx);
         core_rx.push(Some(rx));
     }
+    // A stats file that cannot be read costs only the mirror ranking.
+    let server_stats = global
+        .get_opt_str("server-stat-if")
+        .map(|p| {
+            let timeout = std::time::Duration::from_secs(global.get_u64("server-stat-timeout"));
+            crate::server_stat::ServerStatTable::load(std::path::Path::new(p), timeout)
+                .unwrap_or_else(|e| {
+                    reporter.notice(
+                        crate::download::LogLevel::Warn,
+                        &format!("Failed to load the server stats from {p}: {e}"),
+                    );
+                    Default::default()
+                })
+        })
+        .unwrap_or_default();
     install_signal_thread(me.clone());
     let setup = CoordinatorSetup {
         cores: core_tx,
@@ -81,6 +96,10 @@ pub fn run_with(
         save_session_interval: std::time::Duration::from_secs(
             global.get_u64("save-session-interval"),
         ),
+        server_stats,
+        server_stat_out: global
+            .get_opt_str("server-stat-of")
+            .map(std::path::PathBuf::from),
     };
     let service = Arc::new(Mutex::new(service));
     let setup = Arc::new(Mutex::new(Some(setup)));

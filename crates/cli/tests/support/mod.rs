@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub mod ftpd;
+pub mod relay;
 pub mod sshd;
 
 /// aria2 exit codes the tests assert on.

@@ -11,6 +11,7 @@ impl Coordinator {
     /// Bytes reached the disk: record them, hash any piece they completed,
     /// and finalize when the file is whole.
     pub(super) fn on_written(&mut self, gid: Gid, conn: ConnId, start: u64, end: u64) {
+        self.mirror_written(gid, conn, end.saturating_sub(start));
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
