@@ -1,0 +1,49 @@
+//! The verified-piece set, written by the torrent actor and read by peer
+//! tasks on every core (to serve requests and skip writes of pieces that
+//! are already ours) without a round trip.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use arietta_bt::bitfield::Bitfield;
+
+/// Pieces that passed their hash check.
+#[derive(Debug)]
+pub(crate) struct HaveSet {
+    bits: Vec<AtomicU8>,
+    len: u32,
+}
+
+impl HaveSet {
+    pub fn new(len: u32) -> HaveSet {
+        HaveSet {
+            bits: (0..len.div_ceil(8)).map(|_| AtomicU8::new(0)).collect(),
+            len,
+        }
+    }
+
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub fn get(&self, i: u32) -> bool {
+        i < self.len && self.bits[(i / 8) as usize].load(Ordering::Acquire) & (0x80 >> (i % 8)) != 0
+    }
+
+    /// Only the actor sets bits; a piece is never un-had.
+    pub fn set(&self, i: u32) {
+        if i < self.len {
+            self.bits[(i / 8) as usize].fetch_or(0x80 >> (i % 8), Ordering::Release);
+        }
+    }
+
+    /// A snapshot in wire form.
+    pub fn to_bitfield(&self) -> Bitfield {
+        let mut b = Bitfield::new(self.len);
+        for i in 0..self.len {
+            if self.get(i) {
+                b.set(i, true);
+            }
+        }
+        b
+    }
+}
