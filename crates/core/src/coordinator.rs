@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arietta_runtime::{Mailbox, MailboxSender};
 use arietta_storage::{control_path, ControlFile, RangeSet};
 
+use crate::bittorrent::{self, CoreMailboxes, TorrentRun};
 use crate::config::DownloadConfig;
 use crate::control::{
     Control, ControlError, DownloadStatus, Event, EventKind, GlobalStat, ListKind, Whence,
@@ -95,14 +96,22 @@ struct Active {
     tick_bytes: u64,
     speed: u64,
     slow_since: Option<Instant>,
+    /// Set for BitTorrent downloads: their actor owns the bytes.
+    torrent: Option<TorrentRun>,
 }
 
 impl Active {
     fn completed(&self) -> u64 {
+        if let Some(t) = &self.torrent {
+            return t.stats.completed.load(std::sync::atomic::Ordering::Relaxed);
+        }
         self.map.as_ref().map_or(0, SegmentMap::completed_length)
     }
 
     fn total(&self) -> u64 {
+        if let Some(t) = &self.torrent {
+            return t.stats.total.load(std::sync::atomic::Ordering::Relaxed);
+        }
         match (&self.map, &self.file) {
             (Some(m), Some(f)) if f.total.is_some() => m.total(),
             _ => 0,
@@ -388,6 +397,7 @@ impl Coordinator {
             }
             ToCoordinator::Tick => self.on_tick(),
             ToCoordinator::Control(c) => self.on_control(c),
+            ToCoordinator::TorrentEnded { gid, result } => self.on_torrent_ended(gid, result),
         }
     }
 
@@ -441,7 +451,13 @@ impl Coordinator {
             tick_bytes: 0,
             speed: 0,
             slow_since: None,
+            torrent: None,
         };
+        if let Some(src) = bittorrent::source_of(&req) {
+            self.active.insert(gid, a);
+            self.start_torrent(gid, src);
+            return;
+        }
         let first = a.live_uris().next();
         if first.is_none() {
             a.last_error = Some(FetchError::UnsupportedUri(req.uris.join(" ")));
@@ -451,6 +467,87 @@ impl Coordinator {
             Some(i) => self.spawn_conn(gid, i, true),
             None => self.fail(gid),
         }
+    }
+
+    /// Parses the torrent and starts its actor on this core; its peer
+    /// tasks spread over every core.
+    fn start_torrent(&mut self, gid: Gid, src: arietta_torrent::TorrentSource) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let opened = arietta_torrent::TorrentConfig::from_options(&a.request.options)
+            .and_then(|cfg| arietta_torrent::TorrentDownload::open(src, cfg));
+        let dl = match opened {
+            Ok(dl) => dl,
+            Err(e) => {
+                a.last_error = Some(e.into());
+                self.fail(gid);
+                return;
+            }
+        };
+        a.path = Some(Arc::new(dl.root().to_path_buf()));
+        a.torrent = Some(TorrentRun {
+            stats: dl.stats(),
+            info_hash: dl.info_hash(),
+            name: dl.metainfo().name.clone(),
+            announce_list: dl.metainfo().announce_list.clone(),
+            files: dl.files(),
+            notified: false,
+        });
+        let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
+        let stop = a.stop.clone();
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            let result = dl.run(spawner, stop).await;
+            let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
+        })
+        .detach();
+    }
+
+    fn on_torrent_ended(&mut self, gid: Gid, result: Result<(), arietta_torrent::TorrentError>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let done = a.torrent.as_ref().is_some_and(|t| {
+            t.stats
+                .download_done
+                .load(std::sync::atomic::Ordering::Relaxed)
+        });
+        match result {
+            // Seeding cut short still leaves a complete download.
+            Ok(()) | Err(arietta_torrent::TorrentError::Stopped) if done => {
+                self.notify_torrent_done(gid);
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                self.finish_with(r);
+            }
+            Err(arietta_torrent::TorrentError::Stopped) => self.stop_interrupted(gid),
+            Ok(()) => {
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                self.finish_with(r);
+            }
+            Err(e) => {
+                a.last_error = Some(e.into());
+                self.fail(gid);
+            }
+        }
+    }
+
+    /// aria2 says "Download complete" when the last piece is verified,
+    /// before seeding.
+    fn notify_torrent_done(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let Some(t) = a.torrent.as_mut() else { return };
+        if t.notified {
+            return;
+        }
+        t.notified = true;
+        let path = a.path.as_deref().cloned().unwrap_or_default();
+        self.reporter.notice(
+            LogLevel::Notice,
+            &format!("Download complete: {}", path.display()),
+        );
     }
 
     fn spawn_conn(&mut self, gid: Gid, uri: usize, probe: bool) {
@@ -743,7 +840,12 @@ impl Coordinator {
         let Some(a) = self.active.get(&gid) else {
             return;
         };
-        if a.finishing || !a.conns.is_empty() || a.pending_retries > 0 || a.probing {
+        if a.finishing
+            || !a.conns.is_empty()
+            || a.pending_retries > 0
+            || a.probing
+            || a.torrent.is_some()
+        {
             return;
         }
         if self.interrupted {
@@ -975,6 +1077,17 @@ impl Coordinator {
             if due {
                 self.save_control(gid, false);
             }
+            let torrent_done = self.active.get(&gid).is_some_and(|a| {
+                a.torrent.as_ref().is_some_and(|t| {
+                    !t.notified
+                        && t.stats
+                            .download_done
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                })
+            });
+            if torrent_done {
+                self.notify_torrent_done(gid);
+            }
             let Some(a) = self.active.get_mut(&gid) else {
                 continue;
             };
@@ -1012,7 +1125,10 @@ impl Coordinator {
                 completed: done,
                 total: a.total(),
                 speed: a.speed,
-                connections: a.conns.len(),
+                connections: match &a.torrent {
+                    Some(t) => t.stats.peers.load(std::sync::atomic::Ordering::Relaxed),
+                    None => a.conns.len(),
+                },
                 path: a.path.as_deref().cloned(),
             });
         }

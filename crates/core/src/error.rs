@@ -34,6 +34,8 @@ pub enum FetchError {
     UnsupportedUri(String),
     #[error("the download was removed")]
     Removed,
+    #[error(transparent)]
+    Torrent(#[from] arietta_torrent::TorrentError),
 }
 
 impl FetchError {
@@ -51,6 +53,7 @@ impl FetchError {
             FetchError::TooSlow { .. } => ExitCode::TooSlow,
             FetchError::UnsupportedUri(_) => ExitCode::Unknown,
             FetchError::Removed => ExitCode::Unknown,
+            FetchError::Torrent(e) => ExitCode::from_u8(e.aria2_exit_code()),
         }
     }
 

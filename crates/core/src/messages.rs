@@ -124,6 +124,11 @@ pub enum ToCoordinator {
     Tick,
     /// A request from RPC or another driver.
     Control(crate::control::Control),
+    /// A torrent's actor ended (seeding done, stopped, or failed).
+    TorrentEnded {
+        gid: Gid,
+        result: Result<(), arietta_torrent::TorrentError>,
+    },
 }
 
 /// A connection to start on a core.
@@ -149,5 +154,7 @@ pub struct ConnTask {
 /// Coordinator → core.
 pub enum ToCore {
     Start(Box<ConnTask>),
+    /// Run a task on this core (a torrent's peer connection).
+    Run(arietta_torrent::Job),
     Shutdown,
 }
