@@ -869,6 +869,16 @@ impl Session {
     }
 
     fn on_tick(&mut self) {
+        if std::env::var_os("ARIETTA_BT_TRACE").is_some() {
+            eprintln!(
+                "bt: peers={} up={} down={} left={} complete={}",
+                self.peers.len(),
+                self.uploaded,
+                self.downloaded,
+                self.left(),
+                self.is_complete()
+            );
+        }
         if self.dirty {
             self.save_control();
         }

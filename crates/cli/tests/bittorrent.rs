@@ -1,0 +1,455 @@
+//! BitTorrent end to end against real peers on loopback: opentracker (HTTP
+//! and UDP announce), aria2c and python3-libtorrent as seeders and
+//! leechers, plus hostile peers written here. Skipped (with a message)
+//! where opentracker/aria2c/libtorrent are not installed.
+
+mod bt_support;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bt_support::*;
+use support::{exit, s, spawn, tempdir, wait_with_timeout};
+
+const PIECE: usize = 64 * 1024;
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Three files whose boundaries fall inside pieces.
+fn sample() -> Vec<(Vec<&'static str>, Vec<u8>)> {
+    vec![
+        (vec!["a.bin"], pattern(3_000_000, 1)),
+        (vec!["sub", "b.bin"], pattern(1_234_567, 2)),
+        (vec!["c.txt"], b"hello from arietta\n".to_vec()),
+    ]
+}
+
+fn as_refs<'a>(files: &'a [(Vec<&'static str>, Vec<u8>)]) -> Vec<(Vec<&'static str>, &'a [u8])> {
+    files.iter().map(|(p, d)| (p.clone(), d.as_slice())).collect()
+}
+
+/// A torrent announcing to a fresh opentracker that whitelists it.
+fn swarm(
+    files: &[(Vec<&'static str>, &[u8])],
+    announce: fn(&Tracker) -> String,
+) -> (Tracker, Torrent) {
+    let hash = make_torrent("multi", files, PIECE, None).hex();
+    let tracker = Tracker::start(&[hash]);
+    let t = make_torrent("multi", files, PIECE, Some(&announce(&tracker)));
+    (tracker, t)
+}
+
+fn skip(name: &str) -> bool {
+    if !have_tools() {
+        eprintln!("skipping {name}: opentracker or aria2c is not installed");
+        return true;
+    }
+    false
+}
+
+fn leech_args<'a>(dir: &'a str, port: &'a str, torrent: &'a str) -> Vec<&'a str> {
+    vec![
+        "-d",
+        dir,
+        "--seed-time=0",
+        port,
+        "--bt-tracker-interval=1",
+        torrent,
+    ]
+}
+
+fn leech_from_aria2c(announce: fn(&Tracker) -> String) {
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, announce);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let out = wait_with_timeout(
+        spawn(tmp.path(), &leech_args(s(&leech), &port, s(&torrent))),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert!(out.output().contains("Download complete"), "{}", out.output());
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    assert!(!leech.join("multi.aria2").exists(), "control file left behind");
+}
+
+#[test]
+fn leech_multi_file_from_aria2c_http_tracker() {
+    if skip("leech_multi_file_from_aria2c_http_tracker") {
+        return;
+    }
+    leech_from_aria2c(Tracker::http);
+}
+
+#[test]
+fn leech_multi_file_from_aria2c_udp_tracker() {
+    if skip("leech_multi_file_from_aria2c_udp_tracker") {
+        return;
+    }
+    leech_from_aria2c(Tracker::udp);
+}
+
+#[test]
+fn leech_multi_file_from_libtorrent() {
+    if skip("leech_multi_file_from_libtorrent") {
+        return;
+    }
+    if !have_libtorrent() {
+        eprintln!("skipping leech_multi_file_from_libtorrent: python3-libtorrent is not installed");
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = libtorrent_seeder(&seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    wait_with_timeout(
+        spawn(tmp.path(), &leech_args(s(&leech), &port, s(&torrent))),
+        LIMIT,
+    )
+    .expect_code(exit::OK);
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+}
+
+/// arietta seeds complete data (hash-checked at start) until the default
+/// `--seed-ratio=1.0` is met, then exits 0 by itself.
+fn start_arietta_seeder(tmp: &Path, seed: &Path, torrent: &Path, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = free_port();
+    let p = format!("--listen-port={port}");
+    let mut args = vec!["-d", s(seed), &p, "--bt-tracker-interval=1"];
+    args.extend_from_slice(extra);
+    args.push(s(torrent));
+    let child = spawn(tmp, &args);
+    assert!(wait_listening(port, Duration::from_secs(20)), "arietta never listened");
+    (child, port)
+}
+
+#[test]
+fn seed_to_aria2c_leecher_until_ratio() {
+    if skip("seed_to_aria2c_leecher_until_ratio") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (ours, _) = start_arietta_seeder(tmp.path(), &seed, &torrent, &[]);
+    let leech = tmp.path().join("leech");
+    let status = aria2c(
+        tmp.path(),
+        &[
+            "-d",
+            s(&leech),
+            "--seed-time=0",
+            &format!("--listen-port={}", free_port()),
+            s(&torrent),
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(status.success(), "aria2c leecher failed: {status}");
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    wait_with_timeout(ours, Duration::from_secs(20)).expect_code(exit::OK);
+}
+
+#[test]
+fn seed_to_libtorrent_leecher() {
+    if skip("seed_to_libtorrent_leecher") {
+        return;
+    }
+    if !have_libtorrent() {
+        eprintln!("skipping seed_to_libtorrent_leecher: python3-libtorrent is not installed");
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (ours, port) = start_arietta_seeder(tmp.path(), &seed, &torrent, &[]);
+    let leech = tmp.path().join("leech");
+    assert!(libtorrent_leech(&leech, &torrent, port), "libtorrent leecher failed");
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    wait_with_timeout(ours, Duration::from_secs(20)).expect_code(exit::OK);
+}
+
+#[test]
+fn seed_time_ends_seeding() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let started = Instant::now();
+    let (ours, _) = start_arietta_seeder(tmp.path(), &seed, &torrent, &["--seed-time=0.02"]);
+    let out = wait_with_timeout(ours, Duration::from_secs(20));
+    out.expect_code(exit::OK);
+    assert!(started.elapsed() >= Duration::from_secs(1), "seeded too briefly");
+    assert!(out.output().contains("Download complete"), "{}", out.output());
+}
+
+/// A control file vouches for pieces without a re-hash (a corrupted byte
+/// goes unnoticed, as in aria2); `-V` hashes everything, finds the bad
+/// piece and fetches it again.
+#[test]
+fn fast_resume_trusts_control_file_and_check_integrity_repairs() {
+    if skip("fast_resume_trusts_control_file_and_check_integrity_repairs") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    // A seeding run stopped with SIGINT keeps its control file.
+    let ours_dir = tmp.path().join("ours");
+    write_files(&ours_dir, "multi", &refs);
+    let (ours, _) = start_arietta_seeder(
+        tmp.path(),
+        &ours_dir,
+        &torrent,
+        &["--seed-ratio=0", "--bt-exclude-tracker=*"],
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    support::signal_and_wait(ours, libc_sigint(), Duration::from_secs(10));
+    let control = ours_dir.join("multi.aria2");
+    assert!(control.exists(), "no control file after an interrupted seed");
+    // Corrupt one byte: the control file still claims every piece.
+    let a = ours_dir.join("multi/a.bin");
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes[100_000] ^= 0xff;
+    std::fs::write(&a, &bytes).unwrap();
+    let port = format!("--listen-port={}", free_port());
+    let mut args = leech_args(s(&ours_dir), &port, s(&torrent));
+    args.insert(0, "--bt-exclude-tracker=*");
+    wait_with_timeout(spawn(tmp.path(), &args), Duration::from_secs(20)).expect_code(exit::OK);
+    assert_eq!(std::fs::read(&a).unwrap(), bytes, "fast resume re-hashed and changed data");
+    // -V finds the bad piece and downloads it again from aria2c.
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let mut args = leech_args(s(&ours_dir), &port, s(&torrent));
+    args.insert(0, "-V");
+    wait_with_timeout(spawn(tmp.path(), &args), LIMIT).expect_code(exit::OK);
+    assert_same_tree(&seed.join("multi"), &ours_dir.join("multi"));
+}
+
+fn libc_sigint() -> i32 {
+    2
+}
+
+// ---- hostile peers ----------------------------------------------------
+
+/// Connects to arietta's port and completes the handshake for `info_hash`.
+fn hostile_connect(port: u16, info_hash: [u8; 20]) -> TcpStream {
+    assert!(wait_listening(port, Duration::from_secs(20)));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut hs = vec![19u8];
+    hs.extend_from_slice(b"BitTorrent protocol");
+    hs.extend_from_slice(&[0u8; 8]);
+    hs.extend_from_slice(&info_hash);
+    hs.extend_from_slice(b"-HOSTILE-0123456789-");
+    s.write_all(&hs).unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).unwrap();
+    assert_eq!(&theirs[28..48], &info_hash);
+    s
+}
+
+fn msg(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+    m.push(id);
+    m.extend_from_slice(body);
+    m
+}
+
+/// Reads until the other side closes; true if it did within the timeout.
+fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// arietta started as a leecher with nothing to announce to.
+fn lonely_leecher(tmp: &Path, torrent: &Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = spawn(
+        tmp,
+        &[
+            "-d",
+            s(&tmp.join("leech")),
+            &format!("--listen-port={port}"),
+            "--bt-exclude-tracker=*",
+            "--seed-time=0",
+            s(torrent),
+        ],
+    );
+    (child, port)
+}
+
+#[test]
+fn oversized_message_drops_peer() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (child, port) = lonely_leecher(tmp.path(), &torrent);
+    let _g = Guard(child);
+    let mut s = hostile_connect(port, t.info_hash);
+    let mut huge = (8u32 << 20).to_be_bytes().to_vec();
+    huge.push(7);
+    s.write_all(&huge).unwrap();
+    assert!(closed_by_peer(&mut s), "an 8 MiB message was not refused");
+}
+
+#[test]
+fn bitfield_of_wrong_length_drops_peer() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (child, port) = lonely_leecher(tmp.path(), &torrent);
+    let _g = Guard(child);
+    let mut s = hostile_connect(port, t.info_hash);
+    // 67 pieces need 9 bytes; send 3.
+    s.write_all(&msg(5, &[0xff, 0xff, 0xff])).unwrap();
+    assert!(closed_by_peer(&mut s), "a short bitfield was accepted");
+}
+
+/// A peer that has "everything" and answers every request with garbage:
+/// its pieces fail the hash, it is dropped, and the good seeder (aria2c)
+/// supplies them again.
+#[test]
+fn bad_piece_data_bans_peer_and_refetches() {
+    if skip("bad_piece_data_bans_peer_and_refetches") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = free_port();
+    let p = format!("--listen-port={port}");
+    let child = spawn(tmp.path(), &leech_args(s(&leech), &p, s(&torrent)));
+    let info_hash = t.info_hash;
+    let hostile = std::thread::spawn(move || {
+        let mut s = hostile_connect(port, info_hash);
+        let pieces = 67usize;
+        let mut bf = vec![0xffu8; pieces.div_ceil(8)];
+        *bf.last_mut().unwrap() &= 0xffu8 << (bf.len() * 8 - pieces);
+        s.write_all(&msg(5, &bf)).unwrap();
+        s.write_all(&msg(1, &[])).unwrap();
+        let mut served = 0;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            let n = match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return served,
+                Ok(n) => n,
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            while buf.len() >= 4 {
+                let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+                if buf.len() < 4 + len {
+                    break;
+                }
+                let m: Vec<u8> = buf.drain(..4 + len).collect();
+                if len == 13 && m[4] == 6 {
+                    let mut body = m[5..13].to_vec();
+                    let want = u32::from_be_bytes(m[13..17].try_into().unwrap()) as usize;
+                    body.extend(std::iter::repeat_n(0xA5u8, want));
+                    if s.write_all(&msg(7, &body)).is_err() {
+                        return served;
+                    }
+                    served += 1;
+                }
+            }
+        }
+    });
+    let out = wait_with_timeout(child, LIMIT);
+    out.expect_code(exit::OK);
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    let served = hostile.join().unwrap();
+    assert!(served > 0, "the hostile peer was never asked for data");
+}
+
+#[test]
+fn torrent_with_dotdot_path_is_refused() {
+    let data = pattern(1000, 3);
+    let t = make_torrent("multi", &[(vec!["..", "evil.bin"], &data)], PIECE, None);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("evil.torrent");
+    t.write(&torrent);
+    let dl = tmp.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let out = support::run(
+        tmp.path(),
+        &["-d", s(&dl), "--seed-time=0", "--listen-port=1025-65535", s(&torrent)],
+    );
+    let code = out.expect_failure();
+    assert_eq!(code, 26, "{}", out.output());
+    assert!(out.output().contains(".."), "{}", out.output());
+    assert!(!tmp.path().join("evil.bin").exists());
+    assert!(!dl.join("evil.bin").exists());
+}
+
+#[test]
+fn show_files_lists_the_torrent() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let out = support::run(tmp.path(), &["-S", s(&torrent)]);
+    out.expect_code(exit::OK);
+    let text = out.output();
+    assert!(text.contains("multi/sub/b.bin"), "{text}");
+    assert!(text.contains(&t.hex()), "{text}");
+}
