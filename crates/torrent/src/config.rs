@@ -64,7 +64,10 @@ pub fn parse_ports(spec: &str) -> Result<Vec<u16>, TorrentError> {
     let mut out = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ),
             None => {
                 let p: u16 = part.parse().map_err(|_| bad())?;
                 (p, p)
@@ -114,7 +117,8 @@ impl TorrentConfig {
             exclude_trackers: csv(o.get_str("bt-exclude-tracker")),
             peer_id_prefix: o.get_str("peer-id-prefix").to_owned(),
             tracker_interval: secs(o.get_u64("bt-tracker-interval")),
-            tracker_timeout: secs(o.get_u64("bt-tracker-timeout")).unwrap_or(Duration::from_secs(60)),
+            tracker_timeout: secs(o.get_u64("bt-tracker-timeout"))
+                .unwrap_or(Duration::from_secs(60)),
             tracker_connect_timeout: secs(o.get_u64("bt-tracker-connect-timeout"))
                 .unwrap_or(Duration::from_secs(60)),
             stop_timeout: secs(o.get_u64("bt-stop-timeout")),

@@ -10,7 +10,11 @@ use crate::layout::Layout;
 use crate::TorrentError;
 
 /// Whether piece `index` on disk matches `expected`.
-pub fn verify_piece(layout: &Layout, index: u32, expected: &[u8; 20]) -> Result<bool, TorrentError> {
+pub fn verify_piece(
+    layout: &Layout,
+    index: u32,
+    expected: &[u8; 20],
+) -> Result<bool, TorrentError> {
     let (start, len) = layout.piece_range(index);
     let mut buf = vec![0u8; len as usize];
     layout.read_blocking(start, &mut buf)?;

@@ -101,7 +101,10 @@ impl Layout {
     /// Offset and length of piece `index`.
     pub fn piece_range(&self, index: u32) -> (u64, u64) {
         let start = u64::from(index) * self.piece_length;
-        (start, (self.total - start.min(self.total)).min(self.piece_length))
+        (
+            start,
+            (self.total - start.min(self.total)).min(self.piece_length),
+        )
     }
 
     /// The file spans covering `[offset, offset + len)`.

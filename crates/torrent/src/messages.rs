@@ -11,20 +11,48 @@ use crate::tracker::AnnounceReply;
 /// Peer task (or tracker/listener task) → torrent actor.
 pub(crate) enum ToTorrent {
     /// The handshake is done; the peer may now send its piece set.
-    Handshaken { key: PeerKey, peer_id: [u8; 20] },
-    Bitfield { key: PeerKey, have: Bitfield },
-    HaveAll { key: PeerKey },
-    HaveNone { key: PeerKey },
-    Have { key: PeerKey, index: u32 },
-    Choked { key: PeerKey },
-    Unchoked { key: PeerKey },
-    Interested { key: PeerKey, interested: bool },
+    Handshaken {
+        key: PeerKey,
+        peer_id: [u8; 20],
+    },
+    Bitfield {
+        key: PeerKey,
+        have: Bitfield,
+    },
+    HaveAll {
+        key: PeerKey,
+    },
+    HaveNone {
+        key: PeerKey,
+    },
+    Have {
+        key: PeerKey,
+        index: u32,
+    },
+    Choked {
+        key: PeerKey,
+    },
+    Unchoked {
+        key: PeerKey,
+    },
+    Interested {
+        key: PeerKey,
+        interested: bool,
+    },
     /// The block is on disk (or was already ours).
-    BlockWritten { key: PeerKey, block: BlockRef },
+    BlockWritten {
+        key: PeerKey,
+        block: BlockRef,
+    },
     /// BEP 6 reject of one of our requests.
-    Rejected { key: PeerKey, block: BlockRef },
+    Rejected {
+        key: PeerKey,
+        block: BlockRef,
+    },
     /// We sent `bytes` of piece data.
-    Uploaded { bytes: u64 },
+    Uploaded {
+        bytes: u64,
+    },
     /// The connection ended; `ban` when the peer broke the protocol.
     Closed {
         key: PeerKey,
@@ -36,7 +64,10 @@ pub(crate) enum ToTorrent {
     /// An announce finished.
     Announced(Result<AnnounceReply, String>),
     /// A piece's hash check finished.
-    Hashed { index: u32, ok: bool },
+    Hashed {
+        index: u32,
+        ok: bool,
+    },
     /// Extra peers from outside (DHT, LPD, PEX, magnet `x.pe`): the hook
     /// where those sources plug in.
     #[allow(dead_code)]

@@ -239,7 +239,9 @@ where
     } else if fast && ours.is_full() {
         Some(Message::HaveAll)
     } else if ours.count_ones() > 0 {
-        Some(Message::Bitfield(bytes::Bytes::copy_from_slice(ours.as_bytes())))
+        Some(Message::Bitfield(bytes::Bytes::copy_from_slice(
+            ours.as_bytes(),
+        )))
     } else {
         None
     };
@@ -445,7 +447,10 @@ fn handle(
             let (start, plen) = if b.index < piece_count {
                 layout.piece_range(b.index)
             } else {
-                return Err(ban(format!("request for piece {} of {piece_count}", b.index)));
+                return Err(ban(format!(
+                    "request for piece {} of {piece_count}",
+                    b.index
+                )));
             };
             if b.length == 0
                 || b.length > MAX_SERVED_BLOCK

@@ -307,12 +307,7 @@ impl Session {
             .iter()
             .map(|t| {
                 t.iter()
-                    .filter(|u| {
-                        !dl.cfg
-                            .exclude_trackers
-                            .iter()
-                            .any(|x| x == "*" || x == *u)
-                    })
+                    .filter(|u| !dl.cfg.exclude_trackers.iter().any(|x| x == "*" || x == *u))
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -381,8 +376,10 @@ impl Session {
             .min(total);
         s.completed.store(done, Ordering::Relaxed);
         s.peers.store(self.peers.len(), Ordering::Relaxed);
-        s.seeders
-            .store(self.peers.values().filter(|p| p.seed).count(), Ordering::Relaxed);
+        s.seeders.store(
+            self.peers.values().filter(|p| p.seed).count(),
+            Ordering::Relaxed,
+        );
         s.uploaded.store(self.uploaded, Ordering::Relaxed);
         s.downloaded.store(self.downloaded, Ordering::Relaxed);
     }
@@ -518,6 +515,9 @@ impl Session {
 
     fn on_announced(&mut self, r: Result<AnnounceReply, String>) {
         self.announcing = false;
+        if std::env::var_os("ARIETTA_BT_TRACE").is_some() {
+            eprintln!("bt: announce {:?}", r.as_ref().map(|a| &a.peers));
+        }
         match r {
             Ok(reply) => {
                 if let Some(i) = reply.interval {

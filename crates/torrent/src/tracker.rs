@@ -78,7 +78,10 @@ pub async fn announce_one(url: &str, p: &AnnounceParams) -> Result<AnnounceReply
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -133,7 +136,9 @@ async fn announce_http(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, 
         "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
     );
     let work = async {
-        conn.send(request.as_bytes()).await.map_err(|e| e.to_string())?;
+        conn.send(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let head = conn.read_head().await.map_err(|e| e.to_string())?;
         if !head.is_success() {
             return Err(format!("HTTP status {}", head.status));

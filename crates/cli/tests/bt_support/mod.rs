@@ -41,7 +41,9 @@ impl Drop for Guard {
 
 /// Deterministic file content.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -301,7 +303,12 @@ pub fn libtorrent_leech(dir: &Path, torrent: &Path, peer_port: u16) -> bool {
         .spawn()
         .expect("start libtorrent leecher");
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     child.wait().is_ok_and(|s| s.success()) && out.contains("DONE")
 }
 
