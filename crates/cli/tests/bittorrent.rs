@@ -501,3 +501,79 @@ fn show_files_lists_the_torrent() {
     assert!(text.contains("multi/sub/b.bin"), "{text}");
     assert!(text.contains(&t.hex()), "{text}");
 }
+
+// ---- RPC ----------------------------------------------------------------
+
+fn rpc_call(port: u16, method: &str, params: &str) -> String {
+    let body = format!(r#"{{"jsonrpc":"2.0","id":"t","method":"{method}","params":{params}}}"#);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let at = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    json[at..].split('"').next()
+}
+
+/// `aria2.addTorrent` starts a torrent (here: seeding complete data) and
+/// `tellStatus` shows aria2's BitTorrent fields.
+#[test]
+fn rpc_add_torrent_and_tell_status() {
+    use base64::Engine;
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    write_files(tmp.path(), "multi", &refs);
+    let rpc_port = free_port();
+    let child = spawn(
+        tmp.path(),
+        &[
+            "--enable-rpc",
+            &format!("--rpc-listen-port={rpc_port}"),
+            &format!("--dir={}", s(tmp.path())),
+            &format!("--listen-port={}", free_port()),
+            "--seed-ratio=0",
+            "-q",
+        ],
+    );
+    let _g = Guard(child);
+    assert!(wait_listening(rpc_port, Duration::from_secs(10)));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&t.bytes);
+    let added = rpc_call(rpc_port, "aria2.addTorrent", &format!(r#"["{b64}"]"#));
+    let gid = json_field(&added, "result")
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let st = rpc_call(rpc_port, "aria2.tellStatus", &format!(r#"["{gid}"]"#));
+        if json_field(&st, "seeder") == Some("true") || Instant::now() > deadline {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        json_field(&status, "infoHash"),
+        Some(t.hex().as_str()),
+        "{status}"
+    );
+    assert_eq!(json_field(&status, "seeder"), Some("true"), "{status}");
+    assert_eq!(json_field(&status, "numSeeders"), Some("0"), "{status}");
+    assert_eq!(
+        json_field(&status, "completedLength"),
+        json_field(&status, "totalLength")
+    );
+    assert!(status.contains("\"bittorrent\""), "{status}");
+    assert!(tmp.path().join(format!("{}.torrent", t.hex())).exists());
+}

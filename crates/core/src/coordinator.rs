@@ -1500,6 +1500,20 @@ impl Coordinator {
             error_code: None,
             error_message: None,
             options: a.request.options.clone(),
+            bittorrent: a.torrent.as_ref().map(|t| {
+                let st = &t.stats;
+                let get =
+                    |v: &std::sync::atomic::AtomicU64| v.load(std::sync::atomic::Ordering::Relaxed);
+                crate::control::BtStatus {
+                    info_hash: hex::encode(t.info_hash),
+                    name: t.name.clone(),
+                    announce_list: t.announce_list.clone(),
+                    num_seeders: st.seeders.load(std::sync::atomic::Ordering::Relaxed),
+                    seeder: st.download_done.load(std::sync::atomic::Ordering::Relaxed),
+                    upload_length: get(&st.uploaded),
+                    files: t.files.clone(),
+                }
+            }),
         }
     }
 
@@ -1522,6 +1536,7 @@ impl Coordinator {
             error_code: None,
             error_message: None,
             options: r.options.clone(),
+            bittorrent: None,
         }
     }
 
@@ -1557,6 +1572,7 @@ fn stopped_status(r: &DownloadResult) -> DownloadStatus {
         error_code: Some(r.code),
         error_message: r.message.clone(),
         options: r.options.clone(),
+        bittorrent: None,
     }
 }
 

@@ -168,6 +168,55 @@ async fn add(
     Ok(gid_param(gid))
 }
 
+/// `aria2.addTorrent`: like aria2 with `--rpc-save-upload-metadata`, the
+/// torrent is saved as `DIR/INFOHASH.torrent` (so a saved session can
+/// restart it) and queued as `--torrent-file`.
+async fn add_torrent(
+    ctx: &Ctx,
+    torrent: Vec<u8>,
+    uris: Vec<String>,
+    options: RpcOptions,
+    position: Option<u64>,
+) -> Result<Param, Error> {
+    let meta = arietta_metainfo::Metainfo::parse(&torrent).map_err(fault)?;
+    let hash = meta
+        .info_hash_v1
+        .ok_or_else(|| fault("v2-only torrents are not supported yet"))?;
+    let parent = Arc::new(ctx.global.borrow().clone());
+    let mut set = OptionSet::with_parent(parent);
+    for (k, v) in &options.0 {
+        set.set_per_download(k, v).map_err(fault)?;
+    }
+    let dir = arietta_core::config::download_dir(&set);
+    let path = dir.join(format!("{}.torrent", hex_lower(&hash)));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, &torrent))
+        .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
+    set.set("torrent-file", &path.display().to_string())
+        .map_err(fault)?;
+    let gid = set.get_opt_str("gid").and_then(Gid::parse);
+    let request = DownloadRequest {
+        gid,
+        uris,
+        options: Arc::new(set),
+    };
+    let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
+    let gid = ctx
+        .handle
+        .ask(|reply| Control::Add {
+            request,
+            position,
+            reply,
+        })
+        .await
+        .map_err(gone)?;
+    Ok(gid_param(gid))
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// remove/pause/unpause: resolve the GID, ask, answer with the GID.
 async fn gid_action(
     ctx: &Ctx,
@@ -192,7 +241,12 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             options,
             position,
         } => add(ctx, uris, options, position).await,
-        Method::AddTorrent { .. } => Err(fault("BitTorrent downloads are not supported yet")),
+        Method::AddTorrent {
+            torrent,
+            uris,
+            options,
+            position,
+        } => add_torrent(ctx, torrent, uris, options, position).await,
         Method::AddMetalink { .. } => Err(fault("Metalink downloads are not supported yet")),
         Method::Remove { gid } | Method::ForceRemove { gid } => {
             gid_action(ctx, &gid, |gid, reply| Control::Remove { gid, reply }).await
