@@ -68,8 +68,8 @@ log "making ${SIZE_MIB} MiB of data and the torrent"
 mkdir -p "$WORK/seed"
 head -c "$((SIZE_MIB << 20))" /dev/urandom > "$WORK/seed/big.bin"
 TRACKER_PORT=$(free_port)
-mktorrent -q -l "$PIECE_POW" -a "http://127.0.0.1:$TRACKER_PORT/announce" \
-    -o "$WORK/big.torrent" "$WORK/seed/big.bin"
+mktorrent -l "$PIECE_POW" -a "http://127.0.0.1:$TRACKER_PORT/announce" \
+    -o "$WORK/big.torrent" "$WORK/seed/big.bin" >/dev/null
 INFO_HASH=$(python3 - "$WORK/big.torrent" <<'PY'
 import hashlib, sys
 d = open(sys.argv[1], 'rb').read()
@@ -104,7 +104,14 @@ start_seeder() { # tool -> sets SEEDER_PID
     wait_port "$port"
     sleep 1.5 # its first announce
 }
-stop_seeder() { kill "$SEEDER_PID" 2>/dev/null || true; wait "$SEEDER_PID" 2>/dev/null || true; sleep 1; }
+stop_seeder() {
+    kill "$SEEDER_PID" 2>/dev/null || true
+    wait "$SEEDER_PID" 2>/dev/null || true
+    # An interrupted seeder leaves its control file; the other tool must not
+    # read it (arietta's format is its own).
+    rm -f "$WORK/seed/big.bin.aria2"
+    sleep 1
+}
 
 # time_run NAME CMD... : appends wall seconds to $WORK/NAME.times
 time_run() {
@@ -145,8 +152,10 @@ log "hash: -V on the complete file"
 for _ in $(seq 1 "$RUNS"); do
     time_run hash_arietta env HOME="$WORK" "$ARIETTA" "${COMMON_AR[@]}" -d "$WORK/seed" -V --seed-time=0 \
         --bt-exclude-tracker='*' --listen-port="$(free_port)" "$WORK/big.torrent"
+    rm -f "$WORK/seed/big.bin.aria2"
     time_run hash_aria2c env HOME="$WORK" "$ARIA2C" "${COMMON_A2[@]}" -d "$WORK/seed" -V --seed-time=0 \
         --bt-exclude-tracker='*' --listen-port="$(free_port)" "$WORK/big.torrent"
+    rm -f "$WORK/seed/big.bin.aria2"
 done
 
 echo

@@ -415,6 +415,7 @@ impl Session {
         if self.is_complete() {
             self.on_complete(false);
         }
+        self.maybe_announce();
         self.update_stats();
         let result = loop {
             if let Some(r) = self.finished() {
