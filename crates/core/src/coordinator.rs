@@ -398,6 +398,7 @@ impl Coordinator {
             ToCoordinator::Tick => self.on_tick(),
             ToCoordinator::Control(c) => self.on_control(c),
             ToCoordinator::TorrentEnded { gid, result } => self.on_torrent_ended(gid, result),
+            ToCoordinator::TorrentReady { gid, download } => self.run_torrent(gid, *download),
         }
     }
 
@@ -475,15 +476,63 @@ impl Coordinator {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
+        if let arietta_torrent::TorrentSource::Magnet(uri) = src {
+            // The metadata comes from peers first; until then the entry
+            // shows the magnet's hash with no length.
+            let cfg = match arietta_torrent::TorrentConfig::from_options(&a.request.options) {
+                Ok(c) => c,
+                Err(e) => {
+                    a.last_error = Some(e.into());
+                    self.fail(gid);
+                    return;
+                }
+            };
+            let hash = arietta_metainfo::Magnet::parse(&uri)
+                .ok()
+                .and_then(|m| m.info_hash_v1)
+                .unwrap_or_default();
+            a.torrent = Some(TorrentRun {
+                stats: Arc::default(),
+                info_hash: hash,
+                name: String::new(),
+                announce_list: Vec::new(),
+                files: Vec::new(),
+                notified: false,
+            });
+            let stop = a.stop.clone();
+            let me = self.me.clone();
+            glommio::spawn_local(async move {
+                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop).await;
+                let msg = match r {
+                    Ok(dl) => ToCoordinator::TorrentReady {
+                        gid,
+                        download: Box::new(dl),
+                    },
+                    Err(e) => ToCoordinator::TorrentEnded {
+                        gid,
+                        result: Err(e),
+                    },
+                };
+                let _ = me.send(msg);
+            })
+            .detach();
+            return;
+        }
         let opened = arietta_torrent::TorrentConfig::from_options(&a.request.options)
             .and_then(|cfg| arietta_torrent::TorrentDownload::open(src, cfg));
-        let dl = match opened {
-            Ok(dl) => dl,
+        match opened {
+            Ok(dl) => self.run_torrent(gid, dl),
             Err(e) => {
                 a.last_error = Some(e.into());
                 self.fail(gid);
-                return;
             }
+        }
+    }
+
+    /// Starts a parsed torrent's actor on this core.
+    fn run_torrent(&mut self, gid: Gid, dl: arietta_torrent::TorrentDownload) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
         };
         a.path = Some(Arc::new(dl.root().to_path_buf()));
         a.torrent = Some(TorrentRun {

@@ -124,6 +124,11 @@ pub enum ToCoordinator {
     Tick,
     /// A request from RPC or another driver.
     Control(crate::control::Control),
+    /// A magnet link's metadata arrived: run the torrent.
+    TorrentReady {
+        gid: Gid,
+        download: Box<arietta_torrent::TorrentDownload>,
+    },
     /// A torrent's actor ended (seeding done, stopped, or failed).
     TorrentEnded {
         gid: Gid,

@@ -48,6 +48,10 @@ pub struct TorrentConfig {
     pub stop_timeout: Option<Duration>,
     /// `--bt-external-ip`.
     pub external_ip: Option<String>,
+    /// `--bt-save-metadata`: keep a magnet's metadata as `dir/HASH.torrent`.
+    pub save_metadata: bool,
+    /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
+    pub metadata_only: bool,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -126,6 +130,8 @@ impl TorrentConfig {
                 .get_opt_str("bt-external-ip")
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
+            save_metadata: o.get_bool("bt-save-metadata"),
+            metadata_only: o.get_bool("bt-metadata-only"),
         })
     }
 

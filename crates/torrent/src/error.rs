@@ -29,6 +29,13 @@ pub enum TorrentError {
     Storage(#[from] arietta_storage::StorageError),
     #[error("the download was stopped")]
     Stopped,
+    #[error("cannot fetch the torrent's metadata: {0}")]
+    Metadata(String),
+    #[error("cannot save the metadata to {path}: {source}")]
+    SaveMetadata {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl TorrentError {
@@ -38,6 +45,8 @@ impl TorrentError {
             TorrentError::ReadTorrent { .. } => 1,
             TorrentError::Metainfo(e) => match e {
                 arietta_metainfo::Error::Bencode(_) => 25,
+                arietta_metainfo::Error::Magnet(_) => 27,
+                arietta_metainfo::Error::Selection { .. } => 28,
                 _ => 26,
             },
             TorrentError::BadOption(_) => 28,
@@ -48,6 +57,8 @@ impl TorrentError {
             TorrentError::Listen(_) => 1,
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
+            TorrentError::Metadata(_) => 1,
+            TorrentError::SaveMetadata { .. } => 16,
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::tracker::with_timeout;
 const MAX_SERVED_BLOCK: u32 = 128 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const KEEPALIVE: Duration = Duration::from_secs(100);
 
 /// Everything a peer task needs; sent to its core.
 pub(crate) struct PeerSetup {
@@ -265,12 +266,80 @@ where
     let (out_tx, out_rx) = local_channel::new_unbounded::<Vec<u8>>();
     let out_tx = Rc::new(out_tx);
     let (mut rd, mut wr) = futures_lite::io::split(stream);
+    let (serve_tx, serve_rx) = local_channel::new_unbounded::<BlockRef>();
+    let server = {
+        let files = files.clone();
+        let out = out_tx.clone();
+        let tx = to_torrent.clone();
+        let layout = layout.clone();
+        async move {
+            // Requests come in piece order: read each piece once.
+            let mut cached: Option<(u32, Vec<u8>)> = None;
+            while let Some(b) = serve_rx.recv().await {
+                if cached.as_ref().is_none_or(|(i, _)| *i != b.index) {
+                    let (start, len) = layout.piece_range(b.index);
+                    let mut data = Vec::with_capacity(len as usize);
+                    if let Err(e) = files.read(start, len as usize, &mut data).await {
+                        return Err(fail(format!("read failed: {e}")));
+                    }
+                    cached = Some((b.index, data));
+                }
+                let Some((_, data)) = &cached else { continue };
+                if let Some(l) = &upload_limit {
+                    let mut left = b.length as usize;
+                    while left > 0 {
+                        left -= l.take(left).await.min(left);
+                    }
+                }
+                let at = b.begin as usize;
+                let mut msg = Vec::with_capacity(13 + b.length as usize);
+                msg.extend_from_slice(&arietta_bt::peer_wire::piece_header(
+                    b.index, b.begin, b.length,
+                ));
+                msg.extend_from_slice(&data[at..at + b.length as usize]);
+                if out.try_send(msg).is_err() {
+                    return Ok(());
+                }
+                let _ = tx.send(ToTorrent::Uploaded {
+                    bytes: u64::from(b.length),
+                });
+            }
+            Ok::<(), Failure>(())
+        }
+    };
 
     let writer = async move {
-        while let Some(bytes) = out_rx.recv().await {
+        loop {
+            // Peers drop connections silent for two minutes (BEP 3).
+            let next = futures_lite::future::or(async { out_rx.recv().await.map(Some) }, async {
+                glommio::timer::sleep(KEEPALIVE).await;
+                Some(None)
+            })
+            .await;
+            let mut bytes = match next {
+                None => break,
+                Some(Some(bytes)) if bytes.is_empty() => break,
+                Some(Some(bytes)) => bytes,
+                Some(None) => vec![0; 4],
+            };
+            let mut closing = false;
+            // Whatever else is queued goes out in the same write.
+            while bytes.len() < 512 * 1024 {
+                match futures_lite::future::poll_once(out_rx.recv()).await {
+                    Some(Some(more)) if more.is_empty() => {
+                        closing = true;
+                        break;
+                    }
+                    Some(Some(more)) => bytes.extend_from_slice(&more),
+                    _ => break,
+                }
+            }
             wr.write_all(&bytes)
                 .await
                 .map_err(|e| fail(format!("write failed: {e}")))?;
+            if closing {
+                break;
+            }
         }
         Ok::<(), Failure>(())
     };
@@ -308,7 +377,14 @@ where
                             m.encode_into(&mut bytes);
                         }
                     }
-                    ToPeer::Close => return Ok(()),
+                    ToPeer::Close => {
+                        // An empty frame tells the writer to flush what is
+                        // queued (the last blocks a leecher waits for) and
+                        // end the connection.
+                        let _ = out.try_send(Vec::new());
+                        drop(l);
+                        futures_lite::future::pending::<()>().await;
+                    }
                 }
                 if !bytes.is_empty() && out.try_send(bytes).is_err() {
                     return Ok(());
@@ -330,17 +406,7 @@ where
                         Some(Ok(m)) => m,
                         Some(Err(e)) => return Err(ban(e.to_string())),
                     };
-                    handle(
-                        m,
-                        key,
-                        &local,
-                        &have,
-                        &layout,
-                        &files,
-                        &tx,
-                        &out,
-                        &upload_limit,
-                    )?;
+                    handle(m, key, &local, &have, &layout, &files, &tx, &out, &serve_tx)?;
                 }
                 let n = rd
                     .read(&mut buf)
@@ -359,7 +425,11 @@ where
             }
         }
     };
-    futures_lite::future::or(futures_lite::future::or(reader, commands), writer).await
+    futures_lite::future::or(
+        futures_lite::future::or(reader, commands),
+        futures_lite::future::or(writer, server),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -372,7 +442,7 @@ fn handle(
     files: &Rc<Files>,
     tx: &MailboxSender<ToTorrent>,
     out: &Rc<LocalSender<Vec<u8>>>,
-    upload_limit: &Option<Arc<RateLimiter>>,
+    serve: &LocalSender<BlockRef>,
 ) -> Result<(), Failure> {
     let piece_count = have.len();
     let send = |msg: ToTorrent| {
@@ -444,7 +514,7 @@ fn handle(
             .detach();
         }
         Message::Request(b) => {
-            let (start, plen) = if b.index < piece_count {
+            let (_, plen) = if b.index < piece_count {
                 layout.piece_range(b.index)
             } else {
                 return Err(ban(format!(
@@ -468,33 +538,7 @@ fn handle(
                 }
                 return Ok(());
             }
-            let files = files.clone();
-            let out = out.clone();
-            let tx = tx.clone();
-            let limit = upload_limit.clone();
-            glommio::spawn_local(async move {
-                if let Some(l) = &limit {
-                    let mut left = b.length as usize;
-                    while left > 0 {
-                        left -= l.take(left).await.min(left);
-                    }
-                }
-                let mut msg = Vec::with_capacity(13 + b.length as usize);
-                msg.extend_from_slice(&arietta_bt::peer_wire::piece_header(
-                    b.index, b.begin, b.length,
-                ));
-                if files
-                    .read(start + u64::from(b.begin), b.length as usize, &mut msg)
-                    .await
-                    .is_ok()
-                    && out.try_send(msg).is_ok()
-                {
-                    let _ = tx.send(ToTorrent::Uploaded {
-                        bytes: u64::from(b.length),
-                    });
-                }
-            })
-            .detach();
+            let _ = serve.try_send(b);
         }
         Message::Cancel(_) => {}
         Message::Reject(b) => {

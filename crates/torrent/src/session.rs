@@ -115,6 +115,39 @@ impl TorrentDownload {
         Self::from_metainfo(Metainfo::parse(&bytes)?, cfg)
     }
 
+    /// Resolves a magnet link: fetches the info dictionary from peers
+    /// (BEP 9), optionally saves it (`--bt-save-metadata`), and lays the
+    /// torrent out like a `.torrent` with the magnet's trackers.
+    pub async fn from_magnet(
+        uri: &str,
+        cfg: TorrentConfig,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<Self, TorrentError> {
+        let magnet = arietta_metainfo::Magnet::parse(uri)?;
+        let info = crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop).await?;
+        let mut meta = Metainfo::from_info(&info)?;
+        meta.announce_list = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        meta.announce = magnet.trackers.first().cloned();
+        if cfg.save_metadata || cfg.metadata_only {
+            let hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
+            let path = cfg.dir.join(format!("{}.torrent", hex::encode(hash)));
+            let mut out = b"d".to_vec();
+            if let Some(a) = &meta.announce {
+                out.extend_from_slice(format!("8:announce{}:{a}", a.len()).as_bytes());
+            }
+            out.extend_from_slice(b"4:info");
+            out.extend_from_slice(&info);
+            out.push(b'e');
+            std::fs::create_dir_all(&cfg.dir)
+                .and_then(|()| std::fs::write(&path, &out))
+                .map_err(|source| TorrentError::SaveMetadata {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        }
+        Self::from_metainfo(meta, cfg)
+    }
+
     pub fn from_metainfo(meta: Metainfo, cfg: TorrentConfig) -> Result<Self, TorrentError> {
         let info_hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
         let selected = match &cfg.select_file {
@@ -178,6 +211,9 @@ impl TorrentDownload {
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
     ) -> Result<(), TorrentError> {
+        if self.cfg.metadata_only {
+            return Ok(());
+        }
         let piece_count = self.meta.piece_count as u32;
         let layout = self.layout.clone();
         let cfg = self.cfg.clone();
@@ -426,11 +462,35 @@ impl Session {
             };
             self.handle(msg);
         };
+        if std::env::var_os("ARIETTA_BT_TRACE").is_some() {
+            eprintln!(
+                "bt: finished {:?} up={} down={}",
+                result.as_ref().map_err(ToString::to_string),
+                self.uploaded,
+                self.downloaded
+            );
+        }
         accept.cancel();
         ticker.cancel();
         self.listener = None;
         for p in self.peers.values() {
             let _ = p.tx.send(ToPeer::Close);
+        }
+        // Give peer tasks a moment to flush their last blocks before the
+        // process may end.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.peers.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match with_timeout(left, self.inbox.recv()).await {
+                Some(Some(ToTorrent::Closed { key, .. })) => {
+                    self.peers.remove(&key);
+                }
+                Some(Some(_)) => {}
+                _ => break,
+            }
         }
         self.update_stats();
         let control = control_path(&self.dl.layout.root);

@@ -58,7 +58,8 @@ def main():
     last_connect = 0
     while not h.status().is_seeding:
         if time.time() > deadline:
-            print("TIMEOUT", h.status().progress, flush=True)
+            st = h.status()
+            print("TIMEOUT progress=%s peers=%s state=%s error=%s" % (st.progress, st.num_peers, st.state, st.errc.message() if st.errc.value() else ""), flush=True)
             return 1
         if time.time() - last_connect > 1 and h.status().num_peers == 0:
             h.connect_peer(("127.0.0.1", peer_port), 0)

@@ -241,6 +241,19 @@ pub fn aria2c(home: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// Runs `cmd` to its end, killing it after `limit`; true on exit 0.
+pub fn run_for(mut cmd: Command, limit: Duration) -> bool {
+    let mut g = Guard(cmd.spawn().expect("spawn"));
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(st) = g.0.try_wait().unwrap() {
+            return st.success();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// Starts an aria2c seeder of `torrent` with its data in `dir`; returns
 /// once it listens.
 pub fn aria2c_seeder(home: &Path, dir: &Path, torrent: &Path) -> (Guard, u16) {
@@ -309,7 +322,11 @@ pub fn libtorrent_leech(dir: &Path, torrent: &Path, peer_port: u16) -> bool {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    child.wait().is_ok_and(|s| s.success()) && out.contains("DONE")
+    let ok = child.wait().is_ok_and(|s| s.success()) && out.contains("DONE");
+    if !ok {
+        eprintln!("libtorrent leecher: {out}");
+    }
+    ok
 }
 
 /// Asserts two directory trees hold the same files with the same bytes.
