@@ -47,3 +47,20 @@ impl HaveSet {
         b
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_to_a_bitfield() {
+        let h = HaveSet::new(10);
+        h.set(0);
+        h.set(9);
+        h.set(12);
+        assert!(h.get(0) && h.get(9) && !h.get(1) && !h.get(12));
+        let b = h.to_bitfield();
+        assert_eq!(b.count_ones(), 2);
+        assert_eq!(b.as_bytes(), &[0x80, 0x40]);
+    }
+}

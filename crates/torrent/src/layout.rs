@@ -226,3 +226,80 @@ impl Layout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(lengths: &[u64], piece: u64) -> Layout {
+        let mut offset = 0;
+        let files = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &length)| {
+                let f = LaidFile {
+                    path: PathBuf::from(format!("f{i}")),
+                    offset,
+                    length,
+                    padding: false,
+                    selected: i != 1,
+                };
+                offset += length;
+                f
+            })
+            .collect();
+        Layout {
+            files,
+            total: offset,
+            piece_length: piece,
+            root: PathBuf::from("t"),
+        }
+    }
+
+    #[test]
+    fn spans_cross_file_boundaries_and_skip_empty_files() {
+        let l = layout(&[10, 0, 5, 20], 8);
+        let spans = l.spans(6, 12);
+        assert_eq!(
+            spans,
+            vec![
+                Span {
+                    file: 0,
+                    file_offset: 6,
+                    range_offset: 0,
+                    len: 4
+                },
+                Span {
+                    file: 2,
+                    file_offset: 0,
+                    range_offset: 4,
+                    len: 5
+                },
+                Span {
+                    file: 3,
+                    file_offset: 0,
+                    range_offset: 9,
+                    len: 3
+                },
+            ]
+        );
+        assert_eq!(l.piece_range(4), (32, 3));
+    }
+
+    #[test]
+    fn wanted_pieces_cover_selected_files_only() {
+        // File 1 (unselected) sits wholly inside piece 1.
+        let l = layout(&[10, 4, 10], 8);
+        assert_eq!(l.wanted_pieces(3), vec![true, true, true]);
+        let l = layout(&[8, 16, 8], 8);
+        assert_eq!(l.wanted_pieces(4), vec![true, false, false, true]);
+    }
+
+    #[test]
+    fn index_out_paths_may_not_escape() {
+        assert!(safe_relative(Path::new("a/b")).is_ok());
+        assert!(safe_relative(Path::new("../b")).is_err());
+        assert!(safe_relative(Path::new("/etc/passwd")).is_err());
+        assert!(safe_relative(Path::new("")).is_err());
+    }
+}
