@@ -538,13 +538,14 @@ fn rpc_add_torrent_and_tell_status() {
     let tmp = tempdir();
     write_files(tmp.path(), "multi", &refs);
     let rpc_port = free_port();
+    let bt_port = free_port();
     let child = spawn(
         tmp.path(),
         &[
             "--enable-rpc",
             &format!("--rpc-listen-port={rpc_port}"),
             &format!("--dir={}", s(tmp.path())),
-            &format!("--listen-port={}", free_port()),
+            &format!("--listen-port={bt_port}"),
             "--seed-ratio=0",
             "-q",
         ],
@@ -577,6 +578,18 @@ fn rpc_add_torrent_and_tell_status() {
     );
     assert!(status.contains("\"bittorrent\""), "{status}");
     assert!(tmp.path().join(format!("{}.torrent", t.hex())).exists());
+    // A connected peer shows up in getPeers.
+    let _peer = hostile_connect(bt_port, t.info_hash);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let peers = loop {
+        let p = rpc_call(rpc_port, "aria2.getPeers", &format!(r#"["{gid}"]"#));
+        if p.contains("HOSTILE") || Instant::now() > deadline {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(peers.contains("-HOSTILE-0123456789-"), "{peers}");
+    assert_eq!(json_field(&peers, "ip"), Some("127.0.0.1"), "{peers}");
 }
 
 // ---- magnet links -------------------------------------------------------

@@ -49,6 +49,8 @@ pub struct BtStatus {
     pub upload_length: u64,
     /// Files on disk: path, length, selected.
     pub files: Vec<(PathBuf, u64, bool)>,
+    /// Connected peers (`getPeers`).
+    pub peers: Vec<arietta_torrent::PeerSummary>,
 }
 
 /// `getGlobalStat`.

@@ -1561,6 +1561,7 @@ impl Coordinator {
                     seeder: st.download_done.load(std::sync::atomic::Ordering::Relaxed),
                     upload_length: get(&st.uploaded),
                     files: t.files.clone(),
+                    peers: st.peer_list.lock().map(|l| l.clone()).unwrap_or_default(),
                 }
             }),
         }

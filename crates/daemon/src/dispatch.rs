@@ -293,10 +293,7 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
         }
         Method::GetUris { gid } => Ok(status::uris(&status(ctx, &gid).await?)),
         Method::GetFiles { gid } => Ok(status::files(&status(ctx, &gid).await?)),
-        Method::GetPeers { gid } => {
-            status(ctx, &gid).await?;
-            Ok(Param::Array(Vec::new()))
-        }
+        Method::GetPeers { gid } => Ok(status::peers(&status(ctx, &gid).await?)),
         Method::GetServers { gid } => {
             let d = status(ctx, &gid).await?;
             if d.status != arietta_core::Status::Active {

@@ -69,6 +69,35 @@ pub fn files(d: &DownloadStatus) -> Param {
     ])])
 }
 
+/// `getPeers`: a torrent's connected peers (none for other downloads).
+pub fn peers(d: &DownloadStatus) -> Param {
+    let Some(bt) = &d.bittorrent else {
+        return Param::Array(Vec::new());
+    };
+    Param::Array(
+        bt.peers
+            .iter()
+            .map(|p| {
+                let id = p
+                    .peer_id
+                    .map(|id| arietta_metainfo::percent_encode_all(&id))
+                    .unwrap_or_default();
+                Param::structure([
+                    ("peerId", s(id)),
+                    ("ip", s(p.addr.ip())),
+                    ("port", s(p.addr.port())),
+                    ("bitfield", s("")),
+                    ("amChoking", s(p.am_choking)),
+                    ("peerChoking", s(p.peer_choking)),
+                    ("downloadSpeed", s(p.download_speed)),
+                    ("uploadSpeed", s(p.upload_speed)),
+                    ("seeder", s(p.seeder)),
+                ])
+            })
+            .collect(),
+    )
+}
+
 /// `tellStatus` and the list methods.
 pub fn render(d: &DownloadStatus, keys: Option<&[String]>) -> Param {
     let all = [

@@ -30,5 +30,8 @@ pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
 pub use layout::{LaidFile, Layout};
 pub use metadata::fetch_metadata;
-pub use session::{CoreSpawner, CurrentCore, Job, TorrentDownload, TorrentSource, TorrentStats};
+pub use session::{
+    CoreSpawner, CurrentCore, Job, PeerSink, PeerSummary, TorrentDownload, TorrentSource,
+    TorrentStats,
+};
 pub use tracker::{announce_one, AnnounceParams, AnnounceReply};

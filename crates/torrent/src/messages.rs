@@ -51,6 +51,7 @@ pub(crate) enum ToTorrent {
     },
     /// We sent `bytes` of piece data.
     Uploaded {
+        key: PeerKey,
         bytes: u64,
     },
     /// The connection ended; `ban` when the peer broke the protocol.
@@ -68,9 +69,8 @@ pub(crate) enum ToTorrent {
         index: u32,
         ok: bool,
     },
-    /// Extra peers from outside (DHT, LPD, PEX, magnet `x.pe`): the hook
-    /// where those sources plug in.
-    #[allow(dead_code)]
+    /// Extra peers from outside (DHT, LPD, PEX, magnet `x.pe`), through
+    /// [`crate::PeerSink`].
     Peers(Vec<SocketAddr>),
     Tick,
 }

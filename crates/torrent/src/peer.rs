@@ -301,6 +301,7 @@ where
                     return Ok(());
                 }
                 let _ = tx.send(ToTorrent::Uploaded {
+                    key,
                     bytes: u64::from(b.length),
                 });
             }

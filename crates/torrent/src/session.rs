@@ -66,9 +66,24 @@ impl CoreSpawner for CurrentCore {
     }
 }
 
+/// One connected peer as RPC's `getPeers` shows it.
+#[derive(Clone, Debug)]
+pub struct PeerSummary {
+    pub addr: SocketAddr,
+    pub peer_id: Option<[u8; 20]>,
+    pub seeder: bool,
+    pub am_choking: bool,
+    pub peer_choking: bool,
+    /// Bytes/s over the last tick.
+    pub download_speed: u64,
+    pub upload_speed: u64,
+}
+
 /// Live numbers, read by the coordinator (readout, RPC) from any core.
 #[derive(Debug, Default)]
 pub struct TorrentStats {
+    /// Connected peers, refreshed every tick.
+    pub peer_list: std::sync::Mutex<Vec<PeerSummary>>,
     /// Verified bytes of the selected files.
     pub completed: AtomicU64,
     /// Length of the selected files.
@@ -91,8 +106,21 @@ pub enum TorrentSource {
     Magnet(String),
 }
 
+/// Feeds peer addresses from other sources (DHT, LPD, PEX) into a running
+/// torrent: the hook those components plug into.
+#[derive(Clone)]
+pub struct PeerSink(MailboxSender<ToTorrent>);
+
+impl PeerSink {
+    /// Offers addresses to connect to; false once the torrent has ended.
+    pub fn add(&self, peers: Vec<SocketAddr>) -> bool {
+        self.0.send(ToTorrent::Peers(peers)).is_ok()
+    }
+}
+
 /// A torrent ready to run: parsed, laid out, options read.
 pub struct TorrentDownload {
+    mailbox: (MailboxSender<ToTorrent>, Mailbox<ToTorrent>),
     meta: Arc<Metainfo>,
     cfg: TorrentConfig,
     layout: Arc<Layout>,
@@ -168,6 +196,7 @@ impl TorrentDownload {
             .sum();
         stats.total.store(total, Ordering::Relaxed);
         Ok(TorrentDownload {
+            mailbox: mailbox(),
             meta: Arc::new(meta),
             cfg,
             layout: Arc::new(layout),
@@ -175,6 +204,11 @@ impl TorrentDownload {
             info_hash,
             stats,
         })
+    }
+
+    /// Where other peer sources deliver addresses.
+    pub fn peer_sink(&self) -> PeerSink {
+        PeerSink(self.mailbox.0.clone())
     }
 
     pub fn stats(&self) -> Arc<TorrentStats> {
@@ -253,6 +287,11 @@ struct PeerEntry {
     seed: bool,
     /// Requests answered since the last refill.
     answered: usize,
+    /// Bytes moved since the last tick, for the per-peer speeds.
+    tick_down: u64,
+    tick_up: u64,
+    down_speed: u64,
+    up_speed: u64,
 }
 
 struct Session {
@@ -310,7 +349,7 @@ fn bind_listener(ports: &[u16]) -> Result<(glommio::net::TcpListener, u16), Torr
 
 impl Session {
     fn new(
-        dl: TorrentDownload,
+        mut dl: TorrentDownload,
         initial: Vec<bool>,
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
@@ -352,7 +391,7 @@ impl Session {
         if !dl.cfg.extra_trackers.is_empty() {
             tiers.push(dl.cfg.extra_trackers.clone());
         }
-        let (me, inbox) = mailbox();
+        let (me, inbox) = std::mem::replace(&mut dl.mailbox, mailbox());
         let limit = |v: u64| (v > 0).then(|| RateLimiter::new(v));
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
@@ -663,6 +702,10 @@ impl Session {
                 am_choking: true,
                 seed: false,
                 answered: 0,
+                tick_down: 0,
+                tick_up: 0,
+                down_speed: 0,
+                up_speed: 0,
             },
         );
         self.picker.add_peer(key);
@@ -763,6 +806,7 @@ impl Session {
                     }
                 }
                 if let Some(p) = self.peers.get_mut(&key) {
+                    p.tick_down += u64::from(block.length);
                     p.answered += 1;
                     if p.answered >= REFILL_BATCH {
                         self.refill(key);
@@ -773,7 +817,12 @@ impl Session {
                 self.picker.request_failed(key, &block);
                 self.refill_all();
             }
-            ToTorrent::Uploaded { bytes } => self.uploaded += bytes,
+            ToTorrent::Uploaded { key, bytes } => {
+                self.uploaded += bytes;
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.tick_up += bytes;
+                }
+            }
             ToTorrent::Closed { key, ban, reason } => {
                 if reason.is_some() {
                     self.last_peer_error = reason;
@@ -930,6 +979,28 @@ impl Session {
     }
 
     fn on_tick(&mut self) {
+        let per_sec = |b: u64| (b as f64 / TICK.as_secs_f64()) as u64;
+        for p in self.peers.values_mut() {
+            p.down_speed = per_sec(std::mem::take(&mut p.tick_down));
+            p.up_speed = per_sec(std::mem::take(&mut p.tick_up));
+        }
+        let list = self
+            .peers
+            .values()
+            .filter(|p| p.peer_id.is_some())
+            .map(|p| PeerSummary {
+                addr: p.addr,
+                peer_id: p.peer_id,
+                seeder: p.seed,
+                am_choking: p.am_choking,
+                peer_choking: p.choking_us,
+                download_speed: p.down_speed,
+                upload_speed: p.up_speed,
+            })
+            .collect();
+        if let Ok(mut l) = self.dl.stats.peer_list.lock() {
+            *l = list;
+        }
         if std::env::var_os("ARIETTA_BT_TRACE").is_some() {
             eprintln!(
                 "bt: peers={} up={} down={} left={} complete={}",
