@@ -664,3 +664,34 @@ fn magnet_metadata_only_saves_the_torrent() {
         "metadata-only downloaded data"
     );
 }
+
+/// `--select-file` downloads only the pieces of file 2 and `--index-out`
+/// puts it under another name.
+#[test]
+fn select_file_and_index_out() {
+    if skip("select_file_and_index_out") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let mut args = leech_args(s(&leech), &port, s(&torrent));
+    args.insert(0, "--select-file=2");
+    args.insert(0, "--index-out=2=renamed.bin");
+    wait_with_timeout(spawn(tmp.path(), &args), LIMIT).expect_code(exit::OK);
+    assert!(std::fs::read(leech.join("renamed.bin")).unwrap() == files[1].1);
+    assert!(!leech.join("multi/sub/b.bin").exists());
+    // Only pieces of file 2 came: a.bin holds at most its last piece.
+    let a_written = std::fs::read(leech.join("multi/a.bin"))
+        .map(|d| d.iter().filter(|b| **b != 0).count())
+        .unwrap_or(0);
+    assert!(a_written <= PIECE, "unselected a.bin was downloaded");
+}

@@ -170,7 +170,7 @@ async fn add(
 
 /// `aria2.addTorrent`: like aria2 with `--rpc-save-upload-metadata`, the
 /// torrent is saved as `DIR/INFOHASH.torrent` (so a saved session can
-/// restart it) and queued as `--torrent-file`.
+/// restart it) and queued as that local file.
 async fn add_torrent(
     ctx: &Ctx,
     torrent: Vec<u8>,
@@ -192,12 +192,14 @@ async fn add_torrent(
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, &torrent))
         .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
-    set.set("torrent-file", &path.display().to_string())
-        .map_err(fault)?;
+    // The saved file becomes the download's one URI, so `--save-session`
+    // restarts it like a command-line torrent. Web seeds (`uris`) are not
+    // used yet.
+    let _ = uris;
     let gid = set.get_opt_str("gid").and_then(Gid::parse);
     let request = DownloadRequest {
         gid,
-        uris,
+        uris: vec![path.display().to_string()],
         options: Arc::new(set),
     };
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));

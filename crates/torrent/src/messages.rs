@@ -60,6 +60,10 @@ pub(crate) enum ToTorrent {
         reason: Option<String>,
         ban: bool,
     },
+    /// Writing a block failed: the download cannot go on.
+    DiskFailed {
+        reason: String,
+    },
     /// A peer connected to our listening port.
     Incoming(glommio::net::AcceptedTcpStream, SocketAddr),
     /// An announce finished.

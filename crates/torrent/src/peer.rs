@@ -133,8 +133,20 @@ impl Files {
     /// Writes `data` at stream offset `offset`, across file boundaries.
     async fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         for s in self.layout.spans(offset, data.len()) {
-            if self.layout.files[s.file].padding {
+            let file = &self.layout.files[s.file];
+            if file.padding {
                 continue;
+            }
+            if !file.selected && !self.open.borrow().contains_key(&s.file) {
+                // A piece shared with an unselected file also writes into
+                // it (as aria2 does); only selected files' directories
+                // were made up front.
+                if let Some(parent) = file.path.parent() {
+                    let parent = parent.to_path_buf();
+                    glommio::executor()
+                        .spawn_blocking(move || std::fs::create_dir_all(parent))
+                        .await?;
+                }
             }
             let f = self.get(s.file).await?;
             let buf = data[s.range_offset..s.range_offset + s.len].to_vec();
@@ -504,10 +516,9 @@ fn handle(
                         let _ = tx.send(ToTorrent::BlockWritten { key, block });
                     }
                     Err(e) => {
-                        let _ = tx.send(ToTorrent::Closed {
-                            key,
-                            reason: Some(format!("write failed: {e}")),
-                            ban: false,
+                        // A disk error is the download's, not the peer's.
+                        let _ = tx.send(ToTorrent::DiskFailed {
+                            reason: e.to_string(),
                         });
                     }
                 }

@@ -329,6 +329,8 @@ struct Session {
     hashing: HashSet<u32>,
     /// Why the last peer connection ended, for the error when none is left.
     last_peer_error: Option<String>,
+    /// A disk error that ends the download.
+    fatal: Option<String>,
 }
 
 fn bind_listener(ports: &[u16]) -> Result<(glommio::net::TcpListener, u16), TorrentError> {
@@ -426,6 +428,7 @@ impl Session {
             inbox,
             hashing: HashSet::new(),
             last_peer_error: None,
+            fatal: None,
         })
     }
 
@@ -550,6 +553,12 @@ impl Session {
 
     /// `Some` when the run is over: stopped, or seeding is done.
     fn finished(&self) -> Option<Result<(), TorrentError>> {
+        if let Some(reason) = &self.fatal {
+            return Some(Err(TorrentError::Io {
+                path: self.dl.layout.root.display().to_string(),
+                source: std::io::Error::other(reason.clone()),
+            }));
+        }
         if self.stop.load(Ordering::Relaxed) {
             return Some(Err(TorrentError::Stopped));
         }
@@ -824,6 +833,9 @@ impl Session {
                 }
             }
             ToTorrent::Closed { key, ban, reason } => {
+                if std::env::var_os("ARIETTA_BT_TRACE").is_some() {
+                    eprintln!("bt: peer {key:?} closed: {reason:?} ban={ban}");
+                }
                 if reason.is_some() {
                     self.last_peer_error = reason;
                 }
@@ -838,6 +850,9 @@ impl Session {
                 }
             }
             ToTorrent::Announced(r) => self.on_announced(r),
+            ToTorrent::DiskFailed { reason } => {
+                self.fatal.get_or_insert(reason);
+            }
             ToTorrent::Hashed { index, ok } => self.on_hashed(index, ok),
             ToTorrent::Peers(p) => self.add_candidates(p),
         }
