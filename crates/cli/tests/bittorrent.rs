@@ -695,3 +695,29 @@ fn select_file_and_index_out() {
         .unwrap_or(0);
     assert!(a_written <= PIECE, "unselected a.bin was downloaded");
 }
+
+/// No peer, no data: `--bt-stop-timeout` gives up with aria2's timeout code.
+#[test]
+fn stop_timeout_without_data() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&tmp.path().join("leech")),
+                &format!("--listen-port={}", free_port()),
+                "--bt-stop-timeout=1",
+                s(&torrent),
+            ],
+        ),
+        Duration::from_secs(20),
+    );
+    out.expect_code(exit::TIMEOUT);
+    assert!(out.output().contains("bt-stop-timeout"), "{}", out.output());
+}

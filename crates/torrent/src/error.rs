@@ -29,6 +29,8 @@ pub enum TorrentError {
     Storage(#[from] arietta_storage::StorageError),
     #[error("the download was stopped")]
     Stopped,
+    #[error("no data for {secs} seconds (--bt-stop-timeout) {last_peer_error}")]
+    Stalled { secs: u64, last_peer_error: String },
     #[error("cannot fetch the torrent's metadata: {0}")]
     Metadata(String),
     #[error("cannot save the metadata to {path}: {source}")]
@@ -58,6 +60,7 @@ impl TorrentError {
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
             TorrentError::Metadata(_) => 1,
+            TorrentError::Stalled { .. } => 2,
             TorrentError::SaveMetadata { .. } => 16,
         }
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arietta_bt::bitfield::Bitfield;
+use arietta_bt::choker::{Choker, ChokerConfig, PeerStats};
 use arietta_bt::piece_geometry::PieceGeometry;
 use arietta_bt::piece_picker::{BlockOutcome, PeerKey, PiecePicker};
 use arietta_metainfo::{AnnounceEvent, Metainfo};
@@ -292,6 +293,9 @@ struct PeerEntry {
     tick_up: u64,
     down_speed: u64,
     up_speed: u64,
+    peer_interested: bool,
+    connected_at: Instant,
+    last_block: Option<Instant>,
 }
 
 struct Session {
@@ -331,6 +335,10 @@ struct Session {
     last_peer_error: Option<String>,
     /// A disk error that ends the download.
     fatal: Option<String>,
+    /// `--bt-stop-timeout` passed without a byte.
+    stalled: Option<Duration>,
+    /// Upload slots: aria2's 4 slots, rechoked every 10 s, one optimistic.
+    choker: Choker,
 }
 
 fn bind_listener(ports: &[u16]) -> Result<(glommio::net::TcpListener, u16), TorrentError> {
@@ -429,6 +437,8 @@ impl Session {
             hashing: HashSet::new(),
             last_peer_error: None,
             fatal: None,
+            stalled: None,
+            choker: Choker::new(ChokerConfig::default(), rand::random()),
         })
     }
 
@@ -557,6 +567,12 @@ impl Session {
             return Some(Err(TorrentError::Io {
                 path: self.dl.layout.root.display().to_string(),
                 source: std::io::Error::other(reason.clone()),
+            }));
+        }
+        if let Some(t) = self.stalled {
+            return Some(Err(TorrentError::Stalled {
+                secs: t.as_secs(),
+                last_peer_error: self.last_peer_error.clone().unwrap_or_default(),
             }));
         }
         if self.stop.load(Ordering::Relaxed) {
@@ -715,6 +731,9 @@ impl Session {
                 tick_up: 0,
                 down_speed: 0,
                 up_speed: 0,
+                peer_interested: false,
+                connected_at: Instant::now(),
+                last_block: None,
             },
         );
         self.picker.add_peer(key);
@@ -787,15 +806,10 @@ impl Session {
                 self.refill(key);
             }
             ToTorrent::Interested { key, interested } => {
-                // Every interested peer gets a slot: the swarms arietta
-                // meets on loopback and in tests are small. (The rechoke
-                // algorithm in `bt::choker` is not wired in yet.)
                 if let Some(p) = self.peers.get_mut(&key) {
-                    if p.am_choking == interested {
-                        p.am_choking = !interested;
-                        let _ = p.tx.send(ToPeer::Choke(!interested));
-                    }
+                    p.peer_interested = interested;
                 }
+                self.rechoke(true);
             }
             ToTorrent::BlockWritten { key, block } => {
                 self.last_data = Instant::now();
@@ -815,6 +829,7 @@ impl Session {
                     }
                 }
                 if let Some(p) = self.peers.get_mut(&key) {
+                    p.last_block = Some(Instant::now());
                     p.tick_down += u64::from(block.length);
                     p.answered += 1;
                     if p.answered >= REFILL_BATCH {
@@ -844,6 +859,9 @@ impl Session {
                     if ban {
                         self.banned.insert(p.addr);
                     }
+                    if !p.am_choking {
+                        self.rechoke(true);
+                    }
                 }
                 if !freed.is_empty() {
                     self.refill_all();
@@ -855,6 +873,39 @@ impl Session {
             }
             ToTorrent::Hashed { index, ok } => self.on_hashed(index, ok),
             ToTorrent::Peers(p) => self.add_candidates(p),
+        }
+    }
+
+    /// Applies the choker's choice of upload slots (now, or when due).
+    fn rechoke(&mut self, now_please: bool) {
+        let now = Instant::now();
+        let stats: Vec<PeerStats> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.peer_id.is_some())
+            .map(|(k, p)| PeerStats {
+                peer: *k,
+                peer_interested: p.peer_interested,
+                am_interested: p.am_interested,
+                download_rate: p.down_speed,
+                upload_rate: p.up_speed,
+                last_block_received: p.last_block,
+                connected_at: p.connected_at,
+            })
+            .collect();
+        let seeding = self.is_complete();
+        let decision = if now_please {
+            Some(self.choker.rechoke(now, &stats, seeding))
+        } else {
+            self.choker.tick(now, &stats, seeding)
+        };
+        let Some(d) = decision else { return };
+        for (k, p) in self.peers.iter_mut() {
+            let choke = !d.unchoke.contains(k);
+            if p.am_choking != choke {
+                p.am_choking = choke;
+                let _ = p.tx.send(ToPeer::Choke(choke));
+            }
         }
     }
 
@@ -1029,12 +1080,13 @@ impl Session {
         if self.dirty {
             self.save_control();
         }
+        self.rechoke(false);
         self.maybe_announce();
         self.connect_more();
         self.update_stats();
         if let Some(t) = self.dl.cfg.stop_timeout {
             if !self.is_complete() && self.last_data.elapsed() >= t {
-                self.stop.store(true, Ordering::Relaxed);
+                self.stalled = Some(t);
             }
         }
     }
