@@ -99,6 +99,13 @@ impl TorrentConfig {
         for v in o.get_list("index-out") {
             index_out.push(arietta_metainfo::parse_index_out(v)?);
         }
+        if o.get_bool("bt-require-crypto") || o.get_bool("bt-force-encryption") {
+            // Refuse rather than talk in the clear to someone who asked not to.
+            return Err(TorrentError::BadOption(
+                "--bt-require-crypto/--bt-force-encryption: MSE encryption is not supported yet"
+                    .into(),
+            ));
+        }
         let seed_time = o
             .get_opt_f64("seed-time")
             .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));

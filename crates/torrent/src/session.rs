@@ -44,6 +44,9 @@ const TICK: Duration = Duration::from_millis(500);
 const RECONNECT_AFTER: Duration = Duration::from_secs(10);
 /// A peer that contributed to this many failed pieces is banned.
 const MAX_STRIKES: u32 = 2;
+/// A peer that holds requests of ours and sends nothing for this long is
+/// dropped, so its blocks go to others.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A job to run on one core's executor (a peer connection task).
 pub type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -1081,6 +1084,21 @@ impl Session {
             self.save_control();
         }
         self.rechoke(false);
+        let now = Instant::now();
+        let stalled: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(k, p)| {
+                !p.choking_us
+                    && self.picker.outstanding(**k) > 0
+                    && now.saturating_duration_since(p.last_block.unwrap_or(p.connected_at))
+                        >= STALL_TIMEOUT
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stalled {
+            self.send(k, ToPeer::Close);
+        }
         self.maybe_announce();
         self.connect_more();
         self.update_stats();
