@@ -721,3 +721,44 @@ fn stop_timeout_without_data() {
     out.expect_code(exit::TIMEOUT);
     assert!(out.output().contains("bt-stop-timeout"), "{}", out.output());
 }
+
+/// Ctrl-C in the middle of a download keeps the control file; the next run
+/// continues from it and finishes byte-identical.
+#[test]
+fn interrupted_leech_resumes_from_control_file() {
+    if skip("interrupted_leech_resumes_from_control_file") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let (_tracker, t) = swarm(&refs, Tracker::http);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let mut args = leech_args(s(&leech), &port, s(&torrent));
+    args.insert(0, "--max-download-limit=1M");
+    let child = spawn(tmp.path(), &args);
+    let control = leech.join("multi.aria2");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !control.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = support::signal_and_wait(child, libc_sigint(), Duration::from_secs(10));
+    out.expect_code(exit::UNFINISHED);
+    assert!(control.exists(), "no control file after Ctrl-C");
+    let saved = std::fs::read(&control).unwrap();
+    assert!(saved.len() > 20, "empty control file");
+    wait_with_timeout(
+        spawn(tmp.path(), &leech_args(s(&leech), &port, s(&torrent))),
+        LIMIT,
+    )
+    .expect_code(exit::OK);
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    assert!(!control.exists());
+}

@@ -11,7 +11,7 @@
 //! peer tasks are generic over the byte stream so MSE streams plug in
 //! beside plain TCP.
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod config;
 mod error;

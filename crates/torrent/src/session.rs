@@ -345,15 +345,17 @@ struct Session {
 }
 
 fn bind_listener(ports: &[u16]) -> Result<(glommio::net::TcpListener, u16), TorrentError> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
     for &p in ports {
-        // glommio binds with SO_REUSEPORT, which would let two processes
-        // share a port; a plain bind first proves the port is free.
-        let probe = std::net::TcpListener::bind(("0.0.0.0", p));
-        if probe.is_err() {
-            continue;
-        }
-        drop(probe);
-        if let Ok(l) = glommio::net::TcpListener::bind(("0.0.0.0", p)) {
+        // Bound by std, not glommio: glommio sets SO_REUSEPORT (two
+        // processes could share the port) and not SO_REUSEADDR (a restart
+        // could not rebind while old connections sit in TIME_WAIT).
+        if let Ok(l) = std::net::TcpListener::bind(("0.0.0.0", p)) {
+            // SAFETY: the fd is a bound, listening TCP socket whose
+            // ownership moves into the glommio listener (into_raw_fd gives
+            // it up), on this executor's thread.
+            #[allow(unsafe_code)]
+            let l = unsafe { glommio::net::TcpListener::from_raw_fd(l.into_raw_fd()) };
             return Ok((l, p));
         }
     }
