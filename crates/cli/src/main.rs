@@ -108,8 +108,12 @@ fn real_main() -> ExitCode {
         }
         metalink_requests.extend(plan.requests);
     }
-    if global.get_bool("show-files") && !metalinks.is_empty() {
-        return ExitCode::Success;
+    if global.get_bool("show-files") {
+        // Metalinks were listed above; torrents are listed here.
+        if !metalinks.is_empty() {
+            return ExitCode::Success;
+        }
+        return show_files(&global, &uris);
     }
     let requests = match build_requests(&global, &uris) {
         Ok(mut r) => {
@@ -212,6 +216,35 @@ fn metalink_plan(
         eprintln!("Exception caught: {source}: {e}");
         e.exit_code()
     })
+}
+
+/// `-S`: print each torrent's file listing like aria2c and exit.
+fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
+    let mut paths: Vec<String> = uris.to_vec();
+    if let Some(t) = global.get_opt_str("torrent-file").filter(|t| !t.is_empty()) {
+        paths.insert(0, t.to_owned());
+    }
+    if paths.is_empty() {
+        eprintln!("No files to show.");
+        return ExitCode::Unknown;
+    }
+    let mut code = ExitCode::Success;
+    for p in paths {
+        let parsed = std::fs::read(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| arietta_metainfo::Metainfo::parse(&b).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(m) => {
+                println!("Printing the contents of file '{p}'...");
+                print!("{}", m.show_files());
+            }
+            Err(e) => {
+                eprintln!("Exception caught: {p}: {e}");
+                code = ExitCode::TorrentCorrupt;
+            }
+        }
+    }
+    code
 }
 
 /// Command-line URIs form one download (mirrors) unless `-Z` makes each its

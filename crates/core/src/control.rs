@@ -31,6 +31,26 @@ pub struct DownloadStatus {
     pub error_code: Option<ExitCode>,
     pub error_message: Option<String>,
     pub options: Arc<OptionSet>,
+    /// BitTorrent fields (`infoHash`, `numSeeders`, `seeder`, `bittorrent`)
+    /// while a torrent is active.
+    pub bittorrent: Option<BtStatus>,
+}
+
+/// What RPC shows of a running torrent.
+#[derive(Clone, Debug)]
+pub struct BtStatus {
+    /// Lowercase hex v1 info-hash.
+    pub info_hash: String,
+    pub name: String,
+    pub announce_list: Vec<Vec<String>>,
+    pub num_seeders: usize,
+    /// Every selected piece is ours (seeding).
+    pub seeder: bool,
+    pub upload_length: u64,
+    /// Files on disk: path, length, selected.
+    pub files: Vec<(PathBuf, u64, bool)>,
+    /// Connected peers (`getPeers`).
+    pub peers: Vec<arietta_torrent::PeerSummary>,
 }
 
 /// `getGlobalStat`.

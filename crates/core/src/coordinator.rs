@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arietta_runtime::{Mailbox, MailboxSender};
 use arietta_storage::{control_path, ControlFile, RangeSet};
 
+use crate::bittorrent::{self, CoreMailboxes, TorrentRun};
 use crate::config::DownloadConfig;
 use crate::control::{
     Control, ControlError, DownloadStatus, Event, EventKind, GlobalStat, ListKind, Whence,
@@ -115,14 +116,22 @@ struct Active {
     slow_since: Option<Instant>,
     /// Metalink chunk checksums being checked as pieces complete.
     pieces: Option<PieceVerifier>,
+    /// Set for BitTorrent downloads: their actor owns the bytes.
+    torrent: Option<TorrentRun>,
 }
 
 impl Active {
     fn completed(&self) -> u64 {
+        if let Some(t) = &self.torrent {
+            return t.stats.completed.load(std::sync::atomic::Ordering::Relaxed);
+        }
         self.map.as_ref().map_or(0, SegmentMap::completed_length)
     }
 
     fn total(&self) -> u64 {
+        if let Some(t) = &self.torrent {
+            return t.stats.total.load(std::sync::atomic::Ordering::Relaxed);
+        }
         match (&self.map, &self.file) {
             (Some(m), Some(f)) if f.total.is_some() => m.total(),
             _ => 0,
@@ -437,6 +446,8 @@ impl Coordinator {
             }
             ToCoordinator::Tick => self.on_tick(),
             ToCoordinator::Control(c) => self.on_control(c),
+            ToCoordinator::TorrentEnded { gid, result } => self.on_torrent_ended(gid, result),
+            ToCoordinator::TorrentReady { gid, download } => self.run_torrent(gid, *download),
         }
     }
 
@@ -492,7 +503,13 @@ impl Coordinator {
             speed: 0,
             slow_since: None,
             pieces: None,
+            torrent: None,
         };
+        if let Some(src) = bittorrent::source_of(&req) {
+            self.active.insert(gid, a);
+            self.start_torrent(gid, src);
+            return;
+        }
         let first = a.ranked(&self.stats).first().copied();
         if first.is_none() {
             a.last_error = Some(FetchError::UnsupportedUri(req.uris.join(" ")));
@@ -502,6 +519,135 @@ impl Coordinator {
             Some(i) => self.spawn_conn(gid, i, true),
             None => self.fail(gid),
         }
+    }
+
+    /// Parses the torrent and starts its actor on this core; its peer
+    /// tasks spread over every core.
+    fn start_torrent(&mut self, gid: Gid, src: arietta_torrent::TorrentSource) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        if let arietta_torrent::TorrentSource::Magnet(uri) = src {
+            // The metadata comes from peers first; until then the entry
+            // shows the magnet's hash with no length.
+            let cfg = match arietta_torrent::TorrentConfig::from_options(&a.request.options) {
+                Ok(c) => c,
+                Err(e) => {
+                    a.last_error = Some(e.into());
+                    self.fail(gid);
+                    return;
+                }
+            };
+            let hash = arietta_metainfo::Magnet::parse(&uri)
+                .ok()
+                .and_then(|m| m.info_hash_v1)
+                .unwrap_or_default();
+            a.torrent = Some(TorrentRun {
+                stats: Arc::default(),
+                info_hash: hash,
+                name: String::new(),
+                announce_list: Vec::new(),
+                files: Vec::new(),
+                notified: false,
+            });
+            let stop = a.stop.clone();
+            let me = self.me.clone();
+            glommio::spawn_local(async move {
+                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop).await;
+                let msg = match r {
+                    Ok(dl) => ToCoordinator::TorrentReady {
+                        gid,
+                        download: Box::new(dl),
+                    },
+                    Err(e) => ToCoordinator::TorrentEnded {
+                        gid,
+                        result: Err(e),
+                    },
+                };
+                let _ = me.send(msg);
+            })
+            .detach();
+            return;
+        }
+        let opened = arietta_torrent::TorrentConfig::from_options(&a.request.options)
+            .and_then(|cfg| arietta_torrent::TorrentDownload::open(src, cfg));
+        match opened {
+            Ok(dl) => self.run_torrent(gid, dl),
+            Err(e) => {
+                a.last_error = Some(e.into());
+                self.fail(gid);
+            }
+        }
+    }
+
+    /// Starts a parsed torrent's actor on this core.
+    fn run_torrent(&mut self, gid: Gid, dl: arietta_torrent::TorrentDownload) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        a.path = Some(Arc::new(dl.root().to_path_buf()));
+        a.torrent = Some(TorrentRun {
+            stats: dl.stats(),
+            info_hash: dl.info_hash(),
+            name: dl.metainfo().name.clone(),
+            announce_list: dl.metainfo().announce_list.clone(),
+            files: dl.files(),
+            notified: false,
+        });
+        let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
+        let stop = a.stop.clone();
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            let result = dl.run(spawner, stop).await;
+            let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
+        })
+        .detach();
+    }
+
+    fn on_torrent_ended(&mut self, gid: Gid, result: Result<(), arietta_torrent::TorrentError>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let done = a.torrent.as_ref().is_some_and(|t| {
+            t.stats
+                .download_done
+                .load(std::sync::atomic::Ordering::Relaxed)
+        });
+        match result {
+            // Seeding cut short still leaves a complete download.
+            Ok(()) | Err(arietta_torrent::TorrentError::Stopped) if done => {
+                self.notify_torrent_done(gid);
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                self.finish_with(r);
+            }
+            Err(arietta_torrent::TorrentError::Stopped) => self.stop_interrupted(gid),
+            Ok(()) => {
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                self.finish_with(r);
+            }
+            Err(e) => {
+                a.last_error = Some(e.into());
+                self.fail(gid);
+            }
+        }
+    }
+
+    /// aria2 says "Download complete" when the last piece is verified,
+    /// before seeding.
+    fn notify_torrent_done(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let Some(t) = a.torrent.as_mut() else { return };
+        if t.notified {
+            return;
+        }
+        t.notified = true;
+        let path = a.path.as_deref().cloned().unwrap_or_default();
+        self.reporter.notice(
+            LogLevel::Notice,
+            &format!("Download complete: {}", path.display()),
+        );
     }
 
     fn spawn_conn(&mut self, gid: Gid, uri: usize, probe: bool) {
@@ -877,7 +1023,12 @@ impl Coordinator {
         let Some(a) = self.active.get(&gid) else {
             return;
         };
-        if a.finishing || !a.conns.is_empty() || a.pending_retries > 0 || a.probing {
+        if a.finishing
+            || !a.conns.is_empty()
+            || a.pending_retries > 0
+            || a.probing
+            || a.torrent.is_some()
+        {
             return;
         }
         if self.interrupted {
@@ -1127,6 +1278,17 @@ impl Coordinator {
             if due {
                 self.save_control(gid, false);
             }
+            let torrent_done = self.active.get(&gid).is_some_and(|a| {
+                a.torrent.as_ref().is_some_and(|t| {
+                    !t.notified
+                        && t.stats
+                            .download_done
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                })
+            });
+            if torrent_done {
+                self.notify_torrent_done(gid);
+            }
             let Some(a) = self.active.get_mut(&gid) else {
                 continue;
             };
@@ -1170,7 +1332,10 @@ impl Coordinator {
                 completed: done,
                 total: a.total(),
                 speed: a.speed,
-                connections: a.conns.len(),
+                connections: match &a.torrent {
+                    Some(t) => t.stats.peers.load(std::sync::atomic::Ordering::Relaxed),
+                    None => a.conns.len(),
+                },
                 path: a.path.as_deref().cloned(),
             });
         }
@@ -1546,6 +1711,21 @@ impl Coordinator {
             error_code: None,
             error_message: None,
             options: a.request.options.clone(),
+            bittorrent: a.torrent.as_ref().map(|t| {
+                let st = &t.stats;
+                let get =
+                    |v: &std::sync::atomic::AtomicU64| v.load(std::sync::atomic::Ordering::Relaxed);
+                crate::control::BtStatus {
+                    info_hash: hex::encode(t.info_hash),
+                    name: t.name.clone(),
+                    announce_list: t.announce_list.clone(),
+                    num_seeders: st.seeders.load(std::sync::atomic::Ordering::Relaxed),
+                    seeder: st.download_done.load(std::sync::atomic::Ordering::Relaxed),
+                    upload_length: get(&st.uploaded),
+                    files: t.files.clone(),
+                    peers: st.peer_list.lock().map(|l| l.clone()).unwrap_or_default(),
+                }
+            }),
         }
     }
 
@@ -1568,6 +1748,7 @@ impl Coordinator {
             error_code: None,
             error_message: None,
             options: r.options.clone(),
+            bittorrent: None,
         }
     }
 
@@ -1603,6 +1784,7 @@ fn stopped_status(r: &DownloadResult) -> DownloadStatus {
         error_code: Some(r.code),
         error_message: r.message.clone(),
         options: r.options.clone(),
+        bittorrent: None,
     }
 }
 

@@ -49,6 +49,8 @@ pub enum FetchError {
     /// left to fetch it from.
     #[error("piece {index} failed its {algo} chunk checksum")]
     PieceHash { index: usize, algo: String },
+    #[error(transparent)]
+    Torrent(#[from] arietta_torrent::TorrentError),
 }
 
 impl FetchError {
@@ -71,6 +73,7 @@ impl FetchError {
             FetchError::Metalink(_) => ExitCode::MetalinkParse,
             FetchError::Cookies(_) => ExitCode::Unknown,
             FetchError::PieceHash { .. } => ExitCode::Checksum,
+            FetchError::Torrent(e) => ExitCode::from_u8(e.aria2_exit_code()),
         }
     }
 

@@ -4,6 +4,7 @@
 //! See `docs/architecture.md` for the picture.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod bittorrent;
 mod checksum;
 pub mod config;
 mod connection_pool;

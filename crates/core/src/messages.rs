@@ -143,6 +143,16 @@ pub enum ToCoordinator {
     Tick,
     /// A request from RPC or another driver.
     Control(crate::control::Control),
+    /// A magnet link's metadata arrived: run the torrent.
+    TorrentReady {
+        gid: Gid,
+        download: Box<arietta_torrent::TorrentDownload>,
+    },
+    /// A torrent's actor ended (seeding done, stopped, or failed).
+    TorrentEnded {
+        gid: Gid,
+        result: Result<(), arietta_torrent::TorrentError>,
+    },
 }
 
 /// A connection to start on a core.
@@ -168,5 +178,7 @@ pub struct ConnTask {
 /// Coordinator → core.
 pub enum ToCore {
     Start(Box<ConnTask>),
+    /// Run a task on this core (a torrent's peer connection).
+    Run(arietta_torrent::Job),
     Shutdown,
 }

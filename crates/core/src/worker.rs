@@ -40,6 +40,9 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
             ToCore::Start(task) => {
                 glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();
             }
+            ToCore::Run(job) => {
+                glommio::spawn_local(job()).detach();
+            }
             ToCore::Shutdown => break,
         }
     }

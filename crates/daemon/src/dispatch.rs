@@ -144,18 +144,21 @@ async fn add(
     options: RpcOptions,
     position: Option<u64>,
 ) -> Result<Param, Error> {
-    let parent = Arc::new(ctx.global.borrow().clone());
-    let mut set = OptionSet::with_parent(parent);
-    for (k, v) in &options.0 {
-        set.set_per_download(k, v).map_err(fault)?;
-    }
+    let set = download_options(ctx, &options)?;
+    enqueue(ctx, uris, set, position).await
+}
+
+/// Queues one download of `uris` (its GID from the `gid` option when
+/// given) at `position`; answers its GID.
+async fn enqueue(
+    ctx: &Ctx,
+    uris: Vec<String>,
+    set: OptionSet,
+    position: Option<u64>,
+) -> Result<Param, Error> {
     let gid = set.get_opt_str("gid").and_then(Gid::parse);
-    let request = DownloadRequest {
-        gid,
-        uris,
-        options: Arc::new(set),
-        metalink: None,
-    };
+    let mut request = DownloadRequest::new(uris, Arc::new(set));
+    request.gid = gid;
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
     let gid = ctx
         .handle
@@ -169,6 +172,16 @@ async fn add(
     Ok(gid_param(gid))
 }
 
+/// A download's options as RPC gives them, over the global ones.
+fn download_options(ctx: &Ctx, options: &RpcOptions) -> Result<OptionSet, Error> {
+    let parent = Arc::new(ctx.global.borrow().clone());
+    let mut set = OptionSet::with_parent(parent);
+    for (k, v) in &options.0 {
+        set.set_per_download(k, v).map_err(fault)?;
+    }
+    Ok(set)
+}
+
 /// `aria2.addMetalink`: one download per selected file of the document,
 /// queued together at `position`; answers their GIDs in file order, as
 /// aria2 does. A document that cannot be used is a fault and queues
@@ -179,11 +192,7 @@ async fn add_metalink(
     options: RpcOptions,
     position: Option<u64>,
 ) -> Result<Param, Error> {
-    let parent = Arc::new(ctx.global.borrow().clone());
-    let mut set = OptionSet::with_parent(parent);
-    for (k, v) in &options.0 {
-        set.set_per_download(k, v).map_err(fault)?;
-    }
+    let set = download_options(ctx, &options)?;
     let plan = arietta_core::metalink_plan::plan(metalink, None, &Arc::new(set)).map_err(fault)?;
     let mut gids = Vec::with_capacity(plan.requests.len());
     for (k, request) in plan.requests.into_iter().enumerate() {
@@ -200,6 +209,37 @@ async fn add_metalink(
         gids.push(gid_param(gid));
     }
     Ok(Param::Array(gids))
+}
+
+/// `aria2.addTorrent`: like aria2 with `--rpc-save-upload-metadata`, the
+/// torrent is saved as `DIR/INFOHASH.torrent` (so a saved session can
+/// restart it) and queued as that local file.
+async fn add_torrent(
+    ctx: &Ctx,
+    torrent: Vec<u8>,
+    uris: Vec<String>,
+    options: RpcOptions,
+    position: Option<u64>,
+) -> Result<Param, Error> {
+    let meta = arietta_metainfo::Metainfo::parse(&torrent).map_err(fault)?;
+    let hash = meta
+        .info_hash_v1
+        .ok_or_else(|| fault("v2-only torrents are not supported yet"))?;
+    let set = download_options(ctx, &options)?;
+    let dir = arietta_core::config::download_dir(&set);
+    let path = dir.join(format!("{}.torrent", hex_lower(&hash)));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, &torrent))
+        .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
+    // The saved file becomes the download's one URI, so `--save-session`
+    // restarts it like a command-line torrent. Web seeds (`uris`) are not
+    // used yet.
+    let _ = uris;
+    enqueue(ctx, vec![path.display().to_string()], set, position).await
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// remove/pause/unpause: resolve the GID, ask, answer with the GID.
@@ -226,7 +266,12 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             options,
             position,
         } => add(ctx, uris, options, position).await,
-        Method::AddTorrent { .. } => Err(fault("BitTorrent downloads are not supported yet")),
+        Method::AddTorrent {
+            torrent,
+            uris,
+            options,
+            position,
+        } => add_torrent(ctx, torrent, uris, options, position).await,
         Method::AddMetalink {
             metalink,
             options,
@@ -277,10 +322,7 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
         }
         Method::GetUris { gid } => Ok(status::uris(&status(ctx, &gid).await?)),
         Method::GetFiles { gid } => Ok(status::files(&status(ctx, &gid).await?)),
-        Method::GetPeers { gid } => {
-            status(ctx, &gid).await?;
-            Ok(Param::Array(Vec::new()))
-        }
+        Method::GetPeers { gid } => Ok(status::peers(&status(ctx, &gid).await?)),
         Method::GetServers { gid } => {
             let d = status(ctx, &gid).await?;
             if d.status != arietta_core::Status::Active {

@@ -34,8 +34,31 @@ pub fn uris(d: &DownloadStatus) -> Param {
     )
 }
 
-/// `getFiles`: one file per HTTP download.
+/// `getFiles`: one file per HTTP download, every file of a torrent.
 pub fn files(d: &DownloadStatus) -> Param {
+    if let Some(bt) = &d.bittorrent {
+        return Param::Array(
+            bt.files
+                .iter()
+                .enumerate()
+                .map(|(i, (path, len, selected))| {
+                    Param::structure([
+                        ("index", s(i + 1)),
+                        ("path", s(path.display())),
+                        ("length", s(len)),
+                        // Per-file progress is not tracked; a finished
+                        // torrent has all of each selected file.
+                        (
+                            "completedLength",
+                            s(if bt.seeder && *selected { *len } else { 0 }),
+                        ),
+                        ("selected", s(selected)),
+                        ("uris", Param::Array(Vec::new())),
+                    ])
+                })
+                .collect(),
+        );
+    }
     let path = d
         .path
         .as_ref()
@@ -49,6 +72,35 @@ pub fn files(d: &DownloadStatus) -> Param {
         ("selected", s("true")),
         ("uris", uris(d)),
     ])])
+}
+
+/// `getPeers`: a torrent's connected peers (none for other downloads).
+pub fn peers(d: &DownloadStatus) -> Param {
+    let Some(bt) = &d.bittorrent else {
+        return Param::Array(Vec::new());
+    };
+    Param::Array(
+        bt.peers
+            .iter()
+            .map(|p| {
+                let id = p
+                    .peer_id
+                    .map(|id| arietta_metainfo::percent_encode_all(&id))
+                    .unwrap_or_default();
+                Param::structure([
+                    ("peerId", s(id)),
+                    ("ip", s(p.addr.ip())),
+                    ("port", s(p.addr.port())),
+                    ("bitfield", s("")),
+                    ("amChoking", s(p.am_choking)),
+                    ("peerChoking", s(p.peer_choking)),
+                    ("downloadSpeed", s(p.download_speed)),
+                    ("uploadSpeed", s(p.upload_speed)),
+                    ("seeder", s(p.seeder)),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// `tellStatus` and the list methods.
@@ -76,6 +128,39 @@ pub fn render(d: &DownloadStatus, keys: Option<&[String]>) -> Param {
         ("dir", s(d.dir.display())),
         ("files", files(d)),
     ];
+    let mut all: Vec<(&str, Param)> = all.into_iter().collect();
+    if let Some(bt) = &d.bittorrent {
+        for (k, v) in all.iter_mut() {
+            match *k {
+                "uploadLength" => *v = s(bt.upload_length),
+                "connections" => *v = s(d.connections),
+                _ => {}
+            }
+        }
+        all.push(("infoHash", s(&bt.info_hash)));
+        all.push(("numSeeders", s(bt.num_seeders)));
+        all.push(("seeder", s(bt.seeder)));
+        let tiers = bt
+            .announce_list
+            .iter()
+            .map(|t| Param::Array(t.iter().map(s).collect()))
+            .collect();
+        all.push((
+            "bittorrent",
+            Param::structure([
+                ("announceList", Param::Array(tiers)),
+                ("info", Param::structure([("name", s(&bt.name))])),
+                (
+                    "mode",
+                    s(if bt.files.len() > 1 {
+                        "multi"
+                    } else {
+                        "single"
+                    }),
+                ),
+            ]),
+        ));
+    }
     Param::Struct(
         all.into_iter()
             .filter(|(k, _)| keys.is_none_or(|keys| keys.iter().any(|w| w == k)))

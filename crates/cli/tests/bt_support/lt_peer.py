@@ -1,0 +1,73 @@
+"""A python3-libtorrent peer for arietta's BitTorrent tests, set up for
+loopback: plain TCP only (no uTP, no encryption), no DHT/LSD/UPnP/NAT-PMP,
+local peers and several connections per IP allowed.
+
+    lt_peer.py seed  TORRENT SAVE_DIR PORT            prints READY when seeding
+    lt_peer.py leech TORRENT SAVE_DIR PORT PEER_PORT  connects to 127.0.0.1:PEER_PORT,
+                                                     prints DONE and exits 0 when complete
+Runs until killed (seed) or until done / 60 s (leech, exit 1 on timeout).
+"""
+import sys
+import time
+
+import libtorrent as lt
+
+
+def session(port):
+    pe = getattr(lt.enc_policy, "disabled", None)
+    if pe is None:
+        pe = lt.enc_policy.pe_disabled
+    settings = {
+        "listen_interfaces": "127.0.0.1:%d" % port,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "enable_incoming_tcp": True,
+        "enable_outgoing_tcp": True,
+        "allow_multiple_connections_per_ip": True,
+        "out_enc_policy": int(pe),
+        "in_enc_policy": int(pe),
+        "announce_to_all_trackers": True,
+        "alert_mask": 0,
+    }
+    return lt.session(settings)
+
+
+def main():
+    mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    ses = session(port)
+    info = lt.torrent_info(torrent)
+    params = {"ti": info, "save_path": save}
+    h = ses.add_torrent(params)
+    if mode == "seed":
+        h.force_recheck()
+        deadline = time.time() + 60
+        while not h.status().is_seeding:
+            if time.time() > deadline:
+                print("TIMEOUT", flush=True)
+                return 1
+            time.sleep(0.05)
+        print("READY", flush=True)
+        while True:
+            time.sleep(1)
+    peer_port = int(sys.argv[5])
+    deadline = time.time() + 60
+    last_connect = 0
+    while not h.status().is_seeding:
+        if time.time() > deadline:
+            st = h.status()
+            print("TIMEOUT progress=%s peers=%s state=%s error=%s" % (st.progress, st.num_peers, st.state, st.errc.message() if st.errc.value() else ""), flush=True)
+            return 1
+        if time.time() - last_connect > 1 and h.status().num_peers == 0:
+            h.connect_peer(("127.0.0.1", peer_port), 0)
+            last_connect = time.time()
+        time.sleep(0.05)
+    print("DONE", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

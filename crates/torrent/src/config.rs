@@ -1,0 +1,172 @@
+//! The options a torrent download runs with, read once from the option set.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use arietta_options::OptionSet;
+
+use crate::TorrentError;
+
+/// One torrent's settings, taken from aria2's options.
+#[derive(Clone, Debug)]
+pub struct TorrentConfig {
+    /// `--dir`: files go under it (multi-file torrents in `dir/NAME/`).
+    pub dir: PathBuf,
+    /// `--listen-port`: candidate ports, tried in order until one binds.
+    pub listen_ports: Vec<u16>,
+    /// `--bt-max-peers` (0: unlimited).
+    pub max_peers: usize,
+    /// `--seed-ratio` (0: no ratio limit).
+    pub seed_ratio: f64,
+    /// `--seed-time` in minutes, when given.
+    pub seed_time: Option<Duration>,
+    /// `-V`: hash every piece of existing data before starting.
+    pub check_integrity: bool,
+    /// `--bt-seed-unverified`: trust complete existing files without hashing.
+    pub seed_unverified: bool,
+    /// `--select-file` as given.
+    pub select_file: Option<String>,
+    /// `--index-out` pairs (1-based index, path relative to `dir`).
+    pub index_out: Vec<(usize, PathBuf)>,
+    /// `--max-upload-limit`, bytes/s (0: none).
+    pub max_upload_limit: u64,
+    /// `--max-download-limit`, bytes/s (0: none).
+    pub max_download_limit: u64,
+    /// `--bt-tracker`: extra announce URIs, a tier of their own.
+    pub extra_trackers: Vec<String>,
+    /// `--bt-exclude-tracker` (`*` removes every tracker of the torrent).
+    pub exclude_trackers: Vec<String>,
+    /// `--peer-id-prefix`.
+    pub peer_id_prefix: String,
+    /// `--bt-tracker-interval` (0: the tracker's interval).
+    pub tracker_interval: Option<Duration>,
+    /// `--bt-tracker-timeout`.
+    pub tracker_timeout: Duration,
+    /// `--bt-tracker-connect-timeout`.
+    pub tracker_connect_timeout: Duration,
+    /// `--bt-stop-timeout`: give up when no byte arrives for this long (0: never).
+    pub stop_timeout: Option<Duration>,
+    /// `--bt-external-ip`.
+    pub external_ip: Option<String>,
+    /// `--bt-save-metadata`: keep a magnet's metadata as `dir/HASH.torrent`.
+    pub save_metadata: bool,
+    /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
+    pub metadata_only: bool,
+}
+
+fn csv(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses aria2's port list syntax (`6881-6999`, `6881,6885`).
+pub fn parse_ports(spec: &str) -> Result<Vec<u16>, TorrentError> {
+    let bad = || TorrentError::BadOption(format!("bad --listen-port value {spec:?}"));
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ),
+            None => {
+                let p: u16 = part.parse().map_err(|_| bad())?;
+                (p, p)
+            }
+        };
+        if lo > hi || lo == 0 {
+            return Err(bad());
+        }
+        out.extend(lo..=hi);
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+fn secs(v: u64) -> Option<Duration> {
+    (v > 0).then(|| Duration::from_secs(v))
+}
+
+impl TorrentConfig {
+    /// Reads the BitTorrent options of one download.
+    pub fn from_options(o: &OptionSet) -> Result<TorrentConfig, TorrentError> {
+        let mut index_out = Vec::new();
+        for v in o.get_list("index-out") {
+            index_out.push(arietta_metainfo::parse_index_out(v)?);
+        }
+        if o.get_bool("bt-require-crypto") || o.get_bool("bt-force-encryption") {
+            // Refuse rather than talk in the clear to someone who asked not to.
+            return Err(TorrentError::BadOption(
+                "--bt-require-crypto/--bt-force-encryption: MSE encryption is not supported yet"
+                    .into(),
+            ));
+        }
+        let seed_time = o
+            .get_opt_f64("seed-time")
+            .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));
+        Ok(TorrentConfig {
+            dir: PathBuf::from(o.get_opt_str("dir").unwrap_or(".")),
+            listen_ports: parse_ports(o.get_str("listen-port"))?,
+            max_peers: o.get_u64("bt-max-peers") as usize,
+            seed_ratio: o.get_opt_f64("seed-ratio").unwrap_or(1.0),
+            seed_time,
+            check_integrity: o.get_bool("check-integrity"),
+            seed_unverified: o.get_bool("bt-seed-unverified"),
+            select_file: o
+                .get_opt_str("select-file")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            index_out,
+            max_upload_limit: o.get_size("max-upload-limit"),
+            max_download_limit: o.get_size("max-download-limit"),
+            extra_trackers: csv(o.get_str("bt-tracker")),
+            exclude_trackers: csv(o.get_str("bt-exclude-tracker")),
+            peer_id_prefix: o.get_str("peer-id-prefix").to_owned(),
+            tracker_interval: secs(o.get_u64("bt-tracker-interval")),
+            tracker_timeout: secs(o.get_u64("bt-tracker-timeout"))
+                .unwrap_or(Duration::from_secs(60)),
+            tracker_connect_timeout: secs(o.get_u64("bt-tracker-connect-timeout"))
+                .unwrap_or(Duration::from_secs(60)),
+            stop_timeout: secs(o.get_u64("bt-stop-timeout")),
+            external_ip: o
+                .get_opt_str("bt-external-ip")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            save_metadata: o.get_bool("bt-save-metadata"),
+            metadata_only: o.get_bool("bt-metadata-only"),
+        })
+    }
+
+    /// A fresh 20-byte peer id: the prefix, then random printable bytes.
+    pub fn peer_id(&self) -> [u8; 20] {
+        use rand::Rng;
+        let mut id = [0u8; 20];
+        let prefix = self.peer_id_prefix.as_bytes();
+        let n = prefix.len().min(20);
+        id[..n].copy_from_slice(&prefix[..n]);
+        let mut rng = rand::thread_rng();
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        for b in &mut id[n..] {
+            *b = ALPHABET[rng.gen_range(0..ALPHABET.len())];
+        }
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        assert_eq!(parse_ports("6881-6883").unwrap(), vec![6881, 6882, 6883]);
+        assert_eq!(parse_ports("7000,7002").unwrap(), vec![7000, 7002]);
+        assert!(parse_ports("x").is_err());
+        assert!(parse_ports("9-3").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! arietta's BitTorrent engine: a per-torrent actor that owns the piece
+//! accounting, and peer connection tasks spread over the thread-per-core
+//! runtime that move the bytes.
+//!
+//! The protocol itself is pure code in `arietta-bt` and `arietta-metainfo`;
+//! this crate drives it: [`TorrentDownload`] parses and lays out a torrent,
+//! then [`TorrentDownload::run`] downloads, verifies (SHA-1 on the blocking
+//! pool, never on a peer's task), seeds and announces to trackers until
+//! aria2's seeding rules say stop. Peers reach the actor through
+//! `ToTorrent::Peers` (trackers today; DHT, LPD and PEX plug in there), and
+//! peer tasks are generic over the byte stream so MSE streams plug in
+//! beside plain TCP.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
+
+mod config;
+mod error;
+mod hashing;
+mod have_set;
+mod layout;
+mod messages;
+mod metadata;
+mod peer;
+mod resume;
+mod session;
+mod tracker;
+
+pub use config::{parse_ports, TorrentConfig};
+pub use error::TorrentError;
+pub use hashing::{check_all, verify_piece};
+pub use layout::{LaidFile, Layout};
+pub use metadata::fetch_metadata;
+pub use session::{
+    CoreSpawner, CurrentCore, Job, PeerSink, PeerSummary, TorrentDownload, TorrentSource,
+    TorrentStats,
+};
+pub use tracker::{announce_one, AnnounceParams, AnnounceReply};

@@ -1,0 +1,92 @@
+//! What peer tasks (on any core) and the torrent actor say to each other.
+
+use std::net::SocketAddr;
+
+use arietta_bt::bitfield::Bitfield;
+use arietta_bt::piece_geometry::BlockRef;
+use arietta_bt::piece_picker::PeerKey;
+
+use crate::tracker::AnnounceReply;
+
+/// Peer task (or tracker/listener task) → torrent actor.
+pub(crate) enum ToTorrent {
+    /// The handshake is done; the peer may now send its piece set.
+    Handshaken {
+        key: PeerKey,
+        peer_id: [u8; 20],
+    },
+    Bitfield {
+        key: PeerKey,
+        have: Bitfield,
+    },
+    HaveAll {
+        key: PeerKey,
+    },
+    HaveNone {
+        key: PeerKey,
+    },
+    Have {
+        key: PeerKey,
+        index: u32,
+    },
+    Choked {
+        key: PeerKey,
+    },
+    Unchoked {
+        key: PeerKey,
+    },
+    Interested {
+        key: PeerKey,
+        interested: bool,
+    },
+    /// The block is on disk (or was already ours).
+    BlockWritten {
+        key: PeerKey,
+        block: BlockRef,
+    },
+    /// BEP 6 reject of one of our requests.
+    Rejected {
+        key: PeerKey,
+        block: BlockRef,
+    },
+    /// We sent `bytes` of piece data.
+    Uploaded {
+        key: PeerKey,
+        bytes: u64,
+    },
+    /// The connection ended; `ban` when the peer broke the protocol.
+    Closed {
+        key: PeerKey,
+        reason: Option<String>,
+        ban: bool,
+    },
+    /// Writing a block failed: the download cannot go on.
+    DiskFailed {
+        reason: String,
+    },
+    /// A peer connected to our listening port.
+    Incoming(glommio::net::AcceptedTcpStream, SocketAddr),
+    /// An announce finished.
+    Announced(Result<AnnounceReply, String>),
+    /// A piece's hash check finished.
+    Hashed {
+        index: u32,
+        ok: bool,
+    },
+    /// Extra peers from outside (DHT, LPD, PEX, magnet `x.pe`), through
+    /// [`crate::PeerSink`].
+    Peers(Vec<SocketAddr>),
+    Tick,
+}
+
+/// Torrent actor → one peer task.
+pub(crate) enum ToPeer {
+    /// Request these blocks (the peer task keeps them as outstanding).
+    Request(Vec<BlockRef>),
+    Cancel(BlockRef),
+    Have(u32),
+    Interested(bool),
+    /// Choke (`true`) or unchoke (`false`) the peer.
+    Choke(bool),
+    Close,
+}

@@ -1,0 +1,287 @@
+//! Announcing to trackers: HTTP (BEP 3/23 through arietta-http's
+//! connection) and UDP (BEP 15 through `bt::tracker_udp`), tiers in order
+//! (BEP 12). Each announce is a short task; the torrent actor owns the
+//! schedule.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use arietta_bt::tracker_udp::{self, AddressFamily, Event};
+use arietta_metainfo::AnnounceEvent;
+
+/// What an announce carries about us.
+#[derive(Clone, Debug)]
+pub struct AnnounceParams {
+    pub info_hash: [u8; 20],
+    pub peer_id: [u8; 20],
+    pub port: u16,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub left: u64,
+    pub event: Option<AnnounceEvent>,
+    pub key: u32,
+    pub ip: Option<String>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+/// A tracker's answer.
+#[derive(Clone, Debug, Default)]
+pub struct AnnounceReply {
+    pub interval: Option<Duration>,
+    pub peers: Vec<SocketAddr>,
+    pub seeders: Option<u64>,
+    pub leechers: Option<u64>,
+}
+
+/// Runs `f`, giving up after `d`.
+pub(crate) async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(f.await) }, async {
+        glommio::timer::sleep(d).await;
+        None
+    })
+    .await
+}
+
+/// Announces to the first tracker of the tiers that answers; the tier's
+/// answering tracker moves to the front (BEP 12).
+pub async fn announce_tiers(
+    tiers: &mut [Vec<String>],
+    p: &AnnounceParams,
+) -> Result<AnnounceReply, String> {
+    let mut last = String::from("no tracker");
+    for tier in tiers.iter_mut() {
+        for i in 0..tier.len() {
+            match announce_one(&tier[i], p).await {
+                Ok(r) => {
+                    let t = tier.remove(i);
+                    tier.insert(0, t);
+                    return Ok(r);
+                }
+                Err(e) => last = format!("{}: {e}", tier[i]),
+            }
+        }
+    }
+    Err(last)
+}
+
+/// One announce to one tracker URL.
+pub async fn announce_one(url: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
+    if url.starts_with("udp://") {
+        announce_udp(url, p).await
+    } else if url.starts_with("http://") {
+        announce_http(url, p).await
+    } else {
+        Err("unsupported tracker scheme".into())
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    glommio::executor()
+        .spawn_blocking(move || {
+            use std::net::ToSocketAddrs;
+            (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        })
+        .await
+}
+
+async fn announce_http(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
+    let req = arietta_metainfo::AnnounceRequest {
+        info_hash: p.info_hash,
+        peer_id: p.peer_id,
+        port: p.port,
+        uploaded: p.uploaded,
+        downloaded: p.downloaded,
+        left: p.left,
+        event: p.event,
+        compact: true,
+        numwant: Some(50),
+        key: Some(p.key),
+        tracker_id: None,
+        ip: p.ip.as_deref(),
+        ipv6: None,
+        supportcrypto: false,
+        requirecrypto: false,
+    };
+    let full = arietta_metainfo::announce_url(base, &req);
+    let url = url::Url::parse(&full).map_err(|e| e.to_string())?;
+    let host = url.host_str().ok_or("no host")?.to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = resolve(&host, port).await?;
+    let addr = *addrs.first().ok_or("no address")?;
+    let stream = glommio::net::TcpStream::connect_timeout(addr, p.connect_timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut conn = arietta_http::HttpConnection::new(stream);
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let host_header = match url.port() {
+        Some(pt) => format!("{host}:{pt}"),
+        None => host.clone(),
+    };
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
+    );
+    let work = async {
+        conn.send(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let head = conn.read_head().await.map_err(|e| e.to_string())?;
+        if !head.is_success() {
+            return Err(format!("HTTP status {}", head.status));
+        }
+        let mut body = Vec::new();
+        conn.read_body_to_end(&mut body, 4 << 20)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(body)
+    };
+    let body = with_timeout(p.timeout, work)
+        .await
+        .ok_or("tracker timed out")??;
+    let a = arietta_metainfo::parse_announce_response(&body).map_err(|e| e.to_string())?;
+    if let Some(f) = a.failure_reason {
+        return Err(format!("tracker failure: {f}"));
+    }
+    Ok(AnnounceReply {
+        interval: a.interval.map(|s| Duration::from_secs(u64::from(s))),
+        peers: a.peers,
+        seeders: a.complete,
+        leechers: a.incomplete,
+    })
+}
+
+async fn announce_udp(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
+    let url = url::Url::parse(base).map_err(|e| e.to_string())?;
+    let host = url.host_str().ok_or("no host")?.to_owned();
+    let port = url.port().ok_or("no port")?;
+    let addr = *resolve(&host, port).await?.first().ok_or("no address")?;
+    let (bind, family) = if addr.is_ipv4() {
+        ("0.0.0.0:0", AddressFamily::V4)
+    } else {
+        ("[::]:0", AddressFamily::V6)
+    };
+    let sock = glommio::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    let mut rng = rand::thread_rng();
+    let mut buf = vec![0u8; 4096];
+    // BEP 15 retransmits at 15 s × 2^n; bounded here by --bt-tracker-timeout.
+    let deadline = std::time::Instant::now() + p.timeout;
+    let tid = tracker_udp::transaction_id(&mut rng);
+    let ctx = UdpCtx {
+        sock: &sock,
+        addr,
+        family,
+        deadline,
+    };
+    let conn_id = match ctx
+        .exchange(
+            &mut buf,
+            &tracker_udp::encode_connect(tid),
+            tid,
+            tracker_udp::action::CONNECT,
+        )
+        .await?
+    {
+        tracker_udp::Response::Connect { connection_id, .. } => connection_id,
+        _ => return Err("unexpected tracker response".into()),
+    };
+    let tid = tracker_udp::transaction_id(&mut rng);
+    let req = tracker_udp::AnnounceRequest {
+        connection_id: conn_id,
+        transaction_id: tid,
+        info_hash: p.info_hash,
+        peer_id: p.peer_id,
+        downloaded: p.downloaded,
+        left: p.left,
+        uploaded: p.uploaded,
+        event: match p.event {
+            None => Event::None,
+            Some(AnnounceEvent::Started) => Event::Started,
+            Some(AnnounceEvent::Completed) => Event::Completed,
+            Some(AnnounceEvent::Stopped) => Event::Stopped,
+        },
+        ip: p.ip.as_deref().and_then(|s| s.parse().ok()),
+        key: p.key,
+        num_want: Some(50),
+        port: p.port,
+    };
+    match ctx
+        .exchange(&mut buf, &req.encode(), tid, tracker_udp::action::ANNOUNCE)
+        .await?
+    {
+        tracker_udp::Response::Announce { response, .. } => Ok(AnnounceReply {
+            interval: Some(Duration::from_secs(u64::from(response.interval))),
+            peers: response.peers,
+            seeders: Some(u64::from(response.seeders)),
+            leechers: Some(u64::from(response.leechers)),
+        }),
+        _ => Err("unexpected tracker response".into()),
+    }
+}
+
+struct UdpCtx<'a> {
+    sock: &'a glommio::net::UdpSocket,
+    addr: SocketAddr,
+    family: AddressFamily,
+    deadline: std::time::Instant,
+}
+
+impl UdpCtx<'_> {
+    /// Sends `packet` and waits for the matching answer, retransmitting on
+    /// BEP 15's schedule until the deadline.
+    async fn exchange(
+        &self,
+        buf: &mut [u8],
+        packet: &[u8],
+        tid: u32,
+        action: u32,
+    ) -> Result<tracker_udp::Response, String> {
+        let mut n = 0;
+        loop {
+            let left = self
+                .deadline
+                .saturating_duration_since(std::time::Instant::now());
+            let wait = tracker_udp::retransmit_timeout(n).unwrap_or(left).min(left);
+            if wait.is_zero() {
+                return Err("tracker timed out".to_string());
+            }
+            self.sock
+                .send_to(packet, self.addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let got = with_timeout(wait, async {
+                loop {
+                    let (len, from) = self.sock.recv_from(buf).await?;
+                    if from != self.addr {
+                        continue;
+                    }
+                    match tracker_udp::parse_expected(&buf[..len], self.family, tid, action) {
+                        Ok(r) => return Ok::<_, glommio::GlommioError<()>>(Ok(r)),
+                        Err(arietta_bt::Error::TrackerFailure(m)) => return Ok(Err(m)),
+                        Err(_) => continue,
+                    }
+                }
+            })
+            .await;
+            match got {
+                Some(Ok(Ok(r))) => return Ok(r),
+                Some(Ok(Err(m))) => return Err(format!("tracker failure: {m}")),
+                Some(Err(e)) => return Err(e.to_string()),
+                None => n += 1,
+            }
+        }
+    }
+}
