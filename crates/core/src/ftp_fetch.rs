@@ -17,13 +17,13 @@ use arietta_ftp::{
     DataConnection, DataConnector, FtpClient, FtpError, Timeouts, Transfer, TransferType,
 };
 use arietta_net::{FamilyPref, NetStream};
-use arietta_runtime::mailbox;
-use arietta_storage::FileWriter;
+
 use url::{Host, Url};
 
 use crate::config::DownloadConfig;
+use crate::conn_link::{self, TargetWriter};
 use crate::error::FetchError;
-use crate::messages::{ConnTask, FileTarget, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
 use crate::segment_map::{Claim, SegId};
 use crate::worker::CoreContext;
 
@@ -144,8 +144,7 @@ struct FtpFetch {
     client: Option<FtpClient>,
     open: Option<Open>,
     seg: Option<SegId>,
-    writer: Option<Rc<FileWriter>>,
-    target: Option<FileTarget>,
+    out: TargetWriter,
     total: Option<u64>,
     ranged: bool,
 }
@@ -183,8 +182,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         client: None,
         open: None,
         seg: None,
-        writer: None,
-        target: None,
+        out: TargetWriter::default(),
         total: None,
         ranged: false,
     };
@@ -216,12 +214,12 @@ impl FtpFetch {
             let info = self.probe().await?;
             match self.report_probe(info).await {
                 ProbeDecision::Stream { claim, target } => {
-                    self.set_target(target);
+                    self.out.set(target);
                     self.seg = Some(claim.id);
                     self.start(claim.cursor.get().0).await?;
                     self.fetch_segment(&claim).await?;
                 }
-                ProbeDecision::AskForWork { target } => self.set_target(target),
+                ProbeDecision::AskForWork { target } => self.out.set(target),
                 ProbeDecision::Stop => return Ok(()),
             }
         }
@@ -229,7 +227,7 @@ impl FtpFetch {
             let Some(work) = self.need_work().await else {
                 return Ok(());
             };
-            self.set_target(work.target);
+            self.out.set(work.target);
             self.total = work.total;
             self.ranged = work.ranged;
             self.seg = Some(work.claim.id);
@@ -239,13 +237,6 @@ impl FtpFetch {
                 self.start(pos).await?;
             }
             self.fetch_segment(&work.claim).await?;
-        }
-    }
-
-    fn set_target(&mut self, target: FileTarget) {
-        if self.target.as_ref() != Some(&target) {
-            self.writer = None;
-            self.target = Some(target);
         }
     }
 
@@ -378,30 +369,12 @@ impl FtpFetch {
     }
 
     async fn report_probe(&mut self, info: ProbeInfo) -> ProbeDecision {
-        let (tx, rx) = mailbox();
-        let msg = ToCoordinator::Probed {
-            gid: self.task.gid,
-            conn: self.task.conn,
-            result: Ok(info),
-            reply: tx,
-        };
-        if self.task.to_coord.send(msg).is_err() {
-            return ProbeDecision::Stop;
-        }
-        rx.recv().await.unwrap_or(ProbeDecision::Stop)
+        conn_link::report_probe(&self.task, info).await
     }
 
     async fn need_work(&mut self) -> Option<Work> {
-        let (tx, rx) = mailbox();
-        let msg = ToCoordinator::NeedWork {
-            gid: self.task.gid,
-            conn: self.task.conn,
-            finished: self.seg.take(),
-            at: self.open.as_ref().map(|o| o.at),
-            reply: tx,
-        };
-        self.task.to_coord.send(msg).ok()?;
-        rx.recv().await.flatten()
+        let at = self.open.as_ref().map(|o| o.at);
+        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
     }
 
     /// Starts a RETR at `pos`.
@@ -436,29 +409,13 @@ impl FtpFetch {
         }
     }
 
-    async fn writer(&mut self) -> Result<Rc<FileWriter>, FetchError> {
-        if let Some(w) = &self.writer {
-            return Ok(w.clone());
-        }
-        let t = self.target.as_ref().expect("target set before fetching");
-        let w = self
-            .ctx
-            .files
-            .get(self.task.gid.0, &t.path, t.direct)
-            .await?;
-        self.writer = Some(w.clone());
-        Ok(w)
-    }
-
     /// Streams the open transfer into the segment until the segment's end
     /// (which a split may move down) or the file's. Every chunk is reported
     /// `Written` only after its write completed.
     async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.writer().await?;
+        let writer = self.out.get(&self.ctx, &self.task).await?;
         let gid = self.task.gid;
         let timeout = self.task.cfg.timeout;
-        let limiter = self.task.net.overall_limit.clone();
-        let own_limit = self.task.limit.clone();
         loop {
             if self.task.stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -467,13 +424,7 @@ impl FtpFetch {
             if want == 0 {
                 return Ok(());
             }
-            if !limiter.is_unlimited() || own_limit.is_some() {
-                let mut lims: Vec<&arietta_net::RateLimiter> = vec![&limiter];
-                if let Some(l) = &own_limit {
-                    lims.push(l);
-                }
-                want = arietta_net::take_all(&lims, want as usize).await as u64;
-            }
+            want = conn_link::throttle(&self.task, want).await;
             let Some(open) = self.open.as_mut() else {
                 return Err(FetchError::WrongResponse("no open transfer".into()));
             };
@@ -500,13 +451,7 @@ impl FtpFetch {
             open.at = pos + got;
             if keep > 0 {
                 // Bytes read before a failure are still good: keep them.
-                writer.write_chunk(buf, keep as usize, pos).await?;
-                let _ = self.task.to_coord.send(ToCoordinator::Written {
-                    gid,
-                    conn: self.task.conn,
-                    start: pos,
-                    end: pos + keep,
-                });
+                conn_link::write_and_report(&self.task, &writer, buf, keep as usize, pos).await?;
             }
             if let Some(e) = error {
                 self.drop_connection();

@@ -15,14 +15,14 @@ use arietta_http::{
     ContentRange, Encoding, HttpError, Method, ProxyAuth, RequestSpec, ResponseHead,
 };
 use arietta_net::{FamilyPref, NetStream};
-use arietta_runtime::mailbox;
 use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
 use url::Url;
 
+use crate::conn_link::{self, TargetWriter};
 use crate::connection_pool::Conn;
 use crate::error::FetchError;
-use crate::messages::{ConnTask, FileTarget, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
 use crate::segment_map::{Claim, SegId};
 use crate::worker::CoreContext;
 
@@ -51,8 +51,7 @@ struct Fetch {
     url: Url,
     open: Option<Open>,
     seg: Option<SegId>,
-    writer: Option<Rc<FileWriter>>,
-    target: Option<FileTarget>,
+    out: TargetWriter,
     /// Length the coordinator expects (ranged downloads), to check 206s.
     total: Option<u64>,
     /// Whether the server answers ranges.
@@ -80,8 +79,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         url,
         open: None,
         seg: None,
-        writer: None,
-        target: None,
+        out: TargetWriter::default(),
         total: None,
         ranged: false,
     };
@@ -102,12 +100,12 @@ impl Fetch {
         if self.task.probe {
             match self.probe().await? {
                 ProbeDecision::Stream { claim, target } => {
-                    self.set_target(target);
+                    self.out.set(target);
                     self.seg = Some(claim.id);
                     self.fetch_segment(&claim).await?;
                 }
                 ProbeDecision::AskForWork { target } => {
-                    self.set_target(target);
+                    self.out.set(target);
                     self.drop_open().await;
                 }
                 ProbeDecision::Stop => return Ok(()),
@@ -117,7 +115,7 @@ impl Fetch {
             let Some(work) = self.need_work().await else {
                 return Ok(());
             };
-            self.set_target(work.target);
+            self.out.set(work.target);
             self.total = work.total;
             self.ranged = work.ranged;
             self.seg = Some(work.claim.id);
@@ -138,29 +136,13 @@ impl Fetch {
         }
     }
 
-    fn set_target(&mut self, target: FileTarget) {
-        if self.target.as_ref() != Some(&target) {
-            self.writer = None;
-            self.target = Some(target);
-        }
-    }
-
     async fn need_work(&mut self) -> Option<Work> {
-        let (tx, rx) = mailbox();
         let at = self
             .open
             .as_ref()
             .filter(|o| !o.conn.body_decoder().is_finished())
             .map(|o| o.at);
-        let msg = ToCoordinator::NeedWork {
-            gid: self.task.gid,
-            finished: self.seg.take(),
-            at,
-            conn: self.task.conn,
-            reply: tx,
-        };
-        self.task.to_coord.send(msg).ok()?;
-        rx.recv().await.flatten()
+        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
     }
 
     /// Returns an idle connection to the pool, or closes one with an unread
@@ -306,17 +288,7 @@ impl Fetch {
     }
 
     async fn report_probe(&mut self, info: ProbeInfo) -> Result<ProbeDecision, FetchError> {
-        let (tx, rx) = mailbox();
-        let msg = ToCoordinator::Probed {
-            gid: self.task.gid,
-            conn: self.task.conn,
-            result: Ok(info),
-            reply: tx,
-        };
-        if self.task.to_coord.send(msg).is_err() {
-            return Ok(ProbeDecision::Stop);
-        }
-        Ok(rx.recv().await.unwrap_or(ProbeDecision::Stop))
+        Ok(conn_link::report_probe(&self.task, info).await)
     }
 
     /// Without range support the body is fetched whole, from byte 0.
@@ -570,20 +542,6 @@ impl Fetch {
         Ok(arietta_http::HttpConnection::new(stream))
     }
 
-    async fn writer(&mut self) -> Result<Rc<FileWriter>, FetchError> {
-        if let Some(w) = &self.writer {
-            return Ok(w.clone());
-        }
-        let t = self.target.as_ref().expect("target set before fetching");
-        let w = self
-            .ctx
-            .files
-            .get(self.task.gid.0, &t.path, t.direct)
-            .await?;
-        self.writer = Some(w.clone());
-        Ok(w)
-    }
-
     /// Streams the open response into the segment until the segment's end
     /// (which may move down when the coordinator splits it) or the body's.
     ///
@@ -591,11 +549,9 @@ impl Fetch {
     /// coordinator's view (and the control file) lags the disk by at most
     /// one chunk per connection and never runs ahead of it.
     async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.writer().await?;
+        let writer = self.out.get(&self.ctx, &self.task).await?;
         let gid = self.task.gid;
         let timeout = self.task.cfg.timeout;
-        let limiter = self.task.net.overall_limit.clone();
-        let own_limit = self.task.limit.clone();
         let unknown_length = self.total.is_none();
         let result: Result<(), FetchError> = async {
             loop {
@@ -606,13 +562,7 @@ impl Fetch {
                 if want == 0 {
                     return Ok(());
                 }
-                if !limiter.is_unlimited() || own_limit.is_some() {
-                    let mut lims: Vec<&arietta_net::RateLimiter> = vec![&limiter];
-                    if let Some(l) = &own_limit {
-                        lims.push(l);
-                    }
-                    want = arietta_net::take_all(&lims, want as usize).await as u64;
-                }
+                want = conn_link::throttle(&self.task, want).await;
                 let Some(open) = self.open.as_mut() else {
                     return Err(FetchError::WrongResponse("no open response".into()));
                 };
@@ -627,13 +577,8 @@ impl Fetch {
                 open.at = pos + got;
                 if keep > 0 {
                     // Bytes read before a failure are still good: keep them.
-                    writer.write_chunk(buf, keep as usize, pos).await?;
-                    let _ = self.task.to_coord.send(ToCoordinator::Written {
-                        gid,
-                        conn: self.task.conn,
-                        start: pos,
-                        end: pos + keep,
-                    });
+                    conn_link::write_and_report(&self.task, &writer, buf, keep as usize, pos)
+                        .await?;
                 }
                 if let Some(e) = error {
                     return Err(e);

@@ -7,6 +7,7 @@
 mod bittorrent;
 mod checksum;
 pub mod config;
+mod conn_link;
 mod connection_pool;
 pub mod control;
 mod coordinator;

@@ -10,17 +10,17 @@
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
-use arietta_runtime::mailbox;
 use arietta_sftp::{
     default_key_files, read_size, remote_path, Credentials, HostKeyCheck, SessionConfig,
     SftpConnection, SftpError,
 };
-use arietta_storage::{ChunkBuf, FileWriter};
+use arietta_storage::ChunkBuf;
 use percent_encoding::percent_decode_str;
 use url::Url;
 
+use crate::conn_link::{self, TargetWriter};
 use crate::error::FetchError;
-use crate::messages::{ConnTask, FileTarget, ProbeDecision, ProbeInfo, ToCoordinator, Work};
+use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
 use crate::segment_map::{Claim, SegId};
 use crate::worker::CoreContext;
 
@@ -37,8 +37,7 @@ struct SftpFetch {
     session: Option<SftpConnection>,
     path: String,
     seg: Option<SegId>,
-    writer: Option<Rc<FileWriter>>,
-    target: Option<FileTarget>,
+    out: TargetWriter,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
@@ -50,8 +49,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         session: None,
         path: String::new(),
         seg: None,
-        writer: None,
-        target: None,
+        out: TargetWriter::default(),
     };
     let result = f.drive().await;
     // Dropping the session ends its thread, which logs out.
@@ -74,11 +72,11 @@ impl SftpFetch {
         if self.task.probe {
             match self.probe().await? {
                 ProbeDecision::Stream { claim, target } => {
-                    self.set_target(target);
+                    self.out.set(target);
                     self.seg = Some(claim.id);
                     self.fetch_segment(&claim).await?;
                 }
-                ProbeDecision::AskForWork { target } => self.set_target(target),
+                ProbeDecision::AskForWork { target } => self.out.set(target),
                 ProbeDecision::Stop => return Ok(()),
             }
         }
@@ -86,7 +84,7 @@ impl SftpFetch {
             let Some(work) = self.need_work().await else {
                 return Ok(());
             };
-            self.set_target(work.target);
+            self.out.set(work.target);
             self.seg = Some(work.claim.id);
             self.fetch_segment(&work.claim).await?;
         }
@@ -110,60 +108,18 @@ impl SftpFetch {
             digest: None,
             metalink: None,
         };
-        let (tx, rx) = mailbox();
-        let msg = ToCoordinator::Probed {
-            gid: self.task.gid,
-            conn: self.task.conn,
-            result: Ok(info),
-            reply: tx,
-        };
-        if self.task.to_coord.send(msg).is_err() {
-            return Ok(ProbeDecision::Stop);
-        }
-        Ok(rx.recv().await.unwrap_or(ProbeDecision::Stop))
-    }
-
-    fn set_target(&mut self, target: FileTarget) {
-        if self.target.as_ref() != Some(&target) {
-            self.writer = None;
-            self.target = Some(target);
-        }
+        Ok(conn_link::report_probe(&self.task, info).await)
     }
 
     async fn need_work(&mut self) -> Option<Work> {
-        let (tx, rx) = mailbox();
-        let msg = ToCoordinator::NeedWork {
-            gid: self.task.gid,
-            conn: self.task.conn,
-            finished: self.seg.take(),
-            at: None,
-            reply: tx,
-        };
-        self.task.to_coord.send(msg).ok()?;
-        rx.recv().await.flatten()
-    }
-
-    async fn writer(&mut self) -> Result<Rc<FileWriter>, FetchError> {
-        if let Some(w) = &self.writer {
-            return Ok(w.clone());
-        }
-        let t = self.target.as_ref().expect("target set before fetching");
-        let w = self
-            .ctx
-            .files
-            .get(self.task.gid.0, &t.path, t.direct)
-            .await?;
-        self.writer = Some(w.clone());
-        Ok(w)
+        let at = None;
+        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
     }
 
     /// Reads the segment until its end (which moves down when the
     /// coordinator splits it), reporting each chunk once it is on disk.
     async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.writer().await?;
-        let gid = self.task.gid;
-        let limiter = self.task.net.overall_limit.clone();
-        let own_limit = self.task.limit.clone();
+        let writer = self.out.get(&self.ctx, &self.task).await?;
         loop {
             if self.task.stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -174,13 +130,7 @@ impl SftpFetch {
             if want == 0 {
                 return Ok(());
             }
-            if !limiter.is_unlimited() || own_limit.is_some() {
-                let mut lims: Vec<&arietta_net::RateLimiter> = vec![&limiter];
-                if let Some(l) = &own_limit {
-                    lims.push(l);
-                }
-                want = arietta_net::take_all(&lims, want as usize).await as u64;
-            }
+            want = conn_link::throttle(&self.task, want).await;
             let buf = self
                 .session()
                 .read_at(&self.path, pos, want as usize)
@@ -188,15 +138,14 @@ impl SftpFetch {
             let got = buf.len() as u64;
             let keep = claim.cursor.advance(pos, got);
             if keep > 0 {
-                writer
-                    .write_chunk(ChunkBuf::Heap(buf), keep as usize, pos)
-                    .await?;
-                let _ = self.task.to_coord.send(ToCoordinator::Written {
-                    gid,
-                    conn: self.task.conn,
-                    start: pos,
-                    end: pos + keep,
-                });
+                conn_link::write_and_report(
+                    &self.task,
+                    &writer,
+                    ChunkBuf::Heap(buf),
+                    keep as usize,
+                    pos,
+                )
+                .await?;
             }
             if got < want {
                 // The file ended before the segment did: it shrank.
