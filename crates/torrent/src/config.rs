@@ -113,8 +113,8 @@ impl TorrentConfig {
             index_out.push(arietta_metainfo::parse_index_out(v)?);
         }
         let level = o.get_str("bt-min-crypto-level");
-        let mut crypto =
-            CryptoPolicy::from_options(o.get_bool("bt-require-crypto"), level).ok_or_else(|| {
+        let mut crypto = CryptoPolicy::from_options(o.get_bool("bt-require-crypto"), level)
+            .ok_or_else(|| {
                 TorrentError::BadOption(format!("bad --bt-min-crypto-level value {level:?}"))
             })?;
         if o.get_bool("bt-force-encryption") {

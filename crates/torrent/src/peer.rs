@@ -11,13 +11,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arietta_bencode::OwnedValue;
 use arietta_bt::bitfield::Bitfield;
 use arietta_bt::peer_wire::{Handshake, Message, MessageDecoder};
 use arietta_bt::pex::{PexMessage, PexPeer};
 use arietta_bt::piece_geometry::BlockRef;
 use arietta_bt::piece_picker::PeerKey;
 use arietta_bt_net::{CryptoPolicy, MseStream};
-use arietta_bencode::OwnedValue;
 use arietta_net::RateLimiter;
 use arietta_runtime::{Mailbox, MailboxSender};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

@@ -541,7 +541,10 @@ impl Session {
             .then(|| {
                 let cfg = arietta_bt_net::lpd::LpdConfig::new(self.port);
                 match arietta_bt_net::lpd::Lpd::bind(cfg) {
-                    Ok(l) => Some(glommio::spawn_local(run_lpd(l, self.dl.info_hash, self.me.clone())).detach()),
+                    Ok(l) => Some(
+                        glommio::spawn_local(run_lpd(l, self.dl.info_hash, self.me.clone()))
+                            .detach(),
+                    ),
                     Err(e) => {
                         eprintln!("Local Peer Discovery is off: {e}");
                         None
@@ -1209,8 +1212,14 @@ async fn run_lpd(lpd: arietta_bt_net::lpd::Lpd, info_hash: [u8; 20], me: Mailbox
     let mut known: HashSet<SocketAddr> = HashSet::new();
     let _ = lpd.announce(&[info_hash]).await;
     let mut last = Instant::now();
+    // An answer owed to a newcomer, sent once the gap since our last
+    // announcement allows.
+    let mut answer_owed = false;
     loop {
-        let due = ANNOUNCE_INTERVAL.saturating_sub(last.elapsed());
+        let mut due = ANNOUNCE_INTERVAL.saturating_sub(last.elapsed());
+        if answer_owed {
+            due = due.min(LPD_ANSWER_GAP.saturating_sub(last.elapsed()));
+        }
         let heard = futures_lite::future::or(async { Some(lpd.recv().await) }, async {
             glommio::timer::sleep(due).await;
             None
@@ -1220,16 +1229,14 @@ async fn run_lpd(lpd: arietta_bt_net::lpd::Lpd, info_hash: [u8; 20], me: Mailbox
             None => {
                 let _ = lpd.announce(&[info_hash]).await;
                 last = Instant::now();
+                answer_owed = false;
             }
             Some(Ok(peer)) if peer.info_hashes.contains(&info_hash) => {
                 if known.insert(peer.addr) {
                     if me.send(ToTorrent::Peers(vec![peer.addr])).is_err() {
                         return;
                     }
-                    if last.elapsed() >= LPD_ANSWER_GAP {
-                        let _ = lpd.announce(&[info_hash]).await;
-                        last = Instant::now();
-                    }
+                    answer_owed = true;
                 }
             }
             Some(Ok(_)) => {}
