@@ -248,3 +248,43 @@ fn overall_upload_limit_slows_seeding() {
     let floor = Duration::from_secs_f64(total as f64 / (1 << 20) as f64 - 0.5);
     assert!(took >= floor, "3 MB at 1 MiB/s took only {took:?}");
 }
+
+/// A magnet link resolved (ut_metadata) and downloaded from an aria2c
+/// seeder that accepts only MSE: the metadata connection is encrypted too.
+#[test]
+fn magnet_from_aria2c_with_required_crypto() {
+    if skip("magnet_from_aria2c_with_required_crypto") {
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    let tmp = tempdir();
+    let (tracker, torrent) = swarm(tmp.path(), &refs);
+    let (_seeder, _) = aria2c_seeder_with(
+        tmp.path(),
+        &tmp.path().join("seed"),
+        &torrent,
+        &["--bt-require-crypto=true"],
+    );
+    let hash = make_torrent("multi", &refs, PIECE, None).hex();
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr={}", tracker.http());
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                &port,
+                "--bt-tracker-interval=1",
+                "--bt-require-crypto=true",
+                &magnet,
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert_same_tree(&tmp.path().join("seed/multi"), &leech.join("multi"));
+}
