@@ -65,6 +65,9 @@ pub struct TorrentConfig {
     pub enable_dht: bool,
     /// `--max-overall-upload-limit`, bytes/s over every torrent (0: none).
     pub max_overall_upload_limit: u64,
+    /// `--bt-lpd-interface` given as an IPv4 address (interface names are
+    /// not resolved yet: the default multicast interface is used).
+    pub lpd_interface: Option<std::net::Ipv4Addr>,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -159,6 +162,9 @@ impl TorrentConfig {
             enable_lpd: o.get_bool("bt-enable-lpd"),
             enable_dht: o.get_bool("enable-dht"),
             max_overall_upload_limit: o.get_size("max-overall-upload-limit"),
+            lpd_interface: o
+                .get_opt_str("bt-lpd-interface")
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 

@@ -468,14 +468,9 @@ where
                     ToPeer::Interested(false) => Message::NotInterested.encode_into(&mut bytes),
                     ToPeer::Pex(now) => {
                         let Some(id) = l.their_pex else { continue };
-                        let msg = PexMessage::diff(&l.pex_told, &now);
-                        if msg.is_empty() {
+                        let Some(msg) = next_pex(&mut l.pex_told, &now) else {
                             continue;
-                        }
-                        // Remember what was said, not `now`: the lists are
-                        // capped and the rest goes out next time.
-                        l.pex_told.retain(|p| !msg.dropped.contains(&p.addr));
-                        l.pex_told.extend_from_slice(&msg.added);
+                        };
                         Message::Extended {
                             id,
                             payload: msg.encode().into(),
@@ -542,6 +537,19 @@ where
         futures_lite::future::or(writer, server),
     )
     .await
+}
+
+/// The `ut_pex` message that brings a peer told `told` up to `now`, if
+/// there is anything to say; `told` becomes what the message leaves the
+/// peer believing (the lists are capped, the rest goes out next time).
+fn next_pex(told: &mut Vec<PexPeer>, now: &[PexPeer]) -> Option<PexMessage> {
+    let msg = PexMessage::diff(told, now);
+    if msg.is_empty() {
+        return None;
+    }
+    told.retain(|p| !msg.dropped.contains(&p.addr));
+    told.extend_from_slice(&msg.added);
+    Some(msg)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -705,4 +713,45 @@ fn handle(
         | Message::Extended { .. } => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arietta_bt::pex::{PexFlags, MAX_SENT_PER_LIST};
+
+    fn peer(i: u16) -> PexPeer {
+        PexPeer {
+            addr: SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 6881)),
+            flags: PexFlags::default(),
+        }
+    }
+
+    #[test]
+    fn pex_sends_differences_and_remembers_what_it_said() {
+        let mut told = Vec::new();
+        let now: Vec<PexPeer> = (1..=3).map(peer).collect();
+        let m = next_pex(&mut told, &now).unwrap();
+        assert_eq!(m.added.len(), 3);
+        assert!(m.dropped.is_empty());
+        assert!(
+            next_pex(&mut told, &now).is_none(),
+            "nothing new: no message"
+        );
+        let later = vec![peer(2), peer(3), peer(4)];
+        let m = next_pex(&mut told, &later).unwrap();
+        assert_eq!(m.added, vec![peer(4)]);
+        assert_eq!(m.dropped, vec![peer(1).addr]);
+    }
+
+    #[test]
+    fn pex_caps_a_message_and_sends_the_rest_next_time() {
+        let mut told = Vec::new();
+        let many: Vec<PexPeer> = (1..=(MAX_SENT_PER_LIST as u16 + 10)).map(peer).collect();
+        let first = next_pex(&mut told, &many).unwrap();
+        assert_eq!(first.added.len(), MAX_SENT_PER_LIST);
+        let second = next_pex(&mut told, &many).unwrap();
+        assert_eq!(second.added.len(), 10);
+        assert!(next_pex(&mut told, &many).is_none());
+    }
 }

@@ -539,7 +539,8 @@ impl Session {
             .discovery
             .lpd
             .then(|| {
-                let cfg = arietta_bt_net::lpd::LpdConfig::new(self.port);
+                let mut cfg = arietta_bt_net::lpd::LpdConfig::new(self.port);
+                cfg.interface = self.dl.cfg.lpd_interface;
                 match arietta_bt_net::lpd::Lpd::bind(cfg) {
                     Ok(l) => Some(
                         glommio::spawn_local(run_lpd(l, self.dl.info_hash, self.me.clone()))
