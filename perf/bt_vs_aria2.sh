@@ -15,7 +15,9 @@
 #   --keep    leave the temp dir (data, logs) behind
 # Environment: ARIETTA=path (default: build target/release/arietta),
 #   ARIA2C=path, RUNS=n (5), SIZE_MIB=n (1024), PIECE_POW=n (20: 1 MiB
-#   pieces), TMPDIR.
+#   pieces), ARIETTA_ARGS="..." (extra arietta options, e.g.
+#   --bt-force-encryption=true for RC4 both ways), ARIA2C_ARGS="..." (the
+#   same for aria2c), TMPDIR.
 set -euo pipefail
 
 die() { echo "error: $*" >&2; exit 1; }
@@ -87,7 +89,11 @@ wait_port "$TRACKER_PORT"
 COMMON_A2=(--no-conf --enable-dht=false --enable-dht6=false --bt-enable-lpd=false
     --enable-peer-exchange=false --bt-tracker-interval=1 --summary-interval=0
     --file-allocation=none -q)
+# shellcheck disable=SC2206
+COMMON_A2+=(${ARIA2C_ARGS:-})
 COMMON_AR=(--no-conf --bt-tracker-interval=1 --summary-interval=0 --file-allocation=none -q)
+# shellcheck disable=SC2206 # word splitting wanted: several options
+COMMON_AR+=(${ARIETTA_ARGS:-})
 SRC_SUM=$(sha1sum < "$WORK/seed/big.bin" | cut -d' ' -f1)
 
 start_seeder() { # tool -> sets SEEDER_PID

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use arietta_bt::mse::CryptoLevel;
+use arietta_bt_net::CryptoPolicy;
 use arietta_options::OptionSet;
 
 use crate::TorrentError;
@@ -52,6 +54,20 @@ pub struct TorrentConfig {
     pub save_metadata: bool,
     /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
     pub metadata_only: bool,
+    /// `--bt-require-crypto`, `--bt-min-crypto-level`,
+    /// `--bt-force-encryption` (= require + arc4): how handshakes go.
+    pub crypto: CryptoPolicy,
+    /// `--enable-peer-exchange` (BEP 11; never for private torrents).
+    pub enable_pex: bool,
+    /// `--bt-enable-lpd` (BEP 14; never for private torrents).
+    pub enable_lpd: bool,
+    /// `--enable-dht` (BEP 5; never for private torrents).
+    pub enable_dht: bool,
+    /// `--max-overall-upload-limit`, bytes/s over every torrent (0: none).
+    pub max_overall_upload_limit: u64,
+    /// `--bt-lpd-interface` given as an IPv4 address (interface names are
+    /// not resolved yet: the default multicast interface is used).
+    pub lpd_interface: Option<std::net::Ipv4Addr>,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -99,12 +115,14 @@ impl TorrentConfig {
         for v in o.get_list("index-out") {
             index_out.push(arietta_metainfo::parse_index_out(v)?);
         }
-        if o.get_bool("bt-require-crypto") || o.get_bool("bt-force-encryption") {
-            // Refuse rather than talk in the clear to someone who asked not to.
-            return Err(TorrentError::BadOption(
-                "--bt-require-crypto/--bt-force-encryption: MSE encryption is not supported yet"
-                    .into(),
-            ));
+        let level = o.get_str("bt-min-crypto-level");
+        let mut crypto = CryptoPolicy::from_options(o.get_bool("bt-require-crypto"), level)
+            .ok_or_else(|| {
+                TorrentError::BadOption(format!("bad --bt-min-crypto-level value {level:?}"))
+            })?;
+        if o.get_bool("bt-force-encryption") {
+            crypto.require_crypto = true;
+            crypto.min_level = CryptoLevel::Arc4;
         }
         let seed_time = o
             .get_opt_f64("seed-time")
@@ -139,6 +157,14 @@ impl TorrentConfig {
                 .map(str::to_owned),
             save_metadata: o.get_bool("bt-save-metadata"),
             metadata_only: o.get_bool("bt-metadata-only"),
+            crypto,
+            enable_pex: o.get_bool("enable-peer-exchange"),
+            enable_lpd: o.get_bool("bt-enable-lpd"),
+            enable_dht: o.get_bool("enable-dht"),
+            max_overall_upload_limit: o.get_size("max-overall-upload-limit"),
+            lpd_interface: o
+                .get_opt_str("bt-lpd-interface")
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 

@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 mod config;
+mod discovery;
 mod error;
 mod hashing;
 mod have_set;
@@ -26,6 +27,7 @@ mod session;
 mod tracker;
 
 pub use config::{parse_ports, TorrentConfig};
+pub use discovery::Discovery;
 pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
 pub use layout::{LaidFile, Layout};

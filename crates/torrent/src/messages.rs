@@ -76,6 +76,12 @@ pub(crate) enum ToTorrent {
     /// Extra peers from outside (DHT, LPD, PEX, magnet `x.pe`), through
     /// [`crate::PeerSink`].
     Peers(Vec<SocketAddr>),
+    /// The peer's extension handshake named the port it listens on (what
+    /// PEX tells others for a peer that connected to us).
+    ListenPort {
+        key: PeerKey,
+        port: u16,
+    },
     Tick,
 }
 
@@ -88,5 +94,8 @@ pub(crate) enum ToPeer {
     Interested(bool),
     /// Choke (`true`) or unchoke (`false`) the peer.
     Choke(bool),
+    /// The torrent's current peer set, for this peer's next `ut_pex`
+    /// message (the task sends the difference from what it told before).
+    Pex(Vec<arietta_bt::pex::PexPeer>),
     Close,
 }

@@ -75,7 +75,12 @@ pub async fn fetch_metadata(
                 continue;
             }
             tried.push(addr);
-            match with_timeout(PEER_TIMEOUT, from_peer(addr, info_hash, peer_id)).await {
+            match with_timeout(
+                PEER_TIMEOUT,
+                from_peer(addr, info_hash, peer_id, &cfg.crypto),
+            )
+            .await
+            {
                 Some(Ok(info)) => return Ok(info),
                 Some(Err(e)) => last_error = format!("{addr}: {e}"),
                 None => last_error = format!("{addr}: timed out"),
@@ -104,13 +109,24 @@ async fn from_peer(
     addr: SocketAddr,
     info_hash: [u8; 20],
     peer_id: [u8; 20],
+    crypto: &arietta_bt_net::CryptoPolicy,
 ) -> Result<Vec<u8>, String> {
-    let mut s = glommio::net::TcpStream::connect_timeout(addr, Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
-    s.write_all(&Handshake::new(info_hash, peer_id, false).encode())
-        .await
-        .map_err(|e| e.to_string())?;
+    let connect = || async {
+        glommio::net::TcpStream::connect_timeout(addr, Duration::from_secs(10))
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let hs = Handshake::new(info_hash, peer_id, false).encode();
+    // As for data connections: MSE first, plain only when allowed.
+    let mut s = match arietta_bt_net::connect(connect().await?, info_hash, &hs, crypto).await {
+        Ok(c) => c.stream,
+        Err(e) if crypto.require_crypto => return Err(format!("encryption handshake failed: {e}")),
+        Err(_) => {
+            let mut s = arietta_bt_net::MseStream::plaintext(connect().await?);
+            s.write_all(&hs).await.map_err(|e| e.to_string())?;
+            s
+        }
+    };
     let hello = OwnedValue::dict()
         .insert(
             b"m".to_vec(),
@@ -120,6 +136,7 @@ async fn from_peer(
     s.write_all(&ext_message(0, &hello, &[]))
         .await
         .map_err(|e| e.to_string())?;
+    s.flush().await.map_err(|e| e.to_string())?;
     // Bitfields of huge torrents may pass by before the extension handshake.
     let mut dec = MessageDecoder::new(MAX_METADATA as u32);
     let mut buf = vec![0u8; 64 * 1024];
@@ -171,6 +188,7 @@ async fn from_peer(
                         out.extend(ext_message(ut as u8, &req, &[]));
                     }
                     s.write_all(&out).await.map_err(|e| e.to_string())?;
+                    s.flush().await.map_err(|e| e.to_string())?;
                 } else if id == OUR_UT_METADATA && their_id.is_some() {
                     match dict.get("msg_type").and_then(|v| v.as_int()) {
                         Some(1) => {}

@@ -11,10 +11,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arietta_bencode::OwnedValue;
 use arietta_bt::bitfield::Bitfield;
 use arietta_bt::peer_wire::{Handshake, Message, MessageDecoder};
+use arietta_bt::pex::{PexMessage, PexPeer};
 use arietta_bt::piece_geometry::BlockRef;
 use arietta_bt::piece_picker::PeerKey;
+use arietta_bt_net::{CryptoPolicy, MseStream};
 use arietta_net::RateLimiter;
 use arietta_runtime::{Mailbox, MailboxSender};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,6 +34,8 @@ const MAX_SERVED_BLOCK: u32 = 128 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE: Duration = Duration::from_secs(100);
+/// Our id for `ut_pex` in the BEP 10 handshake (peers send PEX with it).
+const OUR_UT_PEX: u8 = 1;
 
 /// Everything a peer task needs; sent to its core.
 pub(crate) struct PeerSetup {
@@ -41,8 +46,16 @@ pub(crate) struct PeerSetup {
     pub have: Arc<HaveSet>,
     pub to_torrent: MailboxSender<ToTorrent>,
     pub inbox: Mailbox<ToPeer>,
-    pub upload_limit: Option<Arc<RateLimiter>>,
+    /// `--max-upload-limit` and `--max-overall-upload-limit`, all taken
+    /// from before a block is sent.
+    pub upload_limits: Vec<Arc<RateLimiter>>,
     pub download_limit: Option<Arc<RateLimiter>>,
+    /// MSE/PSE: how to shake hands.
+    pub crypto: CryptoPolicy,
+    /// Speak `ut_pex` with this peer (off for private torrents).
+    pub pex: bool,
+    /// Our listening port, told in the extension handshake (`p`).
+    pub listen_port: u16,
 }
 
 /// How the connection came to be.
@@ -75,19 +88,16 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
     let result = match source {
-        PeerSource::Outgoing(addr) => {
-            match glommio::net::TcpStream::connect_timeout(addr, CONNECT_TIMEOUT).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    drive(s, setup).await
-                }
-                Err(e) => Err(fail(format!("connect failed: {e}"))),
-            }
-        }
+        PeerSource::Outgoing(addr) => outgoing(addr, setup).await,
         PeerSource::Incoming(s) => {
             let s = s.bind_to_executor();
             let _ = s.set_nodelay(true);
-            drive(s, setup).await
+            // Tells MSE from a plain handshake by its first bytes; a plain
+            // one is refused when crypto is required.
+            match arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto).await {
+                Ok(a) => drive(a.stream, setup, false).await,
+                Err(e) => Err(fail(format!("encryption handshake failed: {e}"))),
+            }
         }
     };
     let (reason, ban) = match result {
@@ -97,6 +107,33 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
     let _ = tx.send(ToTorrent::Closed { key, reason, ban });
 }
 
+async fn connect(addr: SocketAddr) -> Result<glommio::net::TcpStream, Failure> {
+    let s = glommio::net::TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)
+        .await
+        .map_err(|e| fail(format!("connect failed: {e}")))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Outgoing: MSE first (RC4, or an obfuscated handshake with a plain
+/// payload when `--bt-min-crypto-level=plain` lets the other side choose),
+/// our BitTorrent handshake riding in its initial payload; a peer that does
+/// not speak MSE gets a second connection with a plain handshake unless
+/// `--bt-require-crypto`.
+async fn outgoing(addr: SocketAddr, setup: PeerSetup) -> Result<(), Failure> {
+    let s = connect(addr).await?;
+    let hs = Handshake::new(setup.info_hash, setup.our_id, false).encode();
+    let mse_error = match arietta_bt_net::connect(s, setup.info_hash, &hs, &setup.crypto).await {
+        Ok(c) => return drive(c.stream, setup, true).await,
+        Err(e) => e,
+    };
+    if setup.crypto.require_crypto {
+        return Err(fail(format!("encryption handshake failed: {mse_error}")));
+    }
+    let s = connect(addr).await?;
+    drive(MseStream::plaintext(s), setup, false).await
+}
+
 /// This connection's view of the other side.
 struct Local {
     /// Our requests not yet answered.
@@ -104,6 +141,12 @@ struct Local {
     peer_choking: bool,
     am_choking: bool,
     fast: bool,
+    /// PEX is allowed for this torrent.
+    pex_enabled: bool,
+    /// The peer's id for `ut_pex`, once its extension handshake said so.
+    their_pex: Option<u8>,
+    /// The peer set our PEX messages have told this peer about so far.
+    pex_told: Vec<PexPeer>,
 }
 
 /// Per-connection file handles (io_uring buffered files of this core).
@@ -193,7 +236,7 @@ fn frame(m: &Message) -> Vec<u8> {
     m.to_vec()
 }
 
-async fn drive<S>(stream: S, setup: PeerSetup) -> Result<(), Failure>
+async fn drive<S>(stream: S, setup: PeerSetup, handshake_sent: bool) -> Result<(), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -205,15 +248,24 @@ where
         have,
         to_torrent,
         inbox,
-        upload_limit,
+        upload_limits,
         download_limit,
+        crypto: _,
+        pex,
+        listen_port,
     } = setup;
     let mut stream = stream;
     let piece_count = have.len();
-    stream
-        .write_all(&Handshake::new(info_hash, our_id, false).encode())
-        .await
-        .map_err(|e| fail(format!("write failed: {e}")))?;
+    if !handshake_sent {
+        stream
+            .write_all(&Handshake::new(info_hash, our_id, false).encode())
+            .await
+            .map_err(|e| fail(format!("write failed: {e}")))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| fail(format!("write failed: {e}")))?;
+    }
     let mut dec = MessageDecoder::for_piece_count(piece_count);
     let mut buf = vec![0u8; 256 * 1024];
     let hs = with_timeout(HANDSHAKE_TIMEOUT, async {
@@ -246,6 +298,22 @@ where
         peer_id: hs.peer_id,
     });
 
+    let mut hello = Vec::new();
+    if hs.supports_extension_protocol() {
+        let mut m = OwnedValue::dict();
+        if pex {
+            m = m.insert(arietta_bt::pex::EXTENSION_NAME, i64::from(OUR_UT_PEX));
+        }
+        let dict = OwnedValue::dict()
+            .insert("m", m)
+            .insert("p", i64::from(listen_port))
+            .insert("v", "arietta");
+        Message::Extended {
+            id: 0,
+            payload: arietta_bencode::encode(&dict).into(),
+        }
+        .encode_into(&mut hello);
+    }
     let ours = have.to_bitfield();
     let first = if fast && ours.count_ones() == 0 {
         Some(Message::HaveNone)
@@ -259,8 +327,15 @@ where
         None
     };
     if let Some(m) = first {
+        m.encode_into(&mut hello);
+    }
+    if !hello.is_empty() {
         stream
-            .write_all(&frame(&m))
+            .write_all(&hello)
+            .await
+            .map_err(|e| fail(format!("write failed: {e}")))?;
+        stream
+            .flush()
             .await
             .map_err(|e| fail(format!("write failed: {e}")))?;
     }
@@ -270,6 +345,9 @@ where
         peer_choking: true,
         am_choking: true,
         fast,
+        pex_enabled: pex,
+        their_pex: None,
+        pex_told: Vec::new(),
     }));
     let files = Rc::new(Files {
         layout: layout.clone(),
@@ -297,10 +375,11 @@ where
                     cached = Some((b.index, data));
                 }
                 let Some((_, data)) = &cached else { continue };
-                if let Some(l) = &upload_limit {
+                if !upload_limits.is_empty() {
+                    let limits: Vec<&RateLimiter> = upload_limits.iter().map(|l| &**l).collect();
                     let mut left = b.length as usize;
                     while left > 0 {
-                        left -= l.take(left).await.min(left);
+                        left -= arietta_net::take_all(&limits, left).await.min(left);
                     }
                 }
                 let at = b.begin as usize;
@@ -350,6 +429,10 @@ where
             wr.write_all(&bytes)
                 .await
                 .map_err(|e| fail(format!("write failed: {e}")))?;
+            // An RC4 stream holds the tail of a write until flushed.
+            wr.flush()
+                .await
+                .map_err(|e| fail(format!("write failed: {e}")))?;
             if closing {
                 break;
             }
@@ -383,6 +466,17 @@ where
                     ToPeer::Have(i) => Message::Have(i).encode_into(&mut bytes),
                     ToPeer::Interested(true) => Message::Interested.encode_into(&mut bytes),
                     ToPeer::Interested(false) => Message::NotInterested.encode_into(&mut bytes),
+                    ToPeer::Pex(now) => {
+                        let Some(id) = l.their_pex else { continue };
+                        let Some(msg) = next_pex(&mut l.pex_told, &now) else {
+                            continue;
+                        };
+                        Message::Extended {
+                            id,
+                            payload: msg.encode().into(),
+                        }
+                        .encode_into(&mut bytes);
+                    }
                     ToPeer::Choke(c) => {
                         if l.am_choking != c {
                             l.am_choking = c;
@@ -443,6 +537,19 @@ where
         futures_lite::future::or(writer, server),
     )
     .await
+}
+
+/// The `ut_pex` message that brings a peer told `told` up to `now`, if
+/// there is anything to say; `told` becomes what the message leaves the
+/// peer believing (the lists are capped, the rest goes out next time).
+fn next_pex(told: &mut Vec<PexPeer>, now: &[PexPeer]) -> Option<PexMessage> {
+    let msg = PexMessage::diff(told, now);
+    if msg.is_empty() {
+        return None;
+    }
+    told.retain(|p| !msg.dropped.contains(&p.addr));
+    told.extend_from_slice(&msg.added);
+    Some(msg)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -558,10 +665,93 @@ fn handle(
                 send(ToTorrent::Rejected { key, block: b });
             }
         }
+        Message::Extended { id: 0, payload } => {
+            // A malformed extension handshake costs the peer its
+            // extensions, not the connection.
+            let Ok((dict, _)) = arietta_bencode::decode_prefix(&payload) else {
+                return Ok(());
+            };
+            let their_pex = dict
+                .get("m")
+                .and_then(|m| m.get(arietta_bt::pex::EXTENSION_NAME))
+                .and_then(|v| v.as_int())
+                .filter(|v| (1..=255).contains(v))
+                .map(|v| v as u8);
+            let mut l = local.borrow_mut();
+            if l.pex_enabled {
+                l.their_pex = their_pex;
+            }
+            if let Some(port) = dict
+                .get("p")
+                .and_then(|v| v.as_int())
+                .filter(|v| (1..=65535).contains(v))
+            {
+                send(ToTorrent::ListenPort {
+                    key,
+                    port: port as u16,
+                });
+            }
+        }
+        Message::Extended {
+            id: OUR_UT_PEX,
+            payload,
+        } => {
+            if !local.borrow().pex_enabled {
+                return Ok(());
+            }
+            // BEP 11 asks to ignore a bad PEX message, not to drop its sender.
+            if let Ok(m) = PexMessage::decode(&payload) {
+                let peers: Vec<SocketAddr> = m.added.iter().map(|p| p.addr).collect();
+                if !peers.is_empty() {
+                    send(ToTorrent::Peers(peers));
+                }
+            }
+        }
         Message::Port(_)
         | Message::Suggest(_)
         | Message::AllowedFast(_)
         | Message::Extended { .. } => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arietta_bt::pex::{PexFlags, MAX_SENT_PER_LIST};
+
+    fn peer(i: u16) -> PexPeer {
+        PexPeer {
+            addr: SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 6881)),
+            flags: PexFlags::default(),
+        }
+    }
+
+    #[test]
+    fn pex_sends_differences_and_remembers_what_it_said() {
+        let mut told = Vec::new();
+        let now: Vec<PexPeer> = (1..=3).map(peer).collect();
+        let m = next_pex(&mut told, &now).unwrap();
+        assert_eq!(m.added.len(), 3);
+        assert!(m.dropped.is_empty());
+        assert!(
+            next_pex(&mut told, &now).is_none(),
+            "nothing new: no message"
+        );
+        let later = vec![peer(2), peer(3), peer(4)];
+        let m = next_pex(&mut told, &later).unwrap();
+        assert_eq!(m.added, vec![peer(4)]);
+        assert_eq!(m.dropped, vec![peer(1).addr]);
+    }
+
+    #[test]
+    fn pex_caps_a_message_and_sends_the_rest_next_time() {
+        let mut told = Vec::new();
+        let many: Vec<PexPeer> = (1..=(MAX_SENT_PER_LIST as u16 + 10)).map(peer).collect();
+        let first = next_pex(&mut told, &many).unwrap();
+        assert_eq!(first.added.len(), MAX_SENT_PER_LIST);
+        let second = next_pex(&mut told, &many).unwrap();
+        assert_eq!(second.added.len(), 10);
+        assert!(next_pex(&mut told, &many).is_none());
+    }
 }

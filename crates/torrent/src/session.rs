@@ -23,6 +23,7 @@ use arietta_runtime::{mailbox, Mailbox, MailboxSender};
 use arietta_storage::control_path;
 
 use crate::config::TorrentConfig;
+use crate::discovery::Discovery;
 use crate::error::io_err;
 use crate::hashing;
 use crate::have_set::HaveSet;
@@ -47,6 +48,21 @@ const MAX_STRIKES: u32 = 2;
 /// A peer that holds requests of ours and sends nothing for this long is
 /// dropped, so its blocks go to others.
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often peers get a `ut_pex` message: aria2's (and BEP 11's) minute.
+const PEX_INTERVAL: Duration = Duration::from_secs(60);
+/// Answer an LPD announcement from a new peer with ours, at most this
+/// often, so a peer that started after us learns of us without waiting for
+/// the next five-minute round.
+const LPD_ANSWER_GAP: Duration = Duration::from_secs(2);
+
+/// `--max-overall-upload-limit`: one bucket for every torrent of the
+/// process, as aria2 has.
+fn overall_upload_limiter(rate: u64) -> Arc<RateLimiter> {
+    static OVERALL: std::sync::OnceLock<Arc<RateLimiter>> = std::sync::OnceLock::new();
+    let l = OVERALL.get_or_init(|| RateLimiter::new(rate));
+    l.set_rate(rate);
+    l.clone()
+}
 
 /// A job to run on one core's executor (a peer connection task).
 pub type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -299,6 +315,10 @@ struct PeerEntry {
     peer_interested: bool,
     connected_at: Instant,
     last_block: Option<Instant>,
+    /// Where the peer accepts connections: its address when we dialled
+    /// it, the extension handshake's `p` when it dialled us. What PEX
+    /// tells others.
+    listen_addr: Option<SocketAddr>,
 }
 
 struct Session {
@@ -331,8 +351,11 @@ struct Session {
     stop: Arc<AtomicBool>,
     me: MailboxSender<ToTorrent>,
     inbox: Mailbox<ToTorrent>,
-    upload_limit: Option<Arc<RateLimiter>>,
+    upload_limits: Vec<Arc<RateLimiter>>,
     download_limit: Option<Arc<RateLimiter>>,
+    /// PEX, LPD and DHT as the options and the private flag allow.
+    discovery: Discovery,
+    last_pex: Instant,
     hashing: HashSet<u32>,
     /// Why the last peer connection ended, for the error when none is left.
     last_peer_error: Option<String>,
@@ -408,9 +431,16 @@ impl Session {
         }
         let (me, inbox) = std::mem::replace(&mut dl.mailbox, mailbox());
         let limit = |v: u64| (v > 0).then(|| RateLimiter::new(v));
+        let mut upload_limits: Vec<Arc<RateLimiter>> =
+            limit(dl.cfg.max_upload_limit).into_iter().collect();
+        if dl.cfg.max_overall_upload_limit > 0 {
+            upload_limits.push(overall_upload_limiter(dl.cfg.max_overall_upload_limit));
+        }
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
-            upload_limit: limit(dl.cfg.max_upload_limit),
+            upload_limits,
+            discovery: Discovery::decide(dl.meta.private, &dl.cfg),
+            last_pex: Instant::now(),
             download_limit: limit(dl.cfg.max_download_limit),
             dl,
             picker,
@@ -505,6 +535,24 @@ impl Session {
             })
             .detach()
         };
+        let lpd = self
+            .discovery
+            .lpd
+            .then(|| {
+                let mut cfg = arietta_bt_net::lpd::LpdConfig::new(self.port);
+                cfg.interface = self.dl.cfg.lpd_interface;
+                match arietta_bt_net::lpd::Lpd::bind(cfg) {
+                    Ok(l) => Some(
+                        glommio::spawn_local(run_lpd(l, self.dl.info_hash, self.me.clone()))
+                            .detach(),
+                    ),
+                    Err(e) => {
+                        eprintln!("Local Peer Discovery is off: {e}");
+                        None
+                    }
+                }
+            })
+            .flatten();
         if self.is_complete() {
             self.on_complete(false);
         }
@@ -529,6 +577,9 @@ impl Session {
         }
         accept.cancel();
         ticker.cancel();
+        if let Some(l) = lpd {
+            l.cancel();
+        }
         self.listener = None;
         for p in self.peers.values() {
             let _ = p.tx.send(ToPeer::Close);
@@ -718,9 +769,13 @@ impl Session {
             have: self.have.clone(),
             to_torrent: self.me.clone(),
             inbox,
-            upload_limit: self.upload_limit.clone(),
+            upload_limits: self.upload_limits.clone(),
             download_limit: self.download_limit.clone(),
+            crypto: self.dl.cfg.crypto,
+            pex: self.discovery.pex,
+            listen_port: self.port,
         };
+        let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
         self.peers.insert(
             key,
             PeerEntry {
@@ -739,6 +794,7 @@ impl Session {
                 peer_interested: false,
                 connected_at: Instant::now(),
                 last_block: None,
+                listen_addr,
             },
         );
         self.picker.add_peer(key);
@@ -878,6 +934,42 @@ impl Session {
             }
             ToTorrent::Hashed { index, ok } => self.on_hashed(index, ok),
             ToTorrent::Peers(p) => self.add_candidates(p),
+            ToTorrent::ListenPort { key, port } => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.listen_addr = Some(SocketAddr::new(p.addr.ip(), port));
+                }
+            }
+        }
+    }
+
+    /// Every [`PEX_INTERVAL`], tells each peer (through its task, which
+    /// sends only the difference from its last message) the peers we are
+    /// connected to.
+    fn send_pex(&mut self) {
+        if !self.discovery.pex || self.last_pex.elapsed() < PEX_INTERVAL {
+            return;
+        }
+        self.last_pex = Instant::now();
+        let all: Vec<(SocketAddr, bool)> = self
+            .peers
+            .values()
+            .filter(|p| p.peer_id.is_some())
+            .filter_map(|p| p.listen_addr.map(|a| (a, p.seed)))
+            .collect();
+        for p in self.peers.values().filter(|p| p.peer_id.is_some()) {
+            let list = all
+                .iter()
+                .filter(|(a, _)| Some(*a) != p.listen_addr)
+                .map(|&(addr, seed)| arietta_bt::pex::PexPeer {
+                    addr,
+                    flags: arietta_bt::pex::PexFlags(if seed {
+                        arietta_bt::pex::PexFlags::SEED
+                    } else {
+                        0
+                    }),
+                })
+                .collect();
+            let _ = p.tx.send(ToPeer::Pex(list));
         }
     }
 
@@ -1103,11 +1195,53 @@ impl Session {
         }
         self.maybe_announce();
         self.connect_more();
+        self.send_pex();
         self.update_stats();
         if let Some(t) = self.dl.cfg.stop_timeout {
             if !self.is_complete() && self.last_data.elapsed() >= t {
                 self.stalled = Some(t);
             }
+        }
+    }
+}
+
+/// BEP 14 for one torrent: announce now and every five minutes (and, at
+/// most every [`LPD_ANSWER_GAP`], in answer to a peer we had not heard
+/// of), and hand peers announcing this torrent to the actor.
+async fn run_lpd(lpd: arietta_bt_net::lpd::Lpd, info_hash: [u8; 20], me: MailboxSender<ToTorrent>) {
+    use arietta_bt_net::lpd::ANNOUNCE_INTERVAL;
+    let mut known: HashSet<SocketAddr> = HashSet::new();
+    let _ = lpd.announce(&[info_hash]).await;
+    let mut last = Instant::now();
+    // An answer owed to a newcomer, sent once the gap since our last
+    // announcement allows.
+    let mut answer_owed = false;
+    loop {
+        let mut due = ANNOUNCE_INTERVAL.saturating_sub(last.elapsed());
+        if answer_owed {
+            due = due.min(LPD_ANSWER_GAP.saturating_sub(last.elapsed()));
+        }
+        let heard = futures_lite::future::or(async { Some(lpd.recv().await) }, async {
+            glommio::timer::sleep(due).await;
+            None
+        })
+        .await;
+        match heard {
+            None => {
+                let _ = lpd.announce(&[info_hash]).await;
+                last = Instant::now();
+                answer_owed = false;
+            }
+            Some(Ok(peer)) if peer.info_hashes.contains(&info_hash) => {
+                if known.insert(peer.addr) {
+                    if me.send(ToTorrent::Peers(vec![peer.addr])).is_err() {
+                        return;
+                    }
+                    answer_owed = true;
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) => glommio::timer::sleep(Duration::from_secs(1)).await,
         }
     }
 }

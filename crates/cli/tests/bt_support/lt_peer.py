@@ -6,7 +6,10 @@ local peers and several connections per IP allowed.
     lt_peer.py leech TORRENT SAVE_DIR PORT PEER_PORT  connects to 127.0.0.1:PEER_PORT,
                                                      prints DONE and exits 0 when complete
 Runs until killed (seed) or until done / 60 s (leech, exit 1 on timeout).
+With LT_ENCRYPTION=rc4 in the environment, only RC4-encrypted (MSE)
+connections are made and accepted.
 """
+import os
 import sys
 import time
 
@@ -33,6 +36,17 @@ def session(port):
         "announce_to_all_trackers": True,
         "alert_mask": 0,
     }
+    if os.environ.get("LT_ENCRYPTION") == "rc4":
+        forced = getattr(lt.enc_policy, "forced", None)
+        if forced is None:
+            forced = lt.enc_policy.pe_forced
+        rc4 = getattr(lt.enc_level, "rc4", None)
+        if rc4 is None:
+            rc4 = lt.enc_level.pe_rc4
+        settings["out_enc_policy"] = int(forced)
+        settings["in_enc_policy"] = int(forced)
+        settings["allowed_enc_level"] = int(rc4)
+        settings["prefer_rc4"] = True
     return lt.session(settings)
 
 

@@ -257,20 +257,17 @@ pub fn run_for(mut cmd: Command, limit: Duration) -> bool {
 /// Starts an aria2c seeder of `torrent` with its data in `dir`; returns
 /// once it listens.
 pub fn aria2c_seeder(home: &Path, dir: &Path, torrent: &Path) -> (Guard, u16) {
+    aria2c_seeder_with(home, dir, torrent, &[])
+}
+
+/// [`aria2c_seeder`] with extra options (e.g. `--bt-require-crypto=true`).
+pub fn aria2c_seeder_with(home: &Path, dir: &Path, torrent: &Path, extra: &[&str]) -> (Guard, u16) {
     let port = free_port();
-    let child = aria2c(
-        home,
-        &[
-            "-d",
-            dir.to_str().unwrap(),
-            "--seed-ratio=0",
-            "-V",
-            &format!("--listen-port={port}"),
-            torrent.to_str().unwrap(),
-        ],
-    )
-    .spawn()
-    .expect("start aria2c");
+    let listen = format!("--listen-port={port}");
+    let mut args = vec!["-d", dir.to_str().unwrap(), "--seed-ratio=0", "-V", &listen];
+    args.extend_from_slice(extra);
+    args.push(torrent.to_str().unwrap());
+    let child = aria2c(home, &args).spawn().expect("start aria2c");
     let g = Guard(child);
     assert!(
         wait_listening(port, Duration::from_secs(20)),
@@ -305,7 +302,21 @@ pub fn libtorrent_seeder(dir: &Path, torrent: &Path) -> (Guard, u16) {
 
 /// Runs a libtorrent leecher against `peer_port` to completion.
 pub fn libtorrent_leech(dir: &Path, torrent: &Path, peer_port: u16) -> bool {
-    let mut child = Command::new("/usr/bin/python3")
+    libtorrent_leech_with(dir, torrent, peer_port, None)
+}
+
+/// [`libtorrent_leech`]; `Some("rc4")` forces RC4-encrypted connections.
+pub fn libtorrent_leech_with(
+    dir: &Path,
+    torrent: &Path,
+    peer_port: u16,
+    encryption: Option<&str>,
+) -> bool {
+    let mut cmd = Command::new("/usr/bin/python3");
+    if let Some(e) = encryption {
+        cmd.env("LT_ENCRYPTION", e);
+    }
+    let mut child = cmd
         .arg(lt_script())
         .args(["leech", torrent.to_str().unwrap(), dir.to_str().unwrap()])
         .arg(free_port().to_string())
