@@ -249,6 +249,9 @@ pub struct Coordinator {
     /// Per-server speeds ranking mirrors (`--uri-selector`).
     stats: crate::server_stat::ServerStatTable,
     stat_out: Option<PathBuf>,
+    /// The process's DHT: `None` until the first torrent starts it, then
+    /// `Some(None)` when it is off or could not start.
+    dht: Option<Option<arietta_torrent::DhtService>>,
 }
 
 impl Coordinator {
@@ -284,6 +287,7 @@ impl Coordinator {
             keep_unfinished: s.keep_unfinished,
             stats: s.server_stats,
             stat_out: s.server_stat_out,
+            dht: None,
         }
     }
 
@@ -309,6 +313,14 @@ impl Coordinator {
             self.handle(msg);
         }
         ticker.cancel();
+        if let Some(Some(dht)) = self.dht.take() {
+            if let Err(e) = dht.shutdown().await {
+                self.reporter.notice(
+                    LogLevel::Error,
+                    &format!("Failed to save the DHT routing table: {e}"),
+                );
+            }
+        }
         self.save_server_stats();
         if let Err(e) = self.write_session() {
             self.reporter
@@ -552,8 +564,9 @@ impl Coordinator {
             });
             let stop = a.stop.clone();
             let me = self.me.clone();
+            let dht = self.dht_for(gid);
             glommio::spawn_local(async move {
-                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop).await;
+                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop, dht).await;
                 let msg = match r {
                     Ok(dl) => ToCoordinator::TorrentReady {
                         gid,
@@ -580,8 +593,31 @@ impl Coordinator {
         }
     }
 
+    /// The shared DHT for a torrent of `gid`, started on the first call
+    /// (one node per process, on this core); `None` when the download has
+    /// `--enable-dht(6)=false` or the node could not start.
+    fn dht_for(&mut self, gid: Gid) -> Option<arietta_torrent::DhtService> {
+        let opts = &self.active.get(&gid)?.request.options;
+        if !opts.get_bool("enable-dht") && !opts.get_bool("enable-dht6") {
+            return None;
+        }
+        if self.dht.is_none() {
+            let started = arietta_torrent::DhtService::start(opts);
+            self.dht = Some(match started {
+                Ok(d) => d,
+                Err(e) => {
+                    self.reporter
+                        .notice(LogLevel::Error, &format!("Cannot start the DHT: {e}"));
+                    None
+                }
+            });
+        }
+        self.dht.clone().flatten()
+    }
+
     /// Starts a parsed torrent's actor on this core.
     fn run_torrent(&mut self, gid: Gid, dl: arietta_torrent::TorrentDownload) {
+        let dht = self.dht_for(gid);
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
@@ -598,7 +634,7 @@ impl Coordinator {
         let stop = a.stop.clone();
         let me = self.me.clone();
         glommio::spawn_local(async move {
-            let result = dl.run(spawner, stop).await;
+            let result = dl.run(spawner, stop, dht).await;
             let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
         })
         .detach();

@@ -148,15 +148,19 @@ impl TorrentDownload {
     }
 
     /// Resolves a magnet link: fetches the info dictionary from peers
-    /// (BEP 9), optionally saves it (`--bt-save-metadata`), and lays the
-    /// torrent out like a `.torrent` with the magnet's trackers.
+    /// (BEP 9; peers from trackers, `x.pe` and `dht` when given),
+    /// optionally saves it (`--bt-save-metadata`), and lays the torrent out
+    /// like a `.torrent` with the magnet's trackers.
     pub async fn from_magnet(
         uri: &str,
         cfg: TorrentConfig,
         stop: &Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
     ) -> Result<Self, TorrentError> {
         let magnet = arietta_metainfo::Magnet::parse(uri)?;
-        let info = crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop).await?;
+        let info =
+            crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop, dht.as_ref())
+                .await?;
         let mut meta = Metainfo::from_info(&info)?;
         meta.announce_list = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
         meta.announce = magnet.trackers.first().cloned();
@@ -243,12 +247,16 @@ impl TorrentDownload {
     }
 
     /// Downloads, then seeds until `--seed-ratio`/`--seed-time`; returns
-    /// early with [`TorrentError::Stopped`] when `stop` is raised.
+    /// early with [`TorrentError::Stopped`] when `stop` is raised. With
+    /// `dht`, the torrent finds peers and announces itself there too,
+    /// unless it is private (BEP 27: trackers only).
     pub async fn run(
         self,
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
     ) -> Result<(), TorrentError> {
+        let dht = dht.filter(|_| !self.meta.private);
         if self.cfg.metadata_only {
             return Ok(());
         }
@@ -277,7 +285,17 @@ impl TorrentDownload {
                 hashing::check_all(&layout, &hashes, &wanted, threads)
             })
             .await?;
-        Session::new(self, initial, spawner, stop)?.run().await
+        let session = Session::new(self, initial, spawner, stop)?;
+        if let Some(dht) = &dht {
+            let sink = PeerSink(session.me.clone());
+            dht.feed(
+                session.dl.info_hash,
+                session.port,
+                sink,
+                session.stop.clone(),
+            );
+        }
+        session.run().await
     }
 }
 

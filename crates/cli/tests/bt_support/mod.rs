@@ -303,6 +303,30 @@ pub fn libtorrent_seeder(dir: &Path, torrent: &Path) -> (Guard, u16) {
     (g, port)
 }
 
+/// Starts a DHT-only libtorrent seeder and the bare libtorrent DHT node it
+/// bootstrapped from; returns once that node stored the seeder's announce,
+/// with the seeder's TCP port and the entry node's UDP port.
+pub fn libtorrent_dht_seeder(dir: &Path, torrent: &Path) -> (Guard, u16, u16) {
+    let port = free_tcp_udp_port();
+    let entry = free_tcp_udp_port();
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(lt_script())
+        .args(["dhtseed", torrent.to_str().unwrap(), dir.to_str().unwrap()])
+        .arg(port.to_string())
+        .arg(entry.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start libtorrent DHT seeder");
+    let out = child.stdout.take().unwrap();
+    let g = Guard(child);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "READY", "libtorrent DHT seeder failed: {line}");
+    (g, port, entry)
+}
+
 /// Runs a libtorrent leecher against `peer_port` to completion.
 pub fn libtorrent_leech(dir: &Path, torrent: &Path, peer_port: u16) -> bool {
     let mut child = Command::new("/usr/bin/python3")
