@@ -8,6 +8,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use arietta_testserver::{Route, TestServer};
 use bt_support::*;
 use support::{exit, s, spawn, tempdir, wait_with_timeout};
 
@@ -73,4 +74,150 @@ fn dht_only_swarm_with_libtorrent_and_saved_table() {
     let out = dht_leech(tmp.path(), &second, &magnet, &[&file_opt]);
     out.expect_code(exit::OK);
     assert_same_tree(&seed.join("multi"), &second.join("multi"));
+}
+
+// ---- web seeds (BEP 19) ---------------------------------------------------
+
+/// Serves `files` of torrent `name` under `/ws/name/…` on a fresh test
+/// server, with `route` applied to each file's route.
+fn web_seed_server(
+    name: &str,
+    files: &[(Vec<&'static str>, Vec<u8>)],
+    route: impl Fn(Route) -> Route,
+) -> TestServer {
+    let server = TestServer::start();
+    for (path, data) in files {
+        let p = format!("/ws/{name}/{}", path.join("/"));
+        server.add_route(&p, route(Route::new(data.clone())));
+    }
+    server
+}
+
+/// A torrent whose only source is its `url-list`: no tracker, no DHT, no
+/// peer; every byte comes from the in-tree HTTP server by ranged GETs.
+#[test]
+fn web_seed_only_download() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let server = web_seed_server("multi", &files, |r| r);
+    let ws = server.url("/ws/");
+    let t = make_torrent_with_web_seeds("multi", &refs, PIECE, None, &[&ws]);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let want = tmp.path().join("want");
+    write_files(&want, "multi", &refs);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                "--enable-dht=false",
+                &port,
+                s(&torrent),
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert_same_tree(&want.join("multi"), &leech.join("multi"));
+    let total: usize = files.iter().map(|(_, d)| d.len()).sum();
+    assert!(server.total_bytes_served() >= total as u64);
+}
+
+/// An aria2c seeder (through opentracker) and a web seed given as an HTTP
+/// URI next to the torrent on the command line feed one download.
+#[test]
+fn web_seed_and_aria2c_seeder_together() {
+    if !have_tools() {
+        eprintln!("skipping web_seed_and_aria2c_seeder_together: opentracker or aria2c missing");
+        return;
+    }
+    let files = sample();
+    let refs = as_refs(&files);
+    // Slow enough that the peer gets its share too.
+    let server = web_seed_server("multi", &files, |r| r.throttle(400_000));
+    let hash = make_torrent("multi", &refs, PIECE, None).hex();
+    let tracker = Tracker::start(&[hash]);
+    let t = make_torrent("multi", &refs, PIECE, Some(&tracker.http()));
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let (_seeder, _) = aria2c_seeder(tmp.path(), &seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let ws = server.url("/ws/");
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                "--enable-dht=false",
+                "--bt-tracker-interval=1",
+                &port,
+                s(&torrent),
+                &ws,
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+    let served = server.total_bytes_served();
+    let total: usize = files.iter().map(|(_, d)| d.len()).sum();
+    assert!(served > 0, "the web seed served nothing");
+    assert!(
+        served < total as u64,
+        "the aria2c seeder contributed nothing (web seed served {served} of {total})"
+    );
+}
+
+/// A web seed serving corrupted bytes: every piece fails its SHA-1, the
+/// seed is banned, and the download never claims completion.
+#[test]
+fn corrupt_web_seed_is_caught_by_piece_hash() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let bad: Vec<(Vec<&'static str>, Vec<u8>)> = files
+        .iter()
+        .map(|(p, d)| (p.clone(), d.iter().map(|b| b ^ 0x5a).collect()))
+        .collect();
+    let server = web_seed_server("multi", &bad, |r| r);
+    let ws = server.url("/ws/");
+    let t = make_torrent_with_web_seeds("multi", &refs, PIECE, None, &[&ws]);
+    let tmp = tempdir();
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                "--enable-dht=false",
+                "--bt-stop-timeout=3",
+                &port,
+                s(&torrent),
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_failure();
+    assert!(
+        !out.output().contains("Download complete"),
+        "{}",
+        out.output()
+    );
+    assert!(server.total_bytes_served() > 0, "the web seed was not used");
 }

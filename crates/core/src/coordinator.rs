@@ -517,9 +517,9 @@ impl Coordinator {
             pieces: None,
             torrent: None,
         };
-        if let Some(src) = bittorrent::source_of(&req) {
+        if let Some((src, web_seeds)) = bittorrent::source_of(&req) {
             self.active.insert(gid, a);
-            self.start_torrent(gid, src);
+            self.start_torrent(gid, src, web_seeds);
             return;
         }
         let first = a.ranked(&self.stats).first().copied();
@@ -535,7 +535,12 @@ impl Coordinator {
 
     /// Parses the torrent and starts its actor on this core; its peer
     /// tasks spread over every core.
-    fn start_torrent(&mut self, gid: Gid, src: arietta_torrent::TorrentSource) {
+    fn start_torrent(
+        &mut self,
+        gid: Gid,
+        src: arietta_torrent::TorrentSource,
+        web_seeds: Vec<String>,
+    ) {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
@@ -582,8 +587,11 @@ impl Coordinator {
             .detach();
             return;
         }
-        let opened = arietta_torrent::TorrentConfig::from_options(&a.request.options)
-            .and_then(|cfg| arietta_torrent::TorrentDownload::open(src, cfg));
+        let opened =
+            arietta_torrent::TorrentConfig::from_options(&a.request.options).and_then(|mut cfg| {
+                cfg.web_seeds = web_seeds;
+                arietta_torrent::TorrentDownload::open(src, cfg)
+            });
         match opened {
             Ok(dl) => self.run_torrent(gid, dl),
             Err(e) => {

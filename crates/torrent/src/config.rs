@@ -52,6 +52,9 @@ pub struct TorrentConfig {
     pub save_metadata: bool,
     /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
     pub metadata_only: bool,
+    /// HTTP URIs given next to the torrent (command line, `aria2.addTorrent`
+    /// `uris`): web seeds like the torrent's own `url-list`.
+    pub web_seeds: Vec<String>,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -139,6 +142,7 @@ impl TorrentConfig {
                 .map(str::to_owned),
             save_metadata: o.get_bool("bt-save-metadata"),
             metadata_only: o.get_bool("bt-metadata-only"),
+            web_seeds: Vec::new(),
         })
     }
 

@@ -26,6 +26,7 @@ mod peer;
 mod resume;
 mod session;
 mod tracker;
+mod web_seed;
 
 pub use config::{parse_ports, TorrentConfig};
 pub use dht_service::DhtService;

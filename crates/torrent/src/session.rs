@@ -285,7 +285,7 @@ impl TorrentDownload {
                 hashing::check_all(&layout, &hashes, &wanted, threads)
             })
             .await?;
-        let session = Session::new(self, initial, spawner, stop)?;
+        let mut session = Session::new(self, initial, spawner, stop)?;
         if let Some(dht) = &dht {
             let sink = PeerSink(session.me.clone());
             dht.feed(
@@ -295,6 +295,7 @@ impl TorrentDownload {
                 session.stop.clone(),
             );
         }
+        session.start_web_seeds();
         session.run().await
     }
 }
@@ -724,6 +725,29 @@ impl Session {
         }
     }
 
+    /// Starts the torrent's `url-list` web seeds and the HTTP URIs given
+    /// next to it, each as a peer with every piece (BEP 19), unless the
+    /// download is already complete.
+    fn start_web_seeds(&mut self) {
+        if self.is_complete() {
+            return;
+        }
+        let mut bases: Vec<String> = self.dl.meta.url_list.clone();
+        for u in &self.dl.cfg.web_seeds {
+            if !bases.contains(u) {
+                bases.push(u.clone());
+            }
+        }
+        for (i, base) in bases.iter().enumerate() {
+            let Some(urls) = crate::web_seed::file_urls(&self.dl.meta, base) else {
+                continue;
+            };
+            // A placeholder address: web seeds are never dialled as peers.
+            let addr = SocketAddr::from(([0, 0, 0, 0], (i + 1) as u16));
+            self.start_peer(PeerSource::WebSeed(Arc::new(urls)), addr);
+        }
+    }
+
     fn start_peer(&mut self, source: PeerSource, addr: SocketAddr) {
         let key = PeerKey(self.next_key);
         self.next_key += 1;
@@ -1076,7 +1100,8 @@ impl Session {
         let list = self
             .peers
             .values()
-            .filter(|p| p.peer_id.is_some())
+            // Web seeds sit at 0.0.0.0:N; aria2's getPeers lists only peers.
+            .filter(|p| p.peer_id.is_some() && !p.addr.ip().is_unspecified())
             .map(|p| PeerSummary {
                 addr: p.addr,
                 peer_id: p.peer_id,

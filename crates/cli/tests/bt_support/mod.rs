@@ -78,6 +78,18 @@ pub fn make_torrent(
     piece_length: usize,
     announce: Option<&str>,
 ) -> Torrent {
+    make_torrent_with_web_seeds(name, files, piece_length, announce, &[])
+}
+
+/// [`make_torrent`] with a BEP 19 `url-list` (outside the info dict: the
+/// info-hash does not change).
+pub fn make_torrent_with_web_seeds(
+    name: &str,
+    files: &[(Vec<&str>, &[u8])],
+    piece_length: usize,
+    announce: Option<&str>,
+    url_list: &[&str],
+) -> Torrent {
     let mut stream = Vec::new();
     for (_, data) in files {
         stream.extend_from_slice(data);
@@ -109,6 +121,10 @@ pub fn make_torrent(
     let mut top = OwnedValue::dict().insert(b"info".to_vec(), info);
     if let Some(a) = announce {
         top = top.insert(b"announce".to_vec(), a);
+    }
+    if !url_list.is_empty() {
+        let l: Vec<OwnedValue> = url_list.iter().map(|u| OwnedValue::from(*u)).collect();
+        top = top.insert(b"url-list".to_vec(), l);
     }
     Torrent {
         bytes: encode(&top),
