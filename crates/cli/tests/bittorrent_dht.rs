@@ -85,7 +85,15 @@ fn web_seed_server(
     files: &[(Vec<&'static str>, Vec<u8>)],
     route: impl Fn(Route) -> Route,
 ) -> TestServer {
-    let server = TestServer::start();
+    web_seed_server_on(TestServer::start(), name, files, route)
+}
+
+fn web_seed_server_on(
+    server: TestServer,
+    name: &str,
+    files: &[(Vec<&'static str>, Vec<u8>)],
+    route: impl Fn(Route) -> Route,
+) -> TestServer {
     for (path, data) in files {
         let p = format!("/ws/{name}/{}", path.join("/"));
         server.add_route(&p, route(Route::new(data.clone())));
@@ -97,9 +105,24 @@ fn web_seed_server(
 /// peer; every byte comes from the in-tree HTTP server by ranged GETs.
 #[test]
 fn web_seed_only_download() {
+    web_seed_only(false);
+}
+
+/// The same over HTTPS (the test server's CA given with `--ca-certificate`).
+#[test]
+fn web_seed_only_download_https() {
+    web_seed_only(true);
+}
+
+fn web_seed_only(tls: bool) {
     let files = sample();
     let refs = as_refs(&files);
-    let server = web_seed_server("multi", &files, |r| r);
+    let base = if tls {
+        TestServer::start_tls()
+    } else {
+        TestServer::start()
+    };
+    let server = web_seed_server_on(base, "multi", &files, |r| r);
     let ws = server.url("/ws/");
     let t = make_torrent_with_web_seeds("multi", &refs, PIECE, None, &[&ws]);
     let tmp = tempdir();
@@ -109,20 +132,21 @@ fn web_seed_only_download() {
     write_files(&want, "multi", &refs);
     let leech = tmp.path().join("leech");
     let port = format!("--listen-port={}", free_port());
-    let out = wait_with_timeout(
-        spawn(
-            tmp.path(),
-            &[
-                "-d",
-                s(&leech),
-                "--seed-time=0",
-                "--enable-dht=false",
-                &port,
-                s(&torrent),
-            ],
-        ),
-        LIMIT,
-    );
+    let ca = tmp.path().join("ca.pem");
+    let ca_opt = format!("--ca-certificate={}", ca.display());
+    let mut args = vec![
+        "-d",
+        s(&leech),
+        "--seed-time=0",
+        "--enable-dht=false",
+        &port,
+    ];
+    if let Some(pem) = server.ca_pem() {
+        std::fs::write(&ca, pem).unwrap();
+        args.push(&ca_opt);
+    }
+    args.push(s(&torrent));
+    let out = wait_with_timeout(spawn(tmp.path(), &args), LIMIT);
     out.expect_code(exit::OK);
     assert_same_tree(&want.join("multi"), &leech.join("multi"));
     let total: usize = files.iter().map(|(_, d)| d.len()).sum();

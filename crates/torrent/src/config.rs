@@ -55,6 +55,8 @@ pub struct TorrentConfig {
     /// HTTP URIs given next to the torrent (command line, `aria2.addTorrent`
     /// `uris`): web seeds like the torrent's own `url-list`.
     pub web_seeds: Vec<String>,
+    /// `--ca-certificate`, `--check-certificate`, … for https:// web seeds.
+    pub tls: arietta_net::TlsOptions,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -143,6 +145,12 @@ impl TorrentConfig {
             save_metadata: o.get_bool("bt-save-metadata"),
             metadata_only: o.get_bool("bt-metadata-only"),
             web_seeds: Vec::new(),
+            tls: arietta_net::TlsOptions {
+                ca_certificate: o.get_opt_str("ca-certificate").map(PathBuf::from),
+                check_certificate: o.get_bool("check-certificate"),
+                certificate: o.get_opt_str("certificate").map(PathBuf::from),
+                private_key: o.get_opt_str("private-key").map(PathBuf::from),
+            },
         })
     }
 

@@ -50,7 +50,7 @@ pub(crate) enum PeerSource {
     Outgoing(SocketAddr),
     Incoming(glommio::net::AcceptedTcpStream),
     /// A BEP 19 web seed: the URL of each file, in stream order.
-    WebSeed(Arc<Vec<url::Url>>),
+    WebSeed(Arc<Vec<url::Url>>, arietta_net::TlsOptions),
 }
 
 struct Failure {
@@ -77,7 +77,9 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
     let result = match source {
-        PeerSource::WebSeed(urls) => return crate::web_seed::run_web_seed(urls, setup).await,
+        PeerSource::WebSeed(urls, tls) => {
+            return crate::web_seed::run_web_seed(urls, tls, setup).await
+        }
         PeerSource::Outgoing(addr) => {
             match glommio::net::TcpStream::connect_timeout(addr, CONNECT_TIMEOUT).await {
                 Ok(s) => {

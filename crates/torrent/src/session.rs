@@ -164,6 +164,7 @@ impl TorrentDownload {
         let mut meta = Metainfo::from_info(&info)?;
         meta.announce_list = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
         meta.announce = magnet.trackers.first().cloned();
+        meta.url_list = magnet.web_seeds.clone();
         if cfg.save_metadata || cfg.metadata_only {
             let hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
             let path = cfg.dir.join(format!("{}.torrent", hex::encode(hash)));
@@ -744,7 +745,8 @@ impl Session {
             };
             // A placeholder address: web seeds are never dialled as peers.
             let addr = SocketAddr::from(([0, 0, 0, 0], (i + 1) as u16));
-            self.start_peer(PeerSource::WebSeed(Arc::new(urls)), addr);
+            let tls = self.dl.cfg.tls.clone();
+            self.start_peer(PeerSource::WebSeed(Arc::new(urls), tls), addr);
         }
     }
 

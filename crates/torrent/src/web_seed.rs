@@ -11,6 +11,7 @@ use std::time::Duration;
 use arietta_bt::piece_geometry::BlockRef;
 use arietta_http::HttpConnection;
 use arietta_metainfo::Metainfo;
+use arietta_net::{NetStream, TlsOptions};
 use glommio::net::TcpStream;
 
 use crate::layout::Layout;
@@ -62,14 +63,17 @@ struct Fetch {
 }
 
 struct Client {
-    conn: Option<(SocketAddr, HttpConnection<TcpStream>)>,
+    conn: Option<(SocketAddr, HttpConnection<NetStream>)>,
+    tls: TlsOptions,
 }
 
 impl Client {
     async fn get(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
-        if url.scheme() != "http" {
-            return Err(format!("unsupported web seed scheme {}", url.scheme()));
-        }
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            s => return Err(format!("unsupported web seed scheme {s}")),
+        };
         let host = url.host_str().ok_or("no host")?.to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
         let addr = crate::tracker::resolve(&host, port)
@@ -84,6 +88,15 @@ impl Client {
                     .await
                     .map_err(|e| e.to_string())?;
                 let _ = s.set_nodelay(true);
+                let s = if https {
+                    let cfg = arietta_net::client_config(&self.tls).map_err(|e| e.to_string())?;
+                    let t = arietta_net::connect_tls(s, &host, cfg)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    NetStream::Tls(Box::new(t))
+                } else {
+                    NetStream::Plain(s)
+                };
                 HttpConnection::new(s)
             }
         };
@@ -148,10 +161,10 @@ fn plan(layout: &Layout, blocks: &[BlockRef]) -> Vec<(Vec<BlockRef>, u64, u64)> 
 }
 
 /// Runs one web seed until the actor closes it or it fails for good.
-pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, setup: PeerSetup) {
+pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
-    let reason = drive(urls, setup).await.err();
+    let reason = drive(urls, tls, setup).await.err();
     let _ = tx.send(ToTorrent::Closed {
         key,
         reason,
@@ -159,7 +172,7 @@ pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, setup: PeerSetup) {
     });
 }
 
-async fn drive(urls: Arc<Vec<url::Url>>, setup: PeerSetup) -> Result<(), String> {
+async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> Result<(), String> {
     let PeerSetup {
         key,
         layout,
@@ -175,7 +188,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, setup: PeerSetup) -> Result<(), String>
     send(ToTorrent::HaveAll { key })?;
     send(ToTorrent::Unchoked { key })?;
     let files = Files::new(layout.clone());
-    let mut client = Client { conn: None };
+    let mut client = Client { conn: None, tls };
     let mut queue: Vec<BlockRef> = Vec::new();
     let mut failures = 0u32;
     loop {
