@@ -245,3 +245,53 @@ fn corrupt_web_seed_is_caught_by_piece_hash() {
     );
     assert!(server.total_bytes_served() > 0, "the web seed was not used");
 }
+
+// ---- metalink torrents ------------------------------------------------------
+
+/// A metalink file offered only as `<metaurl mediatype="torrent">`: the
+/// `.torrent` is fetched over HTTP and downloaded (here from its web seed).
+#[test]
+fn metalink_metaurl_starts_the_torrent() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let server = web_seed_server("multi", &files, |r| r);
+    let ws = server.url("/ws/");
+    let t = make_torrent_with_web_seeds("multi", &refs, PIECE, None, &[&ws]);
+    server.add_route("/t/multi.torrent", Route::new(t.bytes.clone()));
+    let tmp = tempdir();
+    let meta4 = tmp.path().join("m.meta4");
+    std::fs::write(
+        &meta4,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="multi">
+    <metaurl mediatype="torrent">{}</metaurl>
+  </file>
+</metalink>"#,
+            server.url("/t/multi.torrent")
+        ),
+    )
+    .unwrap();
+    let want = tmp.path().join("want");
+    write_files(&want, "multi", &refs);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                "--enable-dht=false",
+                &port,
+                "-M",
+                s(&meta4),
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert_same_tree(&want.join("multi"), &leech.join("multi"));
+}

@@ -39,6 +39,16 @@ pub fn source_of(req: &DownloadRequest) -> Option<(TorrentSource, Vec<String>)> 
             .cloned()
             .collect()
     };
+    if let Some(t) = req.metalink.as_ref().and_then(|m| m.torrent.as_ref()) {
+        let src = if t.starts_with("magnet:") {
+            TorrentSource::Magnet(t.clone())
+        } else if t.contains("://") {
+            TorrentSource::Url(t.clone())
+        } else {
+            TorrentSource::File(t.into())
+        };
+        return Some((src, Vec::new()));
+    }
     if let Some(t) = req
         .options
         .get_opt_str("torrent-file")

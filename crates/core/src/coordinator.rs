@@ -544,7 +544,9 @@ impl Coordinator {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
-        if let arietta_torrent::TorrentSource::Magnet(uri) = src {
+        if let arietta_torrent::TorrentSource::Magnet(_) | arietta_torrent::TorrentSource::Url(_) =
+            &src
+        {
             // The metadata comes from peers first; until then the entry
             // shows the magnet's hash with no length.
             let cfg = match arietta_torrent::TorrentConfig::from_options(&a.request.options) {
@@ -555,6 +557,12 @@ impl Coordinator {
                     return;
                 }
             };
+            let uri = match &src {
+                arietta_torrent::TorrentSource::Magnet(u)
+                | arietta_torrent::TorrentSource::Url(u) => u.clone(),
+                _ => String::new(),
+            };
+            let is_magnet = uri.starts_with("magnet:");
             let hash = arietta_metainfo::Magnet::parse(&uri)
                 .ok()
                 .and_then(|m| m.info_hash_v1)
@@ -571,7 +579,11 @@ impl Coordinator {
             let me = self.me.clone();
             let dht = self.dht_for(gid);
             glommio::spawn_local(async move {
-                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop, dht).await;
+                let r = if is_magnet {
+                    arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop, dht).await
+                } else {
+                    arietta_torrent::TorrentDownload::from_url(&uri, cfg).await
+                };
                 let msg = match r {
                     Ok(dl) => ToCoordinator::TorrentReady {
                         gid,

@@ -108,6 +108,9 @@ pub enum TorrentSource {
     File(PathBuf),
     Bytes(Vec<u8>),
     Magnet(String),
+    /// An http(s):// `.torrent` to fetch first (a metalink's
+    /// `<metaurl mediatype="torrent">`).
+    Url(String),
 }
 
 /// Feeds peer addresses from other sources (DHT, LPD, PEX) into a running
@@ -142,9 +145,23 @@ impl TorrentDownload {
                 source: e,
             })?,
             TorrentSource::Bytes(b) => b,
-            TorrentSource::Magnet(m) => return Err(TorrentError::MagnetUnsupported(m)),
+            TorrentSource::Magnet(m) | TorrentSource::Url(m) => {
+                return Err(TorrentError::MagnetUnsupported(m))
+            }
         };
         Self::from_metainfo(Metainfo::parse(&bytes)?, cfg)
+    }
+
+    /// Fetches a `.torrent` over HTTP(S) (a metalink's torrent metaurl),
+    /// then opens it like a local one.
+    pub async fn from_url(uri: &str, cfg: TorrentConfig) -> Result<Self, TorrentError> {
+        let bytes = crate::web_seed::fetch_whole(uri, &cfg.tls)
+            .await
+            .map_err(|e| TorrentError::ReadTorrent {
+                path: uri.to_owned(),
+                source: std::io::Error::other(e),
+            })?;
+        Self::open(TorrentSource::Bytes(bytes), cfg)
     }
 
     /// Resolves a magnet link: fetches the info dictionary from peers

@@ -68,7 +68,8 @@ struct Client {
 }
 
 impl Client {
-    async fn get(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
+    /// The kept-alive connection to `url`'s server, or a new one.
+    async fn connect(&mut self, url: &url::Url) -> Result<&mut HttpConnection<NetStream>, String> {
         let https = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -81,33 +82,28 @@ impl Client {
             .into_iter()
             .next()
             .ok_or("no address")?;
-        let mut conn = match self.conn.take() {
-            Some((a, c)) if a == addr => c,
-            _ => {
-                let s = TcpStream::connect_timeout(addr, Duration::from_secs(10))
+        if self.conn.as_ref().is_none_or(|(a, _)| *a != addr) {
+            let s = TcpStream::connect_timeout(addr, Duration::from_secs(10))
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = s.set_nodelay(true);
+            let s = if https {
+                let cfg = arietta_net::client_config(&self.tls).map_err(|e| e.to_string())?;
+                let t = arietta_net::connect_tls(s, &host, cfg)
                     .await
                     .map_err(|e| e.to_string())?;
-                let _ = s.set_nodelay(true);
-                let s = if https {
-                    let cfg = arietta_net::client_config(&self.tls).map_err(|e| e.to_string())?;
-                    let t = arietta_net::connect_tls(s, &host, cfg)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    NetStream::Tls(Box::new(t))
-                } else {
-                    NetStream::Plain(s)
-                };
-                HttpConnection::new(s)
-            }
-        };
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let host_header = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
+                NetStream::Tls(Box::new(t))
+            } else {
+                NetStream::Plain(s)
+            };
+            self.conn = Some((addr, HttpConnection::new(s)));
+        }
+        Ok(&mut self.conn.as_mut().expect("just connected").1)
+    }
+
+    async fn get(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
+        let (host_header, path) = request_target(url)?;
+        let conn = self.connect(url).await?;
         let end = f.file_offset + f.len - 1;
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nRange: bytes={}-{end}\r\n\r\n",
@@ -134,11 +130,54 @@ impl Client {
             }
             got += n;
         }
-        if head.status == 206 && conn.reusable() {
-            self.conn = Some((addr, conn));
+        if head.status != 206 || !conn.reusable() {
+            self.conn = None;
         }
         Ok(body)
     }
+}
+
+/// GETs a whole small resource (a `.torrent` named by a metalink), at most
+/// 16 MiB, following no redirect.
+pub(crate) async fn fetch_whole(uri: &str, tls: &TlsOptions) -> Result<Vec<u8>, String> {
+    let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
+    let mut client = Client {
+        conn: None,
+        tls: tls.clone(),
+    };
+    let conn = client.connect(&url).await?;
+    let (host, path) = request_target(&url)?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
+    );
+    let work = async {
+        conn.send(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        let head = conn.read_head().await.map_err(|e| e.to_string())?;
+        if !head.is_success() {
+            return Err(format!("HTTP status {}", head.status));
+        }
+        let mut body = Vec::new();
+        conn.read_body_to_end(&mut body, 16 << 20)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(body)
+    };
+    with_timeout(REQUEST_TIMEOUT, work)
+        .await
+        .ok_or_else(|| "timed out".to_string())?
+}
+
+fn request_target(url: &url::Url) -> Result<(String, String), String> {
+    let host = url.host_str().ok_or("no host")?;
+    let host = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    Ok((host, path))
 }
 
 /// Splits requested blocks into contiguous runs, then into per-file GETs.
