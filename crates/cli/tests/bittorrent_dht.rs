@@ -295,3 +295,40 @@ fn metalink_metaurl_starts_the_torrent() {
     out.expect_code(exit::OK);
     assert_same_tree(&want.join("multi"), &leech.join("multi"));
 }
+
+/// An ftp:// URI next to the torrent on the command line is a web seed:
+/// REST+RETR ranges from pyftpdlib feed the pieces.
+#[test]
+fn ftp_web_seed_from_the_command_line() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let tmp = tempdir();
+    let root = tmp.path().join("ftproot");
+    write_files(&root, "multi", &refs);
+    let Some(srv) = support::ftpd::pyftpd(&root, 0) else {
+        return;
+    };
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    let ws = format!("ftp://127.0.0.1:{}/", srv.port);
+    let out = wait_with_timeout(
+        spawn(
+            tmp.path(),
+            &[
+                "-d",
+                s(&leech),
+                "--seed-time=0",
+                "--enable-dht=false",
+                &port,
+                s(&torrent),
+                &ws,
+            ],
+        ),
+        LIMIT,
+    );
+    out.expect_code(exit::OK);
+    assert_same_tree(&root.join("multi"), &leech.join("multi"));
+}

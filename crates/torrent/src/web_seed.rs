@@ -1,4 +1,4 @@
-//! Web seeds (BEP 19, GetRight style): an HTTP server holding the torrent's
+//! Web seeds (BEP 19, GetRight style): an HTTP(S) or FTP server holding the torrent's
 //! files, driven as one more peer. The task tells the actor it has every
 //! piece and never chokes, then answers the actor's block requests with
 //! ranged GETs and writes the bytes like a peer's, so the piece picker,
@@ -64,7 +64,85 @@ struct Fetch {
 
 struct Client {
     conn: Option<(SocketAddr, HttpConnection<NetStream>)>,
+    /// A logged-in FTP control connection, by server and login directory.
+    ftp: Option<(SocketAddr, arietta_ftp::FtpClient)>,
     tls: TlsOptions,
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl Client {
+    /// REST+RETR of `f.len` bytes at `f.file_offset` from an ftp:// web
+    /// seed (anonymous login unless the URL names a user), then ABOR so
+    /// the control connection serves the next range.
+    async fn get_ftp(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
+        use arietta_ftp::{DataConnection, FtpClient, Timeouts, TransferType};
+        let host = url.host_str().ok_or("no host")?.to_owned();
+        let port = url.port_or_known_default().unwrap_or(21);
+        let addr = crate::tracker::resolve(&host, port)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or("no address")?;
+        let timeouts = Timeouts {
+            io: REQUEST_TIMEOUT,
+            connect: Duration::from_secs(10),
+        };
+        let mut c = match self.ftp.take() {
+            Some((a, c)) if a == addr && c.reusable() => c,
+            _ => {
+                let tcp = TcpStream::connect_timeout(addr, timeouts.connect)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut c = FtpClient::handshake(tcp, timeouts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (user, pass) = match url.username() {
+                    "" => ("anonymous".to_string(), "ARIA2USER@".to_string()),
+                    u => (decode(u), decode(url.password().unwrap_or(""))),
+                };
+                c.login(&user, &pass).await.map_err(|e| e.to_string())?;
+                c.set_type(TransferType::Binary)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                c
+            }
+        };
+        let (dirs, file) = arietta_ftp::split_path(url.path());
+        let dirs: Vec<String> = dirs.iter().map(|d| decode(d)).collect();
+        // Each file's directory is entered from the login directory.
+        let mut t = {
+            let mut path = String::new();
+            for d in &dirs {
+                path.push_str(d);
+                path.push('/');
+            }
+            path.push_str(&decode(&file));
+            c.retrieve(&path, f.file_offset, DataConnection::Passive)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let mut body = vec![0u8; f.len as usize];
+        let mut got = 0;
+        while got < body.len() {
+            let n = t
+                .read(&mut body[got..], REQUEST_TIMEOUT)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the web seed sent too few bytes".into());
+            }
+            got += n;
+        }
+        if c.abort(t).await {
+            self.ftp = Some((addr, c));
+        }
+        Ok(body)
+    }
 }
 
 impl Client {
@@ -102,6 +180,9 @@ impl Client {
     }
 
     async fn get(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
+        if url.scheme() == "ftp" {
+            return self.get_ftp(url, f).await;
+        }
         let (host_header, path) = request_target(url)?;
         let conn = self.connect(url).await?;
         let end = f.file_offset + f.len - 1;
@@ -143,6 +224,7 @@ pub(crate) async fn fetch_whole(uri: &str, tls: &TlsOptions) -> Result<Vec<u8>, 
     let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
     let mut client = Client {
         conn: None,
+        ftp: None,
         tls: tls.clone(),
     };
     let conn = client.connect(&url).await?;
@@ -227,7 +309,11 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
     send(ToTorrent::HaveAll { key })?;
     send(ToTorrent::Unchoked { key })?;
     let files = Files::new(layout.clone());
-    let mut client = Client { conn: None, tls };
+    let mut client = Client {
+        conn: None,
+        ftp: None,
+        tls,
+    };
     let mut queue: Vec<BlockRef> = Vec::new();
     let mut failures = 0u32;
     loop {
@@ -270,6 +356,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
             }
             if failed.is_some() {
                 client.conn = None;
+                client.ftp = None;
                 break;
             }
         }
