@@ -332,3 +332,75 @@ fn ftp_web_seed_from_the_command_line() {
     out.expect_code(exit::OK);
     assert_same_tree(&root.join("multi"), &leech.join("multi"));
 }
+
+fn rpc_call(port: u16, method: &str, params: &str) -> String {
+    use std::io::{Read, Write};
+    let body = format!(r#"{{"jsonrpc":"2.0","id":"t","method":"{method}","params":{params}}}"#);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+/// `aria2.addTorrent(torrent, uris)`: the uris are web seeds of a torrent
+/// that has no other source.
+#[test]
+fn rpc_add_torrent_uris_are_web_seeds() {
+    use base64::Engine;
+    let files = sample();
+    let refs = as_refs(&files);
+    let server = web_seed_server("multi", &files, |r| r);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let want = tmp.path().join("want");
+    write_files(&want, "multi", &refs);
+    let dl = tmp.path().join("dl");
+    let rpc_port = free_port();
+    let child = spawn(
+        tmp.path(),
+        &[
+            "--enable-rpc",
+            &format!("--rpc-listen-port={rpc_port}"),
+            &format!("--dir={}", s(&dl)),
+            &format!("--listen-port={}", free_port()),
+            "--enable-dht=false",
+            "--seed-time=0",
+            "-q",
+        ],
+    );
+    let _g = Guard(child);
+    assert!(wait_listening(rpc_port, Duration::from_secs(10)));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&t.bytes);
+    let added = rpc_call(
+        rpc_port,
+        "aria2.addTorrent",
+        &format!(r#"["{b64}", ["{}"]]"#, server.url("/ws/")),
+    );
+    assert!(added.contains("\"result\""), "{added}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let done = !dl.join("multi.aria2").exists()
+            && files.iter().all(|(p, d)| {
+                std::fs::read(dl.join("multi").join(p.join("/"))).is_ok_and(|got| got == *d)
+            });
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the web seed never completed the download"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_same_tree(&want.join("multi"), &dl.join("multi"));
+    assert!(server.total_bytes_served() > 0);
+}
