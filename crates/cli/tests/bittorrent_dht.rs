@@ -145,9 +145,20 @@ fn web_seed_only(tls: bool) {
         std::fs::write(&ca, pem).unwrap();
         args.push(&ca_opt);
     }
+    // The plain-HTTP run also starts an IPv6-only DHT node (BEP 32) where
+    // the machine has IPv6, and checks its table file is written at exit.
+    let v6 = !tls && std::net::UdpSocket::bind("[::1]:0").is_ok();
+    let table6 = tmp.path().join("dht6.dat");
+    let table6_opt = format!("--dht-file-path6={}", table6.display());
+    if v6 {
+        args.extend(["--enable-dht6=true", "--dht-listen-addr6=::1", &table6_opt]);
+    }
     args.push(s(&torrent));
     let out = wait_with_timeout(spawn(tmp.path(), &args), LIMIT);
     out.expect_code(exit::OK);
+    if v6 {
+        assert!(table6.exists(), "IPv6 DHT table not saved");
+    }
     assert_same_tree(&want.join("multi"), &leech.join("multi"));
     let total: usize = files.iter().map(|(_, d)| d.len()).sum();
     assert!(server.total_bytes_served() >= total as u64);

@@ -624,7 +624,13 @@ impl Coordinator {
         if self.dht.is_none() {
             let started = arietta_torrent::DhtService::start(opts);
             self.dht = Some(match started {
-                Ok(d) => d,
+                Ok(d) => {
+                    for w in d.iter().flat_map(|d| d.warnings()) {
+                        self.reporter
+                            .notice(LogLevel::Warn, &format!("Cannot start the DHT: {w}"));
+                    }
+                    d
+                }
                 Err(e) => {
                     self.reporter
                         .notice(LogLevel::Error, &format!("Cannot start the DHT: {e}"));

@@ -28,6 +28,8 @@ struct Inner {
     /// Set once every node's bootstrap ended (well or not): lookups before
     /// that would search an empty table.
     bootstrapped: Cell<usize>,
+    /// Why a requested node (IPv4 or IPv6) did not start, when the other did.
+    warnings: Vec<String>,
 }
 
 /// A handle to the running DHT nodes; clones share them (all on one core).
@@ -126,6 +128,7 @@ impl DhtService {
         let svc = DhtService(Rc::new(Inner {
             nodes,
             bootstrapped: Cell::new(0),
+            warnings: errors,
         }));
         for node in svc.0.nodes.clone() {
             let me = svc.clone();
@@ -136,6 +139,11 @@ impl DhtService {
             .detach();
         }
         Ok(Some(svc))
+    }
+
+    /// Nodes that were asked for but could not start (e.g. no IPv6).
+    pub fn warnings(&self) -> &[String] {
+        &self.0.warnings
     }
 
     /// The UDP ports the nodes listen on.

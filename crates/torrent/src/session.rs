@@ -505,11 +505,14 @@ impl Session {
             .saturating_sub(self.dl.layout.total - total)
             .min(total);
         s.completed.store(done, Ordering::Relaxed);
-        s.peers.store(self.peers.len(), Ordering::Relaxed);
-        s.seeders.store(
-            self.peers.values().filter(|p| p.seed).count(),
-            Ordering::Relaxed,
-        );
+        // Web seeds (at 0.0.0.0:N) are not peers in aria2's counts.
+        let peers = self
+            .peers
+            .values()
+            .filter(|p| !p.addr.ip().is_unspecified());
+        let (n, seeds) = peers.fold((0, 0), |(n, s), p| (n + 1, s + usize::from(p.seed)));
+        s.peers.store(n, Ordering::Relaxed);
+        s.seeders.store(seeds, Ordering::Relaxed);
         s.uploaded.store(self.uploaded, Ordering::Relaxed);
         s.downloaded.store(self.downloaded, Ordering::Relaxed);
     }

@@ -387,3 +387,44 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arietta_bencode::{encode, OwnedValue};
+
+    fn torrent(multi: bool) -> Metainfo {
+        let mut info = OwnedValue::dict()
+            .insert(b"name".to_vec(), "my dir")
+            .insert(b"piece length".to_vec(), 16384i64)
+            .insert(b"pieces".to_vec(), vec![0u8; 20]);
+        if multi {
+            let f = |p: Vec<&str>| {
+                OwnedValue::dict().insert(b"length".to_vec(), 5i64).insert(
+                    b"path".to_vec(),
+                    p.into_iter().map(OwnedValue::from).collect::<Vec<_>>(),
+                )
+            };
+            info = info.insert(b"files".to_vec(), vec![f(vec!["a"]), f(vec!["sub", "b c"])]);
+        } else {
+            info = info.insert(b"length".to_vec(), 10i64);
+        }
+        let top = OwnedValue::dict().insert(b"info".to_vec(), info);
+        Metainfo::parse(&encode(&top)).unwrap()
+    }
+
+    #[test]
+    fn bep19_urls() {
+        let single = torrent(false);
+        let u = file_urls(&single, "http://h/x/file.iso").unwrap();
+        assert_eq!(u[0].as_str(), "http://h/x/file.iso");
+        let u = file_urls(&single, "http://h/x/").unwrap();
+        assert_eq!(u[0].as_str(), "http://h/x/my%20dir");
+        let multi = torrent(true);
+        let u = file_urls(&multi, "http://h/x").unwrap();
+        assert_eq!(u[0].as_str(), "http://h/x/my%20dir/a");
+        assert_eq!(u[1].as_str(), "http://h/x/my%20dir/sub/b%20c");
+        let u = file_urls(&multi, "ftp://h/").unwrap();
+        assert_eq!(u[1].as_str(), "ftp://h/my%20dir/sub/b%20c");
+    }
+}
