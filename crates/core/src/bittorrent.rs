@@ -22,25 +22,54 @@ pub struct TorrentRun {
 }
 
 /// What makes a request a torrent, as in aria2: `-T FILE`, a `magnet:`
-/// URI, or a positional argument naming a local `.torrent` file.
-pub fn source_of(req: &DownloadRequest) -> Option<TorrentSource> {
+/// URI, or a positional argument naming a local `.torrent` file. The
+/// request's other `http(s)://`/`ftp://` URIs are the torrent's web seeds
+/// (aria2 feeds them to the same torrent, as does `aria2.addTorrent`'s
+/// `uris`).
+pub fn source_of(req: &DownloadRequest) -> Option<(TorrentSource, Vec<String>)> {
+    let seeds = |skip: Option<&String>| -> Vec<String> {
+        req.uris
+            .iter()
+            .filter(|u| Some(*u) != skip)
+            .filter(|u| {
+                ["http://", "https://", "ftp://"]
+                    .iter()
+                    .any(|p| u.starts_with(p))
+            })
+            .cloned()
+            .collect()
+    };
+    if let Some(t) = req.metalink.as_ref().and_then(|m| m.torrent.as_ref()) {
+        let src = if t.starts_with("magnet:") {
+            TorrentSource::Magnet(t.clone())
+        } else if t.contains("://") {
+            TorrentSource::Url(t.clone())
+        } else {
+            TorrentSource::File(t.into())
+        };
+        return Some((src, Vec::new()));
+    }
     if let Some(t) = req
         .options
         .get_opt_str("torrent-file")
         .filter(|s| !s.is_empty())
     {
-        return Some(TorrentSource::File(t.into()));
+        return Some((TorrentSource::File(t.into()), seeds(None)));
     }
-    let [uri] = req.uris.as_slice() else {
+    if let [uri] = req.uris.as_slice() {
+        if uri.starts_with("magnet:") {
+            return Some((TorrentSource::Magnet(uri.clone()), Vec::new()));
+        }
+    }
+    let mut local = req
+        .uris
+        .iter()
+        .filter(|u| !u.contains("://") && !u.starts_with("magnet:") && Path::new(u).is_file());
+    let torrent = local.next()?;
+    if local.next().is_some() || seeds(Some(torrent)).len() + 1 != req.uris.len() {
         return None;
-    };
-    if uri.starts_with("magnet:") {
-        return Some(TorrentSource::Magnet(uri.clone()));
     }
-    if !uri.contains("://") && Path::new(uri).is_file() {
-        return Some(TorrentSource::File(uri.into()));
-    }
-    None
+    Some((TorrentSource::File(torrent.into()), seeds(Some(torrent))))
 }
 
 /// Spawns torrent peer tasks on the engine's cores through their mailboxes.

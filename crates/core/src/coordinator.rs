@@ -249,6 +249,9 @@ pub struct Coordinator {
     /// Per-server speeds ranking mirrors (`--uri-selector`).
     stats: crate::server_stat::ServerStatTable,
     stat_out: Option<PathBuf>,
+    /// The process's DHT: `None` until the first torrent starts it, then
+    /// `Some(None)` when it is off or could not start.
+    dht: Option<Option<arietta_torrent::DhtService>>,
 }
 
 impl Coordinator {
@@ -284,6 +287,7 @@ impl Coordinator {
             keep_unfinished: s.keep_unfinished,
             stats: s.server_stats,
             stat_out: s.server_stat_out,
+            dht: None,
         }
     }
 
@@ -309,6 +313,14 @@ impl Coordinator {
             self.handle(msg);
         }
         ticker.cancel();
+        if let Some(Some(dht)) = self.dht.take() {
+            if let Err(e) = dht.shutdown().await {
+                self.reporter.notice(
+                    LogLevel::Error,
+                    &format!("Failed to save the DHT routing table: {e}"),
+                );
+            }
+        }
         self.save_server_stats();
         if let Err(e) = self.write_session() {
             self.reporter
@@ -505,9 +517,9 @@ impl Coordinator {
             pieces: None,
             torrent: None,
         };
-        if let Some(src) = bittorrent::source_of(&req) {
+        if let Some((src, web_seeds)) = bittorrent::source_of(&req) {
             self.active.insert(gid, a);
-            self.start_torrent(gid, src);
+            self.start_torrent(gid, src, web_seeds);
             return;
         }
         let first = a.ranked(&self.stats).first().copied();
@@ -523,11 +535,18 @@ impl Coordinator {
 
     /// Parses the torrent and starts its actor on this core; its peer
     /// tasks spread over every core.
-    fn start_torrent(&mut self, gid: Gid, src: arietta_torrent::TorrentSource) {
+    fn start_torrent(
+        &mut self,
+        gid: Gid,
+        src: arietta_torrent::TorrentSource,
+        web_seeds: Vec<String>,
+    ) {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
-        if let arietta_torrent::TorrentSource::Magnet(uri) = src {
+        if let arietta_torrent::TorrentSource::Magnet(_) | arietta_torrent::TorrentSource::Url(_) =
+            &src
+        {
             // The metadata comes from peers first; until then the entry
             // shows the magnet's hash with no length.
             let cfg = match arietta_torrent::TorrentConfig::from_options(&a.request.options) {
@@ -538,6 +557,12 @@ impl Coordinator {
                     return;
                 }
             };
+            let uri = match &src {
+                arietta_torrent::TorrentSource::Magnet(u)
+                | arietta_torrent::TorrentSource::Url(u) => u.clone(),
+                _ => String::new(),
+            };
+            let is_magnet = uri.starts_with("magnet:");
             let hash = arietta_metainfo::Magnet::parse(&uri)
                 .ok()
                 .and_then(|m| m.info_hash_v1)
@@ -552,8 +577,13 @@ impl Coordinator {
             });
             let stop = a.stop.clone();
             let me = self.me.clone();
+            let dht = self.dht_for(gid);
             glommio::spawn_local(async move {
-                let r = arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop).await;
+                let r = if is_magnet {
+                    arietta_torrent::TorrentDownload::from_magnet(&uri, cfg, &stop, dht).await
+                } else {
+                    arietta_torrent::TorrentDownload::from_url(&uri, cfg).await
+                };
                 let msg = match r {
                     Ok(dl) => ToCoordinator::TorrentReady {
                         gid,
@@ -569,8 +599,11 @@ impl Coordinator {
             .detach();
             return;
         }
-        let opened = arietta_torrent::TorrentConfig::from_options(&a.request.options)
-            .and_then(|cfg| arietta_torrent::TorrentDownload::open(src, cfg));
+        let opened =
+            arietta_torrent::TorrentConfig::from_options(&a.request.options).and_then(|mut cfg| {
+                cfg.web_seeds = web_seeds;
+                arietta_torrent::TorrentDownload::open(src, cfg)
+            });
         match opened {
             Ok(dl) => self.run_torrent(gid, dl),
             Err(e) => {
@@ -580,8 +613,37 @@ impl Coordinator {
         }
     }
 
+    /// The shared DHT for a torrent of `gid`, started on the first call
+    /// (one node per process, on this core); `None` when the download has
+    /// `--enable-dht(6)=false` or the node could not start.
+    fn dht_for(&mut self, gid: Gid) -> Option<arietta_torrent::DhtService> {
+        let opts = &self.active.get(&gid)?.request.options;
+        if !opts.get_bool("enable-dht") && !opts.get_bool("enable-dht6") {
+            return None;
+        }
+        if self.dht.is_none() {
+            let started = arietta_torrent::DhtService::start(opts);
+            self.dht = Some(match started {
+                Ok(d) => {
+                    for w in d.iter().flat_map(|d| d.warnings()) {
+                        self.reporter
+                            .notice(LogLevel::Warn, &format!("Cannot start the DHT: {w}"));
+                    }
+                    d
+                }
+                Err(e) => {
+                    self.reporter
+                        .notice(LogLevel::Error, &format!("Cannot start the DHT: {e}"));
+                    None
+                }
+            });
+        }
+        self.dht.clone().flatten()
+    }
+
     /// Starts a parsed torrent's actor on this core.
     fn run_torrent(&mut self, gid: Gid, dl: arietta_torrent::TorrentDownload) {
+        let dht = self.dht_for(gid);
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
@@ -598,7 +660,7 @@ impl Coordinator {
         let stop = a.stop.clone();
         let me = self.me.clone();
         glommio::spawn_local(async move {
-            let result = dl.run(spawner, stop).await;
+            let result = dl.run(spawner, stop, dht).await;
             let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
         })
         .detach();

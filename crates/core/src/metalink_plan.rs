@@ -30,6 +30,9 @@ pub struct MetalinkFile {
     pub pieces: Option<PieceHashes>,
     /// Detached signature, saved as `NAME.sig` next to the finished file.
     pub signature: Option<String>,
+    /// The best `<metaurl mediatype="torrent">` of a file offered by no
+    /// usable URL: the download is that torrent.
+    pub torrent: Option<String>,
 }
 
 /// The downloads of one metalink and the notices to show about what was
@@ -145,20 +148,18 @@ pub fn plan(
             continue;
         }
         let uris = file.ordered_uris(&sel);
-        if uris.is_empty() {
-            if file.metaurls.iter().any(|m| m.is_torrent()) {
-                notices.push(format!(
-                    "Metalink: {} is offered only as a BitTorrent metaurl; BitTorrent is not supported yet",
-                    file.name
-                ));
-            } else {
-                notices.push(format!("Metalink: {} has no usable URI", file.name));
-            }
+        let torrent = file.ordered_torrents().first().map(|t| t.to_string());
+        if uris.is_empty() && torrent.is_none() {
+            notices.push(format!("Metalink: {} has no usable URI", file.name));
             continue;
         }
+        let torrent = torrent.filter(|_| uris.is_empty());
         let mut set = OptionSet::with_parent(options.clone());
-        set.set("out", &file.name)
-            .map_err(|e| FetchError::Metalink(e.to_string()))?;
+        if torrent.is_none() {
+            // A torrent names its own files.
+            set.set("out", &file.name)
+                .map_err(|e| FetchError::Metalink(e.to_string()))?;
+        }
         if let Some(h) = file.strongest_hash() {
             set.set(
                 "checksum",
@@ -175,6 +176,7 @@ pub fn plan(
                 size: file.size,
                 pieces: file.strongest_pieces().cloned(),
                 signature: file.signature.as_ref().map(|s| s.body.clone()),
+                torrent,
             })),
         });
     }
@@ -212,14 +214,20 @@ mod tests {
         let o = Arc::new(OptionSet::new());
         let base = Url::parse("http://origin/dir/x.meta4").unwrap();
         let p = plan(DOC.as_bytes(), Some(&base), &o).unwrap();
-        assert_eq!(p.requests.len(), 2);
+        assert_eq!(p.requests.len(), 3);
         let a = &p.requests[0];
         assert_eq!(a.uris, ["http://origin/dir/rel/a.bin", "http://m2/a.bin"]);
         assert_eq!(a.options.get_str("out"), "a.bin");
         assert!(a.options.get_str("checksum").starts_with("sha-256=ba78"));
         assert_eq!(a.metalink.as_ref().unwrap().size, Some(3));
         assert_eq!(p.requests[1].options.get_str("out"), "sub/b.bin");
-        assert!(p.notices.iter().any(|n| n.contains("BitTorrent")));
+        // A torrent-only file becomes that torrent's download.
+        let c = &p.requests[2];
+        assert!(c.uris.is_empty());
+        assert_eq!(
+            c.metalink.as_ref().unwrap().torrent.as_deref(),
+            Some("http://t/c.torrent")
+        );
     }
 
     #[test]

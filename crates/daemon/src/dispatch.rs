@@ -231,11 +231,11 @@ async fn add_torrent(
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, &torrent))
         .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
-    // The saved file becomes the download's one URI, so `--save-session`
-    // restarts it like a command-line torrent. Web seeds (`uris`) are not
-    // used yet.
-    let _ = uris;
-    enqueue(ctx, vec![path.display().to_string()], set, position).await
+    // The saved file becomes the download's first URI, so `--save-session`
+    // restarts it like a command-line torrent; `uris` follow it as web seeds.
+    let mut all = vec![path.display().to_string()];
+    all.extend(uris);
+    enqueue(ctx, all, set, position).await
 }
 
 fn hex_lower(b: &[u8]) -> String {

@@ -68,6 +68,11 @@ pub struct TorrentConfig {
     /// `--bt-lpd-interface` given as an IPv4 address (interface names are
     /// not resolved yet: the default multicast interface is used).
     pub lpd_interface: Option<std::net::Ipv4Addr>,
+    /// HTTP URIs given next to the torrent (command line, `aria2.addTorrent`
+    /// `uris`): web seeds like the torrent's own `url-list`.
+    pub web_seeds: Vec<String>,
+    /// `--ca-certificate`, `--check-certificate`, … for https:// web seeds.
+    pub tls: arietta_net::TlsOptions,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -165,6 +170,13 @@ impl TorrentConfig {
             lpd_interface: o
                 .get_opt_str("bt-lpd-interface")
                 .and_then(|v| v.trim().parse().ok()),
+            web_seeds: Vec::new(),
+            tls: arietta_net::TlsOptions {
+                ca_certificate: o.get_opt_str("ca-certificate").map(PathBuf::from),
+                check_certificate: o.get_bool("check-certificate"),
+                certificate: o.get_opt_str("certificate").map(PathBuf::from),
+                private_key: o.get_opt_str("private-key").map(PathBuf::from),
+            },
         })
     }
 

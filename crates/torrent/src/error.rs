@@ -33,6 +33,8 @@ pub enum TorrentError {
     Stalled { secs: u64, last_peer_error: String },
     #[error("cannot fetch the torrent's metadata: {0}")]
     Metadata(String),
+    #[error("DHT: {0}")]
+    Dht(String),
     #[error("cannot save the metadata to {path}: {source}")]
     SaveMetadata {
         path: String,
@@ -62,6 +64,7 @@ impl TorrentError {
             TorrentError::Metadata(_) => 1,
             TorrentError::Stalled { .. } => 2,
             TorrentError::SaveMetadata { .. } => 16,
+            TorrentError::Dht(_) => 1,
         }
     }
 }

@@ -26,13 +26,14 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Fetches and verifies the info dictionary a magnet link names. Tries the
 /// magnet's `x.pe` peers and the peers its trackers (and `--bt-tracker`)
-/// return, re-announcing every few seconds until one serves it or `stop`
-/// is raised.
+/// return (and the DHT's, when on), re-announcing every few seconds until
+/// one serves it or `stop` is raised.
 pub async fn fetch_metadata(
     magnet: &Magnet,
     cfg: &TorrentConfig,
     peer_id: [u8; 20],
     stop: &Arc<AtomicBool>,
+    dht: Option<&crate::DhtService>,
 ) -> Result<Vec<u8>, TorrentError> {
     let info_hash = magnet.info_hash_v1.ok_or(TorrentError::V2Only)?;
     let mut tiers: Vec<Vec<String>> = magnet
@@ -70,6 +71,9 @@ pub async fn fetch_metadata(
                 peers.extend(r.peers);
             }
         }
+        if let Some(dht) = dht {
+            peers.extend(dht.get_peers(info_hash).await);
+        }
         for addr in peers {
             if tried.contains(&addr) {
                 continue;
@@ -88,7 +92,7 @@ pub async fn fetch_metadata(
         }
         // Peers that failed get another chance on the next round.
         tried.clear();
-        if tiers.is_empty() && magnet.peers.is_empty() {
+        if tiers.is_empty() && magnet.peers.is_empty() && dht.is_none() {
             return Err(TorrentError::Metadata(last_error));
         }
         glommio::timer::sleep(Duration::from_secs(2)).await;

@@ -62,6 +62,8 @@ pub(crate) struct PeerSetup {
 pub(crate) enum PeerSource {
     Outgoing(SocketAddr),
     Incoming(glommio::net::AcceptedTcpStream),
+    /// A BEP 19 web seed: the URL of each file, in stream order.
+    WebSeed(Arc<Vec<url::Url>>, arietta_net::TlsOptions),
 }
 
 struct Failure {
@@ -88,6 +90,9 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
     let result = match source {
+        PeerSource::WebSeed(urls, tls) => {
+            return crate::web_seed::run_web_seed(urls, tls, setup).await
+        }
         PeerSource::Outgoing(addr) => outgoing(addr, setup).await,
         PeerSource::Incoming(s) => {
             let s = s.bind_to_executor();
@@ -150,12 +155,19 @@ struct Local {
 }
 
 /// Per-connection file handles (io_uring buffered files of this core).
-struct Files {
+pub(crate) struct Files {
     layout: Arc<Layout>,
     open: RefCell<HashMap<usize, Rc<BufferedFile>>>,
 }
 
 impl Files {
+    pub(crate) fn new(layout: Arc<Layout>) -> Files {
+        Files {
+            layout,
+            open: RefCell::new(HashMap::new()),
+        }
+    }
+
     async fn get(&self, i: usize) -> std::io::Result<Rc<BufferedFile>> {
         if let Some(f) = self.open.borrow().get(&i) {
             return Ok(f.clone());
@@ -174,7 +186,7 @@ impl Files {
     }
 
     /// Writes `data` at stream offset `offset`, across file boundaries.
-    async fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+    pub(crate) async fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         for s in self.layout.spans(offset, data.len()) {
             let file = &self.layout.files[s.file];
             if file.padding {

@@ -124,6 +124,9 @@ pub enum TorrentSource {
     File(PathBuf),
     Bytes(Vec<u8>),
     Magnet(String),
+    /// An http(s):// `.torrent` to fetch first (a metalink's
+    /// `<metaurl mediatype="torrent">`).
+    Url(String),
 }
 
 /// Feeds peer addresses from other sources (DHT, LPD, PEX) into a running
@@ -158,24 +161,43 @@ impl TorrentDownload {
                 source: e,
             })?,
             TorrentSource::Bytes(b) => b,
-            TorrentSource::Magnet(m) => return Err(TorrentError::MagnetUnsupported(m)),
+            TorrentSource::Magnet(m) | TorrentSource::Url(m) => {
+                return Err(TorrentError::MagnetUnsupported(m))
+            }
         };
         Self::from_metainfo(Metainfo::parse(&bytes)?, cfg)
     }
 
+    /// Fetches a `.torrent` over HTTP(S) (a metalink's torrent metaurl),
+    /// then opens it like a local one.
+    pub async fn from_url(uri: &str, cfg: TorrentConfig) -> Result<Self, TorrentError> {
+        let bytes = crate::web_seed::fetch_whole(uri, &cfg.tls)
+            .await
+            .map_err(|e| TorrentError::ReadTorrent {
+                path: uri.to_owned(),
+                source: std::io::Error::other(e),
+            })?;
+        Self::open(TorrentSource::Bytes(bytes), cfg)
+    }
+
     /// Resolves a magnet link: fetches the info dictionary from peers
-    /// (BEP 9), optionally saves it (`--bt-save-metadata`), and lays the
-    /// torrent out like a `.torrent` with the magnet's trackers.
+    /// (BEP 9; peers from trackers, `x.pe` and `dht` when given),
+    /// optionally saves it (`--bt-save-metadata`), and lays the torrent out
+    /// like a `.torrent` with the magnet's trackers.
     pub async fn from_magnet(
         uri: &str,
         cfg: TorrentConfig,
         stop: &Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
     ) -> Result<Self, TorrentError> {
         let magnet = arietta_metainfo::Magnet::parse(uri)?;
-        let info = crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop).await?;
+        let info =
+            crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop, dht.as_ref())
+                .await?;
         let mut meta = Metainfo::from_info(&info)?;
         meta.announce_list = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
         meta.announce = magnet.trackers.first().cloned();
+        meta.url_list = magnet.web_seeds.clone();
         if cfg.save_metadata || cfg.metadata_only {
             let hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
             let path = cfg.dir.join(format!("{}.torrent", hex::encode(hash)));
@@ -259,12 +281,16 @@ impl TorrentDownload {
     }
 
     /// Downloads, then seeds until `--seed-ratio`/`--seed-time`; returns
-    /// early with [`TorrentError::Stopped`] when `stop` is raised.
+    /// early with [`TorrentError::Stopped`] when `stop` is raised. With
+    /// `dht`, the torrent finds peers and announces itself there too,
+    /// unless it is private (BEP 27: trackers only).
     pub async fn run(
         self,
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
     ) -> Result<(), TorrentError> {
+        let dht = dht.filter(|_| !self.meta.private);
         if self.cfg.metadata_only {
             return Ok(());
         }
@@ -293,7 +319,18 @@ impl TorrentDownload {
                 hashing::check_all(&layout, &hashes, &wanted, threads)
             })
             .await?;
-        Session::new(self, initial, spawner, stop)?.run().await
+        let mut session = Session::new(self, initial, spawner, stop)?;
+        if let Some(dht) = &dht {
+            let sink = PeerSink(session.me.clone());
+            dht.feed(
+                session.dl.info_hash,
+                session.port,
+                sink,
+                session.stop.clone(),
+            );
+        }
+        session.start_web_seeds();
+        session.run().await
     }
 }
 
@@ -498,11 +535,14 @@ impl Session {
             .saturating_sub(self.dl.layout.total - total)
             .min(total);
         s.completed.store(done, Ordering::Relaxed);
-        s.peers.store(self.peers.len(), Ordering::Relaxed);
-        s.seeders.store(
-            self.peers.values().filter(|p| p.seed).count(),
-            Ordering::Relaxed,
-        );
+        // Web seeds (at 0.0.0.0:N) are not peers in aria2's counts.
+        let peers = self
+            .peers
+            .values()
+            .filter(|p| !p.addr.ip().is_unspecified());
+        let (n, seeds) = peers.fold((0, 0), |(n, s), p| (n + 1, s + usize::from(p.seed)));
+        s.peers.store(n, Ordering::Relaxed);
+        s.seeders.store(seeds, Ordering::Relaxed);
         s.uploaded.store(self.uploaded, Ordering::Relaxed);
         s.downloaded.store(self.downloaded, Ordering::Relaxed);
     }
@@ -754,6 +794,30 @@ impl Session {
             }
             self.candidates.insert(a, now + RECONNECT_AFTER);
             self.start_peer(PeerSource::Outgoing(a), a);
+        }
+    }
+
+    /// Starts the torrent's `url-list` web seeds and the HTTP URIs given
+    /// next to it, each as a peer with every piece (BEP 19), unless the
+    /// download is already complete.
+    fn start_web_seeds(&mut self) {
+        if self.is_complete() {
+            return;
+        }
+        let mut bases: Vec<String> = self.dl.meta.url_list.clone();
+        for u in &self.dl.cfg.web_seeds {
+            if !bases.contains(u) {
+                bases.push(u.clone());
+            }
+        }
+        for (i, base) in bases.iter().enumerate() {
+            let Some(urls) = crate::web_seed::file_urls(&self.dl.meta, base) else {
+                continue;
+            };
+            // A placeholder address: web seeds are never dialled as peers.
+            let addr = SocketAddr::from(([0, 0, 0, 0], (i + 1) as u16));
+            let tls = self.dl.cfg.tls.clone();
+            self.start_peer(PeerSource::WebSeed(Arc::new(urls), tls), addr);
         }
     }
 
@@ -1150,7 +1214,8 @@ impl Session {
         let list = self
             .peers
             .values()
-            .filter(|p| p.peer_id.is_some())
+            // Web seeds sit at 0.0.0.0:N; aria2's getPeers lists only peers.
+            .filter(|p| p.peer_id.is_some() && !p.addr.ip().is_unspecified())
             .map(|p| PeerSummary {
                 addr: p.addr,
                 peer_id: p.peer_id,

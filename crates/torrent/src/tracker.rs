@@ -77,7 +77,7 @@ pub async fn announce_one(url: &str, p: &AnnounceParams) -> Result<AnnounceReply
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')

@@ -5,7 +5,13 @@ local peers and several connections per IP allowed.
     lt_peer.py seed  TORRENT SAVE_DIR PORT            prints READY when seeding
     lt_peer.py leech TORRENT SAVE_DIR PORT PEER_PORT  connects to 127.0.0.1:PEER_PORT,
                                                      prints DONE and exits 0 when complete
-Runs until killed (seed) or until done / 60 s (leech, exit 1 on timeout).
+    lt_peer.py dhtseed TORRENT SAVE_DIR PORT ENTRY_PORT
+                                                     a DHT-only seeder (no tracker): a second
+                                                     session here is a bare DHT node on
+                                                     ENTRY_PORT, the seeder bootstraps from it and
+                                                     announces the torrent; prints READY once the
+                                                     entry node has stored that announce
+Runs until killed (seed, dhtseed) or until done / 60 s (leech, exit 1 on timeout).
 With LT_ENCRYPTION=rc4 in the environment, only RC4-encrypted (MSE)
 connections are made and accepted.
 """
@@ -16,13 +22,19 @@ import time
 import libtorrent as lt
 
 
-def session(port):
+def session(port, dht=False, bootstrap="", alerts=0):
     pe = getattr(lt.enc_policy, "disabled", None)
     if pe is None:
         pe = lt.enc_policy.pe_disabled
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
-        "enable_dht": False,
+        "enable_dht": dht,
+        "dht_bootstrap_nodes": bootstrap,
+        # Loopback DHT: every node shares 127.0.0.1.
+        "dht_restrict_routing_ips": False,
+        "dht_restrict_search_ips": False,
+        "dht_ignore_dark_internet": False,
+        "dht_prefer_verified_node_ids": False,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
@@ -34,7 +46,7 @@ def session(port):
         "out_enc_policy": int(pe),
         "in_enc_policy": int(pe),
         "announce_to_all_trackers": True,
-        "alert_mask": 0,
+        "alert_mask": alerts,
     }
     if os.environ.get("LT_ENCRYPTION") == "rc4":
         forced = getattr(lt.enc_policy, "forced", None)
@@ -50,8 +62,39 @@ def session(port):
     return lt.session(settings)
 
 
+def dht_seed(torrent, save, port, entry_port):
+    entry = session(entry_port, dht=True, alerts=int(lt.alert.category_t.dht_notification))
+    ses = session(port, dht=True, bootstrap="127.0.0.1:%d" % entry_port)
+    info = lt.torrent_info(torrent)
+    h = ses.add_torrent({"ti": info, "save_path": save})
+    h.force_recheck()
+    want = str(info.info_hash())
+    deadline = time.time() + 60
+    while not h.status().is_seeding:
+        if time.time() > deadline:
+            print("TIMEOUT seeding", flush=True)
+            return 1
+        time.sleep(0.05)
+    last = 0
+    while True:
+        if time.time() > deadline:
+            print("TIMEOUT announcing", flush=True)
+            return 1
+        if time.time() - last > 1:
+            h.force_dht_announce()
+            last = time.time()
+        for a in entry.pop_alerts():
+            if isinstance(a, lt.dht_announce_alert) and str(a.info_hash) == want:
+                print("READY", flush=True)
+                while True:
+                    time.sleep(1)
+        time.sleep(0.05)
+
+
 def main():
     mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if mode == "dhtseed":
+        return dht_seed(torrent, save, port, int(sys.argv[5]))
     ses = session(port)
     info = lt.torrent_info(torrent)
     params = {"ti": info, "save_path": save}

@@ -78,6 +78,18 @@ pub fn make_torrent(
     piece_length: usize,
     announce: Option<&str>,
 ) -> Torrent {
+    make_torrent_with_web_seeds(name, files, piece_length, announce, &[])
+}
+
+/// [`make_torrent`] with a BEP 19 `url-list` (outside the info dict: the
+/// info-hash does not change).
+pub fn make_torrent_with_web_seeds(
+    name: &str,
+    files: &[(Vec<&str>, &[u8])],
+    piece_length: usize,
+    announce: Option<&str>,
+    url_list: &[&str],
+) -> Torrent {
     let mut stream = Vec::new();
     for (_, data) in files {
         stream.extend_from_slice(data);
@@ -109,6 +121,10 @@ pub fn make_torrent(
     let mut top = OwnedValue::dict().insert(b"info".to_vec(), info);
     if let Some(a) = announce {
         top = top.insert(b"announce".to_vec(), a);
+    }
+    if !url_list.is_empty() {
+        let l: Vec<OwnedValue> = url_list.iter().map(|u| OwnedValue::from(*u)).collect();
+        top = top.insert(b"url-list".to_vec(), l);
     }
     Torrent {
         bytes: encode(&top),
@@ -298,6 +314,30 @@ pub fn libtorrent_seeder(dir: &Path, torrent: &Path) -> (Guard, u16) {
     BufReader::new(out).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "READY", "libtorrent seeder failed: {line}");
     (g, port)
+}
+
+/// Starts a DHT-only libtorrent seeder and the bare libtorrent DHT node it
+/// bootstrapped from; returns once that node stored the seeder's announce,
+/// with the seeder's TCP port and the entry node's UDP port.
+pub fn libtorrent_dht_seeder(dir: &Path, torrent: &Path) -> (Guard, u16, u16) {
+    let port = free_tcp_udp_port();
+    let entry = free_tcp_udp_port();
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(lt_script())
+        .args(["dhtseed", torrent.to_str().unwrap(), dir.to_str().unwrap()])
+        .arg(port.to_string())
+        .arg(entry.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start libtorrent DHT seeder");
+    let out = child.stdout.take().unwrap();
+    let g = Guard(child);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "READY", "libtorrent DHT seeder failed: {line}");
+    (g, port, entry)
 }
 
 /// Runs a libtorrent leecher against `peer_port` to completion.
