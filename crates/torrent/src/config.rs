@@ -68,6 +68,9 @@ pub struct TorrentConfig {
     /// `--bt-lpd-interface` given as an IPv4 address (interface names are
     /// not resolved yet: the default multicast interface is used).
     pub lpd_interface: Option<std::net::Ipv4Addr>,
+    /// `--bt-max-open-files`: file handles one torrent keeps open per core
+    /// (aria2 counts them globally; per core keeps cores share-nothing).
+    pub max_open_files: usize,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -165,6 +168,7 @@ impl TorrentConfig {
             lpd_interface: o
                 .get_opt_str("bt-lpd-interface")
                 .and_then(|v| v.trim().parse().ok()),
+            max_open_files: o.get_u64("bt-max-open-files").max(1) as usize,
         })
     }
 
