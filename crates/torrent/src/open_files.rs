@@ -9,8 +9,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::time::Duration;
 
 use glommio::io::{BufferedFile, OpenOptions};
+use glommio::sync::{Semaphore, StaticPermit};
 
 use crate::layout::Layout;
 
@@ -50,17 +52,20 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Lru<K, V> {
         if !self.entries.contains_key(&k) && self.entries.len() >= self.cap {
             // Linear scan: the cap is small (aria2's default is 100) and an
             // open costs far more than this.
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (t, _))| *t)
-                .map(|(k, _)| *k);
-            if let Some(old) = oldest {
-                evicted = self.entries.remove(&old).map(|(_, v)| (old, v));
-            }
+            evicted = self.pop_oldest();
         }
         self.entries.insert(k, (self.tick, v));
         evicted
+    }
+
+    /// Forgets the least recently used entry.
+    pub(crate) fn pop_oldest(&mut self) -> Option<(K, V)> {
+        let oldest = self
+            .entries
+            .iter()
+            .min_by_key(|(_, (t, _))| *t)
+            .map(|(k, _)| *k)?;
+        self.entries.remove(&oldest).map(|(_, v)| (oldest, v))
     }
 
     pub(crate) fn contains(&self, k: &K) -> bool {
@@ -73,10 +78,29 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Lru<K, V> {
     }
 }
 
+/// An open file of the torrent; the descriptor counts against the cap
+/// until the last user drops it (an evicted handle still in use by a read
+/// or write keeps its place until that finishes).
+pub(crate) struct Handle {
+    // Dropped first: the descriptor goes before the permit returns.
+    file: BufferedFile,
+    _permit: StaticPermit,
+}
+
+impl std::ops::Deref for Handle {
+    type Target = BufferedFile;
+    fn deref(&self) -> &BufferedFile {
+        &self.file
+    }
+}
+
 /// One torrent's open files on this core.
 pub(crate) struct OpenFiles {
     layout: Arc<Layout>,
-    open: RefCell<Lru<usize, Rc<BufferedFile>>>,
+    open: RefCell<Lru<usize, Rc<Handle>>>,
+    /// One unit per descriptor (cached, evicted but in use, or opening):
+    /// what makes the cap hold even with many writes in flight.
+    permits: Rc<Semaphore>,
 }
 
 thread_local! {
@@ -97,9 +121,11 @@ impl OpenFiles {
             if let Some(f) = c.get(&key).and_then(Weak::upgrade) {
                 return f;
             }
+            let cap = cap.max(1);
             let f = Rc::new(OpenFiles {
                 layout: layout.clone(),
                 open: RefCell::new(Lru::new(cap)),
+                permits: Rc::new(Semaphore::new(cap as u64)),
             });
             c.insert(key, Rc::downgrade(&f));
             f
@@ -110,33 +136,46 @@ impl OpenFiles {
         self.open.borrow().contains(&i)
     }
 
-    /// File `i` of the stream, opened (and created) if needed.
-    pub(crate) async fn get(&self, i: usize) -> std::io::Result<Rc<BufferedFile>> {
+    /// File `i` of the stream, opened (and created) if needed. Callers hold
+    /// one handle at a time, so every permit in use comes back.
+    pub(crate) async fn get(&self, i: usize) -> std::io::Result<Rc<Handle>> {
+        if let Some(f) = self.open.borrow_mut().get(&i) {
+            return Ok(f);
+        }
+        let permit = loop {
+            if let Ok(p) = self.permits.try_acquire_static_permit(1) {
+                break p;
+            }
+            // Drop the least recently used from the cache: its permit
+            // returns now, or when its last in-flight use ends. With the
+            // cache empty every permit is in a read, write or open that
+            // ends soon; waiting on the semaphore itself could sleep
+            // forever once those land in the cache idle.
+            if self.open.borrow_mut().pop_oldest().is_none() {
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+        };
         if let Some(f) = self.open.borrow_mut().get(&i) {
             return Ok(f);
         }
         let path = &self.layout.files[i].path;
-        let f = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .buffered_open(path)
             .await
             .map_err(std::io::Error::from)?;
-        let f = Rc::new(f);
+        let f = Rc::new(Handle {
+            file,
+            _permit: permit,
+        });
         // Another task may have opened it while this one waited: keep one.
         if let Some(existing) = self.open.borrow_mut().get(&i) {
             return Ok(existing);
         }
-        let evicted = self.open.borrow_mut().insert(i, f.clone());
-        if let Some((_, old)) = evicted {
-            if let Ok(old) = Rc::try_unwrap(old) {
-                glommio::spawn_local(async move {
-                    let _ = old.close().await;
-                })
-                .detach();
-            }
-        }
+        // Cannot evict: the cache never holds more entries than permits.
+        let _ = self.open.borrow_mut().insert(i, f.clone());
         Ok(f)
     }
 }
@@ -159,6 +198,7 @@ mod tests {
         // Re-inserting a present key evicts nothing.
         assert_eq!(l.insert(4, "e"), None);
         assert_eq!(l.get(&4), Some("e"));
+        assert_eq!(l.pop_oldest(), Some((3, "c")));
         for k in 10..300 {
             l.insert(k, "x");
             assert!(l.len() <= 2);

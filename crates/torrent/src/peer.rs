@@ -22,12 +22,11 @@ use arietta_net::RateLimiter;
 use arietta_runtime::{Mailbox, MailboxSender};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalSender};
-use glommio::io::BufferedFile;
 
 use crate::have_set::HaveSet;
 use crate::layout::Layout;
 use crate::messages::{ToPeer, ToTorrent};
-use crate::open_files::OpenFiles;
+use crate::open_files::{Handle, OpenFiles};
 use crate::tracker::with_timeout;
 
 /// Largest block we serve; aria2 and libtorrent ask for 16 KiB.
@@ -160,7 +159,7 @@ struct Files {
 }
 
 impl Files {
-    async fn get(&self, i: usize) -> std::io::Result<Rc<BufferedFile>> {
+    async fn get(&self, i: usize) -> std::io::Result<Rc<Handle>> {
         self.open.get(i).await
     }
 
