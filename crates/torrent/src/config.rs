@@ -73,6 +73,9 @@ pub struct TorrentConfig {
     pub web_seeds: Vec<String>,
     /// `--ca-certificate`, `--check-certificate`, … for https:// web seeds.
     pub tls: arietta_net::TlsOptions,
+    /// `--bt-max-open-files`: file handles one torrent keeps open per core
+    /// (aria2 counts them globally; per core keeps cores share-nothing).
+    pub max_open_files: usize,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -177,6 +180,7 @@ impl TorrentConfig {
                 certificate: o.get_opt_str("certificate").map(PathBuf::from),
                 private_key: o.get_opt_str("private-key").map(PathBuf::from),
             },
+            max_open_files: o.get_u64("bt-max-open-files").max(1) as usize,
         })
     }
 

@@ -23,6 +23,7 @@ mod have_set;
 mod layout;
 mod messages;
 mod metadata;
+mod open_files;
 mod peer;
 mod resume;
 mod session;

@@ -5,7 +5,7 @@
 //! plugs in where plain TCP is used today.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,11 +22,11 @@ use arietta_net::RateLimiter;
 use arietta_runtime::{Mailbox, MailboxSender};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalSender};
-use glommio::io::{BufferedFile, OpenOptions};
 
 use crate::have_set::HaveSet;
 use crate::layout::Layout;
 use crate::messages::{ToPeer, ToTorrent};
+use crate::open_files::{Handle, OpenFiles};
 use crate::tracker::with_timeout;
 
 /// Largest block we serve; aria2 and libtorrent ask for 16 KiB.
@@ -56,6 +56,8 @@ pub(crate) struct PeerSetup {
     pub pex: bool,
     /// Our listening port, told in the extension handshake (`p`).
     pub listen_port: u16,
+    /// `--bt-max-open-files`: the cap of this torrent's handles per core.
+    pub max_open_files: usize,
 }
 
 /// How the connection came to be.
@@ -154,35 +156,24 @@ struct Local {
     pex_told: Vec<PexPeer>,
 }
 
-/// Per-connection file handles (io_uring buffered files of this core).
+/// File access of one connection, through this core's bounded handle
+/// cache for the torrent (`--bt-max-open-files`).
 pub(crate) struct Files {
     layout: Arc<Layout>,
-    open: RefCell<HashMap<usize, Rc<BufferedFile>>>,
+    open: Rc<OpenFiles>,
 }
 
 impl Files {
-    pub(crate) fn new(layout: Arc<Layout>) -> Files {
+    /// This core's bounded handle cache for `layout`'s torrent.
+    pub(crate) fn new(layout: Arc<Layout>, max_open_files: usize) -> Files {
         Files {
+            open: OpenFiles::for_torrent(&layout, max_open_files),
             layout,
-            open: RefCell::new(HashMap::new()),
         }
     }
 
-    async fn get(&self, i: usize) -> std::io::Result<Rc<BufferedFile>> {
-        if let Some(f) = self.open.borrow().get(&i) {
-            return Ok(f.clone());
-        }
-        let path = &self.layout.files[i].path;
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .buffered_open(path)
-            .await
-            .map_err(std::io::Error::from)?;
-        let f = Rc::new(f);
-        self.open.borrow_mut().insert(i, f.clone());
-        Ok(f)
+    async fn get(&self, i: usize) -> std::io::Result<Rc<Handle>> {
+        self.open.get(i).await
     }
 
     /// Writes `data` at stream offset `offset`, across file boundaries.
@@ -192,7 +183,7 @@ impl Files {
             if file.padding {
                 continue;
             }
-            if !file.selected && !self.open.borrow().contains_key(&s.file) {
+            if !file.selected && !self.open.is_open(s.file) {
                 // A piece shared with an unselected file also writes into
                 // it (as aria2 does); only selected files' directories
                 // were made up front.
@@ -265,6 +256,7 @@ where
         crypto: _,
         pex,
         listen_port,
+        max_open_files,
     } = setup;
     let mut stream = stream;
     let piece_count = have.len();
@@ -363,7 +355,7 @@ where
     }));
     let files = Rc::new(Files {
         layout: layout.clone(),
-        open: RefCell::new(HashMap::new()),
+        open: OpenFiles::for_torrent(&layout, max_open_files),
     });
     let (out_tx, out_rx) = local_channel::new_unbounded::<Vec<u8>>();
     let out_tx = Rc::new(out_tx);

@@ -838,6 +838,7 @@ impl Session {
             crypto: self.dl.cfg.crypto,
             pex: self.discovery.pex,
             listen_port: self.port,
+            max_open_files: self.dl.cfg.max_open_files,
         };
         let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
         self.peers.insert(

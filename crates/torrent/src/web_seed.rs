@@ -300,6 +300,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
         to_torrent: tx,
         inbox,
         download_limit,
+        max_open_files,
         ..
     } = setup;
     let mut id = *b"-WS0000-000000000000";
@@ -308,7 +309,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
     send(ToTorrent::Handshaken { key, peer_id: id })?;
     send(ToTorrent::HaveAll { key })?;
     send(ToTorrent::Unchoked { key })?;
-    let files = Files::new(layout.clone());
+    let files = Files::new(layout.clone(), max_open_files);
     let mut client = Client {
         conn: None,
         ftp: None,
