@@ -64,12 +64,31 @@ pub fn source_of(req: &DownloadRequest) -> Option<(TorrentSource, Vec<String>)> 
     let mut local = req
         .uris
         .iter()
-        .filter(|u| !u.contains("://") && !u.starts_with("magnet:") && Path::new(u).is_file());
+        .filter(|u| !u.contains("://") && !u.starts_with("magnet:") && looks_like_torrent(u));
     let torrent = local.next()?;
     if local.next().is_some() || seeds(Some(torrent)).len() + 1 != req.uris.len() {
         return None;
     }
     Some((TorrentSource::File(torrent.into()), seeds(Some(torrent))))
+}
+
+/// A local file taken as a torrent: named `.torrent`, or bencoded (a
+/// torrent is a dictionary, so its first byte is `d`), as aria2 sniffs it.
+fn looks_like_torrent(path: &str) -> bool {
+    use std::io::Read;
+    let p = Path::new(path);
+    if !p.is_file() {
+        return false;
+    }
+    if p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+    {
+        return true;
+    }
+    let mut first = [0u8; 1];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut first))
+        .is_ok_and(|()| first[0] == b'd')
 }
 
 /// Spawns torrent peer tasks on the engine's cores through their mailboxes.
