@@ -26,13 +26,6 @@ fn sample() -> Vec<(Vec<&'static str>, Vec<u8>)> {
     ]
 }
 
-fn as_refs<'a>(files: &'a [(Vec<&'static str>, Vec<u8>)]) -> Vec<(Vec<&'static str>, &'a [u8])> {
-    files
-        .iter()
-        .map(|(p, d)| (p.clone(), d.as_slice()))
-        .collect()
-}
-
 /// A torrent announcing to a fresh opentracker that whitelists it.
 fn swarm(
     files: &[(Vec<&'static str>, &[u8])],

@@ -22,13 +22,6 @@ fn sample() -> Vec<(Vec<&'static str>, Vec<u8>)> {
     ]
 }
 
-fn as_refs<'a>(files: &'a [(Vec<&'static str>, Vec<u8>)]) -> Vec<(Vec<&'static str>, &'a [u8])> {
-    files
-        .iter()
-        .map(|(p, d)| (p.clone(), d.as_slice()))
-        .collect()
-}
-
 /// Leeches `magnet` into `leech` with only the DHT to find peers.
 fn dht_leech(home: &Path, leech: &Path, magnet: &str, extra: &[&str]) -> support::Outcome {
     let port = format!("--listen-port={}", free_port());

@@ -133,6 +133,16 @@ pub fn make_torrent_with_web_seeds(
 }
 
 /// Writes `files` under `dir/name/…` (or `dir/name` for a single file).
+/// Borrows test files as `make_torrent` and `write_files` take them.
+pub fn as_refs<'a>(
+    files: &'a [(Vec<&'static str>, Vec<u8>)],
+) -> Vec<(Vec<&'static str>, &'a [u8])> {
+    files
+        .iter()
+        .map(|(p, d)| (p.clone(), d.as_slice()))
+        .collect()
+}
+
 pub fn write_files(dir: &Path, name: &str, files: &[(Vec<&str>, &[u8])]) {
     for (path, data) in files {
         let mut p = dir.join(name);
