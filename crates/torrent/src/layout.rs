@@ -81,6 +81,18 @@ impl Layout {
                 let sel = selected.is_none_or(|s| s.get(visible - 1).copied().unwrap_or(false));
                 (dir.join(rel), sel)
             };
+            // v2-only files start on piece boundaries; the gap before one
+            // is alignment, laid out as padding so it reads as zeros.
+            let end = files.last().map_or(0, |l: &LaidFile| l.offset + l.length);
+            if f.offset > end {
+                files.push(LaidFile {
+                    path: PathBuf::new(),
+                    offset: end,
+                    length: f.offset - end,
+                    padding: true,
+                    selected: false,
+                });
+            }
             files.push(LaidFile {
                 path,
                 offset: f.offset,
