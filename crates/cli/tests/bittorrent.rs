@@ -181,6 +181,21 @@ fn leech_v2_only_torrent_from_libtorrent() {
     )
     .expect_code(exit::OK);
     assert_same_tree(&seed.join("v2"), &leech.join("v2"));
+
+    // A flipped byte in each file must fail its merkle check under -V and be
+    // fetched again.
+    for (name, at) in [("a.bin", 200_000u64), ("b.txt", 30_000)] {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(leech.join("v2").join(name))
+            .unwrap();
+        f.write_all_at(b"\xff\x00", at).unwrap();
+    }
+    let mut args = leech_args(s(&leech), &port, s(&torrent));
+    args.insert(0, "-V");
+    wait_with_timeout(spawn(tmp.path(), &args), LIMIT).expect_code(exit::OK);
+    assert_same_tree(&seed.join("v2"), &leech.join("v2"));
 }
 
 /// arietta seeds complete data (hash-checked at start) until the default
