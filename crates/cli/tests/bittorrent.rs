@@ -279,6 +279,44 @@ fn seed_to_libtorrent_leecher() {
     assert_same_tree(&seed.join("multi"), &leech.join("multi"));
 }
 
+/// BEP 52: arietta hash-checks a v2-only torrent's data at start (merkle
+/// roots) and serves it to a libtorrent leecher, alignment gaps included.
+#[test]
+fn seed_v2_only_torrent_to_libtorrent() {
+    if skip("seed_v2_only_torrent_to_libtorrent") {
+        return;
+    }
+    if !have_libtorrent() {
+        eprintln!(
+            "skipping seed_v2_only_torrent_to_libtorrent: python3-libtorrent is not installed"
+        );
+        return;
+    }
+    let files: Vec<(Vec<&str>, Vec<u8>)> = vec![
+        (vec!["a.bin"], pattern(300_000, 9)),
+        (vec!["b.txt"], pattern(40_000, 10)),
+    ];
+    let refs = as_refs(&files);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "v2", &refs);
+    let torrent = tmp.path().join("v2.torrent");
+    libtorrent_make_v2(
+        &torrent,
+        &seed.join("v2"),
+        PIECE,
+        "http://127.0.0.1:1/announce",
+    );
+    let (ours, port) = start_arietta_seeder(tmp.path(), &seed, &torrent, &["--seed-ratio=0"]);
+    let _ours = Guard(ours);
+    let leech = tmp.path().join("leech");
+    assert!(
+        libtorrent_leech(&leech, &torrent, port),
+        "libtorrent leecher failed"
+    );
+    assert_same_tree(&seed.join("v2"), &leech.join("v2"));
+}
+
 #[test]
 fn seed_time_ends_seeding() {
     let files = sample();
