@@ -103,7 +103,7 @@ impl Handshake {
     }
 }
 
-/// Message ids (BEP 3, BEP 5 `port`, BEP 6, BEP 10).
+/// Message ids (BEP 3, BEP 5 `port`, BEP 6, BEP 10, BEP 52 hashes).
 pub mod id {
     #![allow(missing_docs)]
     pub const CHOKE: u8 = 0;
@@ -122,6 +122,9 @@ pub mod id {
     pub const REJECT: u8 = 16;
     pub const ALLOWED_FAST: u8 = 17;
     pub const EXTENDED: u8 = 20;
+    pub const HASH_REQUEST: u8 = 21;
+    pub const HASHES: u8 = 22;
+    pub const HASH_REJECT: u8 = 23;
 }
 
 /// One peer wire message.
@@ -173,6 +176,15 @@ pub enum Message {
         /// Extended message id.
         id: u8,
         /// Undecoded payload.
+        payload: Bytes,
+    },
+    /// BEP 52 `hash request` (21), `hashes` (22) or `hash reject` (23),
+    /// payload raw: v2 peers ask each other for merkle proofs this way.
+    V2Hashes {
+        /// 21, 22 or 23.
+        id: u8,
+        /// Pieces root, base layer, index, length, proof layers (and, for
+        /// `hashes`, the hashes).
         payload: Bytes,
     },
 }
@@ -246,6 +258,19 @@ impl Message {
                     payload: payload.slice(1..),
                 }
             }
+            id::HASH_REQUEST | id::HASH_REJECT => exact(48).map(|_| Message::V2Hashes {
+                id: msg_id,
+                payload,
+            })?,
+            id::HASHES => {
+                if len < 48 {
+                    return Err(bad());
+                }
+                Message::V2Hashes {
+                    id: msg_id,
+                    payload,
+                }
+            }
             other => return Err(Error::UnknownMessage(other)),
         })
     }
@@ -266,6 +291,7 @@ impl Message {
             Message::Piece { data, .. } => 9 + data.len(),
             Message::Port(_) => 3,
             Message::Extended { payload, .. } => 2 + payload.len(),
+            Message::V2Hashes { payload, .. } => 1 + payload.len(),
         }
     }
 
@@ -317,6 +343,10 @@ impl Message {
             Message::Extended { id: ext, payload } => {
                 out.push(id::EXTENDED);
                 out.push(*ext);
+                out.extend_from_slice(payload);
+            }
+            Message::V2Hashes { id, payload } => {
+                out.push(*id);
                 out.extend_from_slice(payload);
             }
         }
@@ -560,6 +590,14 @@ mod tests {
             Message::Extended {
                 id: 0,
                 payload: Bytes::from_static(b"d1:md11:ut_metadatai1eee"),
+            },
+            Message::V2Hashes {
+                id: id::HASH_REQUEST,
+                payload: Bytes::from(vec![3; 48]),
+            },
+            Message::V2Hashes {
+                id: id::HASHES,
+                payload: Bytes::from(vec![4; 48 + 64]),
             },
         ]
     }

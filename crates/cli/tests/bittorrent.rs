@@ -135,6 +135,69 @@ fn leech_multi_file_from_libtorrent() {
     assert_same_tree(&seed.join("multi"), &leech.join("multi"));
 }
 
+/// BEP 52: a v2-only torrent made and seeded by libtorrent (no v1 hashes,
+/// files aligned to pieces, SHA-256 merkle piece layers) is found through
+/// the tracker by its truncated v2 info-hash and leeched byte-identical:
+/// one file of several pieces (checked against its piece layer, last piece
+/// short) and one smaller than a piece (checked against its pieces root).
+#[test]
+fn leech_v2_only_torrent_from_libtorrent() {
+    if skip("leech_v2_only_torrent_from_libtorrent") {
+        return;
+    }
+    if !have_libtorrent() {
+        eprintln!(
+            "skipping leech_v2_only_torrent_from_libtorrent: python3-libtorrent is not installed"
+        );
+        return;
+    }
+    let files: Vec<(Vec<&str>, Vec<u8>)> = vec![
+        (vec!["a.bin"], pattern(300_000, 7)),
+        (vec!["b.txt"], pattern(40_000, 8)),
+    ];
+    let refs = as_refs(&files);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "v2", &refs);
+    let torrent = tmp.path().join("v2.torrent");
+    let hash = libtorrent_make_v2(
+        &torrent,
+        &seed.join("v2"),
+        PIECE,
+        "http://127.0.0.1:1/announce",
+    );
+    let tracker = Tracker::start(std::slice::from_ref(&hash));
+    let again = libtorrent_make_v2(&torrent, &seed.join("v2"), PIECE, &tracker.http());
+    assert_eq!(
+        hash, again,
+        "the info dictionary does not depend on the tracker"
+    );
+    let (_seeder, _) = libtorrent_seeder(&seed, &torrent);
+    let leech = tmp.path().join("leech");
+    let port = format!("--listen-port={}", free_port());
+    wait_with_timeout(
+        spawn(tmp.path(), &leech_args(s(&leech), &port, s(&torrent))),
+        LIMIT,
+    )
+    .expect_code(exit::OK);
+    assert_same_tree(&seed.join("v2"), &leech.join("v2"));
+
+    // A flipped byte in each file must fail its merkle check under -V and be
+    // fetched again.
+    for (name, at) in [("a.bin", 200_000u64), ("b.txt", 30_000)] {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(leech.join("v2").join(name))
+            .unwrap();
+        f.write_all_at(b"\xff\x00", at).unwrap();
+    }
+    let mut args = leech_args(s(&leech), &port, s(&torrent));
+    args.insert(0, "-V");
+    wait_with_timeout(spawn(tmp.path(), &args), LIMIT).expect_code(exit::OK);
+    assert_same_tree(&seed.join("v2"), &leech.join("v2"));
+}
+
 /// arietta seeds complete data (hash-checked at start) until the default
 /// `--seed-ratio=1.0` is met, then exits 0 by itself.
 fn start_arietta_seeder(
@@ -214,6 +277,44 @@ fn seed_to_libtorrent_leecher() {
         "libtorrent leecher failed"
     );
     assert_same_tree(&seed.join("multi"), &leech.join("multi"));
+}
+
+/// BEP 52: arietta hash-checks a v2-only torrent's data at start (merkle
+/// roots) and serves it to a libtorrent leecher, alignment gaps included.
+#[test]
+fn seed_v2_only_torrent_to_libtorrent() {
+    if skip("seed_v2_only_torrent_to_libtorrent") {
+        return;
+    }
+    if !have_libtorrent() {
+        eprintln!(
+            "skipping seed_v2_only_torrent_to_libtorrent: python3-libtorrent is not installed"
+        );
+        return;
+    }
+    let files: Vec<(Vec<&str>, Vec<u8>)> = vec![
+        (vec!["a.bin"], pattern(300_000, 9)),
+        (vec!["b.txt"], pattern(40_000, 10)),
+    ];
+    let refs = as_refs(&files);
+    let tmp = tempdir();
+    let seed = tmp.path().join("seed");
+    write_files(&seed, "v2", &refs);
+    let torrent = tmp.path().join("v2.torrent");
+    libtorrent_make_v2(
+        &torrent,
+        &seed.join("v2"),
+        PIECE,
+        "http://127.0.0.1:1/announce",
+    );
+    let (ours, port) = start_arietta_seeder(tmp.path(), &seed, &torrent, &["--seed-ratio=0"]);
+    let _ours = Guard(ours);
+    let leech = tmp.path().join("leech");
+    assert!(
+        libtorrent_leech(&leech, &torrent, port),
+        "libtorrent leecher failed"
+    );
+    assert_same_tree(&seed.join("v2"), &leech.join("v2"));
 }
 
 #[test]

@@ -222,9 +222,13 @@ async fn add_torrent(
     position: Option<u64>,
 ) -> Result<Param, Error> {
     let meta = arietta_metainfo::Metainfo::parse(&torrent).map_err(fault)?;
-    let hash = meta
-        .info_hash_v1
-        .ok_or_else(|| fault("v2-only torrents are not supported yet"))?;
+    // A v2-only torrent is named by its v2 info-hash cut to 20 bytes, as
+    // its peers know it.
+    let hash: [u8; 20] = match (meta.info_hash_v1, meta.info_hash_v2) {
+        (Some(h), _) => h,
+        (None, Some(h2)) => h2[..20].try_into().map_err(fault)?,
+        (None, None) => return Err(fault("the torrent has no info-hash")),
+    };
     let set = download_options(ctx, &options)?;
     let dir = arietta_core::config::download_dir(&set);
     let path = dir.join(format!("{}.torrent", hex_lower(&hash)));

@@ -12,8 +12,10 @@ pub enum TorrentError {
     Metainfo(#[from] arietta_metainfo::Error),
     #[error("{0}")]
     BadOption(String),
-    #[error("the torrent has no v1 info-hash (v2-only torrents are not supported yet)")]
+    #[error("the magnet link has no v1 info-hash (v2-only magnets are not supported yet)")]
     V2Only,
+    #[error("bad v2 piece layers: {0}")]
+    PieceLayers(&'static str),
     #[error("magnet links are not supported yet: {0}")]
     MagnetUnsupported(String),
     #[error("file path {0} escapes the download directory")]
@@ -55,6 +57,7 @@ impl TorrentError {
             },
             TorrentError::BadOption(_) => 28,
             TorrentError::V2Only => 26,
+            TorrentError::PieceLayers(_) => 26,
             TorrentError::MagnetUnsupported(_) => 27,
             TorrentError::UnsafePath(_) => 26,
             TorrentError::Io { .. } => 17,

@@ -1,30 +1,29 @@
-//! SHA-1 piece checks. Always run off the network path: on glommio's
+//! Piece checks (SHA-1, or v2 merkle roots through [`PieceHashes`]). Always run off the network path: on glommio's
 //! blocking pool for single pieces, on scoped threads for a whole-torrent
 //! check (`-V`), so peers never wait behind a hash.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sha1::{Digest, Sha1};
-
 use crate::layout::Layout;
+use crate::piece_hashes::PieceHashes;
 use crate::TorrentError;
 
-/// Whether piece `index` on disk matches `expected`.
+/// Whether piece `index` on disk matches `hashes`.
 pub fn verify_piece(
     layout: &Layout,
     index: u32,
-    expected: &[u8; 20],
+    hashes: &PieceHashes,
 ) -> Result<bool, TorrentError> {
     let (start, len) = layout.piece_range(index);
     let mut buf = vec![0u8; len as usize];
     layout.read_blocking(start, &mut buf)?;
-    Ok(Sha1::digest(&buf).as_slice() == expected)
+    Ok(hashes.matches(index, &buf))
 }
 
 /// Hashes every wanted piece with `threads` threads; returns which pass.
 pub fn check_all(
     layout: &Layout,
-    hashes: &[u8],
+    hashes: &PieceHashes,
     wanted: &[bool],
     threads: usize,
 ) -> Result<Vec<bool>, TorrentError> {
@@ -50,8 +49,7 @@ pub fn check_all(
                         *error.lock().expect("hash error slot") = Some(e);
                         return;
                     }
-                    let expected = &hashes[i as usize * 20..i as usize * 20 + 20];
-                    if Sha1::digest(&buf).as_slice() == expected {
+                    if hashes.matches(i, &buf) {
                         results[i as usize].store(1, Ordering::Relaxed);
                     }
                 }

@@ -81,6 +81,18 @@ impl Layout {
                 let sel = selected.is_none_or(|s| s.get(visible - 1).copied().unwrap_or(false));
                 (dir.join(rel), sel)
             };
+            // v2-only files start on piece boundaries; the gap before one
+            // is alignment, laid out as padding so it reads as zeros.
+            let end = files.last().map_or(0, |l: &LaidFile| l.offset + l.length);
+            if f.offset > end {
+                files.push(LaidFile {
+                    path: PathBuf::new(),
+                    offset: end,
+                    length: f.offset - end,
+                    padding: true,
+                    selected: false,
+                });
+            }
             files.push(LaidFile {
                 path,
                 offset: f.offset,
@@ -90,9 +102,25 @@ impl Layout {
             });
         }
         safe_relative(Path::new(&meta.name))?;
+        let mut total = meta.total_length;
+        if meta.info_hash_v1.is_none() {
+            // libtorrent pads a v2 torrent's last file to a whole piece too
+            // and asks for the blocks there; they read as zeros.
+            let aligned = total.div_ceil(meta.piece_length) * meta.piece_length;
+            if aligned > total {
+                files.push(LaidFile {
+                    path: PathBuf::new(),
+                    offset: total,
+                    length: aligned - total,
+                    padding: true,
+                    selected: false,
+                });
+                total = aligned;
+            }
+        }
         Ok(Layout {
             files,
-            total: meta.total_length,
+            total,
             piece_length: meta.piece_length,
             root: dir.join(&meta.name),
         })

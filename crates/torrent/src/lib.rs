@@ -25,6 +25,7 @@ mod messages;
 mod metadata;
 mod open_files;
 mod peer;
+mod piece_hashes;
 mod resume;
 mod session;
 mod tracker;
@@ -37,6 +38,7 @@ pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
 pub use layout::{LaidFile, Layout};
 pub use metadata::fetch_metadata;
+pub use piece_hashes::PieceHashes;
 pub use session::{
     CoreSpawner, CurrentCore, Job, PeerSink, PeerSummary, TorrentDownload, TorrentSource,
     TorrentStats,

@@ -574,6 +574,16 @@ fn handle(
     };
     match m {
         Message::KeepAlive => {}
+        // BEP 52: we keep piece layers only, not the block-level proofs a
+        // v2 peer may ask for; a reject is the answer the BEP allows.
+        Message::V2Hashes { id, payload } => {
+            if id == arietta_bt::peer_wire::id::HASH_REQUEST {
+                let _ = out.try_send(frame(&Message::V2Hashes {
+                    id: arietta_bt::peer_wire::id::HASH_REJECT,
+                    payload,
+                }));
+            }
+        }
         Message::Choke => {
             let mut l = local.borrow_mut();
             l.peer_choking = true;
@@ -649,7 +659,9 @@ fn handle(
                 || b.length > MAX_SERVED_BLOCK
                 || u64::from(b.begin) + u64::from(b.length) > plen
             {
-                return Err(ban("request out of bounds"));
+                return Err(ban(format!(
+                    "request out of bounds: {b:?} in a piece of {plen}"
+                )));
             }
             let (choking, fast) = {
                 let l = local.borrow();

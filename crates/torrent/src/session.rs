@@ -30,6 +30,7 @@ use crate::have_set::HaveSet;
 use crate::layout::Layout;
 use crate::messages::{ToPeer, ToTorrent};
 use crate::peer::{run_peer, PeerSetup, PeerSource};
+use crate::piece_hashes::PieceHashes;
 use crate::resume;
 use crate::tracker::{announce_tiers, with_timeout, AnnounceParams, AnnounceReply};
 use crate::TorrentError;
@@ -149,6 +150,8 @@ pub struct TorrentDownload {
     layout: Arc<Layout>,
     wanted: Vec<bool>,
     info_hash: [u8; 20],
+    /// What each piece must hash to (SHA-1 or v2 merkle roots).
+    hashes: Arc<PieceHashes>,
     stats: Arc<TorrentStats>,
 }
 
@@ -219,7 +222,18 @@ impl TorrentDownload {
     }
 
     pub fn from_metainfo(meta: Metainfo, cfg: TorrentConfig) -> Result<Self, TorrentError> {
-        let info_hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
+        // BEP 52: a v2-only torrent's peers and trackers know it by its
+        // SHA-256 info-hash cut to 20 bytes.
+        let info_hash = match (meta.info_hash_v1, meta.info_hash_v2) {
+            (Some(h), _) => h,
+            (None, Some(h2)) => {
+                let mut h = [0u8; 20];
+                h.copy_from_slice(&h2[..20]);
+                h
+            }
+            (None, None) => return Err(TorrentError::V2Only),
+        };
+        let hashes = Arc::new(PieceHashes::new(&meta)?);
         let selected = match &cfg.select_file {
             Some(spec) => Some(arietta_metainfo::select_files(
                 spec,
@@ -244,6 +258,7 @@ impl TorrentDownload {
             layout: Arc::new(layout),
             wanted,
             info_hash,
+            hashes,
             stats,
         })
     }
@@ -298,7 +313,7 @@ impl TorrentDownload {
         let layout = self.layout.clone();
         let cfg = self.cfg.clone();
         let wanted = self.wanted.clone();
-        let hashes = self.meta.pieces.clone();
+        let hashes = self.hashes.clone();
         let info_hash = self.info_hash;
         let control = control_path(&layout.root);
         let initial = glommio::executor()
@@ -1124,14 +1139,12 @@ impl Session {
             return;
         }
         let layout = self.dl.layout.clone();
-        let Some(expected) = self.dl.meta.piece_hash(u64::from(index)) else {
-            return;
-        };
+        let hashes = self.dl.hashes.clone();
         let me = self.me.clone();
         glommio::spawn_local(async move {
             let ok = glommio::executor()
                 .spawn_blocking(move || {
-                    hashing::verify_piece(&layout, index, &expected).unwrap_or(false)
+                    hashing::verify_piece(&layout, index, &hashes).unwrap_or(false)
                 })
                 .await;
             let _ = me.send(ToTorrent::Hashed { index, ok });

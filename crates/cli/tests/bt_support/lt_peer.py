@@ -11,6 +11,10 @@ local peers and several connections per IP allowed.
                                                      ENTRY_PORT, the seeder bootstraps from it and
                                                      announces the torrent; prints READY once the
                                                      entry node has stored that announce
+    lt_peer.py mkv2 TORRENT CONTENT PIECE_LEN TRACKER_URL
+                                                     writes a BEP 52 v2-only torrent of CONTENT
+                                                     (a directory) and prints its v2 info-hash
+                                                     cut to 20 bytes, in hex
 Runs until killed (seed, dhtseed) or until done / 60 s (leech, exit 1 on timeout).
 With LT_ENCRYPTION=rc4 in the environment, only RC4-encrypted (MSE)
 connections are made and accepted.
@@ -91,7 +95,21 @@ def dht_seed(torrent, save, port, entry_port):
         time.sleep(0.05)
 
 
+def make_v2(torrent, content, piece_len, tracker):
+    fs = lt.file_storage()
+    lt.add_files(fs, content)
+    t = lt.create_torrent(fs, piece_len, flags=lt.create_torrent.v2_only)
+    t.add_tracker(tracker)
+    lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(content)))
+    with open(torrent, "wb") as f:
+        f.write(lt.bencode(t.generate()))
+    print(str(lt.torrent_info(torrent).info_hashes().v2)[:40], flush=True)
+    return 0
+
+
 def main():
+    if sys.argv[1] == "mkv2":
+        return make_v2(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "dhtseed":
         return dht_seed(torrent, save, port, int(sys.argv[5]))

@@ -306,6 +306,25 @@ fn lt_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bt_support/lt_peer.py")
 }
 
+/// Writes a BEP 52 v2-only torrent of the directory `content` with
+/// libtorrent, announcing to `tracker`; returns its v2 info-hash cut to 20
+/// bytes (hex), the hash its peers and trackers use.
+pub fn libtorrent_make_v2(torrent: &Path, content: &Path, piece: usize, tracker: &str) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .arg(lt_script())
+        .args(["mkv2", torrent.to_str().unwrap(), content.to_str().unwrap()])
+        .arg(piece.to_string())
+        .arg(tracker)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run libtorrent mkv2");
+    assert!(
+        out.status.success(),
+        "libtorrent could not make a v2 torrent"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// Starts a libtorrent seeder; returns once it reports seeding.
 pub fn libtorrent_seeder(dir: &Path, torrent: &Path) -> (Guard, u16) {
     let port = free_port();
