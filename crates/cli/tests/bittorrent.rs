@@ -856,3 +856,29 @@ fn interrupted_leech_resumes_from_control_file() {
     assert_same_tree(&seed.join("multi"), &leech.join("multi"));
     assert!(!control.exists());
 }
+
+/// `-V --bt-hash-check-seed=false` on complete files: the check passes and
+/// the download ends there (exit 0) instead of seeding, as in aria2.
+#[test]
+fn hash_check_seed_false_ends_after_the_check() {
+    let files = sample();
+    let refs = as_refs(&files);
+    let t = make_torrent("multi", &refs, PIECE, None);
+    let tmp = tempdir();
+    let dir = tmp.path().join("have");
+    write_files(&dir, "multi", &refs);
+    let torrent = tmp.path().join("multi.torrent");
+    t.write(&torrent);
+    let port = format!("--listen-port={}", free_port());
+    let args = [
+        "-d",
+        s(&dir),
+        "-V",
+        "--bt-hash-check-seed=false",
+        "--enable-dht=false",
+        &port,
+        s(&torrent),
+    ];
+    wait_with_timeout(spawn(tmp.path(), &args), Duration::from_secs(20)).expect_code(exit::OK);
+    assert_same_tree(&tmp.path().join("have"), &dir);
+}

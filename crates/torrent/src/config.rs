@@ -26,6 +26,9 @@ pub struct TorrentConfig {
     pub check_integrity: bool,
     /// `--bt-seed-unverified`: trust complete existing files without hashing.
     pub seed_unverified: bool,
+    /// `--bt-hash-check-seed` (default true): after `-V` finds the files
+    /// complete, go on seeding; false ends the download there.
+    pub hash_check_seed: bool,
     /// `--select-file` as given.
     pub select_file: Option<String>,
     /// `--index-out` pairs (1-based index, path relative to `dir`).
@@ -143,6 +146,7 @@ impl TorrentConfig {
             seed_time,
             check_integrity: o.get_bool("check-integrity"),
             seed_unverified: o.get_bool("bt-seed-unverified"),
+            hash_check_seed: o.get_bool("bt-hash-check-seed"),
             select_file: o
                 .get_opt_str("select-file")
                 .filter(|s| !s.is_empty())

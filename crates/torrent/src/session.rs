@@ -334,6 +334,15 @@ impl TorrentDownload {
                 hashing::check_all(&layout, &hashes, &wanted, threads)
             })
             .await?;
+        let complete = initial
+            .iter()
+            .zip(self.wanted.iter())
+            .all(|(have, want)| *have || !*want);
+        if self.cfg.check_integrity && !self.cfg.hash_check_seed && complete {
+            // aria2: `-V` on complete files with `--bt-hash-check-seed=false`
+            // ends after the check instead of seeding.
+            return Ok(());
+        }
         let mut session = Session::new(self, initial, spawner, stop)?;
         if let Some(dht) = &dht {
             let sink = PeerSink(session.me.clone());
