@@ -45,6 +45,18 @@ fn skip(name: &str) -> bool {
     false
 }
 
+/// [`skip`], and also when python3-libtorrent is missing.
+fn skip_without_libtorrent(name: &str) -> bool {
+    if skip(name) {
+        return true;
+    }
+    if !have_libtorrent() {
+        eprintln!("skipping {name}: python3-libtorrent is not installed");
+        return true;
+    }
+    false
+}
+
 fn leech_args<'a>(dir: &'a str, port: &'a str, torrent: &'a str) -> Vec<&'a str> {
     vec![
         "-d",
@@ -109,11 +121,7 @@ fn leech_multi_file_from_aria2c_udp_tracker() {
 
 #[test]
 fn leech_multi_file_from_libtorrent() {
-    if skip("leech_multi_file_from_libtorrent") {
-        return;
-    }
-    if !have_libtorrent() {
-        eprintln!("skipping leech_multi_file_from_libtorrent: python3-libtorrent is not installed");
+    if skip_without_libtorrent("leech_multi_file_from_libtorrent") {
         return;
     }
     let files = sample();
@@ -142,13 +150,7 @@ fn leech_multi_file_from_libtorrent() {
 /// short) and one smaller than a piece (checked against its pieces root).
 #[test]
 fn leech_v2_only_torrent_from_libtorrent() {
-    if skip("leech_v2_only_torrent_from_libtorrent") {
-        return;
-    }
-    if !have_libtorrent() {
-        eprintln!(
-            "skipping leech_v2_only_torrent_from_libtorrent: python3-libtorrent is not installed"
-        );
+    if skip_without_libtorrent("leech_v2_only_torrent_from_libtorrent") {
         return;
     }
     let files: Vec<(Vec<&str>, Vec<u8>)> = vec![
@@ -251,11 +253,7 @@ fn seed_to_aria2c_leecher_until_ratio() {
 
 #[test]
 fn seed_to_libtorrent_leecher() {
-    if skip("seed_to_libtorrent_leecher") {
-        return;
-    }
-    if !have_libtorrent() {
-        eprintln!("skipping seed_to_libtorrent_leecher: python3-libtorrent is not installed");
+    if skip_without_libtorrent("seed_to_libtorrent_leecher") {
         return;
     }
     let files = sample();
@@ -283,13 +281,7 @@ fn seed_to_libtorrent_leecher() {
 /// roots) and serves it to a libtorrent leecher, alignment gaps included.
 #[test]
 fn seed_v2_only_torrent_to_libtorrent() {
-    if skip("seed_v2_only_torrent_to_libtorrent") {
-        return;
-    }
-    if !have_libtorrent() {
-        eprintln!(
-            "skipping seed_v2_only_torrent_to_libtorrent: python3-libtorrent is not installed"
-        );
+    if skip_without_libtorrent("seed_v2_only_torrent_to_libtorrent") {
         return;
     }
     let files: Vec<(Vec<&str>, Vec<u8>)> = vec![
