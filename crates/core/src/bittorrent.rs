@@ -27,6 +27,37 @@ pub struct TorrentRun {
 /// (aria2 feeds them to the same torrent, as does `aria2.addTorrent`'s
 /// `uris`).
 pub fn source_of(req: &DownloadRequest) -> Option<(TorrentSource, Vec<String>)> {
+    source_of_with(req, &looks_like_torrent)
+}
+
+/// What the coordinator can tell of a request without touching the disk.
+pub enum Classified {
+    Torrent(TorrentSource, Vec<String>),
+    /// HTTP/FTP/SFTP mirrors of one file.
+    Segmented,
+    /// A local path must be read to tell (run [`source_of`] off the
+    /// executor).
+    NeedsSniff,
+}
+
+/// [`source_of`] without disk access.
+pub fn classify(req: &DownloadRequest) -> Classified {
+    let asked = std::cell::Cell::new(false);
+    let found = source_of_with(req, &|_| {
+        asked.set(true);
+        false
+    });
+    match found {
+        Some((src, seeds)) => Classified::Torrent(src, seeds),
+        None if asked.get() => Classified::NeedsSniff,
+        None => Classified::Segmented,
+    }
+}
+
+fn source_of_with(
+    req: &DownloadRequest,
+    looks_like_torrent: &dyn Fn(&str) -> bool,
+) -> Option<(TorrentSource, Vec<String>)> {
     let seeds = |skip: Option<&String>| -> Vec<String> {
         req.uris
             .iter()

@@ -23,10 +23,12 @@ mod net_context;
 mod piece_verify;
 mod prepare;
 pub mod segment_map;
+mod segmented;
 pub mod server_stat;
 mod session;
 mod session_file;
 mod sftp_fetch;
+mod speed_meter;
 mod waiting_queue;
 mod worker;
 

@@ -130,9 +130,24 @@ pub enum ToCoordinator {
         result: Result<PreparedFile, FetchError>,
         reply: MailboxSender<ProbeDecision>,
     },
+    /// The finishing work is done (checksum, stamp, control file
+    /// removed); `path`: the file the download ended up as, when only that
+    /// work could tell (a followed metalink saved under a new name).
     Finalized {
         gid: Gid,
         result: Result<(), FetchError>,
+        path: Option<PathBuf>,
+    },
+    /// A line from work done off this thread (a failed control-file or
+    /// session save).
+    Notice {
+        level: crate::download::LogLevel,
+        line: String,
+    },
+    /// A request naming a local file was read: a torrent, or not one.
+    Sniffed {
+        gid: Gid,
+        found: Option<(arietta_torrent::TorrentSource, Vec<String>)>,
     },
     /// SIGINT/SIGTERM: save and stop.
     Interrupt,

@@ -4,8 +4,14 @@
 //! downloads before that), per-mirror `--lowest-speed-limit`, and the
 //! server stats recorded as downloads end (`--server-stat-of`).
 
-use super::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{Action, Ctx, SegmentedDownload};
 use crate::config::UriSelector;
+use crate::download::LogLevel;
+use crate::messages::ConnId;
+use crate::segment_map::SegId;
 use crate::server_stat::{self, ServerStatTable};
 
 /// aria2's feedback selector only trusts speeds above this; slower or
@@ -19,9 +25,43 @@ const MEASURED_AFTER: Duration = Duration::from_secs(1);
 /// while there is no free work for it.
 const SLOW_FACTOR: u64 = 4;
 
+/// One URI of a download (a mirror of its file).
+pub(crate) struct UriState {
+    pub url: String,
+    /// Where redirects led; later connections go straight there.
+    pub resolved: Option<String>,
+    pub tries: u32,
+    pub not_found: u32,
+    pub dead: bool,
+    pub speed: MirrorSpeed,
+}
+
+impl UriState {
+    /// A fresh mirror; schemes this engine cannot fetch start out dead.
+    pub fn new(url: &str) -> Self {
+        UriState {
+            url: url.to_owned(),
+            resolved: None,
+            tries: 0,
+            not_found: 0,
+            speed: MirrorSpeed::default(),
+            dead: !["http://", "https://", "ftp://", "sftp://"]
+                .iter()
+                .any(|s| {
+                    url.get(..s.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(s))
+                }),
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        self.resolved.as_deref().unwrap_or(&self.url)
+    }
+}
+
 /// This run's view of one mirror's throughput.
 #[derive(Debug, Default)]
-pub(super) struct MirrorSpeed {
+pub(crate) struct MirrorSpeed {
     /// Bytes its connections wrote.
     pub bytes: u64,
     /// `bytes` at the previous tick.
@@ -53,7 +93,15 @@ impl MirrorSpeed {
     }
 }
 
-impl Active {
+impl SegmentedDownload {
+    pub(super) fn live_uris(&self) -> impl Iterator<Item = usize> + '_ {
+        self.uris
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.dead)
+            .map(|(i, _)| i)
+    }
+
     /// The best known speed of mirror `u`: measured in this download, or
     /// from the server stats; `None` when unknown or known to fail.
     fn known_speed(&self, u: usize, stats: &ServerStatTable) -> Option<u64> {
@@ -123,10 +171,7 @@ impl Active {
         if self.cfg.uri_selector == UriSelector::InOrder {
             return None;
         }
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for &u in self.conns.values() {
-            *counts.entry(u).or_default() += 1;
-        }
+        let counts = self.conns_per_uri();
         let mut speeds = HashMap::new();
         for (conn, &seg) in &self.held {
             let Some(&u) = self.conns.get(conn) else {
@@ -140,6 +185,14 @@ impl Active {
         }
         let best = speeds.values().copied().fold(0.0, f64::max);
         (best > 0.0).then_some((speeds, best))
+    }
+
+    fn conns_per_uri(&self) -> HashMap<usize, usize> {
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for &u in self.conns.values() {
+            *counts.entry(u).or_default() += 1;
+        }
+        counts
     }
 
     /// Whether mirror `u` is measured and far slower than the best
@@ -156,17 +209,13 @@ impl Active {
             .unwrap_or(0);
         self.uris[u].speed.speed.saturating_mul(SLOW_FACTOR) < best
     }
-}
 
-impl Coordinator {
     /// Counts bytes written by `conn` toward its mirror's speed.
-    pub(super) fn mirror_written(&mut self, gid: Gid, conn: ConnId, n: u64) {
-        let Some(a) = self.active.get_mut(&gid) else {
+    pub(super) fn mirror_written(&mut self, conn: ConnId, n: u64, now: Instant) {
+        let Some(&u) = self.conns.get(&conn) else {
             return;
         };
-        let Some(&u) = a.conns.get(&conn) else { return };
-        let now = Instant::now();
-        let m = &mut a.uris[u].speed;
+        let m = &mut self.uris[u].speed;
         m.bytes += n;
         m.first_write.get_or_insert(now);
         m.last_write = Some(now);
@@ -176,20 +225,15 @@ impl Coordinator {
     /// `--lowest-speed-limit` for the grace period dropped while another
     /// mirror is left (its unfetched bytes go to the others). A download
     /// with one mirror left is judged as a whole by the caller.
-    pub(super) fn mirror_tick(&mut self, gid: Gid, grace: Duration) {
-        let Some(a) = self.active.get_mut(&gid) else {
-            return;
-        };
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for &u in a.conns.values() {
-            *counts.entry(u).or_default() += 1;
-        }
-        let limit = a.cfg.lowest_speed_limit;
-        let live = a.live_uris().count();
+    pub(super) fn mirror_tick(&mut self, grace: Duration, ctx: &Ctx, out: &mut Vec<Action>) {
+        let counts = self.conns_per_uri();
+        let limit = self.cfg.lowest_speed_limit;
+        let live = self.live_uris().count();
+        let no_map = self.map.is_none();
         let mut drop = None;
-        for (i, u) in a.uris.iter_mut().enumerate() {
+        for (i, u) in self.uris.iter_mut().enumerate() {
             let m = &mut u.speed;
-            let inst = m.bytes.saturating_sub(m.tick_bytes) as f64 / TICK.as_secs_f64();
+            let inst = m.bytes.saturating_sub(m.tick_bytes) as f64 / ctx.tick.as_secs_f64();
             m.tick_bytes = m.bytes;
             m.speed = if m.speed == 0 {
                 inst as u64
@@ -198,80 +242,57 @@ impl Coordinator {
             };
             let running = counts.get(&i).copied().unwrap_or(0);
             m.max_conns = m.max_conns.max(running);
-            if limit == 0 || u.dead || running == 0 || a.map.is_none() {
+            if limit == 0 || u.dead || running == 0 || no_map || m.speed >= limit {
                 m.slow_since = None;
                 continue;
             }
-            if m.speed >= limit {
-                m.slow_since = None;
-                continue;
-            }
-            let since = *m.slow_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > grace && live > 1 && drop.is_none() {
+            let since = *m.slow_since.get_or_insert(ctx.now);
+            if ctx.now.saturating_duration_since(since) > grace && live > 1 && drop.is_none() {
                 drop = Some(i);
             }
         }
         if let Some(u) = drop {
-            self.drop_slow_mirror(gid, u);
+            self.drop_slow_mirror(u, ctx, out);
         }
     }
 
-    fn drop_slow_mirror(&mut self, gid: Gid, u: usize) {
-        let Some(a) = self.active.get_mut(&gid) else {
-            return;
-        };
-        let st = &mut a.uris[u];
+    fn drop_slow_mirror(&mut self, u: usize, ctx: &Ctx, out: &mut Vec<Action>) {
+        let st = &mut self.uris[u];
         st.dead = true;
         let line = format!(
             "{} stayed below --lowest-speed-limit={} ({} B/s); dropping this mirror",
-            st.url, a.cfg.lowest_speed_limit, st.speed.speed
+            st.url, self.cfg.lowest_speed_limit, st.speed.speed
         );
         st.speed.dropped_slow = true;
         // The download as a whole is judged afresh without it.
-        a.slow_since = None;
-        let conns: Vec<ConnId> = a
-            .conns
-            .iter()
-            .filter(|(_, &v)| v == u)
-            .map(|(&c, _)| c)
-            .collect();
-        if let Some(map) = a.map.as_mut() {
-            for c in conns {
-                if let Some(&seg) = a.held.get(&c) {
+        self.slow_since = None;
+        if let Some(map) = self.map.as_mut() {
+            for (c, &v) in &self.conns {
+                if v != u {
+                    continue;
+                }
+                if let Some(&seg) = self.held.get(c) {
                     map.reclaim(seg);
                 }
             }
         }
-        self.reporter.notice(LogLevel::Warn, &line);
-        self.add_connections(gid);
+        out.push(Action::Notice(LogLevel::Warn, line));
+        self.add_connections(ctx, out);
     }
 
-    /// A download ended: what its mirrors did goes into the server stats.
-    pub(super) fn record_server_stats(&mut self, a: &Active) {
-        for u in &a.uris {
+    /// The download ended: what its mirrors did goes into the server
+    /// stats.
+    pub fn record_server_stats(&self, stats: &mut ServerStatTable) {
+        for u in &self.uris {
             let Some((h, p)) = server_stat::key_of(u.target()) else {
                 continue;
             };
             if let Some(speed) = u.speed.average().filter(|_| u.speed.bytes > 0) {
-                self.stats
-                    .record_speed(&h, &p, speed, u.speed.max_conns > 1);
+                stats.record_speed(&h, &p, speed, u.speed.max_conns > 1);
             }
             if u.dead && (u.tries > 0 || u.speed.dropped_slow) {
-                self.stats.record_error(&h, &p);
+                stats.record_error(&h, &p);
             }
-        }
-    }
-
-    /// Writes `--server-stat-of` (a no-op without it).
-    pub(super) fn save_server_stats(&mut self) {
-        let Some(path) = self.stat_out.clone() else {
-            return;
-        };
-        if let Err(e) = self.stats.save(&path) {
-            self.reporter.notice(
-                LogLevel::Error,
-                &format!("Failed to save the server stats to {}: {e}", path.display()),
-            );
         }
     }
 }

@@ -1,0 +1,383 @@
+//! What RPC can ask of the coordinator (`aria2.addUri`, `tellStatus`,
+//! `pause`, `changeOption`, …): each [`Control`] is answered from the very
+//! state the coordinator acts on, through the one-shot mailbox it carries.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::queue::slice_like_aria2;
+use super::{Active, Coordinator, DownloadKind};
+use crate::control::{Control, ControlError, DownloadStatus, GlobalStat, ListKind};
+use crate::download::{DownloadRequest, DownloadResult, Status};
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::session_file::SessionEntry;
+
+impl Coordinator {
+    pub(super) fn on_control(&mut self, c: Control) {
+        match c {
+            Control::Add {
+                request,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(self.queue.add(request, position));
+                self.fill_slots();
+            }
+            Control::Status { gid, reply } => {
+                let _ = reply.send(self.status_of(gid));
+            }
+            Control::List {
+                which,
+                offset,
+                num,
+                reply,
+            } => {
+                let _ = reply.send(self.list(which, offset, num));
+            }
+            Control::GlobalStat { reply } => {
+                let _ = reply.send(self.global_stat());
+            }
+            Control::Remove { gid, reply } => {
+                let _ = reply.send(self.remove(gid));
+            }
+            Control::Pause { gid, reply } => {
+                let _ = reply.send(self.pause(gid));
+            }
+            Control::Unpause { gid, reply } => {
+                let r = if self.queue.unpause(gid) {
+                    self.fill_slots();
+                    Ok(gid)
+                } else {
+                    Err(ControlError(format!("GID#{gid} cannot be unpaused now")))
+                };
+                let _ = reply.send(r);
+            }
+            Control::PauseAll { reply } => {
+                let gids: Vec<Gid> = self
+                    .active
+                    .keys()
+                    .copied()
+                    .chain(self.queue.waiting().filter_map(|r| r.gid))
+                    .collect();
+                for gid in gids {
+                    let _ = self.pause(gid);
+                }
+                let _ = reply.send(());
+            }
+            Control::UnpauseAll { reply } => {
+                self.queue.unpause_all();
+                self.fill_slots();
+                let _ = reply.send(());
+            }
+            Control::ChangePosition {
+                gid,
+                pos,
+                whence,
+                reply,
+            } => {
+                let _ = reply.send(self.queue.change_position(gid, pos, whence));
+            }
+            Control::RemoveResult { gid, reply } => {
+                let _ = reply.send(self.queue.remove_result(gid));
+            }
+            Control::PurgeResults { reply } => {
+                self.queue.purge_results();
+                let _ = reply.send(());
+            }
+            Control::SetMaxConcurrent { n } => {
+                self.queue.set_max_concurrent(n);
+                self.fill_slots();
+            }
+            Control::SetOverallLimit { bytes_per_sec } => {
+                self.net.overall_limit.set_rate(bytes_per_sec);
+            }
+            Control::Subscribe { events } => self.subscribers.push(events),
+            Control::ChangeOption {
+                gid,
+                options,
+                reply,
+            } => {
+                let _ = reply.send(self.change_option(gid, &options));
+            }
+            Control::ChangeUri {
+                gid,
+                del,
+                add,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(self.change_uri(gid, &del, &add, position));
+            }
+            Control::SaveSession { reply } => {
+                if self.save_session.is_none() {
+                    let _ = reply.send(Err(ControlError("Filename is not given.".into())));
+                } else {
+                    self.write_session(Some(reply));
+                }
+            }
+            Control::Shutdown { force: _ } => {
+                // Graceful or forced, progress is saved: the control file
+                // makes a later run resume.
+                self.shutdown = true;
+                let gids: Vec<Gid> = self.active.keys().copied().collect();
+                for gid in gids {
+                    self.stop_active(gid, Status::Removed, ExitCode::Unfinished);
+                }
+            }
+        }
+    }
+
+    fn global_stat(&self) -> GlobalStat {
+        GlobalStat {
+            download_speed: self.active.values().map(Active::speed).sum(),
+            num_active: self.active.len(),
+            num_waiting: self.queue.waiting_len(),
+            num_stopped: self.queue.results().len(),
+            num_stopped_total: self.queue.stopped_total(),
+            completed_bytes: self.active.values().map(Active::completed).sum::<u64>()
+                + self
+                    .queue
+                    .results()
+                    .iter()
+                    .map(|r| r.completed)
+                    .sum::<u64>(),
+            connections: self.active.values().map(Active::connections).sum(),
+        }
+    }
+
+    /// Stops an active download now: its connections stop at their next
+    /// chunk and its control file is saved.
+    pub(super) fn stop_active(
+        &mut self,
+        gid: Gid,
+        status: Status,
+        code: ExitCode,
+    ) -> Option<DownloadResult> {
+        let a = self.active.get(&gid)?;
+        a.stop.store(true, Ordering::Relaxed);
+        self.save_control(gid);
+        Some(self.result_of(gid, status, code, None))
+    }
+
+    fn remove(&mut self, gid: Gid) -> Result<Gid, ControlError> {
+        if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Success) {
+            self.finish_with(r);
+            return Ok(gid);
+        }
+        let req = self
+            .queue
+            .remove_waiting(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let r = DownloadResult {
+            gid,
+            status: Status::Removed,
+            code: ExitCode::Success,
+            message: None,
+            path: None,
+            uri: req.uris.first().cloned().unwrap_or_default(),
+            uris: req.uris.clone(),
+            options: req.options.clone(),
+            completed: 0,
+            total: 0,
+            elapsed: Duration::ZERO,
+        };
+        self.finish_with(r);
+        Ok(gid)
+    }
+
+    /// Active → stopped and re-queued at the front, paused; waiting →
+    /// paused in place. A paused download resumes from its control file.
+    fn pause(&mut self, gid: Gid) -> Result<Gid, ControlError> {
+        if let Some(a) = self.active.get(&gid) {
+            let mut request = a.request.clone();
+            // Resuming must continue our own partial file, never rename it.
+            let mut opts = (*request.options).clone();
+            let _ = opts.set("continue", "true");
+            request.options = Arc::new(opts);
+            self.stop_active(gid, Status::Paused, ExitCode::Success);
+            self.queue.requeue_paused(gid, request);
+            self.announce(crate::control::EventKind::Pause, gid);
+            self.fill_slots();
+            return Ok(gid);
+        }
+        if self.queue.contains(gid) {
+            if !self.queue.pause(gid) {
+                // aria2 refuses to pause what is already paused.
+                return Err(ControlError(format!("GID#{gid} cannot be paused now")));
+            }
+            self.announce(crate::control::EventKind::Pause, gid);
+            return Ok(gid);
+        }
+        Err(ControlError::no_gid(gid))
+    }
+
+    fn request_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
+        if let Some(a) = self.active.get_mut(&gid) {
+            return Some(&mut a.request);
+        }
+        self.queue.get_mut(gid)
+    }
+
+    fn change_option(
+        &mut self,
+        gid: Gid,
+        options: &[(String, String)],
+    ) -> Result<(), ControlError> {
+        let req = self
+            .request_mut(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let mut set = (*req.options).clone();
+        for (k, v) in options {
+            set.change_for_download(k, v)
+                .map_err(|e| ControlError(e.to_string()))?;
+        }
+        let limit = set.get_size("max-download-limit");
+        req.options = Arc::new(set);
+        if let Some(l) = self.active.get(&gid).and_then(|a| a.limit.as_ref()) {
+            l.set_rate(limit);
+        }
+        Ok(())
+    }
+
+    fn change_uri(
+        &mut self,
+        gid: Gid,
+        del: &[String],
+        add: &[String],
+        position: Option<usize>,
+    ) -> Result<(usize, usize), ControlError> {
+        let req = self
+            .request_mut(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let mut deleted = 0;
+        for d in del {
+            // aria2 removes one occurrence per listed URI.
+            if let Some(i) = req.uris.iter().position(|u| u == d) {
+                req.uris.remove(i);
+                deleted += 1;
+            }
+        }
+        let at = position.unwrap_or(usize::MAX).min(req.uris.len());
+        for (k, u) in add.iter().enumerate() {
+            req.uris.insert(at + k, u.clone());
+        }
+        self.with_segmented(gid, |seg, ctx, out| seg.change_uris(del, add, ctx, out));
+        Ok((deleted, add.len()))
+    }
+
+    fn status_of(&self, gid: Gid) -> Option<DownloadStatus> {
+        if let Some(a) = self.active.get(&gid) {
+            return Some(active_status(a, gid));
+        }
+        if let Some(r) = self.queue.get(gid) {
+            return Some(self.queued_status(r));
+        }
+        self.queue
+            .results()
+            .iter()
+            .rev()
+            .find(|r| r.gid == gid)
+            .map(stopped_status)
+    }
+
+    fn queued_status(&self, r: &DownloadRequest) -> DownloadStatus {
+        let gid = r.gid.unwrap_or(Gid(0));
+        DownloadStatus {
+            gid,
+            status: if self.queue.is_paused(gid) {
+                Status::Paused
+            } else {
+                Status::Waiting
+            },
+            total: 0,
+            completed: 0,
+            download_speed: 0,
+            connections: 0,
+            dir: crate::config::download_dir(&r.options),
+            path: None,
+            uris: r.uris.clone(),
+            error_code: None,
+            error_message: None,
+            options: r.options.clone(),
+            bittorrent: None,
+        }
+    }
+
+    fn list(&self, which: ListKind, offset: i64, num: usize) -> Vec<DownloadStatus> {
+        let all: Vec<DownloadStatus> = match which {
+            ListKind::Active => {
+                let mut v: Vec<_> = self
+                    .active
+                    .iter()
+                    .map(|(g, a)| active_status(a, *g))
+                    .collect();
+                v.sort_by_key(|s| std::cmp::Reverse(s.gid));
+                v
+            }
+            ListKind::Waiting => self
+                .queue
+                .waiting()
+                .map(|r| self.queued_status(r))
+                .collect(),
+            ListKind::Stopped => self.queue.results().iter().map(stopped_status).collect(),
+        };
+        slice_like_aria2(all, offset, num)
+    }
+
+    /// Every unfinished download for `--save-session`: active ones first
+    /// (in start order), then the queue's.
+    pub(super) fn session_entries(&self) -> Vec<SessionEntry> {
+        let mut active: Vec<&Active> = self.active.values().filter(|a| !a.finishing()).collect();
+        active.sort_by_key(|a| a.started);
+        active
+            .iter()
+            .map(|a| SessionEntry {
+                request: a.request.clone(),
+                paused: false,
+                started: true,
+            })
+            .chain(self.queue.session_entries())
+            .collect()
+    }
+}
+
+fn active_status(a: &Active, gid: Gid) -> DownloadStatus {
+    DownloadStatus {
+        gid,
+        status: Status::Active,
+        total: a.total(),
+        completed: a.completed(),
+        download_speed: a.speed(),
+        connections: a.connections(),
+        dir: a.cfg().dir.clone(),
+        path: a.path().map(|p| (**p).clone()),
+        uris: a.request.uris.clone(),
+        error_code: None,
+        error_message: None,
+        options: a.request.options.clone(),
+        bittorrent: match &a.kind {
+            DownloadKind::Torrent(t) => Coordinator::bt_status(t),
+            DownloadKind::Segmented(_) => None,
+        },
+    }
+}
+
+fn stopped_status(r: &DownloadResult) -> DownloadStatus {
+    DownloadStatus {
+        gid: r.gid,
+        status: r.status,
+        total: r.total,
+        completed: r.completed,
+        download_speed: 0,
+        connections: 0,
+        dir: crate::config::download_dir(&r.options),
+        path: r.path.clone(),
+        uris: r.uris.clone(),
+        error_code: Some(r.code),
+        error_message: r.message.clone(),
+        options: r.options.clone(),
+        bittorrent: None,
+    }
+}

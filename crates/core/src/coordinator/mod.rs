@@ -1,0 +1,915 @@
+//! The coordinator actor: a thin loop over pure state. It owns the queue
+//! ([`queue`]), every active download (a sans-IO
+//! [`SegmentedDownload`](crate::segmented::SegmentedDownload) or a torrent
+//! handle), and carries out what they decide: which core runs which
+//! connection, timers, file work on the blocking pool ([`disk_jobs`]),
+//! results and events. It runs as one task on core 0 and hears from
+//! connections, torrents and RPC ([`control_surface`]) only through its
+//! mailbox.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arietta_runtime::{Mailbox, MailboxSender};
+use arietta_storage::control_path;
+
+use crate::bittorrent::{self, Classified};
+use crate::config::DownloadConfig;
+use crate::control::{Event, EventKind};
+use crate::download::{DownloadRequest, DownloadResult, LogLevel, Progress, Reporter, Status};
+use crate::error::FetchError;
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::messages::{ConnId, ConnTask, ProbeDecision, ToCoordinator, ToCore};
+use crate::net_context::NetContext;
+use crate::prepare;
+use crate::segmented::{Action, Ctx, ProbeOutcome, SegmentedDownload};
+use crate::session_file;
+
+mod control_surface;
+mod disk_jobs;
+mod metalink_follow;
+mod queue;
+mod torrent_glue;
+
+use disk_jobs::DiskJobs;
+use queue::Queue;
+use torrent_glue::TorrentEntry;
+
+/// How often the readout and the control files are refreshed. A control
+/// file is rewritten at every tick while bytes arrive (a small write and a
+/// rename, on the blocking pool), so kill -9 costs at most a tick of data;
+/// aria2 saves every 60 s.
+const TICK: Duration = Duration::from_millis(250);
+/// After Ctrl-C, how long connections get to finish their current chunk.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
+/// One running download.
+struct Active {
+    /// What started it: kept for pause (re-queued), options and status.
+    request: DownloadRequest,
+    /// Tells this download's connections (or torrent) to stop at the next
+    /// chunk.
+    stop: Arc<AtomicBool>,
+    /// `--max-download-limit` for all of this download's connections.
+    limit: Option<Arc<arietta_net::RateLimiter>>,
+    started: Instant,
+    kind: DownloadKind,
+}
+
+/// What kind of engine runs a download.
+enum DownloadKind {
+    /// HTTP(S)/FTP/SFTP mirrors of one file, in segments.
+    Segmented(Box<SegmentedDownload>),
+    /// A torrent (file, magnet, URL or metalink metaurl).
+    Torrent(Box<TorrentEntry>),
+}
+
+impl Active {
+    fn completed(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.completed(),
+            DownloadKind::Torrent(t) => t.completed(),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.total(),
+            DownloadKind::Torrent(t) => t.total(),
+        }
+    }
+
+    fn speed(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.speed(),
+            DownloadKind::Torrent(t) => t.meter.speed(),
+        }
+    }
+
+    /// Open connections (peers, for a torrent).
+    fn connections(&self) -> usize {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.connections(),
+            DownloadKind::Torrent(t) => t.peers(),
+        }
+    }
+
+    fn cfg(&self) -> &Arc<DownloadConfig> {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.cfg(),
+            DownloadKind::Torrent(t) => &t.cfg,
+        }
+    }
+
+    fn path(&self) -> Option<&Arc<PathBuf>> {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.path(),
+            DownloadKind::Torrent(t) => t.path.as_ref(),
+        }
+    }
+
+    fn set_path(&mut self, path: PathBuf) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_path(path),
+            DownloadKind::Torrent(t) => t.path = Some(Arc::new(path)),
+        }
+    }
+
+    fn finishing(&self) -> bool {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.finishing(),
+            DownloadKind::Torrent(t) => t.finishing,
+        }
+    }
+
+    fn set_finishing(&mut self) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_finishing(),
+            DownloadKind::Torrent(t) => t.finishing = true,
+        }
+    }
+
+    fn set_error(&mut self, e: FetchError) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_error(e),
+            DownloadKind::Torrent(t) => t.last_error = Some(e),
+        }
+    }
+
+    fn take_error(&mut self) -> Option<FetchError> {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.take_error(),
+            DownloadKind::Torrent(t) => t.last_error.take(),
+        }
+    }
+}
+
+/// Everything the coordinator needs at start.
+pub struct CoordinatorSetup {
+    pub cores: Vec<MailboxSender<ToCore>>,
+    pub requests: Vec<DownloadRequest>,
+    pub max_concurrent: usize,
+    pub net: Arc<NetContext>,
+    pub reporter: Box<dyn Reporter>,
+    pub inbox: Mailbox<ToCoordinator>,
+    pub me: MailboxSender<ToCoordinator>,
+    pub save_cookies: Option<String>,
+    /// Daemon mode (`--enable-rpc`): keep running with an empty queue
+    /// until told to shut down.
+    pub daemon: bool,
+    /// `--max-download-result`: stopped downloads kept in daemon mode.
+    pub max_results: usize,
+    /// `--keep-unfinished-download-result`: never drop unfinished results
+    /// to honour `--max-download-result` (the session must list them).
+    pub keep_unfinished: bool,
+    /// `--save-session` and `--save-session-interval` (zero: only at exit).
+    pub save_session: Option<PathBuf>,
+    pub save_session_interval: Duration,
+    /// Server speeds loaded from `--server-stat-if`.
+    pub server_stats: crate::server_stat::ServerStatTable,
+    /// `--server-stat-of`: where they are saved at exit.
+    pub server_stat_out: Option<PathBuf>,
+}
+
+/// What a run produced.
+pub struct RunReport {
+    pub results: Vec<DownloadResult>,
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// aria2's rule: the last error's code; 7 when interrupted with
+    /// unfinished downloads and no error.
+    pub fn exit_code(&self) -> ExitCode {
+        if let Some(r) = self
+            .results
+            .iter()
+            .rev()
+            .find(|r| r.status == Status::Error)
+        {
+            return r.code;
+        }
+        if self.interrupted && self.results.iter().any(|r| r.status != Status::Complete) {
+            return ExitCode::Unfinished;
+        }
+        ExitCode::Success
+    }
+}
+
+pub struct Coordinator {
+    cores: Vec<MailboxSender<ToCore>>,
+    next_core: usize,
+    queue: Queue,
+    active: HashMap<Gid, Active>,
+    net: Arc<NetContext>,
+    reporter: Box<dyn Reporter>,
+    inbox: Mailbox<ToCoordinator>,
+    me: MailboxSender<ToCoordinator>,
+    interrupted: bool,
+    save_cookies: Option<String>,
+    daemon: bool,
+    subscribers: Vec<MailboxSender<Event>>,
+    shutdown: bool,
+    save_session: Option<PathBuf>,
+    save_session_interval: Duration,
+    last_session_save: Instant,
+    /// Per-server speeds ranking mirrors (`--uri-selector`).
+    stats: crate::server_stat::ServerStatTable,
+    stat_out: Option<PathBuf>,
+    /// The process's DHT: `None` until the first torrent starts it, then
+    /// `Some(None)` when it is off or could not start.
+    dht: Option<Option<arietta_torrent::DhtService>>,
+    disk: DiskJobs,
+}
+
+impl Coordinator {
+    /// Must be called on the executor it will run on (it starts the disk
+    /// job worker there).
+    pub fn new(s: CoordinatorSetup) -> Self {
+        let max_results = s.daemon.then_some(s.max_results);
+        Coordinator {
+            cores: s.cores,
+            next_core: 0,
+            queue: Queue::new(s.requests, s.max_concurrent, max_results, s.keep_unfinished),
+            active: HashMap::new(),
+            net: s.net,
+            reporter: s.reporter,
+            inbox: s.inbox,
+            me: s.me,
+            interrupted: false,
+            save_cookies: s.save_cookies,
+            daemon: s.daemon,
+            subscribers: Vec::new(),
+            shutdown: false,
+            save_session: s.save_session,
+            save_session_interval: s.save_session_interval,
+            last_session_save: Instant::now(),
+            stats: s.server_stats,
+            stat_out: s.server_stat_out,
+            dht: None,
+            disk: DiskJobs::start(),
+        }
+    }
+
+    /// Runs until the queue is empty (or an interrupt), then stops the cores.
+    pub async fn run(mut self) -> RunReport {
+        let ticker = {
+            let me = self.me.clone();
+            glommio::spawn_local(async move {
+                loop {
+                    glommio::timer::sleep(TICK).await;
+                    if me.send(ToCoordinator::Tick).is_err() {
+                        break;
+                    }
+                }
+            })
+            .detach()
+        };
+        self.fill_slots();
+        while !self.done() {
+            let Some(msg) = self.inbox.recv().await else {
+                break;
+            };
+            self.handle(msg);
+        }
+        ticker.cancel();
+        if let Some(Some(dht)) = self.dht.take() {
+            if let Err(e) = dht.shutdown().await {
+                self.reporter.notice(
+                    LogLevel::Error,
+                    &format!("Failed to save the DHT routing table: {e}"),
+                );
+            }
+        }
+        self.save_at_exit();
+        let Coordinator {
+            disk,
+            inbox,
+            mut reporter,
+            cores,
+            queue,
+            interrupted,
+            ..
+        } = self;
+        disk.drain().await;
+        // What the file work had to say (a failed save) is still shown.
+        while let Some(msg) = inbox.try_recv() {
+            if let ToCoordinator::Notice { level, line } = msg {
+                reporter.notice(level, &line);
+            }
+        }
+        for c in &cores {
+            let _ = c.send(ToCore::Shutdown);
+        }
+        RunReport {
+            results: queue.into_results(),
+            interrupted,
+        }
+    }
+
+    /// Server stats, the session and cookies, queued as file work.
+    fn save_at_exit(&mut self) {
+        if let Some(path) = self.stat_out.clone() {
+            let stats = self.stats.clone();
+            let me = self.me.clone();
+            self.disk.run(move || {
+                if let Err(e) = stats.save(&path) {
+                    let line =
+                        format!("Failed to save the server stats to {}: {e}", path.display());
+                    let _ = me.send(error_notice(line));
+                }
+            });
+        }
+        self.write_session(None);
+        if let Some(p) = self.save_cookies.clone() {
+            let net = self.net.clone();
+            let me = self.me.clone();
+            self.disk.run(move || {
+                if let Err(e) = net.save_cookies(&p) {
+                    let _ = me.send(error_notice(format!("Failed to save cookies to {p}: {e}")));
+                }
+            });
+        }
+    }
+
+    /// A plain run ends when nothing is left to start; a daemon when it is
+    /// told to (and its downloads have stopped).
+    fn done(&self) -> bool {
+        if self.daemon {
+            return (self.shutdown || self.interrupted) && self.active.is_empty();
+        }
+        // Paused downloads all sit in the queue: when only they are left,
+        // nothing more will start.
+        self.active.is_empty() && (self.queue.only_paused_left() || self.interrupted)
+    }
+
+    fn handle(&mut self, msg: ToCoordinator) {
+        match msg {
+            ToCoordinator::Probed {
+                gid,
+                conn,
+                result,
+                reply,
+            } => self.on_probed(gid, conn, result, reply),
+            ToCoordinator::Prepared { gid, result, reply } => {
+                let decision = self
+                    .with_segmented(gid, |s, ctx, out| s.on_prepared(result, ctx, out))
+                    .unwrap_or(ProbeDecision::Stop);
+                let _ = reply.send(decision);
+            }
+            ToCoordinator::NeedWork {
+                gid,
+                finished,
+                at,
+                conn,
+                reply,
+            } => {
+                let halted = self.interrupted;
+                let work = self
+                    .with_segmented(gid, |s, _, _| s.need_work(conn, finished, at, halted))
+                    .flatten();
+                let _ = reply.send(work);
+            }
+            ToCoordinator::Written {
+                gid,
+                conn,
+                start,
+                end,
+            } => {
+                self.with_segmented(gid, |s, ctx, out| {
+                    s.on_written(conn, start, end, ctx.now, out)
+                });
+            }
+            ToCoordinator::PieceChecked { gid, index, ok } => {
+                self.with_segmented(gid, |s, ctx, out| s.on_piece_checked(index, ok, ctx, out));
+            }
+            ToCoordinator::StreamEnded { gid, len } => {
+                self.with_segmented(gid, |s, _, out| s.on_stream_ended(len, out));
+            }
+            ToCoordinator::ConnEnded {
+                gid,
+                conn,
+                seg,
+                result,
+            } => {
+                self.with_segmented(gid, |s, ctx, out| {
+                    s.on_conn_ended(conn, seg, result, ctx, out)
+                });
+            }
+            ToCoordinator::Retry { gid, uri, probe } => {
+                self.with_segmented(gid, |s, ctx, out| s.on_retry(uri, probe, ctx, out));
+            }
+            ToCoordinator::Finalized { gid, result, path } => self.on_finalized(gid, result, path),
+            ToCoordinator::Interrupt => self.on_interrupt(),
+            ToCoordinator::InterruptDeadline => {
+                let gids: Vec<Gid> = self.active.keys().copied().collect();
+                for gid in gids {
+                    self.stop_interrupted(gid);
+                }
+            }
+            ToCoordinator::Tick => self.on_tick(),
+            ToCoordinator::Control(c) => self.on_control(c),
+            ToCoordinator::TorrentEnded { gid, result } => self.on_torrent_ended(gid, result),
+            ToCoordinator::TorrentReady { gid, download } => self.run_torrent(gid, *download),
+            ToCoordinator::Notice { level, line } => self.reporter.notice(level, &line),
+            ToCoordinator::Sniffed { gid, found } => self.on_sniffed(gid, found),
+        }
+    }
+
+    /// Runs one input of a segmented download's state machine and carries
+    /// out the actions it returns.
+    fn with_segmented<R>(
+        &mut self,
+        gid: Gid,
+        f: impl FnOnce(&mut SegmentedDownload, &Ctx, &mut Vec<Action>) -> R,
+    ) -> Option<R> {
+        let Some(Active {
+            kind: DownloadKind::Segmented(seg),
+            ..
+        }) = self.active.get_mut(&gid)
+        else {
+            return None;
+        };
+        let ctx = Ctx {
+            now: Instant::now(),
+            stats: &self.stats,
+            halted: self.interrupted,
+            tick: TICK,
+        };
+        let mut out = Vec::new();
+        let r = f(seg, &ctx, &mut out);
+        self.apply(gid, out);
+        Some(r)
+    }
+
+    /// Carries out a segmented download's actions, in order.
+    fn apply(&mut self, gid: Gid, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Connect { conn, url, probe } => self.spawn_conn(gid, conn, url, probe),
+                Action::RetryAfter { uri, probe, after } => {
+                    let me = self.me.clone();
+                    glommio::spawn_local(async move {
+                        if !after.is_zero() {
+                            glommio::timer::sleep(after).await;
+                        }
+                        let _ = me.send(ToCoordinator::Retry { gid, uri, probe });
+                    })
+                    .detach();
+                }
+                Action::CheckPiece { index, check } => self.check_piece(gid, index, check),
+                Action::Finalize(job) => self.finalize(gid, job),
+                Action::Fail => self.fail(gid),
+                Action::Halt => self.stop_interrupted(gid),
+                Action::SaveControl => self.save_control(gid),
+                Action::StopConnections => {
+                    if let Some(a) = self.active.get(&gid) {
+                        a.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Action::Notice(level, line) => self.reporter.notice(level, &line),
+            }
+        }
+    }
+
+    /// Starts waiting downloads while there are free slots (`-j`).
+    fn fill_slots(&mut self) {
+        while !self.interrupted && !self.shutdown {
+            let Some(req) = self.queue.next_to_start(self.active.len()) else {
+                break;
+            };
+            self.start(req);
+        }
+    }
+
+    fn start(&mut self, mut req: DownloadRequest) {
+        let gid = *req.gid.get_or_insert_with(Gid::new);
+        self.announce(EventKind::Start, gid);
+        let cfg = Arc::new(DownloadConfig::from_options(&req.options));
+        let limit = (cfg.max_download_limit > 0)
+            .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
+        let classified = bittorrent::classify(&req);
+        let kind = match classified {
+            Classified::Segmented => DownloadKind::Segmented(Box::new(SegmentedDownload::new(
+                cfg,
+                &req.uris,
+                req.metalink.as_deref(),
+            ))),
+            Classified::Torrent(..) | Classified::NeedsSniff => {
+                DownloadKind::Torrent(Box::new(TorrentEntry::new(cfg)))
+            }
+        };
+        let sniff = matches!(classified, Classified::NeedsSniff).then(|| req.clone());
+        self.active.insert(
+            gid,
+            Active {
+                request: req,
+                stop: Arc::default(),
+                limit,
+                started: Instant::now(),
+                kind,
+            },
+        );
+        match classified {
+            Classified::Torrent(src, web_seeds) => self.start_torrent(gid, src, web_seeds),
+            Classified::Segmented => {
+                self.with_segmented(gid, |s, ctx, out| s.start(ctx, out));
+            }
+            Classified::NeedsSniff => {
+                let req = sniff.expect("cloned above");
+                let me = self.me.clone();
+                self.disk.run(move || {
+                    let found = bittorrent::source_of(&req);
+                    let _ = me.send(ToCoordinator::Sniffed { gid, found });
+                });
+            }
+        }
+    }
+
+    /// A request sniffed as no torrent runs as a segmented download.
+    fn start_segmented(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let seg = SegmentedDownload::new(
+            a.cfg().clone(),
+            &a.request.uris,
+            a.request.metalink.as_deref(),
+        );
+        a.kind = DownloadKind::Segmented(Box::new(seg));
+        self.with_segmented(gid, |s, ctx, out| s.start(ctx, out));
+    }
+
+    /// Sends connection `conn` to the next core, round-robin. A probe with
+    /// `--conditional-get` first looks at the local file, off this thread.
+    fn spawn_conn(&mut self, gid: Gid, conn: ConnId, url: String, probe: bool) {
+        let core = self.next_core % self.cores.len();
+        self.next_core = self.next_core.wrapping_add(1);
+        let Some(a) = self.active.get(&gid) else {
+            return;
+        };
+        let cfg = a.cfg().clone();
+        let task = ConnTask {
+            gid,
+            conn,
+            url,
+            probe,
+            if_modified_since: None,
+            cfg: cfg.clone(),
+            net: self.net.clone(),
+            limit: a.limit.clone(),
+            stop: a.stop.clone(),
+            to_coord: self.me.clone(),
+        };
+        let to_core = self.cores[core].clone();
+        if !(probe && cfg.conditional_get) {
+            if to_core.send(ToCore::Start(Box::new(task))).is_err() {
+                self.with_segmented(gid, |s, _, _| s.conn_not_started(conn));
+            }
+            return;
+        }
+        glommio::spawn_local(async move {
+            let mut task = task;
+            let url = task.url.clone();
+            task.if_modified_since = glommio::executor()
+                .spawn_blocking(move || {
+                    let p = prepare::planned_path(&cfg, &url);
+                    let has_control = control_path(&p).exists();
+                    std::fs::metadata(&p)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .filter(|_| !has_control)
+                })
+                .await;
+            // A core that is gone means the run is over.
+            let _ = to_core.send(ToCore::Start(Box::new(task)));
+        })
+        .detach();
+    }
+
+    fn on_probed(
+        &mut self,
+        gid: Gid,
+        conn: ConnId,
+        result: Result<crate::messages::ProbeInfo, FetchError>,
+        reply: MailboxSender<ProbeDecision>,
+    ) {
+        let outcome = self.with_segmented(gid, |s, _, out| s.on_probed(conn, result, out));
+        match outcome {
+            None | Some(ProbeOutcome::Stop) => {
+                let _ = reply.send(ProbeDecision::Stop);
+            }
+            Some(ProbeOutcome::Metalink { final_url, body }) => {
+                let _ = reply.send(ProbeDecision::Stop);
+                self.follow_metalink(gid, &final_url, body);
+            }
+            Some(ProbeOutcome::Prepare { cfg, uris, info }) => {
+                // Even a small file's create runs on the blocking pool:
+                // measured, an openat(O_CREAT) in a directory where
+                // thousands of files were just deleted takes ~300 µs on
+                // ext4, which inline would stall every connection on this
+                // core. These run concurrently (distinct new files).
+                let me = self.me.clone();
+                glommio::spawn_local(async move {
+                    let result = glommio::executor()
+                        .spawn_blocking(move || prepare::prepare(&cfg, &uris, &info))
+                        .await;
+                    let _ = me.send(ToCoordinator::Prepared { gid, result, reply });
+                })
+                .detach();
+            }
+        }
+    }
+
+    /// Hashes a completed metalink piece on the blocking pool.
+    fn check_piece(&mut self, gid: Gid, index: usize, check: Option<crate::segmented::PieceCheck>) {
+        let me = self.me.clone();
+        let Some(c) = check else {
+            let _ = me.send(ToCoordinator::PieceChecked {
+                gid,
+                index,
+                ok: true,
+            });
+            return;
+        };
+        glommio::spawn_local(async move {
+            let ok = glommio::executor()
+                .spawn_blocking(move || {
+                    crate::piece_verify::piece_matches(&c.path, c.job, c.algo, &c.digest)
+                })
+                .await;
+            let _ = me.send(ToCoordinator::PieceChecked { gid, index, ok });
+        })
+        .detach();
+    }
+
+    /// Runs a download's finishing work in order with its control-file
+    /// saves, then reports `Finalized`.
+    fn finalize(&mut self, gid: Gid, job: Option<crate::segmented::FinishJob>) {
+        let me = self.me.clone();
+        let Some(job) = job else {
+            let _ = me.send(ToCoordinator::Finalized {
+                gid,
+                result: Ok(()),
+                path: None,
+            });
+            return;
+        };
+        self.disk.run(move || {
+            let result = prepare::finish(&job.cfg, &job.path, job.control, job.last_modified);
+            let _ = me.send(ToCoordinator::Finalized {
+                gid,
+                result,
+                path: None,
+            });
+        });
+    }
+
+    fn on_finalized(&mut self, gid: Gid, result: Result<(), FetchError>, path: Option<PathBuf>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        if let Some(p) = path {
+            a.set_path(p);
+        }
+        if let Err(e) = result {
+            a.set_error(e);
+            return self.fail(gid);
+        }
+        let sig = a
+            .request
+            .metalink
+            .as_ref()
+            .and_then(|m| m.signature.clone());
+        if let (Some(sig), Some(p)) = (sig, a.path()) {
+            let mut sig_path = p.as_os_str().to_owned();
+            sig_path.push(".sig");
+            let me = self.me.clone();
+            self.disk.run(move || {
+                if let Err(e) = std::fs::write(&sig_path, sig) {
+                    let line = format!("Failed to save the signature {sig_path:?}: {e}");
+                    let _ = me.send(ToCoordinator::Notice {
+                        level: LogLevel::Warn,
+                        line,
+                    });
+                }
+            });
+        }
+        let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+        if let Some(p) = &r.path {
+            self.reporter.notice(
+                LogLevel::Notice,
+                &format!("Download complete: {}", p.display()),
+            );
+        }
+        self.finish_with(r);
+    }
+
+    fn fail(&mut self, gid: Gid) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        a.set_finishing();
+        let err = a.take_error();
+        let (code, msg) = match &err {
+            Some(e) => (e.exit_code(), Some(e.to_string())),
+            None => (ExitCode::Unknown, None),
+        };
+        if let Some(m) = &msg {
+            self.reporter.notice(
+                LogLevel::Error,
+                &format!("Download aborted. gid#{gid}: {m}"),
+            );
+        }
+        // Keep the control file: a later run resumes what was fetched.
+        self.save_control(gid);
+        let r = self.result_of(gid, Status::Error, code, msg);
+        self.finish_with(r);
+    }
+
+    fn result_of(
+        &mut self,
+        gid: Gid,
+        status: Status,
+        code: ExitCode,
+        message: Option<String>,
+    ) -> DownloadResult {
+        let a = self.active.remove(&gid).expect("active download");
+        let uri = match &a.kind {
+            DownloadKind::Segmented(s) => {
+                s.record_server_stats(&mut self.stats);
+                s.first_uri().map(str::to_owned)
+            }
+            DownloadKind::Torrent(_) => a.request.uris.first().cloned(),
+        };
+        DownloadResult {
+            gid,
+            status,
+            code,
+            message,
+            path: a.path().map(|p| (**p).clone()),
+            uri: uri.unwrap_or_default(),
+            uris: a.request.uris.clone(),
+            options: a.request.options.clone(),
+            completed: a.completed(),
+            total: a.total(),
+            elapsed: a.started.elapsed(),
+        }
+    }
+
+    fn finish_with(&mut self, r: DownloadResult) {
+        let kind = match r.status {
+            Status::Complete => EventKind::Complete,
+            Status::Error => EventKind::Error,
+            _ => EventKind::Stop,
+        };
+        self.announce(kind, r.gid);
+        self.reporter.finished(&r);
+        self.queue.push_result(r);
+        self.fill_slots();
+    }
+
+    fn announce(&mut self, kind: EventKind, gid: Gid) {
+        self.subscribers
+            .retain(|s| s.send(Event { kind, gid }).is_ok());
+    }
+
+    /// Queues a snapshot of the download's control file (none for a
+    /// torrent here: its actor keeps its own).
+    fn save_control(&mut self, gid: Gid) {
+        let Some(Active {
+            kind: DownloadKind::Segmented(seg),
+            ..
+        }) = self.active.get_mut(&gid)
+        else {
+            return;
+        };
+        let Some((path, rec)) = seg.control_snapshot() else {
+            return;
+        };
+        let me = self.me.clone();
+        self.disk.run(move || {
+            if let Err(e) = rec.save(&path) {
+                let _ = me.send(error_notice(format!("Failed to save control file: {e}")));
+            }
+        });
+    }
+
+    /// Writes `--save-session` (a no-op without it): every unfinished
+    /// download, active ones first, in queue order. The text is made here;
+    /// the file is written with the other file work, and `reply` (from
+    /// `aria2.saveSession`) hears how that went.
+    fn write_session(
+        &mut self,
+        reply: Option<MailboxSender<Result<(), crate::control::ControlError>>>,
+    ) {
+        let Some(path) = self.save_session.clone() else {
+            return;
+        };
+        self.last_session_save = Instant::now();
+        let text = session_file::render(&self.session_entries());
+        let me = self.me.clone();
+        self.disk.run(move || {
+            let r = session_file::save(&path, &text);
+            if let Err(e) = &r {
+                let _ = me.send(error_notice(format!("Failed to save the session: {e}")));
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(r.map_err(|e| crate::control::ControlError(e.to_string())));
+            }
+        });
+    }
+
+    fn on_tick(&mut self) {
+        if !self.save_session_interval.is_zero()
+            && self.last_session_save.elapsed() >= self.save_session_interval
+        {
+            self.write_session(None);
+        }
+        let gids: Vec<Gid> = self.active.keys().copied().collect();
+        let mut progress = Vec::with_capacity(gids.len());
+        for gid in gids {
+            self.tick_one(gid);
+            let Some(a) = self.active.get(&gid) else {
+                continue;
+            };
+            progress.push(Progress {
+                gid,
+                completed: a.completed(),
+                total: a.total(),
+                speed: a.speed(),
+                connections: a.connections(),
+                path: a.path().map(|p| (**p).clone()),
+            });
+        }
+        if !progress.is_empty() {
+            self.reporter.progress(&progress);
+        }
+    }
+
+    fn tick_one(&mut self, gid: Gid) {
+        if self
+            .with_segmented(gid, |s, ctx, out| s.on_tick(ctx, out))
+            .is_some()
+        {
+            return;
+        }
+        let Some(DownloadKind::Torrent(t)) = self.active.get_mut(&gid).map(|a| &mut a.kind) else {
+            return;
+        };
+        let done = t.completed();
+        t.meter.update(done, TICK);
+        let newly_done = t.download_done() && t.run.as_ref().is_some_and(|r| !r.notified);
+        if newly_done {
+            self.notify_torrent_done(gid);
+        }
+    }
+
+    fn on_interrupt(&mut self) {
+        if self.interrupted {
+            return;
+        }
+        self.interrupted = true;
+        self.reporter.notice(
+            LogLevel::Notice,
+            "Shutdown sequence commencing... Press Ctrl-C again for emergency shutdown.",
+        );
+        // Connections stop at their next chunk and report what they wrote;
+        // each download is saved when its last connection has ended
+        // (check_stalled) or when the grace period is over.
+        let gids: Vec<Gid> = self.active.keys().copied().collect();
+        for gid in gids {
+            if let Some(a) = self.active.get(&gid) {
+                a.stop.store(true, Ordering::Relaxed);
+            }
+            self.with_segmented(gid, |s, ctx, out| s.check_stalled(ctx, out));
+        }
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            glommio::timer::sleep(INTERRUPT_GRACE).await;
+            let _ = me.send(ToCoordinator::InterruptDeadline);
+        })
+        .detach();
+    }
+
+    fn stop_interrupted(&mut self, gid: Gid) {
+        if self.active.get(&gid).is_none_or(Active::finishing) {
+            return;
+        }
+        self.save_control(gid);
+        let r = self.result_of(gid, Status::Removed, ExitCode::Unfinished, None);
+        self.reporter.finished(&r);
+        self.queue.push_result(r);
+    }
+}
+
+fn error_notice(line: String) -> ToCoordinator {
+    ToCoordinator::Notice {
+        level: LogLevel::Error,
+        line,
+    }
+}

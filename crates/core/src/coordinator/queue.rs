@@ -1,0 +1,372 @@
+//! The download queue as aria2 keeps it: waiting downloads in order (the
+//! paused ones keep their place), the `-j` limit, and the stopped results
+//! with `--max-download-result`. Pure bookkeeping, unit-tested below; the
+//! coordinator decides when to start what it hands out.
+
+use std::collections::HashSet;
+
+use crate::control::{ControlError, Whence};
+use crate::download::{DownloadRequest, DownloadResult, Status};
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::session_file::SessionEntry;
+use crate::waiting_queue::WaitingQueue;
+
+pub(super) struct Queue {
+    waiting: WaitingQueue,
+    /// Queued downloads that are paused (they keep their queue position).
+    paused: HashSet<Gid>,
+    results: Vec<DownloadResult>,
+    /// Stopped downloads dropped by `--max-download-result` or removed by
+    /// RPC (for `numStoppedTotal`).
+    purged_total: usize,
+    /// `-j`.
+    max_concurrent: usize,
+    /// `--max-download-result` (daemon mode only).
+    max_results: Option<usize>,
+    /// `--keep-unfinished-download-result`: never drop unfinished results
+    /// to honour `--max-download-result` (the session must list them).
+    keep_unfinished: bool,
+}
+
+impl Queue {
+    /// `max_results`: `Some` in daemon mode, where stopped results are
+    /// trimmed; a plain run keeps every result for its table.
+    pub fn new(
+        requests: Vec<DownloadRequest>,
+        max_concurrent: usize,
+        max_results: Option<usize>,
+        keep_unfinished: bool,
+    ) -> Self {
+        let waiting = WaitingQueue::from(requests);
+        let paused = waiting
+            .iter()
+            .filter(|r| r.options.get_bool("pause"))
+            .filter_map(|r| r.gid)
+            .collect();
+        Queue {
+            waiting,
+            paused,
+            results: Vec::new(),
+            purged_total: 0,
+            max_concurrent: max_concurrent.max(1),
+            max_results,
+            keep_unfinished,
+        }
+    }
+
+    pub fn set_max_concurrent(&mut self, n: usize) {
+        self.max_concurrent = n.max(1);
+    }
+
+    /// Whether every waiting download is paused (nothing more will start
+    /// by itself).
+    pub fn only_paused_left(&self) -> bool {
+        self.waiting.len() == self.paused.len()
+    }
+
+    /// The next download to start when `active` run now, or `None` when
+    /// `-j` is reached or only paused ones wait.
+    pub fn next_to_start(&mut self, active: usize) -> Option<DownloadRequest> {
+        // When every waiting one is paused there is nothing to start (and
+        // no reason to scan a daemon's 10,000-entry queue on every addUri).
+        if active >= self.max_concurrent || self.only_paused_left() {
+            return None;
+        }
+        let i = self
+            .waiting
+            .iter()
+            .position(|r| !r.gid.is_some_and(|g| self.paused.contains(&g)))?;
+        self.waiting.remove(i)
+    }
+
+    /// Queues a request at `position` (the end when `None`); returns its
+    /// GID.
+    pub fn add(&mut self, mut request: DownloadRequest, position: Option<usize>) -> Gid {
+        let gid = *request.gid.get_or_insert_with(Gid::new);
+        if request.options.get_bool("pause") {
+            self.paused.insert(gid);
+        }
+        let at = position.unwrap_or(usize::MAX).min(self.waiting.len());
+        self.waiting.insert(at, request);
+        gid
+    }
+
+    /// Puts `k`-th of a batch (a followed metalink's files) near the front.
+    pub fn insert_at(&mut self, at: usize, request: DownloadRequest) {
+        self.waiting.insert(at.min(self.waiting.len()), request);
+    }
+
+    /// A stopped active download goes back to the front, paused.
+    pub fn requeue_paused(&mut self, gid: Gid, request: DownloadRequest) {
+        self.waiting.push_front(request);
+        self.paused.insert(gid);
+    }
+
+    pub fn contains(&self, gid: Gid) -> bool {
+        self.waiting.contains(gid)
+    }
+
+    pub fn get(&self, gid: Gid) -> Option<&DownloadRequest> {
+        self.waiting.get(gid)
+    }
+
+    pub fn get_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
+        self.waiting.get_mut(gid)
+    }
+
+    pub fn is_paused(&self, gid: Gid) -> bool {
+        self.paused.contains(&gid)
+    }
+
+    /// Pauses a waiting download in place; `false` if it already was.
+    pub fn pause(&mut self, gid: Gid) -> bool {
+        self.paused.insert(gid)
+    }
+
+    /// `false` if it was not paused.
+    pub fn unpause(&mut self, gid: Gid) -> bool {
+        self.paused.remove(&gid)
+    }
+
+    pub fn unpause_all(&mut self) {
+        self.paused.clear();
+    }
+
+    /// Takes a waiting download out of the queue.
+    pub fn remove_waiting(&mut self, gid: Gid) -> Option<DownloadRequest> {
+        let i = self.waiting.position(gid)?;
+        self.paused.remove(&gid);
+        self.waiting.remove(i)
+    }
+
+    pub fn waiting(&self) -> impl Iterator<Item = &DownloadRequest> + '_ {
+        self.waiting.iter()
+    }
+
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// `aria2.changePosition`: the new position, clamped to the queue.
+    pub fn change_position(
+        &mut self,
+        gid: Gid,
+        pos: i64,
+        whence: Whence,
+    ) -> Result<usize, ControlError> {
+        let i = self
+            .waiting
+            .position(gid)
+            .ok_or_else(|| ControlError::no_gid(gid))?;
+        let len = self.waiting.len() as i64;
+        let target = match whence {
+            Whence::Set => pos,
+            Whence::Cur => i as i64 + pos,
+            Whence::End => len - 1 + pos,
+        }
+        .clamp(0, len - 1) as usize;
+        let req = self.waiting.remove(i).expect("index from position");
+        self.waiting.insert(target, req);
+        Ok(target)
+    }
+
+    pub fn results(&self) -> &[DownloadResult] {
+        &self.results
+    }
+
+    pub fn into_results(self) -> Vec<DownloadResult> {
+        self.results
+    }
+
+    pub fn stopped_total(&self) -> usize {
+        self.results.len() + self.purged_total
+    }
+
+    /// Records a stopped download; in daemon mode the oldest results go
+    /// past `--max-download-result` (unfinished ones survive when asked
+    /// to).
+    pub fn push_result(&mut self, r: DownloadResult) {
+        self.results.push(r);
+        let Some(max) = self.max_results else { return };
+        while self.results.len() > max {
+            let victim = self
+                .results
+                .iter()
+                .position(|r| !(self.keep_unfinished && unfinished(r)));
+            let Some(i) = victim else { break };
+            self.results.remove(i);
+            self.purged_total += 1;
+        }
+    }
+
+    /// `aria2.removeDownloadResult`.
+    pub fn remove_result(&mut self, gid: Gid) -> Result<(), ControlError> {
+        let before = self.results.len();
+        self.results.retain(|r| r.gid != gid);
+        // aria2's numStoppedTotal counts results removed by RPC too.
+        self.purged_total += before - self.results.len();
+        if self.results.len() < before {
+            Ok(())
+        } else {
+            Err(ControlError(format!(
+                "Could not remove download result of GID#{gid}"
+            )))
+        }
+    }
+
+    /// `aria2.purgeDownloadResult`.
+    pub fn purge_results(&mut self) {
+        self.purged_total += self.results.len();
+        self.results.clear();
+    }
+
+    /// The session file's entries after the active ones: waiting (paused
+    /// marked) in queue order, then the results that stopped unfinished
+    /// (interrupted, errors), as aria2 keeps them so a restart retries.
+    pub fn session_entries(&self) -> impl Iterator<Item = SessionEntry> + '_ {
+        let waiting = self.waiting.iter().map(|r| SessionEntry {
+            request: r.clone(),
+            paused: r.gid.is_some_and(|g| self.paused.contains(&g)),
+            started: false,
+        });
+        let stopped = self
+            .results
+            .iter()
+            .filter(|r| unfinished(r))
+            .map(|r| SessionEntry {
+                request: DownloadRequest {
+                    gid: Some(r.gid),
+                    uris: r.uris.clone(),
+                    options: r.options.clone(),
+                    metalink: None,
+                },
+                paused: false,
+                started: true,
+            });
+        waiting.chain(stopped)
+    }
+}
+
+fn unfinished(r: &DownloadResult) -> bool {
+    r.status == Status::Error || r.code == ExitCode::Unfinished
+}
+
+/// aria2's `tellWaiting`/`tellStopped` paging: a negative offset counts
+/// from the end and then walks backwards.
+pub(super) fn slice_like_aria2<T: Clone>(all: Vec<T>, offset: i64, num: usize) -> Vec<T> {
+    let len = all.len() as i64;
+    if offset >= 0 {
+        return all.into_iter().skip(offset as usize).take(num).collect();
+    }
+    let start = len + offset;
+    if start < 0 {
+        return Vec::new();
+    }
+    (0..=start)
+        .rev()
+        .take(num)
+        .map(|i| all[i as usize].clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use arietta_options::OptionSet;
+
+    use super::*;
+
+    fn req(gid: u64, pause: bool) -> DownloadRequest {
+        let mut o = OptionSet::default();
+        if pause {
+            o.set("pause", "true").unwrap();
+        }
+        DownloadRequest {
+            gid: Some(Gid(gid)),
+            uris: vec![format!("http://h/{gid}")],
+            options: Arc::new(o),
+            metalink: None,
+        }
+    }
+
+    fn result(gid: u64, status: Status, code: ExitCode) -> DownloadResult {
+        DownloadResult {
+            gid: Gid(gid),
+            status,
+            code,
+            message: None,
+            path: None,
+            uri: String::new(),
+            uris: vec![],
+            options: Arc::new(OptionSet::default()),
+            completed: 0,
+            total: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn starts_in_order_skipping_paused_up_to_j() {
+        let mut q = Queue::new(
+            vec![req(1, true), req(2, false), req(3, false)],
+            1,
+            None,
+            false,
+        );
+        assert_eq!(q.next_to_start(0).and_then(|r| r.gid), Some(Gid(2)));
+        assert!(q.next_to_start(1).is_none(), "-j1 is full");
+        assert_eq!(q.next_to_start(0).and_then(|r| r.gid), Some(Gid(3)));
+        assert!(q.only_paused_left());
+        assert!(q.next_to_start(0).is_none());
+        assert!(q.unpause(Gid(1)));
+        assert_eq!(q.next_to_start(0).and_then(|r| r.gid), Some(Gid(1)));
+    }
+
+    #[test]
+    fn pause_twice_is_refused_and_requeue_goes_first() {
+        let mut q = Queue::new(vec![req(1, false)], 5, None, false);
+        assert!(q.pause(Gid(1)));
+        assert!(!q.pause(Gid(1)));
+        q.requeue_paused(Gid(9), req(9, false));
+        let order: Vec<_> = q.waiting().filter_map(|r| r.gid).collect();
+        assert_eq!(order, vec![Gid(9), Gid(1)]);
+        assert!(q.is_paused(Gid(9)));
+    }
+
+    #[test]
+    fn change_position_clamps_like_aria2() {
+        let mut q = Queue::new((1..=4).map(|g| req(g, false)).collect(), 1, None, false);
+        assert_eq!(q.change_position(Gid(1), 10, Whence::Set).unwrap(), 3);
+        assert_eq!(q.change_position(Gid(1), -2, Whence::Cur).unwrap(), 1);
+        assert_eq!(q.change_position(Gid(4), 0, Whence::End).unwrap(), 3);
+        assert!(q.change_position(Gid(77), 0, Whence::Set).is_err());
+    }
+
+    #[test]
+    fn results_trimmed_in_daemon_mode_keeping_unfinished() {
+        let mut q = Queue::new(vec![], 1, Some(2), true);
+        q.push_result(result(1, Status::Error, ExitCode::Unknown));
+        q.push_result(result(2, Status::Complete, ExitCode::Success));
+        q.push_result(result(3, Status::Complete, ExitCode::Success));
+        let gids: Vec<_> = q.results().iter().map(|r| r.gid).collect();
+        assert_eq!(gids, vec![Gid(1), Gid(3)]);
+        assert_eq!(q.stopped_total(), 3);
+        assert!(q.remove_result(Gid(3)).is_ok());
+        assert!(q.remove_result(Gid(3)).is_err());
+        assert_eq!(q.stopped_total(), 3);
+        let session: Vec<_> = q.session_entries().map(|e| e.request.gid).collect();
+        assert_eq!(session, vec![Some(Gid(1))]);
+    }
+
+    #[test]
+    fn paging_with_negative_offsets() {
+        let all = vec![0, 1, 2, 3, 4];
+        assert_eq!(slice_like_aria2(all.clone(), 1, 2), vec![1, 2]);
+        assert_eq!(slice_like_aria2(all.clone(), -1, 3), vec![4, 3, 2]);
+        assert_eq!(slice_like_aria2(all.clone(), -5, 3), vec![0]);
+        assert!(slice_like_aria2(all, -6, 3).is_empty());
+    }
+}

@@ -1,0 +1,273 @@
+//! The coordinator's side of a torrent: parse it (off the executor), start
+//! its actor on this core with the process's DHT, and turn its end into a
+//! result. The torrent crate's actor owns the bytes; the coordinator keeps
+//! only what the readout and RPC show.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arietta_torrent::{DhtService, TorrentConfig, TorrentDownload, TorrentError, TorrentSource};
+
+use super::{Coordinator, DownloadKind};
+use crate::bittorrent::{CoreMailboxes, TorrentRun};
+use crate::config::DownloadConfig;
+use crate::download::{LogLevel, Status};
+use crate::error::FetchError;
+use crate::exit_code::ExitCode;
+use crate::gid::Gid;
+use crate::messages::ToCoordinator;
+use crate::speed_meter::SpeedMeter;
+
+/// A torrent download's entry: its live handle once parsed.
+pub(super) struct TorrentEntry {
+    pub cfg: Arc<DownloadConfig>,
+    /// `None` until the torrent is parsed (or while a local file is being
+    /// sniffed).
+    pub run: Option<TorrentRun>,
+    pub path: Option<Arc<PathBuf>>,
+    pub last_error: Option<FetchError>,
+    pub finishing: bool,
+    pub meter: SpeedMeter,
+}
+
+impl TorrentEntry {
+    pub fn new(cfg: Arc<DownloadConfig>) -> Self {
+        TorrentEntry {
+            cfg,
+            run: None,
+            path: None,
+            last_error: None,
+            finishing: false,
+            meter: SpeedMeter::default(),
+        }
+    }
+
+    fn stat(&self, f: impl Fn(&arietta_torrent::TorrentStats) -> u64) -> u64 {
+        self.run.as_ref().map_or(0, |t| f(&t.stats))
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.stat(|s| s.completed.load(Ordering::Relaxed))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.stat(|s| s.total.load(Ordering::Relaxed))
+    }
+
+    pub fn peers(&self) -> usize {
+        self.stat(|s| s.peers.load(Ordering::Relaxed) as u64) as usize
+    }
+
+    /// The last piece is verified (seeding may go on).
+    pub fn download_done(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|t| t.stats.download_done.load(Ordering::Relaxed))
+    }
+}
+
+impl Coordinator {
+    fn torrent_mut(&mut self, gid: Gid) -> Option<&mut TorrentEntry> {
+        match self.active.get_mut(&gid).map(|a| &mut a.kind) {
+            Some(DownloadKind::Torrent(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn torrent_failed(&mut self, gid: Gid, e: FetchError) {
+        if let Some(t) = self.torrent_mut(gid) {
+            t.last_error = Some(e);
+        }
+        self.fail(gid);
+    }
+
+    /// Starts a torrent: a `.torrent` is read and parsed on the blocking
+    /// pool; a magnet's metadata (or a remote `.torrent`) comes from the
+    /// network first. Its actor then runs on this core and its peer tasks
+    /// spread over every core.
+    pub(super) fn start_torrent(&mut self, gid: Gid, src: TorrentSource, web_seeds: Vec<String>) {
+        let Some(a) = self.active.get(&gid) else {
+            return;
+        };
+        let mut cfg = match TorrentConfig::from_options(&a.request.options) {
+            Ok(c) => c,
+            Err(e) => return self.torrent_failed(gid, e.into()),
+        };
+        let me = self.me.clone();
+        let uri = match src {
+            TorrentSource::Magnet(u) | TorrentSource::Url(u) => u,
+            local => {
+                cfg.web_seeds = web_seeds;
+                glommio::spawn_local(async move {
+                    let opened = glommio::executor()
+                        .spawn_blocking(move || TorrentDownload::open(local, cfg))
+                        .await;
+                    let _ = me.send(ready_or_ended(gid, opened));
+                })
+                .detach();
+                return;
+            }
+        };
+        // The metadata comes from peers first; until then the entry shows
+        // the magnet's hash with no length.
+        let is_magnet = uri.starts_with("magnet:");
+        let hash = arietta_metainfo::Magnet::parse(&uri)
+            .ok()
+            .and_then(|m| m.info_hash_v1)
+            .unwrap_or_default();
+        let stop = a.stop.clone();
+        let dht = self.dht_for(gid);
+        if let Some(t) = self.torrent_mut(gid) {
+            t.run = Some(TorrentRun {
+                stats: Arc::default(),
+                info_hash: hash,
+                name: String::new(),
+                announce_list: Vec::new(),
+                files: Vec::new(),
+                notified: false,
+            });
+        }
+        glommio::spawn_local(async move {
+            let r = if is_magnet {
+                TorrentDownload::from_magnet(&uri, cfg, &stop, dht).await
+            } else {
+                TorrentDownload::from_url(&uri, cfg).await
+            };
+            let _ = me.send(ready_or_ended(gid, r));
+        })
+        .detach();
+    }
+
+    /// A local path was read to tell whether the request is a torrent.
+    pub(super) fn on_sniffed(&mut self, gid: Gid, found: Option<(TorrentSource, Vec<String>)>) {
+        match found {
+            Some((src, seeds)) => self.start_torrent(gid, src, seeds),
+            None => self.start_segmented(gid),
+        }
+    }
+
+    /// The shared DHT for a torrent of `gid`, started on the first call
+    /// (one node per process, on this core); `None` when the download has
+    /// `--enable-dht(6)=false` or the node could not start.
+    fn dht_for(&mut self, gid: Gid) -> Option<DhtService> {
+        let opts = &self.active.get(&gid)?.request.options;
+        if !opts.get_bool("enable-dht") && !opts.get_bool("enable-dht6") {
+            return None;
+        }
+        if self.dht.is_none() {
+            let started = DhtService::start(opts);
+            self.dht = Some(match started {
+                Ok(d) => {
+                    for w in d.iter().flat_map(|d| d.warnings()) {
+                        self.reporter
+                            .notice(LogLevel::Warn, &format!("Cannot start the DHT: {w}"));
+                    }
+                    d
+                }
+                Err(e) => {
+                    self.reporter
+                        .notice(LogLevel::Error, &format!("Cannot start the DHT: {e}"));
+                    None
+                }
+            });
+        }
+        self.dht.clone().flatten()
+    }
+
+    /// Starts a parsed torrent's actor on this core.
+    pub(super) fn run_torrent(&mut self, gid: Gid, dl: TorrentDownload) {
+        let dht = self.dht_for(gid);
+        let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let stop = a.stop.clone();
+        let DownloadKind::Torrent(t) = &mut a.kind else {
+            return;
+        };
+        t.path = Some(Arc::new(dl.root().to_path_buf()));
+        t.run = Some(TorrentRun {
+            stats: dl.stats(),
+            info_hash: dl.info_hash(),
+            name: dl.metainfo().name.clone(),
+            announce_list: dl.metainfo().announce_list.clone(),
+            files: dl.files(),
+            notified: false,
+        });
+        let me = self.me.clone();
+        glommio::spawn_local(async move {
+            let result = dl.run(spawner, stop, dht).await;
+            let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
+        })
+        .detach();
+    }
+
+    pub(super) fn on_torrent_ended(&mut self, gid: Gid, result: Result<(), TorrentError>) {
+        let Some(t) = self.torrent_mut(gid) else {
+            return;
+        };
+        let done = t.download_done();
+        match result {
+            // Seeding cut short still leaves a complete download.
+            Ok(()) | Err(TorrentError::Stopped) if done => {
+                self.notify_torrent_done(gid);
+                self.complete(gid);
+            }
+            Err(TorrentError::Stopped) => self.stop_interrupted(gid),
+            Ok(()) => self.complete(gid),
+            Err(e) => self.torrent_failed(gid, e.into()),
+        }
+    }
+
+    fn complete(&mut self, gid: Gid) {
+        let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+        self.finish_with(r);
+    }
+
+    /// aria2 says "Download complete" when the last piece is verified,
+    /// before seeding.
+    pub(super) fn notify_torrent_done(&mut self, gid: Gid) {
+        let Some(t) = self.torrent_mut(gid) else {
+            return;
+        };
+        let Some(run) = t.run.as_mut().filter(|r| !r.notified) else {
+            return;
+        };
+        run.notified = true;
+        let path = t.path.as_deref().cloned().unwrap_or_default();
+        self.reporter.notice(
+            LogLevel::Notice,
+            &format!("Download complete: {}", path.display()),
+        );
+    }
+
+    /// The BitTorrent part of `tellStatus`.
+    pub(super) fn bt_status(t: &TorrentEntry) -> Option<crate::control::BtStatus> {
+        let run = t.run.as_ref()?;
+        let st = &run.stats;
+        Some(crate::control::BtStatus {
+            info_hash: hex::encode(run.info_hash),
+            name: run.name.clone(),
+            announce_list: run.announce_list.clone(),
+            num_seeders: st.seeders.load(Ordering::Relaxed),
+            seeder: st.download_done.load(Ordering::Relaxed),
+            upload_length: st.uploaded.load(Ordering::Relaxed),
+            files: run.files.clone(),
+            peers: st.peer_list.lock().map(|l| l.clone()).unwrap_or_default(),
+        })
+    }
+}
+
+fn ready_or_ended(gid: Gid, r: Result<TorrentDownload, TorrentError>) -> ToCoordinator {
+    match r {
+        Ok(dl) => ToCoordinator::TorrentReady {
+            gid,
+            download: Box::new(dl),
+        },
+        Err(e) => ToCoordinator::TorrentEnded {
+            gid,
+            result: Err(e),
+        },
+    }
+}

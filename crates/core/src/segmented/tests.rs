@@ -1,0 +1,367 @@
+//! The segmented download's rules, driven without sockets, files or
+//! timers: inputs in, actions out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arietta_http::HttpError;
+use arietta_metalink::{HashAlgo, PieceHashes};
+use arietta_options::OptionSet;
+use arietta_storage::RangeSet;
+
+use super::*;
+use crate::metalink_plan::MetalinkFile;
+
+const MIB: u64 = 1 << 20;
+
+fn cfg(opts: &[(&str, &str)]) -> Arc<DownloadConfig> {
+    let mut o = OptionSet::new();
+    for (k, v) in opts {
+        o.set(k, v).unwrap();
+    }
+    Arc::new(DownloadConfig::from_options(&o))
+}
+
+fn uris(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("http://mirror{i}/file")).collect()
+}
+
+struct World {
+    stats: ServerStatTable,
+    now: Instant,
+    halted: bool,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            stats: ServerStatTable::default(),
+            now: Instant::now(),
+            halted: false,
+        }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            now: self.now,
+            stats: &self.stats,
+            halted: self.halted,
+            tick: Duration::from_millis(250),
+        }
+    }
+}
+
+fn info(url: &str, total: u64) -> ProbeInfo {
+    ProbeInfo {
+        final_url: url.into(),
+        total: Some(total),
+        ranges: true,
+        disposition_name: None,
+        last_modified: None,
+        validator: None,
+        not_modified: false,
+        mirrors: vec![],
+        digest: None,
+        metalink: None,
+    }
+}
+
+fn prepared(total: u64, control: bool) -> PreparedFile {
+    PreparedFile {
+        path: PathBuf::from("/nonexistent/file"),
+        done: RangeSet::new(),
+        total: Some(total),
+        ranges: true,
+        control,
+        validator: None,
+    }
+}
+
+fn connects(out: &[Action]) -> Vec<(ConnId, String, bool)> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::Connect { conn, url, probe } => Some((*conn, url.clone(), *probe)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Starts a download of `total` bytes over `n` mirrors and runs the probe
+/// (connection 1) to the point where the file is prepared.
+fn running(
+    opts: &[(&str, &str)],
+    n: usize,
+    total: u64,
+    w: &World,
+) -> (SegmentedDownload, Vec<Action>) {
+    let mut d = SegmentedDownload::new(cfg(opts), &uris(n), None);
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    assert_eq!(
+        connects(&out),
+        vec![(1, "http://mirror0/file".into(), true)]
+    );
+    out.clear();
+    let outcome = d.on_probed(1, Ok(info("http://mirror0/file", total)), &mut out);
+    assert!(matches!(outcome, ProbeOutcome::Prepare { .. }));
+    let decision = d.on_prepared(Ok(prepared(total, true)), &w.ctx(), &mut out);
+    assert!(matches!(decision, ProbeDecision::Stream { .. }));
+    (d, out)
+}
+
+#[test]
+fn unsupported_uris_fail_at_start() {
+    let w = World::new();
+    let mut d = SegmentedDownload::new(cfg(&[]), &["gopher://x/y".to_owned()], None);
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    assert!(matches!(out.as_slice(), [Action::Fail]));
+    assert!(matches!(
+        d.take_error(),
+        Some(FetchError::UnsupportedUri(_))
+    ));
+}
+
+#[test]
+fn prepared_file_opens_split_connections_over_mirrors() {
+    let w = World::new();
+    let (d, out) = running(
+        &[
+            ("split", "4"),
+            ("max-connection-per-server", "2"),
+            ("min-split-size", "1M"),
+        ],
+        2,
+        64 * MIB,
+        &w,
+    );
+    // -s4 over 2 mirrors with -x2: three more besides the probe, never
+    // more than two on a mirror.
+    let c = connects(&out);
+    assert_eq!(c.len(), 3);
+    let on0 = c.iter().filter(|(_, u, _)| u.contains("mirror0")).count();
+    assert!(on0 <= 1, "mirror0 already has the probe: {c:?}");
+    assert_eq!(d.connections(), 4);
+}
+
+#[test]
+fn work_is_handed_out_until_done_then_finalized() {
+    let w = World::new();
+    let (mut d, out) = running(
+        &[
+            ("split", "2"),
+            ("max-connection-per-server", "2"),
+            ("min-split-size", "1M"),
+        ],
+        1,
+        8 * MIB,
+        &w,
+    );
+    let (second, _, _) = connects(&out)[0];
+    let work = d.need_work(second, None, None, false).expect("a segment");
+    let (s, e) = work.claim.cursor.get();
+    assert!(s > 0 && e == 8 * MIB, "the back half: {s}..{e}");
+    let mut out = Vec::new();
+    d.on_written(second, s, e, w.now, &mut out);
+    assert!(out.is_empty());
+    d.on_written(1, 0, s, w.now, &mut out);
+    match out.as_slice() {
+        [Action::Finalize(Some(job))] => assert!(job.control),
+        other => panic!("expected Finalize, got {other:?}"),
+    }
+    assert!(d.finishing());
+    assert_eq!(d.completed(), 8 * MIB);
+    assert!(d.need_work(second, None, None, false).is_none());
+}
+
+#[test]
+fn control_snapshot_tracks_written_bytes() {
+    let w = World::new();
+    let (mut d, _) = running(&[], 1, 4 * MIB, &w);
+    let mut out = Vec::new();
+    d.on_written(1, 0, MIB, w.now, &mut out);
+    d.on_tick(&w.ctx(), &mut out);
+    assert!(matches!(out.first(), Some(Action::SaveControl)));
+    let (path, rec) = d.control_snapshot().expect("ranged file keeps one");
+    assert_eq!(path, PathBuf::from("/nonexistent/file.aria2"));
+    assert_eq!(rec.total_length, 4 * MIB);
+    assert_eq!(rec.completed.covered(), MIB);
+    out.clear();
+    d.on_tick(&w.ctx(), &mut out);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::SaveControl)),
+        "clean now"
+    );
+}
+
+#[test]
+fn retryable_failure_waits_then_reconnects() {
+    let w = World::new();
+    let (mut d, _) = running(&[("retry-wait", "3"), ("max-tries", "5")], 1, 4 * MIB, &w);
+    let mut out = Vec::new();
+    d.on_conn_ended(1, None, Err(FetchError::Timeout(5)), &w.ctx(), &mut out);
+    let retry = out.iter().find_map(|a| match a {
+        Action::RetryAfter { uri, probe, after } => Some((*uri, *probe, *after)),
+        _ => None,
+    });
+    assert_eq!(retry, Some((0, false, Duration::from_secs(3))));
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Notice(LogLevel::Warn, _))));
+    assert!(!out.iter().any(|a| matches!(a, Action::Fail)));
+    out.clear();
+    d.on_retry(0, false, &w.ctx(), &mut out);
+    assert_eq!(connects(&out).len(), 1);
+}
+
+#[test]
+fn a_dead_mirror_hands_its_work_to_the_other() {
+    let w = World::new();
+    let (mut d, _) = running(
+        &[("max-connection-per-server", "1"), ("split", "1")],
+        2,
+        4 * MIB,
+        &w,
+    );
+    let mut out = Vec::new();
+    // 404 with the default --max-file-not-found=0: the mirror is dead at once.
+    let nf = FetchError::Http(HttpError::Status { status: 404 });
+    d.on_conn_ended(1, None, Err(nf), &w.ctx(), &mut out);
+    let c = connects(&out);
+    assert_eq!(c.len(), 1, "{out:?}");
+    assert!(c[0].1.contains("mirror1"));
+    assert!(!out
+        .iter()
+        .any(|a| matches!(a, Action::Fail | Action::RetryAfter { .. })));
+}
+
+#[test]
+fn last_mirror_out_of_tries_fails_the_download() {
+    let w = World::new();
+    let (mut d, _) = running(&[("max-tries", "1")], 1, 4 * MIB, &w);
+    let mut out = Vec::new();
+    d.on_conn_ended(1, None, Err(FetchError::Timeout(5)), &w.ctx(), &mut out);
+    assert!(matches!(out.last(), Some(Action::Fail)), "{out:?}");
+    assert!(matches!(d.take_error(), Some(FetchError::Timeout(5))));
+}
+
+#[test]
+fn an_interrupt_stops_work_and_halts_when_idle() {
+    let mut w = World::new();
+    let (mut d, _) = running(&[], 1, 4 * MIB, &w);
+    w.halted = true;
+    assert!(d.need_work(1, None, None, true).is_none());
+    let mut out = Vec::new();
+    d.on_conn_ended(1, None, Ok(()), &w.ctx(), &mut out);
+    assert!(matches!(out.as_slice(), [Action::Halt]), "{out:?}");
+}
+
+#[test]
+fn too_slow_for_lowest_speed_limit_fails_after_grace() {
+    let mut w = World::new();
+    let (mut d, _) = running(
+        &[("lowest-speed-limit", "1M"), ("timeout", "5")],
+        1,
+        64 * MIB,
+        &w,
+    );
+    let mut out = Vec::new();
+    d.on_tick(&w.ctx(), &mut out);
+    assert!(!out.iter().any(|a| matches!(a, Action::Fail)));
+    w.now += Duration::from_secs(6);
+    d.on_tick(&w.ctx(), &mut out);
+    assert!(matches!(out.last(), Some(Action::Fail)), "{out:?}");
+    assert!(matches!(d.take_error(), Some(FetchError::TooSlow { .. })));
+}
+
+#[test]
+fn metalink_size_mismatch_drops_every_mirror() {
+    let w = World::new();
+    let ml = MetalinkFile {
+        name: "f".into(),
+        size: Some(100),
+        pieces: None,
+        signature: None,
+        torrent: None,
+    };
+    let mut d = SegmentedDownload::new(cfg(&[]), &uris(2), Some(&ml));
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    let _ = d.on_probed(1, Ok(info("http://mirror0/file", 200)), &mut out);
+    let decision = d.on_prepared(Ok(prepared(200, false)), &w.ctx(), &mut out);
+    assert!(matches!(decision, ProbeDecision::Stop));
+    out.clear();
+    d.on_conn_ended(1, None, Ok(()), &w.ctx(), &mut out);
+    assert!(matches!(out.as_slice(), [Action::Fail]), "{out:?}");
+    assert!(matches!(
+        d.take_error(),
+        Some(FetchError::SizeChanged { was: 100, now: 200 })
+    ));
+}
+
+#[test]
+fn bad_piece_is_refetched_and_its_mirror_dropped() {
+    let w = World::new();
+    let ml = MetalinkFile {
+        name: "f".into(),
+        size: None,
+        pieces: Some(PieceHashes {
+            algo: HashAlgo::Sha1,
+            length: MIB,
+            hashes: vec![vec![0; 20]; 2],
+        }),
+        signature: None,
+        torrent: None,
+    };
+    let mut d = SegmentedDownload::new(
+        cfg(&[
+            ("split", "2"),
+            ("max-connection-per-server", "1"),
+            ("min-split-size", "1M"),
+        ]),
+        &uris(2),
+        Some(&ml),
+    );
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    let _ = d.on_probed(1, Ok(info("http://mirror0/file", 2 * MIB)), &mut out);
+    let _ = d.on_prepared(Ok(prepared(2 * MIB, true)), &w.ctx(), &mut out);
+    out.clear();
+    d.on_written(1, 0, MIB, w.now, &mut out);
+    let index = match out.as_slice() {
+        [Action::CheckPiece {
+            index,
+            check: Some(c),
+        }] => {
+            assert_eq!((c.job.start, c.job.end), (0, MIB));
+            *index
+        }
+        other => panic!("expected a piece check, got {other:?}"),
+    };
+    out.clear();
+    d.on_piece_checked(index, false, &w.ctx(), &mut out);
+    assert_eq!(d.completed(), 0, "the bad piece left the done ranges");
+    assert!(out.iter().any(
+        |a| matches!(a, Action::Notice(_, l) if l.contains("dropping mirror http://mirror0/file"))
+    ));
+    assert!(out.iter().any(|a| matches!(a, Action::SaveControl)));
+    assert!(!out.iter().any(|a| matches!(a, Action::Fail)));
+}
+
+#[test]
+fn not_modified_finishes_without_prepare() {
+    let w = World::new();
+    let mut d = SegmentedDownload::new(cfg(&[("conditional-get", "true")]), &uris(1), None);
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    out.clear();
+    let mut i = info("http://mirror0/file", 10);
+    i.not_modified = true;
+    assert!(matches!(
+        d.on_probed(1, Ok(i), &mut out),
+        ProbeOutcome::Stop
+    ));
+    assert!(matches!(out.last(), Some(Action::Finalize(None))));
+    assert!(d.finishing());
+}
