@@ -440,6 +440,8 @@ impl Coordinator {
             halted: self.interrupted,
             tick: TICK,
         };
+        let span = tracing::debug_span!("download", gid = %gid);
+        let _entered = span.enter();
         let mut out = Vec::new();
         let r = f(seg, &ctx, &mut out);
         self.apply(gid, out);
@@ -449,9 +451,11 @@ impl Coordinator {
     /// Carries out a segmented download's actions, in order.
     fn apply(&mut self, gid: Gid, actions: Vec<Action>) {
         for action in actions {
+            tracing::trace!(?action, "segmented download action");
             match action {
                 Action::Connect { conn, url, probe } => self.spawn_conn(gid, conn, url, probe),
                 Action::RetryAfter { uri, probe, after } => {
+                    tracing::info!("GID#{gid} - Retrying mirror #{uri} in {after:?}");
                     let me = self.me.clone();
                     glommio::spawn_local(async move {
                         if !after.is_zero() {
@@ -488,6 +492,7 @@ impl Coordinator {
 
     fn start(&mut self, mut req: DownloadRequest) {
         let gid = *req.gid.get_or_insert_with(Gid::new);
+        tracing::info!("GID#{gid} - Starting download of {}", req.uris.join(" "));
         self.announce(EventKind::Start, gid);
         let cfg = Arc::new(DownloadConfig::from_options(&req.options));
         let limit = (cfg.max_download_limit > 0)
@@ -549,6 +554,10 @@ impl Coordinator {
     fn spawn_conn(&mut self, gid: Gid, conn: ConnId, url: String, probe: bool) {
         let core = self.next_core % self.cores.len();
         self.next_core = self.next_core.wrapping_add(1);
+        tracing::debug!(
+            "CUID#{conn} - {} {url} on core {core}",
+            if probe { "Probing" } else { "Connecting to" }
+        );
         let Some(a) = self.active.get(&gid) else {
             return;
         };
@@ -650,6 +659,7 @@ impl Coordinator {
     /// Runs a download's finishing work in order with its control-file
     /// saves, then reports `Finalized`.
     fn finalize(&mut self, gid: Gid, job: Option<crate::segmented::FinishJob>) {
+        tracing::debug!("GID#{gid} - All bytes written; finishing");
         let me = self.me.clone();
         let Some(job) = job else {
             let _ = me.send(ToCoordinator::Finalized {
@@ -738,6 +748,10 @@ impl Coordinator {
         code: ExitCode,
         message: Option<String>,
     ) -> DownloadResult {
+        tracing::info!(
+            "GID#{gid} - Download ended: status={status:?} code={}",
+            code as u8
+        );
         let a = self.active.remove(&gid).expect("active download");
         let uri = match &a.kind {
             DownloadKind::Segmented(s) => {
@@ -791,6 +805,7 @@ impl Coordinator {
         let Some((path, rec)) = seg.control_snapshot() else {
             return;
         };
+        tracing::trace!("GID#{gid} - Saving control file {}", path.display());
         let me = self.me.clone();
         self.disk.run(move || {
             if let Err(e) = rec.save(&path) {
