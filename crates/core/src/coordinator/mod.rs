@@ -928,3 +928,5 @@ fn error_notice(line: String) -> ToCoordinator {
         line,
     }
 }
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! The actor itself, driven on one glommio executor with a fake core in
+//! place of the workers: the fake answers `ToCore::Start` the way a
+//! connection task would (probe, `Written`, `ConnEnded`), so the loop, the
+//! disk jobs, results and RPC controls run for real without a socket.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arietta_options::OptionSet;
+use arietta_runtime::{mailbox, Mailbox};
+
+use super::*;
+use crate::control::{Control, ControlHandle, ListKind};
+use crate::messages::ProbeInfo;
+
+/// Keeps what the coordinator reported.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Reporter for Recorder {
+    fn progress(&mut self, _: &[Progress]) {}
+    fn notice(&mut self, _: LogLevel, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+    fn finished(&mut self, r: &DownloadResult) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("finished {:?}", r.status));
+    }
+}
+
+fn options(dir: &Path, extra: &[(&str, &str)]) -> Arc<OptionSet> {
+    let mut o = OptionSet::new();
+    o.set("dir", dir.to_str().unwrap()).unwrap();
+    for (k, v) in extra {
+        o.set(k, v).unwrap();
+    }
+    Arc::new(o)
+}
+
+fn setup(
+    requests: Vec<DownloadRequest>,
+    daemon: bool,
+    global: &OptionSet,
+    recorder: Recorder,
+) -> (CoordinatorSetup, Mailbox<ToCore>, ControlHandle) {
+    let (me, inbox) = mailbox();
+    let (core_tx, core_rx) = mailbox();
+    let handle = ControlHandle { tx: me.clone() };
+    let s = CoordinatorSetup {
+        cores: vec![core_tx],
+        requests,
+        max_concurrent: 1,
+        net: Arc::new(NetContext::from_options(global).unwrap()),
+        reporter: Box::new(recorder),
+        inbox,
+        me,
+        save_cookies: None,
+        daemon,
+        max_results: 1000,
+        keep_unfinished: false,
+        save_session: None,
+        save_session_interval: Duration::ZERO,
+        server_stats: Default::default(),
+        server_stat_out: None,
+    };
+    (s, core_rx, handle)
+}
+
+fn probe_info(url: &str, total: u64) -> ProbeInfo {
+    ProbeInfo {
+        final_url: url.into(),
+        total: Some(total),
+        ranges: true,
+        disposition_name: None,
+        last_modified: None,
+        validator: None,
+        not_modified: false,
+        mirrors: vec![],
+        digest: None,
+        metalink: None,
+    }
+}
+
+/// Plays one connection task: probes, writes `data` where told (as the
+/// real task would, before reporting), and ends.
+async fn serve_probe(core: &Mailbox<ToCore>, data: &[u8]) -> ConnTask {
+    let Some(ToCore::Start(task)) = core.recv().await else {
+        panic!("expected a connection to start");
+    };
+    assert!(task.probe);
+    let (reply, answer) = mailbox();
+    task.to_coord
+        .send(ToCoordinator::Probed {
+            gid: task.gid,
+            conn: task.conn,
+            result: Ok(probe_info(&task.url, data.len() as u64)),
+            reply,
+        })
+        .ok()
+        .unwrap();
+    let Some(ProbeDecision::Stream { claim, target }) = answer.recv().await else {
+        panic!("the probe should stream from byte 0");
+    };
+    std::fs::write(&*target.path, data).unwrap();
+    let send = |m| task.to_coord.send(m).ok().unwrap();
+    send(ToCoordinator::Written {
+        gid: task.gid,
+        conn: task.conn,
+        start: 0,
+        end: data.len() as u64,
+    });
+    send(ToCoordinator::ConnEnded {
+        gid: task.gid,
+        conn: task.conn,
+        seg: Some(claim.id),
+        result: Ok(()),
+    });
+    *task
+}
+
+fn run_local<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
+    f: impl FnOnce() -> F + Send + 'static,
+) -> T {
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .io_memory(1 << 20)
+        .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(2))
+        .spawn(f)
+        .expect("an executor")
+        .join()
+        .expect("the executor's thread")
+}
+
+#[test]
+fn a_download_runs_to_completion_through_the_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let rec = Recorder::default();
+    let lines = rec.0.clone();
+    let report = run_local(move || async move {
+        let o = options(&path, &[("split", "1")]);
+        let req = DownloadRequest::new(vec!["http://mirror.invalid/f.bin".into()], o.clone());
+        let (s, core, _) = setup(vec![req], false, &o, rec);
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        serve_probe(&core, b"hello, world").await;
+        let report = coordinator.await.unwrap();
+        assert!(matches!(core.recv().await, Some(ToCore::Shutdown)));
+        report
+    });
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].status, Status::Complete);
+    assert_eq!(report.exit_code(), ExitCode::Success);
+    assert_eq!(
+        std::fs::read(dir.path().join("f.bin")).unwrap(),
+        b"hello, world"
+    );
+    assert!(!dir.path().join("f.bin.aria2").exists());
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.iter().any(|l| l.starts_with("Download complete:")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_download_keeps_its_control_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let report = run_local(move || async move {
+        // Big enough for a control file; the probe writes nothing.
+        let o = options(&path, &[("min-split-size", "1M"), ("split", "2")]);
+        let req = DownloadRequest::new(vec!["http://mirror.invalid/big".into()], o.clone());
+        let (s, core, _) = setup(vec![req], false, &o, Recorder::default());
+        let me = s.me.clone();
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        let Some(ToCore::Start(task)) = core.recv().await else {
+            panic!("expected the probe");
+        };
+        let (reply, answer) = mailbox();
+        let info = probe_info(&task.url, 64 << 20);
+        let probed = ToCoordinator::Probed {
+            gid: task.gid,
+            conn: task.conn,
+            result: Ok(info),
+            reply,
+        };
+        task.to_coord.send(probed).ok().unwrap();
+        assert!(matches!(
+            answer.recv().await,
+            Some(ProbeDecision::Stream { .. })
+        ));
+        me.send(ToCoordinator::Interrupt).ok().unwrap();
+        // The coordinator tells connections to stop (bounded wait).
+        for _ in 0..500 {
+            if task.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            glommio::timer::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(
+            task.stop.load(Ordering::Relaxed),
+            "connections told to stop"
+        );
+        let ended = ToCoordinator::ConnEnded {
+            gid: task.gid,
+            conn: task.conn,
+            seg: None,
+            result: Ok(()),
+        };
+        task.to_coord.send(ended).ok().unwrap();
+        coordinator.await.unwrap()
+    });
+    assert!(report.interrupted);
+    assert_eq!(report.exit_code(), ExitCode::Unfinished);
+    assert!(
+        dir.path().join("big.aria2").exists(),
+        "progress kept for -c"
+    );
+}
+
+#[test]
+fn rpc_controls_pause_unpause_remove_and_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    run_local(move || async move {
+        let o = options(&path, &[]);
+        let (s, core, h) = setup(vec![], true, &o, Recorder::default());
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        let add = |name: &str, pause: bool| {
+            let mut opts = (*o).clone();
+            opts.set("pause", if pause { "true" } else { "false" })
+                .unwrap();
+            DownloadRequest::new(vec![format!("http://m.invalid/{name}")], Arc::new(opts))
+        };
+        let (r1, r2) = (add("a", true), add("b", true));
+        let g1 = h
+            .ask(|reply| Control::Add {
+                request: r1,
+                position: None,
+                reply,
+            })
+            .await
+            .unwrap();
+        let g2 = h
+            .ask(|reply| Control::Add {
+                request: r2,
+                position: Some(0),
+                reply,
+            })
+            .await
+            .unwrap();
+        let waiting = h
+            .ask(|reply| Control::List {
+                which: ListKind::Waiting,
+                offset: 0,
+                num: 10,
+                reply,
+            })
+            .await
+            .unwrap();
+        let order: Vec<Gid> = waiting.iter().map(|s| s.gid).collect();
+        assert_eq!(order, vec![g2, g1], "position 0 goes first");
+        assert!(waiting.iter().all(|s| s.status == Status::Paused));
+        // Paused twice is refused, as aria2 does.
+        let again = h.ask(|reply| Control::Pause { gid: g1, reply }).await;
+        assert!(again.unwrap().is_err());
+        // Unpausing starts it: the fake core sees its probe.
+        let r = h.ask(|reply| Control::Unpause { gid: g1, reply }).await;
+        assert_eq!(r.unwrap().unwrap(), g1);
+        let Some(ToCore::Start(task)) = core.recv().await else {
+            panic!("expected g1 to start");
+        };
+        assert_eq!(task.gid, g1);
+        let st = h.ask(|reply| Control::Status { gid: g1, reply }).await;
+        assert_eq!(st.unwrap().unwrap().status, Status::Active);
+        // Removing the active one moves it to the stopped list.
+        let r = h.ask(|reply| Control::Remove { gid: g1, reply }).await;
+        assert_eq!(r.unwrap().unwrap(), g1);
+        let stopped = h
+            .ask(|reply| Control::List {
+                which: ListKind::Stopped,
+                offset: 0,
+                num: 10,
+                reply,
+            })
+            .await
+            .unwrap();
+        assert_eq!(stopped.len(), 1);
+        assert_eq!(stopped[0].status, Status::Removed);
+        h.tell(Control::Shutdown { force: false }).unwrap();
+        let report = coordinator.await.unwrap();
+        assert_eq!(report.results.len(), 1);
+    });
+}
