@@ -43,6 +43,25 @@ pub struct ProbeInfo {
     pub metalink: Option<Vec<u8>>,
 }
 
+#[cfg(test)]
+impl ProbeInfo {
+    /// A plain ranged response of `total` bytes at `url`, for tests.
+    pub(crate) fn ranged(url: &str, total: u64) -> Self {
+        ProbeInfo {
+            final_url: url.into(),
+            total: Some(total),
+            ranges: true,
+            disposition_name: None,
+            last_modified: None,
+            validator: None,
+            not_modified: false,
+            mirrors: vec![],
+            digest: None,
+            metalink: None,
+        }
+    }
+}
+
 /// The file as prepared for writing after the probe.
 #[derive(Debug)]
 pub struct PreparedFile {

@@ -68,21 +68,6 @@ fn setup(
     (s, core_rx, handle)
 }
 
-fn probe_info(url: &str, total: u64) -> ProbeInfo {
-    ProbeInfo {
-        final_url: url.into(),
-        total: Some(total),
-        ranges: true,
-        disposition_name: None,
-        last_modified: None,
-        validator: None,
-        not_modified: false,
-        mirrors: vec![],
-        digest: None,
-        metalink: None,
-    }
-}
-
 /// Plays one connection task: probes, writes `data` where told (as the
 /// real task would, before reporting), and ends.
 async fn serve_probe(core: &Mailbox<ToCore>, data: &[u8]) -> ConnTask {
@@ -95,7 +80,7 @@ async fn serve_probe(core: &Mailbox<ToCore>, data: &[u8]) -> ConnTask {
         .send(ToCoordinator::Probed {
             gid: task.gid,
             conn: task.conn,
-            result: Ok(probe_info(&task.url, data.len() as u64)),
+            result: Ok(ProbeInfo::ranged(&task.url, data.len() as u64)),
             reply,
         })
         .ok()
@@ -178,7 +163,7 @@ fn an_interrupted_download_keeps_its_control_file() {
             panic!("expected the probe");
         };
         let (reply, answer) = mailbox();
-        let info = probe_info(&task.url, 64 << 20);
+        let info = ProbeInfo::ranged(&task.url, 64 << 20);
         let probed = ToCoordinator::Probed {
             gid: task.gid,
             conn: task.conn,

@@ -52,21 +52,6 @@ impl World {
     }
 }
 
-fn info(url: &str, total: u64) -> ProbeInfo {
-    ProbeInfo {
-        final_url: url.into(),
-        total: Some(total),
-        ranges: true,
-        disposition_name: None,
-        last_modified: None,
-        validator: None,
-        not_modified: false,
-        mirrors: vec![],
-        digest: None,
-        metalink: None,
-    }
-}
-
 fn prepared(total: u64, control: bool) -> PreparedFile {
     PreparedFile {
         path: PathBuf::from("/nonexistent/file"),
@@ -103,7 +88,11 @@ fn running(
         vec![(1, "http://mirror0/file".into(), true)]
     );
     out.clear();
-    let outcome = d.on_probed(1, Ok(info("http://mirror0/file", total)), &mut out);
+    let outcome = d.on_probed(
+        1,
+        Ok(ProbeInfo::ranged("http://mirror0/file", total)),
+        &mut out,
+    );
     assert!(matches!(outcome, ProbeOutcome::Prepare { .. }));
     let decision = d.on_prepared(Ok(prepared(total, true)), &w.ctx(), &mut out);
     assert!(matches!(decision, ProbeDecision::Stream { .. }));
@@ -288,7 +277,11 @@ fn metalink_size_mismatch_drops_every_mirror() {
     let mut d = SegmentedDownload::new(cfg(&[]), &uris(2), Some(&ml));
     let mut out = Vec::new();
     d.start(&w.ctx(), &mut out);
-    let _ = d.on_probed(1, Ok(info("http://mirror0/file", 200)), &mut out);
+    let _ = d.on_probed(
+        1,
+        Ok(ProbeInfo::ranged("http://mirror0/file", 200)),
+        &mut out,
+    );
     let decision = d.on_prepared(Ok(prepared(200, false)), &w.ctx(), &mut out);
     assert!(matches!(decision, ProbeDecision::Stop));
     out.clear();
@@ -325,7 +318,11 @@ fn bad_piece_is_refetched_and_its_mirror_dropped() {
     );
     let mut out = Vec::new();
     d.start(&w.ctx(), &mut out);
-    let _ = d.on_probed(1, Ok(info("http://mirror0/file", 2 * MIB)), &mut out);
+    let _ = d.on_probed(
+        1,
+        Ok(ProbeInfo::ranged("http://mirror0/file", 2 * MIB)),
+        &mut out,
+    );
     let _ = d.on_prepared(Ok(prepared(2 * MIB, true)), &w.ctx(), &mut out);
     out.clear();
     d.on_written(1, 0, MIB, w.now, &mut out);
@@ -356,7 +353,7 @@ fn not_modified_finishes_without_prepare() {
     let mut out = Vec::new();
     d.start(&w.ctx(), &mut out);
     out.clear();
-    let mut i = info("http://mirror0/file", 10);
+    let mut i = ProbeInfo::ranged("http://mirror0/file", 10);
     i.not_modified = true;
     assert!(matches!(
         d.on_probed(1, Ok(i), &mut out),
