@@ -101,3 +101,82 @@ fn other_schemes_are_refused() {
     });
     assert!(matches!(r, Err(ClientError::Unsupported(_))));
 }
+
+/// A CONNECT-only proxy on a thread: answers 200 to the first request head
+/// and then relays bytes both ways to the host:port it names. Returns its
+/// port and the request heads it saw.
+fn connect_proxy() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+            let _ = tx.send(head);
+            let Ok(server) = TcpStream::connect(target) else {
+                let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                continue;
+            };
+            let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                })
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn https_through_a_connect_tunnel() {
+    let srv = TestServer::start_tls();
+    srv.add_file("/t", b"tunnelled".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, srv.ca_pem().unwrap()).unwrap();
+    let (proxy_port, heads) = connect_proxy();
+    let all = format!("http://u:pw@127.0.0.1:{proxy_port}");
+    let proxies = arietta_http::ProxySettings::from_env_and_options(
+        &|_| None,
+        Some(&all),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let url = srv.url("/t");
+    let body = run(move || async move {
+        let client = HttpClient::new(ClientConfig {
+            proxies,
+            tls: TlsOptions {
+                ca_certificate: Some(ca),
+                ..TlsOptions::default()
+            },
+            ..ClientConfig::default()
+        });
+        client.get_bytes(&Url::parse(&url).unwrap(), 100).await
+    })
+    .unwrap();
+    assert_eq!(body, b"tunnelled");
+    let head = heads.recv().unwrap();
+    let want = format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n", srv.port());
+    assert!(head.starts_with(&want), "{head}");
+    assert!(head.contains("Proxy-Authorization: Basic "), "{head}");
+    // Inside the tunnel the request is origin-form, as to the server itself.
+    assert_eq!(srv.requests("/t")[0].target, "/t");
+}
