@@ -19,6 +19,18 @@ fn run<T: Send + 'static, F: Future<Output = T> + 'static>(
         .expect("join")
 }
 
+/// TLS options that trust `srv`'s test CA (kept in the returned folder).
+fn trusting(srv: &TestServer) -> (tempfile::TempDir, TlsOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, srv.ca_pem().unwrap()).unwrap();
+    let tls = TlsOptions {
+        ca_certificate: Some(ca),
+        ..TlsOptions::default()
+    };
+    (dir, tls)
+}
+
 #[test]
 fn ranged_gets_reuse_the_kept_connection() {
     let srv = TestServer::start();
@@ -75,16 +87,11 @@ fn get_bytes_fails_on_status_and_size() {
 fn https_get_with_the_test_ca() {
     let srv = TestServer::start_tls();
     srv.add_file("/t", b"hello".to_vec());
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, srv.ca_pem().unwrap()).unwrap();
+    let (_dir, tls) = trusting(&srv);
     let url = srv.url("/t");
     let body = run(move || async move {
         let client = HttpClient::new(ClientConfig {
-            tls: TlsOptions {
-                ca_certificate: Some(ca),
-                ..TlsOptions::default()
-            },
+            tls,
             ..ClientConfig::default()
         });
         client.get_bytes(&Url::parse(&url).unwrap(), 100).await
@@ -144,9 +151,7 @@ fn connect_proxy() -> (u16, std::sync::mpsc::Receiver<String>) {
 fn https_through_a_connect_tunnel() {
     let srv = TestServer::start_tls();
     srv.add_file("/t", b"tunnelled".to_vec());
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, srv.ca_pem().unwrap()).unwrap();
+    let (_dir, tls) = trusting(&srv);
     let (proxy_port, heads) = connect_proxy();
     let all = format!("http://u:pw@127.0.0.1:{proxy_port}");
     let proxies = arietta_http::ProxySettings::from_env_and_options(
@@ -163,10 +168,7 @@ fn https_through_a_connect_tunnel() {
     let body = run(move || async move {
         let client = HttpClient::new(ClientConfig {
             proxies,
-            tls: TlsOptions {
-                ca_certificate: Some(ca),
-                ..TlsOptions::default()
-            },
+            tls,
             ..ClientConfig::default()
         });
         client.get_bytes(&Url::parse(&url).unwrap(), 100).await
