@@ -11,10 +11,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use arietta_http::{
-    ContentRange, Encoding, HttpError, Method, ProxyAuth, RequestSpec, ResponseHead,
-};
-use arietta_net::{FamilyPref, NetStream};
+use arietta_http::{ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead};
+use arietta_http_client::{DialOptions, Route};
+use arietta_net::FamilyPref;
 use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
 use url::Url;
@@ -438,108 +437,42 @@ impl Fetch {
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
         let mut spec = self.spec(range, ims);
-        let proxy = self.task.net.proxies.proxy_for(&self.url).cloned();
-        let https = self.url.scheme() == "https";
-        if let (Some(p), false) = (&proxy, https) {
-            spec.via_proxy = Some(ProxyAuth {
-                credentials: p.auth.clone(),
-            });
-        }
+        let route = Route::new(&self.url, &self.task.net.proxies);
+        spec.via_proxy = route.proxy_auth();
         let req = spec.encode();
-        let host = self.url.host_str().unwrap_or("").to_owned();
-        let port = self.url.port_or_known_default().unwrap_or(80);
-        let key = match &proxy {
-            Some(p) => format!(
-                "{}://{host}:{port}@{}:{}",
-                self.url.scheme(),
-                p.host,
-                p.port
-            ),
-            None => format!("{}://{host}:{port}", self.url.scheme()),
-        };
-        // A pooled connection may have been closed by the server meanwhile:
-        // one failure on it is not the server's fault; retry on a new one.
-        let mut pooled = self
+        let key = route.key();
+        let pooled = self
             .open
             .take()
             .map(|o| o.conn)
             .or_else(|| self.ctx.pool.take(&key));
-        loop {
-            let reused = pooled.is_some();
-            let mut conn = match pooled.take() {
-                Some(c) => c,
-                None => self.connect(&host, port, https, proxy.as_ref()).await?,
-            };
-            let timeout = self.task.cfg.timeout;
-            let sent = with_timeout(timeout, async {
-                conn.send(&req).await?;
-                conn.read_head().await
-            })
-            .await;
-            match sent {
-                Ok(head) => {
-                    self.open = Some(Open {
-                        conn,
-                        pool_key: key,
-                        at: range.map_or(0, |r| r.0),
-                        decoder: None,
-                    });
-                    return Ok(head);
-                }
-                Err(FetchError::Http(HttpError::ConnectionClosed | HttpError::Io(_))) if reused => {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let timeout = self.task.cfg.timeout;
+        let (head, conn) =
+            arietta_http_client::exchange(&route, &self.dial_options(), pooled, &req, timeout)
+                .await?;
+        self.open = Some(Open {
+            conn,
+            pool_key: key,
+            at: range.map_or(0, |r| r.0),
+            decoder: None,
+        });
+        Ok(head)
     }
 
-    async fn connect(
-        &self,
-        host: &str,
-        port: u16,
-        https: bool,
-        proxy: Option<&arietta_http::Proxy>,
-    ) -> Result<Conn, FetchError> {
+    /// How this download's connections are dialled: the run's TLS options
+    /// with the download's address family and timeouts.
+    fn dial_options(&self) -> DialOptions<'_> {
         let cfg = &self.task.cfg;
-        let family = if cfg.disable_ipv6 {
-            FamilyPref::V4Only
-        } else {
-            FamilyPref::Any
-        };
-        let (chost, cport) = match proxy {
-            Some(p) => (p.host.as_str(), p.port),
-            None => (host, port),
-        };
-        let tcp = arietta_net::connect_host(chost, cport, family, cfg.connect_timeout).await?;
-        let tcp = if let (Some(p), true) = (proxy, https) {
-            // CONNECT tunnel, then TLS to the origin through it.
-            let mut c = arietta_http::HttpConnection::new(NetStream::Plain(tcp));
-            let auth = p.auth.as_ref().map(|(u, pw)| (u.as_str(), pw.as_str()));
-            c.send(&arietta_http::encode_connect(host, port, auth))
-                .await?;
-            let head = c.read_head().await?;
-            if !(200..300).contains(&head.status) {
-                return Err(HttpError::Status {
-                    status: head.status,
-                }
-                .into());
-            }
-            match c.into_inner() {
-                NetStream::Plain(t) => t,
-                NetStream::Tls(_) => unreachable!("tunnel opened on a plain stream"),
-            }
-        } else {
-            tcp
-        };
-        let stream = if https {
-            let tls = self.task.net.tls()?;
-            let fut = arietta_net::connect_tls(tcp, host, tls);
-            NetStream::Tls(Box::new(with_timeout(cfg.connect_timeout, fut).await?))
-        } else {
-            NetStream::Plain(tcp)
-        };
-        Ok(arietta_http::HttpConnection::new(stream))
+        DialOptions {
+            tls: self.task.net.tls_options(),
+            family: if cfg.disable_ipv6 {
+                FamilyPref::V4Only
+            } else {
+                FamilyPref::Any
+            },
+            connect_timeout: cfg.connect_timeout,
+            timeout: cfg.timeout,
+        }
     }
 
     /// Streams the open response into the segment until the segment's end

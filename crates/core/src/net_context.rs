@@ -2,18 +2,17 @@
 //! configuration (built once; it is expensive), the global rate limiter,
 //! cookies, netrc and proxies.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use arietta_http::{CookieJar, Netrc, ProxySettings};
+use arietta_http_client::ClientError;
 use arietta_net::{RateLimiter, TlsOptions};
 use arietta_options::OptionSet;
-use rustls::ClientConfig;
 
 use crate::error::FetchError;
 
 pub struct NetContext {
     tls_options: TlsOptions,
-    tls: OnceLock<Result<Arc<ClientConfig>, String>>,
     /// `--max-overall-download-limit`, shared by all cores.
     pub overall_limit: Arc<RateLimiter>,
     pub cookies: Mutex<CookieJar>,
@@ -23,13 +22,7 @@ pub struct NetContext {
 
 impl NetContext {
     pub fn from_options(o: &OptionSet) -> Result<NetContext, FetchError> {
-        let path = |n: &str| o.get_opt_str(n).map(std::path::PathBuf::from);
-        let tls_options = TlsOptions {
-            ca_certificate: path("ca-certificate"),
-            check_certificate: o.get_bool("check-certificate"),
-            certificate: path("certificate"),
-            private_key: path("private-key"),
-        };
+        let tls_options = arietta_http_client::tls_from_options(o);
         let mut cookies = CookieJar::new();
         if let Some(p) = o.get_opt_str("load-cookies") {
             let now = std::time::SystemTime::now();
@@ -54,29 +47,9 @@ impl NetContext {
             p.and_then(|p| std::fs::read_to_string(p).ok())
                 .map(|t| Netrc::parse(t.as_bytes()))
         };
-        let env = |k: &str| std::env::var(k).ok();
-        let mut proxies = ProxySettings::from_env_and_options(
-            &env,
-            o.get_opt_str("all-proxy"),
-            o.get_opt_str("http-proxy"),
-            o.get_opt_str("https-proxy"),
-            o.get_opt_str("no-proxy"),
-            o.get_opt_str("all-proxy-user"),
-            o.get_opt_str("all-proxy-passwd"),
-        )?;
-        if let Some(v) = o.get_opt_str("ftp-proxy") {
-            let mut p = arietta_http::Proxy::parse(v)?;
-            if let Some(u) = o.get_opt_str("all-proxy-user") {
-                p.auth = Some((u.to_owned(), o.get_str("all-proxy-passwd").to_owned()));
-            }
-            proxies.ftp = Some(p);
-        }
-        if let (Some(u), Some(p)) = (o.get_opt_str("ftp-proxy-user"), proxies.ftp.as_mut()) {
-            p.auth = Some((u.to_owned(), o.get_str("ftp-proxy-passwd").to_owned()));
-        }
+        let proxies = arietta_http_client::proxies_from_options(o)?;
         Ok(NetContext {
             tls_options,
-            tls: OnceLock::new(),
             overall_limit: RateLimiter::new(o.get_size("max-overall-download-limit")),
             cookies: Mutex::new(cookies),
             netrc,
@@ -84,14 +57,11 @@ impl NetContext {
         })
     }
 
-    /// The TLS client configuration, built on first use.
-    pub fn tls(&self) -> Result<Arc<ClientConfig>, FetchError> {
-        self.tls
-            .get_or_init(|| {
-                arietta_net::client_config(&self.tls_options).map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|e| FetchError::Net(arietta_net::NetError::TlsConfig(e)))
+    /// The TLS options every https:// connection of the run uses (the
+    /// rustls configuration is built once, on first use, by
+    /// [`arietta_net::client_config`]).
+    pub fn tls_options(&self) -> &TlsOptions {
+        &self.tls_options
     }
 
     /// Writes the jar to `--save-cookies`, if set.
@@ -102,5 +72,18 @@ impl NetContext {
             .unwrap_or_else(|e| e.into_inner())
             .save_netscape();
         std::fs::write(path, text)
+    }
+}
+
+/// The HTTP client's failures are the download's: the same variants, so
+/// the exit codes stay aria2's.
+impl From<ClientError> for FetchError {
+    fn from(e: ClientError) -> FetchError {
+        match e {
+            ClientError::Http(e) => FetchError::Http(e),
+            ClientError::Net(e) => FetchError::Net(e),
+            ClientError::Timeout(secs) => FetchError::Timeout(secs),
+            ClientError::Unsupported(uri) => FetchError::UnsupportedUri(uri),
+        }
     }
 }

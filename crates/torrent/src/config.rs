@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use arietta_bt::mse::CryptoLevel;
 use arietta_bt_net::CryptoPolicy;
+use arietta_http_client::{ClientConfig, HttpClient};
 use arietta_options::OptionSet;
 
 use crate::TorrentError;
@@ -74,8 +75,10 @@ pub struct TorrentConfig {
     /// HTTP URIs given next to the torrent (command line, `aria2.addTorrent`
     /// `uris`): web seeds like the torrent's own `url-list`.
     pub web_seeds: Vec<String>,
-    /// `--ca-certificate`, `--check-certificate`, … for https:// web seeds.
-    pub tls: arietta_net::TlsOptions,
+    /// The download's HTTP client (`--user-agent`, `--header`, proxies,
+    /// TLS options, timeouts): trackers, web seeds and a `.torrent` fetched
+    /// by URL reach servers through it, like any HTTP download.
+    pub http: HttpClient,
     /// `--bt-max-open-files`: file handles one torrent keeps open per core
     /// (aria2 counts them globally; per core keeps cores share-nothing).
     pub max_open_files: usize,
@@ -178,12 +181,10 @@ impl TorrentConfig {
                 .get_opt_str("bt-lpd-interface")
                 .and_then(|v| v.trim().parse().ok()),
             web_seeds: Vec::new(),
-            tls: arietta_net::TlsOptions {
-                ca_certificate: o.get_opt_str("ca-certificate").map(PathBuf::from),
-                check_certificate: o.get_bool("check-certificate"),
-                certificate: o.get_opt_str("certificate").map(PathBuf::from),
-                private_key: o.get_opt_str("private-key").map(PathBuf::from),
-            },
+            http: HttpClient::new(
+                ClientConfig::from_options(o)
+                    .map_err(|e| TorrentError::BadOption(e.to_string()))?,
+            ),
             max_open_files: o.get_u64("bt-max-open-files").max(1) as usize,
         })
     }

@@ -66,6 +66,7 @@ pub async fn fetch_metadata(
                 ip: cfg.external_ip.clone(),
                 connect_timeout: cfg.tracker_connect_timeout,
                 timeout: cfg.tracker_timeout,
+                http: cfg.http.clone(),
             };
             if let Ok(r) = announce_tiers(&mut tiers, &p).await {
                 peers.extend(r.peers);

@@ -65,7 +65,7 @@ pub(crate) enum PeerSource {
     Outgoing(SocketAddr),
     Incoming(glommio::net::AcceptedTcpStream),
     /// A BEP 19 web seed: the URL of each file, in stream order.
-    WebSeed(Arc<Vec<url::Url>>, arietta_net::TlsOptions),
+    WebSeed(Arc<Vec<url::Url>>, arietta_http_client::HttpClient),
 }
 
 struct Failure {
@@ -92,8 +92,8 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
     let result = match source {
-        PeerSource::WebSeed(urls, tls) => {
-            return crate::web_seed::run_web_seed(urls, tls, setup).await
+        PeerSource::WebSeed(urls, http) => {
+            return crate::web_seed::run_web_seed(urls, http, setup).await
         }
         PeerSource::Outgoing(addr) => outgoing(addr, setup).await,
         PeerSource::Incoming(s) => {

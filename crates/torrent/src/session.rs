@@ -174,7 +174,7 @@ impl TorrentDownload {
     /// Fetches a `.torrent` over HTTP(S) (a metalink's torrent metaurl),
     /// then opens it like a local one.
     pub async fn from_url(uri: &str, cfg: TorrentConfig) -> Result<Self, TorrentError> {
-        let bytes = crate::web_seed::fetch_whole(uri, &cfg.tls)
+        let bytes = crate::web_seed::fetch_whole(uri, &cfg.http)
             .await
             .map_err(|e| TorrentError::ReadTorrent {
                 path: uri.to_owned(),
@@ -727,6 +727,7 @@ impl Session {
             ip: self.dl.cfg.external_ip.clone(),
             connect_timeout: self.dl.cfg.tracker_connect_timeout,
             timeout: self.dl.cfg.tracker_timeout,
+            http: self.dl.cfg.http.clone(),
         }
     }
 
@@ -840,8 +841,8 @@ impl Session {
             };
             // A placeholder address: web seeds are never dialled as peers.
             let addr = SocketAddr::from(([0, 0, 0, 0], (i + 1) as u16));
-            let tls = self.dl.cfg.tls.clone();
-            self.start_peer(PeerSource::WebSeed(Arc::new(urls), tls), addr);
+            let http = self.dl.cfg.http.clone();
+            self.start_peer(PeerSource::WebSeed(Arc::new(urls), http), addr);
         }
     }
 

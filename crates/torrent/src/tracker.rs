@@ -1,13 +1,15 @@
-//! Announcing to trackers: HTTP (BEP 3/23 through arietta-http's
-//! connection) and UDP (BEP 15 through `bt::tracker_udp`), tiers in order
-//! (BEP 12). Each announce is a short task; the torrent actor owns the
-//! schedule.
+//! Announcing to trackers: HTTP and HTTPS (BEP 3/23 through the
+//! download's [`HttpClient`], so proxies, TLS options, `--user-agent` and
+//! `--header` apply) and UDP (BEP 15 through `bt::tracker_udp`, names
+//! resolved by `arietta-net`), tiers in order (BEP 12). Each announce is a
+//! short task; the torrent actor owns the schedule.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use arietta_bt::tracker_udp::{self, AddressFamily, Event};
+use arietta_http_client::HttpClient;
 use arietta_metainfo::AnnounceEvent;
 
 /// What an announce carries about us.
@@ -24,6 +26,9 @@ pub struct AnnounceParams {
     pub ip: Option<String>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// The download's HTTP client; `connect_timeout` and `timeout` replace
+    /// its own for announces.
+    pub http: HttpClient,
 }
 
 /// A tracker's answer.
@@ -70,30 +75,11 @@ pub async fn announce_tiers(
 pub async fn announce_one(url: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
     if url.starts_with("udp://") {
         announce_udp(url, p).await
-    } else if url.starts_with("http://") {
+    } else if url.starts_with("http://") || url.starts_with("https://") {
         announce_http(url, p).await
     } else {
         Err("unsupported tracker scheme".into())
     }
-}
-
-pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    glommio::executor()
-        .spawn_blocking(move || {
-            use std::net::ToSocketAddrs;
-            (host.as_str(), port)
-                .to_socket_addrs()
-                .map(|a| a.collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
-        })
-        .await
 }
 
 async fn announce_http(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
@@ -116,42 +102,12 @@ async fn announce_http(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, 
     };
     let full = arietta_metainfo::announce_url(base, &req);
     let url = url::Url::parse(&full).map_err(|e| e.to_string())?;
-    let host = url.host_str().ok_or("no host")?.to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = resolve(&host, port).await?;
-    let addr = *addrs.first().ok_or("no address")?;
-    let stream = glommio::net::TcpStream::connect_timeout(addr, p.connect_timeout)
+    let body = p
+        .http
+        .with_timeouts(p.connect_timeout, p.timeout)
+        .get_bytes(&url, 4 << 20)
         .await
         .map_err(|e| e.to_string())?;
-    let mut conn = arietta_http::HttpConnection::new(stream);
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let host_header = match url.port() {
-        Some(pt) => format!("{host}:{pt}"),
-        None => host.clone(),
-    };
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    );
-    let work = async {
-        conn.send(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let head = conn.read_head().await.map_err(|e| e.to_string())?;
-        if !head.is_success() {
-            return Err(format!("HTTP status {}", head.status));
-        }
-        let mut body = Vec::new();
-        conn.read_body_to_end(&mut body, 4 << 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(body)
-    };
-    let body = with_timeout(p.timeout, work)
-        .await
-        .ok_or("tracker timed out")??;
     let a = arietta_metainfo::parse_announce_response(&body).map_err(|e| e.to_string())?;
     if let Some(f) = a.failure_reason {
         return Err(format!("tracker failure: {f}"));
@@ -168,7 +124,10 @@ async fn announce_udp(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, S
     let url = url::Url::parse(base).map_err(|e| e.to_string())?;
     let host = url.host_str().ok_or("no host")?.to_owned();
     let port = url.port().ok_or("no port")?;
-    let addr = *resolve(&host, port).await?.first().ok_or("no address")?;
+    let family = p.http.config().family;
+    let addr = arietta_net::resolve(&host, port, family)
+        .await
+        .map_err(|e| e.to_string())?[0];
     let (bind, family) = if addr.is_ipv4() {
         ("0.0.0.0:0", AddressFamily::V4)
     } else {

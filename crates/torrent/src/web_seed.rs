@@ -4,15 +4,12 @@
 //! ranged GETs and writes the bytes like a peer's, so the piece picker,
 //! SHA-1 checks, strikes and bans treat it exactly like a peer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arietta_bt::piece_geometry::BlockRef;
-use arietta_http::HttpConnection;
+use arietta_http_client::{Connection, HttpClient, Response};
 use arietta_metainfo::Metainfo;
-use arietta_net::{NetStream, TlsOptions};
-use glommio::net::TcpStream;
 
 use crate::layout::Layout;
 use crate::messages::{ToPeer, ToTorrent};
@@ -63,10 +60,11 @@ struct Fetch {
 }
 
 struct Client {
-    conn: Option<(SocketAddr, HttpConnection<NetStream>)>,
-    /// A logged-in FTP control connection, by server and login directory.
-    ftp: Option<(SocketAddr, arietta_ftp::FtpClient)>,
-    tls: TlsOptions,
+    /// The kept-alive HTTP(S) connection of the last GET.
+    conn: Option<Connection>,
+    /// A logged-in FTP control connection, by `host:port`.
+    ftp: Option<(String, arietta_ftp::FtpClient)>,
+    http: HttpClient,
 }
 
 fn decode(s: &str) -> String {
@@ -83,19 +81,16 @@ impl Client {
         use arietta_ftp::{DataConnection, FtpClient, Timeouts, TransferType};
         let host = url.host_str().ok_or("no host")?.to_owned();
         let port = url.port_or_known_default().unwrap_or(21);
-        let addr = crate::tracker::resolve(&host, port)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or("no address")?;
+        let server = format!("{host}:{port}");
         let timeouts = Timeouts {
             io: REQUEST_TIMEOUT,
             connect: Duration::from_secs(10),
         };
         let mut c = match self.ftp.take() {
-            Some((a, c)) if a == addr && c.reusable() => c,
+            Some((s, c)) if s == server && c.reusable() => c,
             _ => {
-                let tcp = TcpStream::connect_timeout(addr, timeouts.connect)
+                let family = self.http.config().family;
+                let tcp = arietta_net::connect_host(&host, port, family, timeouts.connect)
                     .await
                     .map_err(|e| e.to_string())?;
                 let mut c = FtpClient::handshake(tcp, timeouts)
@@ -139,59 +134,27 @@ impl Client {
             got += n;
         }
         if c.abort(t).await {
-            self.ftp = Some((addr, c));
+            self.ftp = Some((server, c));
         }
         Ok(body)
     }
 }
 
 impl Client {
-    /// The kept-alive connection to `url`'s server, or a new one.
-    async fn connect(&mut self, url: &url::Url) -> Result<&mut HttpConnection<NetStream>, String> {
-        let https = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            s => return Err(format!("unsupported web seed scheme {s}")),
-        };
-        let host = url.host_str().ok_or("no host")?.to_owned();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addr = crate::tracker::resolve(&host, port)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or("no address")?;
-        if self.conn.as_ref().is_none_or(|(a, _)| *a != addr) {
-            let s = TcpStream::connect_timeout(addr, Duration::from_secs(10))
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = s.set_nodelay(true);
-            let s = if https {
-                let cfg = arietta_net::client_config(&self.tls).map_err(|e| e.to_string())?;
-                let t = arietta_net::connect_tls(s, &host, cfg)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                NetStream::Tls(Box::new(t))
-            } else {
-                NetStream::Plain(s)
-            };
-            self.conn = Some((addr, HttpConnection::new(s)));
-        }
-        Ok(&mut self.conn.as_mut().expect("just connected").1)
-    }
-
+    /// A ranged GET of `f` from an http(s):// web seed, on the kept-alive
+    /// connection when it serves the same server.
     async fn get(&mut self, url: &url::Url, f: &Fetch) -> Result<Vec<u8>, String> {
         if url.scheme() == "ftp" {
             return self.get_ftp(url, f).await;
         }
-        let (host_header, path) = request_target(url)?;
-        let conn = self.connect(url).await?;
-        let end = f.file_offset + f.len - 1;
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nRange: bytes={}-{end}\r\n\r\n",
-            f.file_offset
-        );
-        conn.send(req.as_bytes()).await.map_err(|e| e.to_string())?;
-        let head = conn.read_head().await.map_err(|e| e.to_string())?;
+        let route = self.http.route(url);
+        let mut spec = self.http.request(&route, url);
+        spec.range = Some((f.file_offset, Some(f.file_offset + f.len - 1)));
+        let Response { head, mut conn } = self
+            .http
+            .send(&route, &spec, self.conn.take())
+            .await
+            .map_err(|e| e.to_string())?;
         let whole = f.file_offset == 0;
         match head.status {
             206 => {}
@@ -202,6 +165,7 @@ impl Client {
         let mut got = 0usize;
         while got < body.len() {
             let chunk = conn
+                .http
                 .read_body_into(&mut body[got..])
                 .await
                 .map_err(|e| e.to_string())?;
@@ -211,55 +175,20 @@ impl Client {
             }
             got += n;
         }
-        if head.status != 206 || !conn.reusable() {
-            self.conn = None;
+        if head.status == 206 && conn.http.reusable() {
+            self.conn = Some(conn);
         }
         Ok(body)
     }
 }
 
 /// GETs a whole small resource (a `.torrent` named by a metalink), at most
-/// 16 MiB, following no redirect.
-pub(crate) async fn fetch_whole(uri: &str, tls: &TlsOptions) -> Result<Vec<u8>, String> {
+/// 16 MiB, following no redirect, with the download's HTTP settings.
+pub(crate) async fn fetch_whole(uri: &str, http: &HttpClient) -> Result<Vec<u8>, String> {
     let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
-    let mut client = Client {
-        conn: None,
-        ftp: None,
-        tls: tls.clone(),
-    };
-    let conn = client.connect(&url).await?;
-    let (host, path) = request_target(&url)?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    );
-    let work = async {
-        conn.send(req.as_bytes()).await.map_err(|e| e.to_string())?;
-        let head = conn.read_head().await.map_err(|e| e.to_string())?;
-        if !head.is_success() {
-            return Err(format!("HTTP status {}", head.status));
-        }
-        let mut body = Vec::new();
-        conn.read_body_to_end(&mut body, 16 << 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(body)
-    };
-    with_timeout(REQUEST_TIMEOUT, work)
+    http.get_bytes(&url, 16 << 20)
         .await
-        .ok_or_else(|| "timed out".to_string())?
-}
-
-fn request_target(url: &url::Url) -> Result<(String, String), String> {
-    let host = url.host_str().ok_or("no host")?;
-    let host = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    Ok((host, path))
+        .map_err(|e| e.to_string())
 }
 
 /// Splits requested blocks into contiguous runs, then into per-file GETs.
@@ -282,10 +211,10 @@ fn plan(layout: &Layout, blocks: &[BlockRef]) -> Vec<(Vec<BlockRef>, u64, u64)> 
 }
 
 /// Runs one web seed until the actor closes it or it fails for good.
-pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) {
+pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) {
     let key = setup.key;
     let tx = setup.to_torrent.clone();
-    let reason = drive(urls, tls, setup).await.err();
+    let reason = drive(urls, http, setup).await.err();
     let _ = tx.send(ToTorrent::Closed {
         key,
         reason,
@@ -293,7 +222,7 @@ pub(crate) async fn run_web_seed(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setu
     });
 }
 
-async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> Result<(), String> {
+async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> Result<(), String> {
     let PeerSetup {
         key,
         layout,
@@ -313,7 +242,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, tls: TlsOptions, setup: PeerSetup) -> R
     let mut client = Client {
         conn: None,
         ftp: None,
-        tls,
+        http,
     };
     let mut queue: Vec<BlockRef> = Vec::new();
     let mut failures = 0u32;

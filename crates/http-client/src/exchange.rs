@@ -1,0 +1,62 @@
+//! One request/response exchange: the request head out, the response head
+//! back, the connection left open at the body for the caller.
+
+use std::future::Future;
+use std::time::Duration;
+
+use arietta_http::{HttpError, ResponseHead};
+use futures_lite::future;
+
+use crate::{dial, ClientError, DialOptions, HttpConnection, Route};
+
+/// Sends `req` and reads the response head, on `pooled` when given, else on
+/// a new connection to `route`. `timeout` bounds the send and the wait for
+/// the head (zero: no limit).
+///
+/// A pooled connection may have been closed by the server meanwhile: one
+/// failure on it is not the server's fault, so the request is sent once
+/// more on a new connection.
+pub async fn exchange(
+    route: &Route,
+    o: &DialOptions<'_>,
+    pooled: Option<HttpConnection>,
+    req: &[u8],
+    timeout: Duration,
+) -> Result<(ResponseHead, HttpConnection), ClientError> {
+    let mut pooled = pooled;
+    loop {
+        let reused = pooled.is_some();
+        let mut conn = match pooled.take() {
+            Some(c) => c,
+            None => dial(route, o).await?,
+        };
+        let sent = with_timeout(timeout, async {
+            conn.send(req).await?;
+            conn.read_head().await
+        })
+        .await;
+        match sent {
+            Ok(head) => return Ok((head, conn)),
+            Err(ClientError::Http(HttpError::ConnectionClosed | HttpError::Io(_))) if reused => {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `fut`, failing with [`ClientError::Timeout`] after `d` (zero: no
+/// limit, as aria2's `--timeout=0`).
+pub async fn with_timeout<T, E: Into<ClientError>>(
+    d: Duration,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, ClientError> {
+    if d.is_zero() {
+        return fut.await.map_err(Into::into);
+    }
+    future::or(async { fut.await.map_err(Into::into) }, async {
+        glommio::timer::sleep(d).await;
+        Err(ClientError::Timeout(d.as_secs()))
+    })
+    .await
+}
