@@ -1,6 +1,7 @@
 //! BitTorrent networking on glommio that sits between a raw socket and the
 //! torrent engine: the Message Stream Encryption handshake and encrypted
-//! stream ([`mse_stream`]) and Local Peer Discovery ([`lpd`]).
+//! stream ([`mse_stream`]), dialling a peer MSE-first ([`dial()`]) and Local
+//! Peer Discovery ([`lpd`]).
 //!
 //! The protocol logic lives in `arietta-bt` as pure state machines; this
 //! crate only moves bytes between them and sockets, so each piece here is a
@@ -8,9 +9,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
 
+mod dial;
 mod error;
 pub mod lpd;
 pub mod mse_stream;
 
+pub use dial::{dial, DialError};
 pub use error::{BtNetError, Result};
 pub use mse_stream::{accept, connect, Accepted, Connected, CryptoPolicy, MseStream};

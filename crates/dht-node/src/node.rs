@@ -291,7 +291,11 @@ impl DhtHandle {
                     .map_or(0, |d| d.as_secs());
                 save_table(st.table.own_id(), &nodes, now)
             };
-            write_atomically(path, &bytes)?;
+            let path = path.clone();
+            // On the blocking pool: the executor thread never waits on disk.
+            glommio::executor()
+                .spawn_blocking(move || write_atomically(&path, &bytes))
+                .await?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use arietta_dht_node::{parse_entry_point, DhtConfig, DhtHandle, DhtNode};
 use arietta_options::OptionSet;
 
 use crate::config::parse_ports;
-use crate::session::PeerSink;
+use crate::download::PeerSink;
 use crate::TorrentError;
 
 /// aria2 looks a torrent up in the DHT every 15 minutes.

@@ -17,6 +17,7 @@
 mod config;
 mod dht_service;
 mod discovery;
+mod download;
 mod error;
 mod hashing;
 mod have_set;
@@ -28,19 +29,20 @@ mod peer;
 mod piece_hashes;
 mod resume;
 mod session;
+mod spawner;
+mod stats;
 mod tracker;
 mod web_seed;
 
 pub use config::{parse_ports, TorrentConfig};
 pub use dht_service::DhtService;
 pub use discovery::Discovery;
+pub use download::{PeerSink, TorrentDownload, TorrentSource};
 pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
 pub use layout::{LaidFile, Layout};
 pub use metadata::fetch_metadata;
 pub use piece_hashes::PieceHashes;
-pub use session::{
-    CoreSpawner, CurrentCore, Job, PeerSink, PeerSummary, TorrentDownload, TorrentSource,
-    TorrentStats,
-};
+pub use spawner::{CoreSpawner, CurrentCore, Job};
+pub use stats::{PeerSummary, TorrentStats};
 pub use tracker::{announce_one, AnnounceParams, AnnounceReply};

@@ -116,22 +116,11 @@ async fn from_peer(
     peer_id: [u8; 20],
     crypto: &arietta_bt_net::CryptoPolicy,
 ) -> Result<Vec<u8>, String> {
-    let connect = || async {
-        glommio::net::TcpStream::connect_timeout(addr, Duration::from_secs(10))
-            .await
-            .map_err(|e| e.to_string())
-    };
     let hs = Handshake::new(info_hash, peer_id, false).encode();
     // As for data connections: MSE first, plain only when allowed.
-    let mut s = match arietta_bt_net::connect(connect().await?, info_hash, &hs, crypto).await {
-        Ok(c) => c.stream,
-        Err(e) if crypto.require_crypto => return Err(format!("encryption handshake failed: {e}")),
-        Err(_) => {
-            let mut s = arietta_bt_net::MseStream::plaintext(connect().await?);
-            s.write_all(&hs).await.map_err(|e| e.to_string())?;
-            s
-        }
-    };
+    let mut s = arietta_bt_net::dial(addr, info_hash, &hs, crypto, Duration::from_secs(10))
+        .await
+        .map_err(|e| e.to_string())?;
     let hello = OwnedValue::dict()
         .insert(
             b"m".to_vec(),

@@ -1,0 +1,61 @@
+//! Dialling a peer the way aria2 does: MSE first, a plain connection only
+//! when the options allow it. The data connections and the magnet
+//! metadata fetch both open peers this way, so it lives here once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_lite::AsyncWriteExt;
+use glommio::net::TcpStream;
+
+use crate::mse_stream::{connect, CryptoPolicy, MseStream};
+
+/// Why a dial gave up; the text is what the engine records as the peer's
+/// last error.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// TCP did not connect (refused, unreachable, timed out).
+    #[error("connect failed: {0}")]
+    Connect(std::io::Error),
+    /// MSE failed and `--bt-require-crypto` forbids the plain retry.
+    #[error("encryption handshake failed: {0}")]
+    Encryption(crate::BtNetError),
+    /// Sending the plain BitTorrent handshake failed.
+    #[error("write failed: {0}")]
+    Write(std::io::Error),
+}
+
+async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, DialError> {
+    let s = TcpStream::connect_timeout(addr, timeout)
+        .await
+        .map_err(|e| DialError::Connect(e.into()))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Connects to `addr` and sends our BitTorrent `handshake`: inside MSE's
+/// initial payload (RC4, or an obfuscated handshake with a plain payload
+/// when `--bt-min-crypto-level=plain` lets the other side choose); a peer
+/// that does not speak MSE gets a second connection with the handshake in
+/// the clear, unless `--bt-require-crypto`. Either way the returned stream
+/// has sent the handshake and yields the peer's first.
+pub async fn dial(
+    addr: SocketAddr,
+    info_hash: [u8; 20],
+    handshake: &[u8],
+    crypto: &CryptoPolicy,
+    connect_timeout: Duration,
+) -> Result<MseStream<TcpStream>, DialError> {
+    let s = tcp(addr, connect_timeout).await?;
+    let mse_error = match connect(s, info_hash, handshake, crypto).await {
+        Ok(c) => return Ok(c.stream),
+        Err(e) => e,
+    };
+    if crypto.require_crypto {
+        return Err(DialError::Encryption(mse_error));
+    }
+    let mut s = MseStream::plaintext(tcp(addr, connect_timeout).await?);
+    s.write_all(handshake).await.map_err(DialError::Write)?;
+    s.flush().await.map_err(DialError::Write)?;
+    Ok(s)
+}

@@ -1,0 +1,290 @@
+//! A torrent before it runs: where it comes from (a `.torrent`, bytes, a
+//! magnet, a URL), parsed and laid out, then [`TorrentDownload::run`],
+//! which checks what is on disk and hands over to the per-torrent actor.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arietta_metainfo::Metainfo;
+use arietta_runtime::{mailbox, Mailbox, MailboxSender};
+use arietta_storage::control_path;
+use tracing::Instrument;
+
+use crate::config::TorrentConfig;
+use crate::hashing;
+use crate::layout::Layout;
+use crate::messages::ToTorrent;
+use crate::piece_hashes::PieceHashes;
+use crate::resume;
+use crate::session::Session;
+use crate::spawner::CoreSpawner;
+use crate::stats::TorrentStats;
+use crate::TorrentError;
+
+/// Where a torrent comes from.
+#[derive(Clone, Debug)]
+pub enum TorrentSource {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+    Magnet(String),
+    /// An http(s):// `.torrent` to fetch first (a metalink's
+    /// `<metaurl mediatype="torrent">`).
+    Url(String),
+}
+
+/// Feeds peer addresses from other sources (DHT, LPD, PEX) into a running
+/// torrent: the hook those components plug into.
+#[derive(Clone)]
+pub struct PeerSink(pub(crate) MailboxSender<ToTorrent>);
+
+impl PeerSink {
+    /// Offers addresses to connect to; false once the torrent has ended.
+    pub fn add(&self, peers: Vec<SocketAddr>) -> bool {
+        self.0.send(ToTorrent::Peers(peers)).is_ok()
+    }
+}
+
+/// A torrent ready to run: parsed, laid out, options read.
+pub struct TorrentDownload {
+    pub(crate) mailbox: (MailboxSender<ToTorrent>, Mailbox<ToTorrent>),
+    pub(crate) meta: Arc<Metainfo>,
+    pub(crate) cfg: TorrentConfig,
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) wanted: Vec<bool>,
+    pub(crate) info_hash: [u8; 20],
+    /// What each piece must hash to (SHA-1 or v2 merkle roots).
+    pub(crate) hashes: Arc<PieceHashes>,
+    pub(crate) stats: Arc<TorrentStats>,
+}
+
+impl TorrentDownload {
+    /// Parses the torrent and checks its paths; touches no data file.
+    pub fn open(source: TorrentSource, cfg: TorrentConfig) -> Result<Self, TorrentError> {
+        let bytes = match source {
+            TorrentSource::File(p) => std::fs::read(&p).map_err(|e| TorrentError::ReadTorrent {
+                path: p.display().to_string(),
+                source: e,
+            })?,
+            TorrentSource::Bytes(b) => b,
+            TorrentSource::Magnet(m) | TorrentSource::Url(m) => {
+                return Err(TorrentError::MagnetUnsupported(m))
+            }
+        };
+        Self::from_metainfo(Metainfo::parse(&bytes)?, cfg)
+    }
+
+    /// Fetches a `.torrent` over HTTP(S) (a metalink's torrent metaurl),
+    /// then opens it like a local one.
+    pub async fn from_url(uri: &str, cfg: TorrentConfig) -> Result<Self, TorrentError> {
+        let bytes = crate::web_seed::fetch_whole(uri, &cfg.http)
+            .await
+            .map_err(|e| TorrentError::ReadTorrent {
+                path: uri.to_owned(),
+                source: std::io::Error::other(e),
+            })?;
+        Self::open(TorrentSource::Bytes(bytes), cfg)
+    }
+
+    /// Resolves a magnet link: fetches the info dictionary from peers
+    /// (BEP 9; peers from trackers, `x.pe` and `dht` when given),
+    /// optionally saves it (`--bt-save-metadata`), and lays the torrent out
+    /// like a `.torrent` with the magnet's trackers.
+    pub async fn from_magnet(
+        uri: &str,
+        cfg: TorrentConfig,
+        stop: &Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
+    ) -> Result<Self, TorrentError> {
+        let magnet = arietta_metainfo::Magnet::parse(uri)?;
+        let info =
+            crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop, dht.as_ref())
+                .await?;
+        let mut meta = Metainfo::from_info(&info)?;
+        meta.announce_list = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        meta.announce = magnet.trackers.first().cloned();
+        meta.url_list = magnet.web_seeds.clone();
+        if cfg.save_metadata || cfg.metadata_only {
+            let hash = meta.info_hash_v1.ok_or(TorrentError::V2Only)?;
+            let path = cfg.dir.join(format!("{}.torrent", hex::encode(hash)));
+            let out = torrent_file(meta.announce.as_deref(), &info);
+            let dir = cfg.dir.clone();
+            let saved = path.clone();
+            glommio::executor()
+                .spawn_blocking(move || {
+                    std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&saved, &out))
+                })
+                .await
+                .map_err(|source| TorrentError::SaveMetadata {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        }
+        Self::from_metainfo(meta, cfg)
+    }
+
+    pub fn from_metainfo(meta: Metainfo, cfg: TorrentConfig) -> Result<Self, TorrentError> {
+        let info_hash = meta.swarm_info_hash().ok_or(TorrentError::V2Only)?;
+        let hashes = Arc::new(PieceHashes::new(&meta)?);
+        let selected = match &cfg.select_file {
+            Some(spec) => Some(arietta_metainfo::select_files(
+                spec,
+                meta.visible_files().count(),
+            )?),
+            None => None,
+        };
+        let layout = Layout::new(&meta, &cfg.dir, selected.as_deref(), &cfg.index_out)?;
+        let wanted = layout.wanted_pieces(meta.piece_count as u32);
+        let stats = Arc::new(TorrentStats::default());
+        let total: u64 = layout
+            .files
+            .iter()
+            .filter(|f| f.selected && !f.padding)
+            .map(|f| f.length)
+            .sum();
+        stats.total.store(total, Ordering::Relaxed);
+        Ok(TorrentDownload {
+            mailbox: mailbox(),
+            meta: Arc::new(meta),
+            cfg,
+            layout: Arc::new(layout),
+            wanted,
+            info_hash,
+            hashes,
+            stats,
+        })
+    }
+
+    /// Where other peer sources deliver addresses.
+    pub fn peer_sink(&self) -> PeerSink {
+        PeerSink(self.mailbox.0.clone())
+    }
+
+    pub fn stats(&self) -> Arc<TorrentStats> {
+        self.stats.clone()
+    }
+
+    pub fn info_hash(&self) -> [u8; 20] {
+        self.info_hash
+    }
+
+    pub fn metainfo(&self) -> &Metainfo {
+        &self.meta
+    }
+
+    /// `dir/NAME`: the path the download is known by.
+    pub fn root(&self) -> &Path {
+        &self.layout.root
+    }
+
+    /// The selected files on disk with their lengths (for RPC `getFiles`).
+    pub fn files(&self) -> Vec<(PathBuf, u64, bool)> {
+        self.layout
+            .files
+            .iter()
+            .filter(|f| !f.padding)
+            .map(|f| (f.path.clone(), f.length, f.selected))
+            .collect()
+    }
+
+    /// Downloads, then seeds until `--seed-ratio`/`--seed-time`; returns
+    /// early with [`TorrentError::Stopped`] when `stop` is raised. With
+    /// `dht`, the torrent finds peers and announces itself there too,
+    /// unless it is private (BEP 27: trackers only).
+    pub async fn run(
+        self,
+        spawner: Rc<dyn CoreSpawner>,
+        stop: Arc<AtomicBool>,
+        dht: Option<crate::DhtService>,
+    ) -> Result<(), TorrentError> {
+        let dht = dht.filter(|_| !self.meta.private);
+        if self.cfg.metadata_only {
+            return Ok(());
+        }
+        let initial = self.initial_pieces().await?;
+        let complete = initial
+            .iter()
+            .zip(self.wanted.iter())
+            .all(|(have, want)| *have || !*want);
+        if self.cfg.check_integrity && !self.cfg.hash_check_seed && complete {
+            // aria2: `-V` on complete files with `--bt-hash-check-seed=false`
+            // ends after the check instead of seeding.
+            return Ok(());
+        }
+        let span = tracing::info_span!("torrent", info_hash = %hex::encode(self.info_hash));
+        async move {
+            let mut session = Session::new(self, initial, spawner, stop)?;
+            if let Some(dht) = &dht {
+                dht.feed(
+                    session.info_hash(),
+                    session.port(),
+                    session.peer_sink(),
+                    session.stop_flag(),
+                );
+            }
+            session.start_web_seeds();
+            session.run().await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The pieces already on disk, from the control file (fast resume) or
+    /// by hashing what is there, on the blocking pool.
+    async fn initial_pieces(&self) -> Result<Vec<bool>, TorrentError> {
+        let piece_count = self.meta.piece_count as u32;
+        let layout = self.layout.clone();
+        let cfg = self.cfg.clone();
+        let wanted = self.wanted.clone();
+        let hashes = self.hashes.clone();
+        let info_hash = self.info_hash;
+        let control = control_path(&layout.root);
+        glommio::executor()
+            .spawn_blocking(move || -> Result<Vec<bool>, TorrentError> {
+                layout.prepare()?;
+                if !cfg.check_integrity {
+                    if let Some(have) = resume::load(&control, &layout, piece_count, &info_hash) {
+                        return Ok(have);
+                    }
+                }
+                if !layout.has_existing_data() {
+                    return Ok(vec![false; piece_count as usize]);
+                }
+                if cfg.seed_unverified && !cfg.check_integrity && layout.all_present() {
+                    return Ok(wanted.clone());
+                }
+                let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+                hashing::check_all(&layout, &hashes, &wanted, threads)
+            })
+            .await
+    }
+}
+
+/// A `.torrent` holding `info` (as fetched, byte for byte, so its hash
+/// stays the magnet's) and the first tracker, as `--bt-save-metadata`
+/// writes it.
+fn torrent_file(announce: Option<&str>, info: &[u8]) -> Vec<u8> {
+    let mut out = b"d".to_vec();
+    if let Some(a) = announce {
+        out.extend_from_slice(format!("8:announce{}:{a}", a.len()).as_bytes());
+    }
+    out.extend_from_slice(b"4:info");
+    out.extend_from_slice(info);
+    out.push(b'e');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_metadata_is_a_torrent_around_the_fetched_info() {
+        let info = b"d4:name1:ae";
+        assert_eq!(torrent_file(None, info), b"d4:infod4:name1:aee".to_vec());
+        let t = torrent_file(Some("http://t/a"), info);
+        assert_eq!(t, b"d8:announce10:http://t/a4:infod4:name1:aee".to_vec());
+    }
+}

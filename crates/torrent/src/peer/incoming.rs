@@ -1,0 +1,278 @@
+//! The peer's messages: each is checked (a protocol breach bans the
+//! peer), turned into news for the actor, a block to write, a request to
+//! serve or an immediate answer.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use arietta_bt::bitfield::Bitfield;
+use arietta_bt::peer_wire::Message;
+use arietta_bt::pex::PexMessage;
+use arietta_bt::piece_geometry::BlockRef;
+use arietta_bt::piece_picker::PeerKey;
+use arietta_runtime::MailboxSender;
+use glommio::channels::local_channel::LocalSender;
+
+use super::files::Files;
+use super::local::Local;
+use super::{ban, Failure, OUR_UT_PEX};
+use crate::have_set::HaveSet;
+use crate::layout::Layout;
+use crate::messages::ToTorrent;
+
+/// Largest block we serve; aria2 and libtorrent ask for 16 KiB.
+const MAX_SERVED_BLOCK: u32 = 128 * 1024;
+
+/// What one connection's message handling works with.
+pub(super) struct Inbound {
+    pub(super) key: PeerKey,
+    pub(super) local: Rc<RefCell<Local>>,
+    pub(super) have: Arc<HaveSet>,
+    pub(super) layout: Arc<Layout>,
+    pub(super) files: Rc<Files>,
+    pub(super) to_torrent: MailboxSender<ToTorrent>,
+    /// Frames for the writer.
+    pub(super) out: Rc<LocalSender<Vec<u8>>>,
+    /// Requests for the serving task.
+    pub(super) serve: LocalSender<BlockRef>,
+}
+
+/// Checks a request against the piece it names: a piece we know of, a
+/// block inside it, no larger than [`MAX_SERVED_BLOCK`]. `piece_len` gives
+/// a valid piece's length.
+fn check_request(
+    b: &BlockRef,
+    piece_count: u32,
+    piece_len: impl Fn(u32) -> u64,
+) -> Result<(), String> {
+    if b.index >= piece_count {
+        return Err(format!("request for piece {} of {piece_count}", b.index));
+    }
+    let plen = piece_len(b.index);
+    if b.length == 0
+        || b.length > MAX_SERVED_BLOCK
+        || u64::from(b.begin) + u64::from(b.length) > plen
+    {
+        return Err(format!("request out of bounds: {b:?} in a piece of {plen}"));
+    }
+    Ok(())
+}
+
+/// From a BEP 10 extension handshake: the peer's `ut_pex` id and the port
+/// it listens on, each when present and sane. `None` for a payload that
+/// is not bencode (which costs the peer its extensions, not the
+/// connection).
+fn parse_extension_handshake(payload: &[u8]) -> Option<(Option<u8>, Option<u16>)> {
+    let (dict, _) = arietta_bencode::decode_prefix(payload).ok()?;
+    let their_pex = dict
+        .get("m")
+        .and_then(|m| m.get(arietta_bt::pex::EXTENSION_NAME))
+        .and_then(|v| v.as_int())
+        .filter(|v| (1..=255).contains(v))
+        .map(|v| v as u8);
+    let port = dict
+        .get("p")
+        .and_then(|v| v.as_int())
+        .filter(|v| (1..=65535).contains(v))
+        .map(|v| v as u16);
+    Some((their_pex, port))
+}
+
+impl Inbound {
+    fn send(&self, msg: ToTorrent) {
+        let _ = self.to_torrent.send(msg);
+    }
+
+    fn reply(&self, m: &Message) {
+        let _ = self.out.try_send(m.to_vec());
+    }
+
+    pub(super) fn handle(&self, m: Message) -> Result<(), Failure> {
+        let key = self.key;
+        let piece_count = self.have.len();
+        match m {
+            Message::KeepAlive => {}
+            // BEP 52: we keep piece layers only, not the block-level proofs a
+            // v2 peer may ask for; a reject is the answer the BEP allows.
+            Message::V2Hashes { id, payload } => {
+                if id == arietta_bt::peer_wire::id::HASH_REQUEST {
+                    self.reply(&Message::V2Hashes {
+                        id: arietta_bt::peer_wire::id::HASH_REJECT,
+                        payload,
+                    });
+                }
+            }
+            Message::Choke => {
+                let mut l = self.local.borrow_mut();
+                l.peer_choking = true;
+                l.requested.clear();
+                self.send(ToTorrent::Choked { key });
+            }
+            Message::Unchoke => {
+                self.local.borrow_mut().peer_choking = false;
+                self.send(ToTorrent::Unchoked { key });
+            }
+            Message::Interested => self.send(ToTorrent::Interested {
+                key,
+                interested: true,
+            }),
+            Message::NotInterested => self.send(ToTorrent::Interested {
+                key,
+                interested: false,
+            }),
+            Message::Have(i) => {
+                if i >= piece_count {
+                    return Err(ban(format!("have for piece {i} of {piece_count}")));
+                }
+                self.send(ToTorrent::Have { key, index: i });
+            }
+            Message::Bitfield(bytes) => {
+                let b = Bitfield::from_wire(&bytes, piece_count).map_err(|e| ban(e.to_string()))?;
+                self.send(ToTorrent::Bitfield { key, have: b });
+            }
+            Message::HaveAll => self.send(ToTorrent::HaveAll { key }),
+            Message::HaveNone => self.send(ToTorrent::HaveNone { key }),
+            Message::Piece { index, begin, data } => self.on_piece(index, begin, data),
+            Message::Request(b) => self.on_request(b)?,
+            Message::Cancel(_) => {}
+            Message::Reject(b) => {
+                if self.local.borrow_mut().requested.remove(&b) {
+                    self.send(ToTorrent::Rejected { key, block: b });
+                }
+            }
+            Message::Extended { id: 0, payload } => {
+                let Some((their_pex, port)) = parse_extension_handshake(&payload) else {
+                    return Ok(());
+                };
+                let mut l = self.local.borrow_mut();
+                if l.pex_enabled {
+                    l.their_pex = their_pex;
+                }
+                if let Some(port) = port {
+                    self.send(ToTorrent::ListenPort { key, port });
+                }
+            }
+            Message::Extended {
+                id: OUR_UT_PEX,
+                payload,
+            } => self.on_pex(&payload),
+            Message::Port(_)
+            | Message::Suggest(_)
+            | Message::AllowedFast(_)
+            | Message::Extended { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// A block we asked for is written on this core, then reported; an
+    /// unrequested (or cancelled) one is dropped, never written.
+    fn on_piece(&self, index: u32, begin: u32, data: bytes::Bytes) {
+        let key = self.key;
+        let block = BlockRef {
+            index,
+            begin,
+            length: data.len() as u32,
+        };
+        if !self.local.borrow_mut().requested.remove(&block) {
+            return;
+        }
+        if self.have.get(index) {
+            self.send(ToTorrent::BlockWritten { key, block });
+            return;
+        }
+        let offset = u64::from(index) * self.layout.piece_length + u64::from(begin);
+        let files = self.files.clone();
+        let tx = self.to_torrent.clone();
+        glommio::spawn_local(async move {
+            match files.write(offset, &data).await {
+                Ok(()) => {
+                    let _ = tx.send(ToTorrent::BlockWritten { key, block });
+                }
+                Err(e) => {
+                    // A disk error is the download's, not the peer's.
+                    let _ = tx.send(ToTorrent::DiskFailed {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        })
+        .detach();
+    }
+
+    /// Queues a valid request for the serving task; one we cannot serve
+    /// (choked, or a piece we lack) is rejected when the fast extension
+    /// allows, else ignored.
+    fn on_request(&self, b: BlockRef) -> Result<(), Failure> {
+        check_request(&b, self.have.len(), |i| self.layout.piece_range(i).1).map_err(ban)?;
+        let (choking, fast) = {
+            let l = self.local.borrow();
+            (l.am_choking, l.fast)
+        };
+        if choking || !self.have.get(b.index) {
+            if fast {
+                self.reply(&Message::Reject(b));
+            }
+            return Ok(());
+        }
+        let _ = self.serve.try_send(b);
+        Ok(())
+    }
+
+    fn on_pex(&self, payload: &[u8]) {
+        if !self.local.borrow().pex_enabled {
+            return;
+        }
+        // BEP 11 asks to ignore a bad PEX message, not to drop its sender.
+        if let Ok(m) = PexMessage::decode(payload) {
+            let peers: Vec<SocketAddr> = m.added.iter().map(|p| p.addr).collect();
+            if !peers.is_empty() {
+                self.send(ToTorrent::Peers(peers));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arietta_bencode::OwnedValue;
+
+    fn b(index: u32, begin: u32, length: u32) -> BlockRef {
+        BlockRef {
+            index,
+            begin,
+            length,
+        }
+    }
+
+    #[test]
+    fn requests_outside_the_torrent_or_the_piece_are_refused() {
+        let len = |i: u32| if i == 2 { 1000 } else { 32768 };
+        assert!(check_request(&b(0, 16384, 16384), 3, len).is_ok());
+        assert!(check_request(&b(3, 0, 16384), 3, len).is_err());
+        assert!(check_request(&b(0, 16384, 16385), 3, len).is_err());
+        assert!(check_request(&b(2, 0, 1000), 3, len).is_ok());
+        assert!(check_request(&b(2, 0, 1001), 3, len).is_err());
+        assert!(check_request(&b(0, 0, 0), 3, len).is_err());
+        let big = |_| 1 << 20;
+        assert!(check_request(&b(0, 0, MAX_SERVED_BLOCK), 1, big).is_ok());
+        assert!(check_request(&b(0, 0, MAX_SERVED_BLOCK + 1), 1, big).is_err());
+    }
+
+    #[test]
+    fn extension_handshake_yields_sane_ids_and_ports_only() {
+        let hs = |m: OwnedValue, p: i64| {
+            arietta_bencode::encode(&OwnedValue::dict().insert("m", m).insert("p", p))
+        };
+        let good = hs(OwnedValue::dict().insert("ut_pex", 7i64), 6881);
+        assert_eq!(
+            parse_extension_handshake(&good),
+            Some((Some(7), Some(6881)))
+        );
+        let bad = hs(OwnedValue::dict().insert("ut_pex", 300i64), 70000);
+        assert_eq!(parse_extension_handshake(&bad), Some((None, None)));
+        assert_eq!(parse_extension_handshake(b"not bencode"), None);
+    }
+}
