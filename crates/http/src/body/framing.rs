@@ -549,4 +549,28 @@ mod tests {
         assert_eq!(d.direct_read_limit(), Some(u64::MAX));
         assert_eq!(d.next_span(b"xyz", 0).unwrap().consumed, 0);
     }
+
+    /// A stream that ends anywhere inside chunked framing (size line, data,
+    /// data CRLF, trailer) is cut short; only the complete body may end.
+    #[test]
+    fn eof_in_every_chunked_state_is_unexpected() {
+        let wire = b"3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n";
+        for cut in 0..wire.len() {
+            let mut d = BodyDecoder::new(BodyKind::Chunked);
+            let mut out = Vec::new();
+            let (consumed, fin) = d.decode(&wire[..cut], &mut out).unwrap();
+            assert!(!fin, "cut {cut}");
+            assert_eq!(consumed, cut);
+            assert!(!d.is_until_close());
+            assert!(
+                matches!(d.on_eof(), Err(HttpError::UnexpectedEof)),
+                "cut {cut}"
+            );
+        }
+        let mut d = BodyDecoder::new(BodyKind::Chunked);
+        let mut out = Vec::new();
+        assert_eq!(d.decode(wire, &mut out).unwrap(), (wire.len(), true));
+        assert_eq!(out, b"abc");
+        d.on_eof().unwrap();
+    }
 }
