@@ -436,4 +436,49 @@ mod tests {
         assert_eq!(o.get_i64("split"), 2);
         assert!(OptionSet::from_pairs([("split", "x")]).is_err());
     }
+
+    /// Three layers resolve nearest first; re-parenting swaps what shows
+    /// through without touching this layer's own values.
+    #[test]
+    fn parent_chain_and_reparenting() {
+        let mut conf = OptionSet::new();
+        conf.set("split", "2").unwrap();
+        conf.set("dir", "/conf").unwrap();
+        let conf = Arc::new(conf);
+        let mut global = OptionSet::with_parent(conf.clone());
+        global.set("dir", "/global").unwrap();
+        let global = Arc::new(global);
+        let mut dl = OptionSet::with_parent(global.clone());
+        dl.set("out", "f").unwrap();
+        assert_eq!(dl.get_str("dir"), "/global");
+        assert_eq!(dl.get_i64("split"), 2);
+        assert_eq!(dl.get_i64("max-tries"), 5);
+        assert!(dl.is_set("split") && !dl.is_set("max-tries"));
+
+        dl.set_parent(Some(conf));
+        assert_eq!(dl.get_str("dir"), "/conf");
+        dl.set_parent(None);
+        assert_eq!(dl.get_str("dir"), "");
+        assert_eq!(dl.get_i64("split"), 5);
+        assert_eq!(dl.get_str("out"), "f");
+        assert!(dl.parent().is_none());
+    }
+
+    /// `getGlobalOption` lists options in table order, across sections.
+    #[test]
+    fn effective_follows_table_order() {
+        let mut o = OptionSet::new();
+        o.set("metalink-language", "en").unwrap();
+        o.set("ftp-user", "u").unwrap();
+        o.set("split", "3").unwrap();
+        let names: Vec<_> = o.effective().into_iter().map(|(n, _)| n).collect();
+        let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert!(pos("split") < pos("rpc-listen-port"));
+        assert!(pos("rpc-listen-port") < pos("ftp-user"));
+        assert!(pos("ftp-user") < pos("metalink-language"));
+        let table: Vec<_> = OPTIONS.iter().map(|d| d.name).collect();
+        let mut in_table_order = names.clone();
+        in_table_order.sort_by_key(|n| table.iter().position(|t| t == n));
+        assert_eq!(names, in_table_order);
+    }
 }

@@ -645,4 +645,28 @@ mod tests {
         assert!(c.len() <= 127);
         assert!(std::str::from_utf8(&c[4..]).is_ok());
     }
+
+    /// Consumed bytes are dropped from the front of the buffer once they
+    /// outweigh the unread ones, without losing a frame that straddles feeds.
+    #[test]
+    fn compacts_consumed_bytes_between_feeds() {
+        let mut stream = Vec::new();
+        for i in 0..100u8 {
+            stream.extend(masked(true, 2, &[i; 100]));
+        }
+        let split = stream.len() - 3;
+        let mut d = FrameDecoder::new(1 << 20);
+        d.feed(&stream[..split]);
+        for i in 0..99u8 {
+            assert_eq!(d.next_frame().unwrap(), Some(Frame::Binary(vec![i; 100])));
+        }
+        assert_eq!(d.next_frame().unwrap(), None);
+        assert_eq!(d.buffered(), split - 99 * 106);
+        d.feed(&stream[split..]);
+        assert_eq!(d.buffered(), 106);
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Binary(vec![99; 100])));
+        assert_eq!(d.buffered(), 0);
+        d.feed(&masked(true, 1, b"again"));
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Text("again".into())));
+    }
 }

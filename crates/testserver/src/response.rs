@@ -15,8 +15,8 @@ use base64::Engine as _;
 use crate::http_date::{format_http_date, parse_http_date};
 use crate::range::{evaluate_range, RangeOutcome};
 use crate::request::{RecordedRequest, RequestHead};
-use crate::route::{Body, LastModified, DEFAULT_LAST_MODIFIED};
-use crate::server::{End, State};
+use crate::route::{Body, LastModified, Route, DEFAULT_LAST_MODIFIED};
+use crate::server::{End, RouteEntry, State};
 use crate::stream::Stream;
 use crate::throttle::{effective_rate, Pacer};
 
@@ -243,82 +243,21 @@ pub(crate) fn respond(
         headers.push(("Set-Cookie".into(), c.clone()));
     }
     headers.extend(r.headers.iter().cloned());
-    let with_retry = |mut h: Vec<(String, String)>| {
-        if let Some(s) = r.retry_after {
-            h.push(("Retry-After".into(), s.to_string()));
-        }
-        h
-    };
 
-    if let Some((n, code)) = r.fail_first_n {
-        if hit < n {
-            let h = with_retry(headers.clone());
-            write_simple(stream, code, &h, b"injected failure\n", closing, head_only)?;
-            return Ok(keep(closing));
-        }
-    }
-    if let Some((user, pass)) = &r.basic_auth {
-        if !basic_auth_ok(head, user, pass) {
-            let mut h = headers.clone();
-            h.push((
-                "WWW-Authenticate".into(),
-                "Basic realm=\"arietta-test\"".into(),
-            ));
-            write_simple(stream, 401, &h, b"unauthorized\n", closing, head_only)?;
-            return Ok(keep(closing));
-        }
-    }
-    if let Some(pair) = &r.require_cookie {
-        if !has_cookie(head, pair) {
-            write_simple(
-                stream,
-                403,
-                &headers,
-                b"cookie required\n",
-                closing,
-                head_only,
-            )?;
-            return Ok(keep(closing));
-        }
-    }
-    if let Some((location, code)) = &r.redirect {
-        let mut h = headers.clone();
-        h.push(("Location".into(), location.clone()));
-        write_simple(stream, *code, &h, b"redirect\n", closing, head_only)?;
+    if let Some(refusal) = refusal(r, head, hit, &headers) {
+        let Refusal {
+            code,
+            headers: h,
+            body,
+        } = refusal;
+        write_simple(stream, code, &h, body, closing, head_only)?;
         return Ok(keep(closing));
     }
-
-    // The route body.
-    let (source, total, mtime) = match &r.body {
-        Body::Bytes(b) => (Source::Mem(b.clone()), b.len() as u64, None),
-        Body::File(p) => match File::open(p).and_then(|f| f.metadata().map(|m| (f, m))) {
-            Ok((f, m)) => {
-                let mt = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map(|d| d.as_secs());
-                (Source::File(f), m.len(), mt)
-            }
-            Err(_) => {
-                write_simple(stream, 404, &headers, b"not found\n", closing, head_only)?;
-                return Ok(keep(closing));
-            }
-        },
+    let Some((source, total, mtime)) = open_body(&r.body) else {
+        write_simple(stream, 404, &headers, b"not found\n", closing, head_only)?;
+        return Ok(keep(closing));
     };
-    let last_modified = match r.last_modified {
-        LastModified::Default => Some(mtime.unwrap_or(DEFAULT_LAST_MODIFIED)),
-        LastModified::At(t) => Some(t),
-        LastModified::Omitted => None,
-    };
-    let etag = r.etag.then(|| {
-        format!(
-            "\"{:x}-{:x}-{:x}\"",
-            entry.id,
-            total,
-            last_modified.unwrap_or(0)
-        )
-    });
+    let (last_modified, etag) = validators(r, entry.id, total, mtime);
     if let Some(lm) = last_modified {
         headers.push(("Last-Modified".into(), format_http_date(lm)));
     }
@@ -337,27 +276,11 @@ pub(crate) fn respond(
     }
 
     // Content coding replaces the body and disables ranges.
-    let coding = if success && r.gzip && accepts_encoding(head, "gzip") {
-        Some("gzip")
-    } else if success && r.deflate && accepts_encoding(head, "deflate") {
-        Some("deflate")
-    } else {
-        None
-    };
+    let coding = success.then(|| content_coding(r, head)).flatten();
     let (source, total) = match coding {
         None => (source, total),
         Some(c) => {
-            let gz = c == "gzip";
-            let cell = if gz { &entry.gzip } else { &entry.deflate };
-            let encoded = match &source {
-                Source::Mem(b) => cell.get_or_init(|| Arc::new(encode(b, gz))).clone(),
-                Source::File(f) => {
-                    let mut raw = Vec::new();
-                    let mut f = f;
-                    f.read_to_end(&mut raw)?;
-                    Arc::new(encode(&raw, gz))
-                }
-            };
+            let encoded = encoded_body(&entry, &source, c == "gzip")?;
             headers.push(("Content-Encoding".into(), c.into()));
             headers.push(("Vary".into(), "Accept-Encoding".into()));
             let n = encoded.len() as u64;
@@ -365,79 +288,28 @@ pub(crate) fn respond(
         }
     };
 
-    let mut code = r.status;
-    let (mut start, mut len) = (0u64, total);
-    if success && !r.no_range {
-        headers.push(("Accept-Ranges".into(), "bytes".into()));
-        let range = head
-            .header("range")
-            .filter(|_| coding.is_none())
-            .filter(|_| if_range_holds(head, etag.as_deref(), last_modified));
-        match range.map(|h| evaluate_range(h, total)) {
-            None | Some(RangeOutcome::Full) => {}
-            Some(RangeOutcome::Unsatisfiable) => {
-                headers.push(("Content-Range".into(), format!("bytes */{total}")));
-                write_simple(stream, 416, &headers, b"", closing, head_only)?;
-                return Ok(keep(closing));
-            }
-            Some(RangeOutcome::Partial { start: s, end: e }) => {
-                code = 206;
-                let (mut s, mut e) = (s, e);
-                let mut claimed_total = total;
-                if r.wrong_content_range {
-                    let span = e - s;
-                    let ns = if s > 0 { 0 } else { 1 };
-                    if ns < total {
-                        s = ns;
-                        e = (ns + span).min(total - 1);
-                    } else {
-                        claimed_total = total + 1;
-                    }
-                }
-                headers.push((
-                    "Content-Range".into(),
-                    format!("bytes {s}-{e}/{claimed_total}"),
-                ));
-                start = s;
-                len = e - s + 1;
-            }
+    let served = if success && !r.no_range {
+        let validators = (etag.as_deref(), last_modified);
+        serve_range(r, head, coding.is_some(), validators, total, &mut headers)
+    } else {
+        Served::Whole
+    };
+    let (code, start, len) = match served {
+        Served::Whole => (r.status, 0, total),
+        Served::Part { start, len } => (206, start, len),
+        Served::Unsatisfiable => {
+            write_simple(stream, 416, &headers, b"", closing, head_only)?;
+            return Ok(keep(closing));
         }
-    }
+    };
     if code >= 400 {
-        headers = with_retry(headers);
+        push_retry_after(r, &mut headers);
     }
 
-    let framing = if r.no_content_length {
-        Framing::Close
-    } else if r.chunked {
-        Framing::Chunked
-    } else {
-        Framing::Length
-    };
-    let mut end_after = closing || framing == Framing::Close;
-    match framing {
-        Framing::Length => {
-            let claimed = match r.lie_content_length {
-                Some(d) => {
-                    end_after = true;
-                    len.saturating_add_signed(d)
-                }
-                None => len,
-            };
-            headers.push(("Content-Length".into(), claimed.to_string()));
-        }
-        Framing::Chunked => headers.push(("Transfer-Encoding".into(), "chunked".into())),
-        Framing::Close => {}
-    }
-    let cut = [
-        r.truncate_after.map(|n| (n, End::Fin)),
-        r.reset_after.map(|n| (n, End::Reset)),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|(n, _)| *n < len)
-    .min_by_key(|(n, _)| *n);
-    let end_after = end_after || cut.is_some();
+    let framing = framing(r);
+    let lied = push_framing_headers(r, framing, len, &mut headers);
+    let cut = cut(r, len);
+    let end_after = closing || framing == Framing::Close || lied || cut.is_some();
     stream.write_all(&head_block(code, &headers, end_after))?;
     if head_only || !status_has_body(code) {
         stream.flush()?;
@@ -455,6 +327,244 @@ pub(crate) fn respond(
         return Ok(Some(end));
     }
     Ok(keep(end_after))
+}
+
+/// A generated answer that replaces the route body: an injected failure, a
+/// missing credential or cookie, or a redirect.
+struct Refusal {
+    code: u16,
+    headers: Vec<(String, String)>,
+    body: &'static [u8],
+}
+
+/// The first of the route's gates that refuses this request, in the order
+/// injected failure, basic auth, required cookie, redirect.
+fn refusal(
+    r: &Route,
+    head: &RequestHead,
+    hit: u64,
+    headers: &[(String, String)],
+) -> Option<Refusal> {
+    let mut h = headers.to_vec();
+    if let Some((n, code)) = r.fail_first_n {
+        if hit < n {
+            push_retry_after(r, &mut h);
+            return Some(Refusal {
+                code,
+                headers: h,
+                body: b"injected failure\n",
+            });
+        }
+    }
+    if let Some((user, pass)) = &r.basic_auth {
+        if !basic_auth_ok(head, user, pass) {
+            h.push((
+                "WWW-Authenticate".into(),
+                "Basic realm=\"arietta-test\"".into(),
+            ));
+            return Some(Refusal {
+                code: 401,
+                headers: h,
+                body: b"unauthorized\n",
+            });
+        }
+    }
+    if let Some(pair) = &r.require_cookie {
+        if !has_cookie(head, pair) {
+            return Some(Refusal {
+                code: 403,
+                headers: h,
+                body: b"cookie required\n",
+            });
+        }
+    }
+    if let Some((location, code)) = &r.redirect {
+        h.push(("Location".into(), location.clone()));
+        return Some(Refusal {
+            code: *code,
+            headers: h,
+            body: b"redirect\n",
+        });
+    }
+    None
+}
+
+fn push_retry_after(r: &Route, headers: &mut Vec<(String, String)>) {
+    if let Some(s) = r.retry_after {
+        headers.push(("Retry-After".into(), s.to_string()));
+    }
+}
+
+/// The route body with its length and, for a file, its modification time;
+/// `None` when the file cannot be opened (answered 404).
+fn open_body(body: &Body) -> Option<(Source, u64, Option<u64>)> {
+    match body {
+        Body::Bytes(b) => Some((Source::Mem(b.clone()), b.len() as u64, None)),
+        Body::File(p) => {
+            let (f, m) = File::open(p)
+                .and_then(|f| f.metadata().map(|m| (f, m)))
+                .ok()?;
+            let mt = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            Some((Source::File(f), m.len(), mt))
+        }
+    }
+}
+
+/// `Last-Modified` (seconds) and `ETag` as the route configures them.
+fn validators(
+    r: &Route,
+    entry_id: u64,
+    total: u64,
+    mtime: Option<u64>,
+) -> (Option<u64>, Option<String>) {
+    let last_modified = match r.last_modified {
+        LastModified::Default => Some(mtime.unwrap_or(DEFAULT_LAST_MODIFIED)),
+        LastModified::At(t) => Some(t),
+        LastModified::Omitted => None,
+    };
+    let etag = r.etag.then(|| {
+        format!(
+            "\"{:x}-{:x}-{:x}\"",
+            entry_id,
+            total,
+            last_modified.unwrap_or(0)
+        )
+    });
+    (last_modified, etag)
+}
+
+/// The coding the route offers and the client accepts, gzip first.
+fn content_coding(r: &Route, head: &RequestHead) -> Option<&'static str> {
+    if r.gzip && accepts_encoding(head, "gzip") {
+        Some("gzip")
+    } else if r.deflate && accepts_encoding(head, "deflate") {
+        Some("deflate")
+    } else {
+        None
+    }
+}
+
+/// The encoded body: cached per route for in-memory bodies, re-read for files.
+fn encoded_body(entry: &RouteEntry, source: &Source, gz: bool) -> io::Result<Arc<Vec<u8>>> {
+    let cell = if gz { &entry.gzip } else { &entry.deflate };
+    Ok(match source {
+        Source::Mem(b) => cell.get_or_init(|| Arc::new(encode(b, gz))).clone(),
+        Source::File(f) => {
+            let mut raw = Vec::new();
+            let mut f = f;
+            f.read_to_end(&mut raw)?;
+            Arc::new(encode(&raw, gz))
+        }
+    })
+}
+
+/// What a request's `Range` makes of a body that accepts ranges.
+enum Served {
+    Whole,
+    Part { start: u64, len: u64 },
+    Unsatisfiable,
+}
+
+/// Evaluates `Range` (ignored under a content coding or a stale `If-Range`)
+/// and adds `Accept-Ranges` and any `Content-Range` to `headers`.
+fn serve_range(
+    r: &Route,
+    head: &RequestHead,
+    coded: bool,
+    (etag, last_modified): (Option<&str>, Option<u64>),
+    total: u64,
+    headers: &mut Vec<(String, String)>,
+) -> Served {
+    headers.push(("Accept-Ranges".into(), "bytes".into()));
+    let range = head
+        .header("range")
+        .filter(|_| !coded)
+        .filter(|_| if_range_holds(head, etag, last_modified));
+    match range.map(|h| evaluate_range(h, total)) {
+        None | Some(RangeOutcome::Full) => Served::Whole,
+        Some(RangeOutcome::Unsatisfiable) => {
+            headers.push(("Content-Range".into(), format!("bytes */{total}")));
+            Served::Unsatisfiable
+        }
+        Some(RangeOutcome::Partial { start: s, end: e }) => {
+            let (s, e, claimed_total) = served_range(r, s, e, total);
+            headers.push((
+                "Content-Range".into(),
+                format!("bytes {s}-{e}/{claimed_total}"),
+            ));
+            Served::Part {
+                start: s,
+                len: e - s + 1,
+            }
+        }
+    }
+}
+
+/// The range actually served for a satisfiable request `s..=e`, and the
+/// total claimed in `Content-Range`: `wrong_content_range` shifts the range
+/// (or, when it cannot, claims one byte too many).
+fn served_range(r: &Route, s: u64, e: u64, total: u64) -> (u64, u64, u64) {
+    if !r.wrong_content_range {
+        return (s, e, total);
+    }
+    let span = e - s;
+    let ns = if s > 0 { 0 } else { 1 };
+    if ns < total {
+        (ns, (ns + span).min(total - 1), total)
+    } else {
+        (s, e, total + 1)
+    }
+}
+
+fn framing(r: &Route) -> Framing {
+    if r.no_content_length {
+        Framing::Close
+    } else if r.chunked {
+        Framing::Chunked
+    } else {
+        Framing::Length
+    }
+}
+
+/// Adds `Content-Length` or `Transfer-Encoding`; true when the length is a
+/// lie, after which the connection must end.
+fn push_framing_headers(
+    r: &Route,
+    framing: Framing,
+    len: u64,
+    headers: &mut Vec<(String, String)>,
+) -> bool {
+    match framing {
+        Framing::Length => {
+            let (claimed, lied) = match r.lie_content_length {
+                Some(d) => (len.saturating_add_signed(d), true),
+                None => (len, false),
+            };
+            headers.push(("Content-Length".into(), claimed.to_string()));
+            lied
+        }
+        Framing::Chunked => {
+            headers.push(("Transfer-Encoding".into(), "chunked".into()));
+            false
+        }
+        Framing::Close => false,
+    }
+}
+
+/// The earliest injected cut (FIN or RST) that falls inside the body.
+fn cut(r: &Route, len: u64) -> Option<(u64, End)> {
+    [
+        r.truncate_after.map(|n| (n, End::Fin)),
+        r.reset_after.map(|n| (n, End::Reset)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|(n, _)| *n < len)
+    .min_by_key(|(n, _)| *n)
 }
 
 /// RFC 9110 §13.2.2 order: `If-None-Match` wins over `If-Modified-Since`.
