@@ -2,8 +2,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod console;
+mod logging;
 mod metalink_input;
 mod parameterized_uri;
+mod terminal;
 mod units;
 
 use std::path::Path;
@@ -17,6 +19,7 @@ use arietta_options::{
 };
 
 use crate::console::Console;
+use crate::terminal::SharedTerminal;
 
 fn main() -> ProcessExit {
     // A panic on one core would leave the others waiting for it forever:
@@ -55,6 +58,7 @@ fn real_main() -> ExitCode {
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let mut global = environment_defaults(env, &cwd, |p| p.exists());
+    let mut conf_read = None;
     match conf_path(&parsed.options, env, |p| p.exists()) {
         ConfPath::None => {}
         ConfPath::Explicit(p) | ConfPath::Default(p) => {
@@ -67,7 +71,10 @@ fn real_main() -> ExitCode {
                 }
             };
             match parse_conf_to_set(&text) {
-                Ok(set) => global.overlay(&set),
+                Ok(set) => {
+                    global.overlay(&set);
+                    conf_read = Some(p);
+                }
                 Err(e) => {
                     eprintln!("Parse error in {}:", p.display());
                     return bad_option(&e);
@@ -77,6 +84,14 @@ fn real_main() -> ExitCode {
     }
     global.overlay(&parsed.options);
     let global = Arc::new(global);
+
+    let terminal = SharedTerminal::new();
+    if let Err(e) = logging::install(&global, &terminal) {
+        // aria2 refuses to start without its log; we keep the console.
+        eprintln!("Exception caught: {e}");
+    }
+    logging::log_startup();
+    logging::log_options(conf_read.as_deref(), &global);
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,
@@ -135,9 +150,7 @@ fn real_main() -> ExitCode {
         quiet,
         global.get_bool("show-console-readout"),
         global.get_u64("summary-interval"),
-        global.get_opt_str("log"),
-        global.get_str("console-log-level"),
-        global.get_str("log-level"),
+        terminal,
     );
     let service = if rpc {
         match arietta_daemon::service((*global).clone()) {
