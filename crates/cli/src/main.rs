@@ -156,7 +156,7 @@ fn real_main() -> ExitCode {
         match arietta_daemon::service((*global).clone()) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("Exception caught: {e}");
+                exception(&e);
                 return ExitCode::Unknown;
             }
         }
@@ -167,10 +167,10 @@ fn real_main() -> ExitCode {
         // Like aria2's -D: detach before any executor thread exists.
         // SAFETY: daemon(3) forks; no other thread has been started yet.
         if unsafe { libc::daemon(1, 0) } != 0 {
-            eprintln!(
-                "Exception caught: cannot daemonize: {}",
+            exception(format_args!(
+                "cannot daemonize: {}",
                 std::io::Error::last_os_error()
-            );
+            ));
             return ExitCode::Unknown;
         }
     }
@@ -180,13 +180,27 @@ fn real_main() -> ExitCode {
             report.exit_code()
         }
         Err(e) => {
-            eprintln!("Exception caught: {e}");
+            exception(&e);
             match e {
                 arietta_core::SessionError::Setup(f) => f.exit_code(),
                 _ => ExitCode::Unknown,
             }
         }
     }
+}
+
+/// aria2's "Exception caught: …" on stderr, and in the `-l` file (only
+/// there: the console already has it on stderr).
+#[track_caller]
+fn exception(what: impl std::fmt::Display) {
+    eprintln!("Exception caught: {what}");
+    let at = std::panic::Location::caller();
+    tracing::error!(
+        file_only = true,
+        log.file = at.file(),
+        log.line = at.line(),
+        "Exception caught: {what}"
+    );
 }
 
 /// `-P`: each command-line URI expanded into the URIs its pattern names.
@@ -199,15 +213,12 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
         match parameterized_uri::expand(u) {
             Ok(mut v) => out.append(&mut v),
             Err(e) => {
-                eprintln!("Exception caught: {e}: {u}");
+                exception(format_args!("{e}: {u}"));
                 return Err(ExitCode::Unknown);
             }
         }
         if out.len() > parameterized_uri::MAX_EXPANSION {
-            eprintln!(
-                "Exception caught: {}",
-                parameterized_uri::PatternError::TooMany
-            );
+            exception(parameterized_uri::PatternError::TooMany);
             return Err(ExitCode::Unknown);
         }
     }
@@ -222,11 +233,11 @@ fn metalink_plan(
     source: &str,
 ) -> Result<arietta_core::MetalinkPlan, ExitCode> {
     let bytes = metalink_input::read_source(source).map_err(|e| {
-        eprintln!("Exception caught: cannot read the metalink {source}: {e}");
+        exception(format_args!("cannot read the metalink {source}: {e}"));
         ExitCode::MetalinkParse
     })?;
     arietta_core::metalink_plan::plan(&bytes, None, global).map_err(|e| {
-        eprintln!("Exception caught: {source}: {e}");
+        exception(format_args!("{source}: {e}"));
         e.exit_code()
     })
 }
@@ -252,7 +263,7 @@ fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
                 print!("{}", m.show_files());
             }
             Err(e) => {
-                eprintln!("Exception caught: {p}: {e}");
+                exception(format_args!("{p}: {e}"));
                 code = ExitCode::TorrentCorrupt;
             }
         }

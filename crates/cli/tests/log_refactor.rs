@@ -184,3 +184,22 @@ fn quiet_prints_nothing_but_still_logs() {
     assert!(text.contains("[NOTICE] ["), "{text}");
     assert!(!text.contains("[INFO]"), "{text}");
 }
+
+#[test]
+fn errors_reach_stderr_and_the_log_file_not_stdout() {
+    let tmp = tempdir();
+    let log = tmp.path().join("e.log");
+    let out = run(tmp.path(), &["-l", s(&log), "-P", "http://127.0.0.1:1/[1-"]);
+    out.expect_failure();
+    assert!(out.stderr.contains("Exception caught"), "{}", out.stderr);
+    assert!(!out.stdout.contains("Exception caught"), "{}", out.stdout);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .filter_map(record)
+            .any(|(l, src, m)| l == "ERROR"
+                && src.starts_with("cli/main.rs:")
+                && m.starts_with("Exception caught")),
+        "{text}"
+    );
+}

@@ -11,7 +11,7 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 
-use super::level::NOTICE_FIELD;
+use super::level::{FILE_ONLY_FIELD, NOTICE_FIELD};
 
 /// What one event says.
 #[derive(Default)]
@@ -63,7 +63,7 @@ impl Visit for EventText {
             "message" => {
                 let _ = write!(self.message, "{value:?}");
             }
-            NOTICE_FIELD | "log.target" | "log.module_path" => {}
+            NOTICE_FIELD | FILE_ONLY_FIELD | "log.target" | "log.module_path" => {}
             name => {
                 let _ = write!(self.extra, " {name}={value:?}");
             }

@@ -12,7 +12,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::fields::{EventText, SpanText};
-use super::level::Aria2Level;
+use super::level::{file_only, Aria2Level};
 use super::line::{console_line, file_line, source_location, LocalTime};
 use crate::terminal::SharedTerminal;
 
@@ -42,8 +42,8 @@ impl Aria2Layer {
         self.file.as_ref().is_some_and(|f| level >= f.level)
     }
 
-    fn console_wants(&self, level: Aria2Level) -> bool {
-        self.console.as_ref().is_some_and(|c| level >= c.level)
+    fn console_wants(&self, meta: &Metadata<'_>, level: Aria2Level) -> bool {
+        self.console.as_ref().is_some_and(|c| level >= c.level) && !file_only(meta)
     }
 
     /// Spans only feed the log file's line prefixes (the console shows the
@@ -53,7 +53,7 @@ impl Aria2Layer {
         if meta.is_span() {
             self.file_wants(level)
         } else {
-            self.file_wants(level) || self.console_wants(level)
+            self.file_wants(level) || self.console_wants(meta, level)
         }
     }
 
@@ -124,7 +124,7 @@ where
         let meta = event.metadata();
         let level = Aria2Level::of(meta);
         let to_file = self.file_wants(level);
-        let to_console = self.console_wants(level);
+        let to_console = self.console_wants(meta, level);
         if !to_file && !to_console {
             return;
         }
@@ -245,6 +245,23 @@ mod tests {
             "{}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn file_only_events_skip_the_console() {
+        let layer = Aria2Layer {
+            file: None,
+            console: Some(ConsoleOutput {
+                level: Aria2Level::Debug,
+                terminal: SharedTerminal::new(),
+            }),
+        };
+        let subscriber = tracing_subscriber::registry().with(layer);
+        // The layer's verdict is what `enabled!` reports.
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!tracing::enabled!(tracing::Level::ERROR, file_only));
+            assert!(tracing::enabled!(tracing::Level::ERROR));
+        });
     }
 
     #[test]

@@ -23,6 +23,16 @@ use tracing::{Level, Metadata};
 /// The field that lifts an `info!` event to aria2's NOTICE.
 pub const NOTICE_FIELD: &str = "notice";
 
+/// The field that keeps an event off the console, for lines the caller
+/// already printed on stderr ("Exception caught: …") that the log file
+/// should still hold. Presence decides, like [`NOTICE_FIELD`].
+pub const FILE_ONLY_FIELD: &str = "file_only";
+
+/// Whether the callsite is marked [`FILE_ONLY_FIELD`].
+pub fn file_only(meta: &Metadata<'_>) -> bool {
+    meta.fields().field(FILE_ONLY_FIELD).is_some()
+}
+
 /// aria2's log levels, lowest first (the order `--log-level` compares in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Aria2Level {
