@@ -2,8 +2,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod console;
+mod logging;
 mod metalink_input;
 mod parameterized_uri;
+mod terminal;
 mod units;
 
 use std::path::Path;
@@ -17,6 +19,7 @@ use arietta_options::{
 };
 
 use crate::console::Console;
+use crate::terminal::SharedTerminal;
 
 fn main() -> ProcessExit {
     // A panic on one core would leave the others waiting for it forever:
@@ -55,6 +58,7 @@ fn real_main() -> ExitCode {
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let mut global = environment_defaults(env, &cwd, |p| p.exists());
+    let mut conf_read = None;
     match conf_path(&parsed.options, env, |p| p.exists()) {
         ConfPath::None => {}
         ConfPath::Explicit(p) | ConfPath::Default(p) => {
@@ -67,7 +71,10 @@ fn real_main() -> ExitCode {
                 }
             };
             match parse_conf_to_set(&text) {
-                Ok(set) => global.overlay(&set),
+                Ok(set) => {
+                    global.overlay(&set);
+                    conf_read = Some(p);
+                }
                 Err(e) => {
                     eprintln!("Parse error in {}:", p.display());
                     return bad_option(&e);
@@ -77,6 +84,14 @@ fn real_main() -> ExitCode {
     }
     global.overlay(&parsed.options);
     let global = Arc::new(global);
+
+    let terminal = SharedTerminal::new();
+    if let Err(e) = logging::install(&global, &terminal) {
+        // aria2 refuses to start without its log; we keep the console.
+        eprintln!("Exception caught: {e}");
+    }
+    logging::log_startup();
+    logging::log_options(conf_read.as_deref(), &global);
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,
@@ -135,15 +150,13 @@ fn real_main() -> ExitCode {
         quiet,
         global.get_bool("show-console-readout"),
         global.get_u64("summary-interval"),
-        global.get_opt_str("log"),
-        global.get_str("console-log-level"),
-        global.get_str("log-level"),
+        terminal,
     );
     let service = if rpc {
         match arietta_daemon::service((*global).clone()) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("Exception caught: {e}");
+                exception(&e);
                 return ExitCode::Unknown;
             }
         }
@@ -154,10 +167,10 @@ fn real_main() -> ExitCode {
         // Like aria2's -D: detach before any executor thread exists.
         // SAFETY: daemon(3) forks; no other thread has been started yet.
         if unsafe { libc::daemon(1, 0) } != 0 {
-            eprintln!(
-                "Exception caught: cannot daemonize: {}",
+            exception(format_args!(
+                "cannot daemonize: {}",
                 std::io::Error::last_os_error()
-            );
+            ));
             return ExitCode::Unknown;
         }
     }
@@ -167,13 +180,27 @@ fn real_main() -> ExitCode {
             report.exit_code()
         }
         Err(e) => {
-            eprintln!("Exception caught: {e}");
+            exception(&e);
             match e {
                 arietta_core::SessionError::Setup(f) => f.exit_code(),
                 _ => ExitCode::Unknown,
             }
         }
     }
+}
+
+/// aria2's "Exception caught: …" on stderr, and in the `-l` file (only
+/// there: the console already has it on stderr).
+#[track_caller]
+fn exception(what: impl std::fmt::Display) {
+    eprintln!("Exception caught: {what}");
+    let at = std::panic::Location::caller();
+    tracing::error!(
+        file_only = true,
+        log.file = at.file(),
+        log.line = at.line(),
+        "Exception caught: {what}"
+    );
 }
 
 /// `-P`: each command-line URI expanded into the URIs its pattern names.
@@ -186,15 +213,12 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
         match parameterized_uri::expand(u) {
             Ok(mut v) => out.append(&mut v),
             Err(e) => {
-                eprintln!("Exception caught: {e}: {u}");
+                exception(format_args!("{e}: {u}"));
                 return Err(ExitCode::Unknown);
             }
         }
         if out.len() > parameterized_uri::MAX_EXPANSION {
-            eprintln!(
-                "Exception caught: {}",
-                parameterized_uri::PatternError::TooMany
-            );
+            exception(parameterized_uri::PatternError::TooMany);
             return Err(ExitCode::Unknown);
         }
     }
@@ -209,11 +233,11 @@ fn metalink_plan(
     source: &str,
 ) -> Result<arietta_core::MetalinkPlan, ExitCode> {
     let bytes = metalink_input::read_source(source).map_err(|e| {
-        eprintln!("Exception caught: cannot read the metalink {source}: {e}");
+        exception(format_args!("cannot read the metalink {source}: {e}"));
         ExitCode::MetalinkParse
     })?;
     arietta_core::metalink_plan::plan(&bytes, None, global).map_err(|e| {
-        eprintln!("Exception caught: {source}: {e}");
+        exception(format_args!("{source}: {e}"));
         e.exit_code()
     })
 }
@@ -239,7 +263,7 @@ fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
                 print!("{}", m.show_files());
             }
             Err(e) => {
-                eprintln!("Exception caught: {p}: {e}");
+                exception(format_args!("{p}: {e}"));
                 code = ExitCode::TorrentCorrupt;
             }
         }

@@ -98,6 +98,9 @@ pub trait Reporter: Send {
     /// Called about twice a second with every active download.
     fn progress(&mut self, active: &[Progress]);
     /// A log line ("Download complete: PATH", connection errors).
+    /// `#[track_caller]` lets an implementation that logs it (the CLI's)
+    /// name the line of the coordinator that said it, as aria2's log does.
+    #[track_caller]
     fn notice(&mut self, level: LogLevel, line: &str);
     /// A download ended.
     fn finished(&mut self, result: &DownloadResult);

@@ -38,11 +38,13 @@ fn fault(e: impl ToString) -> Error {
 /// Authorizes and runs `call` (entries of `system.multicall` included).
 pub async fn run_call(ctx: &Ctx, mut call: RpcCall) -> Result<Param, Error> {
     if let Err(e) = authorize(&mut call, ctx.secret.as_ref()) {
+        tracing::info!("RPC: unauthorized call of {}", call.method);
         // aria2 answers a wrong secret only after a pause, which makes
         // guessing it over the network slow.
         glommio::timer::sleep(std::time::Duration::from_secs(1)).await;
         return Err(e);
     }
+    tracing::info!("Executing RPC method {}", call.method);
     let dialect = call.dialect;
     let method = parse_method(&call)?;
     if let Method::Multicall(entries) = method {

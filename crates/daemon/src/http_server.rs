@@ -29,6 +29,12 @@ pub async fn serve(
     // SAFETY: the descriptor comes from a listener we own and give up here;
     // glommio's listener becomes its only owner.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(
+            "RPC: listening on TCP {addr}{}",
+            if tls.is_some() { " (TLS)" } else { "" }
+        );
+    }
     let ctx = Rc::new(Server {
         ctx: Ctx {
             handle,
@@ -46,6 +52,14 @@ pub async fn serve(
     loop {
         match listener.accept().await {
             Ok(stream) => {
+                // The peer is looked up only when DEBUG is logged.
+                tracing::debug!(
+                    "RPC: accepted a connection from {}",
+                    stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                );
                 // Answers are small and often pipelined: Nagle plus the
                 // client's delayed ACK would hold them back tens of ms.
                 let _ = stream.set_nodelay(true);
@@ -63,7 +77,10 @@ pub async fn serve(
                     }
                 };
             }
-            Err(_) => glommio::timer::sleep(std::time::Duration::from_millis(50)).await,
+            Err(e) => {
+                tracing::debug!("RPC: accept failed: {e}");
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await
+            }
         }
     }
 }
@@ -99,6 +116,10 @@ async fn read_request<S: Stream>(
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) => {
+                tracing::info!(
+                    "HTTP Server received request\n{}",
+                    String::from_utf8_lossy(&buf[..head_len]).trim_end()
+                );
                 let mut content_length = 0usize;
                 let mut keep_alive = req.version == Some(1);
                 for h in req.headers.iter() {
@@ -188,6 +209,7 @@ async fn respond<S: Stream>(
         head.push_str("Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Allow-Headers: Content-Type\r\nAccess-Control-Max-Age: 1728000\r\n");
     }
     head.push_str("\r\n");
+    tracing::debug!("HTTP Server sends response:\n{}", head.trim_end());
     head.push_str(body);
     stream.write_all(head.as_bytes()).await.is_ok()
 }
@@ -244,6 +266,7 @@ async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
         if let Some(upgrade) = req.websocket {
             match upgrade {
                 Ok(up) if path == "/jsonrpc" => {
+                    tracing::info!("RPC: WebSocket session started");
                     if stream
                         .write_all(&websocket::upgrade_response(&up))
                         .await

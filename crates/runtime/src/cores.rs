@@ -63,6 +63,12 @@ where
     T: Send + 'static,
 {
     crate::check_io_uring()?;
+    tracing::info!(
+        "Starting {} core(s): io_memory={}, blocking threads={} per core",
+        settings.cores,
+        settings.io_memory,
+        settings.blocking_threads
+    );
     let mut handles = Vec::with_capacity(settings.cores);
     for core in 0..settings.cores {
         let make = make.clone();
@@ -70,7 +76,10 @@ where
             .name(&format!("arietta-core{core}"))
             .io_memory(settings.io_memory)
             .blocking_thread_pool_placement(PoolPlacement::Unbound(settings.blocking_threads))
-            .spawn(move || make(core))
+            .spawn(move || {
+                tracing::debug!("Core #{core} started.");
+                make(core)
+            })
             .map_err(|e| RuntimeError::Executor {
                 core,
                 source: std::io::Error::other(e.to_string()),

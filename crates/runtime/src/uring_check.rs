@@ -9,8 +9,11 @@ pub fn check_io_uring() -> Result<(), RuntimeError> {
     // is a writable buffer of the struct's size that outlives the call.
     let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
     if fd < 0 {
-        return Err(RuntimeError::NoIoUring(std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        tracing::error!("io_uring is not available: {e}");
+        return Err(RuntimeError::NoIoUring(e));
     }
+    tracing::debug!("io_uring is available.");
     // SAFETY: `fd` is a descriptor the kernel just returned to us and that
     // nothing else owns.
     unsafe { libc::close(fd as libc::c_int) };

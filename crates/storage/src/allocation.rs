@@ -52,6 +52,11 @@ pub fn allocate(path: &Path, len: u64, mode: Allocation, keep: bool) -> Result<(
     if len == 0 {
         return Ok(());
     }
+    tracing::info!(
+        "Allocating file {}: target size={len}, current size={}, mode={mode:?}",
+        path.display(),
+        current_len(&f)
+    );
     let no_space = |source| StorageError::NoSpace {
         path: path.to_owned(),
         len,
@@ -64,6 +69,7 @@ pub fn allocate(path: &Path, len: u64, mode: Allocation, keep: bool) -> Result<(
         Allocation::Prealloc => match fallocate(&f, len) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                tracing::debug!("File system does not support fallocate; writing zeros.");
                 write_zeros(&f, len).map_err(no_space)
             }
             Err(e) => Err(no_space(e)),

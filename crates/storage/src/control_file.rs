@@ -74,13 +74,23 @@ impl ControlFile {
     /// Reads `path`; `Ok(None)` when there is no control file.
     pub fn load(path: &Path) -> Result<Option<Self>, StorageError> {
         match std::fs::read(path) {
-            Ok(b) => Self::decode(&b)
-                .map(Some)
-                .map_err(|why| StorageError::BadControlFile {
+            Ok(b) => {
+                tracing::info!("Loading the control file {}.", path.display());
+                let cf = Self::decode(&b).map_err(|why| StorageError::BadControlFile {
                     path: path.to_owned(),
                     why,
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                })?;
+                tracing::info!(
+                    "The control file was loaded successfully: {} of {} byte(s) done.",
+                    cf.completed.covered(),
+                    cf.total_length
+                );
+                Ok(Some(cf))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!("The control file {} does not exist.", path.display());
+                Ok(None)
+            }
             Err(source) => Err(StorageError::ControlIo {
                 path: path.to_owned(),
                 source,
@@ -88,8 +98,11 @@ impl ControlFile {
         }
     }
 
-    /// Writes the record with [`crate::write_atomically`].
+    /// Writes the record with [`crate::write_atomically`]. Logged at
+    /// DEBUG, not aria2's INFO: a download saves it every 250 ms while
+    /// bytes arrive, where aria2 saves every 60 s.
     pub fn save(&self, path: &Path) -> Result<(), StorageError> {
+        tracing::debug!("Saving the control file {}", path.display());
         crate::write_atomically(path, &self.encode()).map_err(|source| StorageError::ControlIo {
             path: path.to_owned(),
             source,

@@ -72,6 +72,11 @@ impl FileWriter {
         } else {
             None
         };
+        tracing::debug!(
+            "Opened {} for writing{}",
+            path.display(),
+            if direct.is_some() { " (O_DIRECT)" } else { "" }
+        );
         Ok(FileWriter {
             buffered,
             direct,

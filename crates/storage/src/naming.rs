@@ -26,11 +26,16 @@ pub fn auto_rename(path: &Path) -> Option<PathBuf> {
         Some(i) if i > 0 => (&name[..i], &name[i..]),
         _ => (name.as_str(), ""),
     };
-    (1..=9999).find_map(|n| {
+    let free = (1..=9999).find_map(|n| {
         let p = dir.join(format!("{stem}.{n}{ext}"));
         let taken = p.exists() || crate::control_path(&p).exists();
         (!taken).then_some(p)
-    })
+    });
+    match &free {
+        Some(p) => tracing::info!("{} exists; renaming to {}.", path.display(), p.display()),
+        None => tracing::warn!("{} exists and no free name is left.", path.display()),
+    }
+    free
 }
 
 #[cfg(test)]

@@ -1,0 +1,278 @@
+//! The one tracing layer: every event goes to the log file (`-l`) and to
+//! the console, each filtered by its own aria2 level, in aria2's formats.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::fields::{EventText, SpanText};
+use super::level::{file_only, Aria2Level};
+use super::line::{console_line, file_line, source_location, LocalTime};
+use crate::terminal::SharedTerminal;
+
+/// The log file and the level it records from.
+pub struct FileOutput {
+    pub level: Aria2Level,
+    /// One `write` per line, then a flush, like aria2: a crash loses no
+    /// line, and lines from several cores never interleave. A writer thread
+    /// would not survive `-D`'s fork, and the lines are short.
+    pub writer: Mutex<Box<dyn Write + Send>>,
+}
+
+/// The console (stdout, shared with the readout) and its level.
+pub struct ConsoleOutput {
+    pub level: Aria2Level,
+    pub terminal: SharedTerminal,
+}
+
+pub struct Aria2Layer {
+    pub file: Option<FileOutput>,
+    /// `None` with `-q`.
+    pub console: Option<ConsoleOutput>,
+}
+
+impl Aria2Layer {
+    fn file_wants(&self, level: Aria2Level) -> bool {
+        self.file.as_ref().is_some_and(|f| level >= f.level)
+    }
+
+    fn console_wants(&self, meta: &Metadata<'_>, level: Aria2Level) -> bool {
+        self.console.as_ref().is_some_and(|c| level >= c.level) && !file_only(meta)
+    }
+
+    /// Spans only feed the log file's line prefixes (the console shows the
+    /// bare message, as aria2's does), so only the file's level admits them.
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
+        let level = Aria2Level::of(meta);
+        if meta.is_span() {
+            self.file_wants(level)
+        } else {
+            self.file_wants(level) || self.console_wants(meta, level)
+        }
+    }
+
+    /// `GID#… peer=… - ` from the spans the event happened in, outermost
+    /// first; empty outside any span.
+    fn span_prefix<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> String
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let mut prefix = String::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(t) = span.extensions().get::<SpanText>() {
+                    if !t.0.is_empty() {
+                        prefix.push_str(&t.0);
+                        prefix.push_str(" - ");
+                    }
+                }
+            }
+        }
+        prefix
+    }
+}
+
+impl<S> Layer<S> for Aria2Layer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        self.wants(meta)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let file = self.file.as_ref().map(|f| f.level);
+        let console = self.console.as_ref().map(|c| c.level);
+        Some(
+            file.into_iter()
+                .chain(console)
+                .min()
+                .map_or(LevelFilter::OFF, Aria2Level::tracing_filter),
+        )
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut text = SpanText::default();
+        attrs.record(&mut text);
+        span.extensions_mut().insert(text);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(text) = ext.get_mut::<SpanText>() {
+            values.record(text);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let level = Aria2Level::of(meta);
+        let to_file = self.file_wants(level);
+        let to_console = self.console_wants(meta, level);
+        if !to_file && !to_console {
+            return;
+        }
+        let mut text = EventText::default();
+        event.record(&mut text);
+        let now = LocalTime::now();
+        if let (true, Some(file)) = (to_file, &self.file) {
+            let source = source_location(
+                text.file.as_deref().or(meta.file()),
+                text.line.or(meta.line()),
+            );
+            let message = format!("{}{}", Self::span_prefix(event, &ctx), text.text());
+            let line = file_line(&now, level, &source, &message);
+            let mut w = file.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = w.write_all(line.as_bytes());
+            let _ = w.flush();
+        }
+        if let (true, Some(console)) = (to_console, &self.console) {
+            console
+                .terminal
+                .lock()
+                .print(&console_line(&now, level, &text.text()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged_at(level: Aria2Level, emit: impl FnOnce()) -> Vec<String> {
+        let buf = Buffer::default();
+        let layer = Aria2Layer {
+            file: Some(FileOutput {
+                level,
+                writer: Mutex::new(Box::new(buf.clone())),
+            }),
+            console: None,
+        };
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    fn emit_each_level() {
+        tracing::debug!("d");
+        tracing::info!("i");
+        tracing::info!(notice = true, "n");
+        tracing::warn!("w");
+        tracing::error!("e");
+    }
+
+    #[test]
+    fn file_keeps_its_level_and_above() {
+        let levels = |lines: Vec<String>| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| l.split(' ').nth(2).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            levels(logged_at(Aria2Level::Debug, emit_each_level)),
+            ["[DEBUG]", "[INFO]", "[NOTICE]", "[WARN]", "[ERROR]"]
+        );
+        assert_eq!(
+            levels(logged_at(Aria2Level::Notice, emit_each_level)),
+            ["[NOTICE]", "[WARN]", "[ERROR]"]
+        );
+        assert_eq!(
+            levels(logged_at(Aria2Level::Error, emit_each_level)),
+            ["[ERROR]"]
+        );
+    }
+
+    #[test]
+    fn lines_carry_source_spans_and_fields() {
+        let mut here = 0;
+        let lines = logged_at(Aria2Level::Debug, || {
+            let _d = tracing::info_span!("download", gid = "2089b05ecca3d829").entered();
+            here = line!() + 1;
+            tracing::info!(bytes = 3u64, "Saving");
+            tracing::warn!(
+                log.file = "crates/core/src/coordinator.rs",
+                log.line = 710u32,
+                "slow"
+            );
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let (date, rest) = lines[0].split_at(27);
+        let b = date.as_bytes();
+        assert!(
+            b[4] == b'-' && b[10] == b' ' && b[19] == b'.' && b[26] == b' ',
+            "{date:?}"
+        );
+        assert_eq!(
+            rest,
+            format!("[INFO] [cli/logging/layer.rs:{here}] GID#2089b05ecca3d829 - Saving bytes=3")
+        );
+        assert!(
+            lines[1].ends_with("[WARN] [core/coordinator.rs:710] GID#2089b05ecca3d829 - slow"),
+            "{}",
+            lines[1]
+        );
+    }
+
+    #[test]
+    fn file_only_events_skip_the_console() {
+        let layer = Aria2Layer {
+            file: None,
+            console: Some(ConsoleOutput {
+                level: Aria2Level::Debug,
+                terminal: SharedTerminal::new(),
+            }),
+        };
+        let subscriber = tracing_subscriber::registry().with(layer);
+        // The layer's verdict is what `enabled!` reports.
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!tracing::enabled!(tracing::Level::ERROR, file_only));
+            assert!(tracing::enabled!(tracing::Level::ERROR));
+        });
+    }
+
+    #[test]
+    fn no_output_means_nothing_is_enabled() {
+        let layer = Aria2Layer {
+            file: None,
+            console: None,
+        };
+        assert_eq!(
+            Layer::<tracing_subscriber::Registry>::max_level_hint(&layer),
+            Some(LevelFilter::OFF)
+        );
+    }
+}
