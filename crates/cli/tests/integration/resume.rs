@@ -2,13 +2,13 @@
 //! `-c` must finish a byte-identical file without re-fetching the segments
 //! the control file recorded as done.
 
-mod support;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::support::{
+    assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir, wait_until,
+};
 use arietta_testserver::{pattern, Route, TestServer};
-use support::{assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir};
 
 const SIZE: usize = 8 << 20;
 const CONNECTIONS: u64 = 4;
@@ -22,8 +22,8 @@ const RESUME_THROTTLE: u64 = 8 << 20;
 const PIECE_SLACK: u64 = 256 << 10;
 const SLACK: u64 = 2 << 20;
 
-/// These tests measure time; running them side by side on two cores would
-/// make the kill moments meaningless.
+/// These tests throttle the server and count what it served; running them
+/// side by side would share one throttle's pacing between two downloads.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -36,9 +36,22 @@ fn byte_budget(runs: u64) -> u64 {
     SIZE as u64 + runs * CONNECTIONS * PIECE_SLACK + SLACK
 }
 
-/// One trial: a throttled run killed with `signal` after `after`, then an
-/// unthrottled `-c` run. Returns the interrupted run's exit code.
-fn interrupt_then_resume(seed: u64, after: Duration, signal: i32) -> Option<i32> {
+/// Waits until the server has sent at least `bytes` of `/r.bin` (panics
+/// after 15 s): the moment to interrupt a run, by progress, not by clock.
+#[track_caller]
+fn wait_served(srv: &TestServer, bytes: u64) {
+    assert!(
+        wait_until(Duration::from_secs(15), || srv.bytes_served("/r.bin")
+            >= bytes),
+        "the server never sent {bytes} bytes (sent {})",
+        srv.bytes_served("/r.bin")
+    );
+}
+
+/// One trial: a throttled run killed with `signal` once the server has
+/// sent `after` bytes, then an unthrottled `-c` run. Returns the
+/// interrupted run's exit code.
+fn interrupt_then_resume(seed: u64, after: u64, signal: i32) -> Option<i32> {
     let srv = TestServer::start();
     let body = pattern(SIZE, seed);
     let url = srv.add_file("/r.bin", body.clone());
@@ -49,17 +62,17 @@ fn interrupt_then_resume(seed: u64, after: Duration, signal: i32) -> Option<i32>
     let mut a = SPLIT_ARGS.to_vec();
     a.push(&url);
     let child = spawn(tmp.path(), &a);
-    std::thread::sleep(after);
+    wait_served(&srv, after);
     let killed = signal_and_wait(child, signal, Duration::from_secs(15));
     let served_first = srv.bytes_served("/r.bin");
     assert!(
         killed.code != Some(0),
-        "throttled run finished before the {after:?} interrupt; served {served_first}"
+        "throttled run finished before the interrupt at {after} bytes; served {served_first}"
     );
     if file.exists() {
         assert!(
             control_file(&file).exists(),
-            "interrupted at {after:?}: data file without control file"
+            "interrupted at {after} bytes: data file without control file"
         );
     }
 
@@ -76,7 +89,7 @@ fn interrupt_then_resume(seed: u64, after: Duration, signal: i32) -> Option<i32>
     let total = srv.bytes_served("/r.bin");
     assert!(
         total <= byte_budget(2),
-        "interrupted at {after:?}: {served_first} bytes before, {total} in all; \
+        "interrupted at {after} bytes: {served_first} bytes before, {total} in all; \
          budget {} — completed segments were fetched again",
         byte_budget(2)
     );
@@ -86,9 +99,10 @@ fn interrupt_then_resume(seed: u64, after: Duration, signal: i32) -> Option<i32>
 #[test]
 fn kill_9_at_several_moments_then_resume() {
     let _g = serial();
-    // Fixed "random" moments in 0.3..1.8 s so failures reproduce.
-    for (i, ms) in [350u64, 1_050, 1_700].into_iter().enumerate() {
-        let code = interrupt_then_resume(100 + i as u64, Duration::from_millis(ms), libc::SIGKILL);
+    // Early, halfway and late (about 0.35, 1.05 and 1.7 s at 4 MiB/s):
+    // fixed points of progress so failures reproduce.
+    for (i, at) in [1_400_000u64, 4_200_000, 6_800_000].into_iter().enumerate() {
+        let code = interrupt_then_resume(100 + i as u64, at, libc::SIGKILL);
         assert_eq!(code, None, "SIGKILL should end the process by signal");
     }
 }
@@ -104,11 +118,12 @@ fn kill_9_leaves_control_file() {
     let mut a = SPLIT_ARGS.to_vec();
     a.push(&url);
     let child = spawn(tmp.path(), &a);
-    std::thread::sleep(Duration::from_millis(1_200));
+    // A few megabytes in (about 1.2 s at 4 MiB/s).
+    wait_served(&srv, 4_800_000);
     signal_and_wait(child, libc::SIGKILL, Duration::from_secs(15));
     assert!(
         tmp.path().join("r.bin").exists(),
-        "no data file after 1.2 s"
+        "no data file after 4.8 MB were sent"
     );
     assert!(
         control_file(&tmp.path().join("r.bin")).exists(),
@@ -128,7 +143,8 @@ fn sigint_exits_7_keeps_control_file_and_resumes() {
     let mut a = SPLIT_ARGS.to_vec();
     a.push(&url);
     let child = spawn(tmp.path(), &a);
-    std::thread::sleep(Duration::from_millis(900));
+    // About 0.9 s in at 4 MiB/s.
+    wait_served(&srv, 3_600_000);
     let out = signal_and_wait(child, libc::SIGINT, Duration::from_secs(15));
     out.expect_code(exit::UNFINISHED);
     assert!(
@@ -165,7 +181,8 @@ fn sigterm_is_graceful_too() {
     let mut a = SPLIT_ARGS.to_vec();
     a.push(&url);
     let child = spawn(tmp.path(), &a);
-    std::thread::sleep(Duration::from_millis(700));
+    // About 0.7 s in at 4 MiB/s.
+    wait_served(&srv, 2_800_000);
     let out = signal_and_wait(child, libc::SIGTERM, Duration::from_secs(15));
     out.expect_code(exit::UNFINISHED);
     assert!(control_file(&tmp.path().join("r.bin")).exists());
