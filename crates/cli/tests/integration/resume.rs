@@ -2,11 +2,12 @@
 //! `-c` must finish a byte-identical file without re-fetching the segments
 //! the control file recorded as done.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::support::{
-    assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir, wait_until,
+    assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir, wait_until, Outcome,
 };
 use arietta_testserver::{pattern, Route, TestServer};
 
@@ -48,52 +49,87 @@ fn wait_served(srv: &TestServer, bytes: u64) {
     );
 }
 
+/// A throttled split download of `/r.bin`, interrupted with a signal once
+/// the server has sent a given number of bytes.
+struct Interrupted {
+    srv: TestServer,
+    body: Vec<u8>,
+    url: String,
+    tmp: tempfile::TempDir,
+    /// The interrupted run's outcome.
+    out: Outcome,
+}
+
+impl Interrupted {
+    fn new(seed: u64, after: u64, signal: i32) -> Interrupted {
+        let srv = TestServer::start();
+        let body = pattern(SIZE, seed);
+        let url = srv.add_file("/r.bin", body.clone());
+        let tmp = tempdir();
+        srv.set_throttle(Some(THROTTLE));
+        let mut a = SPLIT_ARGS.to_vec();
+        a.push(&url);
+        let child = spawn(tmp.path(), &a);
+        wait_served(&srv, after);
+        let out = signal_and_wait(child, signal, Duration::from_secs(15));
+        Interrupted {
+            srv,
+            body,
+            url,
+            tmp,
+            out,
+        }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.tmp.path().join("r.bin")
+    }
+
+    fn served(&self) -> u64 {
+        self.srv.bytes_served("/r.bin")
+    }
+
+    /// Runs `-c` (effectively unthrottled); panics unless the file ends
+    /// byte-identical with no control file left.
+    fn resume(&self) {
+        self.srv.set_throttle(Some(RESUME_THROTTLE));
+        let mut a = vec!["-c"];
+        a.extend_from_slice(&SPLIT_ARGS);
+        a.push(&self.url);
+        run(self.tmp.path(), &a).expect_code(exit::OK);
+        assert_file_eq(&self.file(), &self.body);
+        assert!(
+            !control_file(&self.file()).exists(),
+            "control file left after completion"
+        );
+    }
+}
+
 /// One trial: a throttled run killed with `signal` once the server has
 /// sent `after` bytes, then an unthrottled `-c` run. Returns the
 /// interrupted run's exit code.
 fn interrupt_then_resume(seed: u64, after: u64, signal: i32) -> Option<i32> {
-    let srv = TestServer::start();
-    let body = pattern(SIZE, seed);
-    let url = srv.add_file("/r.bin", body.clone());
-    let tmp = tempdir();
-    let file = tmp.path().join("r.bin");
-
-    srv.set_throttle(Some(THROTTLE));
-    let mut a = SPLIT_ARGS.to_vec();
-    a.push(&url);
-    let child = spawn(tmp.path(), &a);
-    wait_served(&srv, after);
-    let killed = signal_and_wait(child, signal, Duration::from_secs(15));
-    let served_first = srv.bytes_served("/r.bin");
+    let trial = Interrupted::new(seed, after, signal);
+    let served_first = trial.served();
     assert!(
-        killed.code != Some(0),
+        trial.out.code != Some(0),
         "throttled run finished before the interrupt at {after} bytes; served {served_first}"
     );
-    if file.exists() {
+    if trial.file().exists() {
         assert!(
-            control_file(&file).exists(),
+            control_file(&trial.file()).exists(),
             "interrupted at {after} bytes: data file without control file"
         );
     }
-
-    srv.set_throttle(Some(RESUME_THROTTLE));
-    let mut a = vec!["-c"];
-    a.extend_from_slice(&SPLIT_ARGS);
-    a.push(&url);
-    run(tmp.path(), &a).expect_code(exit::OK);
-    assert_file_eq(&file, &body);
-    assert!(
-        !control_file(&file).exists(),
-        "control file left after completion"
-    );
-    let total = srv.bytes_served("/r.bin");
+    trial.resume();
+    let total = trial.served();
     assert!(
         total <= byte_budget(2),
         "interrupted at {after} bytes: {served_first} bytes before, {total} in all; \
          budget {} — completed segments were fetched again",
         byte_budget(2)
     );
-    killed.code
+    trial.out.code
 }
 
 #[test]
@@ -110,23 +146,11 @@ fn kill_9_at_several_moments_then_resume() {
 #[test]
 fn kill_9_leaves_control_file() {
     let _g = serial();
-    let srv = TestServer::start();
-    let body = pattern(SIZE, 7);
-    let url = srv.add_file("/r.bin", body.clone());
-    srv.set_throttle(Some(THROTTLE));
-    let tmp = tempdir();
-    let mut a = SPLIT_ARGS.to_vec();
-    a.push(&url);
-    let child = spawn(tmp.path(), &a);
     // A few megabytes in (about 1.2 s at 4 MiB/s).
-    wait_served(&srv, 4_800_000);
-    signal_and_wait(child, libc::SIGKILL, Duration::from_secs(15));
+    let trial = Interrupted::new(7, 4_800_000, libc::SIGKILL);
+    assert!(trial.file().exists(), "no data file after 4.8 MB were sent");
     assert!(
-        tmp.path().join("r.bin").exists(),
-        "no data file after 4.8 MB were sent"
-    );
-    assert!(
-        control_file(&tmp.path().join("r.bin")).exists(),
+        control_file(&trial.file()).exists(),
         "no control file after kill -9"
     );
 }
@@ -134,36 +158,19 @@ fn kill_9_leaves_control_file() {
 #[test]
 fn sigint_exits_7_keeps_control_file_and_resumes() {
     let _g = serial();
-    let srv = TestServer::start();
-    let body = pattern(SIZE, 8);
-    let url = srv.add_file("/r.bin", body.clone());
-    let tmp = tempdir();
-    let file = tmp.path().join("r.bin");
-    srv.set_throttle(Some(THROTTLE));
-    let mut a = SPLIT_ARGS.to_vec();
-    a.push(&url);
-    let child = spawn(tmp.path(), &a);
     // About 0.9 s in at 4 MiB/s.
-    wait_served(&srv, 3_600_000);
-    let out = signal_and_wait(child, libc::SIGINT, Duration::from_secs(15));
-    out.expect_code(exit::UNFINISHED);
+    let trial = Interrupted::new(8, 3_600_000, libc::SIGINT);
+    trial.out.expect_code(exit::UNFINISHED);
     assert!(
-        control_file(&file).exists(),
+        control_file(&trial.file()).exists(),
         "SIGINT should save the control file"
     );
-    let served_first = srv.bytes_served("/r.bin");
+    let served_first = trial.served();
     assert!(served_first > 0 && served_first < SIZE as u64);
-
-    srv.set_throttle(Some(RESUME_THROTTLE));
-    let mut a = vec!["-c"];
-    a.extend_from_slice(&SPLIT_ARGS);
-    a.push(&url);
-    run(tmp.path(), &a).expect_code(exit::OK);
-    assert_file_eq(&file, &body);
-    assert!(!control_file(&file).exists());
+    trial.resume();
     // A graceful stop records exactly what was written: only in-flight
     // pieces may be fetched twice.
-    let total = srv.bytes_served("/r.bin");
+    let total = trial.served();
     assert!(
         total <= SIZE as u64 + CONNECTIONS * PIECE_SLACK + SLACK,
         "{served_first} before SIGINT, {total} in all"
@@ -173,19 +180,10 @@ fn sigint_exits_7_keeps_control_file_and_resumes() {
 #[test]
 fn sigterm_is_graceful_too() {
     let _g = serial();
-    let srv = TestServer::start();
-    let body = pattern(SIZE, 9);
-    let url = srv.add_file("/r.bin", body);
-    srv.set_throttle(Some(THROTTLE));
-    let tmp = tempdir();
-    let mut a = SPLIT_ARGS.to_vec();
-    a.push(&url);
-    let child = spawn(tmp.path(), &a);
     // About 0.7 s in at 4 MiB/s.
-    wait_served(&srv, 2_800_000);
-    let out = signal_and_wait(child, libc::SIGTERM, Duration::from_secs(15));
-    out.expect_code(exit::UNFINISHED);
-    assert!(control_file(&tmp.path().join("r.bin")).exists());
+    let trial = Interrupted::new(9, 2_800_000, libc::SIGTERM);
+    trial.out.expect_code(exit::UNFINISHED);
+    assert!(control_file(&trial.file()).exists());
 }
 
 #[test]
