@@ -10,6 +10,10 @@
 //!
 //! A test whose peer program is missing skips with a message on a
 //! developer's machine and fails under `CI=true` (see [`support::require`]).
+//!
+//! A new topic is a file in this directory and one `mod` line below; it
+//! reaches the plumbing as `crate::support::…` and `crate::bt_support::…`
+//! (not `mod support;`, which would compile a second copy).
 
 mod bt_support;
 mod support;
