@@ -1,13 +1,21 @@
 //! Two LPD instances on one host find each other through multicast
 //! loopback. The group port is chosen free so parallel test runs (and a
 //! real client on 6771) do not interfere. A host without multicast skips
-//! the test with its reason.
+//! the test with its reason, even under CI: multicast is a property of the
+//! host's network, not a program an install step could provide.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
 use arietta_bt::lpd::LPD_GROUP_V4;
 use arietta_bt_net::lpd::{Lpd, LpdConfig};
+
+/// The workspace's one rule for missing peer programs (skip with a reason,
+/// fail under `CI=true`), shared by path: a crate cannot depend on the
+/// cli's integration tests.
+#[allow(dead_code)]
+#[path = "../../cli/tests/integration/support/require.rs"]
+mod require;
 
 /// Whether a multicast datagram sent here comes back to a socket in the
 /// group; `Err` says why not.
@@ -124,13 +132,7 @@ fn loopback_multicast_works() -> Result<(), String> {
 #[test]
 fn libtorrent_lsd_interop() {
     let python = "/usr/bin/python3";
-    let has_lt = std::process::Command::new(python)
-        .args(["-c", "import libtorrent"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_lt {
-        eprintln!("skipping: python3-libtorrent is not installed");
+    if !require::require_python_module(python, "libtorrent") {
         return;
     }
     if let Err(why) = loopback_multicast_works() {

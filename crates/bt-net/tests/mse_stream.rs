@@ -12,6 +12,13 @@ use arietta_bt_net::{accept, connect, BtNetError, CryptoPolicy};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
+/// The workspace's one rule for missing peer programs (skip with a reason,
+/// fail under `CI=true`), shared by path: a crate cannot depend on the
+/// cli's integration tests.
+#[allow(dead_code)]
+#[path = "../../cli/tests/integration/support/require.rs"]
+mod require;
+
 fn run<F, Fut>(f: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -194,19 +201,11 @@ impl Drop for LtSeeder {
     }
 }
 
-/// Starts tests/lt_seeder.py; `None` (with the reason printed) when
-/// python3-libtorrent is not installed.
+/// Starts tests/lt_seeder.py; `None` when python3-libtorrent is not
+/// installed and the test may skip (see [`require`]).
 fn lt_seeder() -> Option<(LtSeeder, BufReader<std::process::ChildStdout>)> {
     let python = "/usr/bin/python3";
-    let ok = Command::new(python)
-        .args(["-c", "import libtorrent"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "skipping: python3-libtorrent is not installed (apt-get install python3-libtorrent)"
-        );
+    if !require::require_python_module(python, "libtorrent") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -340,18 +339,8 @@ fn libtorrent_forced_rc4_interop_as_receiver() {
 #[test]
 fn aria2c_require_crypto_seeder_interop() {
     let python = "/usr/bin/python3";
-    let has_tools = Command::new("aria2c")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(python)
-            .args(["-c", "import libtorrent"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !has_tools {
-        eprintln!("skipping: aria2c or python3-libtorrent (to write the torrent) is missing");
+    // libtorrent writes the torrent.
+    if !(require::require("aria2c") && require::require_python_module(python, "libtorrent")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

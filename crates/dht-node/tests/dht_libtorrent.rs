@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 
 use arietta_dht_node::{DhtConfig, DhtNode};
 
+/// The workspace's one rule for missing peer programs (skip with a reason,
+/// fail under `CI=true`), shared by path: a crate cannot depend on the
+/// cli's integration tests.
+#[allow(dead_code)]
+#[path = "../../cli/tests/integration/support/require.rs"]
+mod require;
+
 const LT_IH: [u8; 20] = [0x5c; 20];
 const AR_IH: [u8; 20] = [0xc5; 20];
 
@@ -35,15 +42,7 @@ async fn wait_for<T>(rx: &Receiver<T>) -> T {
 #[test]
 fn libtorrent_dht_bootstraps_from_arietta_and_peers_are_found_both_ways() {
     let python = "/usr/bin/python3";
-    let has_lt = Command::new(python)
-        .args(["-c", "import libtorrent"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_lt {
-        eprintln!(
-            "skipping: python3-libtorrent is not installed (apt-get install python3-libtorrent)"
-        );
+    if !require::require_python_module(python, "libtorrent") {
         return;
     }
     let (entry_tx, entry_rx) = channel::<SocketAddr>();

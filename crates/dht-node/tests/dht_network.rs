@@ -233,7 +233,8 @@ fn answers_queries_and_checks_tokens_on_the_wire() {
 }
 
 /// BEP 32: the same node code on an IPv6 socket exchanges `nodes6` and
-/// finds IPv6 peers. Skipped where the host has no IPv6 loopback.
+/// finds IPv6 peers. Skipped where the host has no IPv6 loopback (even
+/// under CI: that is the host's network, not a program to install).
 #[test]
 fn ipv6_network_finds_peers() {
     if std::net::UdpSocket::bind("[::1]:0").is_err() {
@@ -287,6 +288,7 @@ fn port_range_skips_taken_ports() {
 /// families' nodes.
 #[test]
 fn paired_nodes_answer_want_with_both_families() {
+    // No IPv6 loopback is the host's network, not a missing program: skip.
     if std::net::UdpSocket::bind("[::1]:0").is_err() {
         eprintln!("skipping: no IPv6 loopback on this host");
         return;

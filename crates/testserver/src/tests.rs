@@ -9,6 +9,13 @@ use base64::Engine as _;
 
 use crate::{pattern, Nginx, Route, TestServer};
 
+/// The workspace's one rule for missing peer programs (skip with a reason,
+/// fail under `CI=true`), shared by path: this crate cannot depend on the
+/// cli's integration tests.
+#[allow(dead_code)]
+#[path = "../../cli/tests/integration/support/require.rs"]
+mod require;
+
 struct Response {
     status: u16,
     headers: Vec<(String, String)>,
@@ -654,10 +661,10 @@ fn drop_closes_connections() {
 fn nginx_serves_ranges() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.bin"), body(100_000)).unwrap();
-    let Some(nginx) = Nginx::start(dir.path()) else {
-        eprintln!("skipping nginx_serves_ranges: nginx not installed");
+    if !require::require("nginx") {
         return;
-    };
+    }
+    let nginx = Nginx::start(dir.path()).expect("nginx is installed");
     let mut s = TcpStream::connect(nginx.addr()).unwrap();
     s.write_all(
         b"GET /f.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=10-19\r\nConnection: close\r\n\r\n",

@@ -434,5 +434,13 @@ impl Metainfo {
     }
 }
 
+/// The workspace's one rule for missing peer programs (skip with a reason,
+/// fail under `CI=true`), shared by path: this crate cannot depend on the
+/// cli's integration tests.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../cli/tests/integration/support/require.rs"]
+mod require;
+
 #[cfg(test)]
 mod tests;

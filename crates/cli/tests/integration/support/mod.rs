@@ -1,10 +1,8 @@
 //! Plumbing shared by the end-to-end tests: running the real `arietta`
 //! binary hermetically (own `HOME`, no proxies, `--no-conf`, a hard
-//! timeout), and comparing what it wrote with what the server holds.
-//!
-//! Each test file is its own crate and uses a different subset of these
-//! helpers, so unused ones are allowed rather than warned about.
-#![allow(dead_code)]
+//! timeout), comparing what it wrote with what the server holds, the
+//! servers the tests start (pyftpdlib, sshd, a counting relay), waiting
+//! on conditions, and deciding when a test may skip.
 
 pub mod rpc_client;
 
@@ -12,13 +10,18 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 pub mod ftpd;
 pub mod relay;
+mod require;
 pub mod sshd;
+mod wait;
+
+pub use require::{find_program, require, require_ok, require_python_module};
+pub use wait::{bytes_landed, wait_until};
 
 /// aria2 exit codes the tests assert on.
 pub mod exit {
@@ -144,21 +147,20 @@ pub fn run_raw(cwd: &Path, args: &[&str]) -> Outcome {
 /// stdout/stderr are drained on threads so a chatty child never blocks.
 pub fn wait_with_timeout(mut child: Child, limit: Duration) -> Outcome {
     let (out_t, err_t) = drain_output(&mut child);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = out_t.join().unwrap_or_default();
-            let stderr = err_t.join().unwrap_or_default();
-            panic!("arietta did not finish within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    finish(status, out_t, err_t)
+    let mut status = None;
+    if !wait_until(limit, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+        let stdout = out_t.join().unwrap_or_default();
+        let stderr = err_t.join().unwrap_or_default();
+        panic!(
+            "arietta did not finish within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+    }
+    finish(status.expect("exited"), out_t, err_t)
 }
 
 type Drain = std::thread::JoinHandle<String>;
@@ -319,10 +321,18 @@ pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// A loopback port with nothing listening (bound, then released).
-pub fn closed_port() -> u16 {
+/// A loopback port with nothing listening (bound, then released): for a
+/// server to listen on, or to find nobody there.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
+}
+
+/// Waits until something accepts TCP connections on loopback `port`.
+pub fn wait_listening(port: u16, limit: Duration) -> bool {
+    wait_until(limit, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
 }
 
 /// Names of the regular files in `dir`, sorted, for "what did it create" checks.

@@ -1,10 +1,8 @@
 //! What happens when the target file is already there: refuse (13),
 //! rename to `name.1.ext` (aria2's default), or overwrite.
 
-mod support;
-
+use crate::support::{assert_file_eq, exit, list_dir, run, tempdir};
 use arietta_testserver::{pattern, TestServer};
-use support::{assert_file_eq, exit, list_dir, run, tempdir};
 
 fn setup() -> (TestServer, String, Vec<u8>, tempfile::TempDir, Vec<u8>) {
     let srv = TestServer::start();

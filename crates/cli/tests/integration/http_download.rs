@@ -2,12 +2,13 @@
 //! `-Z`, input files, checksums, redirects, Content-Disposition, auth,
 //! cookies, request headers and body codings.
 
-mod support;
-
 use arietta_testserver::{pattern, Route, TestServer};
 use std::time::Duration;
 
-use support::{assert_file_eq, exit, list_dir, run, run_with_timeout, s, sha256_hex, tempdir};
+use crate::support;
+use crate::support::{
+    assert_file_eq, exit, list_dir, run, run_with_timeout, s, sha256_hex, tempdir,
+};
 
 #[test]
 fn plain_download_uses_url_basename() {

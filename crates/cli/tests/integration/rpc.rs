@@ -1,15 +1,15 @@
 //! The daemon (`--enable-rpc`) spoken to over aria2's JSON-RPC: by hand
 //! over HTTP, and with the real aria2p client library.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::support;
+use crate::support::rpc_client::{free_port, ws_connect, ws_read_text, ws_text_frame, Daemon};
+use crate::support::wait_listening;
+use crate::support::{assert_file_eq, bytes_landed, require_python_module, s, tempdir, wait_until};
 use arietta_testserver::{pattern, TestServer};
-use support::rpc_client::{free_port, ws_connect, ws_read_text, ws_text_frame, Daemon};
-use support::{assert_file_eq, s, tempdir};
 
 /// The string value of `"key":"value"` in a flat JSON answer.
 fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
@@ -34,28 +34,25 @@ fn json_rpc_over_http() {
         .to_string();
     assert_eq!(gid.len(), 16, "{added}");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let st = d.call(
+    let mut st = String::new();
+    let complete = wait_until(Duration::from_secs(10), || {
+        st = d.call(
             "aria2.tellStatus",
             &format!(r#"["{gid}",["status","totalLength","completedLength"]]"#),
         );
-        if field(&st, "status") == Some("complete") {
-            assert_eq!(
-                field(&st, "totalLength"),
-                Some(&*body.len().to_string()),
-                "{st}"
-            );
-            assert_eq!(
-                field(&st, "completedLength"),
-                Some(&*body.len().to_string()),
-                "{st}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "not complete: {st}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        field(&st, "status") == Some("complete")
+    });
+    assert!(complete, "not complete: {st}");
+    assert_eq!(
+        field(&st, "totalLength"),
+        Some(&*body.len().to_string()),
+        "{st}"
+    );
+    assert_eq!(
+        field(&st, "completedLength"),
+        Some(&*body.len().to_string()),
+        "{st}"
+    );
     assert_file_eq(&tmp.path().join("got.bin"), &body);
 
     let stopped = d.call("aria2.tellStopped", r#"[0,10,["gid","status"]]"#);
@@ -112,11 +109,7 @@ fn secret_is_required_when_set() {
 
 #[test]
 fn aria2p_drives_the_daemon_unchanged() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import aria2p"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: the aria2p Python package is not installed (pip install aria2p)");
+    if !require_python_module("python3", "aria2p") {
         return;
     }
     let srv = TestServer::start();
@@ -130,7 +123,7 @@ fn aria2p_drives_the_daemon_unchanged() {
     let d = Daemon::start(tmp.path(), &["--rpc-secret=abc"]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/rpc_clients/aria2p_session.py"
+        "/tests/integration/rpc_clients/aria2p_session.py"
     );
     let out = std::process::Command::new("python3")
         .args([
@@ -251,7 +244,23 @@ fn session_survives_kill_9() {
         let r = d.call("aria2.addUri", &format!(r#"[["{u}"]]"#));
         assert!(r.contains("result"), "{r}");
     }
-    std::thread::sleep(Duration::from_millis(2500));
+    // Kill once downloads are under way and a session file written after
+    // that lists them.
+    assert!(
+        wait_until(Duration::from_secs(20), || bytes_landed(tmp.path())
+            >= 4 << 20),
+        "no progress within 20 s"
+    );
+    let under_way = std::time::SystemTime::now();
+    let saved_since = || {
+        std::fs::metadata(&session)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > under_way)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), saved_since),
+        "the session file was not saved again within 10 s"
+    );
     d.child.kill().unwrap();
     d.child.wait().unwrap();
     let saved = std::fs::read_to_string(&session).unwrap();
@@ -263,35 +272,31 @@ fn session_survives_kill_9() {
     srv.set_throttle(None);
     let inp = format!("--input-file={}", s(&session));
     let d = Daemon::start(tmp.path(), &[&inp, &ss, "-j5"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let mut stat = String::new();
+    let finished = wait_until(Duration::from_secs(30), || {
         let all_there = bodies.iter().enumerate().all(|(i, b)| {
             std::fs::metadata(tmp.path().join(format!("s{i}.bin")))
                 .is_ok_and(|m| m.len() == b.len() as u64)
                 && !tmp.path().join(format!("s{i}.bin.aria2")).exists()
         });
-        let stat = d.call("aria2.getGlobalStat", "[]");
-        if all_there
+        stat = d.call("aria2.getGlobalStat", "[]");
+        all_there
             && field(&stat, "numActive") == Some("0")
             && field(&stat, "numWaiting") == Some("0")
-        {
-            break;
-        }
-        if Instant::now() >= deadline {
-            let stopped = d.call(
-                "aria2.tellStopped",
-                r#"[0,30,["gid","status","errorCode","errorMessage","files"]]"#,
-            );
-            let names: Vec<_> = std::fs::read_dir(tmp.path())
-                .unwrap()
-                .map(|e| {
-                    let e = e.unwrap();
-                    (e.file_name(), e.metadata().unwrap().len())
-                })
-                .collect();
-            panic!("not finished: {stat}\nfiles: {names:?}\nstopped: {stopped}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    });
+    if !finished {
+        let stopped = d.call(
+            "aria2.tellStopped",
+            r#"[0,30,["gid","status","errorCode","errorMessage","files"]]"#,
+        );
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap().len())
+            })
+            .collect();
+        panic!("not finished: {stat}\nfiles: {names:?}\nstopped: {stopped}");
     }
     for (i, b) in bodies.iter().enumerate() {
         assert_file_eq(&tmp.path().join(format!("s{i}.bin")), b);
@@ -330,22 +335,18 @@ fn metrics_endpoint_only_when_enabled() {
     let on = Daemon::start(tmp.path(), &["--enable-metrics"]);
     let r = on.call("aria2.addUri", &format!(r#"[["{url}"]]"#));
     assert!(r.contains("result"), "{r}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = get(on.port);
+    let mut text = String::new();
+    let counted = wait_until(Duration::from_secs(10), || {
+        text = get(on.port);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(
             text.contains("# TYPE arietta_downloads_active gauge"),
             "{text}"
         );
-        if text.contains("arietta_downloads_stopped_total 1")
+        text.contains("arietta_downloads_stopped_total 1")
             && text.contains("arietta_completed_bytes{protocol=\"http\"} 100000")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
+    assert!(counted, "{text}");
 }
 
 #[test]
@@ -386,15 +387,7 @@ fn change_option_and_uri_of_a_paused_download() {
     assert!(r.contains("error"), "{r}");
 
     d.call("aria2.unpause", &format!(r#"["{gid}"]"#));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
-        if field(&st, "status") == Some("complete") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{st}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_status(&gid, "complete");
     assert_file_eq(&tmp.path().join("renamed.bin"), &body);
 }
 
@@ -481,28 +474,25 @@ fn max_download_result_trims_but_keeps_unfinished_when_asked() {
         let r = d.call("aria2.addUri", &format!(r#"[["{u}"],{{"out":"f{i}"}}]"#));
         assert!(r.contains("result"), "{r}");
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stat = d.call("aria2.getGlobalStat", "[]");
-        if field(&stat, "numStoppedTotal") == Some("4") {
-            // Both errors stay listed; of the completed ones only the
-            // newest fits in --max-download-result=1.
-            let stopped = d.call("aria2.tellStopped", r#"[0,10,["status"]]"#);
-            assert_eq!(
-                stopped.matches(r#""status":"error""#).count(),
-                2,
-                "{stopped}"
-            );
-            assert_eq!(
-                stopped.matches(r#""status":"complete""#).count(),
-                0,
-                "{stopped}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "{stat}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut stat = String::new();
+    let all_stopped = wait_until(Duration::from_secs(10), || {
+        stat = d.call("aria2.getGlobalStat", "[]");
+        field(&stat, "numStoppedTotal") == Some("4")
+    });
+    assert!(all_stopped, "{stat}");
+    // Both errors stay listed; of the completed ones only the newest fits
+    // in --max-download-result=1.
+    let stopped = d.call("aria2.tellStopped", r#"[0,10,["status"]]"#);
+    assert_eq!(
+        stopped.matches(r#""status":"error""#).count(),
+        2,
+        "{stopped}"
+    );
+    assert_eq!(
+        stopped.matches(r#""status":"complete""#).count(),
+        0,
+        "{stopped}"
+    );
 }
 
 /// `-D`: the command returns at once and the daemon serves in the
@@ -521,25 +511,22 @@ fn daemonize_with_dash_d() {
         ],
     );
     out.expect_code(support::exit::OK);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "no daemon on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_listening(port, Duration::from_secs(10)),
+        "no daemon on {port}"
+    );
     let d = Daemon {
         child: std::process::Command::new("true").spawn().unwrap(),
         port,
     };
     assert!(d.call("aria2.getVersion", "[]").contains("version"));
     assert!(d.call("aria2.shutdown", "[]").contains("OK"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "daemon still listening after shutdown"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).is_err()
+        }),
+        "daemon still listening after shutdown"
+    );
 }
 
 #[test]
@@ -572,16 +559,8 @@ fn add_metalink_queues_each_file_and_answers_their_gids() {
         .collect();
     assert_eq!(gids.len(), 2, "{added}");
     assert!(gids.iter().all(|g| g.len() == 16), "{added}");
-    let deadline = Instant::now() + Duration::from_secs(10);
     for gid in &gids {
-        loop {
-            let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
-            if field(&st, "status") == Some("complete") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "not complete: {st}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        d.wait_status(gid, "complete");
     }
     assert_file_eq(&tmp.path().join("ml/one.bin"), &one);
     assert_file_eq(&tmp.path().join("ml/two.bin"), &two);

@@ -1,10 +1,9 @@
 //! HTTPS: verification against a given CA, refusal without it, opting out
 //! with `--check-certificate=false`, and client certificates.
 
-mod support;
-
+use crate::support;
+use crate::support::{assert_file_eq, control_file, exit, run, s, tempdir};
 use arietta_testserver::{pattern, TestServer};
-use support::{assert_file_eq, control_file, exit, run, s, tempdir};
 
 /// Writes `pem` into `dir/name` and returns the `--opt=PATH` argument.
 fn pem_arg(dir: &std::path::Path, opt: &str, name: &str, pem: &str) -> String {

@@ -6,19 +6,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{s, spawn};
+use super::{s, spawn, wait_listening, wait_until};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use super::free_port;
 
 /// An `arietta --enable-rpc` process, killed when dropped.
 pub struct Daemon {
@@ -38,11 +32,10 @@ impl Daemon {
         args.extend(extra.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let child = spawn(dir, &argv);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            wait_listening(port, Duration::from_secs(10)),
+            "daemon did not listen on {port}"
+        );
         Daemon { child, port }
     }
 
@@ -58,18 +51,29 @@ impl Daemon {
         body
     }
 
+    /// Polls `tellStatus` until the download's status is `want` (panics
+    /// after 15 s); returns the last answer.
+    #[track_caller]
+    pub fn wait_status(&self, gid: &str, want: &str) -> String {
+        let mut st = String::new();
+        let reached = wait_until(Duration::from_secs(15), || {
+            st = self.call("aria2.tellStatus", &format!(r#"["{gid}",["status"]]"#));
+            st.contains(&format!(r#""status":"{want}""#))
+        });
+        assert!(reached, "{gid} never became {want}: {st}");
+        st
+    }
+
     pub fn wait_exit(mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("daemon did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut status = None;
+        if !wait_until(limit, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        }) {
+            let _ = self.child.kill();
+            panic!("daemon did not exit");
         }
+        status.and_then(|st| st.code())
     }
 }
 

@@ -2,12 +2,10 @@
 //! and a Chromium `Cookies` file, created here with the real schemas'
 //! columns, and their cookies sent to the test server.
 
-mod support;
-
 use arietta_testserver::{pattern, Route, TestServer};
 use rusqlite::Connection;
 
-use support::{assert_file_eq, exit, run, s, tempdir};
+use crate::support::{assert_file_eq, exit, run, s, tempdir};
 
 /// 2100-01-01 in Unix seconds.
 const FAR_FUTURE: i64 = 4_102_444_800;

@@ -3,11 +3,10 @@
 //! mirror that serves corrupted bytes, `--follow-metalink` from HTTP,
 //! Metalink/HTTP `Link`/`Digest` headers, hostile documents, and `-P`.
 
-mod support;
-
 use arietta_testserver::{pattern, Route, TestServer};
 
-use support::{assert_file_eq, exit, list_dir, run, sha256_hex, tempdir};
+use crate::support;
+use crate::support::{assert_file_eq, exit, list_dir, run, sha256_hex, tempdir};
 
 const PIECE: usize = 256 << 10;
 

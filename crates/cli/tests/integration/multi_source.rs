@@ -8,15 +8,13 @@
 //! Tests that need sshd or pyftpdlib print why and pass where they are
 //! missing; `.ci/run` installs both.
 
-mod support;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::ftpd::{pyftpd, ServerProcess};
+use crate::support::relay::CountingRelay;
+use crate::support::sshd::SshServer;
+use crate::support::{assert_file_eq, exit, require_ok, run, sha256_hex, tempdir, wait_until};
 use arietta_testserver::{pattern, Route, TestServer};
-use support::ftpd::{pyftpd, ServerProcess};
-use support::relay::CountingRelay;
-use support::sshd::SshServer;
-use support::{assert_file_eq, exit, run, sha256_hex, tempdir};
 
 const PIECE: usize = 1 << 20;
 /// What sshd sends beside file data for a few connections (version,
@@ -71,13 +69,7 @@ struct Trio {
 }
 
 fn trio(name: &str, body: &[u8], ftp_body: &[u8]) -> Option<Trio> {
-    let sftp = match SshServer::start() {
-        Ok(s) => s,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return None;
-        }
-    };
+    let sftp = require_ok(SshServer::start())?;
     let ftp_root = tempdir();
     std::fs::write(ftp_root.path().join(name), ftp_body).unwrap();
     let ftp = pyftpd(ftp_root.path(), 1 << 20)?;
@@ -109,28 +101,26 @@ impl Trio {
     /// connections (a moment after the client left). SFTP's count is file
     /// data beyond [`SSH_OVERHEAD`] (handshakes, framing), 0 when below.
     fn served(&self, name: &str) -> (u64, u64, u64) {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let got = (
+        let mut got = (0, 0, 0);
+        wait_until(Duration::from_secs(3), || {
+            got = (
                 self.http.bytes_served(&format!("/{name}")),
                 self.ftp.bytes_sent(),
                 self.relay.bytes_down().saturating_sub(SSH_OVERHEAD),
             );
-            if (got.0 > 0 && got.1 > 0 && got.2 > 0) || Instant::now() > deadline {
-                eprintln!(
-                    "served: http={} ftp={} sftp={} (relay saw {})",
-                    got.0,
-                    got.1,
-                    got.2,
-                    self.relay.bytes_down()
-                );
-                if got.2 == 0 {
-                    eprintln!("sshd log:\n{}", self.sftp.log());
-                }
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            got.0 > 0 && got.1 > 0 && got.2 > 0
+        });
+        eprintln!(
+            "served: http={} ftp={} sftp={} (relay saw {})",
+            got.0,
+            got.1,
+            got.2,
+            self.relay.bytes_down()
+        );
+        if got.2 == 0 {
+            eprintln!("sshd log:\n{}", self.sftp.log());
         }
+        got
     }
 }
 

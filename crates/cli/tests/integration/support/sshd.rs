@@ -5,14 +5,15 @@
 //! sshd must run as root to switch to the login user, and the login user
 //! must exist; `.ci/run` creates it ([`USER`] with password [`PASSWORD`]).
 //! Where that cannot be had, [`SshServer::start`] says why and the test
-//! skips, so a developer without root still gets a green run; CI runs as
-//! root (or with password-less sudo) and really runs them.
+//! skips through [`super::require_ok`], so a developer without root still
+//! gets a green run; CI runs as root (or with password-less sudo), where
+//! the same reason is a failure.
 
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The system user the tests log in as (created by `.ci/run`).
 pub const USER: &str = "arietta-sftp";
@@ -102,7 +103,7 @@ impl SshServer {
         let keys = dir.path().join("authorized_keys");
         std::fs::write(&keys, "").expect("authorized_keys");
         chmod(&keys, 0o644);
-        let port = super::closed_port();
+        let port = super::free_port();
         let config = dir.path().join("sshd_config");
         std::fs::write(
             &config,
@@ -162,21 +163,17 @@ impl SshServer {
 
     /// Waits for the SSH banner (sshd listens a few ms after start).
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return Err(format!("sshd exited ({st}):\n{}", self.log()));
-            }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut b = [0u8; 8];
-                if s.read_exact(&mut b).is_ok() && b.starts_with(b"SSH-") {
-                    return Ok(());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let port = self.port;
+        let mut exited = None;
+        let ready = super::wait_until(Duration::from_secs(10), || {
+            exited = exited.or(self.child.try_wait().ok().flatten());
+            exited.is_some() || banner(port)
+        });
+        match exited {
+            Some(st) => Err(format!("sshd exited ({st}):\n{}", self.log())),
+            None if ready => Ok(()),
+            None => Err(format!("sshd did not answer within 10 s:\n{}", self.log())),
         }
-        Err(format!("sshd did not answer within 10 s:\n{}", self.log()))
     }
 
     /// Lets the key pair at `private` (with `private.pub`) log in as [`USER`].
@@ -219,27 +216,16 @@ impl SshServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
 
-    /// Bytes sshd sent on connections that closed cleanly, counted in the
-    /// log after byte offset `from` (see [`SshServer::log_len`]): sshd logs
-    /// `Transferred: sent N, received M bytes` as each connection ends.
-    /// Includes SSH framing, a few KiB per connection.
-    pub fn bytes_sent_since(&self, from: usize) -> u64 {
-        let log = self.log();
-        log.get(from..)
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| {
-                let rest = &l[l.find("Transferred: sent ")? + "Transferred: sent ".len()..];
-                rest.split(',').next()?.trim().parse::<u64>().ok()
-            })
-            .sum()
-    }
-
-    /// The log's current length, to count only what comes after.
-    pub fn log_len(&self) -> usize {
-        self.log().len()
-    }
+/// Whether an SSH server on `port` sends its version banner.
+fn banner(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut b = [0u8; 8];
+    s.read_exact(&mut b).is_ok() && b.starts_with(b"SSH-")
 }
 
 impl Drop for SshServer {

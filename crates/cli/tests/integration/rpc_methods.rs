@@ -5,14 +5,13 @@
 //! The expected answers were taken from aria2c 1.36 given the same calls
 //! (numbers as strings, "OK" for the void methods, code 1 faults).
 
-mod support;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
+use crate::support;
+use crate::support::rpc_client::{Daemon, RpcClient, Transport};
+use crate::support::{assert_file_eq, s, tempdir, wait_until};
 use arietta_testserver::{pattern, TestServer};
 use serde_json::{json, Value};
-use support::rpc_client::{Daemon, RpcClient, Transport};
-use support::{assert_file_eq, s, tempdir};
 
 const SECRET: &str = "s3cret";
 
@@ -23,15 +22,13 @@ fn is_gid(v: &Value) -> bool {
 
 /// Polls `tellStatus` until the download's status is `want`.
 fn wait_status(c: &mut RpcClient, gid: &str, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let st = c.ok("aria2.tellStatus", vec![json!(gid)]);
-        if st["status"] == want {
-            return st;
-        }
-        assert!(Instant::now() < deadline, "{gid} never became {want}: {st}");
-        std::thread::sleep(Duration::from_millis(30));
-    }
+    let mut st = Value::Null;
+    let reached = wait_until(Duration::from_secs(15), || {
+        st = c.ok("aria2.tellStatus", vec![json!(gid)]);
+        st["status"] == want
+    });
+    assert!(reached, "{gid} never became {want}: {st}");
+    st
 }
 
 fn every_method(transport: Transport) {

@@ -1,11 +1,13 @@
-//! pyftpdlib on a free loopback port, for every test file that needs a
-//! real FTP server (FTP itself, multi-source). Each data connection's
-//! byte count is appended to a file, so a test can tell how much this
-//! mirror served.
+//! Real FTP servers on free loopback ports: pyftpdlib, for every test
+//! module that needs one (FTP itself, multi-source, web seeds), with each
+//! data connection's byte count appended to a file so a test can tell how
+//! much this mirror served; and vsftpd.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The non-anonymous login pyftpdlib accepts.
 pub const USER: &str = "alice";
@@ -23,7 +25,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// A process this module did not start (vsftpd), killed on drop.
+    /// A process this module did not start, killed on drop.
     pub fn new(child: Child, port: u16) -> ServerProcess {
         ServerProcess {
             child,
@@ -91,22 +93,15 @@ server.serve_forever()
 
 /// pyftpdlib serving `root` on 127.0.0.1: anonymous plus [`USER`] /
 /// [`PASSWORD`], each data connection limited to `rate` bytes/s (0:
-/// unlimited). `None` (with a message) when python3 cannot import
-/// pyftpdlib.
+/// unlimited). `None` when python3 cannot import pyftpdlib and the test
+/// may skip (see [`super::require`]).
 pub fn pyftpd(root: &Path, rate: u64) -> Option<ServerProcess> {
     pyftpd_on(root, rate, "127.0.0.1")
 }
 
 /// Like [`pyftpd`], listening on `host` (`::1` for IPv6 tests).
 pub fn pyftpd_on(root: &Path, rate: u64, host: &str) -> Option<ServerProcess> {
-    let has = Command::new("python3")
-        .args(["-c", "import pyftpdlib"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|st| st.success());
-    if !has {
-        eprintln!("skipping: python3 cannot import pyftpdlib (pip install pyftpdlib)");
+    if !super::require_python_module("python3", "pyftpdlib") {
         return None;
     }
     let dir = tempfile::Builder::new()
@@ -135,4 +130,63 @@ pub fn pyftpd_on(root: &Path, rate: u64, host: &str) -> Option<ServerProcess> {
         counts: Some(counts),
         _dir: Some(dir),
     })
+}
+
+/// vsftpd serving `root` anonymously on a free port, passive and active
+/// mode allowed. Works as root (the config then must be root-owned, which a
+/// file we create is) and as an ordinary user (`run_as_launching_user`).
+pub fn vsftpd(root: &Path, work: &Path) -> Option<ServerProcess> {
+    if !super::require("vsftpd") {
+        return None;
+    }
+    let bin = super::find_program("vsftpd").expect("vsftpd was found");
+    let empty = work.join("empty");
+    std::fs::create_dir_all(&empty).expect("secure_chroot_dir");
+    // vsftpd cannot report a port it picked, so take one the OS just
+    // handed out; another process grabbing it in between is retried.
+    for _ in 0..5 {
+        let port = super::free_port();
+        let conf = work.join("vsftpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
+                 background=NO\nanonymous_enable=YES\nanon_root={}\nno_anon_password=YES\n\
+                 local_enable=NO\nwrite_enable=NO\nseccomp_sandbox=NO\npasv_enable=YES\n\
+                 port_enable=YES\nconnect_from_port_20=NO\nrun_as_launching_user=YES\n\
+                 secure_chroot_dir={}\nxferlog_enable=NO\nmax_clients=0\nmax_per_ip=0\n",
+                root.display(),
+                empty.display()
+            ),
+        )
+        .expect("write vsftpd.conf");
+        let child = Command::new(&bin)
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start vsftpd");
+        let mut srv = ServerProcess::new(child, port);
+        let mut exited = false;
+        let greeted = super::wait_until(Duration::from_secs(2), || {
+            exited = exited || srv.child.try_wait().ok().flatten().is_some();
+            exited || greets(port)
+        });
+        if greeted && !exited {
+            return Some(srv);
+        }
+        drop(srv);
+    }
+    panic!("vsftpd did not start");
+}
+
+/// Whether an FTP server on `port` sends its 220 greeting.
+fn greets(port: u16) -> bool {
+    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut b = [0u8; 3];
+    c.read_exact(&mut b).is_ok() && &b == b"220"
 }

@@ -1,10 +1,8 @@
 //! Option handling as a user meets it: bad options (28), config files,
 //! `--help`, `-v`, and a missing URI.
 
-mod support;
-
+use crate::support::{assert_file_eq, exit, require, run, run_raw, s, tempdir};
 use arietta_testserver::{pattern, TestServer};
-use support::{assert_file_eq, exit, run, run_raw, s, tempdir};
 
 #[test]
 fn unknown_option_exits_28_and_names_it() {
@@ -188,12 +186,7 @@ fn console_log_level_filters_notices_and_log_file_records_them() {
 /// aria2's shape: `[#2089b0 400.0KiB/33.2MiB(1%) CN:16 DL:115.7MiB ETA:4m51s]`.
 #[test]
 fn readout_redraws_one_line_on_a_tty() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: `script` (util-linux) is not installed");
+    if !require("script") {
         return;
     }
     let srv = TestServer::start();

@@ -2,15 +2,13 @@
 //! ranges, garbage, transient errors, and the exit code for each failure
 //! class. The invariant throughout: exit 0 only with a byte-identical file.
 
-mod support;
-
 use std::time::Duration;
 
-use arietta_testserver::{pattern, Route, TestServer};
-use support::{
-    assert_file_eq, assert_no_wrong_complete_file, closed_port, exit, run, run_with_timeout,
-    tempdir,
+use crate::support;
+use crate::support::{
+    assert_file_eq, assert_no_wrong_complete_file, exit, free_port, run, run_with_timeout, tempdir,
 };
+use arietta_testserver::{pattern, Route, TestServer};
 
 const RETRY: [&str; 2] = ["--max-tries=5", "--retry-wait=0"];
 
@@ -229,7 +227,7 @@ fn unresolvable_host_exits_19() {
 #[test]
 fn connection_refused_exits_6() {
     let tmp = tempdir();
-    let url = format!("http://127.0.0.1:{}/x.bin", closed_port());
+    let url = format!("http://127.0.0.1:{}/x.bin", free_port());
     run(tmp.path(), &["--max-tries=1", &url]).expect_code(exit::NETWORK);
 }
 

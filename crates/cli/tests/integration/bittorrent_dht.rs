@@ -1,0 +1,259 @@
+//! BitTorrent peers found through the DHT (BEP 5) and pieces fetched from
+//! web seeds, end to end on loopback. Where python3-libtorrent (or
+//! aria2c, opentracker, pyftpdlib) is missing the test skips with a
+//! message (fails under CI).
+
+use std::path::Path;
+use std::time::Duration;
+
+use arietta_testserver::{Route, TestServer};
+
+use crate::bt_support::*;
+use crate::support::ftpd::pyftpd;
+use crate::support::rpc_client::Daemon;
+use crate::support::{exit, s, spawn, wait_until, wait_with_timeout, Outcome};
+
+fn sample() -> Files {
+    vec![
+        (vec!["a.bin"], pattern(1_500_000, 11)),
+        (vec!["sub", "b.bin"], pattern(700_001, 12)),
+    ]
+}
+
+/// Leeches `magnet` into `leech` with only the DHT to find peers.
+fn dht_leech(home: &Path, leech: &Path, magnet: &str, extra: &[&str]) -> Outcome {
+    let port = format!("--listen-port={}", free_port());
+    let dht_port = format!("--dht-listen-port={}", free_tcp_udp_port());
+    let mut args = vec!["-d", s(leech), "--seed-time=0", &port, &dht_port];
+    args.extend_from_slice(extra);
+    args.push(magnet);
+    wait_with_timeout(spawn(home, &args), LEECH_LIMIT)
+}
+
+/// No tracker anywhere: the magnet's metadata and the files come from a
+/// libtorrent seeder that arietta finds through a loopback DHT. The
+/// routing table is saved at exit, and the next run bootstraps from it
+/// alone (no entry point).
+#[test]
+fn dht_only_swarm_with_libtorrent_and_saved_table() {
+    if !require_libtorrent() {
+        return;
+    }
+    let sw = Swarm::new("multi", sample()).build();
+    let (_seeder, _, entry) = libtorrent_dht_seeder(&sw.seed_dir(), &sw.torrent_path);
+    let magnet = sw.magnet();
+    let table = sw.dir().join("state").join("dht.dat");
+    let file_opt = format!("--dht-file-path={}", table.display());
+    let entry_opt = format!("--dht-entry-point=127.0.0.1:{entry}");
+
+    let first = sw.dir().join("leech1");
+    let out = dht_leech(sw.dir(), &first, &magnet, &[&entry_opt, &file_opt]);
+    out.expect_code(exit::OK);
+    sw.assert_complete_in(&first);
+    let saved = std::fs::read(&table).expect("DHT routing table saved at exit");
+    assert!(saved.len() > 20, "routing table file is empty");
+
+    let second = sw.dir().join("leech2");
+    let out = dht_leech(sw.dir(), &second, &magnet, &[&file_opt]);
+    out.expect_code(exit::OK);
+    sw.assert_complete_in(&second);
+}
+
+// ---- web seeds (BEP 19) ---------------------------------------------------
+
+/// Serves `files` of torrent `name` under `/ws/name/…` on `server`, with
+/// `route` applied to each file's route.
+fn web_seed_server_on(
+    server: TestServer,
+    name: &str,
+    files: &Files,
+    route: impl Fn(Route) -> Route,
+) -> TestServer {
+    for (path, data) in files {
+        let p = format!("/ws/{name}/{}", path.join("/"));
+        server.add_route(&p, route(Route::new(data.clone())));
+    }
+    server
+}
+
+/// [`web_seed_server_on`] a fresh plain-HTTP test server.
+fn web_seed_server(name: &str, files: &Files, route: impl Fn(Route) -> Route) -> TestServer {
+    web_seed_server_on(TestServer::start(), name, files, route)
+}
+
+/// A torrent whose only source is its `url-list`: no tracker, no DHT, no
+/// peer; every byte comes from the in-tree HTTP server by ranged GETs.
+#[test]
+fn web_seed_only_download() {
+    web_seed_only(false);
+}
+
+/// The same over HTTPS (the test server's CA given with `--ca-certificate`).
+#[test]
+fn web_seed_only_download_https() {
+    web_seed_only(true);
+}
+
+fn web_seed_only(tls: bool) {
+    let base = if tls {
+        TestServer::start_tls()
+    } else {
+        TestServer::start()
+    };
+    let server = web_seed_server_on(base, "multi", &sample(), |r| r);
+    let sw = Swarm::new("multi", sample())
+        .web_seeds(&[&server.url("/ws/")])
+        .build();
+    let ca = sw.dir().join("ca.pem");
+    let ca_opt = format!("--ca-certificate={}", ca.display());
+    let mut args = vec!["--enable-dht=false"];
+    if let Some(pem) = server.ca_pem() {
+        std::fs::write(&ca, pem).unwrap();
+        args.push(&ca_opt);
+    }
+    // The plain-HTTP run also starts an IPv6-only DHT node (BEP 32) where
+    // the machine has IPv6, and checks its table file is written at exit.
+    let v6 = !tls && std::net::UdpSocket::bind("[::1]:0").is_ok();
+    let table6 = sw.dir().join("dht6.dat");
+    let table6_opt = format!("--dht-file-path6={}", table6.display());
+    if v6 {
+        args.extend(["--enable-dht6=true", "--dht-listen-addr6=::1", &table6_opt]);
+    }
+    let out = sw.leech(&args);
+    out.expect_code(exit::OK);
+    if v6 {
+        assert!(table6.exists(), "IPv6 DHT table not saved");
+    }
+    sw.assert_leeched();
+    assert!(server.total_bytes_served() >= sw.total_len() as u64);
+}
+
+/// An aria2c seeder (through opentracker) and a web seed given as an HTTP
+/// URI next to the torrent on the command line feed one download.
+#[test]
+fn web_seed_and_aria2c_seeder_together() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    // Slow enough that the peer gets its share too.
+    let server = web_seed_server("multi", &sample(), |r| r.throttle(400_000));
+    let sw = Swarm::new("multi", sample())
+        .tracker()
+        .build()
+        .aria2c_seeder();
+    // The web seed's URI follows the torrent on the command line.
+    let ws = server.url("/ws/");
+    let out = sw.leech_of(&[sw.torrent_arg(), &ws], &["--enable-dht=false"]);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+    let served = server.total_bytes_served();
+    let total = sw.total_len();
+    assert!(served > 0, "the web seed served nothing");
+    assert!(
+        served < total as u64,
+        "the aria2c seeder contributed nothing (web seed served {served} of {total})"
+    );
+}
+
+/// A web seed serving corrupted bytes: every piece fails its SHA-1, the
+/// seed is banned, and the download never claims completion.
+#[test]
+fn corrupt_web_seed_is_caught_by_piece_hash() {
+    let bad: Files = sample()
+        .into_iter()
+        .map(|(p, d)| (p, d.iter().map(|b| b ^ 0x5a).collect()))
+        .collect();
+    let server = web_seed_server("multi", &bad, |r| r);
+    let sw = Swarm::new("multi", sample())
+        .web_seeds(&[&server.url("/ws/")])
+        .build();
+    let out = sw.leech(&["--enable-dht=false", "--bt-stop-timeout=3"]);
+    out.expect_failure();
+    assert!(
+        !out.output().contains("Download complete"),
+        "{}",
+        out.output()
+    );
+    assert!(server.total_bytes_served() > 0, "the web seed was not used");
+}
+
+// ---- metalink torrents ------------------------------------------------------
+
+/// A metalink file offered only as `<metaurl mediatype="torrent">`: the
+/// `.torrent` is fetched over HTTP and downloaded (here from its web seed).
+#[test]
+fn metalink_metaurl_starts_the_torrent() {
+    let server = web_seed_server("multi", &sample(), |r| r);
+    let sw = Swarm::new("multi", sample())
+        .web_seeds(&[&server.url("/ws/")])
+        .build();
+    server.add_route("/t/multi.torrent", Route::new(sw.torrent.bytes.clone()));
+    let meta4 = sw.dir().join("m.meta4");
+    std::fs::write(
+        &meta4,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="multi">
+    <metaurl mediatype="torrent">{}</metaurl>
+  </file>
+</metalink>"#,
+            server.url("/t/multi.torrent")
+        ),
+    )
+    .unwrap();
+    let out = sw.leech_of(&["-M", s(&meta4)], &["--enable-dht=false"]);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+}
+
+/// An ftp:// URI next to the torrent on the command line is a web seed:
+/// REST+RETR ranges from pyftpdlib feed the pieces.
+#[test]
+fn ftp_web_seed_from_the_command_line() {
+    let sw = Swarm::new("multi", sample()).build();
+    let Some(srv) = pyftpd(&sw.seed_dir(), 0) else {
+        return;
+    };
+    let ws = format!("ftp://127.0.0.1:{}/", srv.port);
+    let out = sw.leech_of(&[sw.torrent_arg(), &ws], &["--enable-dht=false"]);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+}
+
+/// `aria2.addTorrent(torrent, uris)`: the uris are web seeds of a torrent
+/// that has no other source.
+#[test]
+fn rpc_add_torrent_uris_are_web_seeds() {
+    use base64::Engine;
+    let server = web_seed_server("multi", &sample(), |r| r);
+    let sw = Swarm::new("multi", sample()).build();
+    let dl = sw.dir().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let d = Daemon::start(
+        &dl,
+        &[
+            &format!("--listen-port={}", free_port()),
+            "--enable-dht=false",
+            "--seed-time=0",
+        ],
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&sw.torrent.bytes);
+    let added = d.call(
+        "aria2.addTorrent",
+        &format!(r#"["{b64}", ["{}"]]"#, server.url("/ws/")),
+    );
+    assert!(added.contains("\"result\""), "{added}");
+    let done = || {
+        !dl.join("multi.aria2").exists()
+            && sw.files.iter().all(|(p, d)| {
+                std::fs::read(dl.join("multi").join(p.join("/"))).is_ok_and(|got| got == *d)
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), done),
+        "the web seed never completed the download"
+    );
+    sw.assert_complete_in(&dl);
+    assert!(server.total_bytes_served() > 0);
+}

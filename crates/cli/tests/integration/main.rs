@@ -1,0 +1,40 @@
+//! arietta's end-to-end tests: the real `arietta` binary against real
+//! servers and peers on loopback (nginx, vsftpd, pyftpdlib, sshd,
+//! opentracker, aria2c, python3-libtorrent, aria2p) and against hostile
+//! servers written here.
+//!
+//! One test binary with one module per topic, as ripgrep does: the shared
+//! plumbing (`support`, `bt_support`) is compiled and linked once instead
+//! of once per file. Run one topic with
+//! `cargo test -p arietta-cli --test integration -- ftp::`.
+//!
+//! A test whose peer program is missing skips with a message on a
+//! developer's machine and fails under `CI=true` (see [`support::require`]).
+//!
+//! A new topic is a file in this directory and one `mod` line below; it
+//! reaches the plumbing as `crate::support::…` and `crate::bt_support::…`
+//! (not `mod support;`, which would compile a second copy).
+
+mod bt_support;
+mod support;
+
+mod bittorrent;
+mod bittorrent_crypto;
+mod bittorrent_dht;
+mod bittorrent_discovery;
+mod bittorrent_open_files;
+mod cli_options;
+mod cookie_db;
+mod existing_file;
+mod ftp;
+mod http_download;
+mod http_faults;
+mod logging;
+mod metalink;
+mod multi_source;
+mod nginx;
+mod resume;
+mod rpc;
+mod rpc_methods;
+mod sftp;
+mod tls;
