@@ -24,7 +24,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arietta_bt::mse::{CryptoLevel, CryptoMethod, Established, Initiator, PayloadCipher, Receiver};
+use arietta_bt::mse::{
+    CryptoLevel, CryptoMethod, Established, Initiator, PayloadCipher, Progress, Receiver,
+};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
@@ -275,6 +277,26 @@ async fn with_timeout<T>(
     .await
 }
 
+/// Feeds what the peer sends to one side's state machine and sends its
+/// answers, until the handshake is established.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    mut feed: impl FnMut(&[u8]) -> arietta_bt::Result<Progress>,
+) -> Result<Box<Established>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = read_some(stream, &mut buf).await?;
+        let progress = feed(&buf[..n])?;
+        if !progress.output.is_empty() {
+            stream.write_all(&progress.output).await?;
+            stream.flush().await?;
+        }
+        if let Some(e) = progress.established {
+            return Ok(e);
+        }
+    }
+}
+
 async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> Result<usize> {
     match stream.read(buf).await? {
         0 => Err(BtNetError::Closed),
@@ -298,18 +320,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         let (mut machine, first) = Initiator::new(info_hash, level, ia, &mut rand::thread_rng())?;
         stream.write_all(&first).await?;
         stream.flush().await?;
-        let mut buf = vec![0u8; 4096];
-        let established = loop {
-            let n = read_some(&mut stream, &mut buf).await?;
-            let progress = machine.feed(&buf[..n])?;
-            if !progress.output.is_empty() {
-                stream.write_all(&progress.output).await?;
-                stream.flush().await?;
-            }
-            if let Some(e) = progress.established {
-                break e;
-            }
-        };
+        let established = exchange(&mut stream, |b| machine.feed(b)).await?;
         let Established {
             method,
             cipher,
@@ -337,18 +348,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     let allow_legacy = !policy.require_crypto;
     with_timeout(policy.timeout, async move {
         let mut machine = Receiver::new(info_hashes, level, allow_legacy, &mut rand::thread_rng());
-        let mut buf = vec![0u8; 4096];
-        let established = loop {
-            let n = read_some(&mut stream, &mut buf).await?;
-            let progress = machine.feed(&buf[..n])?;
-            if !progress.output.is_empty() {
-                stream.write_all(&progress.output).await?;
-                stream.flush().await?;
-            }
-            if let Some(e) = progress.established {
-                break e;
-            }
-        };
+        let established = exchange(&mut stream, |b| machine.feed(b)).await?;
         let Established {
             method,
             cipher,

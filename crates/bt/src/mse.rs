@@ -281,6 +281,50 @@ enum InitState {
     Done,
 }
 
+/// What the two sides share for [`feed_side`]: an input buffer, a step
+/// function, and a way to stop for good after an error.
+trait Side {
+    fn input(&mut self) -> &mut Vec<u8>;
+    fn step(&mut self, progress: &mut Progress) -> Result<()>;
+    /// A broken handshake stays broken: later bytes are not parsed.
+    fn give_up(&mut self);
+}
+
+fn feed_side(side: &mut impl Side, input: &[u8]) -> Result<Progress> {
+    side.input().extend_from_slice(input);
+    let mut progress = Progress::default();
+    let result = side.step(&mut progress);
+    if result.is_err() {
+        side.give_up();
+        side.input().clear();
+    }
+    result.map(|_| progress)
+}
+
+impl Side for Initiator {
+    fn input(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn step(&mut self, progress: &mut Progress) -> Result<()> {
+        self.advance(progress)
+    }
+    fn give_up(&mut self) {
+        self.state = InitState::Done;
+    }
+}
+
+impl Side for Receiver {
+    fn input(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn step(&mut self, progress: &mut Progress) -> Result<()> {
+        self.advance(progress)
+    }
+    fn give_up(&mut self) {
+        self.state = RecvState::Done;
+    }
+}
+
 /// The connecting side (A).
 pub struct Initiator {
     key: DhKey,
@@ -330,14 +374,7 @@ impl Initiator {
 
     /// Feeds bytes received from B.
     pub fn feed(&mut self, input: &[u8]) -> Result<Progress> {
-        self.buf.extend_from_slice(input);
-        let mut progress = Progress::default();
-        let result = self.advance(&mut progress);
-        if result.is_err() {
-            self.state = InitState::Done;
-            self.buf.clear();
-        }
-        result.map(|_| progress)
+        feed_side(self, input)
     }
 
     fn advance(&mut self, progress: &mut Progress) -> Result<()> {
@@ -501,14 +538,7 @@ impl Receiver {
 
     /// Feeds bytes received from A.
     pub fn feed(&mut self, input: &[u8]) -> Result<Progress> {
-        self.buf.extend_from_slice(input);
-        let mut progress = Progress::default();
-        let result = self.advance(&mut progress);
-        if result.is_err() {
-            self.state = RecvState::Done;
-            self.buf.clear();
-        }
-        result.map(|_| progress)
+        feed_side(self, input)
     }
 
     fn advance(&mut self, progress: &mut Progress) -> Result<()> {

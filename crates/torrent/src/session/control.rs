@@ -5,6 +5,7 @@
 //! disk: the file never claims bytes that are not there.
 
 use arietta_storage::control_path;
+use tracing::Instrument;
 
 use super::Session;
 use crate::resume;
@@ -31,18 +32,21 @@ impl Session {
         let rec = resume::record(&self.dl.layout, &self.have, &self.dl.info_hash);
         let path = control_path(&self.dl.layout.root);
         let previous = self.control.last.take();
-        self.control.last = Some(glommio::spawn_local(async move {
-            if let Some(p) = previous {
-                p.await;
+        self.control.last = Some(glommio::spawn_local(
+            async move {
+                if let Some(p) = previous {
+                    p.await;
+                }
+                // Small (a range per run of pieces) and at most twice a second.
+                let saved = glommio::executor()
+                    .spawn_blocking(move || rec.save(&path).map_err(|e| (path, e.to_string())))
+                    .await;
+                if let Err((path, e)) = saved {
+                    tracing::warn!("Saving the control file {} failed: {e}", path.display());
+                }
             }
-            // Small (a range per run of pieces) and at most twice a second.
-            let saved = glommio::executor()
-                .spawn_blocking(move || rec.save(&path).map_err(|e| (path, e.to_string())))
-                .await;
-            if let Err((path, e)) = saved {
-                tracing::warn!("Saving the control file {} failed: {e}", path.display());
-            }
-        }));
+            .instrument(tracing::Span::current()),
+        ));
     }
 
     /// At the end: a finished download's control file goes, any other is

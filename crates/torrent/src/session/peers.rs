@@ -154,7 +154,7 @@ impl Session {
         let cores = self.spawner.core_count().max(1);
         let core = self.next_core % cores;
         self.next_core = self.next_core.wrapping_add(1);
-        let span = tracing::debug_span!("peer", peer = %addr, cuid = key.0);
+        let span = tracing::info_span!("peer", peer = %addr, cuid = key.0);
         self.spawner.spawn_on(
             core,
             Box::new(move || Box::pin(run_peer(source, setup).instrument(span))),
