@@ -8,6 +8,12 @@
 //! derives from the environment (`--dir`, `--netrc-path`, `--conf-path`,
 //! `--dht-file-path*`) are empty here and filled in by
 //! [`crate::environment_defaults`].
+//!
+//! The rows live in one file per stretch of aria2's list (`general`, `rpc`,
+//! `advanced`, `ftp`, `http`, `proxy`, `bittorrent`, `metalink`); each file
+//! is a contiguous run, because aria2 lists some options outside their
+//! README section (`--rpc-secret` long after the RPC block) and that order
+//! must survive. [`OPTIONS`] joins them at compile time.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
