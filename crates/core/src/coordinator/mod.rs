@@ -29,13 +29,18 @@ use crate::prepare;
 use crate::segmented::{Action, Ctx, ProbeOutcome, SegmentedDownload};
 use crate::session_file;
 
+mod active;
 mod control_surface;
 mod disk_jobs;
+mod file_work;
 mod metalink_follow;
+mod outcomes;
 mod queue;
 mod torrent_glue;
 
+use active::{Active, DownloadKind};
 use disk_jobs::DiskJobs;
+use file_work::error_notice;
 use queue::Queue;
 use torrent_glue::TorrentEntry;
 
@@ -46,107 +51,6 @@ use torrent_glue::TorrentEntry;
 const TICK: Duration = Duration::from_millis(250);
 /// After Ctrl-C, how long connections get to finish their current chunk.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
-
-/// One running download.
-struct Active {
-    /// What started it: kept for pause (re-queued), options and status.
-    request: DownloadRequest,
-    /// Tells this download's connections (or torrent) to stop at the next
-    /// chunk.
-    stop: Arc<AtomicBool>,
-    /// `--max-download-limit` for all of this download's connections.
-    limit: Option<Arc<arietta_net::RateLimiter>>,
-    started: Instant,
-    kind: DownloadKind,
-}
-
-/// What kind of engine runs a download.
-enum DownloadKind {
-    /// HTTP(S)/FTP/SFTP mirrors of one file, in segments.
-    Segmented(Box<SegmentedDownload>),
-    /// A torrent (file, magnet, URL or metalink metaurl).
-    Torrent(Box<TorrentEntry>),
-}
-
-impl Active {
-    fn completed(&self) -> u64 {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.completed(),
-            DownloadKind::Torrent(t) => t.completed(),
-        }
-    }
-
-    fn total(&self) -> u64 {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.total(),
-            DownloadKind::Torrent(t) => t.total(),
-        }
-    }
-
-    fn speed(&self) -> u64 {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.speed(),
-            DownloadKind::Torrent(t) => t.meter.speed(),
-        }
-    }
-
-    /// Open connections (peers, for a torrent).
-    fn connections(&self) -> usize {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.connections(),
-            DownloadKind::Torrent(t) => t.peers(),
-        }
-    }
-
-    fn cfg(&self) -> &Arc<DownloadConfig> {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.cfg(),
-            DownloadKind::Torrent(t) => &t.cfg,
-        }
-    }
-
-    fn path(&self) -> Option<&Arc<PathBuf>> {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.path(),
-            DownloadKind::Torrent(t) => t.path.as_ref(),
-        }
-    }
-
-    fn set_path(&mut self, path: PathBuf) {
-        match &mut self.kind {
-            DownloadKind::Segmented(s) => s.set_path(path),
-            DownloadKind::Torrent(t) => t.path = Some(Arc::new(path)),
-        }
-    }
-
-    fn finishing(&self) -> bool {
-        match &self.kind {
-            DownloadKind::Segmented(s) => s.finishing(),
-            DownloadKind::Torrent(t) => t.finishing,
-        }
-    }
-
-    fn set_finishing(&mut self) {
-        match &mut self.kind {
-            DownloadKind::Segmented(s) => s.set_finishing(),
-            DownloadKind::Torrent(t) => t.finishing = true,
-        }
-    }
-
-    fn set_error(&mut self, e: FetchError) {
-        match &mut self.kind {
-            DownloadKind::Segmented(s) => s.set_error(e),
-            DownloadKind::Torrent(t) => t.last_error = Some(e),
-        }
-    }
-
-    fn take_error(&mut self) -> Option<FetchError> {
-        match &mut self.kind {
-            DownloadKind::Segmented(s) => s.take_error(),
-            DownloadKind::Torrent(t) => t.last_error.take(),
-        }
-    }
-}
 
 /// Everything the coordinator needs at start.
 pub struct CoordinatorSetup {
@@ -308,31 +212,6 @@ impl Coordinator {
         RunReport {
             results: queue.into_results(),
             interrupted,
-        }
-    }
-
-    /// Server stats, the session and cookies, queued as file work.
-    fn save_at_exit(&mut self) {
-        if let Some(path) = self.stat_out.clone() {
-            let stats = self.stats.clone();
-            let me = self.me.clone();
-            self.disk.run(move || {
-                if let Err(e) = stats.save(&path) {
-                    let line =
-                        format!("Failed to save the server stats to {}: {e}", path.display());
-                    let _ = me.send(error_notice(line));
-                }
-            });
-        }
-        self.write_session(None);
-        if let Some(p) = self.save_cookies.clone() {
-            let net = self.net.clone();
-            let me = self.me.clone();
-            self.disk.run(move || {
-                if let Err(e) = net.save_cookies(&p) {
-                    let _ = me.send(error_notice(format!("Failed to save cookies to {p}: {e}")));
-                }
-            });
         }
     }
 
@@ -634,209 +513,9 @@ impl Coordinator {
         }
     }
 
-    /// Hashes a completed metalink piece on the blocking pool.
-    fn check_piece(&mut self, gid: Gid, index: usize, check: Option<crate::segmented::PieceCheck>) {
-        let me = self.me.clone();
-        let Some(c) = check else {
-            let _ = me.send(ToCoordinator::PieceChecked {
-                gid,
-                index,
-                ok: true,
-            });
-            return;
-        };
-        glommio::spawn_local(async move {
-            let ok = glommio::executor()
-                .spawn_blocking(move || {
-                    crate::piece_verify::piece_matches(&c.path, c.job, c.algo, &c.digest)
-                })
-                .await;
-            let _ = me.send(ToCoordinator::PieceChecked { gid, index, ok });
-        })
-        .detach();
-    }
-
-    /// Runs a download's finishing work in order with its control-file
-    /// saves, then reports `Finalized`.
-    fn finalize(&mut self, gid: Gid, job: Option<crate::segmented::FinishJob>) {
-        tracing::debug!("GID#{gid} - All bytes written; finishing");
-        let me = self.me.clone();
-        let Some(job) = job else {
-            let _ = me.send(ToCoordinator::Finalized {
-                gid,
-                result: Ok(()),
-                path: None,
-            });
-            return;
-        };
-        self.disk.run(move || {
-            let result = prepare::finish(&job.cfg, &job.path, job.control, job.last_modified);
-            let _ = me.send(ToCoordinator::Finalized {
-                gid,
-                result,
-                path: None,
-            });
-        });
-    }
-
-    fn on_finalized(&mut self, gid: Gid, result: Result<(), FetchError>, path: Option<PathBuf>) {
-        let Some(a) = self.active.get_mut(&gid) else {
-            return;
-        };
-        if let Some(p) = path {
-            a.set_path(p);
-        }
-        if let Err(e) = result {
-            a.set_error(e);
-            return self.fail(gid);
-        }
-        let sig = a
-            .request
-            .metalink
-            .as_ref()
-            .and_then(|m| m.signature.clone());
-        if let (Some(sig), Some(p)) = (sig, a.path()) {
-            let mut sig_path = p.as_os_str().to_owned();
-            sig_path.push(".sig");
-            let me = self.me.clone();
-            self.disk.run(move || {
-                if let Err(e) = std::fs::write(&sig_path, sig) {
-                    let line = format!("Failed to save the signature {sig_path:?}: {e}");
-                    let _ = me.send(ToCoordinator::Notice {
-                        level: LogLevel::Warn,
-                        line,
-                    });
-                }
-            });
-        }
-        let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
-        if let Some(p) = &r.path {
-            self.reporter.notice(
-                LogLevel::Notice,
-                &format!("Download complete: {}", p.display()),
-            );
-        }
-        self.finish_with(r);
-    }
-
-    fn fail(&mut self, gid: Gid) {
-        let Some(a) = self.active.get_mut(&gid) else {
-            return;
-        };
-        a.set_finishing();
-        let err = a.take_error();
-        let (code, msg) = match &err {
-            Some(e) => (e.exit_code(), Some(e.to_string())),
-            None => (ExitCode::Unknown, None),
-        };
-        if let Some(m) = &msg {
-            self.reporter.notice(
-                LogLevel::Error,
-                &format!("Download aborted. gid#{gid}: {m}"),
-            );
-        }
-        // Keep the control file: a later run resumes what was fetched.
-        self.save_control(gid);
-        let r = self.result_of(gid, Status::Error, code, msg);
-        self.finish_with(r);
-    }
-
-    fn result_of(
-        &mut self,
-        gid: Gid,
-        status: Status,
-        code: ExitCode,
-        message: Option<String>,
-    ) -> DownloadResult {
-        tracing::info!(
-            "GID#{gid} - Download ended: status={status:?} code={}",
-            code as u8
-        );
-        let a = self.active.remove(&gid).expect("active download");
-        let uri = match &a.kind {
-            DownloadKind::Segmented(s) => {
-                s.record_server_stats(&mut self.stats);
-                s.first_uri().map(str::to_owned)
-            }
-            DownloadKind::Torrent(_) => a.request.uris.first().cloned(),
-        };
-        DownloadResult {
-            gid,
-            status,
-            code,
-            message,
-            path: a.path().map(|p| (**p).clone()),
-            uri: uri.unwrap_or_default(),
-            uris: a.request.uris.clone(),
-            options: a.request.options.clone(),
-            completed: a.completed(),
-            total: a.total(),
-            elapsed: a.started.elapsed(),
-        }
-    }
-
-    fn finish_with(&mut self, r: DownloadResult) {
-        let kind = match r.status {
-            Status::Complete => EventKind::Complete,
-            Status::Error => EventKind::Error,
-            _ => EventKind::Stop,
-        };
-        self.announce(kind, r.gid);
-        self.reporter.finished(&r);
-        self.queue.push_result(r);
-        self.fill_slots();
-    }
-
     fn announce(&mut self, kind: EventKind, gid: Gid) {
         self.subscribers
             .retain(|s| s.send(Event { kind, gid }).is_ok());
-    }
-
-    /// Queues a snapshot of the download's control file (none for a
-    /// torrent here: its actor keeps its own).
-    fn save_control(&mut self, gid: Gid) {
-        let Some(Active {
-            kind: DownloadKind::Segmented(seg),
-            ..
-        }) = self.active.get_mut(&gid)
-        else {
-            return;
-        };
-        let Some((path, rec)) = seg.control_snapshot() else {
-            return;
-        };
-        tracing::trace!("GID#{gid} - Saving control file {}", path.display());
-        let me = self.me.clone();
-        self.disk.run(move || {
-            if let Err(e) = rec.save(&path) {
-                let _ = me.send(error_notice(format!("Failed to save control file: {e}")));
-            }
-        });
-    }
-
-    /// Writes `--save-session` (a no-op without it): every unfinished
-    /// download, active ones first, in queue order. The text is made here;
-    /// the file is written with the other file work, and `reply` (from
-    /// `aria2.saveSession`) hears how that went.
-    fn write_session(
-        &mut self,
-        reply: Option<MailboxSender<Result<(), crate::control::ControlError>>>,
-    ) {
-        let Some(path) = self.save_session.clone() else {
-            return;
-        };
-        self.last_session_save = Instant::now();
-        let text = session_file::render(&self.session_entries());
-        let me = self.me.clone();
-        self.disk.run(move || {
-            let r = session_file::save(&path, &text);
-            if let Err(e) = &r {
-                let _ = me.send(error_notice(format!("Failed to save the session: {e}")));
-            }
-            if let Some(reply) = reply {
-                let _ = reply.send(r.map_err(|e| crate::control::ControlError(e.to_string())));
-            }
-        });
     }
 
     fn on_tick(&mut self) {
@@ -910,23 +589,7 @@ impl Coordinator {
         })
         .detach();
     }
-
-    fn stop_interrupted(&mut self, gid: Gid) {
-        if self.active.get(&gid).is_none_or(Active::finishing) {
-            return;
-        }
-        self.save_control(gid);
-        let r = self.result_of(gid, Status::Removed, ExitCode::Unfinished, None);
-        self.reporter.finished(&r);
-        self.queue.push_result(r);
-    }
 }
 
-fn error_notice(line: String) -> ToCoordinator {
-    ToCoordinator::Notice {
-        level: LogLevel::Error,
-        line,
-    }
-}
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,114 @@
+//! One running download as the coordinator holds it: its request, its
+//! stop flag, and the engine that runs it.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::torrent_glue::TorrentEntry;
+use crate::config::DownloadConfig;
+use crate::download::DownloadRequest;
+use crate::error::FetchError;
+use crate::segmented::SegmentedDownload;
+
+/// One running download.
+pub(super) struct Active {
+    /// What started it: kept for pause (re-queued), options and status.
+    pub(super) request: DownloadRequest,
+    /// Tells this download's connections (or torrent) to stop at the next
+    /// chunk.
+    pub(super) stop: Arc<AtomicBool>,
+    /// `--max-download-limit` for all of this download's connections.
+    pub(super) limit: Option<Arc<arietta_net::RateLimiter>>,
+    pub(super) started: Instant,
+    pub(super) kind: DownloadKind,
+}
+
+/// What kind of engine runs a download.
+pub(super) enum DownloadKind {
+    /// HTTP(S)/FTP/SFTP mirrors of one file, in segments.
+    Segmented(Box<SegmentedDownload>),
+    /// A torrent (file, magnet, URL or metalink metaurl).
+    Torrent(Box<TorrentEntry>),
+}
+
+impl Active {
+    pub(super) fn completed(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.completed(),
+            DownloadKind::Torrent(t) => t.completed(),
+        }
+    }
+
+    pub(super) fn total(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.total(),
+            DownloadKind::Torrent(t) => t.total(),
+        }
+    }
+
+    pub(super) fn speed(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.speed(),
+            DownloadKind::Torrent(t) => t.meter.speed(),
+        }
+    }
+
+    /// Open connections (peers, for a torrent).
+    pub(super) fn connections(&self) -> usize {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.connections(),
+            DownloadKind::Torrent(t) => t.peers(),
+        }
+    }
+
+    pub(super) fn cfg(&self) -> &Arc<DownloadConfig> {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.cfg(),
+            DownloadKind::Torrent(t) => &t.cfg,
+        }
+    }
+
+    pub(super) fn path(&self) -> Option<&Arc<PathBuf>> {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.path(),
+            DownloadKind::Torrent(t) => t.path.as_ref(),
+        }
+    }
+
+    pub(super) fn set_path(&mut self, path: PathBuf) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_path(path),
+            DownloadKind::Torrent(t) => t.path = Some(Arc::new(path)),
+        }
+    }
+
+    pub(super) fn finishing(&self) -> bool {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.finishing(),
+            DownloadKind::Torrent(t) => t.finishing,
+        }
+    }
+
+    pub(super) fn set_finishing(&mut self) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_finishing(),
+            DownloadKind::Torrent(t) => t.finishing = true,
+        }
+    }
+
+    pub(super) fn set_error(&mut self, e: FetchError) {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.set_error(e),
+            DownloadKind::Torrent(t) => t.last_error = Some(e),
+        }
+    }
+
+    pub(super) fn take_error(&mut self) -> Option<FetchError> {
+        match &mut self.kind {
+            DownloadKind::Segmented(s) => s.take_error(),
+            DownloadKind::Torrent(t) => t.last_error.take(),
+        }
+    }
+}
