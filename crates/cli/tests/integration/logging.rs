@@ -2,9 +2,8 @@
 //! the log file's lines in aria2c's format, each output filtered by its
 //! own level, and the console quiet when asked.
 
-
-use arietta_testserver::{pattern, TestServer};
 use crate::support::{assert_file_eq, exit, run, s, tempdir};
+use arietta_testserver::{pattern, TestServer};
 
 /// Splits an aria2 log-file record line into (level, source, message);
 /// `None` for a line that does not start a record (the continuation of a

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,6 @@ mod torrent_glue;
 
 use active::{Active, DownloadKind};
 use disk_jobs::DiskJobs;
-use file_work::error_notice;
 use queue::Queue;
 use torrent_glue::TorrentEntry;
 
