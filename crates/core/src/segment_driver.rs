@@ -134,6 +134,9 @@ pub(crate) async fn run<S: SegmentSource>(mut src: S) {
         out: TargetWriter::default(),
     };
     let result = d.drive(&mut src).await;
+    if let Err(e) = &result {
+        tracing::debug!(gid = %src.task().gid, "CUID#{} - Connection ended: {e}", src.task().conn);
+    }
     src.close().await;
     conn_link::report_end(src.task(), d.seg.take(), result);
 }
@@ -171,6 +174,8 @@ impl Driver {
             self.out.set(work.target);
             self.seg = Some(work.claim.id);
             let (pos, end) = work.claim.cursor.get();
+            let task = src.task();
+            tracing::debug!(gid = %task.gid, "CUID#{} - Segment [{pos}, {end})", task.conn);
             src.open(pos, end, work.total, work.ranged).await?;
             self.fetch_segment(src, &work.claim).await?;
         }

@@ -284,7 +284,14 @@ impl FtpClient {
         if r.is_err() {
             self.session.lose_step();
         }
-        self.session.on_reply(&r?)
+        let r = r?;
+        tracing::debug!(
+            "FTP {} - Received: {} {}",
+            self.peer,
+            r.code,
+            r.first_line()
+        );
+        self.session.on_reply(&r)
     }
 
     async fn connect_data(&mut self, port: u16) -> Result<TcpStream, FtpError> {
@@ -339,6 +346,14 @@ impl FtpClient {
 
     async fn send(&mut self, cmd: Command) -> Result<(), FtpError> {
         let bytes = cmd.encode()?;
+        match &cmd {
+            Command::Pass(_) => tracing::debug!("FTP {} - Sending: PASS ********", self.peer),
+            _ => tracing::debug!(
+                "FTP {} - Sending: {}",
+                self.peer,
+                String::from_utf8_lossy(&bytes).trim_end()
+            ),
+        }
         let timeout = self.timeouts.io;
         let ctrl = &mut self.ctrl;
         let r = with_timeout(timeout, async {
