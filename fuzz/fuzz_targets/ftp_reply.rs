@@ -5,8 +5,8 @@
 #![no_main]
 
 use arietta_ftp::{
-    parse_epsv, parse_mdtm, parse_pasv, parse_pwd, parse_size, Features, ReplyParser, Session,
-    SessionConfig, Step,
+    parse_epsv, parse_mdtm, parse_pasv, parse_pwd, parse_size, DataMode, Features, ReplyParser,
+    Session, Step, TransferType,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -16,10 +16,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let step = usize::from(control & 0x3f).max(1);
     let mut parser = ReplyParser::with_limits(512, 4096);
-    let mut config = SessionConfig::anonymous("/pub/dir/file");
-    config.offset = u64::from(control >> 6);
-    config.want_mtime = control & 0x40 != 0;
-    let mut session = Session::new(config);
+    let offset = u64::from(control >> 6);
+    let mut session = Session::new(control & 0x40 != 0);
+    // A download's operations in order; each starts when the one before
+    // is done, driven by whatever replies come out.
+    let dirs = vec!["pub".to_string(), "dir".to_string()];
+    let mut next_op = 0;
     let mut session_alive = true;
     for chunk in data.chunks(step) {
         parser.push(chunk);
@@ -38,14 +40,31 @@ fuzz_target!(|data: &[u8]| {
             let _ = parse_pwd(text);
             let _ = Features::from_reply(&reply);
             if session_alive {
-                match session.on_reply(&reply) {
-                    Ok(Step::OpenData(_)) => {
-                        if session.data_opened().is_err() {
-                            session_alive = false;
+                let mut step = session.on_reply(&reply);
+                loop {
+                    step = match step {
+                        Ok(Step::OpenData(_)) => session.data_opened(),
+                        Ok(Step::Write(_)) => session.written(),
+                        Ok(Step::Transfer { completed }) => Ok(session.finish(completed)),
+                        Ok(Step::Done) => {
+                            next_op += 1;
+                            match next_op {
+                                1 => Ok(session.login("anonymous", "ARIA2USER@")),
+                                2 => Ok(session.set_type(TransferType::Binary)),
+                                3 => session.change_dir(&dirs),
+                                4 => Ok(session.ask_modified("file")),
+                                5 => Ok(session.ask_size("file")),
+                                6 => session.retrieve("file", offset, DataMode::Passive),
+                                7 => Ok(session.abort()),
+                                _ => break,
+                            }
                         }
-                    }
-                    Ok(Step::Done) | Err(_) => session_alive = false,
-                    Ok(_) => {}
+                        Ok(Step::Send(_) | Step::AwaitReply) => break,
+                        Err(_) => {
+                            session_alive = false;
+                            break;
+                        }
+                    };
                 }
             }
         }

@@ -118,3 +118,14 @@ pub(crate) async fn write_and_report(
     });
     Ok(())
 }
+
+/// Tells the coordinator that the connection is over, with the segment it
+/// still held (its unfetched tail goes back to the free list).
+pub(crate) fn report_end(task: &ConnTask, seg: Option<SegId>, result: Result<(), FetchError>) {
+    let _ = task.to_coord.send(ToCoordinator::ConnEnded {
+        gid: task.gid,
+        conn: task.conn,
+        seg,
+        result,
+    });
+}

@@ -17,18 +17,16 @@ use arietta_ftp::{
     DataConnection, DataConnector, FtpClient, FtpError, Timeouts, Transfer, TransferType,
 };
 use arietta_net::{FamilyPref, NetStream};
+use arietta_storage::FileWriter;
 
 use url::{Host, Url};
 
 use crate::config::DownloadConfig;
-use crate::conn_link::{self, TargetWriter};
+use crate::conn_link;
 use crate::error::FetchError;
-use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
-use crate::segment_map::{Claim, SegId};
+use crate::messages::{ConnTask, ProbeInfo};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
 use crate::worker::CoreContext;
-
-/// Bytes read per write, as for HTTP.
-const READ_CHUNK: u64 = 256 << 10;
 /// aria2's anonymous password.
 const ANONYMOUS_PASSWORD: &str = "ARIA2USER@";
 
@@ -143,103 +141,165 @@ struct FtpFetch {
     proxy: Option<arietta_http::Proxy>,
     client: Option<FtpClient>,
     open: Option<Open>,
-    seg: Option<SegId>,
-    out: TargetWriter,
     total: Option<u64>,
     ranged: bool,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
-    let to_coord = task.to_coord.clone();
-    let (gid, conn) = (task.gid, task.conn);
-    let end = |result| {
-        let _ = to_coord.send(ToCoordinator::ConnEnded {
-            gid,
-            conn,
-            seg: None,
-            result,
-        });
-    };
     let url = match Url::parse(&task.url) {
         Ok(u) => u,
-        Err(_) => return end(Err(FetchError::UnsupportedUri(task.url.clone()))),
+        Err(_) => {
+            let err = FetchError::UnsupportedUri(task.url.clone());
+            return conn_link::report_end(&task, None, Err(err));
+        }
     };
     // Only `--proxy-method=tunnel` gets here with a proxy (see
     // `speaks_ftp`): control and data connections are CONNECT tunnels.
     let proxy = task.net.proxies.proxy_for(&url).cloned();
     let mut loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
         Ok(l) => l,
-        Err(e) => return end(Err(e)),
+        Err(e) => return conn_link::report_end(&task, None, Err(e)),
     };
     if let Some(p) = &proxy {
         loc.pool_key = format!("{} via {}:{}", loc.pool_key, p.host, p.port);
     }
-    let mut f = FtpFetch {
+    segment_driver::run(FtpFetch {
         ctx,
         task,
         loc,
         proxy,
         client: None,
         open: None,
-        seg: None,
-        out: TargetWriter::default(),
         total: None,
         ranged: false,
-    };
-    let result = f.drive().await;
-    if f.task.stop.load(Ordering::Relaxed) {
-        // Interrupted or removed: report now rather than spend the grace
-        // period on an orderly abort.
-        f.drop_connection();
+    })
+    .await;
+}
+
+impl SegmentSource for FtpFetch {
+    fn task(&self) -> &ConnTask {
+        &self.task
     }
-    f.end_transfer().await;
-    if let Some(c) = f.client.take() {
-        if f.task.cfg.ftp_reuse_connection {
-            f.ctx.ftp_pool.put(f.loc.pool_key.clone(), c);
-        } else {
-            c.quit().await;
+
+    fn ctx(&self) -> &CoreContext {
+        &self.ctx
+    }
+
+    async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
+        FtpFetch::probe(self).await
+    }
+
+    async fn start_probe_segment(&mut self, pos: u64) -> Result<(), FetchError> {
+        self.start(pos).await
+    }
+
+    fn stream_at(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.at)
+    }
+
+    /// FTP has no end offset: a transfer standing at `pos` simply runs on
+    /// into the segment; any other is aborted and a new RETR started.
+    async fn open(
+        &mut self,
+        pos: u64,
+        _end: u64,
+        total: Option<u64>,
+        ranged: bool,
+    ) -> Result<(), FetchError> {
+        self.total = total;
+        self.ranged = ranged;
+        if self.stream_at() != Some(pos) {
+            self.end_transfer().await;
+            self.start(pos).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&mut self, writer: &FileWriter, pos: u64, want: usize) -> Chunk {
+        let timeout = self.task.cfg.timeout;
+        let mut buf = writer.chunk(want);
+        let Some(open) = self.open.as_mut() else {
+            let err = FetchError::WrongResponse("no open transfer".into());
+            return Chunk::failed(buf, err);
+        };
+        let mut filled = 0usize;
+        let mut finished = false;
+        let mut error = None;
+        while filled < want {
+            let dst = &mut buf.as_mut_slice()[filled..want];
+            match open.xfer.read(dst, timeout).await {
+                Ok(0) => {
+                    finished = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) => {
+                    error = Some(e.into());
+                    break;
+                }
+            }
+        }
+        open.at = pos + filled as u64;
+        if error.is_some() {
+            self.drop_connection();
+        }
+        Chunk {
+            buf,
+            len: filled,
+            finished,
+            error,
         }
     }
-    let _ = to_coord.send(ToCoordinator::ConnEnded {
-        gid,
-        conn,
-        seg: f.seg.take(),
-        result,
-    });
+
+    async fn cut(&mut self) {
+        self.end_transfer().await;
+    }
+
+    async fn ended(&mut self, at: u64, _end: u64) -> Result<StreamEnd, FetchError> {
+        let Some(o) = self.open.take() else {
+            return Ok(StreamEnd::Complete);
+        };
+        match self.total {
+            None => {
+                self.finish(o).await?;
+                Ok(StreamEnd::Length(at))
+            }
+            Some(t) if at == t => {
+                self.finish(o).await?;
+                Ok(StreamEnd::Complete)
+            }
+            Some(t) => {
+                // The server cut the data connection short; its final
+                // reply may never come, so do not wait.
+                drop(o);
+                self.drop_connection();
+                Err(FtpError::Io {
+                    what: "data",
+                    message: format!("the data connection closed at byte {at} of {t}"),
+                }
+                .into())
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        if self.task.stop.load(Ordering::Relaxed) {
+            // Interrupted or removed: report now rather than spend the
+            // grace period on an orderly abort.
+            self.drop_connection();
+        }
+        self.end_transfer().await;
+        if let Some(c) = self.client.take() {
+            if self.task.cfg.ftp_reuse_connection {
+                self.ctx.ftp_pool.put(self.loc.pool_key.clone(), c);
+            } else {
+                c.quit().await;
+            }
+        }
+    }
 }
 
 impl FtpFetch {
-    async fn drive(&mut self) -> Result<(), FetchError> {
-        if self.task.probe {
-            let info = self.probe().await?;
-            match self.report_probe(info).await {
-                ProbeDecision::Stream { claim, target } => {
-                    self.out.set(target);
-                    self.seg = Some(claim.id);
-                    self.start(claim.cursor.get().0).await?;
-                    self.fetch_segment(&claim).await?;
-                }
-                ProbeDecision::AskForWork { target } => self.out.set(target),
-                ProbeDecision::Stop => return Ok(()),
-            }
-        }
-        loop {
-            let Some(work) = self.need_work().await else {
-                return Ok(());
-            };
-            self.out.set(work.target);
-            self.total = work.total;
-            self.ranged = work.ranged;
-            self.seg = Some(work.claim.id);
-            let pos = work.claim.cursor.get().0;
-            if self.open.as_ref().is_none_or(|o| o.at != pos) {
-                self.end_transfer().await;
-                self.start(pos).await?;
-            }
-            self.fetch_segment(&work.claim).await?;
-        }
-    }
-
     fn timeouts(&self) -> Timeouts {
         Timeouts {
             io: self.task.cfg.timeout,
@@ -368,15 +428,6 @@ impl FtpFetch {
         })
     }
 
-    async fn report_probe(&mut self, info: ProbeInfo) -> ProbeDecision {
-        conn_link::report_probe(&self.task, info).await
-    }
-
-    async fn need_work(&mut self) -> Option<Work> {
-        let at = self.open.as_ref().map(|o| o.at);
-        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
-    }
-
     /// Starts a RETR at `pos`.
     async fn start(&mut self, pos: u64) -> Result<(), FetchError> {
         if pos != 0 && !self.ranged {
@@ -405,94 +456,6 @@ impl FtpFetch {
                 self.client = Some(c);
             } else {
                 c.quit().await;
-            }
-        }
-    }
-
-    /// Streams the open transfer into the segment until the segment's end
-    /// (which a split may move down) or the file's. Every chunk is reported
-    /// `Written` only after its write completed.
-    async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.out.get(&self.ctx, &self.task).await?;
-        let gid = self.task.gid;
-        let timeout = self.task.cfg.timeout;
-        loop {
-            if self.task.stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let (pos, mut want) = claim.cursor.next_read(READ_CHUNK);
-            if want == 0 {
-                return Ok(());
-            }
-            want = conn_link::throttle(&self.task, want).await;
-            let Some(open) = self.open.as_mut() else {
-                return Err(FetchError::WrongResponse("no open transfer".into()));
-            };
-            let mut buf = writer.chunk(want as usize);
-            let mut filled = 0usize;
-            let mut eof = false;
-            let mut error = None;
-            while filled < want as usize {
-                let dst = &mut buf.as_mut_slice()[filled..want as usize];
-                match open.xfer.read(dst, timeout).await {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                }
-            }
-            let got = filled as u64;
-            let keep = claim.cursor.advance(pos, got);
-            open.at = pos + got;
-            if keep > 0 {
-                // Bytes read before a failure are still good: keep them.
-                conn_link::write_and_report(&self.task, &writer, buf, keep as usize, pos).await?;
-            }
-            if let Some(e) = error {
-                self.drop_connection();
-                return Err(e.into());
-            }
-            if keep < got {
-                // A split moved our end below what we read: the rest of
-                // this transfer belongs to someone else.
-                self.end_transfer().await;
-                return Ok(());
-            }
-            if eof {
-                let at = pos + got;
-                let Some(o) = self.open.take() else {
-                    return Ok(());
-                };
-                match self.total {
-                    None => {
-                        self.finish(o).await?;
-                        let _ = self
-                            .task
-                            .to_coord
-                            .send(ToCoordinator::StreamEnded { gid, len: at });
-                        return Ok(());
-                    }
-                    Some(t) if at == t => {
-                        self.finish(o).await?;
-                        return Ok(());
-                    }
-                    Some(t) => {
-                        // The server cut the data connection short; its
-                        // final reply may never come, so do not wait.
-                        drop(o);
-                        self.drop_connection();
-                        return Err(FtpError::Io {
-                            what: "data",
-                            message: format!("the data connection closed at byte {at} of {t}"),
-                        }
-                        .into());
-                    }
-                }
             }
         }
     }

@@ -8,7 +8,6 @@
 //! stream it to the file, report written ranges.
 
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use arietta_http::{ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead};
@@ -18,17 +17,12 @@ use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
 use url::Url;
 
-use crate::conn_link::{self, TargetWriter};
+use crate::conn_link;
 use crate::connection_pool::Conn;
 use crate::error::FetchError;
-use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
-use crate::segment_map::{Claim, SegId};
+use crate::messages::{ConnTask, ProbeInfo};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
 use crate::worker::CoreContext;
-
-/// Bytes read per write: large enough to amortise the io_uring round trip
-/// and the message to the coordinator, small enough to keep 16 connections
-/// × cores within a few MiB.
-const READ_CHUNK: u64 = 256 << 10;
 /// aria2 follows at most this many redirects.
 const MAX_REDIRECTS: usize = 20;
 /// Error bodies and redirect bodies up to this size are drained to keep
@@ -49,8 +43,6 @@ struct Fetch {
     task: ConnTask,
     url: Url,
     open: Option<Open>,
-    seg: Option<SegId>,
-    out: TargetWriter,
     /// Length the coordinator expects (ranged downloads), to check 206s.
     total: Option<u64>,
     /// Whether the server answers ranges.
@@ -58,94 +50,111 @@ struct Fetch {
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
-    let to_coord = task.to_coord.clone();
-    let (gid, conn) = (task.gid, task.conn);
     let url = match Url::parse(&task.url) {
         Ok(u) => u,
         Err(_) => {
-            let _ = to_coord.send(ToCoordinator::ConnEnded {
-                gid,
-                conn,
-                seg: None,
-                result: Err(FetchError::UnsupportedUri(task.url.clone())),
-            });
-            return;
+            let err = FetchError::UnsupportedUri(task.url.clone());
+            return conn_link::report_end(&task, None, Err(err));
         }
     };
-    let mut f = Fetch {
+    segment_driver::run(Fetch {
         ctx,
         task,
         url,
         open: None,
-        seg: None,
-        out: TargetWriter::default(),
         total: None,
         ranged: false,
-    };
-    let result = f.drive().await;
-    if let Some(o) = f.open.take() {
-        f.ctx.pool.put(o.pool_key, o.conn);
+    })
+    .await;
+}
+
+impl SegmentSource for Fetch {
+    fn task(&self) -> &ConnTask {
+        &self.task
     }
-    let _ = to_coord.send(ToCoordinator::ConnEnded {
-        gid,
-        conn,
-        seg: f.seg.take(),
-        result,
-    });
+
+    fn ctx(&self) -> &CoreContext {
+        &self.ctx
+    }
+
+    async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
+        Fetch::probe(self).await
+    }
+
+    async fn release(&mut self) {
+        self.drop_open().await;
+    }
+
+    fn stream_at(&self) -> Option<u64> {
+        self.open
+            .as_ref()
+            .filter(|o| !o.conn.body_decoder().is_finished())
+            .map(|o| o.at)
+    }
+
+    async fn open(
+        &mut self,
+        pos: u64,
+        end: u64,
+        total: Option<u64>,
+        ranged: bool,
+    ) -> Result<(), FetchError> {
+        self.total = total;
+        self.ranged = ranged;
+        if self.stream_at() == Some(pos) {
+            return Ok(());
+        }
+        self.drop_open().await;
+        if ranged {
+            self.request_range(pos, end).await
+        } else {
+            self.request_whole(pos).await
+        }
+    }
+
+    async fn read(&mut self, writer: &FileWriter, pos: u64, want: usize) -> Chunk {
+        let timeout = self.task.cfg.timeout;
+        let Some(open) = self.open.as_mut() else {
+            let err = FetchError::WrongResponse("no open response".into());
+            return Chunk::failed(ChunkBuf::Heap(Vec::new()), err);
+        };
+        let chunk = read_chunk(open, writer, want, timeout).await;
+        open.at = pos + chunk.len as u64;
+        chunk
+    }
+
+    async fn cut(&mut self) {
+        self.open = None;
+    }
+
+    async fn ended(&mut self, at: u64, end: u64) -> Result<StreamEnd, FetchError> {
+        if self.total.is_none() {
+            return Ok(StreamEnd::Length(at));
+        }
+        if at < end && self.ranged {
+            // The response covered part of the segment (the probe's first
+            // `-k` bytes): ask for the rest on the same connection.
+            self.request_range(at, end).await?;
+            return Ok(StreamEnd::Reopened);
+        }
+        if at < end {
+            return Err(FetchError::Http(HttpError::UnexpectedEof));
+        }
+        Ok(StreamEnd::Complete)
+    }
+
+    fn failed(&mut self) {
+        self.open = None;
+    }
+
+    async fn close(&mut self) {
+        if let Some(o) = self.open.take() {
+            self.ctx.pool.put(o.pool_key, o.conn);
+        }
+    }
 }
 
 impl Fetch {
-    async fn drive(&mut self) -> Result<(), FetchError> {
-        if self.task.probe {
-            match self.probe().await? {
-                ProbeDecision::Stream { claim, target } => {
-                    self.out.set(target);
-                    self.seg = Some(claim.id);
-                    self.fetch_segment(&claim).await?;
-                }
-                ProbeDecision::AskForWork { target } => {
-                    self.out.set(target);
-                    self.drop_open().await;
-                }
-                ProbeDecision::Stop => return Ok(()),
-            }
-        }
-        loop {
-            let Some(work) = self.need_work().await else {
-                return Ok(());
-            };
-            self.out.set(work.target);
-            self.total = work.total;
-            self.ranged = work.ranged;
-            self.seg = Some(work.claim.id);
-            let (pos, end) = work.claim.cursor.get();
-            let continues = self
-                .open
-                .as_ref()
-                .is_some_and(|o| o.at == pos && !o.conn.body_decoder().is_finished());
-            if !continues {
-                self.drop_open().await;
-                if work.ranged {
-                    self.request_range(pos, end).await?;
-                } else {
-                    self.request_whole(pos).await?;
-                }
-            }
-            self.fetch_segment(&work.claim).await?;
-        }
-    }
-
-    async fn need_work(&mut self) -> Option<Work> {
-        let at = self
-            .open
-            .as_ref()
-            .filter(|o| !o.conn.body_decoder().is_finished())
-            .map(|o| o.at);
-        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
-    }
-
-    /// Returns an idle connection to the pool, or closes one with an unread
-    /// body (small leftovers are drained to keep the connection).
     async fn drop_open(&mut self) {
         if let Some(mut o) = self.open.take() {
             if !o.conn.body_decoder().is_finished() {
@@ -165,7 +174,7 @@ impl Fetch {
         }
     }
 
-    async fn probe(&mut self) -> Result<ProbeDecision, FetchError> {
+    async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
         // The probe asks for the first `-k` bytes only: no segment is
         // shorter, so the response never runs past the probe's own segment
         // into bytes other connections fetch (an open-ended range would
@@ -193,7 +202,7 @@ impl Fetch {
         if head.status == 304 && ims.is_some() {
             info.not_modified = true;
             self.drop_open().await;
-            return self.report_probe(info).await;
+            return Ok(info);
         }
         if head.status == 416 {
             // `bytes=0-` of an empty file is unsatisfiable: that is a
@@ -203,7 +212,7 @@ impl Fetch {
                 info.ranges = true;
                 self.total = info.total;
                 self.drop_open().await;
-                return self.report_probe(info).await;
+                return Ok(info);
             }
         }
         check_status(&head)?;
@@ -245,7 +254,7 @@ impl Fetch {
         {
             info.metalink = Some(self.read_whole_body(info.total).await?);
         }
-        self.report_probe(info).await
+        Ok(info)
     }
 
     /// Reads the rest of a (small) response into memory: a metalink to
@@ -284,10 +293,6 @@ impl Fetch {
             }
         }
         Ok(out)
-    }
-
-    async fn report_probe(&mut self, info: ProbeInfo) -> Result<ProbeDecision, FetchError> {
-        Ok(conn_link::report_probe(&self.task, info).await)
     }
 
     /// Without range support the body is fetched whole, from byte 0.
@@ -474,93 +479,6 @@ impl Fetch {
             timeout: cfg.timeout,
         }
     }
-
-    /// Streams the open response into the segment until the segment's end
-    /// (which may move down when the coordinator splits it) or the body's.
-    ///
-    /// Every chunk is reported as `Written` once its write completed, so the
-    /// coordinator's view (and the control file) lags the disk by at most
-    /// one chunk per connection and never runs ahead of it.
-    async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.out.get(&self.ctx, &self.task).await?;
-        let gid = self.task.gid;
-        let timeout = self.task.cfg.timeout;
-        let unknown_length = self.total.is_none();
-        let result: Result<(), FetchError> = async {
-            loop {
-                if self.task.stop.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                let (pos, mut want) = claim.cursor.next_read(READ_CHUNK);
-                if want == 0 {
-                    return Ok(());
-                }
-                want = conn_link::throttle(&self.task, want).await;
-                let Some(open) = self.open.as_mut() else {
-                    return Err(FetchError::WrongResponse("no open response".into()));
-                };
-                let Chunk {
-                    buf,
-                    len,
-                    finished,
-                    error,
-                } = read_chunk(open, &writer, want as usize, timeout).await;
-                let got = len as u64;
-                let keep = claim.cursor.advance(pos, got);
-                open.at = pos + got;
-                if keep > 0 {
-                    // Bytes read before a failure are still good: keep them.
-                    conn_link::write_and_report(&self.task, &writer, buf, keep as usize, pos)
-                        .await?;
-                }
-                if let Some(e) = error {
-                    return Err(e);
-                }
-                if keep < got {
-                    // A split moved our end below what we read: the rest of
-                    // this response belongs to someone else.
-                    self.open = None;
-                    return Ok(());
-                }
-                if finished {
-                    let (p, end) = claim.cursor.get();
-                    if unknown_length {
-                        let _ = self
-                            .task
-                            .to_coord
-                            .send(ToCoordinator::StreamEnded { gid, len: p });
-                        return Ok(());
-                    }
-                    if p < end && self.ranged {
-                        // The response covered part of the segment (the
-                        // probe's first `-k` bytes): ask for the rest on the
-                        // same connection.
-                        self.request_range(p, end).await?;
-                        continue;
-                    }
-                    if p < end {
-                        return Err(FetchError::Http(HttpError::UnexpectedEof));
-                    }
-                    return Ok(());
-                }
-            }
-        }
-        .await;
-        if result.is_err() {
-            self.open = None;
-        }
-        result
-    }
-}
-
-/// What one read produced: data (possibly partial), whether the body
-/// ended, and the error that cut it short, if any.
-struct Chunk {
-    buf: ChunkBuf,
-    /// Bytes of `buf` filled.
-    len: usize,
-    finished: bool,
-    error: Option<FetchError>,
 }
 
 /// Reads up to `want` decoded body bytes (fewer when the body ends).

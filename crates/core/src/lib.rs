@@ -22,6 +22,7 @@ pub mod metalink_plan;
 mod net_context;
 mod piece_verify;
 mod prepare;
+mod segment_driver;
 pub mod segment_map;
 mod segmented;
 pub mod server_stat;

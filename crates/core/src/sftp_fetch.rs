@@ -8,20 +8,18 @@
 //! offset and reported only once the write completed.
 
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 
 use arietta_sftp::{
     default_key_files, read_size, remote_path, Credentials, HostKeyCheck, SessionConfig,
     SftpConnection, SftpError,
 };
-use arietta_storage::ChunkBuf;
+use arietta_storage::{ChunkBuf, FileWriter};
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::conn_link::{self, TargetWriter};
 use crate::error::FetchError;
-use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
-use crate::segment_map::{Claim, SegId};
+use crate::messages::{ConnTask, ProbeInfo};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
 use crate::worker::CoreContext;
 
 /// Bytes per read: libssh2 keeps many SFTP read requests in flight for a
@@ -36,67 +34,49 @@ struct SftpFetch {
     task: ConnTask,
     session: Option<SftpConnection>,
     path: String,
-    seg: Option<SegId>,
-    out: TargetWriter,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
-    let to_coord = task.to_coord.clone();
-    let (gid, conn) = (task.gid, task.conn);
-    let mut f = SftpFetch {
+    segment_driver::run(SftpFetch {
         ctx,
         task,
         session: None,
         path: String::new(),
-        seg: None,
-        out: TargetWriter::default(),
-    };
-    let result = f.drive().await;
-    // Dropping the session ends its thread, which logs out.
-    f.session = None;
-    let _ = to_coord.send(ToCoordinator::ConnEnded {
-        gid,
-        conn,
-        seg: f.seg.take(),
-        result,
-    });
+    })
+    .await;
 }
 
 impl SftpFetch {
-    async fn drive(&mut self) -> Result<(), FetchError> {
+    fn session(&self) -> &SftpConnection {
+        self.session.as_ref().expect("connected before use")
+    }
+}
+
+impl SegmentSource for SftpFetch {
+    fn task(&self) -> &ConnTask {
+        &self.task
+    }
+
+    fn ctx(&self) -> &CoreContext {
+        &self.ctx
+    }
+
+    fn chunk_size(&self, at: u64, end: u64) -> u64 {
+        read_size(end.saturating_sub(at), READ_CHUNK, MIN_READ)
+    }
+
+    async fn open_session(&mut self) -> Result<(), FetchError> {
         let url = Url::parse(&self.task.url)
             .map_err(|_| FetchError::UnsupportedUri(self.task.url.clone()))?;
         let cfg = session_config(&url, &self.task)?;
         self.path = remote_path(&percent_decode_str(url.path()).decode_utf8_lossy());
         self.session = Some(SftpConnection::connect(cfg).await?);
-        if self.task.probe {
-            match self.probe().await? {
-                ProbeDecision::Stream { claim, target } => {
-                    self.out.set(target);
-                    self.seg = Some(claim.id);
-                    self.fetch_segment(&claim).await?;
-                }
-                ProbeDecision::AskForWork { target } => self.out.set(target),
-                ProbeDecision::Stop => return Ok(()),
-            }
-        }
-        loop {
-            let Some(work) = self.need_work().await else {
-                return Ok(());
-            };
-            self.out.set(work.target);
-            self.seg = Some(work.claim.id);
-            self.fetch_segment(&work.claim).await?;
-        }
+        Ok(())
     }
 
-    fn session(&self) -> &SftpConnection {
-        self.session.as_ref().expect("connected before use")
-    }
-
-    async fn probe(&mut self) -> Result<ProbeDecision, FetchError> {
+    async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
         let st = self.session().stat(&self.path).await?;
-        let info = ProbeInfo {
+        Ok(ProbeInfo {
             final_url: self.task.url.clone(),
             total: Some(st.size),
             ranges: true,
@@ -107,51 +87,45 @@ impl SftpFetch {
             mirrors: Vec::new(),
             digest: None,
             metalink: None,
+        })
+    }
+
+    /// SFTP reads at any offset: there is no stream to stand anywhere.
+    async fn open(&mut self, _: u64, _: u64, _: Option<u64>, _: bool) -> Result<(), FetchError> {
+        Ok(())
+    }
+
+    async fn read(&mut self, _: &FileWriter, pos: u64, want: usize) -> Chunk {
+        let (buf, error) = match self.session().read_at(&self.path, pos, want).await {
+            Ok(buf) => (buf, None),
+            Err(e) => (Vec::new(), Some(e.into())),
         };
-        Ok(conn_link::report_probe(&self.task, info).await)
-    }
-
-    async fn need_work(&mut self) -> Option<Work> {
-        let at = None;
-        conn_link::ask_for_work(&self.task, self.seg.take(), at).await
-    }
-
-    /// Reads the segment until its end (which moves down when the
-    /// coordinator splits it), reporting each chunk once it is on disk.
-    async fn fetch_segment(&mut self, claim: &Claim) -> Result<(), FetchError> {
-        let writer = self.out.get(&self.ctx, &self.task).await?;
-        loop {
-            if self.task.stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let (at, end) = claim.cursor.get();
-            let size = read_size(end.saturating_sub(at), READ_CHUNK, MIN_READ);
-            let (pos, mut want) = claim.cursor.next_read(size);
-            if want == 0 {
-                return Ok(());
-            }
-            want = conn_link::throttle(&self.task, want).await;
-            let buf = self
-                .session()
-                .read_at(&self.path, pos, want as usize)
-                .await?;
-            let got = buf.len() as u64;
-            let keep = claim.cursor.advance(pos, got);
-            if keep > 0 {
-                conn_link::write_and_report(
-                    &self.task,
-                    &writer,
-                    ChunkBuf::Heap(buf),
-                    keep as usize,
-                    pos,
-                )
-                .await?;
-            }
-            if got < want {
-                // The file ended before the segment did: it shrank.
-                return Err(SftpError::UnexpectedEof { at: pos + got }.into());
-            }
+        let got = buf.len();
+        // A short read means the file ended before the segment did: it
+        // shrank.
+        let error = error.or_else(|| {
+            (got < want).then(|| {
+                SftpError::UnexpectedEof {
+                    at: pos + got as u64,
+                }
+                .into()
+            })
+        });
+        Chunk {
+            len: got,
+            buf: ChunkBuf::Heap(buf),
+            finished: false,
+            error,
         }
+    }
+
+    async fn ended(&mut self, _: u64, _: u64) -> Result<StreamEnd, FetchError> {
+        Ok(StreamEnd::Complete)
+    }
+
+    async fn close(&mut self) {
+        // Dropping the session ends its thread, which logs out.
+        self.session = None;
     }
 }
 

@@ -1,12 +1,10 @@
 //! A thin async FTP client on glommio: one control connection, driven one
 //! command at a time, with data connections opened per transfer.
 //!
-//! The pure pieces (reply parser, command encoders, PASV/EPSV/SIZE/MDTM/PWD
-//! parsers) do the protocol work; this file only moves bytes and decides
-//! what to send next. A client remembers what it already set up (login
-//! directory, current directory, transfer type, refused extensions), so a
-//! connection reused for the next segment or the next file sends only the
-//! commands that change something.
+//! What to send and what each reply means is [`Session`]'s business; this
+//! file only moves bytes: it writes the commands the session names, feeds
+//! it the replies, opens and accepts data connections, and bounds every
+//! wait with the timeouts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -16,18 +14,13 @@ use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::commands::{Command, TransferType};
-use crate::directory::parse_pwd;
 use crate::error::FtpError;
-use crate::file_facts::{parse_mdtm, parse_size};
-use crate::passive::{parse_epsv, parse_pasv};
 use crate::reply::{Reply, ReplyParser};
+use crate::session::{DataMode, Session, Step};
 
 /// How long an abort may take to drain the server's replies before the
 /// control connection is given up (and closed) instead.
 const ABORT_DRAIN: Duration = Duration::from_secs(3);
-/// An abort produces at most a few replies (426, 225/226, the NOOP's 200);
-/// more than this means the server is not following along.
-const ABORT_MAX_REPLIES: usize = 8;
 
 /// Timeouts for one client, from `--timeout` and `--connect-timeout`.
 #[derive(Debug, Clone, Copy)]
@@ -61,18 +54,8 @@ pub struct FtpClient {
     peer: SocketAddr,
     local: SocketAddr,
     timeouts: Timeouts,
-    /// The directory the login landed in (PWD), which URI paths are
-    /// relative to; `None` when the server would not say.
-    home: Option<String>,
-    /// Path components (relative to `home`) we are in now; `None` when
-    /// unknown (after a failed CWD).
-    cwd: Option<Vec<String>>,
-    transfer_type: Option<TransferType>,
-    epsv_refused: bool,
-    eprt_refused: bool,
-    /// False once the reply stream can no longer be trusted to be in step
-    /// with our commands; such a connection is never reused.
-    in_step: bool,
+    /// The command sequence and what the connection has set up.
+    session: Session,
     /// Set when the control connection is tunnelled: data connections go
     /// the same way, and only passive mode is possible.
     data_connector: Option<DataConnector>,
@@ -133,19 +116,11 @@ impl FtpClient {
             peer,
             local,
             timeouts,
-            home: None,
-            cwd: None,
-            transfer_type: None,
-            epsv_refused: false,
-            eprt_refused: false,
-            in_step: true,
+            session: Session::new(peer.is_ipv6()),
             data_connector,
         };
         c.parser.push(already_read);
-        let greeting = c.final_reply().await?;
-        if greeting.code != 220 {
-            return Err(failed("greeting", &greeting));
-        }
+        c.exchange(Step::AwaitReply).await?;
         Ok(c)
     }
 
@@ -158,97 +133,42 @@ impl FtpClient {
     /// in step with its replies, and able to find its way back to any
     /// directory (the login directory is known).
     pub fn reusable(&self) -> bool {
-        self.in_step && self.home.is_some()
+        self.session.reusable()
     }
 
     /// USER, then PASS when asked, then PWD to learn the login directory.
     /// 530 (or another 5yz to USER/PASS) is a refused login: exit 24.
     pub async fn login(&mut self, user: &str, password: &str) -> Result<(), FtpError> {
-        let r = self.command(Command::User(user.to_owned())).await?;
-        let r = match r.code {
-            230 => r,
-            331 | 332 => self.command(Command::Pass(password.to_owned())).await?,
-            _ => return Err(login_error(&r, "USER")),
-        };
-        match r.code {
-            230 | 202 => {}
-            _ => return Err(login_error(&r, "PASS")),
-        }
-        let pwd = self.command(Command::Pwd).await?;
-        if pwd.code == 257 {
-            self.home = parse_pwd(pwd.first_line()).ok();
-        }
-        self.cwd = Some(Vec::new());
-        Ok(())
+        let step = self.session.login(user, password);
+        self.exchange(step).await
     }
 
     /// `TYPE I` or `TYPE A`, unless already set.
     pub async fn set_type(&mut self, t: TransferType) -> Result<(), FtpError> {
-        if self.transfer_type == Some(t) {
-            return Ok(());
-        }
-        let r = self.command(Command::Type(t)).await?;
-        if !r.is_completion() {
-            return Err(failed("TYPE", &r));
-        }
-        self.transfer_type = Some(t);
-        Ok(())
+        let step = self.session.set_type(t);
+        self.exchange(step).await
     }
 
     /// Moves to the directory `dirs` (components relative to the login
-    /// directory, as in an ftp:// URI). One absolute CWD when the login
-    /// directory is known, else one CWD per component from the login
-    /// directory. Nothing is sent when already there.
+    /// directory, as in an ftp:// URI); nothing is sent when already there.
     pub async fn change_dir(&mut self, dirs: &[String]) -> Result<(), FtpError> {
-        if self.cwd.as_deref() == Some(dirs) {
-            return Ok(());
-        }
-        let steps: Vec<String> = match (&self.home, &self.cwd) {
-            (Some(home), _) => vec![join_dir(home, dirs)],
-            (None, Some(cur)) if cur.is_empty() => dirs.to_vec(),
-            (None, _) => return Err(FtpError::Misuse("directory unknown; use a new connection")),
-        };
-        self.cwd = None;
-        for dir in steps {
-            let r = self.command(Command::Cwd(dir)).await?;
-            if !r.is_completion() {
-                return Err(match r.code {
-                    550 => FtpError::NotFound {
-                        code: r.code,
-                        text: r.text(),
-                    },
-                    _ => failed("CWD", &r),
-                });
-            }
-        }
-        self.cwd = Some(dirs.to_vec());
-        Ok(())
+        let step = self.session.change_dir(dirs)?;
+        self.exchange(step).await
     }
 
     /// SIZE: `Some(bytes)`, `None` when the server does not support it, and
     /// exit 3 when it says the file is not there.
     pub async fn size(&mut self, file: &str) -> Result<Option<u64>, FtpError> {
-        let r = self.command(Command::Size(file.to_owned())).await?;
-        match r.code {
-            213 => parse_size(r.first_line()).map(Some),
-            550 => Err(FtpError::NotFound {
-                code: r.code,
-                text: r.text(),
-            }),
-            421 => Err(failed("SIZE", &r)),
-            _ => Ok(None),
-        }
+        let step = self.session.ask_size(file);
+        self.exchange(step).await?;
+        Ok(self.session.size())
     }
 
-    /// MDTM, for `--remote-time`; any failure just means "unknown".
+    /// MDTM, for `--remote-time`; any failure but 421 just means "unknown".
     pub async fn modified(&mut self, file: &str) -> Result<Option<SystemTime>, FtpError> {
-        let r = self.command(Command::Mdtm(file.to_owned())).await?;
-        if r.code == 421 {
-            return Err(failed("MDTM", &r));
-        }
-        Ok((r.code == 213)
-            .then(|| parse_mdtm(r.first_line()).ok())
-            .flatten())
+        let step = self.session.ask_modified(file);
+        self.exchange(step).await?;
+        Ok(self.session.modified())
     }
 
     /// Opens a data connection, sends REST (when `offset > 0`) and RETR,
@@ -259,22 +179,37 @@ impl FtpClient {
         offset: u64,
         mode: DataConnection,
     ) -> Result<Transfer, FtpError> {
-        match mode {
-            DataConnection::Passive => {
-                let addr = self.passive_address().await?;
-                let data = match self.data_connector.clone() {
-                    Some(connect) => Pending::Connected(connect(addr.port()).await?),
-                    None => self.connect_data(addr).await?,
-                };
-                self.rest_retr(file, offset, data).await
+        let (mode, mut pending) = match mode {
+            DataConnection::Passive => (DataMode::Passive, None),
+            DataConnection::Active if self.data_connector.is_some() => {
+                return Err(FtpError::Misuse(
+                    "active mode (--ftp-pasv=false) cannot work through a proxy tunnel",
+                ))
             }
-            DataConnection::Active if self.data_connector.is_some() => Err(FtpError::Misuse(
-                "active mode (--ftp-pasv=false) cannot work through a proxy tunnel",
-            )),
             DataConnection::Active => {
-                let listener = self.active_listener().await?;
-                self.rest_retr(file, offset, Pending::Listening(listener))
-                    .await
+                let (listener, addr) = self.active_listener()?;
+                (DataMode::Active(addr), Some(Pending::Listening(listener)))
+            }
+        };
+        let mut step = self.session.retrieve(file, offset, mode)?;
+        loop {
+            match self.run(step).await? {
+                Step::OpenData(port) => {
+                    let data = match self.data_connector.clone() {
+                        Some(connect) => connect(port).await?,
+                        None => self.connect_data(port).await?,
+                    };
+                    pending = Some(Pending::Connected(data));
+                    step = self.session.data_opened()?;
+                }
+                Step::Transfer { completed } => {
+                    let data = match pending {
+                        Some(p) => self.data_stream(p).await?,
+                        None => return Err(FtpError::Misuse("RETR without a data connection")),
+                    };
+                    return Ok(Transfer { data, completed });
+                }
+                _ => return Err(FtpError::Misuse("RETR ended without a transfer")),
             }
         }
     }
@@ -284,94 +219,95 @@ impl FtpClient {
     pub async fn finish(&mut self, t: Transfer) -> Result<(), FtpError> {
         let Transfer { data, completed } = t;
         drop(data);
-        if completed {
-            return Ok(());
-        }
-        let r = self.final_reply().await?;
-        if r.is_completion() {
-            Ok(())
-        } else {
-            Err(failed("RETR", &r))
-        }
+        let step = self.session.finish(completed);
+        self.exchange(step).await
     }
 
     /// Stops a transfer before the end of the file: closes the data
-    /// connection, sends ABOR and NOOP, and reads replies up to the NOOP's
-    /// `200` (servers differ in how many replies an abort produces: 426
-    /// then 226, just 226, or 226 for a transfer that had already ended
-    /// and 225 for the ABOR). Returns whether the connection is still in
-    /// step and fit for the next command; if not, drop it.
+    /// connection, then ABOR and NOOP with the replies drained (see
+    /// [`Session::abort`]). Returns whether the connection is still in step
+    /// and fit for the next command; if not, drop it.
     pub async fn abort(&mut self, t: Transfer) -> bool {
         drop(t);
-        let drained = future::or(
-            async {
-                self.send(Command::Abor).await.ok()?;
-                self.send(Command::Noop).await.ok()?;
-                for _ in 0..ABORT_MAX_REPLIES {
-                    let r = self.read_reply().await.ok()?;
-                    if r.code == 200 {
-                        return Some(());
-                    }
-                }
-                None
-            },
-            async {
-                glommio::timer::sleep(ABORT_DRAIN).await;
-                None
-            },
-        )
+        let step = self.session.abort();
+        let drained = future::or(async { self.exchange(step).await.ok() }, async {
+            glommio::timer::sleep(ABORT_DRAIN).await;
+            None
+        })
         .await;
         if drained.is_none() {
-            self.in_step = false;
+            self.session.lose_step();
         }
-        self.in_step
+        self.session.in_step()
     }
 
     /// Sends QUIT without waiting for the answer: the connection is being
     /// dropped anyway.
     pub async fn quit(mut self) {
-        let _ = future::or(async { self.send(Command::Quit).await.ok() }, async {
+        let step = self.session.quit();
+        let _ = future::or(async { self.exchange(step).await.ok() }, async {
             glommio::timer::sleep(Duration::from_millis(100)).await;
             None
         })
         .await;
     }
 
-    async fn passive_address(&mut self) -> Result<SocketAddr, FtpError> {
-        if !self.epsv_refused {
-            let r = self.command(Command::Epsv).await?;
-            if r.code == 229 {
-                let port = parse_epsv(r.first_line())?;
-                return Ok(SocketAddr::new(self.peer.ip(), port));
-            }
-            if r.code == 421 || self.peer.is_ipv6() {
-                return Err(failed("EPSV", &r));
-            }
-            self.epsv_refused = true;
+    /// Runs the session from `step` to the end of its operation.
+    async fn exchange(&mut self, step: Step) -> Result<(), FtpError> {
+        match self.run(step).await? {
+            Step::Done => Ok(()),
+            _ => Err(FtpError::Misuse("operation wants a data connection")),
         }
-        let r = self.command(Command::Pasv).await?;
-        if r.code != 227 {
-            return Err(failed("PASV", &r));
-        }
-        // The advertised address is ignored in favour of the control
-        // connection's peer, as curl does: servers behind NAT advertise
-        // their inside address, and a hostile one could point us anywhere.
-        let addr = parse_pasv(r.first_line())?;
-        Ok(SocketAddr::new(self.peer.ip(), addr.port()))
     }
 
-    async fn connect_data(&mut self, addr: SocketAddr) -> Result<Pending, FtpError> {
-        let s = arietta_net::connect(&[addr], self.timeouts.connect)
+    /// Writes commands and feeds replies until the session is done or needs
+    /// a data connection.
+    async fn run(&mut self, mut step: Step) -> Result<Step, FtpError> {
+        loop {
+            step = match step {
+                Step::Send(cmd) => {
+                    self.send(cmd).await?;
+                    self.reply().await?
+                }
+                Step::Write(cmd) => {
+                    self.send(cmd).await?;
+                    self.session.written()?
+                }
+                Step::AwaitReply => self.reply().await?,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    async fn reply(&mut self) -> Result<Step, FtpError> {
+        let r = self.read_reply().await;
+        if r.is_err() {
+            self.session.lose_step();
+        }
+        let r = r?;
+        tracing::debug!(
+            "FTP {} - Received: {} {}",
+            self.peer,
+            r.code,
+            r.first_line()
+        );
+        self.session.on_reply(&r)
+    }
+
+    async fn connect_data(&mut self, port: u16) -> Result<TcpStream, FtpError> {
+        let addr = SocketAddr::new(self.peer.ip(), port);
+        arietta_net::connect(&[addr], self.timeouts.connect)
             .await
             .map_err(|e| FtpError::Connect {
                 what: "data",
                 code: e.aria2_exit_code(),
                 message: e.to_string(),
-            })?;
-        Ok(Pending::Connected(s))
+            })
     }
 
-    async fn active_listener(&mut self) -> Result<TcpListener, FtpError> {
+    /// A listener for the server's data connection, at the control
+    /// connection's local address.
+    fn active_listener(&mut self) -> Result<(TcpListener, SocketAddr), FtpError> {
         let listener =
             TcpListener::bind(SocketAddr::new(self.local.ip(), 0)).map_err(|e| FtpError::Io {
                 what: "data",
@@ -381,98 +317,43 @@ impl FtpClient {
             what: "data",
             message: e.to_string(),
         })?;
-        let v4 = match addr {
-            SocketAddr::V4(v4) => Some(v4),
-            SocketAddr::V6(v6) => v6
-                .ip()
-                .to_ipv4_mapped()
-                .map(|ip| std::net::SocketAddrV4::new(ip, v6.port())),
-        };
-        if !self.eprt_refused {
-            let r = self.command(Command::Eprt(addr)).await?;
-            if r.is_completion() {
-                return Ok(listener);
-            }
-            if r.code == 421 || v4.is_none() {
-                return Err(failed("EPRT", &r));
-            }
-            self.eprt_refused = true;
-        }
-        let Some(v4) = v4 else {
-            return Err(FtpError::Misuse("PORT needs an IPv4 address"));
-        };
-        let r = self.command(Command::Port(v4)).await?;
-        if !r.is_completion() {
-            return Err(failed("PORT", &r));
-        }
-        Ok(listener)
+        Ok((listener, addr))
     }
 
-    async fn rest_retr(
-        &mut self,
-        file: &str,
-        offset: u64,
-        pending: Pending,
-    ) -> Result<Transfer, FtpError> {
-        if offset > 0 {
-            let r = self.command(Command::Rest(offset)).await?;
-            if r.code != 350 {
-                return Err(FtpError::ResumeUnsupported {
-                    code: r.code,
-                    text: r.text(),
-                });
-            }
-        }
-        self.send(Command::Retr(file.to_owned())).await?;
-        let started = loop {
-            let r = self.read_reply().await?;
-            match r.code {
-                110 => continue,
-                125 | 150 => break false,
-                226 | 250 => break true,
-                550 => {
-                    return Err(FtpError::NotFound {
-                        code: r.code,
-                        text: r.text(),
-                    })
-                }
-                _ => return Err(failed("RETR", &r)),
-            }
+    /// The data connection of a started transfer: the passive one, or the
+    /// server's connection to our listener (from the server, nobody else).
+    async fn data_stream(&mut self, pending: Pending) -> Result<TcpStream, FtpError> {
+        let l = match pending {
+            Pending::Connected(s) => return Ok(s),
+            Pending::Listening(l) => l,
         };
-        let data = match pending {
-            Pending::Connected(s) => s,
-            Pending::Listening(l) => {
-                let s = with_timeout(self.timeouts.connect, async {
-                    l.accept().await.map_err(|e| FtpError::Io {
-                        what: "data",
-                        message: e.to_string(),
-                    })
-                })
-                .await?;
-                let from = s.peer_addr().map(|a| a.ip()).ok();
-                if from.map(canonical) != Some(canonical(self.peer.ip())) {
-                    return Err(FtpError::ForeignDataPeer {
-                        got: from.map_or_else(|| "?".into(), |a| a.to_string()),
-                        want: self.peer.ip().to_string(),
-                    });
-                }
-                s
-            }
-        };
-        Ok(Transfer {
-            data,
-            completed: started,
+        let s = with_timeout(self.timeouts.connect, async {
+            l.accept().await.map_err(|e| FtpError::Io {
+                what: "data",
+                message: e.to_string(),
+            })
         })
-    }
-
-    /// Sends a command and returns its final (non-1yz) reply.
-    async fn command(&mut self, cmd: Command) -> Result<Reply, FtpError> {
-        self.send(cmd).await?;
-        self.final_reply().await
+        .await?;
+        let from = s.peer_addr().map(|a| a.ip()).ok();
+        if from.map(canonical) != Some(canonical(self.peer.ip())) {
+            return Err(FtpError::ForeignDataPeer {
+                got: from.map_or_else(|| "?".into(), |a| a.to_string()),
+                want: self.peer.ip().to_string(),
+            });
+        }
+        Ok(s)
     }
 
     async fn send(&mut self, cmd: Command) -> Result<(), FtpError> {
         let bytes = cmd.encode()?;
+        match &cmd {
+            Command::Pass(_) => tracing::debug!("FTP {} - Sending: PASS ********", self.peer),
+            _ => tracing::debug!(
+                "FTP {} - Sending: {}",
+                self.peer,
+                String::from_utf8_lossy(&bytes).trim_end()
+            ),
+        }
         let timeout = self.timeouts.io;
         let ctrl = &mut self.ctrl;
         let r = with_timeout(timeout, async {
@@ -481,29 +362,12 @@ impl FtpClient {
         })
         .await;
         if r.is_err() {
-            self.in_step = false;
+            self.session.lose_step();
         }
         r
-    }
-
-    async fn final_reply(&mut self) -> Result<Reply, FtpError> {
-        loop {
-            let r = self.read_reply().await?;
-            if !r.is_preliminary() {
-                return Ok(r);
-            }
-        }
     }
 
     async fn read_reply(&mut self) -> Result<Reply, FtpError> {
-        let r = self.read_reply_inner().await;
-        if r.is_err() {
-            self.in_step = false;
-        }
-        r
-    }
-
-    async fn read_reply_inner(&mut self) -> Result<Reply, FtpError> {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(r) = self.parser.next_reply()? {
@@ -526,45 +390,11 @@ enum Pending {
     Listening(TcpListener),
 }
 
-/// `home` + `/` + the URI's directory components.
-fn join_dir(home: &str, dirs: &[String]) -> String {
-    let mut s = home.trim_end_matches('/').to_owned();
-    for d in dirs {
-        s.push('/');
-        s.push_str(d);
-    }
-    if s.is_empty() {
-        s.push('/');
-    }
-    s
-}
-
 /// IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
-    }
-}
-
-fn failed(command: &'static str, r: &Reply) -> FtpError {
-    FtpError::CommandFailed {
-        command,
-        code: r.code,
-        text: r.text(),
-    }
-}
-
-fn login_error(r: &Reply, command: &'static str) -> FtpError {
-    // 500 is "command not understood"; every other 5yz to USER/PASS
-    // (530 above all) means these credentials will not do.
-    if (501..600).contains(&r.code) || r.code == 332 {
-        FtpError::LoginFailed {
-            code: r.code,
-            text: r.text(),
-        }
-    } else {
-        failed(command, r)
     }
 }
 
@@ -595,15 +425,6 @@ impl From<std::io::Error> for FtpError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn joins_directories() {
-        let d = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(join_dir("/", &d(&[])), "/");
-        assert_eq!(join_dir("/", &d(&["pub", "x"])), "/pub/x");
-        assert_eq!(join_dir("/home/u/", &d(&["a"])), "/home/u/a");
-        assert_eq!(join_dir("/home/u", &d(&[])), "/home/u");
-    }
 
     #[test]
     fn mapped_addresses_compare_equal() {

@@ -26,4 +26,4 @@ pub use features::Features;
 pub use file_facts::{parse_mdtm, parse_size};
 pub use passive::{parse_epsv, parse_pasv};
 pub use reply::{Reply, ReplyParser};
-pub use session::{split_path, DataMode, DataTarget, Session, SessionConfig, Step};
+pub use session::{split_path, DataMode, Session, Step};

@@ -1,22 +1,33 @@
-//! A pure state machine for one FTP download on one control connection:
-//! greeting → USER/PASS → TYPE → CWD… → [MDTM] → SIZE → EPSV (PASV fallback)
-//! or EPRT (PORT fallback) → [REST n] → RETR → completion.
+//! The FTP command sequence of one control connection, as a pure state
+//! machine: the one place that knows which command follows which reply.
 //!
-//! It performs no I/O: the driver feeds it each parsed [`Reply`] and gets a
-//! [`Step`] back, which keeps the protocol logic testable and fuzzable. SIZE
-//! goes before the passive command (as in aria2) so that a missing or already
-//! complete file is known before the server opens a data listener.
+//! A [`Session`] performs no I/O. The driver ([`FtpClient`] on glommio, or a
+//! test, or the fuzzer) starts an operation (login, TYPE, CWD, SIZE, MDTM, a
+//! retrieval, its end or its abort) and gets a [`Step`] back; it writes the
+//! commands the steps name, feeds every reply to [`Session::on_reply`], opens
+//! the data connection when told, and goes on until [`Step::Done`] or
+//! [`Step::Transfer`]. Between operations the session remembers what the
+//! connection has already set up (login directory, current directory,
+//! transfer type, refused extensions), so a connection reused for the next
+//! segment or the next file sends only the commands that change something.
+//!
+//! [`FtpClient`]: crate::FtpClient
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::SystemTime;
 
 use crate::commands::{Command, TransferType};
+use crate::directory::parse_pwd;
 use crate::error::FtpError;
 use crate::file_facts::{parse_mdtm, parse_size};
 use crate::passive::{parse_epsv, parse_pasv};
 use crate::reply::Reply;
 
-/// How the data connection is set up (`--ftp-pasv`).
+/// An abort produces at most a few replies (426, 225/226, the NOOP's 200);
+/// more than this means the server is not following along.
+const ABORT_MAX_REPLIES: usize = 8;
+
+/// How the data connection of a retrieval is set up (`--ftp-pasv`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataMode {
     /// We connect to the server (EPSV, then PASV if EPSV is refused).
@@ -26,50 +37,7 @@ pub enum DataMode {
     Active(SocketAddr),
 }
 
-/// Everything the session needs to know up front.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionConfig {
-    /// `--ftp-user`; aria2's default is `anonymous`.
-    pub user: String,
-    /// `--ftp-passwd`; aria2's default is `ARIA2USER@`.
-    pub password: String,
-    /// Directories to CWD into one by one, relative to the login directory.
-    pub dirs: Vec<String>,
-    /// The file name to SIZE and RETR inside the last directory.
-    pub file: String,
-    /// `--ftp-type`.
-    pub transfer_type: TransferType,
-    /// `--ftp-pasv`.
-    pub data_mode: DataMode,
-    /// Byte offset to resume or start a segment from; REST is sent when > 0.
-    pub offset: u64,
-    /// Ask MDTM for `--remote-time`.
-    pub want_mtime: bool,
-    /// The control connection runs over IPv6, so PASV (IPv4 only) is no
-    /// fallback for a refused EPSV.
-    pub control_is_ipv6: bool,
-}
-
-impl SessionConfig {
-    /// A config with aria2's defaults for an already percent-decoded URI
-    /// path such as `/pub/dir/file.iso`.
-    pub fn anonymous(path: &str) -> Self {
-        let (dirs, file) = split_path(path);
-        SessionConfig {
-            user: "anonymous".into(),
-            password: "ARIA2USER@".into(),
-            dirs,
-            file,
-            transfer_type: TransferType::Binary,
-            data_mode: DataMode::Passive,
-            offset: 0,
-            want_mtime: false,
-            control_is_ipv6: false,
-        }
-    }
-}
-
-/// Splits a decoded URI path into directories and file name, skipping empty
+/// Splits a URI path into directories and file name, skipping empty
 /// components (`//` and a leading `/`).
 pub fn split_path(path: &str) -> (Vec<String>, String) {
     let mut parts: Vec<String> = path
@@ -81,603 +49,478 @@ pub fn split_path(path: &str) -> (Vec<String>, String) {
     (parts, file)
 }
 
-/// Where to open the passive data connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataTarget {
-    /// EPSV: this port on the control connection's host.
-    ControlHost(u16),
-    /// PASV: the advertised address. Drivers commonly substitute the control
-    /// host's IP when this one is private and the control host is not.
-    Address(SocketAddrV4),
-}
-
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Write this command, then feed the reply.
+    /// Write this command, then feed the next reply.
     Send(Command),
-    /// Open the passive data connection, then call [`Session::data_opened`].
-    OpenData(DataTarget),
-    /// Nothing to send; feed the next reply (after a 1xx preliminary).
+    /// Write this command and call [`Session::written`] without waiting for
+    /// a reply (ABOR goes out right before NOOP; QUIT's answer is not
+    /// awaited).
+    Write(Command),
+    /// Nothing to send; feed the next reply (after a 1yz preliminary).
     AwaitReply,
-    /// RETR was accepted: read the data connection to EOF (accepting it from
-    /// the listener first in active mode), and feed the final reply.
-    Transfer,
-    /// The transfer is complete (or nothing was left to fetch because the
-    /// offset equals the SIZE). In passive mode a data connection that is
-    /// still open should be read to EOF.
+    /// Open the passive data connection to this port of the control
+    /// connection's host, then call [`Session::data_opened`]. The address
+    /// PASV advertises is ignored, as curl does: servers behind NAT
+    /// advertise their inside address, and a hostile one could point us
+    /// anywhere.
+    OpenData(u16),
+    /// RETR was accepted: read the data connection (accepting it from the
+    /// listener first in active mode), then end it with [`Session::finish`]
+    /// or [`Session::abort`]. `completed`: the server already sent the
+    /// transfer's final reply (some answer an empty file with 226 at once).
+    Transfer { completed: bool },
+    /// The operation is over; its answer, if any, is in [`Session::size`]
+    /// or [`Session::modified`].
     Done,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+/// Where the connection stands in the operation under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Idle,
     Greeting,
-    User,
+    User {
+        password: String,
+    },
     Pass,
-    Type,
-    Cwd(usize),
-    Mdtm,
+    Pwd,
+    Type(TransferType),
+    Cwd {
+        steps: Vec<String>,
+        target: Vec<String>,
+    },
     Size,
+    Mdtm,
     Epsv,
     Pasv,
     DataPending,
-    Eprt,
+    Eprt(SocketAddr),
     Port,
     Rest,
     Retr,
-    Transferring,
-    Done,
-    Failed,
+    Finish,
+    AbortSent,
+    Drain {
+        replies: usize,
+    },
+    Quit,
 }
 
-/// One download's control-connection dialogue. See the module docs.
+/// One control connection's dialogue. See the module docs.
 #[derive(Debug, Clone)]
 pub struct Session {
-    config: SessionConfig,
-    state: State,
+    op: Op,
+    /// The file and offset of the retrieval under way.
+    file: String,
+    offset: u64,
+    /// The control connection runs over IPv6, so PASV (IPv4 only) is no
+    /// fallback for a refused EPSV.
+    control_is_ipv6: bool,
+    /// The directory the login landed in (PWD), which URI paths are
+    /// relative to; `None` when the server would not say.
+    home: Option<String>,
+    /// Path components (relative to `home`) we are in now; `None` when
+    /// unknown (before login, after a failed CWD).
+    cwd: Option<Vec<String>>,
+    transfer_type: Option<TransferType>,
+    /// EPSV (EPRT) was refused once; later transfers go to PASV (PORT)
+    /// directly instead of paying a round trip each time.
+    epsv_refused: bool,
+    eprt_refused: bool,
+    /// False once the reply stream can no longer be trusted to be in step
+    /// with our commands; such a connection is never reused.
+    in_step: bool,
     size: Option<u64>,
     modified: Option<SystemTime>,
-    /// EPSV was refused once; later transfers on this connection go to PASV
-    /// (or PORT) directly instead of paying a round trip each time.
-    extended_refused: bool,
 }
 
 impl Session {
-    /// A session waiting for the server's greeting.
-    pub fn new(config: SessionConfig) -> Self {
+    /// A session on a fresh control connection, waiting for the greeting:
+    /// feed the first reply.
+    pub fn new(control_is_ipv6: bool) -> Self {
         Session {
-            config,
-            state: State::Greeting,
+            op: Op::Greeting,
+            file: String::new(),
+            offset: 0,
+            control_is_ipv6,
+            home: None,
+            cwd: None,
+            transfer_type: None,
+            epsv_refused: false,
+            eprt_refused: false,
+            in_step: true,
             size: None,
             modified: None,
-            extended_refused: false,
         }
     }
 
-    /// The size reported by SIZE, if the server answered it.
+    /// Whether the connection can be kept idle and used again: in step
+    /// with its replies and able to find its way back to any directory
+    /// (the login directory is known).
+    pub fn reusable(&self) -> bool {
+        self.in_step && self.home.is_some()
+    }
+
+    /// Whether the reply stream is still in step with the commands.
+    pub fn in_step(&self) -> bool {
+        self.in_step
+    }
+
+    /// The driver lost track of the reply stream (an I/O error, a timeout
+    /// mid-exchange): the connection is not to be reused.
+    pub fn lose_step(&mut self) {
+        self.in_step = false;
+        self.op = Op::Idle;
+    }
+
+    /// The answer of the last SIZE: `None` when the server does not support
+    /// it.
     pub fn size(&self) -> Option<u64> {
         self.size
     }
 
-    /// The modification time reported by MDTM, if asked and answered.
+    /// The answer of the last MDTM: `None` when refused or unreadable.
     pub fn modified(&self) -> Option<SystemTime> {
         self.modified
     }
 
-    /// True once [`Step::Done`] was returned.
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
+    /// USER, then PASS when asked, then PWD to learn the login directory.
+    /// 530 (or another 5yz to USER/PASS) is a refused login: exit 24.
+    pub fn login(&mut self, user: &str, password: &str) -> Step {
+        self.op = Op::User {
+            password: password.to_owned(),
+        };
+        Step::Send(Command::User(user.to_owned()))
     }
 
-    /// Feeds one complete reply; returns what to do next. After an error the
-    /// session refuses further input; close the connection.
-    pub fn on_reply(&mut self, reply: &Reply) -> Result<Step, FtpError> {
-        let result = self.advance(reply);
-        if result.is_err() {
-            self.state = State::Failed;
+    /// `TYPE I` or `TYPE A`, unless already set.
+    pub fn set_type(&mut self, t: TransferType) -> Step {
+        if self.transfer_type == Some(t) {
+            return Step::Done;
         }
-        result
+        self.op = Op::Type(t);
+        Step::Send(Command::Type(t))
     }
 
-    /// Called once the passive data connection is open; returns REST or RETR.
+    /// Moves to the directory `dirs` (components relative to the login
+    /// directory, as in an ftp:// URI). One absolute CWD when the login
+    /// directory is known, else one CWD per component from the login
+    /// directory. Nothing is sent when already there.
+    pub fn change_dir(&mut self, dirs: &[String]) -> Result<Step, FtpError> {
+        if self.cwd.as_deref() == Some(dirs) {
+            return Ok(Step::Done);
+        }
+        let mut steps: Vec<String> = match (&self.home, &self.cwd) {
+            (Some(home), _) => vec![join_dir(home, dirs)],
+            (None, Some(cur)) if cur.is_empty() => dirs.to_vec(),
+            (None, _) => return Err(FtpError::Misuse("directory unknown; use a new connection")),
+        };
+        self.cwd = None;
+        steps.reverse();
+        self.op = Op::Cwd {
+            steps,
+            target: dirs.to_vec(),
+        };
+        Ok(self.next_cwd())
+    }
+
+    /// SIZE of `file`: exit 3 when the server says it is not there.
+    pub fn ask_size(&mut self, file: &str) -> Step {
+        self.size = None;
+        self.op = Op::Size;
+        Step::Send(Command::Size(file.to_owned()))
+    }
+
+    /// MDTM of `file`, for `--remote-time`; any refusal means "unknown".
+    pub fn ask_modified(&mut self, file: &str) -> Step {
+        self.modified = None;
+        self.op = Op::Mdtm;
+        Step::Send(Command::Mdtm(file.to_owned()))
+    }
+
+    /// Sets up a data connection (EPSV/PASV or EPRT/PORT), then REST (when
+    /// `offset > 0`) and RETR of `file`.
+    pub fn retrieve(&mut self, file: &str, offset: u64, mode: DataMode) -> Result<Step, FtpError> {
+        self.file = file.to_owned();
+        self.offset = offset;
+        Ok(match mode {
+            DataMode::Passive if self.epsv_refused => self.send(Op::Pasv, Command::Pasv),
+            DataMode::Passive => self.send(Op::Epsv, Command::Epsv),
+            DataMode::Active(addr) if self.eprt_refused => {
+                let Some(v4) = ipv4(addr) else {
+                    return Err(FtpError::Misuse("PORT needs an IPv4 address"));
+                };
+                self.send(Op::Port, Command::Port(v4))
+            }
+            DataMode::Active(addr) => self.send(Op::Eprt(addr), Command::Eprt(addr)),
+        })
+    }
+
+    /// The passive data connection is open: REST or RETR follows.
     pub fn data_opened(&mut self) -> Result<Step, FtpError> {
-        if self.state != State::DataPending {
+        if self.op != Op::DataPending {
             return Err(FtpError::Misuse("data_opened without a passive reply"));
         }
         Ok(self.rest_or_retr())
     }
 
-    /// Starts another transfer of the same file from `offset` on this logged-in
-    /// connection (`--ftp-reuse-connection`, or the next segment), skipping
-    /// login, TYPE, CWD and SIZE. Only valid once the previous transfer is
-    /// [`Step::Done`].
-    pub fn restart_at(&mut self, offset: u64) -> Result<Step, FtpError> {
-        if self.state != State::Done {
-            return Err(FtpError::Misuse("restart_at before the transfer finished"));
+    /// The data connection reached the end of the file: the transfer's
+    /// final reply follows, unless it came already.
+    pub fn finish(&mut self, completed: bool) -> Step {
+        if completed {
+            self.op = Op::Idle;
+            return Step::Done;
         }
-        self.config.offset = offset;
-        Ok(self.start_data())
+        self.op = Op::Finish;
+        Step::AwaitReply
     }
 
-    fn advance(&mut self, reply: &Reply) -> Result<Step, FtpError> {
-        let code = reply.code;
-        // 1yz before a final reply (120 "ready in n minutes", 110 markers).
-        if reply.is_preliminary() && self.state != State::Retr {
-            return match self.state {
-                State::Done | State::Failed | State::DataPending => {
-                    Err(FtpError::Misuse("reply fed when none was expected"))
-                }
-                _ => Ok(Step::AwaitReply),
-            };
+    /// Stops a transfer before the end of the file (the driver closes the
+    /// data connection first): ABOR and NOOP, then replies up to the NOOP's
+    /// `200`. Servers differ in how many replies an abort produces (426
+    /// then 226, just 226, or 226 for a transfer that had already ended and
+    /// 225 for the ABOR); waiting for the NOOP's answer keeps the
+    /// connection in step whatever they sent.
+    pub fn abort(&mut self) -> Step {
+        self.op = Op::AbortSent;
+        Step::Write(Command::Abor)
+    }
+
+    /// QUIT, without waiting for the answer: the connection is being
+    /// dropped anyway.
+    pub fn quit(&mut self) -> Step {
+        self.op = Op::Quit;
+        Step::Write(Command::Quit)
+    }
+
+    /// A [`Step::Write`] command went out.
+    pub fn written(&mut self) -> Result<Step, FtpError> {
+        match self.op {
+            Op::AbortSent => Ok(self.send(Op::Drain { replies: 0 }, Command::Noop)),
+            Op::Quit => {
+                self.op = Op::Idle;
+                Ok(Step::Done)
+            }
+            _ => Err(FtpError::Misuse("written without a command to write")),
         }
-        let fail = |command: &'static str| FtpError::CommandFailed {
-            command,
-            code,
-            text: reply.text(),
-        };
-        match self.state {
-            State::Greeting => {
-                if code == 220 {
-                    self.state = State::User;
-                    Ok(Step::Send(Command::User(self.config.user.clone())))
-                } else {
-                    Err(fail("greeting"))
-                }
+    }
+
+    /// Feeds one complete reply; returns what to do next. An error ends
+    /// the operation; whether the connection can serve another one is
+    /// [`Session::reusable`].
+    pub fn on_reply(&mut self, reply: &Reply) -> Result<Step, FtpError> {
+        let op = std::mem::replace(&mut self.op, Op::Idle);
+        let result = self.advance(op, reply);
+        if result.is_err() {
+            self.op = Op::Idle;
+        }
+        result
+    }
+
+    fn advance(&mut self, op: Op, reply: &Reply) -> Result<Step, FtpError> {
+        let code = reply.code;
+        let waits_for_final = !matches!(op, Op::Retr | Op::Drain { .. });
+        if reply.is_preliminary() && waits_for_final {
+            // 120 "ready in n minutes", 110 markers: the final reply follows.
+            if matches!(op, Op::Idle | Op::DataPending | Op::AbortSent | Op::Quit) {
+                return Err(FtpError::Misuse("reply fed when none was expected"));
             }
-            State::User => match code {
-                230 => Ok(self.after_login()),
-                331 => {
-                    self.state = State::Pass;
-                    Ok(Step::Send(Command::Pass(self.config.password.clone())))
-                }
-                530 => Err(self.login_failed(reply)),
-                _ => Err(fail("USER")),
+            self.op = op;
+            return Ok(Step::AwaitReply);
+        }
+        match op {
+            Op::Idle | Op::DataPending | Op::AbortSent | Op::Quit => {
+                Err(FtpError::Misuse("reply fed when none was expected"))
+            }
+            Op::Greeting if code == 220 => Ok(Step::Done),
+            Op::Greeting => Err(failed("greeting", reply)),
+            Op::User { password } => match code {
+                230 => Ok(self.send(Op::Pwd, Command::Pwd)),
+                331 | 332 => Ok(self.send(Op::Pass, Command::Pass(password))),
+                _ => Err(login_error(reply, "USER")),
             },
-            State::Pass => match code {
-                230 | 202 => Ok(self.after_login()),
-                530 => Err(self.login_failed(reply)),
-                _ => Err(fail("PASS")),
+            Op::Pass => match code {
+                230 | 202 => Ok(self.send(Op::Pwd, Command::Pwd)),
+                _ => Err(login_error(reply, "PASS")),
             },
-            State::Type => {
-                if reply.is_completion() {
-                    Ok(self.next_cwd(0))
-                } else {
-                    Err(fail("TYPE"))
+            Op::Pwd => {
+                if code == 257 {
+                    self.home = parse_pwd(reply.first_line()).ok();
                 }
+                self.cwd = Some(Vec::new());
+                Ok(Step::Done)
             }
-            State::Cwd(i) => {
-                if reply.is_completion() {
-                    Ok(self.next_cwd(i + 1))
-                } else if code == 550 {
-                    Err(not_found(reply))
-                } else {
-                    Err(fail("CWD"))
-                }
+            Op::Type(t) if reply.is_completion() => {
+                self.transfer_type = Some(t);
+                Ok(Step::Done)
             }
-            State::Mdtm => {
-                // MDTM is advisory: a refusal or garbage leaves the time unset.
-                if code == 213 {
-                    self.modified = parse_mdtm(reply.first_line()).ok();
+            Op::Type(_) => Err(failed("TYPE", reply)),
+            Op::Cwd { steps, target } => match code {
+                _ if reply.is_completion() => {
+                    self.op = Op::Cwd { steps, target };
+                    Ok(self.next_cwd())
                 }
-                Ok(self.send_size())
-            }
-            State::Size => {
-                if code == 213 {
-                    let size = parse_size(reply.first_line())?;
-                    self.size = Some(size);
-                    if self.config.offset == size && size > 0 {
-                        self.state = State::Done;
-                        return Ok(Step::Done);
-                    }
-                } else if code == 550 {
-                    return Err(not_found(reply));
-                } else if code == 421 {
-                    return Err(fail("SIZE"));
-                }
-                // Other refusals (500/502: SIZE unsupported) leave the size unknown.
-                Ok(self.start_data())
-            }
-            State::Epsv => {
-                if code == 229 {
-                    let port = parse_epsv(reply.first_line())?;
-                    self.state = State::DataPending;
-                    Ok(Step::OpenData(DataTarget::ControlHost(port)))
-                } else if reply.is_negative() && code != 421 && !self.config.control_is_ipv6 {
-                    self.extended_refused = true;
-                    self.state = State::Pasv;
-                    Ok(Step::Send(Command::Pasv))
-                } else {
-                    Err(fail("EPSV"))
-                }
-            }
-            State::Pasv => {
-                if code == 227 {
-                    let addr = parse_pasv(reply.first_line())?;
-                    self.state = State::DataPending;
-                    Ok(Step::OpenData(DataTarget::Address(addr)))
-                } else {
-                    Err(fail("PASV"))
-                }
-            }
-            State::Eprt => {
-                if reply.is_completion() {
-                    Ok(self.rest_or_retr())
-                } else {
-                    match self.config.data_mode {
-                        DataMode::Active(SocketAddr::V4(v4)) if code != 421 => {
-                            self.extended_refused = true;
-                            self.state = State::Port;
-                            Ok(Step::Send(Command::Port(v4)))
-                        }
-                        _ => Err(fail("EPRT")),
-                    }
-                }
-            }
-            State::Port => {
-                if reply.is_completion() {
-                    Ok(self.rest_or_retr())
-                } else {
-                    Err(fail("PORT"))
-                }
-            }
-            State::Rest => {
-                if code == 350 {
-                    self.state = State::Retr;
-                    Ok(Step::Send(Command::Retr(self.config.file.clone())))
-                } else {
-                    Err(FtpError::ResumeUnsupported {
-                        code,
-                        text: reply.text(),
-                    })
-                }
-            }
-            State::Retr => match code {
-                125 | 150 => {
-                    self.state = State::Transferring;
-                    Ok(Step::Transfer)
-                }
-                110 => Ok(Step::AwaitReply),
-                226 | 250 => {
-                    self.state = State::Done;
+                550 => Err(not_found(reply)),
+                _ => Err(failed("CWD", reply)),
+            },
+            Op::Size => match code {
+                213 => {
+                    self.size = Some(parse_size(reply.first_line())?);
                     Ok(Step::Done)
                 }
                 550 => Err(not_found(reply)),
-                _ => Err(fail("RETR")),
+                421 => Err(failed("SIZE", reply)),
+                // 500/502: SIZE unsupported; the size stays unknown.
+                _ => Ok(Step::Done),
             },
-            State::Transferring => {
-                if reply.is_completion() {
-                    self.state = State::Done;
+            Op::Mdtm => match code {
+                421 => Err(failed("MDTM", reply)),
+                213 => {
+                    self.modified = parse_mdtm(reply.first_line()).ok();
                     Ok(Step::Done)
-                } else {
-                    Err(fail("RETR"))
                 }
+                _ => Ok(Step::Done),
+            },
+            Op::Epsv => {
+                if code == 229 {
+                    let port = parse_epsv(reply.first_line())?;
+                    self.op = Op::DataPending;
+                    return Ok(Step::OpenData(port));
+                }
+                if code == 421 || self.control_is_ipv6 {
+                    return Err(failed("EPSV", reply));
+                }
+                self.epsv_refused = true;
+                Ok(self.send(Op::Pasv, Command::Pasv))
             }
-            State::DataPending => Err(FtpError::Misuse("reply fed while opening data")),
-            State::Done | State::Failed => Err(FtpError::Misuse("session already finished")),
+            Op::Pasv if code == 227 => {
+                let addr = parse_pasv(reply.first_line())?;
+                self.op = Op::DataPending;
+                Ok(Step::OpenData(addr.port()))
+            }
+            Op::Pasv => Err(failed("PASV", reply)),
+            Op::Eprt(_) if reply.is_completion() => Ok(self.rest_or_retr()),
+            Op::Eprt(addr) => match ipv4(addr) {
+                Some(v4) if code != 421 => {
+                    self.eprt_refused = true;
+                    Ok(self.send(Op::Port, Command::Port(v4)))
+                }
+                _ => Err(failed("EPRT", reply)),
+            },
+            Op::Port if reply.is_completion() => Ok(self.rest_or_retr()),
+            Op::Port => Err(failed("PORT", reply)),
+            Op::Rest if code == 350 => Ok(self.send(Op::Retr, Command::Retr(self.file.clone()))),
+            Op::Rest => Err(FtpError::ResumeUnsupported {
+                code,
+                text: reply.text(),
+            }),
+            Op::Retr => match code {
+                110 => {
+                    self.op = Op::Retr;
+                    Ok(Step::AwaitReply)
+                }
+                125 | 150 => Ok(Step::Transfer { completed: false }),
+                226 | 250 => Ok(Step::Transfer { completed: true }),
+                550 => Err(not_found(reply)),
+                _ => Err(failed("RETR", reply)),
+            },
+            Op::Finish if reply.is_completion() => Ok(Step::Done),
+            Op::Finish => Err(failed("RETR", reply)),
+            Op::Drain { .. } if code == 200 => Ok(Step::Done),
+            Op::Drain { replies } if replies + 1 < ABORT_MAX_REPLIES => {
+                self.op = Op::Drain {
+                    replies: replies + 1,
+                };
+                Ok(Step::AwaitReply)
+            }
+            Op::Drain { .. } => {
+                self.in_step = false;
+                Err(failed("NOOP", reply))
+            }
         }
     }
 
-    fn login_failed(&self, reply: &Reply) -> FtpError {
-        FtpError::LoginFailed {
-            code: reply.code,
-            text: reply.text(),
-        }
+    fn send(&mut self, op: Op, cmd: Command) -> Step {
+        self.op = op;
+        Step::Send(cmd)
     }
 
-    fn after_login(&mut self) -> Step {
-        self.state = State::Type;
-        Step::Send(Command::Type(self.config.transfer_type))
-    }
-
-    fn next_cwd(&mut self, index: usize) -> Step {
-        match self.config.dirs.get(index) {
-            Some(dir) => {
-                self.state = State::Cwd(index);
-                Step::Send(Command::Cwd(dir.clone()))
-            }
-            None if self.config.want_mtime => {
-                self.state = State::Mdtm;
-                Step::Send(Command::Mdtm(self.config.file.clone()))
-            }
-            None => self.send_size(),
-        }
-    }
-
-    fn send_size(&mut self) -> Step {
-        self.state = State::Size;
-        Step::Send(Command::Size(self.config.file.clone()))
-    }
-
-    fn start_data(&mut self) -> Step {
-        match self.config.data_mode {
-            DataMode::Passive if self.extended_refused => {
-                self.state = State::Pasv;
-                Step::Send(Command::Pasv)
-            }
-            DataMode::Passive => {
-                self.state = State::Epsv;
-                Step::Send(Command::Epsv)
-            }
-            DataMode::Active(SocketAddr::V4(v4)) if self.extended_refused => {
-                self.state = State::Port;
-                Step::Send(Command::Port(v4))
-            }
-            DataMode::Active(addr) => {
-                self.state = State::Eprt;
-                Step::Send(Command::Eprt(addr))
+    fn next_cwd(&mut self) -> Step {
+        let Op::Cwd { steps, target } = &mut self.op else {
+            return Step::Done;
+        };
+        match steps.pop() {
+            Some(dir) => Step::Send(Command::Cwd(dir)),
+            None => {
+                self.cwd = Some(std::mem::take(target));
+                self.op = Op::Idle;
+                Step::Done
             }
         }
     }
 
     fn rest_or_retr(&mut self) -> Step {
-        if self.config.offset > 0 {
-            self.state = State::Rest;
-            Step::Send(Command::Rest(self.config.offset))
+        if self.offset > 0 {
+            self.send(Op::Rest, Command::Rest(self.offset))
         } else {
-            self.state = State::Retr;
-            Step::Send(Command::Retr(self.config.file.clone()))
+            self.send(Op::Retr, Command::Retr(self.file.clone()))
         }
     }
 }
 
-fn not_found(reply: &Reply) -> FtpError {
+/// `home` + `/` + the URI's directory components.
+fn join_dir(home: &str, dirs: &[String]) -> String {
+    let mut s = home.trim_end_matches('/').to_owned();
+    for d in dirs {
+        s.push('/');
+        s.push_str(d);
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+/// The IPv4 form of an address for PORT (IPv4-mapped IPv6 included).
+fn ipv4(addr: SocketAddr) -> Option<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(v4) => Some(v4),
+        SocketAddr::V6(v6) => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map(|ip| SocketAddrV4::new(ip, v6.port())),
+    }
+}
+
+fn failed(command: &'static str, r: &Reply) -> FtpError {
+    FtpError::CommandFailed {
+        command,
+        code: r.code,
+        text: r.text(),
+    }
+}
+
+fn not_found(r: &Reply) -> FtpError {
     FtpError::NotFound {
-        code: reply.code,
-        text: reply.text(),
+        code: r.code,
+        text: r.text(),
+    }
+}
+
+fn login_error(r: &Reply, command: &'static str) -> FtpError {
+    // 500 is "command not understood"; every other 5yz to USER/PASS
+    // (530 above all) means these credentials will not do.
+    if (501..600).contains(&r.code) || r.code == 332 {
+        FtpError::LoginFailed {
+            code: r.code,
+            text: r.text(),
+        }
+    } else {
+        failed(command, r)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    fn r(code: u16, text: &str) -> Reply {
-        Reply::new(code, text)
-    }
-
-    fn send(step: Result<Step, FtpError>) -> Command {
-        match step.unwrap() {
-            Step::Send(c) => c,
-            other => panic!("expected Send, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn full_passive_resume_flow() {
-        let mut cfg = SessionConfig::anonymous("/pub/linux/file.iso");
-        cfg.offset = 100;
-        cfg.want_mtime = true;
-        let mut s = Session::new(cfg);
-        assert_eq!(s.on_reply(&r(120, "soon")).unwrap(), Step::AwaitReply);
-        assert_eq!(
-            send(s.on_reply(&r(220, "hi"))),
-            Command::User("anonymous".into())
-        );
-        assert_eq!(
-            send(s.on_reply(&r(331, "pw"))),
-            Command::Pass("ARIA2USER@".into())
-        );
-        assert_eq!(
-            send(s.on_reply(&r(230, "ok"))),
-            Command::Type(TransferType::Binary)
-        );
-        assert_eq!(send(s.on_reply(&r(200, "ok"))), Command::Cwd("pub".into()));
-        assert_eq!(
-            send(s.on_reply(&r(250, "ok"))),
-            Command::Cwd("linux".into())
-        );
-        assert_eq!(
-            send(s.on_reply(&r(250, "ok"))),
-            Command::Mdtm("file.iso".into())
-        );
-        assert_eq!(
-            send(s.on_reply(&r(213, "20231114221320"))),
-            Command::Size("file.iso".into())
-        );
-        assert!(s.modified().is_some());
-        assert_eq!(send(s.on_reply(&r(213, "1000"))), Command::Epsv);
-        assert_eq!(s.size(), Some(1000));
-        assert_eq!(send(s.on_reply(&r(502, "no epsv"))), Command::Pasv);
-        let step = s
-            .on_reply(&r(227, "Entering Passive Mode (127,0,0,1,4,1)"))
-            .unwrap();
-        assert_eq!(
-            step,
-            Step::OpenData(DataTarget::Address(SocketAddrV4::new(
-                Ipv4Addr::LOCALHOST,
-                1025
-            )))
-        );
-        assert!(s.on_reply(&r(200, "?")).is_err());
-    }
-
-    #[test]
-    fn rest_retr_and_completion() {
-        let mut cfg = SessionConfig::anonymous("f");
-        cfg.offset = 5;
-        let mut s = Session::new(cfg);
-        s.on_reply(&r(220, "")).unwrap();
-        s.on_reply(&r(230, "no password needed")).unwrap();
-        assert_eq!(send(s.on_reply(&r(200, ""))), Command::Size("f".into()));
-        assert_eq!(send(s.on_reply(&r(502, "no SIZE"))), Command::Epsv);
-        assert_eq!(s.size(), None);
-        assert_eq!(
-            s.on_reply(&r(229, "(|||6000|)")).unwrap(),
-            Step::OpenData(DataTarget::ControlHost(6000))
-        );
-        assert_eq!(send(s.data_opened()), Command::Rest(5));
-        assert_eq!(send(s.on_reply(&r(350, ""))), Command::Retr("f".into()));
-        assert_eq!(s.on_reply(&r(150, "opening")).unwrap(), Step::Transfer);
-        assert_eq!(s.on_reply(&r(226, "done")).unwrap(), Step::Done);
-        assert!(s.is_done());
-        assert!(matches!(s.on_reply(&r(226, "")), Err(FtpError::Misuse(_))));
-    }
-
-    #[test]
-    fn already_complete_skips_transfer() {
-        let mut cfg = SessionConfig::anonymous("f");
-        cfg.offset = 10;
-        let mut s = Session::new(cfg);
-        s.on_reply(&r(220, "")).unwrap();
-        s.on_reply(&r(230, "")).unwrap();
-        s.on_reply(&r(200, "")).unwrap();
-        assert_eq!(s.on_reply(&r(213, "10")).unwrap(), Step::Done);
-    }
-
-    #[test]
-    fn active_mode_falls_back_to_port() {
-        let mut cfg = SessionConfig::anonymous("f");
-        let local = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 2000);
-        cfg.data_mode = DataMode::Active(local.into());
-        let mut s = Session::new(cfg);
-        s.on_reply(&r(220, "")).unwrap();
-        s.on_reply(&r(230, "")).unwrap();
-        s.on_reply(&r(200, "")).unwrap();
-        assert_eq!(send(s.on_reply(&r(213, "3"))), Command::Eprt(local.into()));
-        assert_eq!(send(s.on_reply(&r(500, "?"))), Command::Port(local));
-        assert_eq!(send(s.on_reply(&r(200, ""))), Command::Retr("f".into()));
-        assert_eq!(s.on_reply(&r(125, "")).unwrap(), Step::Transfer);
-        assert_eq!(s.on_reply(&r(226, "")).unwrap(), Step::Done);
-    }
-
-    #[test]
-    fn ipv6_has_no_pasv_fallback() {
-        let mut cfg = SessionConfig::anonymous("f");
-        cfg.control_is_ipv6 = true;
-        let mut s = Session::new(cfg);
-        s.on_reply(&r(220, "")).unwrap();
-        s.on_reply(&r(230, "")).unwrap();
-        s.on_reply(&r(200, "")).unwrap();
-        s.on_reply(&r(213, "3")).unwrap();
-        let err = s.on_reply(&r(502, "")).unwrap_err();
-        assert_eq!(err.aria2_exit_code(), 21);
-
-        let mut cfg = SessionConfig::anonymous("f");
-        cfg.data_mode = DataMode::Active(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 1));
-        let mut s = Session::new(cfg);
-        for reply in [r(220, ""), r(230, ""), r(200, ""), r(213, "3")] {
-            s.on_reply(&reply).unwrap();
-        }
-        assert!(s.on_reply(&r(500, "")).is_err());
-    }
-
-    #[test]
-    fn error_mapping() {
-        let login = |code| {
-            let mut s = Session::new(SessionConfig::anonymous("f"));
-            s.on_reply(&r(220, "")).unwrap();
-            s.on_reply(&r(331, "")).unwrap();
-            s.on_reply(&r(code, "x")).unwrap_err()
-        };
-        assert_eq!(login(530).aria2_exit_code(), 24);
-        assert_eq!(login(421).aria2_exit_code(), 21);
-
-        let mut s = Session::new(SessionConfig::anonymous("d/f"));
-        for reply in [r(220, ""), r(230, ""), r(200, "")] {
-            s.on_reply(&reply).unwrap();
-        }
-        assert_eq!(
-            s.on_reply(&r(550, "no dir")).unwrap_err().aria2_exit_code(),
-            3
-        );
-        assert!(matches!(s.on_reply(&r(250, "")), Err(FtpError::Misuse(_))));
-
-        let mut s = Session::new(SessionConfig::anonymous("f"));
-        for reply in [r(220, ""), r(230, ""), r(200, "")] {
-            s.on_reply(&reply).unwrap();
-        }
-        assert_eq!(
-            s.on_reply(&r(550, "missing"))
-                .unwrap_err()
-                .aria2_exit_code(),
-            3
-        );
-
-        let mut cfg = SessionConfig::anonymous("f");
-        cfg.offset = 1;
-        let mut s = Session::new(cfg);
-        for reply in [
-            r(220, ""),
-            r(230, ""),
-            r(200, ""),
-            r(213, "9"),
-            r(229, "(|||9|)"),
-        ] {
-            s.on_reply(&reply).unwrap();
-        }
-        s.data_opened().unwrap();
-        assert_eq!(
-            s.on_reply(&r(502, "no REST"))
-                .unwrap_err()
-                .aria2_exit_code(),
-            8
-        );
-
-        let mut s = Session::new(SessionConfig::anonymous("f"));
-        for reply in [
-            r(220, ""),
-            r(230, ""),
-            r(200, ""),
-            r(213, "9"),
-            r(229, "(|||9|)"),
-        ] {
-            s.on_reply(&reply).unwrap();
-        }
-        s.data_opened().unwrap();
-        s.on_reply(&r(150, "")).unwrap();
-        assert_eq!(
-            s.on_reply(&r(426, "aborted"))
-                .unwrap_err()
-                .aria2_exit_code(),
-            21
-        );
-
-        let mut s = Session::new(SessionConfig::anonymous("f"));
-        assert_eq!(
-            s.on_reply(&r(421, "busy")).unwrap_err().aria2_exit_code(),
-            21
-        );
-        assert!(Session::new(SessionConfig::anonymous("f"))
-            .data_opened()
-            .is_err());
-    }
-
-    #[test]
-    fn garbage_in_passive_replies_is_an_error() {
-        let mut s = Session::new(SessionConfig::anonymous("f"));
-        for reply in [r(220, ""), r(230, ""), r(200, ""), r(213, "9")] {
-            s.on_reply(&reply).unwrap();
-        }
-        assert!(matches!(
-            s.on_reply(&r(229, "garbage")),
-            Err(FtpError::Malformed { .. })
-        ));
-    }
-
-    #[test]
-    fn restart_reuses_login_and_remembers_pasv() {
-        let mut s = Session::new(SessionConfig::anonymous("f"));
-        assert!(s.restart_at(0).is_err());
-        for reply in [r(220, ""), r(230, ""), r(200, ""), r(213, "9"), r(500, "")] {
-            s.on_reply(&reply).unwrap();
-        }
-        s.on_reply(&r(227, "(127,0,0,1,0,21)")).unwrap();
-        assert_eq!(send(s.data_opened()), Command::Retr("f".into()));
-        s.on_reply(&r(150, "")).unwrap();
-        assert_eq!(s.on_reply(&r(226, "")).unwrap(), Step::Done);
-        assert_eq!(send(s.restart_at(4)), Command::Pasv);
-        s.on_reply(&r(227, "(127,0,0,1,0,22)")).unwrap();
-        assert_eq!(send(s.data_opened()), Command::Rest(4));
-    }
-
-    #[test]
-    fn split_paths() {
-        assert_eq!(
-            split_path("/a//b/c"),
-            (vec!["a".into(), "b".into()], "c".into())
-        );
-        assert_eq!(split_path("c"), (vec![], "c".into()));
-        assert_eq!(split_path(""), (vec![], String::new()));
-    }
-}
+mod tests;
