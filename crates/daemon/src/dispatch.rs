@@ -226,16 +226,20 @@ async fn add_torrent(
     let meta = arietta_metainfo::Metainfo::parse(&torrent).map_err(fault)?;
     // A v2-only torrent is named by its v2 info-hash cut to 20 bytes, as
     // its peers know it.
-    let hash: [u8; 20] = match (meta.info_hash_v1, meta.info_hash_v2) {
-        (Some(h), _) => h,
-        (None, Some(h2)) => h2[..20].try_into().map_err(fault)?,
-        (None, None) => return Err(fault("the torrent has no info-hash")),
-    };
+    let hash = meta
+        .swarm_info_hash()
+        .ok_or_else(|| fault("the torrent has no info-hash"))?;
     let set = download_options(ctx, &options)?;
     let dir = arietta_core::config::download_dir(&set);
     let path = dir.join(format!("{}.torrent", hex_lower(&hash)));
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, &torrent))
+    // Written off the executor thread: core 0 also runs every download's
+    // coordinator work.
+    let target = path.clone();
+    glommio::executor()
+        .spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&target, &torrent))
+        })
+        .await
         .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
     // The saved file becomes the download's first URI, so `--save-session`
     // restarts it like a command-line torrent; `uris` follow it as web seeds.
@@ -263,8 +267,43 @@ async fn gid_action(
         .map(gid_param)
 }
 
+/// Runs one parsed call; the methods come in four groups, each its own
+/// function, so no one match grows with the method list.
 async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, Error> {
     let _ = dialect;
+    match method {
+        m @ (Method::AddUri { .. }
+        | Method::AddTorrent { .. }
+        | Method::AddMetalink { .. }
+        | Method::Remove { .. }
+        | Method::ForceRemove { .. }
+        | Method::Pause { .. }
+        | Method::ForcePause { .. }
+        | Method::Unpause { .. }
+        | Method::PauseAll
+        | Method::ForcePauseAll
+        | Method::UnpauseAll
+        | Method::ChangePosition { .. }) => queue_method(ctx, m).await,
+        m @ (Method::TellStatus { .. }
+        | Method::GetUris { .. }
+        | Method::GetFiles { .. }
+        | Method::GetPeers { .. }
+        | Method::GetServers { .. }
+        | Method::TellActive { .. }
+        | Method::TellWaiting { .. }
+        | Method::TellStopped { .. }
+        | Method::GetGlobalStat) => query_method(ctx, m).await,
+        m @ (Method::GetOption { .. }
+        | Method::ChangeOption { .. }
+        | Method::ChangeUri { .. }
+        | Method::GetGlobalOption
+        | Method::ChangeGlobalOption { .. }) => option_method(ctx, m).await,
+        m => system_method(ctx, m).await,
+    }
+}
+
+/// Adding, removing, pausing and moving downloads.
+async fn queue_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
     let h = &ctx.handle;
     match method {
         Method::AddUri {
@@ -322,6 +361,14 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             .map_err(fault)
             .map(|p| Param::Int(p as i64))
         }
+        _ => unreachable!("routed to another group by execute"),
+    }
+}
+
+/// What RPC reads of downloads: status, lists, files, peers, servers.
+async fn query_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
+    let h = &ctx.handle;
+    match method {
         Method::TellStatus { gid, keys } => {
             let d = status(ctx, &gid).await?;
             Ok(status::render(&d, keys.as_deref()))
@@ -359,6 +406,32 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
         Method::TellStopped { offset, num, keys } => {
             list(ctx, ListKind::Stopped, offset, num, keys.as_deref()).await
         }
+        Method::GetGlobalStat => {
+            let st = h
+                .ask(|reply| Control::GlobalStat { reply })
+                .await
+                .map_err(gone)?;
+            let s = |v: usize| Param::String(v.to_string());
+            Ok(Param::structure([
+                (
+                    "downloadSpeed",
+                    Param::String(st.download_speed.to_string()),
+                ),
+                ("uploadSpeed", Param::String("0".into())),
+                ("numActive", s(st.num_active)),
+                ("numWaiting", s(st.num_waiting)),
+                ("numStopped", s(st.num_stopped)),
+                ("numStoppedTotal", s(st.num_stopped_total)),
+            ]))
+        }
+        _ => unreachable!("routed to another group by execute"),
+    }
+}
+
+/// Per-download and global options, and URIs.
+async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
+    let h = &ctx.handle;
+    match method {
         Method::GetOption { gid } => Ok(options_param(&status(ctx, &gid).await?.options)),
         Method::ChangeOption { gid, options } => {
             let gid = resolve(ctx, &gid).await?;
@@ -420,6 +493,14 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
             }
             Ok(ok())
         }
+        _ => unreachable!("routed to another group by execute"),
+    }
+}
+
+/// Results, version, session, shutdown and introspection.
+async fn system_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
+    let h = &ctx.handle;
+    match method {
         Method::PurgeDownloadResult => {
             h.ask(|reply| Control::PurgeResults { reply })
                 .await
@@ -459,24 +540,6 @@ async fn execute(ctx: &Ctx, method: Method, dialect: Dialect) -> Result<Param, E
         Method::ForceShutdown => {
             let _ = h.tell(Control::Shutdown { force: true });
             Ok(ok())
-        }
-        Method::GetGlobalStat => {
-            let st = h
-                .ask(|reply| Control::GlobalStat { reply })
-                .await
-                .map_err(gone)?;
-            let s = |v: usize| Param::String(v.to_string());
-            Ok(Param::structure([
-                (
-                    "downloadSpeed",
-                    Param::String(st.download_speed.to_string()),
-                ),
-                ("uploadSpeed", Param::String("0".into())),
-                ("numActive", s(st.num_active)),
-                ("numWaiting", s(st.num_waiting)),
-                ("numStopped", s(st.num_stopped)),
-                ("numStoppedTotal", s(st.num_stopped_total)),
-            ]))
         }
         Method::SaveSession => {
             h.ask(|reply| Control::SaveSession { reply })
