@@ -551,5 +551,6 @@ async fn system_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
         Method::Multicall(_) => unreachable!("handled in run_call"),
         Method::ListMethods => Ok(list_methods()),
         Method::ListNotifications => Ok(list_notifications()),
+        _ => unreachable!("routed to another group by execute"),
     }
 }
