@@ -103,14 +103,7 @@ impl DownloadConfig {
                 hex: hex.to_ascii_lowercase(),
             })
         });
-        let headers = o
-            .get_list("header")
-            .iter()
-            .filter_map(|h| {
-                let (k, v) = h.split_once(':')?;
-                Some((k.trim().to_owned(), v.trim().to_owned()))
-            })
-            .collect();
+        let headers = arietta_http_client::headers_from_options(o);
         let dir = download_dir(o);
         DownloadConfig {
             dir,

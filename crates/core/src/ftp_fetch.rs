@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use arietta_ftp::{
     DataConnection, DataConnector, FtpClient, FtpError, Timeouts, Transfer, TransferType,
 };
-use arietta_net::{FamilyPref, NetStream};
+use arietta_net::FamilyPref;
 use arietta_storage::FileWriter;
 
 use url::{Host, Url};
@@ -336,13 +336,14 @@ impl FtpFetch {
             }
             Some(p) => {
                 let timeouts = self.timeouts();
+                let tls = self.task.net.tls_options().clone();
                 let (tcp, early) =
-                    tunnel(p, &self.loc.host, self.loc.port, family, timeouts).await?;
+                    tunnel(p, &self.loc.host, self.loc.port, family, timeouts, &tls).await?;
                 let (proxy, host) = (p.clone(), self.loc.host.clone());
                 let data: DataConnector = Rc::new(move |port| {
-                    let (proxy, host) = (proxy.clone(), host.clone());
+                    let (proxy, host, tls) = (proxy.clone(), host.clone(), tls.clone());
                     Box::pin(async move {
-                        match tunnel(&proxy, &host, port, family, timeouts).await {
+                        match tunnel(&proxy, &host, port, family, timeouts, &tls).await {
                             // Nothing is sent on a data connection before
                             // RETR, so early bytes would be garbage.
                             Ok((tcp, early)) if early.is_empty() => Ok(tcp),
@@ -481,49 +482,24 @@ impl FtpFetch {
     }
 }
 
-/// Opens a CONNECT tunnel to `host:port` through an HTTP proxy; returns
-/// the stream and any bytes of the far end's that came with the proxy's
-/// answer (an FTP greeting can).
+/// Opens a CONNECT tunnel to `host:port` through an HTTP proxy with the
+/// one HTTP client; returns the stream and any bytes of the far end's that
+/// came with the proxy's answer (an FTP greeting can).
 async fn tunnel(
     proxy: &arietta_http::Proxy,
     host: &str,
     port: u16,
     family: FamilyPref,
     timeouts: Timeouts,
+    tls: &arietta_net::TlsOptions,
 ) -> Result<(arietta_net::TcpStream, Vec<u8>), FetchError> {
-    let tcp = arietta_net::connect_host(&proxy.host, proxy.port, family, timeouts.connect).await?;
-    let mut c = arietta_http::HttpConnection::new(NetStream::Plain(tcp));
-    let auth = proxy.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-    let head = with_timeout(timeouts.io, async {
-        c.send(&arietta_http::encode_connect(host, port, auth))
-            .await?;
-        c.read_head().await
-    })
-    .await?;
-    if !(200..300).contains(&head.status) {
-        return Err(arietta_http::HttpError::Status {
-            status: head.status,
-        }
-        .into());
-    }
-    match c.into_parts() {
-        (NetStream::Plain(t), early) => Ok((t, early)),
-        (NetStream::Tls(_), _) => unreachable!("tunnel opened on a plain stream"),
-    }
-}
-
-async fn with_timeout<T>(
-    d: std::time::Duration,
-    fut: impl std::future::Future<Output = Result<T, arietta_http::HttpError>>,
-) -> Result<T, FetchError> {
-    if d.is_zero() {
-        return Ok(fut.await?);
-    }
-    futures_lite::future::or(async { Ok(fut.await?) }, async {
-        glommio::timer::sleep(d).await;
-        Err(FetchError::Timeout(d.as_secs()))
-    })
-    .await
+    let o = arietta_http_client::DialOptions {
+        tls,
+        family,
+        connect_timeout: timeouts.connect,
+        timeout: timeouts.io,
+    };
+    Ok(arietta_http_client::tunnel(proxy, host, port, &o).await?)
 }
 
 /// One step run on a ready control connection by
