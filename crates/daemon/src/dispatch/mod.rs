@@ -554,3 +554,6 @@ async fn system_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
         _ => unreachable!("routed to another group by execute"),
     }
 }
+
+#[cfg(test)]
+mod tests;

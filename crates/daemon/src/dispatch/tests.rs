@@ -1,0 +1,138 @@
+//! The dispatch layer against a real engine (one core, no download
+//! started, no socket): calls in, aria2-shaped JSON out. What each call
+//! answered is collected and checked after the engine has shut down, so a
+//! failed check cannot leave the engine running.
+
+use std::sync::{Arc, Mutex};
+
+use arietta_rpc::json::encode_response;
+use arietta_rpc::Id;
+use serde_json::Value;
+
+use super::*;
+
+fn call(method: &str, params: Vec<Param>) -> RpcCall {
+    let mut all = vec![Param::String("token:s3cret".into())];
+    all.extend(params);
+    RpcCall {
+        method: method.into(),
+        params: all,
+        id: Id::Null,
+        dialect: Dialect::Json,
+    }
+}
+
+/// Runs `calls` in order on a fresh engine; returns each JSON response.
+fn answers(calls: Vec<RpcCall>) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = OptionSet::new();
+    for (k, v) in [
+        ("enable-rpc", "true"),
+        ("cores", "1"),
+        ("dir", dir.path().to_str().unwrap()),
+    ] {
+        g.set(k, v).unwrap();
+    }
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let (sink, global) = (out.clone(), g.clone());
+    let service: arietta_core::ServiceStarter = Box::new(move |handle| {
+        Box::pin(async move {
+            let ctx = Ctx {
+                handle: handle.clone(),
+                secret: Some(Secret::new("s3cret")),
+                global: RefCell::new(global),
+                session_id: "0123456789abcdef".into(),
+            };
+            for c in calls {
+                let r = run_call(&ctx, c).await;
+                sink.lock().unwrap().push(encode_response(&Id::Null, &r));
+            }
+            let _ = handle.tell(Control::Shutdown { force: false });
+        })
+    });
+    arietta_core::run_with(
+        &g,
+        vec![],
+        Box::new(arietta_core::QuietReporter),
+        Some(service),
+    )
+    .expect("the engine runs");
+    let texts = out.lock().unwrap().clone();
+    texts
+        .iter()
+        .map(|t| serde_json::from_str(t).expect("valid JSON"))
+        .collect()
+}
+
+fn paused_add(uri: &str) -> RpcCall {
+    call(
+        "aria2.addUri",
+        vec![
+            Param::Array(vec![Param::String(uri.into())]),
+            Param::structure([("pause", Param::String("true".into()))]),
+        ],
+    )
+}
+
+#[test]
+fn queue_calls_answer_in_aria2_shapes() {
+    let r = answers(vec![
+        paused_add("http://a.invalid/1"),
+        call("aria2.getGlobalStat", vec![]),
+        call(
+            "aria2.tellWaiting",
+            vec![
+                Param::Int(0),
+                Param::Int(10),
+                Param::Array(vec![Param::String("status".into())]),
+            ],
+        ),
+        call(
+            "aria2.changePosition",
+            vec![
+                Param::String("0000000000000001".into()),
+                Param::Int(0),
+                Param::String("POS_SET".into()),
+            ],
+        ),
+        call("aria2.getVersion", vec![]),
+    ]);
+    let gid = r[0]["result"].as_str().expect("addUri answers the GID");
+    assert_eq!(gid.len(), 16);
+    let stat = &r[1]["result"];
+    assert_eq!(stat["numWaiting"], "1");
+    assert_eq!(stat["numActive"], "0");
+    assert_eq!(r[2]["result"], serde_json::json!([{"status": "paused"}]));
+    assert_eq!(
+        r[3]["error"]["code"], 1,
+        "unknown GID is an error: {:?}",
+        r[3]
+    );
+    assert!(r[4]["result"]["version"].is_string());
+}
+
+#[test]
+fn multicall_runs_each_entry_and_wrong_gid_fails_alone() {
+    let entry = |name: &str, params: Vec<Param>| {
+        let mut p = vec![Param::String("token:s3cret".into())];
+        p.extend(params);
+        Param::structure([
+            ("methodName", Param::String(name.into())),
+            ("params", Param::Array(p)),
+        ])
+    };
+    let r = answers(vec![call(
+        "system.multicall",
+        vec![Param::Array(vec![
+            entry("aria2.getGlobalStat", vec![]),
+            entry(
+                "aria2.tellStatus",
+                vec![Param::String("ffffffffffffffff".into())],
+            ),
+        ])],
+    )]);
+    let results = r[0]["result"].as_array().expect("an array of results");
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_array(), "a success is wrapped in an array");
+    assert_eq!(results[1]["code"], 1);
+}
