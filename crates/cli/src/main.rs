@@ -174,7 +174,8 @@ fn real_main() -> ExitCode {
             return ExitCode::Unknown;
         }
     }
-    match arietta_core::run_with(&global, requests, Box::new(reporter), service) {
+    logging::go_threaded();
+    let code = match arietta_core::run_with(&global, requests, Box::new(reporter), service) {
         Ok(report) => {
             console::print_results(quiet, &report.results);
             report.exit_code()
@@ -186,7 +187,9 @@ fn real_main() -> ExitCode {
                 _ => ExitCode::Unknown,
             }
         }
-    }
+    };
+    logging::finish();
+    code
 }
 
 /// aria2's "Exception caught: …" on stderr, and in the `-l` file (only

@@ -1,8 +1,7 @@
 //! The one tracing layer: every event goes to the log file (`-l`) and to
 //! the console, each filtered by its own aria2 level, in aria2's formats.
 
-use std::io::Write;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -14,15 +13,15 @@ use tracing_subscriber::registry::LookupSpan;
 use super::fields::{EventText, SpanText};
 use super::level::{file_only, Aria2Level};
 use super::line::{console_line, file_line, source_location, LocalTime};
+use super::writer::LogWriter;
 use crate::terminal::SharedTerminal;
 
 /// The log file and the level it records from.
 pub struct FileOutput {
     pub level: Aria2Level,
-    /// One `write` per line, then a flush, like aria2: a crash loses no
-    /// line, and lines from several cores never interleave. A writer thread
-    /// would not survive `-D`'s fork, and the lines are short.
-    pub writer: Mutex<Box<dyn Write + Send>>,
+    /// Whole lines, never interleaved; direct at start, then through a
+    /// writer thread (see [`LogWriter`]).
+    pub writer: Arc<LogWriter>,
 }
 
 /// The console (stdout, shared with the readout) and its level.
@@ -138,9 +137,7 @@ where
             );
             let message = format!("{}{}", Self::span_prefix(event, &ctx), text.text());
             let line = file_line(&now, level, &source, &message);
-            let mut w = file.writer.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = w.write_all(line.as_bytes());
-            let _ = w.flush();
+            file.writer.write_line(line.as_bytes());
         }
         if let (true, Some(console)) = (to_console, &self.console) {
             console
@@ -154,7 +151,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use std::io::Write;
+    use std::sync::Mutex;
     use tracing_subscriber::layer::SubscriberExt;
 
     /// A writer the test can read back.
@@ -176,7 +174,7 @@ mod tests {
         let layer = Aria2Layer {
             file: Some(FileOutput {
                 level,
-                writer: Mutex::new(Box::new(buf.clone())),
+                writer: Arc::new(LogWriter::new(Box::new(buf.clone()))),
             }),
             console: None,
         };

@@ -13,9 +13,10 @@ mod fields;
 mod layer;
 mod level;
 mod line;
+mod writer;
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, OnceLock};
 
 use arietta_options::OptionSet;
 use tracing_subscriber::layer::SubscriberExt;
@@ -25,6 +26,7 @@ pub use level::Aria2Level;
 
 use crate::terminal::SharedTerminal;
 use layer::{Aria2Layer, ConsoleOutput, FileOutput};
+use writer::LogWriter;
 
 /// Why logging could not start as asked.
 #[derive(Debug, thiserror::Error)]
@@ -62,13 +64,17 @@ pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogE
     let (file, opened) = match global.get_opt_str("log").filter(|p| !p.is_empty()) {
         None => (None, Ok(())),
         Some(path) => match open_log(path, terminal) {
-            Ok(writer) => (
-                Some(FileOutput {
-                    level: level("log-level"),
-                    writer: Mutex::new(writer),
-                }),
-                Ok(()),
-            ),
+            Ok(writer) => {
+                let writer = Arc::new(LogWriter::new(writer));
+                let _ = WRITER.set(writer.clone());
+                (
+                    Some(FileOutput {
+                        level: level("log-level"),
+                        writer,
+                    }),
+                    Ok(()),
+                )
+            }
             Err(e) => (None, Err(e)),
         },
     };
@@ -79,6 +85,24 @@ pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogE
     let subscriber = tracing_subscriber::registry().with(Aria2Layer { file, console });
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LogError::AlreadyInstalled)?;
     opened
+}
+
+/// The `-l` writer, for [`go_threaded`] and [`finish`].
+static WRITER: OnceLock<Arc<LogWriter>> = OnceLock::new();
+
+/// From here on `-l` lines are written by a thread of their own (call it
+/// after `-D` has forked, before the engine starts).
+pub fn go_threaded() {
+    if let Some(w) = WRITER.get() {
+        w.go_threaded();
+    }
+}
+
+/// Writes every queued `-l` line (before the process exits).
+pub fn finish() {
+    if let Some(w) = WRITER.get() {
+        w.finish();
+    }
 }
 
 /// aria2 appends to an existing log rather than replacing it.
