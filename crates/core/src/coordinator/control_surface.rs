@@ -119,11 +119,16 @@ impl Coordinator {
             }
             Control::Shutdown { force: _ } => {
                 // Graceful or forced, progress is saved: the control file
-                // makes a later run resume.
+                // makes a later run resume. As in aria2, what was running
+                // stays in the session file written at exit (an unfinished
+                // result) and makes the exit code 7.
                 self.shutdown = true;
                 let gids: Vec<Gid> = self.active.keys().copied().collect();
                 for gid in gids {
-                    self.stop_active(gid, Status::Removed, ExitCode::Unfinished);
+                    if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Unfinished) {
+                        self.reporter.finished(&r);
+                        self.queue.push_result(r);
+                    }
                 }
             }
         }

@@ -196,6 +196,7 @@ impl Coordinator {
             cores,
             queue,
             interrupted,
+            shutdown,
             ..
         } = self;
         disk.drain().await;
@@ -210,7 +211,9 @@ impl Coordinator {
         }
         RunReport {
             results: queue.into_results(),
-            interrupted,
+            // A daemon told to shut down stops its running downloads as an
+            // interrupt does (aria2 exits 7 when one was unfinished).
+            interrupted: interrupted || shutdown,
         }
     }
 

@@ -278,3 +278,34 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
         assert_eq!(report.results.len(), 1);
     });
 }
+
+#[test]
+fn shutdown_keeps_the_running_download_in_the_session_and_exits_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let session = dir.path().join("session.txt");
+    let session_at = session.clone();
+    let report = run_local(move || async move {
+        let o = options(&path, &[]);
+        let (mut s, core, h) = setup(vec![], true, &o, Recorder::default());
+        s.save_session = Some(session_at);
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        let req = DownloadRequest::new(vec!["http://m.invalid/running".into()], o.clone());
+        let add = h.ask(|reply| Control::Add {
+            request: req,
+            position: None,
+            reply,
+        });
+        let gid = add.await.unwrap();
+        let Some(ToCore::Start(task)) = core.recv().await else {
+            panic!("expected the download to start");
+        };
+        assert_eq!(task.gid, gid);
+        h.tell(Control::Shutdown { force: false }).unwrap();
+        coordinator.await.unwrap()
+    });
+    assert_eq!(report.exit_code(), ExitCode::Unfinished, "aria2 exits 7");
+    let text = std::fs::read_to_string(&session).unwrap();
+    assert!(text.starts_with("http://m.invalid/running\n"), "{text}");
+    assert!(text.contains(" gid="), "{text}");
+}
