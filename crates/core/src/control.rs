@@ -116,10 +116,12 @@ pub(crate) type Reply<T> = MailboxSender<T>;
 
 /// A request to the coordinator.
 pub enum Control {
+    /// Queues a download; refused (as aria2 does, "No URI to download.")
+    /// when its `gid` option names a download that exists.
     Add {
         request: DownloadRequest,
         position: Option<usize>,
-        reply: Reply<Gid>,
+        reply: Reply<Result<Gid, ControlError>>,
     },
     Status {
         gid: Gid,

@@ -22,7 +22,11 @@ impl Coordinator {
                 position,
                 reply,
             } => {
-                let _ = reply.send(self.queue.add(request, position));
+                if request.gid.is_some_and(|g| self.gid_in_use(g)) {
+                    let _ = reply.send(Err(ControlError("No URI to download.".into())));
+                    return;
+                }
+                let _ = reply.send(Ok(self.queue.add(request, position)));
                 self.fill_slots();
             }
             Control::Status { gid, reply } => {
@@ -132,6 +136,13 @@ impl Coordinator {
                 }
             }
         }
+    }
+
+    /// Whether a download with `gid` is active, queued or among the results.
+    fn gid_in_use(&self, gid: Gid) -> bool {
+        self.active.contains_key(&gid)
+            || self.queue.contains(gid)
+            || self.queue.results().iter().any(|r| r.gid == gid)
     }
 
     fn global_stat(&self) -> GlobalStat {

@@ -226,6 +226,7 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
                 reply,
             })
             .await
+            .unwrap()
             .unwrap();
         let g2 = h
             .ask(|reply| Control::Add {
@@ -234,6 +235,7 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
                 reply,
             })
             .await
+            .unwrap()
             .unwrap();
         let waiting = h
             .ask(|reply| Control::List {
@@ -296,7 +298,7 @@ fn shutdown_keeps_the_running_download_in_the_session_and_exits_7() {
             position: None,
             reply,
         });
-        let gid = add.await.unwrap();
+        let gid = add.await.unwrap().unwrap();
         let Some(ToCore::Start(task)) = core.recv().await else {
             panic!("expected the download to start");
         };

@@ -170,7 +170,8 @@ async fn enqueue(
             reply,
         })
         .await
-        .map_err(gone)?;
+        .map_err(gone)?
+        .map_err(fault)?;
     Ok(gid_param(gid))
 }
 
@@ -207,7 +208,8 @@ async fn add_metalink(
                 reply,
             })
             .await
-            .map_err(gone)?;
+            .map_err(gone)?
+            .map_err(fault)?;
         gids.push(gid_param(gid));
     }
     Ok(Param::Array(gids))

@@ -136,3 +136,39 @@ fn multicall_runs_each_entry_and_wrong_gid_fails_alone() {
     assert!(results[0].is_array(), "a success is wrapped in an array");
     assert_eq!(results[1]["code"], 1);
 }
+
+#[test]
+fn add_uri_with_a_gid_in_use_is_refused_like_aria2() {
+    let with_gid = |uri: &str| {
+        call(
+            "aria2.addUri",
+            vec![
+                Param::Array(vec![Param::String(uri.into())]),
+                Param::structure([
+                    ("gid", Param::String("0123456789abcdef".into())),
+                    ("pause", Param::String("true".into())),
+                ]),
+            ],
+        )
+    };
+    let r = answers(vec![
+        with_gid("http://a.invalid/1"),
+        with_gid("http://a.invalid/2"),
+        call(
+            "aria2.tellWaiting",
+            vec![
+                Param::Int(0),
+                Param::Int(10),
+                Param::Array(vec![Param::String("gid".into())]),
+            ],
+        ),
+    ]);
+    assert_eq!(r[0]["result"], "0123456789abcdef");
+    // aria2c 1.36 answers exactly this, and keeps the first download.
+    assert_eq!(r[1]["error"]["code"], 1);
+    assert_eq!(r[1]["error"]["message"], "No URI to download.");
+    assert_eq!(
+        r[2]["result"],
+        serde_json::json!([{"gid": "0123456789abcdef"}])
+    );
+}
