@@ -122,10 +122,14 @@ async fn list(
     ))
 }
 
+/// Options as `getOption`/`getGlobalOption` show them. `--rpc-secret`
+/// never leaves the daemon: aria2 leaves it out too, and a web UI that
+/// displays options would show it to anyone looking at the screen.
 fn options_param(o: &OptionSet) -> Param {
     Param::Struct(
         o.effective()
             .into_iter()
+            .filter(|(k, _)| *k != "rpc-secret")
             .map(|(k, v)| (k.into(), Param::String(v.to_joined())))
             .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
             .collect(),

@@ -29,6 +29,7 @@ fn answers(calls: Vec<RpcCall>) -> Vec<Value> {
     for (k, v) in [
         ("enable-rpc", "true"),
         ("cores", "1"),
+        ("rpc-secret", "s3cret"),
         ("dir", dir.path().to_str().unwrap()),
     ] {
         g.set(k, v).unwrap();
@@ -171,4 +172,12 @@ fn add_uri_with_a_gid_in_use_is_refused_like_aria2() {
         r[2]["result"],
         serde_json::json!([{"gid": "0123456789abcdef"}])
     );
+}
+
+#[test]
+fn get_global_option_never_shows_the_secret() {
+    let r = answers(vec![call("aria2.getGlobalOption", vec![])]);
+    let opts = r[0]["result"].as_object().expect("an options struct");
+    assert_eq!(opts["enable-rpc"], "true");
+    assert!(!opts.contains_key("rpc-secret"), "aria2 never lists it");
 }
