@@ -47,8 +47,10 @@ fn real_main() -> ExitCode {
     };
     if parsed.version {
         println!(
-            "arietta version {} (aria2 compatible)\nThread-per-core downloads on glommio/io_uring.",
-            env!("CARGO_PKG_VERSION")
+            "arietta version {} (aria2 compatible)\nThread-per-core downloads on glommio/io_uring.\n\n** Configuration **\nEnabled Features: {}\nHash Algorithms: {}",
+            env!("CARGO_PKG_VERSION"),
+            arietta_core::ENABLED_FEATURES.join(", "),
+            arietta_core::HASH_ALGORITHMS.join(", "),
         );
         return ExitCode::Success;
     }

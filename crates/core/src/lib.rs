@@ -14,6 +14,7 @@ mod coordinator;
 mod download;
 mod error;
 mod exit_code;
+mod features;
 mod ftp_fetch;
 mod gid;
 mod http_fetch;
@@ -39,6 +40,7 @@ pub use download::{
 };
 pub use error::FetchError;
 pub use exit_code::ExitCode;
+pub use features::{ENABLED_FEATURES, HASH_ALGORITHMS};
 pub use gid::Gid;
 pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
 pub use session::{run, run_with, ServiceStarter, SessionError};

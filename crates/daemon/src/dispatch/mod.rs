@@ -528,7 +528,7 @@ async fn system_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
             (
                 "enabledFeatures",
                 Param::Array(
-                    ["Async DNS", "GZip", "HTTPS", "Message Digest"]
+                    arietta_core::ENABLED_FEATURES
                         .iter()
                         .map(|f| Param::String((*f).into()))
                         .collect(),

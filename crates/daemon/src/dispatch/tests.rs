@@ -110,6 +110,22 @@ fn queue_calls_answer_in_aria2_shapes() {
         r[3]
     );
     assert!(r[4]["result"]["version"].is_string());
+    // aria2c 1.36's list and order; web UIs gate their torrent and
+    // metalink menus on it.
+    assert_eq!(
+        r[4]["result"]["enabledFeatures"],
+        serde_json::json!([
+            "Async DNS",
+            "BitTorrent",
+            "Firefox3 Cookie",
+            "GZip",
+            "HTTPS",
+            "Message Digest",
+            "Metalink",
+            "XML-RPC",
+            "SFTP"
+        ])
+    );
 }
 
 #[test]
