@@ -58,6 +58,28 @@ fn list_candidates(candidates: &[&str]) -> String {
 }
 
 impl OptionError {
+    /// Whether RPC skips this option rather than failing the call, as
+    /// aria2c does: an option it does not know, or one that cannot be set
+    /// in that place (per download, or at run time), is left out and the
+    /// call answers OK. A bad value still fails it.
+    pub fn skipped_by_rpc(&self) -> bool {
+        matches!(
+            self,
+            OptionError::Unrecognized { .. }
+                | OptionError::Ambiguous { .. }
+                | OptionError::NotPerDownload { .. }
+                | OptionError::NotChangeable { .. }
+        )
+    }
+
+    /// The message RPC answers with: aria2 sends only the first line
+    /// ("We encountered a problem while processing the option '--split'."),
+    /// never the detail below it.
+    pub fn rpc_message(&self) -> String {
+        let text = self.to_string();
+        text.lines().next().unwrap_or_default().to_owned()
+    }
+
     /// Option names close to an unrecognized one, for a "Did you mean" hint;
     /// empty for other errors. Computed on demand because files and fuzzers
     /// produce many errors nobody prints.

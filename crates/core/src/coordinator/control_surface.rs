@@ -246,8 +246,14 @@ impl Coordinator {
             .ok_or_else(|| ControlError::no_gid(gid))?;
         let mut set = (*req.options).clone();
         for (k, v) in options {
-            set.change_for_download(k, v)
-                .map_err(|e| ControlError(e.to_string()))?;
+            match set.change_for_download(k, v) {
+                Ok(()) => {}
+                // aria2 leaves such an option out and answers OK.
+                Err(e) if e.skipped_by_rpc() => {
+                    tracing::info!("GID#{gid} - changeOption ignores {k}: {e}");
+                }
+                Err(e) => return Err(ControlError(e.rpc_message())),
+            }
         }
         let limit = set.get_size("max-download-limit");
         req.options = Arc::new(set);

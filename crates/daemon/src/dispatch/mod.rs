@@ -7,7 +7,7 @@ use arietta_core::control::{
     Control, ControlError, ControlHandle, DownloadStatus, ListKind, Whence,
 };
 use arietta_core::{DownloadRequest, Gid};
-use arietta_options::OptionSet;
+use arietta_options::{OptionError, OptionSet};
 use arietta_rpc::methods::{
     list_methods, list_notifications, multicall_failure, multicall_success,
 };
@@ -122,6 +122,20 @@ async fn list(
     ))
 }
 
+/// What RPC makes of setting option `name`, as aria2c: `Some(())` when set,
+/// `None` when skipped (unknown, or not settable there: logged, the call
+/// goes on), an error with aria2's one-line message for a bad value.
+fn rpc_option(name: &str, r: Result<(), OptionError>) -> Result<Option<()>, Error> {
+    match r {
+        Ok(()) => Ok(Some(())),
+        Err(e) if e.skipped_by_rpc() => {
+            tracing::info!("RPC: ignoring option {name}: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(Error::Fault(e.rpc_message())),
+    }
+}
+
 /// Options as `getOption`/`getGlobalOption` show them. `--rpc-secret`
 /// never leaves the daemon: aria2 leaves it out too, and a web UI that
 /// displays options would show it to anyone looking at the screen.
@@ -184,7 +198,7 @@ fn download_options(ctx: &Ctx, options: &RpcOptions) -> Result<OptionSet, Error>
     let parent = Arc::new(ctx.global.borrow().clone());
     let mut set = OptionSet::with_parent(parent);
     for (k, v) in &options.0 {
-        set.set_per_download(k, v).map_err(fault)?;
+        rpc_option(k, set.set_per_download(k, v))?;
     }
     Ok(set)
 }
@@ -484,7 +498,9 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
         Method::ChangeGlobalOption { options } => {
             let mut g = ctx.global.borrow_mut();
             for (k, v) in &options.0 {
-                g.change_global(k, v).map_err(fault)?;
+                if rpc_option(k, g.change_global(k, v))?.is_none() {
+                    continue;
+                }
                 match k.as_str() {
                     "max-concurrent-downloads" => {
                         let n = g.get_u64(k) as usize;

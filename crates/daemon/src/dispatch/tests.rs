@@ -197,3 +197,69 @@ fn get_global_option_never_shows_the_secret() {
     assert_eq!(opts["enable-rpc"], "true");
     assert!(!opts.contains_key("rpc-secret"), "aria2 never lists it");
 }
+
+#[test]
+fn options_rpc_cannot_use_are_skipped_and_bad_values_fail_in_one_line() {
+    let add = |opts: Vec<(&'static str, &str)>| {
+        let o = opts
+            .into_iter()
+            .map(|(k, v)| (k, Param::String(v.into())))
+            .collect::<Vec<_>>();
+        call(
+            "aria2.addUri",
+            vec![
+                Param::Array(vec![Param::String("http://a.invalid/1".into())]),
+                Param::structure(o),
+            ],
+        )
+    };
+    let r = answers(vec![
+        add(vec![
+            ("nosuch", "1"),
+            ("pause", "true"),
+            ("gid", "00000000000000aa"),
+        ]),
+        add(vec![("split", "abc"), ("pause", "true")]),
+        call(
+            "aria2.changeOption",
+            vec![
+                Param::String("00000000000000aa".into()),
+                Param::structure([
+                    ("nosuch", Param::String("1".into())),
+                    ("rpc-listen-port", Param::String("1234".into())),
+                ]),
+            ],
+        ),
+        call(
+            "aria2.changeGlobalOption",
+            vec![Param::structure([("nosuch", Param::String("1".into()))])],
+        ),
+        call(
+            "aria2.changeGlobalOption",
+            vec![Param::structure([(
+                "rpc-listen-port",
+                Param::String("1234".into()),
+            )])],
+        ),
+        call(
+            "aria2.changeGlobalOption",
+            vec![Param::structure([(
+                "max-concurrent-downloads",
+                Param::String("abc".into()),
+            )])],
+        ),
+    ]);
+    // Each answer as aria2c 1.36 gives it for the same call.
+    assert_eq!(r[0]["result"], "00000000000000aa");
+    assert_eq!(
+        r[1]["error"]["message"],
+        "We encountered a problem while processing the option '--split'."
+    );
+    assert_eq!(r[2]["result"], "OK");
+    assert_eq!(r[3]["result"], "OK");
+    assert_eq!(r[4]["result"], "OK");
+    assert_eq!(
+        r[5]["error"]["message"],
+        "We encountered a problem while processing the option '--max-concurrent-downloads'."
+    );
+}
