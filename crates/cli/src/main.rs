@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use arietta_core::{DownloadRequest, ExitCode, Gid};
 use arietta_options::{
-    conf_path, environment_defaults, parse_args, parse_conf_to_set, parse_input_file, ConfPath,
-    OptionError, OptionSet, USAGE_LINE,
+    conf_path, conf_to_set, environment_defaults, parse_args, parse_conf_file, parse_input_file,
+    ConfPath, OptionError, OptionSet, USAGE_LINE,
 };
 
 use crate::console::Console;
@@ -32,6 +32,14 @@ fn main() -> ProcessExit {
     }));
     let code = real_main();
     ProcessExit::from(code.code())
+}
+
+/// aria2 names each unknown option line of a conf or input file and goes
+/// on without it.
+fn warn_unknown(lines: &[String]) {
+    for line in lines {
+        tracing::warn!("Unknown option: {line}");
+    }
 }
 
 fn bad_option(e: &OptionError) -> ExitCode {
@@ -61,6 +69,7 @@ fn real_main() -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let mut global = environment_defaults(env, &cwd, |p| p.exists());
     let mut conf_read = None;
+    let mut conf_unknown = Vec::new();
     match conf_path(&parsed.options, env, |p| p.exists()) {
         ConfPath::None => {}
         ConfPath::Explicit(p) | ConfPath::Default(p) => {
@@ -72,7 +81,10 @@ fn real_main() -> ExitCode {
                     return ExitCode::BadOption;
                 }
             };
-            match parse_conf_to_set(&text) {
+            match parse_conf_file(&text).and_then(|c| {
+                conf_unknown = c.unknown;
+                conf_to_set(c.pairs)
+            }) {
                 Ok(set) => {
                     global.overlay(&set);
                     conf_read = Some(p);
@@ -94,6 +106,7 @@ fn real_main() -> ExitCode {
     }
     logging::log_startup();
     logging::log_options(conf_read.as_deref(), &global);
+    warn_unknown(&conf_unknown);
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,
@@ -308,6 +321,7 @@ fn build_requests(
         };
         let entries = parse_input_file(&text).map_err(|e| bad_option(&e))?;
         for entry in entries {
+            warn_unknown(&entry.unknown);
             let mut set = OptionSet::with_parent(global.clone());
             for (k, v) in &entry.options {
                 set.set_per_download(k, v).map_err(|e| bad_option(&e))?;

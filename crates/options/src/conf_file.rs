@@ -12,9 +12,20 @@ use crate::option_set::OptionSet;
 use crate::table::{find_option, OptionKind};
 use crate::value::normalize;
 
+/// A conf file's options, and the lines naming options that do not exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfFile {
+    /// Validated `(name, value)` pairs in file order.
+    pub pairs: Vec<(String, String)>,
+    /// Lines with an unknown option name, as written: aria2 warns
+    /// "Unknown option: LINE" for each and goes on.
+    pub unknown: Vec<String>,
+}
+
 /// Parses the text of a conf file into validated `(name, value)` pairs in file
 /// order (values normalized as [`OptionSet::set`] stores them). Unknown names
-/// and bad values fail with the 1-based line number.
+/// are skipped, as aria2 does ([`parse_conf_file`] lists them); bad values
+/// fail with the 1-based line number.
 ///
 /// Details matching aria2: whitespace around name and value is trimmed; a line
 /// without `=` is a name with an empty value (so `continue` alone means
@@ -22,8 +33,13 @@ use crate::value::normalize;
 /// Beyond aria2: a UTF-8 byte-order mark and CRLF line ends are accepted, and
 /// indented `#` lines are comments.
 pub fn parse_conf(text: &str) -> Result<Vec<(String, String)>, OptionError> {
+    parse_conf_file(text).map(|c| c.pairs)
+}
+
+/// [`parse_conf`], also telling which lines named unknown options.
+pub fn parse_conf_file(text: &str) -> Result<ConfFile, OptionError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
+    let mut out = ConfFile::default();
     for (i, raw_line) in text.split('\n').enumerate() {
         let line_no = i + 1;
         let line = raw_line.strip_suffix('\r').unwrap_or(raw_line).trim();
@@ -34,16 +50,26 @@ pub fn parse_conf(text: &str) -> Result<Vec<(String, String)>, OptionError> {
             Some((n, v)) => (n.trim(), v.trim()),
             None => (line, ""),
         };
+        if find_option(name).is_none() {
+            out.unknown.push(line.to_string());
+            continue;
+        }
         let value = validate_pair(name, value).map_err(|e| e.at_line(line_no))?;
-        out.push((name.to_string(), value));
+        out.pairs.push((name.to_string(), value));
     }
     Ok(out)
 }
 
-/// Parses a conf file straight into an [`OptionSet`] layer.
+/// Parses a conf file straight into an [`OptionSet`] layer (unknown names
+/// skipped).
 pub fn parse_conf_to_set(text: &str) -> Result<OptionSet, OptionError> {
+    conf_to_set(parse_conf_file(text)?.pairs)
+}
+
+/// Puts parsed pairs into an [`OptionSet`] layer.
+pub fn conf_to_set(pairs: Vec<(String, String)>) -> Result<OptionSet, OptionError> {
     let mut set = OptionSet::new();
-    for (name, value) in parse_conf(text)? {
+    for (name, value) in pairs {
         set.set(&name, &value)?;
     }
     Ok(set)
@@ -161,10 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn unknown_names_are_listed_not_fatal() {
+        let c = parse_conf_file("split=4\n\n  foo = 3\nbar\n").unwrap();
+        assert_eq!(c.pairs, vec![("split".to_string(), "4".to_string())]);
+        assert_eq!(c.unknown, vec!["foo = 3".to_string(), "bar".to_string()]);
+        assert_eq!(parse_conf("foo=3").unwrap(), vec![]);
+    }
+
+    #[test]
     fn errors_carry_line_numbers() {
-        let e = parse_conf("split=4\n\nfoo=3\n").unwrap_err();
-        assert_eq!(e.line(), Some(3));
-        assert!(matches!(e.root(), OptionError::Unrecognized { option, .. } if option == "foo"));
         let e = parse_conf("split=4\nmax-connection-per-server=99\n").unwrap_err();
         assert_eq!(e.line(), Some(2));
         assert_eq!(
@@ -173,10 +204,13 @@ mod tests {
         );
         // A name without '=' is an empty value: fine for booleans, not numbers.
         assert_eq!(parse_conf("split").unwrap_err().line(), Some(1));
-        assert!(parse_conf("=3").is_err());
+        // No name, or a prefix (no abbreviations in files): unknown.
+        assert_eq!(parse_conf_file("=3").unwrap().unknown, vec!["=3"]);
         assert!(parse_conf("help=#all").is_err());
-        // No prefix matching in files.
-        assert!(parse_conf("max-conn=3").is_err());
+        assert_eq!(
+            parse_conf_file("max-conn=3").unwrap().unknown,
+            vec!["max-conn=3"]
+        );
     }
 
     fn env_from<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

@@ -24,9 +24,13 @@ pub struct InputEntry {
     pub options: Vec<(String, String)>,
     /// 1-based line of the URI line, for messages about this entry.
     pub line: usize,
+    /// Its option lines naming options that do not exist, as written: aria2
+    /// warns "Unknown option: LINE" for each and goes on.
+    pub unknown: Vec<String>,
 }
 
-/// Parses an input file. Fails with the line number on an unknown option, a
+/// Parses an input file. Unknown options are listed in their entry's
+/// `unknown` and skipped, as aria2 does. Fails with the line number on a
 /// bad value, an option aria2 does not allow per download
 /// (`max-concurrent-downloads`, ...), or an option line before any URI line.
 ///
@@ -55,6 +59,10 @@ pub fn parse_input_file(text: &str) -> Result<Vec<InputEntry>, OptionError> {
                 Some((n, v)) => (n.trim(), v.trim()),
                 None => (trimmed, ""),
             };
+            if find_option(name).is_none() {
+                entry.unknown.push(line.to_string());
+                continue;
+            }
             let value = validate_option(name, value).map_err(|e| e.at_line(line_no))?;
             entry.options.push((name.to_string(), value));
         } else {
@@ -66,8 +74,8 @@ pub fn parse_input_file(text: &str) -> Result<Vec<InputEntry>, OptionError> {
                 .collect();
             entries.push(InputEntry {
                 uris,
-                options: Vec::new(),
                 line: line_no,
+                ..InputEntry::default()
             });
         }
     }
@@ -143,9 +151,10 @@ mod tests {
         assert_eq!(e.line(), Some(1));
         assert!(matches!(e.root(), OptionError::Syntax { .. }));
 
-        let e = parse_input_file("http://a\n  dir=/x\n  foo=1\n").unwrap_err();
-        assert_eq!(e.line(), Some(3));
-        assert!(matches!(e.root(), OptionError::Unrecognized { .. }));
+        // Unknown: listed, skipped, not fatal (aria2 warns and goes on).
+        let e = parse_input_file("http://a\n  dir=/x\n  foo=1\n").unwrap();
+        assert_eq!(e[0].options, vec![("dir".to_string(), "/x".to_string())]);
+        assert_eq!(e[0].unknown, vec!["  foo=1".to_string()]);
 
         let e = parse_input_file("http://a\n  max-concurrent-downloads=1\n").unwrap_err();
         assert_eq!(e.line(), Some(2));

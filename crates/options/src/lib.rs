@@ -27,7 +27,10 @@ mod table;
 mod value;
 
 pub use cli::{parse_args, ParsedArgs};
-pub use conf_file::{conf_path, default_conf_candidates, parse_conf, parse_conf_to_set, ConfPath};
+pub use conf_file::{
+    conf_path, conf_to_set, default_conf_candidates, parse_conf, parse_conf_file,
+    parse_conf_to_set, ConfFile, ConfPath,
+};
 pub use environment::environment_defaults;
 pub use error::{OptionError, OPTION_ERROR_EXIT_CODE, USAGE_LINE};
 pub use help::{help_text, option_usage, HELP_TAGS};

@@ -100,9 +100,10 @@ fn missing_conf_path_exits_28() {
 
 #[test]
 fn bad_line_in_conf_file_exits_28() {
+    // A bad value (aria2c: "Parse error", 28); an unknown name only warns.
     let tmp = tempdir();
     let conf = tmp.path().join("bad.conf");
-    std::fs::write(&conf, "split=2\nno-such-option=1\n").unwrap();
+    std::fs::write(&conf, "split=2\nmax-tries=abc\n").unwrap();
     run_raw(
         tmp.path(),
         &[&format!("--conf-path={}", s(&conf)), "http://127.0.0.1:1/x"],
@@ -211,4 +212,27 @@ fn readout_redraws_one_line_on_a_tty() {
         .unwrap_or_else(|| panic!("no readout in {text:?}"));
     assert!(readout.contains("/3.0MiB("), "{readout}");
     assert!(readout.contains("ETA:"), "{readout}");
+}
+
+/// aria2c warns "Unknown option: LINE" for an unknown key in aria2.conf or
+/// an `-i` file and downloads anyway (exit 0); checked against aria2c 1.36.
+#[test]
+fn unknown_keys_in_conf_and_input_files_warn_and_go_on() {
+    let srv = TestServer::start();
+    let body = pattern(64 << 10, 3);
+    let url = srv.add_file("/u.bin", body.clone());
+    let tmp = tempdir();
+    let conf = tmp.path().join("a.conf");
+    std::fs::write(&conf, "nosuch-option=1\nsplit=2\n").unwrap();
+    let list = tmp.path().join("list.txt");
+    std::fs::write(&list, format!("{url}\n  nosuch=3\n  out=renamed.bin\n")).unwrap();
+    let out = run_raw(
+        tmp.path(),
+        &[&format!("--conf-path={}", s(&conf)), "-i", &s(&list)],
+    );
+    out.expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("renamed.bin"), &body);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("Unknown option: nosuch-option=1"), "{all}");
+    assert!(all.contains("Unknown option:   nosuch=3"), "{all}");
 }
