@@ -228,7 +228,7 @@ fn unknown_keys_in_conf_and_input_files_warn_and_go_on() {
     std::fs::write(&list, format!("{url}\n  nosuch=3\n  out=renamed.bin\n")).unwrap();
     let out = run_raw(
         tmp.path(),
-        &[&format!("--conf-path={}", s(&conf)), "-i", &s(&list)],
+        &[&format!("--conf-path={}", s(&conf)), "-i", s(&list)],
     );
     out.expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("renamed.bin"), &body);
