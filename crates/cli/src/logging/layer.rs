@@ -151,23 +151,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::sync::Mutex;
+    use crate::logging::writer::tests::Buffer;
     use tracing_subscriber::layer::SubscriberExt;
-
-    /// A writer the test can read back.
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn logged_at(level: Aria2Level, emit: impl FnOnce()) -> Vec<String> {
         let buf = Buffer::default();

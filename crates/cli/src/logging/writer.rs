@@ -101,13 +101,14 @@ fn write_lines(mut w: Box<dyn Write + Send>, rx: Receiver<Vec<u8>>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use super::*;
 
+    /// A writer tests can read back (the layer's tests use it too).
     #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    pub(in crate::logging) struct Buffer(pub(in crate::logging) Arc<Mutex<Vec<u8>>>);
 
     impl Write for Buffer {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
