@@ -285,7 +285,8 @@ async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
             return;
         }
         let (status, content_type, body) = match (req.method.as_str(), path, query) {
-            ("OPTIONS", _, _) => (204, "text/plain", String::new()),
+            // aria2 answers a CORS preflight 200 with an empty body.
+            ("OPTIONS", _, _) => (200, "text/plain", String::new()),
             ("GET", "/metrics", _) if server.metrics => {
                 match crate::metrics::render(&server.ctx.handle).await {
                     Some(text) => (200, "text/plain; version=0.0.4", text),

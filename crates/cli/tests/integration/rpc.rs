@@ -575,3 +575,23 @@ fn add_metalink_queues_each_file_and_answers_their_gids() {
         "{refused}"
     );
 }
+
+/// A CORS preflight (`OPTIONS /jsonrpc`) gets aria2c's 200 with an empty
+/// body, with `--rpc-allow-origin-all` naming the origin rule.
+#[test]
+fn options_preflight_answers_200_like_aria2() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-allow-origin-all"]);
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        b"OPTIONS /jsonrpc HTTP/1.1\r\nHost: x\r\nOrigin: http://ui.example\r\n\
+          Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.contains("Access-Control-Allow-Origin: *"), "{out}");
+    assert!(out.contains("Content-Length: 0"), "{out}");
+}

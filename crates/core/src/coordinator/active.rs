@@ -22,6 +22,9 @@ pub(super) struct Active {
     /// `--max-download-limit` for all of this download's connections.
     pub(super) limit: Option<Arc<arietta_net::RateLimiter>>,
     pub(super) started: Instant,
+    /// Its place in start order (`tellActive` and the session list active
+    /// downloads so; two starts may share an `Instant`).
+    pub(super) start_seq: u64,
     pub(super) kind: DownloadKind,
 }
 

@@ -330,13 +330,10 @@ impl Coordinator {
     fn list(&self, which: ListKind, offset: i64, num: usize) -> Vec<DownloadStatus> {
         let all: Vec<DownloadStatus> = match which {
             ListKind::Active => {
-                let mut v: Vec<_> = self
-                    .active
-                    .iter()
-                    .map(|(g, a)| active_status(a, *g))
-                    .collect();
-                v.sort_by_key(|s| std::cmp::Reverse(s.gid));
-                v
+                // In the order they started, as aria2 lists them.
+                let mut v: Vec<(&Gid, &Active)> = self.active.iter().collect();
+                v.sort_by_key(|(_, a)| a.start_seq);
+                v.into_iter().map(|(g, a)| active_status(a, *g)).collect()
             }
             ListKind::Waiting => self
                 .queue
@@ -352,7 +349,7 @@ impl Coordinator {
     /// (in start order), then the queue's.
     pub(super) fn session_entries(&self) -> Vec<SessionEntry> {
         let mut active: Vec<&Active> = self.active.values().filter(|a| !a.finishing()).collect();
-        active.sort_by_key(|a| a.started);
+        active.sort_by_key(|a| a.start_seq);
         active
             .iter()
             .map(|a| SessionEntry {

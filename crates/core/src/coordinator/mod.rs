@@ -127,6 +127,8 @@ pub struct Coordinator {
     /// `Some(None)` when it is off or could not start.
     dht: Option<Option<arietta_torrent::DhtService>>,
     disk: DiskJobs,
+    /// Downloads started so far (each one's `start_seq`).
+    starts: u64,
 }
 
 impl Coordinator {
@@ -155,6 +157,7 @@ impl Coordinator {
             stat_out: s.server_stat_out,
             dht: None,
             disk: DiskJobs::start(),
+            starts: 0,
         }
     }
 
@@ -372,6 +375,7 @@ impl Coordinator {
     }
 
     fn start(&mut self, mut req: DownloadRequest) {
+        self.starts += 1;
         let gid = *req.gid.get_or_insert_with(Gid::new);
         tracing::info!("GID#{gid} - Starting download of {}", req.uris.join(" "));
         self.announce(EventKind::Start, gid);
@@ -397,6 +401,7 @@ impl Coordinator {
                 stop: Arc::default(),
                 limit,
                 started: Instant::now(),
+                start_seq: self.starts,
                 kind,
             },
         );

@@ -311,3 +311,43 @@ fn shutdown_keeps_the_running_download_in_the_session_and_exits_7() {
     assert!(text.starts_with("http://m.invalid/running\n"), "{text}");
     assert!(text.contains(" gid="), "{text}");
 }
+
+#[test]
+fn tell_active_lists_downloads_in_start_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let (started, listed) = run_local(move || async move {
+        let o = options(&path, &[]);
+        let (s, core, h) = setup(vec![], true, &o, Recorder::default());
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        h.tell(Control::SetMaxConcurrent { n: 5 }).unwrap();
+        let mut started = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            let request = DownloadRequest::new(vec![format!("http://m.invalid/{name}")], o.clone());
+            let add = h.ask(|reply| Control::Add {
+                request,
+                position: None,
+                reply,
+            });
+            add.await.unwrap().unwrap();
+            let Some(ToCore::Start(task)) = core.recv().await else {
+                panic!("expected a start");
+            };
+            started.push(task.gid);
+        }
+        let list = h.ask(|reply| Control::List {
+            which: ListKind::Active,
+            offset: 0,
+            num: 10,
+            reply,
+        });
+        let listed: Vec<Gid> = list.await.unwrap().iter().map(|s| s.gid).collect();
+        h.tell(Control::Shutdown { force: true }).unwrap();
+        coordinator.await.unwrap();
+        (started, listed)
+    });
+    assert_eq!(
+        listed, started,
+        "aria2 lists active downloads as they started"
+    );
+}
