@@ -63,6 +63,25 @@ impl RpcSettings {
     }
 }
 
+/// aria2 listens with a backlog of 1024; std's 128 made 2,000 clients
+/// connecting at once wait seconds for their SYNs to be retried. Linux lets
+/// `listen` be called again on a listening socket to change it; the
+/// kernel caps it at `net.core.somaxconn`.
+const RPC_BACKLOG: libc::c_int = 1024;
+
+fn widen_backlog(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is a listening TCP socket owned by `listener`,
+    // alive for the call; listen(2) only changes its queue length.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), RPC_BACKLOG) };
+    if rc != 0 {
+        tracing::debug!(
+            "RPC: keeping the default listen backlog: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// Binds the RPC port now (so a taken port is an error at start, as in
 /// aria2) and returns the service to run on core 0.
 pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
@@ -76,6 +95,7 @@ pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
             addr: settings.addr,
             source,
         })?;
+    widen_backlog(&listener);
     Ok(Box::new(move |handle| {
         Box::pin(serve(listener, settings, global, handle, tls))
     }))
