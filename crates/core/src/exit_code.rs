@@ -34,7 +34,9 @@ pub enum ExitCode {
     BadOption = 28,
     Overloaded = 29,
     RpcParse = 30,
-    Reserved = 31,
+    /// "Reserved" in aria2's manual, yet what aria2c 1.36 reports as a
+    /// removed active download's `errorCode`.
+    Removed = 31,
     Checksum = 32,
 }
 
@@ -74,7 +76,7 @@ impl ExitCode {
             BadOption,
             Overloaded,
             RpcParse,
-            Reserved,
+            Removed,
             Checksum,
         ];
         ALL.get(usize::from(v)).copied().unwrap_or(Unknown)

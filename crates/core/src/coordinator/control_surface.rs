@@ -4,7 +4,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::queue::slice_like_aria2;
 use super::{Active, Coordinator, DownloadKind};
@@ -177,29 +176,18 @@ impl Coordinator {
         Some(self.result_of(gid, status, code, None))
     }
 
+    /// As aria2c 1.36: a removed active download is a stopped result with
+    /// `errorCode` 31; a removed waiting one is simply gone (not in
+    /// `tellStopped`, not counted in `numStoppedTotal`).
     fn remove(&mut self, gid: Gid) -> Result<Gid, ControlError> {
-        if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Success) {
+        if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Removed) {
             self.finish_with(r);
             return Ok(gid);
         }
-        let req = self
-            .queue
+        self.queue
             .remove_waiting(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
-        let r = DownloadResult {
-            gid,
-            status: Status::Removed,
-            code: ExitCode::Success,
-            message: None,
-            path: None,
-            uri: req.uris.first().cloned().unwrap_or_default(),
-            uris: req.uris.clone(),
-            options: req.options.clone(),
-            completed: 0,
-            total: 0,
-            elapsed: Duration::ZERO,
-        };
-        self.finish_with(r);
+        self.announce(crate::control::EventKind::Stop, gid);
         Ok(gid)
     }
 

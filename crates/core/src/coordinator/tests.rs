@@ -275,6 +275,8 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
             .unwrap();
         assert_eq!(stopped.len(), 1);
         assert_eq!(stopped[0].status, Status::Removed);
+        // aria2c 1.36 reports errorCode 31 for a removed active download.
+        assert_eq!(stopped[0].error_code, Some(ExitCode::Removed));
         h.tell(Control::Shutdown { force: false }).unwrap();
         let report = coordinator.await.unwrap();
         assert_eq!(report.results.len(), 1);
