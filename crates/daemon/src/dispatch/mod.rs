@@ -180,8 +180,12 @@ async fn enqueue(
     let mut request = DownloadRequest::new(uris, Arc::new(set));
     request.gid = gid;
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
-    let gid = ctx
-        .handle
+    Ok(gid_param(queue(ctx, request, position).await?))
+}
+
+/// Hands one request to the coordinator's queue at `position`.
+async fn queue(ctx: &Ctx, request: DownloadRequest, position: Option<usize>) -> Result<Gid, Error> {
+    ctx.handle
         .ask(|reply| Control::Add {
             request,
             position,
@@ -189,8 +193,7 @@ async fn enqueue(
         })
         .await
         .map_err(gone)?
-        .map_err(fault)?;
-    Ok(gid_param(gid))
+        .map_err(fault)
 }
 
 /// A download's options as RPC gives them, over the global ones.
@@ -218,17 +221,7 @@ async fn add_metalink(
     let mut gids = Vec::with_capacity(plan.requests.len());
     for (k, request) in plan.requests.into_iter().enumerate() {
         let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX).saturating_add(k));
-        let gid = ctx
-            .handle
-            .ask(|reply| Control::Add {
-                request,
-                position,
-                reply,
-            })
-            .await
-            .map_err(gone)?
-            .map_err(fault)?;
-        gids.push(gid_param(gid));
+        gids.push(gid_param(queue(ctx, request, position).await?));
     }
     Ok(Param::Array(gids))
 }
