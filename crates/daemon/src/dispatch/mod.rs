@@ -136,6 +136,25 @@ fn rpc_option(name: &str, r: Result<(), OptionError>) -> Result<Option<()>, Erro
     }
 }
 
+/// `getOption(gid)`: only what applies to one download, as aria2c 1.36
+/// lists it (compared key by key): the per-download options, without
+/// `gid` and `pause`, which aria2 consumes when it queues the download.
+fn download_options_param(o: &OptionSet) -> Param {
+    let Param::Struct(all) = options_param(o) else {
+        unreachable!("options_param builds a struct");
+    };
+    Param::Struct(
+        all.into_iter()
+            .filter(|(k, _)| {
+                let name: &str = k.as_ref();
+                name != "gid"
+                    && name != "pause"
+                    && arietta_options::find_option(name).is_some_and(|d| d.per_download())
+            })
+            .collect(),
+    )
+}
+
 /// Options as `getOption`/`getGlobalOption` show them. `--rpc-secret`
 /// never leaves the daemon: aria2 leaves it out too, and a web UI that
 /// displays options would show it to anyone looking at the screen.
@@ -445,7 +464,7 @@ async fn query_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
 async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
     let h = &ctx.handle;
     match method {
-        Method::GetOption { gid } => Ok(options_param(&status(ctx, &gid).await?.options)),
+        Method::GetOption { gid } => Ok(download_options_param(&status(ctx, &gid).await?.options)),
         Method::ChangeOption { gid, options } => {
             let gid = resolve(ctx, &gid).await?;
             let options = options.0;

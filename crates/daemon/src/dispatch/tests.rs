@@ -263,3 +263,40 @@ fn options_rpc_cannot_use_are_skipped_and_bad_values_fail_in_one_line() {
         "We encountered a problem while processing the option '--max-concurrent-downloads'."
     );
 }
+
+#[test]
+fn get_option_of_a_download_lists_only_per_download_options() {
+    let gid = "00000000000000ab";
+    let add = call(
+        "aria2.addUri",
+        vec![
+            Param::Array(vec![Param::String("http://a.invalid/2".into())]),
+            Param::structure([
+                ("gid", Param::String(gid.into())),
+                ("pause", Param::String("true".into())),
+            ]),
+        ],
+    );
+    let get = call("aria2.getOption", vec![Param::String(gid.into())]);
+    let r = answers(vec![add, get]);
+    let opts = r[1]["result"].as_object().expect("an options struct");
+    // As aria2c 1.36 (compared key by key): what one download uses, and
+    // neither global-only options nor the consumed gid/pause.
+    for key in [
+        "dir",
+        "split",
+        "max-connection-per-server",
+        "save-not-found",
+    ] {
+        assert!(opts.contains_key(key), "{key} missing: {opts:?}");
+    }
+    for key in [
+        "max-concurrent-downloads",
+        "enable-rpc",
+        "rpc-listen-port",
+        "gid",
+        "pause",
+    ] {
+        assert!(!opts.contains_key(key), "{key} listed: {opts:?}");
+    }
+}

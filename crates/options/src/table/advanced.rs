@@ -334,7 +334,9 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Bool,
         default: "true",
-        flags: 0,
+        // aria2c 1.36 lists it in a download's getOption: it is one of the
+        // per-download options.
+        flags: PER_DOWNLOAD,
         tags: &["#advanced"],
         arg: "[=true|false]",
         help: "Save download with --save-session option even if the file was not found on the server.",
