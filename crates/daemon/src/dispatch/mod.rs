@@ -122,15 +122,15 @@ async fn list(
     ))
 }
 
-/// What RPC makes of setting option `name`, as aria2c: `Some(())` when set,
-/// `None` when skipped (unknown, or not settable there: logged, the call
+/// What RPC makes of setting option `name`, as aria2c: `true` when set,
+/// `false` when skipped (unknown, or not settable there: logged, the call
 /// goes on), an error with aria2's one-line message for a bad value.
-fn rpc_option(name: &str, r: Result<(), OptionError>) -> Result<Option<()>, Error> {
+fn rpc_option(name: &str, r: Result<(), OptionError>) -> Result<bool, Error> {
     match r {
-        Ok(()) => Ok(Some(())),
+        Ok(()) => Ok(true),
         Err(e) if e.skipped_by_rpc() => {
             tracing::info!("RPC: ignoring option {name}: {e}");
-            Ok(None)
+            Ok(false)
         }
         Err(e) => Err(Error::Fault(e.rpc_message())),
     }
@@ -140,29 +140,26 @@ fn rpc_option(name: &str, r: Result<(), OptionError>) -> Result<Option<()>, Erro
 /// lists it (compared key by key): the per-download options, without
 /// `gid` and `pause`, which aria2 consumes when it queues the download.
 fn download_options_param(o: &OptionSet) -> Param {
-    let Param::Struct(all) = options_param(o) else {
-        unreachable!("options_param builds a struct");
-    };
-    Param::Struct(
-        all.into_iter()
-            .filter(|(k, _)| {
-                let name: &str = k.as_ref();
-                name != "gid"
-                    && name != "pause"
-                    && arietta_options::find_option(name).is_some_and(|d| d.per_download())
-            })
-            .collect(),
-    )
+    options_param_where(o, |name| {
+        name != "gid"
+            && name != "pause"
+            && arietta_options::find_option(name).is_some_and(|d| d.per_download())
+    })
 }
 
-/// Options as `getOption`/`getGlobalOption` show them. `--rpc-secret`
-/// never leaves the daemon: aria2 leaves it out too, and a web UI that
-/// displays options would show it to anyone looking at the screen.
+/// `getGlobalOption`: every option with a value.
 fn options_param(o: &OptionSet) -> Param {
+    options_param_where(o, |_| true)
+}
+
+/// Options with a value whose name passes `keep`. `--rpc-secret` never
+/// leaves the daemon: aria2 leaves it out too, and a web UI that displays
+/// options would show it to anyone looking at the screen.
+fn options_param_where(o: &OptionSet, keep: impl Fn(&str) -> bool) -> Param {
     Param::Struct(
         o.effective()
             .into_iter()
-            .filter(|(k, _)| *k != "rpc-secret")
+            .filter(|(k, _)| *k != "rpc-secret" && keep(k))
             .map(|(k, v)| (k.into(), Param::String(v.to_joined())))
             .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
             .collect(),
@@ -510,7 +507,7 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
         Method::ChangeGlobalOption { options } => {
             let mut g = ctx.global.borrow_mut();
             for (k, v) in &options.0 {
-                if rpc_option(k, g.change_global(k, v))?.is_none() {
+                if !rpc_option(k, g.change_global(k, v))? {
                     continue;
                 }
                 match k.as_str() {
