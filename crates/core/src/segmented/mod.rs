@@ -237,8 +237,8 @@ impl SegmentedDownload {
         self.last_error.take()
     }
 
-    /// The URI the connection was sent to (for a connection that could not
-    /// be started).
+    /// A `Connect` could not be carried out (its core is gone): forget the
+    /// connection so it does not count as running.
     pub fn conn_not_started(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
     }
