@@ -134,18 +134,25 @@ pub enum ToCoordinator {
     /// The blocking pool hashed a piece against its metalink checksum.
     PieceChecked { gid: Gid, index: usize, ok: bool },
     /// A response of unknown length ended cleanly at `len`.
-    StreamEnded { gid: Gid, len: u64 },
+    StreamEnded { gid: Gid, conn: ConnId, len: u64 },
     ConnEnded {
         gid: Gid,
         conn: ConnId,
         seg: Option<SegId>,
         result: Result<(), FetchError>,
     },
-    /// A timer fired: retry a connection.
-    Retry { gid: Gid, uri: usize, probe: bool },
+    /// A timer fired: retry a connection (for run `run` of the download).
+    Retry {
+        gid: Gid,
+        run: u64,
+        uri: usize,
+        probe: bool,
+    },
     /// The blocking pool finished preparing the file after a probe.
     Prepared {
         gid: Gid,
+        /// The probing connection the file was prepared for.
+        conn: ConnId,
         result: Result<PreparedFile, FetchError>,
         reply: MailboxSender<ProbeDecision>,
     },

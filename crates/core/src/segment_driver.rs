@@ -241,9 +241,11 @@ async fn stream<S: SegmentSource>(
                 StreamEnd::Complete => return Ok(()),
                 StreamEnd::Length(len) => {
                     let task = src.task();
-                    let _ = task
-                        .to_coord
-                        .send(ToCoordinator::StreamEnded { gid: task.gid, len });
+                    let _ = task.to_coord.send(ToCoordinator::StreamEnded {
+                        gid: task.gid,
+                        conn: task.conn,
+                        len,
+                    });
                     return Ok(());
                 }
                 StreamEnd::Reopened => continue,

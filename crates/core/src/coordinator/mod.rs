@@ -127,6 +127,8 @@ pub struct Coordinator {
     /// `Some(None)` when it is off or could not start.
     dht: Option<Option<arietta_torrent::DhtService>>,
     disk: DiskJobs,
+    /// The next connection id (CUID) of any segmented download.
+    conn_ids: std::rc::Rc<std::cell::Cell<ConnId>>,
     /// Downloads started so far (each one's `start_seq`).
     starts: u64,
 }
@@ -157,6 +159,7 @@ impl Coordinator {
             stat_out: s.server_stat_out,
             dht: None,
             disk: DiskJobs::start(),
+            conn_ids: std::rc::Rc::new(std::cell::Cell::new(1)),
             starts: 0,
         }
     }
@@ -231,6 +234,23 @@ impl Coordinator {
         self.active.is_empty() && (self.queue.only_paused_left() || self.interrupted)
     }
 
+    /// Whether a worker's message about `conn` belongs to the download's
+    /// current run; a paused-and-resumed download's old connections may
+    /// still be talking.
+    fn current_conn(&self, gid: Gid, conn: ConnId) -> bool {
+        matches!(
+            self.active.get(&gid),
+            Some(Active { kind: DownloadKind::Segmented(s), .. }) if s.owns(conn)
+        )
+    }
+
+    fn current_run(&self, gid: Gid, run: u64) -> bool {
+        matches!(
+            self.active.get(&gid),
+            Some(Active { kind: DownloadKind::Segmented(s), .. }) if s.run_id() == run
+        )
+    }
+
     fn handle(&mut self, msg: ToCoordinator) {
         match msg {
             ToCoordinator::Probed {
@@ -238,11 +258,25 @@ impl Coordinator {
                 conn,
                 result,
                 reply,
-            } => self.on_probed(gid, conn, result, reply),
-            ToCoordinator::Prepared { gid, result, reply } => {
-                let decision = self
-                    .with_segmented(gid, |s, ctx, out| s.on_prepared(result, ctx, out))
-                    .unwrap_or(ProbeDecision::Stop);
+            } => {
+                if self.current_conn(gid, conn) {
+                    self.on_probed(gid, conn, result, reply);
+                } else {
+                    let _ = reply.send(ProbeDecision::Stop);
+                }
+            }
+            ToCoordinator::Prepared {
+                gid,
+                conn,
+                result,
+                reply,
+            } => {
+                let decision = if self.current_conn(gid, conn) {
+                    self.with_segmented(gid, |s, ctx, out| s.on_prepared(result, ctx, out))
+                        .unwrap_or(ProbeDecision::Stop)
+                } else {
+                    ProbeDecision::Stop
+                };
                 let _ = reply.send(decision);
             }
             ToCoordinator::NeedWork {
@@ -253,9 +287,12 @@ impl Coordinator {
                 reply,
             } => {
                 let halted = self.interrupted;
-                let work = self
-                    .with_segmented(gid, |s, _, _| s.need_work(conn, finished, at, halted))
-                    .flatten();
+                let work = if self.current_conn(gid, conn) {
+                    self.with_segmented(gid, |s, _, _| s.need_work(conn, finished, at, halted))
+                        .flatten()
+                } else {
+                    None
+                };
                 let _ = reply.send(work);
             }
             ToCoordinator::Written {
@@ -263,7 +300,7 @@ impl Coordinator {
                 conn,
                 start,
                 end,
-            } => {
+            } if self.current_conn(gid, conn) => {
                 self.with_segmented(gid, |s, ctx, out| {
                     s.on_written(conn, start, end, ctx.now, out)
                 });
@@ -271,7 +308,7 @@ impl Coordinator {
             ToCoordinator::PieceChecked { gid, index, ok } => {
                 self.with_segmented(gid, |s, ctx, out| s.on_piece_checked(index, ok, ctx, out));
             }
-            ToCoordinator::StreamEnded { gid, len } => {
+            ToCoordinator::StreamEnded { gid, conn, len } if self.current_conn(gid, conn) => {
                 self.with_segmented(gid, |s, _, out| s.on_stream_ended(len, out));
             }
             ToCoordinator::ConnEnded {
@@ -279,14 +316,24 @@ impl Coordinator {
                 conn,
                 seg,
                 result,
-            } => {
+            } if self.current_conn(gid, conn) => {
                 self.with_segmented(gid, |s, ctx, out| {
                     s.on_conn_ended(conn, seg, result, ctx, out)
                 });
             }
-            ToCoordinator::Retry { gid, uri, probe } => {
+            ToCoordinator::Retry {
+                gid,
+                run,
+                uri,
+                probe,
+            } if self.current_run(gid, run) => {
                 self.with_segmented(gid, |s, ctx, out| s.on_retry(uri, probe, ctx, out));
             }
+            // A leftover of an earlier run (see `current_conn`).
+            ToCoordinator::Written { .. }
+            | ToCoordinator::StreamEnded { .. }
+            | ToCoordinator::ConnEnded { .. }
+            | ToCoordinator::Retry { .. } => {}
             ToCoordinator::Finalized { gid, result, path } => self.on_finalized(gid, result, path),
             ToCoordinator::Interrupt => self.on_interrupt(),
             ToCoordinator::InterruptDeadline => {
@@ -341,11 +388,23 @@ impl Coordinator {
                 Action::RetryAfter { uri, probe, after } => {
                     tracing::info!("GID#{gid} - Retrying mirror #{uri} in {after:?}");
                     let me = self.me.clone();
+                    let run = match self.active.get(&gid) {
+                        Some(Active {
+                            kind: DownloadKind::Segmented(s),
+                            ..
+                        }) => s.run_id(),
+                        _ => continue,
+                    };
                     glommio::spawn_local(async move {
                         if !after.is_zero() {
                             glommio::timer::sleep(after).await;
                         }
-                        let _ = me.send(ToCoordinator::Retry { gid, uri, probe });
+                        let _ = me.send(ToCoordinator::Retry {
+                            gid,
+                            run,
+                            uri,
+                            probe,
+                        });
                     })
                     .detach();
                 }
@@ -384,11 +443,10 @@ impl Coordinator {
             .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
         let classified = bittorrent::classify(&req);
         let kind = match classified {
-            Classified::Segmented => DownloadKind::Segmented(Box::new(SegmentedDownload::new(
-                cfg,
-                &req.uris,
-                req.metalink.as_deref(),
-            ))),
+            Classified::Segmented => DownloadKind::Segmented(Box::new(
+                SegmentedDownload::new(cfg, &req.uris, req.metalink.as_deref())
+                    .numbered(self.starts, self.conn_ids.clone()),
+            )),
             Classified::Torrent(..) | Classified::NeedsSniff => {
                 DownloadKind::Torrent(Box::new(TorrentEntry::new(cfg)))
             }
@@ -430,7 +488,8 @@ impl Coordinator {
             a.cfg().clone(),
             &a.request.uris,
             a.request.metalink.as_deref(),
-        );
+        )
+        .numbered(a.start_seq, self.conn_ids.clone());
         a.kind = DownloadKind::Segmented(Box::new(seg));
         self.with_segmented(gid, |s, ctx, out| s.start(ctx, out));
     }
@@ -513,7 +572,12 @@ impl Coordinator {
                     let result = glommio::executor()
                         .spawn_blocking(move || prepare::prepare(&cfg, &uris, &info))
                         .await;
-                    let _ = me.send(ToCoordinator::Prepared { gid, result, reply });
+                    let _ = me.send(ToCoordinator::Prepared {
+                        gid,
+                        conn,
+                        result,
+                        reply,
+                    });
                 })
                 .detach();
             }

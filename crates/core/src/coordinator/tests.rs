@@ -353,3 +353,97 @@ fn tell_active_lists_downloads_in_start_order() {
         "aria2 lists active downloads as they started"
     );
 }
+
+/// Issue 11's stall: a download paused just after its first bytes and
+/// unpaused at once runs again under the same GID while the first run's
+/// connection is still winding down. That connection's late messages
+/// (its end, a request for work, a write) must not touch the new run:
+/// once they did, and the resumed download waited forever on a
+/// connection that no longer existed.
+#[test]
+fn a_resumed_run_ignores_the_paused_runs_late_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    run_local(move || async move {
+        let o = options(&path, &[]);
+        let (s, core, h) = setup(vec![], true, &o, Recorder::default());
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        let req = DownloadRequest::new(vec!["http://m.invalid/f".into()], o.clone());
+        let gid = h
+            .ask(|reply| Control::Add {
+                request: req,
+                position: None,
+                reply,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let probe = |task: Box<ConnTask>| async move {
+            let (reply, answer) = mailbox();
+            let info = ProbeInfo::ranged(&task.url, 8 << 20);
+            let msg = ToCoordinator::Probed {
+                gid: task.gid,
+                conn: task.conn,
+                result: Ok(info),
+                reply,
+            };
+            task.to_coord.send(msg).ok().unwrap();
+            let Some(ProbeDecision::Stream { claim, .. }) = answer.recv().await else {
+                panic!("the probe should stream");
+            };
+            (task, claim)
+        };
+        let Some(ToCore::Start(first)) = core.recv().await else {
+            panic!("expected the first run's probe");
+        };
+        let (first, first_claim) = probe(first).await;
+        let r = h.ask(|reply| Control::Pause { gid, reply }).await;
+        assert_eq!(r.unwrap().unwrap(), gid);
+        assert!(first.stop.load(Ordering::Relaxed), "old run told to stop");
+        let r = h.ask(|reply| Control::Unpause { gid, reply }).await;
+        assert_eq!(r.unwrap().unwrap(), gid);
+        let Some(ToCore::Start(second)) = core.recv().await else {
+            panic!("expected the second run's probe");
+        };
+        assert_ne!(first.conn, second.conn, "CUIDs never repeat");
+        let (second, _claim) = probe(second).await;
+        // The first run's connection now reports, late.
+        let (reply, answer) = mailbox();
+        let late_ask = ToCoordinator::NeedWork {
+            gid,
+            finished: Some(first_claim.id),
+            at: None,
+            conn: first.conn,
+            reply,
+        };
+        first.to_coord.send(late_ask).ok().unwrap();
+        assert!(answer.recv().await.flatten().is_none(), "no work for it");
+        let late = [
+            ToCoordinator::Written {
+                gid,
+                conn: first.conn,
+                start: 0,
+                end: 1 << 20,
+            },
+            ToCoordinator::ConnEnded {
+                gid,
+                conn: first.conn,
+                seg: Some(first_claim.id),
+                result: Ok(()),
+            },
+        ];
+        for m in late {
+            first.to_coord.send(m).ok().unwrap();
+        }
+        // The new run still counts its own connection and no byte of the
+        // old one's.
+        let st = h.ask(|reply| Control::Status { gid, reply }).await;
+        let st = st.unwrap().unwrap();
+        assert_eq!(st.status, Status::Active);
+        assert_eq!(st.connections, 1, "{st:?}");
+        assert_eq!(st.completed, 0);
+        drop(second);
+        h.tell(Control::Shutdown { force: true }).unwrap();
+        coordinator.await.unwrap();
+    });
+}

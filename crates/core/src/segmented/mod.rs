@@ -134,7 +134,14 @@ pub(crate) struct SegmentedDownload {
     /// Connection → the segment it holds (to take back from a dropped
     /// mirror).
     held: HashMap<ConnId, SegId>,
-    next_conn: ConnId,
+    /// Where connection ids come from: the coordinator's one counter, so a
+    /// CUID never repeats in a process (as aria2's).
+    conn_ids: std::rc::Rc<std::cell::Cell<ConnId>>,
+    /// This run's id: a paused and restarted download is a new run under
+    /// the same GID, and the messages its old connections and timers still
+    /// send must not be taken for the new run's (which once left a resumed
+    /// download waiting forever on a connection that had already stopped).
+    run: u64,
     /// Retries scheduled but not yet started.
     pending_retries: usize,
     probing: bool,
@@ -168,7 +175,8 @@ impl SegmentedDownload {
             file: None,
             conns: HashMap::new(),
             held: HashMap::new(),
-            next_conn: 1,
+            conn_ids: std::rc::Rc::new(std::cell::Cell::new(1)),
+            run: 0,
             pending_retries: 0,
             probing: false,
             finishing: false,
@@ -237,6 +245,25 @@ impl SegmentedDownload {
         self.last_error.take()
     }
 
+    /// Makes this run `run` (the coordinator's count of starts), numbering
+    /// its connections from the shared `conn_ids`: no id repeats across
+    /// runs of one GID.
+    pub fn numbered(mut self, run: u64, conn_ids: std::rc::Rc<std::cell::Cell<ConnId>>) -> Self {
+        self.run = run;
+        self.conn_ids = conn_ids;
+        self
+    }
+
+    pub fn run_id(&self) -> u64 {
+        self.run
+    }
+
+    /// Whether `conn` is one of this run's live connections; anything else
+    /// is a leftover of a paused or stopped run.
+    pub fn owns(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
     /// A `Connect` could not be carried out (its core is gone): forget the
     /// connection so it does not count as running.
     pub fn conn_not_started(&mut self, conn: ConnId) {
@@ -257,8 +284,8 @@ impl SegmentedDownload {
     }
 
     fn connect(&mut self, uri: usize, probe: bool, out: &mut Vec<Action>) {
-        let conn = self.next_conn;
-        self.next_conn += 1;
+        let conn = self.conn_ids.get();
+        self.conn_ids.set(conn + 1);
         self.conns.insert(conn, uri);
         if probe {
             self.probing = true;
