@@ -54,6 +54,15 @@ pub fn prepare(
     let ranged = info.ranges && total.is_some();
     let ctrl = control_path(&path);
 
+    if cfg.remove_control_file && !cfg.dry_run && ctrl.exists() {
+        // aria2's `--remove-control-file`: the file is then an existing
+        // file without a record (`-c` resumes it by length).
+        let _ = std::fs::remove_file(&ctrl);
+        tracing::info!(
+            "Removed control file for {} because it is requested by user.",
+            ctrl.display()
+        );
+    }
     let mut done = RangeSet::new();
     let mut keep = false;
     // A damaged record cannot be trusted: start over rather than splice.
@@ -81,10 +90,10 @@ pub fn prepare(
     }
     let ctrl = control_path(&path);
 
-    // Progress is recorded in a control file whenever segments can land out
-    // of order; a file small enough to be one unsplittable segment is written
-    // front to back and not preallocated, so its length is its progress.
-    let control = ranged && (cfg.always_control || total.is_some_and(|t| t > cfg.min_split_size));
+    // As aria2: every download of known length keeps a control file, even
+    // one small enough to be a single segment, so an interrupted run is
+    // resumed, not downloaded again beside its partial file.
+    let control = total.is_some_and(|t| t > 0);
     let mode = if control {
         cfg.allocation
     } else {
@@ -101,10 +110,8 @@ pub fn prepare(
         allocate(&path, total.unwrap_or(0), mode, keep)?;
         if control {
             ControlFile {
-                total_length: total.unwrap_or(0),
-                completed: done.clone(),
-                uris: uris.to_vec(),
-                validator: info.validator.clone(),
+                piece_length: cfg.piece_length,
+                ..ControlFile::new(total.unwrap_or(0), done.clone(), info.validator.clone())
             }
             .save(&ctrl)?;
         } else if !keep && had_control {
@@ -148,7 +155,19 @@ pub fn finish(
         }
     }
     if control {
-        let _ = std::fs::remove_file(control_path(path));
+        let ctrl = control_path(path);
+        if cfg.force_save {
+            // `--force-save` keeps the record of the finished download.
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let full = RangeSet::from_ranges([(0, len)]);
+            ControlFile {
+                piece_length: cfg.piece_length,
+                ..ControlFile::new(len, full, None)
+            }
+            .save(&ctrl)?;
+        } else {
+            let _ = std::fs::remove_file(ctrl);
+        }
     }
     Ok(())
 }

@@ -742,10 +742,8 @@ impl SegmentedDownload {
         Some((
             control_path(&f.path),
             ControlFile {
-                total_length: map.total(),
-                completed: map.done().clone(),
-                uris: self.uris.iter().map(|u| u.url.clone()).collect(),
-                validator: f.validator.clone(),
+                piece_length: self.cfg.piece_length,
+                ..ControlFile::new(map.total(), map.done().clone(), f.validator.clone())
             },
         ))
     }
