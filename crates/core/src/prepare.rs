@@ -65,13 +65,31 @@ pub fn prepare(
     }
     let mut done = RangeSet::new();
     let mut keep = false;
-    // A damaged record cannot be trusted: start over rather than splice.
-    let loaded = ControlFile::load(&ctrl).unwrap_or_default();
-    let had_control = loaded.is_some();
-    if let Some(cf) = loaded.filter(|_| path.exists()) {
+    // As aria2: a record whose file is gone is defunct; one that cannot be
+    // read, or that is of another length than the server's file, fails the
+    // download and leaves both files as they are (never truncated).
+    let loaded = if path.exists() && !cfg.dry_run {
+        ControlFile::load(&ctrl)?
+    } else {
+        None
+    };
+    let had_control = loaded.is_some() || (!path.exists() && ctrl.exists());
+    if let Some(cf) = loaded {
+        if let Some(t) = total.filter(|&t| t != cf.total_length) {
+            return Err(StorageError::BadControlFile {
+                path: ctrl,
+                why: format!(
+                    "total length mismatch. expected: {t}, actual: {}",
+                    cf.total_length
+                ),
+            }
+            .into());
+        }
+        // arietta's trailer remembers the entity: a changed file of the
+        // same length starts over rather than splicing old bytes.
         let same_entity =
             cf.validator.is_none() || info.validator.is_none() || cf.validator == info.validator;
-        if ranged && Some(cf.total_length) == total && same_entity {
+        if ranged && same_entity {
             done = cf.completed;
             keep = true;
         }
