@@ -67,6 +67,9 @@ pub struct DownloadConfig {
     pub remove_control_file: bool,
     /// `--force-save`: keep the control file of a finished download.
     pub force_save: bool,
+    /// `--always-resume`: a recorded download the server cannot continue
+    /// (no ranges) fails instead of starting over.
+    pub always_resume: bool,
     /// `--ftp-user`/`--ftp-passwd`; credentials in the URI and `.netrc`
     /// come first, and anonymous login (as aria2) when none is given.
     pub ftp_user: Option<String>,
@@ -143,6 +146,7 @@ impl DownloadConfig {
             piece_length: o.get_size("piece-length").clamp(1, u64::from(u32::MAX)) as u32,
             remove_control_file: o.get_bool("remove-control-file"),
             force_save: o.get_bool("force-save"),
+            always_resume: o.get_bool("always-resume"),
             ftp_user: opt_string("ftp-user"),
             ftp_passwd: opt_string("ftp-passwd"),
             ftp_ascii: o.get_str("ftp-type") == "ascii",

@@ -92,6 +92,20 @@ pub fn prepare(
         if ranged && same_entity {
             done = cf.completed;
             keep = true;
+        } else if same_entity && cfg.always_resume && !cf.completed.is_empty() {
+            // aria2's `--always-resume` (default): a server that cannot
+            // continue the recorded progress aborts the download (exit 8)
+            // rather than throwing that progress away.
+            let t = cf.total_length;
+            let (s, e) = cf.completed.gaps(t).first().copied().unwrap_or((0, t));
+            return Err(FetchError::InvalidRange {
+                req_start: s,
+                req_end: e.saturating_sub(1),
+                req_total: t,
+                start: 0,
+                end: t.saturating_sub(1),
+                total: t,
+            });
         }
     } else if path.exists() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -126,7 +140,13 @@ pub fn prepare(
             })?;
         }
         allocate(&path, total.unwrap_or(0), mode, keep)?;
-        if control {
+        if control && cfg.auto_save_interval.is_zero() {
+            // `--auto-save-interval=0`: aria2 writes the record only when
+            // the download stops; a stale one must not outlive a restart.
+            if !keep {
+                let _ = std::fs::remove_file(&ctrl);
+            }
+        } else if control {
             ControlFile {
                 piece_length: cfg.piece_length,
                 ..ControlFile::new(total.unwrap_or(0), done.clone(), info.validator.clone())

@@ -243,3 +243,82 @@ fn total_length_mismatch_fails_and_truncates_nothing() {
         );
     }
 }
+
+/// A one-segment download cut off by the server (`--max-tries=1`) keeps
+/// its control file like an interrupted one, and the next run continues
+/// it in place.
+#[test]
+fn cut_single_segment_download_keeps_its_record() {
+    let _g = serial();
+    let srv = TestServer::start();
+    let len = 2 << 20;
+    let body = pattern(len, 37);
+    let route = || Route::new(body.clone()).no_validators();
+    srv.add_route("/c.bin", route().truncate_after(1_300_000));
+    let url = srv.url("/c.bin");
+    let tmp = tempdir();
+    let file = tmp.path().join("c.bin");
+    run(tmp.path(), &["--max-tries=1", &url]).expect_failure();
+    let done = recorded(&file);
+    assert!(done >= 1 << 20, "only {done} bytes recorded");
+    srv.add_route("/c.bin", route());
+    srv.reset_counters();
+    run(tmp.path(), &[&url]).expect_code(exit::OK);
+    assert_file_eq(&file, &body);
+    assert_eq!(list_dir(tmp.path()), vec!["c.bin".to_owned()]);
+    let served = srv.bytes_served("/c.bin");
+    assert!(
+        served <= len as u64 - done + SLACK,
+        "{done} recorded, {served} fetched"
+    );
+}
+
+/// The server no longer serves ranges: with `--always-resume` (default)
+/// aria2c aborts with exit 8 ("Invalid range header") and keeps both
+/// files; arietta does the same, and with `--always-resume=false` starts
+/// over and finishes.
+#[test]
+fn always_resume_refuses_to_start_over() {
+    if !require("aria2c") {
+        return;
+    }
+    let _g = serial();
+    let srv = TestServer::start();
+    let body = pattern(SIZE, 38);
+    srv.add_route("/a.bin", Route::new(body.clone()).no_validators());
+    let url = srv.url("/a.bin");
+    let tmp = tempdir();
+    let file = tmp.path().join("a.bin");
+    srv.set_throttle(Some(THROTTLE));
+    let mut args = SPLIT.to_vec();
+    args.push(&url);
+    interrupt_after(&srv, "/a.bin", 3_000_000, spawn(tmp.path(), &args))
+        .expect_code(exit::UNFINISHED);
+    srv.set_throttle(None);
+    srv.add_route(
+        "/a.bin",
+        Route::new(body.clone()).no_validators().no_range(),
+    );
+    let done = recorded(&file);
+    let data = std::fs::read(&file).unwrap();
+    for aria2 in [true, false] {
+        let out = if aria2 {
+            run_aria2c(tmp.path(), &["-c", &url])
+        } else {
+            run(tmp.path(), &["-c", &url])
+        };
+        out.expect_code(exit::NO_RESUME);
+        assert!(
+            out.output().contains("Invalid range header"),
+            "aria2c={aria2}: {}",
+            out.output()
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), data, "aria2c={aria2}");
+        // aria2c saves the record again as it stops (without arietta's
+        // trailer): the same progress.
+        assert_eq!(recorded(&file), done, "aria2c={aria2}");
+    }
+    run(tmp.path(), &["-c", "--always-resume=false", &url]).expect_code(exit::OK);
+    assert_file_eq(&file, &body);
+    assert!(!control_file(&file).exists());
+}

@@ -705,7 +705,8 @@ impl SegmentedDownload {
     /// The periodic tick: speeds, slow mirrors dropped, the whole download
     /// failed below `--lowest-speed-limit`, the control file refreshed.
     pub fn on_tick(&mut self, ctx: &Ctx, out: &mut Vec<Action>) {
-        if self.dirty && !self.finishing {
+        // `--auto-save-interval=0`: saved only when the download stops.
+        if self.dirty && !self.finishing && !self.cfg.auto_save_interval.is_zero() {
             out.push(Action::SaveControl);
         }
         let speed = self.meter.update(self.completed(), ctx.tick);
