@@ -70,6 +70,10 @@ pub struct DownloadConfig {
     /// `--always-resume`: a recorded download the server cannot continue
     /// (no ranges) fails instead of starting over.
     pub always_resume: bool,
+    /// `-V`/`--check-integrity`: an existing file is checked against
+    /// `--checksum` in place (kept when it matches, fetched again into the
+    /// same name when not) instead of being renamed around.
+    pub check_integrity: bool,
     /// `--ftp-user`/`--ftp-passwd`; credentials in the URI and `.netrc`
     /// come first, and anonymous login (as aria2) when none is given.
     pub ftp_user: Option<String>,
@@ -147,6 +151,7 @@ impl DownloadConfig {
             remove_control_file: o.get_bool("remove-control-file"),
             force_save: o.get_bool("force-save"),
             always_resume: o.get_bool("always-resume"),
+            check_integrity: o.get_bool("check-integrity"),
             ftp_user: opt_string("ftp-user"),
             ftp_passwd: opt_string("ftp-passwd"),
             ftp_ascii: o.get_str("ftp-type") == "ascii",

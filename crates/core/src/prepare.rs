@@ -107,6 +107,24 @@ pub fn prepare(
                 total: t,
             });
         }
+    } else if path.exists() && cfg.check_integrity && cfg.checksum.is_some() && total.is_some() {
+        // aria2's `-V` with a whole-file hash: verify what is there; a
+        // match is the finished download, a mismatch is fetched again in
+        // place.
+        let ck = cfg.checksum.as_ref().expect("checked");
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let good = Some(len) == total
+            && crate::checksum::file_digest(&ck.algo, &path)?.eq_ignore_ascii_case(&ck.hex);
+        if good {
+            tracing::info!(
+                "Verification finished successfully. file={}",
+                path.display()
+            );
+            done.insert(0, len);
+            keep = true;
+        } else {
+            tracing::error!("Checksum error detected. file={}", path.display());
+        }
     } else if path.exists() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if cfg.continue_ && ranged && total.is_some_and(|t| len <= t) {
