@@ -74,6 +74,9 @@ pub fn prepare(
         None
     };
     let had_control = loaded.is_some() || (!path.exists() && ctrl.exists());
+    let verify = (cfg.check_integrity && total.is_some() && path.exists())
+        .then_some(cfg.checksum.as_ref())
+        .flatten();
     if let Some(cf) = loaded {
         if let Some(t) = total.filter(|&t| t != cf.total_length) {
             return Err(StorageError::BadControlFile {
@@ -107,11 +110,10 @@ pub fn prepare(
                 total: t,
             });
         }
-    } else if path.exists() && cfg.check_integrity && cfg.checksum.is_some() && total.is_some() {
+    } else if let Some(ck) = verify {
         // aria2's `-V` with a whole-file hash: verify what is there; a
         // match is the finished download, a mismatch is fetched again in
         // place.
-        let ck = cfg.checksum.as_ref().expect("checked");
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let good = Some(len) == total
             && crate::checksum::file_digest(&ck.algo, &path)?.eq_ignore_ascii_case(&ck.hex);
