@@ -60,10 +60,20 @@ pub struct DownloadConfig {
     pub disable_ipv6: bool,
     pub dry_run: bool,
     pub auto_save_interval: Duration,
-    /// Keep a control file even for one-segment files: with
-    /// `--save-session`, a restart must find every partial file's progress
-    /// recorded, whenever the session was last written.
-    pub always_control: bool,
+    /// `--piece-length`: the unit of aria2's control-file bitfield, which
+    /// aria2c must find unchanged to resume our file.
+    pub piece_length: u32,
+    /// `--remove-control-file`: drop an existing record before starting.
+    pub remove_control_file: bool,
+    /// `--force-save`: keep the control file of a finished download.
+    pub force_save: bool,
+    /// `--always-resume`: a recorded download the server cannot continue
+    /// (no ranges) fails instead of starting over.
+    pub always_resume: bool,
+    /// `-V`/`--check-integrity`: an existing file is checked against
+    /// `--checksum` in place (kept when it matches, fetched again into the
+    /// same name when not) instead of being renamed around.
+    pub check_integrity: bool,
     /// `--ftp-user`/`--ftp-passwd`; credentials in the URI and `.netrc`
     /// come first, and anonymous login (as aria2) when none is given.
     pub ftp_user: Option<String>,
@@ -137,7 +147,11 @@ impl DownloadConfig {
             disable_ipv6: o.get_bool("disable-ipv6"),
             dry_run: o.get_bool("dry-run"),
             auto_save_interval: secs("auto-save-interval"),
-            always_control: o.get_opt_str("save-session").is_some(),
+            piece_length: o.get_size("piece-length").clamp(1, u64::from(u32::MAX)) as u32,
+            remove_control_file: o.get_bool("remove-control-file"),
+            force_save: o.get_bool("force-save"),
+            always_resume: o.get_bool("always-resume"),
+            check_integrity: o.get_bool("check-integrity"),
             ftp_user: opt_string("ftp-user"),
             ftp_passwd: opt_string("ftp-passwd"),
             ftp_ascii: o.get_str("ftp-type") == "ascii",

@@ -18,6 +18,18 @@ pub enum FetchError {
     Sftp(#[from] arietta_sftp::SftpError),
     #[error("the response is not the one requested: {0}")]
     WrongResponse(String),
+    /// A range response that is not the range asked for, or reports
+    /// another total length: the mirror holds another file (or a changed
+    /// one). aria2 aborts the mirror with exit code 8 and this wording.
+    #[error("Invalid range header. Request: {req_start}-{req_end}/{req_total}, Response: {start}-{end}/{total}")]
+    InvalidRange {
+        req_start: u64,
+        req_end: u64,
+        req_total: u64,
+        start: u64,
+        end: u64,
+        total: u64,
+    },
     #[error("too many redirects (limit {0})")]
     TooManyRedirects(usize),
     #[error("the size of the remote file changed from {was} to {now} bytes")]
@@ -62,6 +74,7 @@ impl FetchError {
             FetchError::Storage(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::Sftp(e) => ExitCode::from_u8(e.aria2_exit_code()),
             FetchError::WrongResponse(_) => ExitCode::BadHttpResponse,
+            FetchError::InvalidRange { .. } => ExitCode::NoResume,
             FetchError::TooManyRedirects(_) => ExitCode::TooManyRedirects,
             FetchError::SizeChanged { .. } => ExitCode::BadHttpResponse,
             FetchError::Checksum { .. } => ExitCode::Checksum,

@@ -342,6 +342,21 @@ impl Fetch {
                 }
                 Ok(())
             }
+            (
+                206,
+                Some(ContentRange::Bytes {
+                    start,
+                    end: last,
+                    total: t,
+                }),
+            ) => Err(FetchError::InvalidRange {
+                req_start: pos,
+                req_end: end - 1,
+                req_total: total.unwrap_or(0),
+                start,
+                end: last,
+                total: t.unwrap_or(0),
+            }),
             (206, Some(cr)) => Err(FetchError::WrongResponse(format!(
                 "asked for bytes {pos}-{}, got Content-Range {cr:?}",
                 end - 1

@@ -54,17 +54,78 @@ pub fn prepare(
     let ranged = info.ranges && total.is_some();
     let ctrl = control_path(&path);
 
+    if cfg.remove_control_file && !cfg.dry_run && ctrl.exists() {
+        // aria2's `--remove-control-file`: the file is then an existing
+        // file without a record (`-c` resumes it by length).
+        let _ = std::fs::remove_file(&ctrl);
+        tracing::info!(
+            "Removed control file for {} because it is requested by user.",
+            ctrl.display()
+        );
+    }
     let mut done = RangeSet::new();
     let mut keep = false;
-    // A damaged record cannot be trusted: start over rather than splice.
-    let loaded = ControlFile::load(&ctrl).unwrap_or_default();
-    let had_control = loaded.is_some();
-    if let Some(cf) = loaded.filter(|_| path.exists()) {
+    // As aria2: a record whose file is gone is defunct; one that cannot be
+    // read, or that is of another length than the server's file, fails the
+    // download and leaves both files as they are (never truncated).
+    let loaded = if path.exists() && !cfg.dry_run {
+        ControlFile::load(&ctrl)?
+    } else {
+        None
+    };
+    let had_control = loaded.is_some() || (!path.exists() && ctrl.exists());
+    let verify = (cfg.check_integrity && total.is_some() && path.exists())
+        .then_some(cfg.checksum.as_ref())
+        .flatten();
+    if let Some(cf) = loaded {
+        if let Some(t) = total.filter(|&t| t != cf.total_length) {
+            return Err(StorageError::BadControlFile {
+                path: ctrl,
+                why: format!(
+                    "total length mismatch. expected: {t}, actual: {}",
+                    cf.total_length
+                ),
+            }
+            .into());
+        }
+        // arietta's trailer remembers the entity: a changed file of the
+        // same length starts over rather than splicing old bytes.
         let same_entity =
             cf.validator.is_none() || info.validator.is_none() || cf.validator == info.validator;
-        if ranged && Some(cf.total_length) == total && same_entity {
+        if ranged && same_entity {
             done = cf.completed;
             keep = true;
+        } else if same_entity && cfg.always_resume && !cf.completed.is_empty() {
+            // aria2's `--always-resume` (default): a server that cannot
+            // continue the recorded progress aborts the download (exit 8)
+            // rather than throwing that progress away.
+            let t = cf.total_length;
+            let (s, e) = cf.completed.gaps(t).first().copied().unwrap_or((0, t));
+            return Err(FetchError::InvalidRange {
+                req_start: s,
+                req_end: e.saturating_sub(1),
+                req_total: t,
+                start: 0,
+                end: t.saturating_sub(1),
+                total: t,
+            });
+        }
+    } else if let Some(ck) = verify {
+        // aria2's `-V` with a whole-file hash: verify what is there; a
+        // match is the finished download, a mismatch is fetched again in
+        // place.
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let good = Some(len) == total
+            && crate::checksum::file_digest(&ck.algo, &path)?.eq_ignore_ascii_case(&ck.hex);
+        if good {
+            tracing::info!(
+                "Verification finished successfully. file={}",
+                path.display()
+            );
+            done.insert(0, len);
+            keep = true;
+        } else {
+            tracing::error!("Checksum error detected. file={}", path.display());
         }
     } else if path.exists() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -81,10 +142,10 @@ pub fn prepare(
     }
     let ctrl = control_path(&path);
 
-    // Progress is recorded in a control file whenever segments can land out
-    // of order; a file small enough to be one unsplittable segment is written
-    // front to back and not preallocated, so its length is its progress.
-    let control = ranged && (cfg.always_control || total.is_some_and(|t| t > cfg.min_split_size));
+    // As aria2: every download of known length keeps a control file, even
+    // one small enough to be a single segment, so an interrupted run is
+    // resumed, not downloaded again beside its partial file.
+    let control = total.is_some_and(|t| t > 0);
     let mode = if control {
         cfg.allocation
     } else {
@@ -99,12 +160,16 @@ pub fn prepare(
             })?;
         }
         allocate(&path, total.unwrap_or(0), mode, keep)?;
-        if control {
+        if control && cfg.auto_save_interval.is_zero() {
+            // `--auto-save-interval=0`: aria2 writes the record only when
+            // the download stops; a stale one must not outlive a restart.
+            if !keep {
+                let _ = std::fs::remove_file(&ctrl);
+            }
+        } else if control {
             ControlFile {
-                total_length: total.unwrap_or(0),
-                completed: done.clone(),
-                uris: uris.to_vec(),
-                validator: info.validator.clone(),
+                piece_length: cfg.piece_length,
+                ..ControlFile::new(total.unwrap_or(0), done.clone(), info.validator.clone())
             }
             .save(&ctrl)?;
         } else if !keep && had_control {
@@ -148,7 +213,19 @@ pub fn finish(
         }
     }
     if control {
-        let _ = std::fs::remove_file(control_path(path));
+        let ctrl = control_path(path);
+        if cfg.force_save {
+            // `--force-save` keeps the record of the finished download.
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let full = RangeSet::from_ranges([(0, len)]);
+            ControlFile {
+                piece_length: cfg.piece_length,
+                ..ControlFile::new(len, full, None)
+            }
+            .save(&ctrl)?;
+        } else {
+            let _ = std::fs::remove_file(ctrl);
+        }
     }
     Ok(())
 }

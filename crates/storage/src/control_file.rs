@@ -1,29 +1,34 @@
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::{RangeSet, StorageError};
 
-/// Bumped whenever the encoding changes; older files are refused rather
-/// than misread.
+/// The version of aria2's layout arietta writes (`0001`, network byte
+/// order); `0000` is read too.
 pub const CONTROL_VERSION: u32 = 1;
-const MAGIC: &[u8; 8] = b"ARIETTA\x01";
 
-/// The resume record kept beside a download as `NAME.aria2`.
-///
-/// Layout: magic, version (u32 LE), xxh3-64 of the body (u64 LE), then the
-/// bincode body. A torn or edited file fails the checksum and is refused;
-/// the download then restarts instead of trusting wrong ranges.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// aria2's `--piece-length` default: the piece length aria2c expects in
+/// an HTTP/FTP download's control file (it refuses another without
+/// `--allow-piece-length-change`).
+pub const DEFAULT_PIECE_LENGTH: u32 = 1 << 20;
+
+/// The resume record kept beside a download as `NAME.aria2`, in aria2's
+/// layout (see `aria2_format`), so either program resumes the other's.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControlFile {
-    /// Length of the finished file; 0 when unknown.
+    /// Length of the finished file.
     pub total_length: u64,
-    /// Bytes known to be written to the file.
+    /// Bytes known to be written to the file. Saved as aria2's pieces and
+    /// 16 KiB blocks: a partial block is not recorded (fetched again).
     pub completed: RangeSet,
-    /// The URIs the download was started from, to warn when they differ.
-    pub uris: Vec<String>,
+    /// aria2's piece length: the torrent's, or `--piece-length`.
+    pub piece_length: u32,
+    /// A torrent's v1 info hash; `None` for HTTP/FTP.
+    pub info_hash: Option<[u8; 20]>,
+    /// Bytes uploaded so far (torrents).
+    pub upload_length: u64,
     /// Validator of the remote entity (ETag or Last-Modified), so a changed
-    /// file on the server is not spliced onto an old one.
+    /// file on the server is not spliced onto an old one. aria2 has no
+    /// field for it: kept in arietta's trailer, absent in aria2c's files.
     pub validator: Option<String>,
 }
 
@@ -35,40 +40,25 @@ pub fn control_path(file: &Path) -> PathBuf {
 }
 
 impl ControlFile {
+    /// A record of an HTTP/FTP download with aria2's default piece length.
+    pub fn new(total_length: u64, completed: RangeSet, validator: Option<String>) -> Self {
+        ControlFile {
+            total_length,
+            completed,
+            piece_length: DEFAULT_PIECE_LENGTH,
+            info_hash: None,
+            upload_length: 0,
+            validator,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let body = bincode::serialize(self).expect("control file serializes");
-        let mut out = Vec::with_capacity(body.len() + 20);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&CONTROL_VERSION.to_le_bytes());
-        out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        out
+        crate::aria2_format::encode(self)
     }
 
     /// Decodes and validates; every failure names why.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < 20 || &bytes[..8] != MAGIC {
-            return Err("not an arietta control file".into());
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CONTROL_VERSION {
-            return Err(format!("unsupported control file version {version}"));
-        }
-        let sum = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let body = &bytes[20..];
-        if xxhash_rust::xxh3::xxh3_64(body) != sum {
-            return Err("checksum mismatch (torn or edited file)".into());
-        }
-        let cf: ControlFile = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(64 << 20)
-            .deserialize(body)
-            .map_err(|e| format!("corrupt body: {e}"))?;
-        if cf.total_length > 0 && !cf.completed.is_well_formed(cf.total_length) {
-            return Err("ranges outside the file".into());
-        }
-        Ok(cf)
+        crate::aria2_format::decode(bytes)
     }
 
     /// Reads `path`; `Ok(None)` when there is no control file.
@@ -110,19 +100,17 @@ impl ControlFile {
     }
 }
 
-use bincode::Options as _;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aria2_format::BLOCK_LENGTH;
 
     fn sample() -> ControlFile {
-        ControlFile {
-            total_length: 1000,
-            completed: RangeSet::from_ranges([(0, 100), (500, 700)]),
-            uris: vec!["http://a/b".into()],
-            validator: Some("\"etag\"".into()),
-        }
+        ControlFile::new(
+            3 << 20,
+            RangeSet::from_ranges([(0, 1 << 20), (1 << 20, (1 << 20) + 3 * BLOCK_LENGTH)]),
+            Some("\"etag\"".into()),
+        )
     }
 
     #[test]
@@ -136,6 +124,70 @@ mod tests {
     }
 
     #[test]
+    fn partial_blocks_are_not_claimed() {
+        let mut cf = sample();
+        cf.completed = RangeSet::from_ranges([(0, 100), (2 << 20, (2 << 20) + BLOCK_LENGTH + 5)]);
+        let back = ControlFile::decode(&cf.encode()).unwrap();
+        assert_eq!(
+            back.completed,
+            RangeSet::from_ranges([(2 << 20, (2 << 20) + BLOCK_LENGTH)])
+        );
+    }
+
+    /// A file aria2c 1.36 wrote (`-x2 -s2 -k1M`, 3 MiB, killed midway):
+    /// piece 0 done, piece 2 in flight with its first 33 blocks done.
+    #[test]
+    fn reads_aria2c_version_1() {
+        let mut b = vec![0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        b.extend_from_slice(&(1u32 << 20).to_be_bytes());
+        b.extend_from_slice(&(3u64 << 20).to_be_bytes());
+        b.extend_from_slice(&0u64.to_be_bytes());
+        b.extend_from_slice(&1u32.to_be_bytes());
+        b.push(0x80);
+        b.extend_from_slice(&1u32.to_be_bytes());
+        b.extend_from_slice(&2u32.to_be_bytes());
+        b.extend_from_slice(&(1u32 << 20).to_be_bytes());
+        b.extend_from_slice(&8u32.to_be_bytes());
+        b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0]);
+        let cf = ControlFile::decode(&b).unwrap();
+        assert_eq!(cf.validator, None);
+        assert_eq!(cf.info_hash, None);
+        assert_eq!(
+            cf.completed,
+            RangeSet::from_ranges([(0, 1 << 20), (2 << 20, (2 << 20) + 33 * BLOCK_LENGTH)])
+        );
+    }
+
+    /// Version 0000: the same fields in host (little-endian) order, here a
+    /// torrent's with its info hash.
+    #[test]
+    fn reads_version_0() {
+        let mut b = vec![0, 0, 0, 0, 0, 1];
+        b.extend_from_slice(&20u32.to_le_bytes());
+        b.extend_from_slice(&[7; 20]);
+        b.extend_from_slice(&(256u32 << 10).to_le_bytes());
+        b.extend_from_slice(&1_000_000u64.to_le_bytes());
+        b.extend_from_slice(&55u64.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.push(0b0001_0000);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        let cf = ControlFile::decode(&b).unwrap();
+        assert_eq!(cf.info_hash, Some([7; 20]));
+        assert_eq!(cf.upload_length, 55);
+        assert_eq!(cf.completed, RangeSet::from_ranges([(3 << 18, 1_000_000)]));
+    }
+
+    #[test]
+    fn refuses_other_versions_like_aria2() {
+        let mut b = sample().encode();
+        b[1] = 2;
+        assert_eq!(
+            ControlFile::decode(&b).unwrap_err(),
+            "Unsupported ctrl file version: 0002"
+        );
+    }
+
+    #[test]
     fn refuses_damage() {
         let good = sample().encode();
         for i in 0..good.len() {
@@ -143,8 +195,13 @@ mod tests {
             b[i] ^= 0x40;
             assert!(ControlFile::decode(&b).is_err(), "flip at {i} accepted");
         }
-        for n in 0..good.len() {
-            assert!(ControlFile::decode(&good[..n]).is_err());
+        // Cut exactly after aria2's fields, the file reads as aria2c's own
+        // (no validator); every other cut is refused.
+        let aria2_part = good.len() - (8 + 1 + 4 + "\"etag\"".len() + 8);
+        for n in (0..good.len()).filter(|&n| n != aria2_part) {
+            assert!(ControlFile::decode(&good[..n]).is_err(), "cut at {n}");
         }
+        let cut = ControlFile::decode(&good[..aria2_part]).unwrap();
+        assert_eq!(cut.validator, None);
     }
 }

@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod allocation;
+mod aria2_format;
 mod atomic_write;
 mod control_file;
 mod error;
@@ -12,7 +13,7 @@ mod range_set;
 
 pub use allocation::{allocate, Allocation};
 pub use atomic_write::write_atomically;
-pub use control_file::{control_path, ControlFile, CONTROL_VERSION};
+pub use control_file::{control_path, ControlFile, CONTROL_VERSION, DEFAULT_PIECE_LENGTH};
 pub use error::StorageError;
 pub use file_writer::{ChunkBuf, FileWriter, OpenFiles};
 pub use naming::{auto_rename, sanitize_file_name};

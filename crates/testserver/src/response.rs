@@ -253,10 +253,13 @@ pub(crate) fn respond(
         write_simple(stream, code, &h, body, closing, head_only)?;
         return Ok(keep(closing));
     }
-    let Some((source, total, mtime)) = open_body(&r.body) else {
+    let Some((source, mut total, mtime)) = open_body(&r.body) else {
         write_simple(stream, 404, &headers, b"not found\n", closing, head_only)?;
         return Ok(keep(closing));
     };
+    if let Some(len) = r.shrink_after_first.filter(|_| hit > 0) {
+        total = total.min(len);
+    }
     let (last_modified, etag) = validators(r, entry.id, total, mtime);
     if let Some(lm) = last_modified {
         headers.push(("Last-Modified".into(), format_http_date(lm)));

@@ -52,6 +52,7 @@ pub struct Route {
     pub(crate) reset_after: Option<u64>,
     pub(crate) lie_content_length: Option<i64>,
     pub(crate) wrong_content_range: bool,
+    pub(crate) shrink_after_first: Option<u64>,
     pub(crate) garbage_headers: bool,
     pub(crate) fail_first_n: Option<(u64, u16)>,
     pub(crate) close_after_each_response: bool,
@@ -99,6 +100,7 @@ impl Route {
             reset_after: None,
             lie_content_length: None,
             wrong_content_range: false,
+            shrink_after_first: None,
             garbage_headers: false,
             fail_first_n: None,
             close_after_each_response: false,
@@ -232,6 +234,13 @@ impl Route {
     /// start at 0, or at 1 when 0 was asked), with a truthful `Content-Range`.
     pub fn wrong_content_range(mut self) -> Route {
         self.wrong_content_range = true;
+        self
+    }
+
+    /// Every request after the first sees the body cut to `len` bytes: a
+    /// file replaced by a shorter one while a download of it runs.
+    pub fn shrink_after_first(mut self, len: u64) -> Route {
+        self.shrink_after_first = Some(len);
         self
     }
 

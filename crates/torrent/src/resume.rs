@@ -8,10 +8,6 @@ use arietta_storage::{ControlFile, RangeSet};
 use crate::have_set::HaveSet;
 use crate::layout::Layout;
 
-fn validator(info_hash: &[u8; 20]) -> String {
-    format!("btih:{}", hex::encode(info_hash))
-}
-
 /// The record for the pieces in `have`.
 pub fn record(layout: &Layout, have: &HaveSet, info_hash: &[u8; 20]) -> ControlFile {
     let mut done = RangeSet::new();
@@ -22,10 +18,9 @@ pub fn record(layout: &Layout, have: &HaveSet, info_hash: &[u8; 20]) -> ControlF
         }
     }
     ControlFile {
-        total_length: layout.total,
-        completed: done,
-        uris: Vec::new(),
-        validator: Some(validator(info_hash)),
+        piece_length: layout.piece_length as u32,
+        info_hash: Some(*info_hash),
+        ..ControlFile::new(layout.total, done, None)
     }
 }
 
@@ -38,7 +33,7 @@ pub fn load(
     info_hash: &[u8; 20],
 ) -> Option<Vec<bool>> {
     let rec = ControlFile::load(path).ok().flatten()?;
-    if rec.total_length != layout.total || rec.validator.as_deref() != Some(&validator(info_hash)) {
+    if rec.total_length != layout.total || rec.info_hash.as_ref() != Some(info_hash) {
         return None;
     }
     Some(

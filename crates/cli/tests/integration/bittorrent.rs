@@ -520,6 +520,72 @@ fn interrupted_leech_resumes_from_control_file() {
     assert!(!control.exists());
 }
 
+/// A torrent's control file is aria2's (info hash, torrent piece
+/// length): aria2c finishes a download arietta started, trusting the
+/// pieces arietta recorded.
+#[test]
+fn aria2c_finishes_an_interrupted_arietta_leech() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = tracked().aria2c_seeder();
+    let child = sw.spawn_leech(&["--max-download-limit=1M"]);
+    let control = sw.leech_dir().join("multi.aria2");
+    let third = sw.total_len() as u64 / 3;
+    assert!(
+        wait_until(Duration::from_secs(20), || control.exists()
+            && bytes_landed(&sw.leech_dir().join("multi")) >= third),
+        "the leech never got a third of the way"
+    );
+    signal_and_wait(child, libc::SIGINT, Duration::from_secs(10)).expect_code(exit::UNFINISHED);
+    let saved = arietta_storage::ControlFile::load(&control)
+        .unwrap()
+        .unwrap();
+    assert!(saved.info_hash.is_some() && !saved.completed.is_empty());
+    assert!(sw.aria2c_leech(), "aria2c refused or failed to finish");
+    sw.assert_leeched();
+    assert!(!control.exists());
+}
+
+/// And the reverse: arietta finishes a torrent aria2c started.
+#[test]
+fn arietta_finishes_an_interrupted_aria2c_leech() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = tracked().aria2c_seeder();
+    let port = format!("--listen-port={}", free_port());
+    let mut cmd = aria2c(
+        sw.dir(),
+        &[
+            "-d",
+            s(&sw.leech_dir()),
+            "--seed-time=0",
+            "--max-download-limit=1M",
+            &port,
+            sw.torrent_arg(),
+        ],
+    );
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn aria2c");
+    let control = sw.leech_dir().join("multi.aria2");
+    let third = sw.total_len() as u64 / 3;
+    assert!(
+        wait_until(Duration::from_secs(20), || control.exists()
+            && bytes_landed(&sw.leech_dir().join("multi")) >= third),
+        "aria2c never got a third of the way"
+    );
+    signal_and_wait(child, libc::SIGINT, Duration::from_secs(10));
+    let saved = arietta_storage::ControlFile::load(&control)
+        .unwrap()
+        .unwrap();
+    assert!(!saved.completed.is_empty(), "aria2c recorded nothing");
+    sw.leech(&[]).expect_code(exit::OK);
+    sw.assert_leeched();
+    assert!(!control.exists());
+}
+
 /// `-V --bt-hash-check-seed=false` on complete files: the check passes and
 /// the download ends there (exit 0) instead of seeding, as in aria2.
 #[test]

@@ -1,7 +1,9 @@
 //! What happens when the target file is already there: refuse (13),
 //! rename to `name.1.ext` (aria2's default), or overwrite.
 
-use crate::support::{assert_file_eq, exit, list_dir, run, tempdir};
+use crate::support::{
+    assert_file_eq, exit, list_dir, require, run, sha256_hex, tempdir, wait_with_timeout,
+};
 use arietta_testserver::{pattern, TestServer};
 
 fn setup() -> (TestServer, String, Vec<u8>, tempfile::TempDir, Vec<u8>) {
@@ -90,4 +92,52 @@ fn continue_without_control_file_appends_from_file_length() {
         );
     }
     assert!(srv.bytes_served("/part.bin") <= body.len() as u64 + 130_000);
+}
+
+/// `-V --checksum` checks the file already there, in place, as aria2c
+/// does: a good one is the finished download, a damaged one is fetched
+/// again under the same name (never `file.1.bin`).
+#[test]
+fn check_integrity_verifies_and_repairs_in_place() {
+    let srv = TestServer::start();
+    let body = pattern(600_000, 5);
+    let url = srv.add_file("/file.bin", body.clone());
+    let ck = format!("--checksum=sha-256={}", sha256_hex(&body));
+    let with_aria2c = require("aria2c");
+    for aria2 in [false, true] {
+        if aria2 && !with_aria2c {
+            return;
+        }
+        for damaged in [false, true] {
+            let tmp = tempdir();
+            let file = tmp.path().join("file.bin");
+            let mut have = body.clone();
+            if damaged {
+                have[1000..1004].copy_from_slice(b"XXXX");
+            }
+            std::fs::write(&file, &have).unwrap();
+            let args = ["-V", ck.as_str(), url.as_str()];
+            let out = if aria2 {
+                let child = std::process::Command::new("aria2c")
+                    .current_dir(tmp.path())
+                    .env("HOME", tmp.path())
+                    .arg("--no-conf")
+                    .args(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                wait_with_timeout(child, std::time::Duration::from_secs(30))
+            } else {
+                run(tmp.path(), &args)
+            };
+            out.expect_code(exit::OK);
+            assert_file_eq(&file, &body);
+            assert_eq!(
+                list_dir(tmp.path()),
+                vec!["file.bin".to_owned()],
+                "aria2c={aria2} damaged={damaged}"
+            );
+        }
+    }
 }

@@ -272,3 +272,64 @@ fn lowest_speed_limit_gives_up_with_exit_5() {
         started.elapsed()
     );
 }
+
+/// A mirror whose file changed (shrank) after the download learned its
+/// length answers ranges with another total in `Content-Range`. aria2c
+/// aborts that mirror with "Invalid range header" (exit code 8), never
+/// writing the shorter file's bytes as ours: with no other mirror the
+/// download fails, the partial file keeps its length and its control file.
+#[test]
+fn changed_total_in_content_range_drops_the_only_mirror() {
+    let body = pattern(4 << 20, 12);
+    let srv = TestServer::start();
+    srv.add_route("/c.bin", Route::new(body).shrink_after_first(3_500_000));
+    let tmp = tempdir();
+    let file = tmp.path().join("c.bin");
+    let out = run(
+        tmp.path(),
+        &args(&["-x2", "-s2", "-k1M", &srv.url("/c.bin")]),
+    );
+    out.expect_code(exit::NO_RESUME);
+    assert!(
+        out.output().contains("Invalid range header. Request: "),
+        "{}",
+        out.output()
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 4 << 20);
+    assert!(support::control_file(&file).exists());
+    // Not retried: the mirror is dropped at the first mismatch.
+    assert!(
+        srv.requests("/c.bin").len() <= 4,
+        "{:?}",
+        srv.requests("/c.bin").len()
+    );
+}
+
+/// With a second, good mirror the changed one is dropped and the download
+/// completes byte-identical from the other.
+#[test]
+fn changed_total_in_content_range_drops_that_mirror_only() {
+    let body = pattern(4 << 20, 13);
+    let bad = TestServer::start();
+    let good = TestServer::start();
+    bad.add_route(
+        "/c.bin",
+        Route::new(body.clone()).shrink_after_first(3_500_000),
+    );
+    good.add_route("/c.bin", Route::new(body.clone()));
+    good.set_throttle(Some(2 << 20));
+    let tmp = tempdir();
+    let out = run(
+        tmp.path(),
+        &args(&[
+            "--uri-selector=inorder",
+            "-x1",
+            "-s2",
+            "-k1M",
+            &bad.url("/c.bin"),
+            &good.url("/c.bin"),
+        ]),
+    );
+    out.expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("c.bin"), &body);
+}

@@ -18,6 +18,7 @@
 mod bt_support;
 mod support;
 
+mod aria2_interop;
 mod bittorrent;
 mod bittorrent_crypto;
 mod bittorrent_dht;

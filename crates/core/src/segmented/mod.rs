@@ -732,7 +732,8 @@ impl SegmentedDownload {
     /// The periodic tick: speeds, slow mirrors dropped, the whole download
     /// failed below `--lowest-speed-limit`, the control file refreshed.
     pub fn on_tick(&mut self, ctx: &Ctx, out: &mut Vec<Action>) {
-        if self.dirty && !self.finishing {
+        // `--auto-save-interval=0`: saved only when the download stops.
+        if self.dirty && !self.finishing && !self.cfg.auto_save_interval.is_zero() {
             out.push(Action::SaveControl);
         }
         let speed = self.meter.update(self.completed(), ctx.tick);
@@ -769,10 +770,8 @@ impl SegmentedDownload {
         Some((
             control_path(&f.path),
             ControlFile {
-                total_length: map.total(),
-                completed: map.done().clone(),
-                uris: self.uris.iter().map(|u| u.url.clone()).collect(),
-                validator: f.validator.clone(),
+                piece_length: self.cfg.piece_length,
+                ..ControlFile::new(map.total(), map.done().clone(), f.validator.clone())
             },
         ))
     }

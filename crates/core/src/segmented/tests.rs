@@ -184,6 +184,20 @@ fn control_snapshot_tracks_written_bytes() {
     );
 }
 
+/// `--auto-save-interval=0`: no saves while running (aria2 saves only
+/// when the download stops, which the coordinator does on halt and fail).
+#[test]
+fn auto_save_interval_zero_saves_nothing_while_running() {
+    let w = World::new();
+    let (mut d, _) = running(&[("auto-save-interval", "0")], 1, 4 * MIB, &w);
+    let mut out = Vec::new();
+    d.on_written(1, 0, MIB, w.now, &mut out);
+    d.on_tick(&w.ctx(), &mut out);
+    assert!(!out.iter().any(|a| matches!(a, Action::SaveControl)));
+    let (_, rec) = d.control_snapshot().expect("still recorded at the stop");
+    assert_eq!(rec.completed.covered(), MIB);
+}
+
 #[test]
 fn retryable_failure_waits_then_reconnects() {
     let w = World::new();

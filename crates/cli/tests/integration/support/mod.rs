@@ -32,6 +32,7 @@ pub mod exit {
     pub const TOO_SLOW: i32 = 5;
     pub const NETWORK: i32 = 6;
     pub const UNFINISHED: i32 = 7;
+    pub const NO_RESUME: i32 = 8;
     pub const FILE_EXISTS: i32 = 13;
     pub const NAME_RESOLUTION: i32 = 19;
     pub const BAD_HTTP_RESPONSE: i32 = 22;
