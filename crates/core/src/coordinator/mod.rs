@@ -564,6 +564,8 @@ impl Coordinator {
         };
         let done = t.completed();
         t.meter.update(done, TICK);
+        let up = t.uploaded();
+        t.up_meter.update(up, TICK);
         let newly_done = t.download_done() && t.run.as_ref().is_some_and(|r| !r.notified);
         if newly_done {
             self.notify_torrent_done(gid);

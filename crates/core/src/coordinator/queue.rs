@@ -240,6 +240,7 @@ impl Queue {
                     uris: r.uris.clone(),
                     options: r.options.clone(),
                     metalink: None,
+                    snapshot: None,
                 },
                 paused: false,
                 started: true,
@@ -289,6 +290,7 @@ mod tests {
             uris: vec![format!("http://h/{gid}")],
             options: Arc::new(o),
             metalink: None,
+            snapshot: None,
         }
     }
 
@@ -305,6 +307,7 @@ mod tests {
             completed: 0,
             total: 0,
             elapsed: Duration::ZERO,
+            snapshot: None,
         }
     }
 
