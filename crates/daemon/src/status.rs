@@ -22,9 +22,11 @@ pub fn status_word(st: Status) -> &'static str {
 }
 
 pub fn uris(d: &DownloadStatus) -> Param {
-    // aria2 marks the URIs of a download that has not started "waiting".
+    // aria2 marks the URIs of a download that has not started "waiting";
+    // one paused after it ran (it has pieces) has used them.
+    let ran = d.pieces.bits.is_some();
     let word = match d.status {
-        Status::Waiting | Status::Paused => "waiting",
+        Status::Waiting | Status::Paused if !ran => "waiting",
         _ => "used",
     };
     Param::Array(

@@ -36,5 +36,6 @@ mod nginx;
 mod resume;
 mod rpc;
 mod rpc_methods;
+mod rpc_vs_aria2;
 mod sftp;
 mod tls;
