@@ -6,7 +6,9 @@
 //!
 //! The states covered: an HTTP download active, waiting, paused before it
 //! ran, paused after it ran, complete and failed (404); a torrent active
-//! (no peers), seeding, and queued paused by `aria2.addTorrent`.
+//! (no peers), seeding, and queued paused by `aria2.addTorrent`; a
+//! followed metalink and the download it queued (`followedBy`,
+//! `following`).
 //!
 //! Deliberate differences, not compared:
 //! - aria2 lists a download's URIs again each time it is paused and
@@ -26,12 +28,18 @@ use serde_json::{json, Map, Value};
 use crate::bt_support::{aria2c, make_torrent, Guard};
 use crate::support::rpc_client::{free_port, Daemon, RpcClient, Transport};
 use crate::support::{require, s, tempdir, wait_listening, wait_until};
-use arietta_testserver::{pattern, TestServer};
+use arietta_testserver::{pattern, Route, TestServer};
 
 /// 3 MiB and a bit: 4 pieces of aria2's default 1 MiB.
 const BIG: usize = 3 * 1048576 + 1000;
 /// Keys whose values depend on timing in any state.
-const TIMING: &[&str] = &["downloadSpeed", "uploadSpeed", "gid"];
+const TIMING: &[&str] = &[
+    "downloadSpeed",
+    "uploadSpeed",
+    "gid",
+    "following",
+    "followedBy",
+];
 /// Keys whose values depend on timing while a download moves.
 const MOVING: &[&str] = &["completedLength", "bitfield", "connections"];
 /// The answers taken while a download moves.
@@ -175,6 +183,17 @@ fn scenario(port: u16, dir: &Path, srv: &TestServer) -> Map<String, Value> {
         "aria2.changeGlobalOption",
         vec![json!({"max-concurrent-downloads": "5"})],
     );
+    // A metalink followed: the document's download is `followedBy` the
+    // file's, which is `following` it.
+    let gm = gid(c.ok("aria2.addUri", vec![json!([srv.url("/doc.meta4")])]));
+    let parent = wait_for(&mut c, &gm, |st| {
+        st["status"] == "complete" && st["followedBy"].is_array()
+    });
+    let child = gid(parent["followedBy"][0].clone());
+    let st = wait_for(&mut c, &child, |st| st["status"] == "complete");
+    assert_eq!(st["following"], json!(gm), "{st}");
+    out.insert("metalink_parent".into(), parent);
+    out.insert("metalink_child".into(), st);
     // A torrent whose data is there: checked, then seeding.
     let data = pattern(700_000, 3);
     std::fs::write(dir.join("t.bin"), &data).unwrap();
@@ -294,6 +313,18 @@ fn status_answers_match_aria2c_key_by_key() {
     }
     let srv = TestServer::start();
     srv.add_file("/big.bin", pattern(BIG, 1));
+    srv.add_file("/small.bin", pattern(5000, 2));
+    let doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="small.bin"><size>5000</size><url>{}</url></file>
+</metalink>"#,
+        srv.url("/small.bin")
+    );
+    srv.add_route(
+        "/doc.meta4",
+        Route::new(doc).content_type("application/metalink4+xml"),
+    );
     let common = [
         "--max-concurrent-downloads=1",
         "--enable-dht=false",

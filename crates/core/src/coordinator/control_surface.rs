@@ -87,10 +87,12 @@ impl Coordinator {
             }
             Control::RemoveResult { gid, reply } => {
                 let _ = reply.send(self.queue.remove_result(gid));
+                self.forget_gone_links();
             }
             Control::PurgeResults { reply } => {
                 self.queue.purge_results();
                 let _ = reply.send(());
+                self.forget_gone_links();
             }
             Control::SetMaxConcurrent { n } => {
                 self.queue.set_max_concurrent(n);
@@ -138,6 +140,22 @@ impl Coordinator {
                 }
             }
         }
+    }
+
+    /// Drops the `followedBy`/`following` links of downloads RPC no
+    /// longer shows.
+    fn forget_gone_links(&mut self) {
+        let Coordinator {
+            lineage,
+            active,
+            queue,
+            ..
+        } = self;
+        lineage.retain(|g| {
+            active.contains_key(&g)
+                || queue.contains(g)
+                || queue.results().iter().any(|r| r.gid == g)
+        });
     }
 
     /// Whether a download with `gid` is active, queued or among the results.
@@ -285,18 +303,20 @@ impl Coordinator {
     }
 
     fn status_of(&self, gid: Gid) -> Option<DownloadStatus> {
-        if let Some(a) = self.active.get(&gid) {
-            return Some(active_status(a, gid));
-        }
-        if let Some(r) = self.queue.get(gid) {
-            return Some(self.queued_status(r));
-        }
-        self.queue
-            .results()
-            .iter()
-            .rev()
-            .find(|r| r.gid == gid)
-            .map(stopped_status)
+        let mut st = if let Some(a) = self.active.get(&gid) {
+            active_status(a, gid)
+        } else if let Some(r) = self.queue.get(gid) {
+            self.queued_status(r)
+        } else {
+            self.queue
+                .results()
+                .iter()
+                .rev()
+                .find(|r| r.gid == gid)
+                .map(stopped_status)?
+        };
+        self.lineage.fill(&mut st);
+        Some(st)
     }
 
     fn queued_status(&self, r: &DownloadRequest) -> DownloadStatus {
@@ -365,7 +385,11 @@ impl Coordinator {
                 .collect(),
             ListKind::Stopped => self.queue.results().iter().map(stopped_status).collect(),
         };
-        slice_like_aria2(all, offset, num)
+        let mut v = slice_like_aria2(all, offset, num);
+        for st in &mut v {
+            self.lineage.fill(st);
+        }
+        v
     }
 
     /// Every unfinished download for `--save-session`: active ones first

@@ -33,6 +33,7 @@ mod active;
 mod control_surface;
 mod disk_jobs;
 mod file_work;
+mod lineage;
 mod metalink_follow;
 mod outcomes;
 mod queue;
@@ -129,6 +130,8 @@ pub struct Coordinator {
     disk: DiskJobs,
     /// Downloads started so far (each one's `start_seq`).
     starts: u64,
+    /// `followedBy`/`following` links for RPC.
+    lineage: lineage::Lineage,
 }
 
 impl Coordinator {
@@ -158,6 +161,7 @@ impl Coordinator {
             dht: None,
             disk: DiskJobs::start(),
             starts: 0,
+            lineage: lineage::Lineage::default(),
         }
     }
 

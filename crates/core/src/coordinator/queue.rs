@@ -92,9 +92,13 @@ impl Queue {
         gid
     }
 
-    /// Puts `k`-th of a batch (a followed metalink's files) near the front.
-    pub fn insert_at(&mut self, at: usize, request: DownloadRequest) {
+    /// Puts `k`-th of a batch (a followed metalink's files) near the front;
+    /// returns its GID (given now, as aria2 does, so RPC can name it while
+    /// it waits).
+    pub fn insert_at(&mut self, at: usize, mut request: DownloadRequest) -> Gid {
+        let gid = *request.gid.get_or_insert_with(Gid::new);
         self.waiting.insert(at.min(self.waiting.len()), request);
+        gid
     }
 
     /// A stopped active download goes back to the front, paused.

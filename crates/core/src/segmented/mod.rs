@@ -154,6 +154,9 @@ pub(crate) struct SegmentedDownload {
     piece_hashes: Option<PieceHashes>,
     /// Metalink chunk checksums being checked as pieces complete.
     pieces: Option<PieceVerifier>,
+    /// The whole body, read in memory by the probe (a followed metalink):
+    /// its length, all of it done.
+    whole: Option<u64>,
 }
 
 impl SegmentedDownload {
@@ -182,6 +185,7 @@ impl SegmentedDownload {
             declared_size: metalink.and_then(|m| m.size),
             piece_hashes: metalink.and_then(|m| m.pieces.clone()),
             pieces: None,
+            whole: None,
         }
     }
 
@@ -215,10 +219,22 @@ impl SegmentedDownload {
     }
 
     pub fn completed(&self) -> u64 {
+        if let Some(n) = self.whole {
+            return n;
+        }
         self.map.as_ref().map_or(0, SegmentMap::completed_length)
     }
 
+    /// The probe read the whole body (`len` bytes) in memory: it counts
+    /// as downloaded, as aria2 counts a followed metalink.
+    pub fn took_whole(&mut self, len: u64) {
+        self.whole = Some(len);
+    }
+
     pub fn total(&self) -> u64 {
+        if let Some(n) = self.whole {
+            return n;
+        }
         match (&self.map, &self.file) {
             (Some(m), Some(f)) if f.total.is_some() => m.total(),
             _ => 0,
@@ -228,6 +244,9 @@ impl SegmentedDownload {
     /// `piece_length` pieces over the written ranges, once the length is
     /// known (aria2 shows none before).
     pub fn pieces(&self, piece_length: u64) -> PieceView {
+        if let Some(n) = self.whole {
+            return PieceView::complete(n, piece_length);
+        }
         match (&self.map, self.total()) {
             (Some(m), total) if total > 0 => PieceView::from_ranges(total, piece_length, m.done()),
             _ => PieceView::unknown(piece_length),
