@@ -334,6 +334,7 @@ fn build_requests(
                 uris,
                 options: Arc::new(set),
                 metalink: None,
+                snapshot: None,
             });
         }
     }

@@ -13,10 +13,7 @@ use crate::messages::ToCore;
 /// A torrent download's live handle, kept in the coordinator's entry.
 pub struct TorrentRun {
     pub stats: Arc<TorrentStats>,
-    pub info_hash: [u8; 20],
-    pub name: String,
-    pub announce_list: Vec<Vec<String>>,
-    pub files: Vec<(std::path::PathBuf, u64, bool)>,
+    pub info: Arc<crate::torrent_info::TorrentInfo>,
     /// "Download complete" was shown (seeding may go on).
     pub notified: bool,
 }

@@ -13,6 +13,8 @@ use crate::download::{DownloadRequest, Status};
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::messages::ToCoordinator;
+use crate::piece_view::PieceView;
+use crate::torrent_info::TorrentInfo;
 
 /// A download as RPC's `tellStatus` shows it.
 #[derive(Clone, Debug)]
@@ -22,6 +24,8 @@ pub struct DownloadStatus {
     pub total: u64,
     pub completed: u64,
     pub download_speed: u64,
+    pub upload_length: u64,
+    pub upload_speed: u64,
     pub connections: usize,
     pub dir: PathBuf,
     pub path: Option<PathBuf>,
@@ -31,32 +35,63 @@ pub struct DownloadStatus {
     pub error_code: Option<ExitCode>,
     pub error_message: Option<String>,
     pub options: Arc<OptionSet>,
-    /// BitTorrent fields (`infoHash`, `numSeeders`, `seeder`, `bittorrent`)
-    /// while a torrent is active.
+    /// `numPieces`, `pieceLength`, `bitfield`, and each file's
+    /// `completedLength`.
+    pub pieces: PieceView,
+    /// BitTorrent fields (`infoHash`, `numSeeders`, `seeder`,
+    /// `bittorrent`) of a torrent, running or not.
     pub bittorrent: Option<BtStatus>,
+    /// `getServers`: the connections of a running HTTP/FTP download.
+    pub servers: Vec<ServerStatus>,
+    /// `following`: the download whose result queued this one.
+    pub following: Option<Gid>,
+    /// `followedBy`: the downloads this one's result queued.
+    pub followed_by: Vec<Gid>,
+    /// `belongsTo`: the download this one is a part of.
+    pub belongs_to: Option<Gid>,
 }
 
-/// What RPC shows of a running torrent.
+/// What RPC shows of a torrent.
 #[derive(Clone, Debug)]
 pub struct BtStatus {
-    /// Lowercase hex v1 info-hash.
-    pub info_hash: String,
-    pub name: String,
-    pub announce_list: Vec<Vec<String>>,
+    pub info: Arc<TorrentInfo>,
     pub num_seeders: usize,
-    /// Every selected piece is ours (seeding).
-    pub seeder: bool,
-    pub upload_length: u64,
-    /// Files on disk: path, length, selected.
-    pub files: Vec<(PathBuf, u64, bool)>,
+    /// Every selected piece is ours (seeding); `None` for a stopped
+    /// torrent, where aria2 shows no `seeder`.
+    pub seeder: Option<bool>,
     /// Connected peers (`getPeers`).
     pub peers: Vec<arietta_torrent::PeerSummary>,
+}
+
+/// One connection of a running download (`getServers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerStatus {
+    /// The URI as given.
+    pub uri: String,
+    /// Where it led (after redirects).
+    pub current_uri: String,
+    pub download_speed: u64,
+}
+
+/// What a download that is not running still shows of its last run (or,
+/// for a torrent queued by `aria2.addTorrent`, of its metainfo): it rides
+/// on the paused request and on the result, as aria2 keeps a stopped
+/// group's piece storage.
+#[derive(Clone, Debug, Default)]
+pub struct RunSnapshot {
+    pub path: Option<PathBuf>,
+    pub total: u64,
+    pub completed: u64,
+    pub uploaded: u64,
+    pub pieces: Option<PieceView>,
+    pub torrent: Option<Arc<TorrentInfo>>,
 }
 
 /// `getGlobalStat`.
 #[derive(Clone, Debug, Default)]
 pub struct GlobalStat {
     pub download_speed: u64,
+    pub upload_speed: u64,
     pub num_active: usize,
     pub num_waiting: usize,
     pub num_stopped: usize,
@@ -104,6 +139,9 @@ pub enum EventKind {
     Stop,
     Complete,
     Error,
+    /// A torrent has every selected piece and seeds from now on
+    /// (`aria2.onBtDownloadComplete`).
+    BtComplete,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,6 +19,9 @@ pub struct DownloadRequest {
     /// What a metalink said about this file (declared size, piece hashes,
     /// signature); `None` for plain URIs.
     pub metalink: Option<Arc<crate::metalink_plan::MetalinkFile>>,
+    /// What `tellStatus` shows of it while it waits: its last run's
+    /// progress (a paused download), or a queued torrent's metainfo.
+    pub snapshot: Option<Arc<crate::control::RunSnapshot>>,
 }
 
 impl DownloadRequest {
@@ -29,6 +32,7 @@ impl DownloadRequest {
             uris,
             options,
             metalink: None,
+            snapshot: None,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct DownloadResult {
     pub completed: u64,
     pub total: u64,
     pub elapsed: Duration,
+    /// Pieces, upload and torrent facts for RPC's stopped entries.
+    pub snapshot: Option<Arc<crate::control::RunSnapshot>>,
 }
 
 impl DownloadResult {

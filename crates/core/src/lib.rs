@@ -22,6 +22,7 @@ mod messages;
 pub mod metalink_plan;
 mod net_context;
 mod piece_verify;
+pub mod piece_view;
 mod prepare;
 mod segment_driver;
 pub mod segment_map;
@@ -31,6 +32,7 @@ mod session;
 mod session_file;
 mod sftp_fetch;
 mod speed_meter;
+pub mod torrent_info;
 mod waiting_queue;
 mod worker;
 

@@ -373,6 +373,7 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
                 EventKind::Stop => Notification::DownloadStop,
                 EventKind::Complete => Notification::DownloadComplete,
                 EventKind::Error => Notification::DownloadError,
+                EventKind::BtComplete => Notification::BtDownloadComplete,
             };
             let text = json::encode_notification(n, &ev.gid.to_string());
             notify_tx.push(&websocket::encode_text(&text));

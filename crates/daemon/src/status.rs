@@ -2,7 +2,8 @@
 //! named as aria2 names them, filtered by the `keys` parameter.
 
 use arietta_core::control::DownloadStatus;
-use arietta_core::Status;
+use arietta_core::torrent_info::TorrentInfo;
+use arietta_core::{Gid, Status};
 use arietta_rpc::Param;
 
 fn s(v: impl ToString) -> Param {
@@ -21,9 +22,11 @@ pub fn status_word(st: Status) -> &'static str {
 }
 
 pub fn uris(d: &DownloadStatus) -> Param {
-    // aria2 marks the URIs of a download that has not started "waiting".
+    // aria2 marks the URIs of a download that has not started "waiting";
+    // one paused after it ran (it has pieces) has used them.
+    let ran = d.pieces.bits.is_some();
     let word = match d.status {
-        Status::Waiting | Status::Paused => "waiting",
+        Status::Waiting | Status::Paused if !ran => "waiting",
         _ => "used",
     };
     Param::Array(
@@ -34,25 +37,26 @@ pub fn uris(d: &DownloadStatus) -> Param {
     )
 }
 
-/// `getFiles`: one file per HTTP download, every file of a torrent.
+/// `getFiles`: one file per HTTP download, every file of a torrent. A
+/// file's `completedLength` counts its bytes in complete pieces, as aria2
+/// does (so an HTTP download shows 0 until its first whole piece).
 pub fn files(d: &DownloadStatus) -> Param {
     if let Some(bt) = &d.bittorrent {
         return Param::Array(
-            bt.files
+            bt.info
+                .files
                 .iter()
                 .enumerate()
-                .map(|(i, (path, len, selected))| {
+                .map(|(i, f)| {
                     Param::structure([
                         ("index", s(i + 1)),
-                        ("path", s(path.display())),
-                        ("length", s(len)),
-                        // Per-file progress is not tracked; a finished
-                        // torrent has all of each selected file.
+                        ("path", s(f.path.display())),
+                        ("length", s(f.length)),
                         (
                             "completedLength",
-                            s(if bt.seeder && *selected { *len } else { 0 }),
+                            s(d.pieces.completed_within(f.offset, f.length)),
                         ),
-                        ("selected", s(selected)),
+                        ("selected", s(f.selected)),
                         ("uris", Param::Array(Vec::new())),
                     ])
                 })
@@ -68,10 +72,42 @@ pub fn files(d: &DownloadStatus) -> Param {
         ("index", s(1)),
         ("path", s(path)),
         ("length", s(d.total)),
-        ("completedLength", s(d.completed)),
+        ("completedLength", s(d.pieces.completed_within(0, d.total))),
         ("selected", s("true")),
         ("uris", uris(d)),
     ])])
+}
+
+/// `getServers`: per file, the connections in use (none for a torrent's
+/// files, as aria2 answers).
+pub fn servers(d: &DownloadStatus) -> Param {
+    let servers = || {
+        Param::Array(
+            d.servers
+                .iter()
+                .map(|c| {
+                    Param::structure([
+                        ("uri", s(&c.uri)),
+                        ("currentUri", s(&c.current_uri)),
+                        ("downloadSpeed", s(c.download_speed)),
+                    ])
+                })
+                .collect(),
+        )
+    };
+    let n = d.bittorrent.as_ref().map_or(1, |bt| bt.info.files.len());
+    Param::Array(
+        (1..=n)
+            .map(|i| {
+                let list = if d.bittorrent.is_some() {
+                    Param::Array(Vec::new())
+                } else {
+                    servers()
+                };
+                Param::structure([("index", s(i)), ("servers", list)])
+            })
+            .collect(),
+    )
 }
 
 /// `getPeers`: a torrent's connected peers (none for other downloads).
@@ -103,71 +139,87 @@ pub fn peers(d: &DownloadStatus) -> Param {
     )
 }
 
-/// `tellStatus` and the list methods.
+/// The `bittorrent` struct: aria2 leaves out what the torrent lacks (no
+/// comment, no date, and no `info` or `mode` before a magnet's metadata).
+fn bittorrent(info: &TorrentInfo) -> Param {
+    let tiers = info
+        .announce_list
+        .iter()
+        .map(|t| Param::Array(t.iter().map(s).collect()))
+        .collect();
+    let mut m: Vec<(&str, Param)> = Vec::with_capacity(5);
+    if let Some(c) = &info.comment {
+        m.push(("comment", s(c)));
+    }
+    if let Some(d) = info.creation_date {
+        // An integer, not a string: aria2's one numeric status value.
+        m.push(("creationDate", Param::Int(d)));
+    }
+    if info.has_metadata {
+        m.push(("mode", s(if info.multi_file { "multi" } else { "single" })));
+    }
+    m.push(("announceList", Param::Array(tiers)));
+    if info.has_metadata {
+        m.push(("info", Param::structure([("name", s(&info.name))])));
+    }
+    Param::structure(m)
+}
+
+fn gid_list(g: &[Gid]) -> Param {
+    Param::Array(g.iter().map(s).collect())
+}
+
+/// `tellStatus` and the list methods. Keys appear as aria2c 1.36 shows
+/// them for the download's state (compared key by key in
+/// `tests/integration/rpc_vs_aria2.rs`).
 pub fn render(d: &DownloadStatus, keys: Option<&[String]>) -> Param {
-    let all = [
+    let stopped = d.error_code.is_some();
+    let mut all: Vec<(&str, Param)> = vec![
         ("gid", s(d.gid)),
         ("status", s(status_word(d.status))),
         ("totalLength", s(d.total)),
         ("completedLength", s(d.completed)),
-        ("uploadLength", s(0)),
-        ("bitfield", s("")),
+        ("uploadLength", s(d.upload_length)),
+    ];
+    if let Some(hex) = d.pieces.hex() {
+        all.push(("bitfield", s(hex)));
+    }
+    all.extend([
         ("downloadSpeed", s(d.download_speed)),
-        ("uploadSpeed", s(0)),
+        ("uploadSpeed", s(d.upload_speed)),
         ("connections", s(d.connections)),
-        ("numPieces", s(1)),
-        ("pieceLength", s(d.total.max(1))),
-        (
-            "errorCode",
-            s(d.error_code.map_or(0, arietta_core::ExitCode::code)),
-        ),
-        (
+        ("numPieces", s(d.pieces.num_pieces)),
+        ("pieceLength", s(d.pieces.piece_length)),
+    ]);
+    if let Some(code) = d.error_code {
+        all.push(("errorCode", s(code.code())));
+        all.push((
             "errorMessage",
             s(d.error_message.clone().unwrap_or_default()),
-        ),
-        ("dir", s(d.dir.display())),
-        ("files", files(d)),
-    ];
-    let mut all: Vec<(&str, Param)> = all.into_iter().collect();
-    if let Some(bt) = &d.bittorrent {
-        for (k, v) in all.iter_mut() {
-            match *k {
-                "uploadLength" => *v = s(bt.upload_length),
-                "connections" => *v = s(d.connections),
-                _ => {}
-            }
-        }
-        all.push(("infoHash", s(&bt.info_hash)));
-        all.push(("numSeeders", s(bt.num_seeders)));
-        all.push(("seeder", s(bt.seeder)));
-        let tiers = bt
-            .announce_list
-            .iter()
-            .map(|t| Param::Array(t.iter().map(s).collect()))
-            .collect();
-        all.push((
-            "bittorrent",
-            Param::structure([
-                ("announceList", Param::Array(tiers)),
-                ("info", Param::structure([("name", s(&bt.name))])),
-                (
-                    "mode",
-                    s(if bt.files.len() > 1 {
-                        "multi"
-                    } else {
-                        "single"
-                    }),
-                ),
-            ]),
         ));
+    }
+    if !d.followed_by.is_empty() {
+        all.push(("followedBy", gid_list(&d.followed_by)));
+    }
+    if let Some(g) = d.following {
+        all.push(("following", s(g)));
+    }
+    if let Some(g) = d.belongs_to {
+        all.push(("belongsTo", s(g)));
+    }
+    all.push(("dir", s(d.dir.display())));
+    all.push(("files", files(d)));
+    if let Some(bt) = &d.bittorrent {
+        all.push(("infoHash", s(&bt.info.info_hash)));
+        all.push(("numSeeders", s(if stopped { 0 } else { bt.num_seeders })));
+        if let Some(seeder) = bt.seeder {
+            all.push(("seeder", s(seeder)));
+        }
+        all.push(("bittorrent", bittorrent(&bt.info)));
     }
     Param::Struct(
         all.into_iter()
             .filter(|(k, _)| keys.is_none_or(|keys| keys.iter().any(|w| w == k)))
-            .filter(|(k, _)| {
-                // aria2 omits the error fields while a download has none.
-                !(matches!(*k, "errorCode" | "errorMessage") && d.error_code.is_none())
-            })
             .map(|(k, v)| (k.into(), v))
             .collect(),
     )

@@ -63,7 +63,8 @@ pub enum HttpError {
     #[error("network I/O error: {0}")]
     Io(#[from] io::Error),
     /// The server answered with a status the caller treats as failure.
-    #[error("HTTP status {status}")]
+    /// Worded as aria2 words it: RPC's `errorMessage` shows this text.
+    #[error("{}", status_message(*status))]
     Status {
         /// The response status code.
         status: u16,
@@ -96,6 +97,15 @@ pub enum HttpError {
     /// head). This is a bug in the caller, reported instead of panicking.
     #[error("HTTP connection misuse: {0}")]
     InvalidState(&'static str),
+}
+
+/// aria2's message for a failed HTTP status (`HttpSkipResponseCommand`).
+pub fn status_message(status: u16) -> String {
+    match status {
+        401 => "Authorization failed.".into(),
+        404 => "Resource not found".into(),
+        s => format!("The response status is not successful. status={s}"),
+    }
 }
 
 /// aria2's exit code for a final HTTP status, as aria2's
@@ -172,6 +182,14 @@ mod tests {
             HttpError::Io(io::Error::from(io::ErrorKind::ConnectionReset)).aria2_exit_code(),
             6
         );
+    }
+
+    #[test]
+    fn status_messages_are_aria2s() {
+        let m = |status| HttpError::Status { status }.to_string();
+        assert_eq!(m(404), "Resource not found");
+        assert_eq!(m(401), "Authorization failed.");
+        assert_eq!(m(500), "The response status is not successful. status=500");
     }
 
     #[test]

@@ -174,6 +174,11 @@ impl TorrentDownload {
         &self.meta
     }
 
+    /// Its files in stream order, as laid out under `--dir`.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// `dir/NAME`: the path the download is known by.
     pub fn root(&self) -> &Path {
         &self.layout.root

@@ -36,6 +36,14 @@ impl HaveSet {
         }
     }
 
+    /// A snapshot of the bytes, in wire order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.bits
+            .iter()
+            .map(|b| b.load(Ordering::Acquire))
+            .collect()
+    }
+
     /// A snapshot in wire form.
     pub fn to_bitfield(&self) -> Bitfield {
         let mut b = Bitfield::new(self.len);

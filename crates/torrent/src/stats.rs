@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, OnceLock};
+
+use crate::have_set::HaveSet;
 
 /// One connected peer as RPC's `getPeers` shows it.
 #[derive(Clone, Debug)]
@@ -34,4 +37,15 @@ pub struct TorrentStats {
     pub download_done: AtomicBool,
     /// The port we listen on (0 until bound).
     pub port: AtomicUsize,
+    /// The verified pieces, once the actor runs (the very set peer tasks
+    /// read, so RPC's `bitfield` costs no message).
+    pub(crate) have: OnceLock<Arc<HaveSet>>,
+}
+
+impl TorrentStats {
+    /// The verified pieces, piece 0 the high bit of the first byte (the
+    /// wire's and aria2's order); `None` until the actor runs.
+    pub fn have_bits(&self) -> Option<Vec<u8>> {
+        self.have.get().map(|h| h.to_bytes())
+    }
 }

@@ -37,5 +37,7 @@ mod nginx;
 mod resume;
 mod rpc;
 mod rpc_methods;
+mod rpc_torrent_stats;
+mod rpc_vs_aria2;
 mod sftp;
 mod tls;

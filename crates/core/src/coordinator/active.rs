@@ -8,8 +8,10 @@ use std::time::Instant;
 
 use super::torrent_glue::TorrentEntry;
 use crate::config::DownloadConfig;
+use crate::control::{RunSnapshot, ServerStatus};
 use crate::download::DownloadRequest;
 use crate::error::FetchError;
+use crate::piece_view::PieceView;
 use crate::segmented::SegmentedDownload;
 
 /// One running download.
@@ -56,6 +58,53 @@ impl Active {
             DownloadKind::Segmented(s) => s.speed(),
             DownloadKind::Torrent(t) => t.meter.speed(),
         }
+    }
+
+    pub(super) fn upload_length(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(_) => 0,
+            DownloadKind::Torrent(t) => t.uploaded(),
+        }
+    }
+
+    pub(super) fn upload_speed(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(_) => 0,
+            DownloadKind::Torrent(t) => t.up_meter.speed(),
+        }
+    }
+
+    /// `numPieces`/`pieceLength`/`bitfield`: a torrent's own pieces;
+    /// `--piece-length` ones over a segmented download's written ranges.
+    pub(super) fn pieces(&self) -> PieceView {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.pieces(self.request.options.get_size("piece-length")),
+            DownloadKind::Torrent(t) => t.pieces(),
+        }
+    }
+
+    /// `getServers`: each connection's URI, where it led, its speed.
+    pub(super) fn servers(&self) -> Vec<ServerStatus> {
+        match &self.kind {
+            DownloadKind::Segmented(s) => s.servers(),
+            DownloadKind::Torrent(_) => Vec::new(),
+        }
+    }
+
+    /// What this download shows once stopped or paused.
+    pub(super) fn snapshot(&self) -> Arc<RunSnapshot> {
+        let torrent = match &self.kind {
+            DownloadKind::Torrent(t) => t.info().cloned(),
+            DownloadKind::Segmented(_) => None,
+        };
+        Arc::new(RunSnapshot {
+            path: self.path().map(|p| (**p).clone()),
+            total: self.total(),
+            completed: self.completed(),
+            uploaded: self.upload_length(),
+            pieces: Some(self.pieces()),
+            torrent,
+        })
     }
 
     /// Open connections (peers, for a torrent).

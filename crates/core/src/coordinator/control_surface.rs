@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use super::queue::slice_like_aria2;
 use super::{Active, Coordinator, DownloadKind};
-use crate::control::{Control, ControlError, DownloadStatus, GlobalStat, ListKind};
+use crate::control::{
+    BtStatus, Control, ControlError, DownloadStatus, GlobalStat, ListKind, RunSnapshot,
+};
 use crate::download::{DownloadRequest, DownloadResult, Status};
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
+use crate::piece_view::PieceView;
 use crate::session_file::SessionEntry;
 
 impl Coordinator {
@@ -84,10 +87,12 @@ impl Coordinator {
             }
             Control::RemoveResult { gid, reply } => {
                 let _ = reply.send(self.queue.remove_result(gid));
+                self.forget_gone_links();
             }
             Control::PurgeResults { reply } => {
                 self.queue.purge_results();
                 let _ = reply.send(());
+                self.forget_gone_links();
             }
             Control::SetMaxConcurrent { n } => {
                 self.queue.set_max_concurrent(n);
@@ -137,6 +142,22 @@ impl Coordinator {
         }
     }
 
+    /// Drops the `followedBy`/`following` links of downloads RPC no
+    /// longer shows.
+    fn forget_gone_links(&mut self) {
+        let Coordinator {
+            lineage,
+            active,
+            queue,
+            ..
+        } = self;
+        lineage.retain(|g| {
+            active.contains_key(&g)
+                || queue.contains(g)
+                || queue.results().iter().any(|r| r.gid == g)
+        });
+    }
+
     /// Whether a download with `gid` is active, queued or among the results.
     fn gid_in_use(&self, gid: Gid) -> bool {
         self.active.contains_key(&gid)
@@ -147,6 +168,7 @@ impl Coordinator {
     fn global_stat(&self) -> GlobalStat {
         GlobalStat {
             download_speed: self.active.values().map(Active::speed).sum(),
+            upload_speed: self.active.values().map(Active::upload_speed).sum(),
             num_active: self.active.len(),
             num_waiting: self.queue.waiting_len(),
             num_stopped: self.queue.results().len(),
@@ -196,6 +218,9 @@ impl Coordinator {
     fn pause(&mut self, gid: Gid) -> Result<Gid, ControlError> {
         if let Some(a) = self.active.get(&gid) {
             let mut request = a.request.clone();
+            // A paused download still shows its progress, as aria2's
+            // stopped group keeps its piece storage.
+            request.snapshot = Some(a.snapshot());
             // Resuming must continue our own partial file, never rename it.
             let mut opts = (*request.options).clone();
             let _ = opts.set("continue", "true");
@@ -278,22 +303,38 @@ impl Coordinator {
     }
 
     fn status_of(&self, gid: Gid) -> Option<DownloadStatus> {
-        if let Some(a) = self.active.get(&gid) {
-            return Some(active_status(a, gid));
-        }
-        if let Some(r) = self.queue.get(gid) {
-            return Some(self.queued_status(r));
-        }
-        self.queue
-            .results()
-            .iter()
-            .rev()
-            .find(|r| r.gid == gid)
-            .map(stopped_status)
+        let mut st = if let Some(a) = self.active.get(&gid) {
+            active_status(a, gid)
+        } else if let Some(r) = self.queue.get(gid) {
+            self.queued_status(r)
+        } else {
+            self.queue
+                .results()
+                .iter()
+                .rev()
+                .find(|r| r.gid == gid)
+                .map(stopped_status)?
+        };
+        self.lineage.fill(&mut st);
+        Some(st)
     }
 
     fn queued_status(&self, r: &DownloadRequest) -> DownloadStatus {
         let gid = r.gid.unwrap_or(Gid(0));
+        let snap = r.snapshot.as_deref();
+        let piece_length = r.options.get_size("piece-length");
+        let pieces = match snap {
+            Some(RunSnapshot {
+                pieces: Some(p), ..
+            }) => p.clone(),
+            // A torrent not yet run: its pieces are known, none checked.
+            Some(RunSnapshot {
+                torrent: Some(t), ..
+            }) => PieceView::from_bits(t.stream_length, t.piece_length, t.num_pieces, None),
+            _ => PieceView::unknown(piece_length),
+        };
+        let total = snap.map_or(0, |s| s.total);
+        let completed = snap.map_or(0, |s| s.completed);
         DownloadStatus {
             gid,
             status: if self.queue.is_paused(gid) {
@@ -301,17 +342,31 @@ impl Coordinator {
             } else {
                 Status::Waiting
             },
-            total: 0,
-            completed: 0,
+            total,
+            completed,
             download_speed: 0,
+            upload_length: snap.map_or(0, |s| s.uploaded),
+            upload_speed: 0,
             connections: 0,
             dir: crate::config::download_dir(&r.options),
-            path: None,
+            path: snap
+                .and_then(|s| s.path.clone())
+                .or_else(|| planned_path(&r.options)),
             uris: r.uris.clone(),
             error_code: None,
             error_message: None,
             options: r.options.clone(),
-            bittorrent: None,
+            pieces,
+            bittorrent: snap.and_then(|s| s.torrent.clone()).map(|info| BtStatus {
+                info,
+                num_seeders: 0,
+                seeder: Some(total > 0 && completed == total),
+                peers: Vec::new(),
+            }),
+            servers: Vec::new(),
+            following: None,
+            followed_by: Vec::new(),
+            belongs_to: None,
         }
     }
 
@@ -330,7 +385,11 @@ impl Coordinator {
                 .collect(),
             ListKind::Stopped => self.queue.results().iter().map(stopped_status).collect(),
         };
-        slice_like_aria2(all, offset, num)
+        let mut v = slice_like_aria2(all, offset, num);
+        for st in &mut v {
+            self.lineage.fill(st);
+        }
+        v
     }
 
     /// Every unfinished download for `--save-session`: active ones first
@@ -357,6 +416,8 @@ fn active_status(a: &Active, gid: Gid) -> DownloadStatus {
         total: a.total(),
         completed: a.completed(),
         download_speed: a.speed(),
+        upload_length: a.upload_length(),
+        upload_speed: a.upload_speed(),
         connections: a.connections(),
         dir: a.cfg().dir.clone(),
         path: a.path().map(|p| (**p).clone()),
@@ -364,27 +425,57 @@ fn active_status(a: &Active, gid: Gid) -> DownloadStatus {
         error_code: None,
         error_message: None,
         options: a.request.options.clone(),
+        pieces: a.pieces(),
         bittorrent: match &a.kind {
             DownloadKind::Torrent(t) => Coordinator::bt_status(t),
             DownloadKind::Segmented(_) => None,
         },
+        servers: a.servers(),
+        following: None,
+        followed_by: Vec::new(),
+        belongs_to: None,
     }
 }
 
 fn stopped_status(r: &DownloadResult) -> DownloadStatus {
+    let snap = r.snapshot.as_deref();
+    let piece_length = r.options.get_size("piece-length");
     DownloadStatus {
         gid: r.gid,
         status: r.status,
         total: r.total,
         completed: r.completed,
         download_speed: 0,
+        upload_length: snap.map_or(0, |s| s.uploaded),
+        upload_speed: 0,
         connections: 0,
         dir: crate::config::download_dir(&r.options),
-        path: r.path.clone(),
+        path: r.path.clone().or_else(|| planned_path(&r.options)),
         uris: r.uris.clone(),
         error_code: Some(r.code),
         error_message: r.message.clone(),
         options: r.options.clone(),
-        bittorrent: None,
+        pieces: snap
+            .and_then(|s| s.pieces.clone())
+            .unwrap_or_else(|| PieceView::unknown(piece_length)),
+        // aria2 shows a stopped torrent's metainfo, no seeder flag and no
+        // seeders.
+        bittorrent: snap.and_then(|s| s.torrent.clone()).map(|info| BtStatus {
+            info,
+            num_seeders: 0,
+            seeder: None,
+            peers: Vec::new(),
+        }),
+        servers: Vec::new(),
+        following: None,
+        followed_by: Vec::new(),
+        belongs_to: None,
     }
+}
+
+/// Where a download that has not named its file yet will write: aria2
+/// shows `dir/out` when `--out` is given (and nothing otherwise).
+fn planned_path(o: &arietta_options::OptionSet) -> Option<std::path::PathBuf> {
+    let out = o.get_opt_str("out").filter(|s| !s.is_empty())?;
+    Some(crate::config::download_dir(o).join(out))
 }

@@ -27,13 +27,18 @@ impl Coordinator {
             }
         };
         seg.set_finishing();
+        seg.took_whole(body.len() as u64);
         let cfg = seg.cfg().clone();
         for n in &plan.notices {
             self.reporter.notice(crate::download::LogLevel::Warn, n);
         }
-        for (k, r) in plan.requests.into_iter().enumerate() {
-            self.queue.insert_at(k, r);
-        }
+        let children: Vec<Gid> = plan
+            .requests
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| self.queue.insert_at(k, r))
+            .collect();
+        self.lineage.record(gid, &children);
         let me = self.me.clone();
         if cfg.follow_metalink != "true" || cfg.dry_run {
             let _ = me.send(ToCoordinator::Finalized {

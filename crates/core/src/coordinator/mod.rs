@@ -33,6 +33,7 @@ mod active;
 mod control_surface;
 mod disk_jobs;
 mod file_work;
+mod lineage;
 mod metalink_follow;
 mod outcomes;
 mod queue;
@@ -131,6 +132,8 @@ pub struct Coordinator {
     conn_ids: std::rc::Rc<std::cell::Cell<ConnId>>,
     /// Downloads started so far (each one's `start_seq`).
     starts: u64,
+    /// `followedBy`/`following` links for RPC.
+    lineage: lineage::Lineage,
 }
 
 impl Coordinator {
@@ -161,6 +164,7 @@ impl Coordinator {
             disk: DiskJobs::start(),
             conn_ids: std::rc::Rc::new(std::cell::Cell::new(1)),
             starts: 0,
+            lineage: lineage::Lineage::default(),
         }
     }
 
@@ -628,6 +632,8 @@ impl Coordinator {
         };
         let done = t.completed();
         t.meter.update(done, TICK);
+        let up = t.uploaded();
+        t.up_meter.update(up, TICK);
         let newly_done = t.download_done() && t.run.as_ref().is_some_and(|r| !r.notified);
         if newly_done {
             self.notify_torrent_done(gid);

@@ -84,6 +84,7 @@ impl Coordinator {
             code as u8
         );
         let a = self.active.remove(&gid).expect("active download");
+        let snapshot = Some(a.snapshot());
         let uri = match &a.kind {
             DownloadKind::Segmented(s) => {
                 s.record_server_stats(&mut self.stats);
@@ -103,6 +104,7 @@ impl Coordinator {
             completed: a.completed(),
             total: a.total(),
             elapsed: a.started.elapsed(),
+            snapshot,
         }
     }
 

@@ -92,9 +92,13 @@ impl Queue {
         gid
     }
 
-    /// Puts `k`-th of a batch (a followed metalink's files) near the front.
-    pub fn insert_at(&mut self, at: usize, request: DownloadRequest) {
+    /// Puts `k`-th of a batch (a followed metalink's files) near the front;
+    /// returns its GID (given now, as aria2 does, so RPC can name it while
+    /// it waits).
+    pub fn insert_at(&mut self, at: usize, mut request: DownloadRequest) -> Gid {
+        let gid = *request.gid.get_or_insert_with(Gid::new);
         self.waiting.insert(at.min(self.waiting.len()), request);
+        gid
     }
 
     /// A stopped active download goes back to the front, paused.
@@ -240,6 +244,7 @@ impl Queue {
                     uris: r.uris.clone(),
                     options: r.options.clone(),
                     metalink: None,
+                    snapshot: None,
                 },
                 paused: false,
                 started: true,
@@ -289,6 +294,7 @@ mod tests {
             uris: vec![format!("http://h/{gid}")],
             options: Arc::new(o),
             metalink: None,
+            snapshot: None,
         }
     }
 
@@ -305,6 +311,7 @@ mod tests {
             completed: 0,
             total: 0,
             elapsed: Duration::ZERO,
+            snapshot: None,
         }
     }
 

@@ -17,7 +17,9 @@ use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::messages::ToCoordinator;
+use crate::piece_view::PieceView;
 use crate::speed_meter::SpeedMeter;
+use crate::torrent_info::TorrentInfo;
 
 /// A torrent download's entry: its live handle once parsed.
 pub(super) struct TorrentEntry {
@@ -29,6 +31,11 @@ pub(super) struct TorrentEntry {
     pub last_error: Option<FetchError>,
     pub finishing: bool,
     pub meter: SpeedMeter,
+    /// Upload speed, from the actor's uploaded bytes at each tick.
+    pub up_meter: SpeedMeter,
+    /// What a queued `aria2.addTorrent` already knew, shown until the
+    /// actor runs.
+    pub preview: Option<Arc<TorrentInfo>>,
 }
 
 impl TorrentEntry {
@@ -40,6 +47,8 @@ impl TorrentEntry {
             last_error: None,
             finishing: false,
             meter: SpeedMeter::default(),
+            up_meter: SpeedMeter::default(),
+            preview: None,
         }
     }
 
@@ -53,6 +62,26 @@ impl TorrentEntry {
 
     pub fn total(&self) -> u64 {
         self.stat(|s| s.total.load(Ordering::Relaxed))
+    }
+
+    pub fn uploaded(&self) -> u64 {
+        self.stat(|s| s.uploaded.load(Ordering::Relaxed))
+    }
+
+    /// The torrent's fixed facts: the running actor's, else what the
+    /// queued request carried.
+    pub fn info(&self) -> Option<&Arc<TorrentInfo>> {
+        self.run.as_ref().map(|r| &r.info).or(self.preview.as_ref())
+    }
+
+    /// Its pieces: the actor's have-set once it runs (none before: the
+    /// files are still being checked, or the metadata fetched).
+    pub fn pieces(&self) -> PieceView {
+        let Some(info) = self.info() else {
+            return PieceView::default();
+        };
+        let bits = self.run.as_ref().and_then(|r| r.stats.have_bits());
+        PieceView::from_bits(info.stream_length, info.piece_length, info.num_pieces, bits)
     }
 
     pub fn peers(&self) -> usize {
@@ -87,9 +116,13 @@ impl Coordinator {
     /// network first. Its actor then runs on this core and its peer tasks
     /// spread over every core.
     pub(super) fn start_torrent(&mut self, gid: Gid, src: TorrentSource, web_seeds: Vec<String>) {
-        let Some(a) = self.active.get(&gid) else {
+        let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
+        let preview = a.request.snapshot.as_ref().and_then(|s| s.torrent.clone());
+        if let DownloadKind::Torrent(t) = &mut a.kind {
+            t.preview = preview;
+        }
         let mut cfg = match TorrentConfig::from_options(&a.request.options) {
             Ok(c) => c,
             Err(e) => return self.torrent_failed(gid, e.into()),
@@ -121,10 +154,7 @@ impl Coordinator {
         if let Some(t) = self.torrent_mut(gid) {
             t.run = Some(TorrentRun {
                 stats: Arc::default(),
-                info_hash: hash,
-                name: String::new(),
-                announce_list: Vec::new(),
-                files: Vec::new(),
+                info: Arc::new(TorrentInfo::of_magnet(hash)),
                 notified: false,
             });
         }
@@ -189,10 +219,7 @@ impl Coordinator {
         t.path = Some(Arc::new(dl.root().to_path_buf()));
         t.run = Some(TorrentRun {
             stats: dl.stats(),
-            info_hash: dl.info_hash(),
-            name: dl.metainfo().name.clone(),
-            announce_list: dl.metainfo().announce_list.clone(),
-            files: dl.files(),
+            info: Arc::new(TorrentInfo::of(&dl)),
             notified: false,
         });
         let me = self.me.clone();
@@ -240,20 +267,25 @@ impl Coordinator {
             LogLevel::Notice,
             &format!("Download complete: {}", path.display()),
         );
+        self.announce(crate::control::EventKind::BtComplete, gid);
     }
 
     /// The BitTorrent part of `tellStatus`.
     pub(super) fn bt_status(t: &TorrentEntry) -> Option<crate::control::BtStatus> {
-        let run = t.run.as_ref()?;
+        let info = t.info()?.clone();
+        let Some(run) = &t.run else {
+            return Some(crate::control::BtStatus {
+                info,
+                num_seeders: 0,
+                seeder: Some(false),
+                peers: Vec::new(),
+            });
+        };
         let st = &run.stats;
         Some(crate::control::BtStatus {
-            info_hash: hex::encode(run.info_hash),
-            name: run.name.clone(),
-            announce_list: run.announce_list.clone(),
+            info,
             num_seeders: st.seeders.load(Ordering::Relaxed),
-            seeder: st.download_done.load(Ordering::Relaxed),
-            upload_length: st.uploaded.load(Ordering::Relaxed),
-            files: run.files.clone(),
+            seeder: Some(st.download_done.load(Ordering::Relaxed)),
             peers: st.peer_list.lock().map(|l| l.clone()).unwrap_or_default(),
         })
     }

@@ -16,10 +16,12 @@ use arietta_metalink::PieceHashes;
 use arietta_storage::{control_path, ControlFile, RangeSet};
 
 use crate::config::DownloadConfig;
+use crate::control::ServerStatus;
 use crate::download::LogLevel;
 use crate::error::FetchError;
 use crate::messages::{ConnId, FileTarget, PreparedFile, ProbeDecision, ProbeInfo, Work};
 use crate::piece_verify::{PieceJob, PieceVerifier};
+use crate::piece_view::PieceView;
 use crate::prepare;
 use crate::segment_map::{SegId, SegmentMap};
 use crate::server_stat::ServerStatTable;
@@ -159,6 +161,9 @@ pub(crate) struct SegmentedDownload {
     piece_hashes: Option<PieceHashes>,
     /// Metalink chunk checksums being checked as pieces complete.
     pieces: Option<PieceVerifier>,
+    /// The whole body, read in memory by the probe (a followed metalink):
+    /// its length, all of it done.
+    whole: Option<u64>,
 }
 
 impl SegmentedDownload {
@@ -188,6 +193,7 @@ impl SegmentedDownload {
             declared_size: metalink.and_then(|m| m.size),
             piece_hashes: metalink.and_then(|m| m.pieces.clone()),
             pieces: None,
+            whole: None,
         }
     }
 
@@ -221,14 +227,60 @@ impl SegmentedDownload {
     }
 
     pub fn completed(&self) -> u64 {
+        if let Some(n) = self.whole {
+            return n;
+        }
         self.map.as_ref().map_or(0, SegmentMap::completed_length)
     }
 
+    /// The probe read the whole body (`len` bytes) in memory: it counts
+    /// as downloaded, as aria2 counts a followed metalink.
+    pub fn took_whole(&mut self, len: u64) {
+        self.whole = Some(len);
+    }
+
     pub fn total(&self) -> u64 {
+        if let Some(n) = self.whole {
+            return n;
+        }
         match (&self.map, &self.file) {
             (Some(m), Some(f)) if f.total.is_some() => m.total(),
             _ => 0,
         }
+    }
+
+    /// `piece_length` pieces over the written ranges, once the length is
+    /// known (aria2 shows none before).
+    pub fn pieces(&self, piece_length: u64) -> PieceView {
+        if let Some(n) = self.whole {
+            return PieceView::complete(n, piece_length);
+        }
+        match (&self.map, self.total()) {
+            (Some(m), total) if total > 0 => PieceView::from_ranges(total, piece_length, m.done()),
+            _ => PieceView::unknown(piece_length),
+        }
+    }
+
+    /// Each open connection: its mirror as given, where it led, and its
+    /// share of that mirror's speed.
+    pub fn servers(&self) -> Vec<ServerStatus> {
+        let mut per_uri: HashMap<usize, u64> = HashMap::new();
+        for u in self.conns.values() {
+            *per_uri.entry(*u).or_default() += 1;
+        }
+        let mut conns: Vec<(&ConnId, &usize)> = self.conns.iter().collect();
+        conns.sort();
+        conns
+            .into_iter()
+            .filter_map(|(_, &u)| {
+                let m = self.uris.get(u)?;
+                Some(ServerStatus {
+                    uri: m.url.clone(),
+                    current_uri: m.target().to_owned(),
+                    download_speed: m.speed.speed / per_uri[&u].max(1),
+                })
+            })
+            .collect()
     }
 
     /// Marks the end: no more work is handed out.

@@ -4,8 +4,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use arietta_core::control::{
-    Control, ControlError, ControlHandle, DownloadStatus, ListKind, Whence,
+    Control, ControlError, ControlHandle, DownloadStatus, ListKind, RunSnapshot, Whence,
 };
+use arietta_core::torrent_info::TorrentInfo;
 use arietta_core::{DownloadRequest, Gid};
 use arietta_options::{OptionError, OptionSet};
 use arietta_rpc::methods::{
@@ -192,9 +193,21 @@ async fn enqueue(
     set: OptionSet,
     position: Option<u64>,
 ) -> Result<Param, Error> {
+    enqueue_with(ctx, uris, Arc::new(set), position, None).await
+}
+
+/// [`enqueue`], with what `tellStatus` shows while it waits.
+async fn enqueue_with(
+    ctx: &Ctx,
+    uris: Vec<String>,
+    set: Arc<OptionSet>,
+    position: Option<u64>,
+    snapshot: Option<Arc<RunSnapshot>>,
+) -> Result<Param, Error> {
     let gid = set.get_opt_str("gid").and_then(Gid::parse);
-    let mut request = DownloadRequest::new(uris, Arc::new(set));
+    let mut request = DownloadRequest::new(uris, set);
     request.gid = gid;
+    request.snapshot = snapshot;
     let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
     Ok(gid_param(queue(ctx, request, position).await?))
 }
@@ -274,7 +287,15 @@ async fn add_torrent(
     // restarts it like a command-line torrent; `uris` follow it as web seeds.
     let mut all = vec![path.display().to_string()];
     all.extend(uris);
-    enqueue(ctx, all, set, position).await
+    // A waiting or paused torrent shows its metainfo and files, as aria2's.
+    let set = Arc::new(set);
+    let snapshot = TorrentInfo::preview(meta, &set).map(|t| {
+        Arc::new(RunSnapshot {
+            torrent: Some(t),
+            ..RunSnapshot::default()
+        })
+    });
+    enqueue_with(ctx, all, set, position, snapshot).await
 }
 
 fn hex_lower(b: &[u8]) -> String {
@@ -410,21 +431,7 @@ async fn query_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
             if d.status != arietta_core::Status::Active {
                 return Err(fault(format!("No active download for GID#{}", d.gid)));
             }
-            let servers = d
-                .uris
-                .iter()
-                .map(|u| {
-                    Param::structure([
-                        ("uri", Param::String(u.clone())),
-                        ("currentUri", Param::String(u.clone())),
-                        ("downloadSpeed", Param::String(d.download_speed.to_string())),
-                    ])
-                })
-                .collect();
-            Ok(Param::Array(vec![Param::structure([
-                ("index", Param::String("1".into())),
-                ("servers", Param::Array(servers)),
-            ])]))
+            Ok(status::servers(&d))
         }
         Method::TellActive { keys } => {
             list(ctx, ListKind::Active, 0, u64::MAX, keys.as_deref()).await
@@ -446,7 +453,7 @@ async fn query_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                     "downloadSpeed",
                     Param::String(st.download_speed.to_string()),
                 ),
-                ("uploadSpeed", Param::String("0".into())),
+                ("uploadSpeed", Param::String(st.upload_speed.to_string())),
                 ("numActive", s(st.num_active)),
                 ("numWaiting", s(st.num_waiting)),
                 ("numStopped", s(st.num_stopped)),

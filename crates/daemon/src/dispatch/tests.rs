@@ -300,3 +300,56 @@ fn get_option_of_a_download_lists_only_per_download_options() {
         assert!(!opts.contains_key(key), "{key} listed: {opts:?}");
     }
 }
+
+/// A one-piece single-file torrent with a comment and a creation date.
+fn small_torrent() -> Vec<u8> {
+    let mut info = b"d6:lengthi1000e4:name5:x.bin12:piece lengthi16384e6:pieces20:".to_vec();
+    info.extend_from_slice(&[7u8; 20]);
+    info.push(b'e');
+    let mut t = b"d7:comment2:hi13:creation datei1700000000e4:info".to_vec();
+    t.extend_from_slice(&info);
+    t.push(b'e');
+    t
+}
+
+#[test]
+fn waiting_downloads_show_pieces_and_torrent_facts_as_aria2() {
+    let r = answers(vec![
+        call(
+            "aria2.addTorrent",
+            vec![
+                Param::Base64(small_torrent()),
+                Param::Array(vec![]),
+                Param::structure([("pause", Param::String("true".into()))]),
+            ],
+        ),
+        paused_add("http://a.invalid/1"),
+        call("aria2.tellWaiting", vec![Param::Int(0), Param::Int(10)]),
+        call("aria2.getGlobalStat", vec![]),
+    ]);
+    let list = r[2]["result"].as_array().expect("tellWaiting: a list");
+    let (t, h) = (&list[0], &list[1]);
+    // aria2c 1.36: a torrent queued paused shows its metainfo and pieces,
+    // but no bitfield (it has no piece storage yet) and no length.
+    assert_eq!(t["gid"], r[0]["result"]);
+    assert_eq!(t["infoHash"].as_str().map(str::len), Some(40), "{t}");
+    assert_eq!(t["numPieces"], "1");
+    assert_eq!(t["pieceLength"], "16384");
+    assert_eq!(t["totalLength"], "0");
+    assert_eq!(t["seeder"], "false");
+    assert_eq!(t["numSeeders"], "0");
+    assert!(t.get("bitfield").is_none(), "{t}");
+    let bt = &t["bittorrent"];
+    assert_eq!(bt["comment"], "hi");
+    assert_eq!(bt["creationDate"], 1700000000);
+    assert_eq!(bt["mode"], "single");
+    assert_eq!(bt["info"]["name"], "x.bin");
+    assert_eq!(t["files"][0]["length"], "1000");
+    assert_eq!(t["files"][0]["uris"], serde_json::json!([]));
+    // An HTTP download that has not run: `--piece-length`, no pieces.
+    assert_eq!(h["numPieces"], "0");
+    assert_eq!(h["pieceLength"], "1048576");
+    assert!(h.get("bitfield").is_none(), "{h}");
+    assert!(h.get("infoHash").is_none(), "{h}");
+    assert_eq!(r[3]["result"]["uploadSpeed"], "0");
+}

@@ -139,6 +139,7 @@ impl Session {
     ) -> Result<Session, TorrentError> {
         let have = Arc::new(HaveSet::new(dl.meta.piece_count as u32));
         let picker = picker_for(&dl, &initial, &have)?;
+        let _ = dl.stats.have.set(have.clone());
         let (listener, port) = listener::bind(&dl.cfg.listen_ports)?;
         dl.stats.port.store(usize::from(port), Ordering::Relaxed);
         let tracker = Tracker::new(&dl.meta, &dl.cfg, Instant::now());

@@ -1,0 +1,367 @@
+//! tellStatus, tellActive/Waiting/Stopped, getFiles, getPeers, getServers
+//! and getGlobalStat from arietta and from aria2c 1.36, run side by side
+//! through the same steps on the same HTTP server, compared key by key:
+//! the same keys, the same JSON types, and the same values where they do
+//! not depend on timing.
+//!
+//! The states covered: an HTTP download active, waiting, paused before it
+//! ran, paused after it ran, complete and failed (404); a torrent active
+//! (no peers), seeding, and queued paused by `aria2.addTorrent`; a
+//! followed metalink and the download it queued (`followedBy`,
+//! `following`).
+//!
+//! Deliberate differences, not compared:
+//! - aria2 lists a download's URIs again each time it is paused and
+//!   resumed (`used` then `waiting` copies of the same URI); arietta lists
+//!   each URI once, so the `uris` arrays' lengths are not compared.
+//! - Speeds, and the progress of a moving download (`completedLength`,
+//!   `bitfield`, `connections`), depend on timing: only their types are.
+//! - `verifiedLength`/`verifyIntegrityPending` appear only while aria2
+//!   hash-checks a file; none of these states does.
+
+use std::path::Path;
+use std::process::Child;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::bt_support::{aria2c, make_torrent, Guard};
+use crate::support::rpc_client::{free_port, Daemon, RpcClient, Transport};
+use crate::support::{require, s, tempdir, wait_listening, wait_until};
+use arietta_testserver::{pattern, Route, TestServer};
+
+/// 3 MiB and a bit: 4 pieces of aria2's default 1 MiB.
+const BIG: usize = 3 * 1048576 + 1000;
+/// Keys whose values depend on timing in any state.
+const TIMING: &[&str] = &[
+    "downloadSpeed",
+    "uploadSpeed",
+    "gid",
+    "following",
+    "followedBy",
+];
+/// Keys whose values depend on timing while a download moves.
+const MOVING: &[&str] = &["completedLength", "bitfield", "connections"];
+/// The answers taken while a download moves.
+const MOVING_CASES: &[&str] = &[
+    "active",
+    "active_files",
+    "active_servers",
+    "tell_active",
+    "global_stat",
+    "paused_after_active",
+];
+
+fn call(c: &mut RpcClient, method: &str, params: Vec<Value>) -> Value {
+    match c.call(method, params) {
+        Ok(v) => v,
+        Err(f) => json!({ "fault": f.code, "message": f.message }),
+    }
+}
+
+fn status_of(c: &mut RpcClient, gid: &str) -> Value {
+    call(c, "aria2.tellStatus", vec![json!(gid)])
+}
+
+#[track_caller]
+fn wait_for(c: &mut RpcClient, gid: &str, what: impl Fn(&Value) -> bool) -> Value {
+    let mut st = Value::Null;
+    let ok = wait_until(Duration::from_secs(30), || {
+        st = status_of(c, gid);
+        what(&st)
+    });
+    assert!(ok, "{gid}: {st}");
+    st
+}
+
+fn gid(v: Value) -> String {
+    v.as_str().expect("a GID").to_owned()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A single-file torrent of `data` with a comment, a creation date and
+/// two tracker tiers nobody answers.
+fn torrent(name: &str, data: &[u8]) -> Vec<u8> {
+    let t = make_torrent(name, &[(vec![], data)], 262144, None);
+    // The top-level keys around `info`, which the builder leaves out.
+    let info_start = t.bytes.windows(6).position(|w| w == b"4:info").unwrap();
+    let mut out = b"d13:announce-listll27:http://127.0.0.1:1/announceel26:udp://127.0.0.1:2/announceee7:comment9:a comment13:creation datei1700000000e".to_vec();
+    out.extend_from_slice(&t.bytes[info_start..]);
+    out
+}
+
+/// Runs the steps on the daemon at `port` with downloads under `dir`;
+/// answers every reply by name, paths under `dir` written `<dir>`.
+fn scenario(port: u16, dir: &Path, srv: &TestServer) -> Map<String, Value> {
+    let mut c = RpcClient::new(port, Transport::Http, None);
+    let mut out = Map::new();
+    let big = srv.url("/big.bin");
+    srv.set_throttle(Some(400_000));
+
+    let g1 = gid(c.ok("aria2.addUri", vec![json!([big])]));
+    wait_for(&mut c, &g1, |st| {
+        st["completedLength"].as_str().is_some_and(|n| n != "0")
+    });
+    let g2 = gid(c.ok("aria2.addUri", vec![json!([big]), json!({"out": "b2.bin"})]));
+    let g3 = gid(c.ok(
+        "aria2.addUri",
+        vec![json!([big]), json!({"out": "b3.bin", "pause": "true"})],
+    ));
+    out.insert("active".into(), status_of(&mut c, &g1));
+    out.insert(
+        "active_files".into(),
+        call(&mut c, "aria2.getFiles", vec![json!(g1)]),
+    );
+    out.insert(
+        "active_servers".into(),
+        call(&mut c, "aria2.getServers", vec![json!(g1)]),
+    );
+    out.insert(
+        "active_peers".into(),
+        call(&mut c, "aria2.getPeers", vec![json!(g1)]),
+    );
+    out.insert(
+        "tell_active".into(),
+        call(&mut c, "aria2.tellActive", vec![]),
+    );
+    out.insert("waiting".into(), status_of(&mut c, &g2));
+    out.insert(
+        "waiting_servers".into(),
+        call(&mut c, "aria2.getServers", vec![json!(g2)]),
+    );
+    out.insert("paused".into(), status_of(&mut c, &g3));
+    out.insert(
+        "tell_waiting".into(),
+        call(&mut c, "aria2.tellWaiting", vec![json!(0), json!(10)]),
+    );
+    out.insert(
+        "global_stat".into(),
+        call(&mut c, "aria2.getGlobalStat", vec![]),
+    );
+
+    // The waiting ones go first, or pausing g1 would start g2.
+    c.ok("aria2.remove", vec![json!(g2)]);
+    c.ok("aria2.remove", vec![json!(g3)]);
+    c.ok("aria2.pause", vec![json!(g1)]);
+    out.insert(
+        "paused_after_active".into(),
+        wait_for(&mut c, &g1, |st| st["status"] == "paused"),
+    );
+    srv.set_throttle(None);
+    c.ok("aria2.unpause", vec![json!(g1)]);
+    out.insert(
+        "complete".into(),
+        wait_for(&mut c, &g1, |st| st["status"] == "complete"),
+    );
+    out.insert(
+        "complete_files".into(),
+        call(&mut c, "aria2.getFiles", vec![json!(g1)]),
+    );
+    out.insert(
+        "complete_servers".into(),
+        call(&mut c, "aria2.getServers", vec![json!(g1)]),
+    );
+
+    let gerr = gid(c.ok(
+        "aria2.addUri",
+        vec![json!([srv.url("/missing")]), json!({"out": "m"})],
+    ));
+    out.insert(
+        "error".into(),
+        wait_for(&mut c, &gerr, |st| st["status"] == "error"),
+    );
+    out.insert(
+        "tell_stopped".into(),
+        call(&mut c, "aria2.tellStopped", vec![json!(0), json!(10)]),
+    );
+
+    c.ok(
+        "aria2.changeGlobalOption",
+        vec![json!({"max-concurrent-downloads": "5"})],
+    );
+    // A metalink followed: the document's download is `followedBy` the
+    // file's, which is `following` it.
+    let gm = gid(c.ok("aria2.addUri", vec![json!([srv.url("/doc.meta4")])]));
+    let parent = wait_for(&mut c, &gm, |st| {
+        st["status"] == "complete" && st["followedBy"].is_array()
+    });
+    let child = gid(parent["followedBy"][0].clone());
+    let st = wait_for(&mut c, &child, |st| st["status"] == "complete");
+    assert_eq!(st["following"], json!(gm), "{st}");
+    out.insert("metalink_parent".into(), parent);
+    out.insert("metalink_child".into(), st);
+    // A torrent whose data is there: checked, then seeding.
+    let data = pattern(700_000, 3);
+    std::fs::write(dir.join("t.bin"), &data).unwrap();
+    let gt = gid(c.ok(
+        "aria2.addTorrent",
+        vec![
+            json!(b64(&torrent("t.bin", &data))),
+            json!([]),
+            json!({"check-integrity": "true"}),
+        ],
+    ));
+    out.insert(
+        "seeding".into(),
+        wait_for(&mut c, &gt, |st| st["seeder"] == "true"),
+    );
+    out.insert(
+        "seeding_files".into(),
+        call(&mut c, "aria2.getFiles", vec![json!(gt)]),
+    );
+    out.insert(
+        "seeding_peers".into(),
+        call(&mut c, "aria2.getPeers", vec![json!(gt)]),
+    );
+    out.insert(
+        "seeding_servers".into(),
+        call(&mut c, "aria2.getServers", vec![json!(gt)]),
+    );
+    // A torrent with no data and no peers: active, nothing verified.
+    let gl = gid(c.ok(
+        "aria2.addTorrent",
+        vec![
+            json!(b64(&torrent("l.bin", &pattern(600_000, 4)))),
+            json!([]),
+            json!({}),
+        ],
+    ));
+    out.insert(
+        "torrent_active".into(),
+        wait_for(&mut c, &gl, |st| {
+            st["status"] == "active" && st["bitfield"].is_string()
+        }),
+    );
+    // A torrent queued paused: its metainfo is shown before it runs.
+    let gp = gid(c.ok(
+        "aria2.addTorrent",
+        vec![
+            json!(b64(&torrent("p.bin", &pattern(500_000, 5)))),
+            json!([]),
+            json!({"pause": "true", "dir": s(&dir.join("other"))}),
+        ],
+    ));
+    out.insert("torrent_paused".into(), status_of(&mut c, &gp));
+    out.insert(
+        "torrent_paused_files".into(),
+        call(&mut c, "aria2.getFiles", vec![json!(gp)]),
+    );
+
+    let text = Value::Object(out).to_string().replace(s(dir), "<dir>");
+    let Value::Object(out) = serde_json::from_str(&text).unwrap() else {
+        unreachable!()
+    };
+    out
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Differences between aria2c's `want` and arietta's `got` at `path`.
+fn compare(case: &str, path: &str, key: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
+    if kind(want) != kind(got) {
+        diffs.push(format!("{path}: aria2c {want}, arietta {got}"));
+        return;
+    }
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for k in w.keys().chain(g.keys().filter(|k| !w.contains_key(*k))) {
+                let p = format!("{path}.{k}");
+                match (w.get(k), g.get(k)) {
+                    (Some(a), Some(b)) => compare(case, &p, k, a, b, diffs),
+                    (Some(a), None) => diffs.push(format!("{p}: missing (aria2c {a})")),
+                    (None, Some(b)) => diffs.push(format!("{p}: extra (arietta {b})")),
+                    (None, None) => unreachable!(),
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            if w.len() != g.len() && key != "uris" {
+                diffs.push(format!("{path}: {} items, arietta {}", w.len(), g.len()));
+            }
+            for (i, (a, b)) in w.iter().zip(g).enumerate() {
+                compare(case, &format!("{path}[{i}]"), key, a, b, diffs);
+            }
+        }
+        _ => {
+            let timing = TIMING.contains(&key)
+                || (MOVING_CASES.contains(&case) && MOVING.contains(&key))
+                || path.ends_with(".message") && want.as_str().is_some_and(|m| m.contains("GID#"));
+            if !timing && want != got {
+                diffs.push(format!("{path}: aria2c {want}, arietta {got}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn status_answers_match_aria2c_key_by_key() {
+    if !require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    srv.add_file("/big.bin", pattern(BIG, 1));
+    srv.add_file("/small.bin", pattern(5000, 2));
+    let doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="small.bin"><size>5000</size><url>{}</url></file>
+</metalink>"#,
+        srv.url("/small.bin")
+    );
+    srv.add_route(
+        "/doc.meta4",
+        Route::new(doc).content_type("application/metalink4+xml"),
+    );
+    let common = [
+        "--max-concurrent-downloads=1",
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--seed-time=60",
+        "--max-file-not-found=0",
+        "--max-tries=1",
+    ];
+
+    let tmp_a = tempdir();
+    let home = tmp_a.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let port = free_port();
+    let mut args = vec![
+        "--enable-rpc".to_string(),
+        format!("--rpc-listen-port={port}"),
+        format!("--dir={}", s(tmp_a.path())),
+    ];
+    args.extend(common.iter().map(|a| a.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child: Child = aria2c(&home, &argv).spawn().expect("aria2c");
+    let _aria2 = Guard(child);
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    let want = scenario(port, tmp_a.path(), &srv);
+
+    let tmp_b = tempdir();
+    let d = Daemon::start(tmp_b.path(), &common);
+    let got = scenario(d.port, tmp_b.path(), &srv);
+
+    let mut diffs = Vec::new();
+    for (case, w) in &want {
+        compare(case, case, case, w, &got[case], &mut diffs);
+    }
+    assert!(
+        diffs.is_empty(),
+        "arietta differs from aria2c:\n{}",
+        diffs.join("\n")
+    );
+}
