@@ -70,6 +70,9 @@ fn source_of_with(
             .cloned()
             .collect()
     };
+    if let Some(t) = &req.torrent {
+        return Some((TorrentSource::Bytes(t.to_vec()), seeds(None)));
+    }
     if let Some(t) = req.metalink.as_ref().and_then(|m| m.torrent.as_ref()) {
         let src = if t.starts_with("magnet:") {
             TorrentSource::Magnet(t.clone())
@@ -105,7 +108,7 @@ fn source_of_with(
 
 /// A local file taken as a torrent: named `.torrent`, or bencoded (a
 /// torrent is a dictionary, so its first byte is `d`), as aria2 sniffs it.
-fn looks_like_torrent(path: &str) -> bool {
+pub fn looks_like_torrent(path: &str) -> bool {
     use std::io::Read;
     let p = Path::new(path);
     if !p.is_file() {
@@ -120,6 +123,17 @@ fn looks_like_torrent(path: &str) -> bool {
     std::fs::File::open(p)
         .and_then(|mut f| f.read_exact(&mut first))
         .is_ok_and(|()| first[0] == b'd')
+}
+
+/// Whether an HTTP response is a torrent to follow (`--follow-torrent`):
+/// aria2's media type `application/x-bittorrent` or a `.torrent` name.
+pub fn looks_like_torrent_response(path: &str, content_type: Option<&str>) -> bool {
+    let ct = content_type
+        .and_then(|t| t.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    ct.eq_ignore_ascii_case("application/x-bittorrent")
+        || path.to_ascii_lowercase().ends_with(".torrent")
 }
 
 /// Spawns torrent peer tasks on the engine's cores through their mailboxes.
