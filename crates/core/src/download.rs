@@ -19,6 +19,9 @@ pub struct DownloadRequest {
     /// What a metalink said about this file (declared size, piece hashes,
     /// signature); `None` for plain URIs.
     pub metalink: Option<Arc<crate::metalink_plan::MetalinkFile>>,
+    /// A torrent held in memory: one followed from an HTTP response
+    /// (`--follow-torrent`), which may have no file on disk to name.
+    pub torrent: Option<Arc<[u8]>>,
 }
 
 impl DownloadRequest {
@@ -29,6 +32,7 @@ impl DownloadRequest {
             uris,
             options,
             metalink: None,
+            torrent: None,
         }
     }
 }

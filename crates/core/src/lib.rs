@@ -17,6 +17,7 @@ mod exit_code;
 mod features;
 mod ftp_fetch;
 mod gid;
+mod hooks;
 mod http_fetch;
 mod messages;
 pub mod metalink_plan;
@@ -34,6 +35,7 @@ mod speed_meter;
 mod waiting_queue;
 mod worker;
 
+pub use bittorrent::looks_like_torrent;
 pub use coordinator::RunReport;
 pub use download::{
     DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter, Status,

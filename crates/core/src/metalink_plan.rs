@@ -178,6 +178,7 @@ pub fn plan(
                 signature: file.signature.as_ref().map(|s| s.body.clone()),
                 torrent,
             })),
+            torrent: None,
         });
     }
     if requests.is_empty() {

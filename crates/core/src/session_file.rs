@@ -75,6 +75,7 @@ mod tests {
             uris: vec!["http://a/x".into(), "http://b/x".into()],
             options: Arc::new(o),
             metalink: None,
+            torrent: None,
         };
         let text = render(&[SessionEntry {
             request: req.clone(),

@@ -90,6 +90,7 @@ mod tests {
             uris: vec![format!("http://h/{g}")],
             options: Arc::new(arietta_options::OptionSet::default()),
             metalink: None,
+            torrent: None,
         }
     }
 

@@ -1,9 +1,16 @@
 //! A probed response that turns out to be a metalink (by media type or
-//! name) with `--follow-metalink` on: the files it describes start in its
-//! place, at the front of the queue. With `true` the document is saved like
-//! any download (off this thread); with `mem` it is not.
+//! name, `--follow-metalink`) or a torrent (`application/x-bittorrent` or
+//! a `.torrent` name, `--follow-torrent`): the downloads it describes start
+//! in its place, at the front of the queue, paused with `--pause-metadata`
+//! in daemon mode (as aria2's post-download handlers do). With `true` the
+//! document is saved like any download (off this thread); with `mem` it is
+//! not.
+
+use std::sync::Arc;
 
 use super::{Coordinator, DownloadKind};
+use crate::config::DownloadConfig;
+use crate::download::{DownloadRequest, LogLevel};
 use crate::gid::Gid;
 use crate::messages::ToCoordinator;
 use crate::{metalink_plan, prepare};
@@ -29,13 +36,72 @@ impl Coordinator {
         seg.set_finishing();
         let cfg = seg.cfg().clone();
         for n in &plan.notices {
-            self.reporter.notice(crate::download::LogLevel::Warn, n);
+            self.reporter.notice(LogLevel::Warn, n);
         }
-        for (k, r) in plan.requests.into_iter().enumerate() {
+        self.queue_followers(gid, plan.requests);
+        let save = cfg.follow_metalink == "true";
+        self.finish_followed(gid, cfg, final_url, body, save);
+    }
+
+    /// The torrent starts as its own download; one that does not parse
+    /// leaves only the saved file, as aria2 logs the error and still
+    /// counts the `.torrent` download complete.
+    pub(super) fn follow_torrent(&mut self, gid: Gid, final_url: &str, body: Vec<u8>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let DownloadKind::Segmented(seg) = &mut a.kind else {
+            return;
+        };
+        seg.set_finishing();
+        let cfg = seg.cfg().clone();
+        let options = a.request.options.clone();
+        tracing::info!("GID#{gid} - Generating a download for the torrent at {final_url}");
+        match arietta_metainfo::Metainfo::parse(&body) {
+            Ok(_) => {
+                let mut req = DownloadRequest::new(Vec::new(), options);
+                req.torrent = Some(Arc::from(body.as_slice()));
+                self.queue_followers(gid, vec![req]);
+            }
+            Err(e) => self.reporter.notice(
+                LogLevel::Error,
+                &format!("Exception caught: Could not parse BitTorrent metainfo: {e}"),
+            ),
+        }
+        let save = cfg.follow_torrent == "true";
+        self.finish_followed(gid, cfg, final_url, body, save);
+    }
+
+    /// Puts the downloads a document describes at the front of the queue,
+    /// in order; `--pause-metadata` pauses them in daemon mode (a plain
+    /// run would wait for them forever).
+    fn queue_followers(&mut self, gid: Gid, requests: Vec<DownloadRequest>) {
+        let pause = self.daemon
+            && self
+                .active
+                .get(&gid)
+                .is_some_and(|a| a.request.options.get_bool("pause-metadata"));
+        for (k, mut r) in requests.into_iter().enumerate() {
+            let new = *r.gid.get_or_insert_with(Gid::new);
             self.queue.insert_at(k, r);
+            if pause {
+                self.queue.pause(new);
+            }
         }
+    }
+
+    /// Ends the document's own download: saved (`save`, off this thread)
+    /// or only in memory.
+    fn finish_followed(
+        &mut self,
+        gid: Gid,
+        cfg: Arc<DownloadConfig>,
+        final_url: &str,
+        body: Vec<u8>,
+        save: bool,
+    ) {
         let me = self.me.clone();
-        if cfg.follow_metalink != "true" || cfg.dry_run {
+        if !save || cfg.dry_run {
             let _ = me.send(ToCoordinator::Finalized {
                 gid,
                 result: Ok(()),
@@ -48,12 +114,12 @@ impl Coordinator {
             if path.exists() && !cfg.allow_overwrite {
                 path = arietta_storage::auto_rename(&path).unwrap_or(path);
             }
-            let saved = match std::fs::write(&path, body) {
+            let path = match std::fs::write(&path, body) {
                 Ok(()) => Some(path),
                 Err(e) => {
-                    let line = format!("Failed to save the metalink {}: {e}", path.display());
+                    let line = format!("Failed to save {}: {e}", path.display());
                     let _ = me.send(ToCoordinator::Notice {
-                        level: crate::download::LogLevel::Warn,
+                        level: LogLevel::Warn,
                         line,
                     });
                     None
@@ -62,7 +128,7 @@ impl Coordinator {
             let _ = me.send(ToCoordinator::Finalized {
                 gid,
                 result: Ok(()),
-                path: saved,
+                path,
             });
         });
     }

@@ -240,6 +240,7 @@ impl Queue {
                     uris: r.uris.clone(),
                     options: r.options.clone(),
                     metalink: None,
+                    torrent: None,
                 },
                 paused: false,
                 started: true,
@@ -289,6 +290,7 @@ mod tests {
             uris: vec![format!("http://h/{gid}")],
             options: Arc::new(o),
             metalink: None,
+            torrent: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::download::{LogLevel, Status};
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
+use crate::hooks::Hook;
 use crate::messages::ToCoordinator;
 use crate::speed_meter::SpeedMeter;
 
@@ -29,6 +30,8 @@ pub(super) struct TorrentEntry {
     pub last_error: Option<FetchError>,
     pub finishing: bool,
     pub meter: SpeedMeter,
+    /// `--bt-remove-unselected-file` was carried out.
+    pub unselected_removed: bool,
 }
 
 impl TorrentEntry {
@@ -40,6 +43,7 @@ impl TorrentEntry {
             last_error: None,
             finishing: false,
             meter: SpeedMeter::default(),
+            unselected_removed: false,
         }
     }
 
@@ -195,6 +199,7 @@ impl Coordinator {
             files: dl.files(),
             notified: false,
         });
+        self.run_hook(Hook::Start, gid);
         let me = self.me.clone();
         glommio::spawn_local(async move {
             let result = dl.run(spawner, stop, dht).await;
@@ -221,8 +226,55 @@ impl Coordinator {
     }
 
     fn complete(&mut self, gid: Gid) {
+        if self.remove_unselected(gid) {
+            return;
+        }
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         self.finish_with(r);
+    }
+
+    /// `--bt-remove-unselected-file`: the files left out by
+    /// `--select-file` (which may hold bytes of pieces shared with
+    /// selected ones) are deleted when the download ends complete, before
+    /// its hook runs. Returns `true` when the removal was sent to the
+    /// blocking pool, which ends the torrent again when done.
+    fn remove_unselected(&mut self, gid: Gid) -> bool {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return false;
+        };
+        let wanted = a.request.options.get_bool("bt-remove-unselected-file");
+        let DownloadKind::Torrent(t) = &mut a.kind else {
+            return false;
+        };
+        if !wanted || t.unselected_removed {
+            return false;
+        }
+        t.unselected_removed = true;
+        let unselected: Vec<PathBuf> = t
+            .run
+            .iter()
+            .flat_map(|r| &r.files)
+            .filter(|(_, _, selected)| !selected)
+            .map(|(p, _, _)| p.clone())
+            .collect();
+        if unselected.is_empty() {
+            return false;
+        }
+        tracing::info!("GID#{gid} - Removing unselected files.");
+        let me = self.me.clone();
+        self.disk.run(move || {
+            for p in unselected {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => tracing::info!("File {} removed.", p.display()),
+                    Err(e) => tracing::info!("File {} could not be removed: {e}", p.display()),
+                }
+            }
+            let _ = me.send(ToCoordinator::TorrentEnded {
+                gid,
+                result: Ok(()),
+            });
+        });
+        true
     }
 
     /// aria2 says "Download complete" when the last piece is verified,
@@ -235,11 +287,25 @@ impl Coordinator {
             return;
         };
         run.notified = true;
+        // Nothing fetched in this run: the files were complete when
+        // checked at the start (aria2's hook after hash check).
+        let by_check = run.stats.downloaded.load(Ordering::Relaxed) == 0;
         let path = t.path.as_deref().cloned().unwrap_or_default();
         self.reporter.notice(
             LogLevel::Notice,
             &format!("Download complete: {}", path.display()),
         );
+        let hook_ok = self.active.get(&gid).is_some_and(|a| {
+            !by_check
+                || a.request
+                    .options
+                    .get_bool("bt-enable-hook-after-hash-check")
+        });
+        if hook_ok {
+            self.run_hook(Hook::BtComplete, gid);
+        }
+        // A seed-only torrent may no longer count toward `-j`.
+        self.fill_slots();
     }
 
     /// The BitTorrent part of `tellStatus`.
