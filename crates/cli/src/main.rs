@@ -235,6 +235,7 @@ fn real_main() -> ExitCode {
             }
         }
     };
+    arietta_core::wait_for_hooks();
     logging::finish();
     code
 }

@@ -1,10 +1,12 @@
 //! aria2's event hooks (`--on-download-start` and friends): a user command
 //! run with three arguments, the GID in hex, the number of files and the
-//! first file's path, as seedbox and mirror scripts expect them. The
-//! command runs on a thread of its own (never on a core: a script may take
-//! minutes), which reaps it and logs how it ended.
+//! first file's path, as seedbox and mirror scripts expect them. Commands
+//! are started off the cores (a fork and exec is a blocking call; a script
+//! may take minutes), reaped, and their exit status logged.
 
 use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use arietta_options::OptionSet;
 
@@ -83,26 +85,107 @@ pub fn run(options: &OptionSet, hook: Hook, target: HookTarget) {
         files,
         first_path,
     } = target;
-    let gid = gid.to_string();
-    let files = files.to_string();
-    tracing::info!("Executing user command: {command} {gid} {files} {first_path}");
-    let spawned = std::thread::Builder::new()
-        .name("arietta-hook".into())
-        .spawn(move || {
-            let status = Command::new(&command)
-                .args([&gid, &files, &first_path])
-                .stdin(Stdio::null())
-                .status();
-            match status {
-                Ok(s) if s.success() => {
-                    tracing::info!("User command {command} for GID#{gid} exited: {s}")
+    let args = [gid.to_string(), files.to_string(), first_path];
+    tracing::info!("Executing user command: {command} {}", args.join(" "));
+    runner().submit(command, args);
+}
+
+/// Waits (a few seconds at most) until every hook asked for so far has
+/// been started, so the last download's hook is not lost when the
+/// process exits right after it; the commands themselves run on, as
+/// aria2's do.
+pub fn wait_for_hooks() {
+    if let Some(r) = RUNNER.get() {
+        r.flush(Duration::from_secs(5));
+    }
+}
+
+static RUNNER: OnceLock<Runner> = OnceLock::new();
+
+fn runner() -> &'static Runner {
+    RUNNER.get_or_init(Runner::start)
+}
+
+type Job = (String, [String; 3]);
+
+/// One thread starts the commands in the order they were asked for (as
+/// aria2 forks them in order); each started command gets a small thread
+/// that reaps it and logs its exit status.
+struct Runner {
+    tx: Mutex<mpsc::Sender<Job>>,
+    pending: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl Runner {
+    fn start() -> Runner {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let pending: Arc<(Mutex<usize>, Condvar)> = Arc::default();
+        let count = pending.clone();
+        let started = std::thread::Builder::new()
+            .name("arietta-hooks".into())
+            .spawn(move || {
+                for (command, args) in rx {
+                    spawn_and_reap(command, args);
+                    let (n, idle) = &*count;
+                    let mut n = n.lock().unwrap_or_else(|e| e.into_inner());
+                    *n = n.saturating_sub(1);
+                    idle.notify_all();
                 }
-                Ok(s) => tracing::warn!("User command {command} for GID#{gid} exited: {s}"),
-                Err(e) => tracing::error!("Could not execute user command: {command}: {e}"),
+            });
+        if let Err(e) = started {
+            tracing::error!("Cannot start the user command runner: {e}");
+        }
+        Runner {
+            tx: Mutex::new(tx),
+            pending,
+        }
+    }
+
+    fn submit(&self, command: String, args: [String; 3]) {
+        let (n, _) = &*self.pending;
+        *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let sent = self
+            .tx
+            .lock()
+            .map(|tx| tx.send((command, args)).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            *n.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            tracing::error!("Cannot execute user command: the runner is gone");
+        }
+    }
+
+    fn flush(&self, limit: Duration) {
+        let (n, idle) = &*self.pending;
+        let guard = n.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = idle.wait_timeout_while(guard, limit, |n| *n > 0);
+    }
+}
+
+fn spawn_and_reap(command: String, args: [String; 3]) {
+    let child = Command::new(&command)
+        .args(&args)
+        .stdin(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("Could not execute user command: {command}: {e}");
+            return;
+        }
+    };
+    let gid = args[0].clone();
+    let reaper = std::thread::Builder::new()
+        .name("arietta-hook".into())
+        .spawn(move || match child.wait() {
+            Ok(s) if s.success() => {
+                tracing::info!("User command {command} for GID#{gid} exited: {s}")
             }
+            Ok(s) => tracing::warn!("User command {command} for GID#{gid} exited: {s}"),
+            Err(e) => tracing::error!("User command {command} for GID#{gid}: {e}"),
         });
-    if let Err(e) = spawned {
-        tracing::error!("Cannot execute user command: {e}");
+    if let Err(e) = reaper {
+        tracing::warn!("Cannot wait for a user command: {e}");
     }
 }
 
