@@ -309,3 +309,62 @@ fn bt_remove_unselected_file() {
         "the unselected file was left"
     );
 }
+
+/// `aria2.pause` on an active download runs `--on-download-pause` with
+/// the file it was writing.
+#[test]
+fn pause_over_rpc_runs_the_pause_hook() {
+    use crate::support::rpc_client::Daemon;
+    let server = TestServer::start();
+    server.add_route(
+        "/slow.bin",
+        Route::new(pattern(8 << 20, 5)).throttle(256 << 10),
+    );
+    let tmp = tempdir();
+    let dir = tmp.path();
+    write_scripts(dir);
+    let hook = hook_args(dir, &["on-download-pause"]);
+    let d = Daemon::start(dir, &[&hook[0]]);
+    let added = d.call(
+        "aria2.addUri",
+        &format!(r#"[["{}"]]"#, server.url("/slow.bin")),
+    );
+    let gid = added
+        .split('"')
+        .skip_while(|f| *f != "result")
+        .nth(2)
+        .expect("a GID")
+        .to_owned();
+    d.wait_status(&gid, "active");
+    wait_until(Duration::from_secs(10), || dir.join("slow.bin").exists());
+    d.call("aria2.pause", &format!(r#"["{gid}"]"#));
+    d.wait_status(&gid, "paused");
+    assert_eq!(record(dir, 1), ["on-download-pause GID 1 DIR/slow.bin"]);
+    d.call("aria2.forceShutdown", "[]");
+    let _ = d.wait_exit(Duration::from_secs(10));
+}
+
+/// `--pause-metadata` in daemon mode: the torrent an HTTP URL returned is
+/// queued paused.
+#[test]
+fn pause_metadata_pauses_a_followed_torrent() {
+    use crate::support::rpc_client::Daemon;
+    let server = TestServer::start();
+    let (_, torrent) = web_seeded_torrent(&server);
+    server.add_route("/t/multi.torrent", Route::new(torrent));
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--pause-metadata"]);
+    d.call(
+        "aria2.addUri",
+        &format!(r#"[["{}"]]"#, server.url("/t/multi.torrent")),
+    );
+    let mut waiting = String::new();
+    let paused = wait_until(Duration::from_secs(10), || {
+        waiting = d.call("aria2.tellWaiting", r#"[0,10,["gid","status"]]"#);
+        waiting.contains(r#""status":"paused""#)
+    });
+    assert!(paused, "the followed torrent is not paused: {waiting}");
+    assert!(!tmp.path().join("multi").exists(), "the torrent ran");
+    d.call("aria2.forceShutdown", "[]");
+    let _ = d.wait_exit(Duration::from_secs(10));
+}
