@@ -117,3 +117,45 @@ fn follow_torrent_false_only_saves_the_file() {
     out.expect_code(exit::OK);
     assert_eq!(list_dir(out_dir.path()), vec!["multi.torrent".to_string()]);
 }
+
+/// `-j1 --bt-detach-seed-only`: a torrent that only seeds leaves its slot,
+/// so the next torrent downloads while the first still seeds.
+#[test]
+fn detached_seeder_frees_its_slot() {
+    use crate::support::{spawn, wait_until};
+    use std::time::Duration;
+    let server = TestServer::start();
+    let one = web_seeded(&server, "one", 11);
+    let two = web_seeded(&server, "two", 13);
+    let out_dir = tempdir();
+    let dir = s(out_dir.path());
+    let child = spawn(
+        one.dir(),
+        &[
+            "-d",
+            dir,
+            "-j1",
+            "--bt-detach-seed-only",
+            "--seed-time=10",
+            "--enable-dht=false",
+            "--bt-enable-lpd=false",
+            one.torrent_arg(),
+            two.torrent_arg(),
+        ],
+    );
+    let _guard = Guard(child);
+    let second = out_dir.path().join("two/sub/b.bin");
+    let done = wait_until(Duration::from_secs(30), || {
+        let out = std::process::Command::new("cmp")
+            .arg(&second)
+            .arg(two.seed_dir().join("two/sub/b.bin"))
+            .output();
+        out.is_ok_and(|o| o.status.success())
+    });
+    assert!(
+        done,
+        "the second torrent never ran beside the seeding first"
+    );
+    one.assert_complete_in(out_dir.path());
+    two.assert_complete_in(out_dir.path());
+}
