@@ -67,14 +67,15 @@ pub fn group(
 }
 
 fn kind_of(arg: &str, local: &dyn Fn(&str) -> Option<bool>) -> Option<Kind> {
+    // A magnet's `tr=` parameter holds a `://` of its own.
+    if arg.starts_with("magnet:") {
+        return Some(Kind::Magnet);
+    }
     if let Some((scheme, _)) = arg.split_once("://") {
         let stream = ["http", "https", "ftp", "sftp"]
             .iter()
             .any(|s| s.eq_ignore_ascii_case(scheme));
         return stream.then_some(Kind::Stream);
-    }
-    if arg.starts_with("magnet:") {
-        return Some(Kind::Magnet);
     }
     match local(arg)? {
         true => Some(Kind::Torrent),
@@ -111,7 +112,7 @@ mod tests {
                 "a.torrent",
                 "http://h/x",
                 "m.meta4",
-                "magnet:?xt=urn:btih:00",
+                "magnet:?xt=urn:btih:00&tr=http://t/announce",
                 "ftp://h/x",
                 "b.torrent",
             ]),
@@ -125,7 +126,7 @@ mod tests {
                 uris(&["http://h/x", "ftp://h/x"]),
                 uris(&["a.torrent"]),
                 ArgGroup::Metalink("m.meta4".into()),
-                uris(&["magnet:?xt=urn:btih:00"]),
+                uris(&["magnet:?xt=urn:btih:00&tr=http://t/announce"]),
                 uris(&["b.torrent"]),
             ]
         );
