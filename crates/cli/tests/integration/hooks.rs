@@ -368,3 +368,57 @@ fn pause_metadata_pauses_a_followed_torrent() {
     d.call("aria2.forceShutdown", "[]");
     let _ = d.wait_exit(Duration::from_secs(10));
 }
+
+/// `--pause-metadata` in daemon mode: a magnet whose metadata came from an
+/// aria2c seeder is paused before it downloads; unpaused, it completes
+/// from that metadata.
+#[test]
+fn pause_metadata_pauses_a_magnet_after_its_metadata() {
+    use crate::support::rpc_client::Daemon;
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = Swarm::new(
+        "multi",
+        vec![
+            (vec!["a.bin"], pattern(300_000, 31)),
+            (vec!["sub", "b.bin"], pattern(200_001, 32)),
+        ],
+    )
+    .tracker()
+    .build()
+    .aria2c_seeder();
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&tr={}",
+        sw.torrent.hex(),
+        sw.tracker.as_ref().unwrap().http()
+    );
+    let leech = sw.leech_dir();
+    std::fs::create_dir_all(&leech).unwrap();
+    let port = format!("--listen-port={}", crate::support::free_port());
+    let d = Daemon::start(
+        &leech,
+        &[
+            "--pause-metadata",
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--bt-enable-lpd=false",
+            "--bt-tracker-interval=1",
+            &port,
+        ],
+    );
+    let added = d.call("aria2.addUri", &format!(r#"[["{magnet}"]]"#));
+    let gid = added
+        .split('"')
+        .skip_while(|f| *f != "result")
+        .nth(2)
+        .expect("a GID")
+        .to_owned();
+    let st = d.wait_status(&gid, "paused");
+    assert!(!leech.join("multi/a.bin").exists(), "it downloaded: {st}");
+    d.call("aria2.unpause", &format!(r#"["{gid}"]"#));
+    d.wait_status(&gid, "complete");
+    sw.assert_leeched();
+    d.call("aria2.forceShutdown", "[]");
+    let _ = d.wait_exit(Duration::from_secs(10));
+}

@@ -72,6 +72,38 @@ impl Coordinator {
         self.finish_followed(gid, cfg, final_url, body, save);
     }
 
+    /// `--pause-metadata` in daemon mode: a magnet whose metadata just came
+    /// goes back to the queue paused, as aria2 queues the torrent it
+    /// describes paused; it resumes from that metadata (not the swarm
+    /// again) and is not paused a second time. Returns `true` when paused.
+    pub(super) fn pause_after_metadata(
+        &mut self,
+        gid: Gid,
+        dl: &arietta_torrent::TorrentDownload,
+    ) -> bool {
+        let Some(a) = self.active.get(&gid) else {
+            return false;
+        };
+        let from_magnet = a.request.torrent.is_none()
+            && a.request
+                .uris
+                .first()
+                .is_some_and(|u| u.starts_with("magnet:"));
+        if !(self.daemon && from_magnet && a.request.options.get_bool("pause-metadata")) {
+            return false;
+        }
+        let mut request = a.request.clone();
+        let mut opts = (*request.options).clone();
+        let _ = opts.set("pause-metadata", "false");
+        request.options = Arc::new(opts);
+        request.torrent = Some(crate::bittorrent::torrent_from_metadata(dl.metainfo()).into());
+        self.active.remove(&gid);
+        self.queue.requeue_paused(gid, request);
+        self.announce(crate::control::EventKind::Pause, gid);
+        self.fill_slots();
+        true
+    }
+
     /// Puts the downloads a document describes at the front of the queue,
     /// in order; `--pause-metadata` pauses them in daemon mode (a plain
     /// run would wait for them forever).

@@ -181,6 +181,9 @@ impl Coordinator {
 
     /// Starts a parsed torrent's actor on this core.
     pub(super) fn run_torrent(&mut self, gid: Gid, dl: TorrentDownload) {
+        if self.pause_after_metadata(gid, &dl) {
+            return;
+        }
         let dht = self.dht_for(gid);
         let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
         let Some(a) = self.active.get_mut(&gid) else {
