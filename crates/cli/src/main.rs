@@ -1,6 +1,7 @@
 //! `arietta`: aria2c's command line on arietta's thread-per-core engine.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod arg_groups;
 mod console;
 mod logging;
 mod metalink_input;
@@ -18,6 +19,7 @@ use arietta_options::{
     ConfPath, OptionError, OptionSet, USAGE_LINE,
 };
 
+use crate::arg_groups::ArgGroup;
 use crate::console::Console;
 use crate::terminal::SharedTerminal;
 
@@ -112,46 +114,76 @@ fn real_main() -> ExitCode {
         Ok(u) => u,
         Err(code) => return code,
     };
-    let (metalinks, uris): (Vec<String>, Vec<String>) = uris
-        .into_iter()
-        .partition(|u| metalink_input::is_local_metalink(u));
-    let mut metalinks = metalinks;
+    let torrent_file = global
+        .get_opt_str("torrent-file")
+        .is_some_and(|t| !t.is_empty());
+    // `-T`: the arguments are the torrent's web seeds, as in aria2.
+    let groups = if torrent_file {
+        vec![ArgGroup::Uris(uris.clone())]
+    } else {
+        match arg_groups::group(&uris, global.get_bool("force-sequential"), &local_kind) {
+            Ok(g) => g,
+            Err(e) => {
+                exception(&e);
+                return ExitCode::Unknown;
+            }
+        }
+    };
+    let mut metalinks: Vec<String> = groups
+        .iter()
+        .filter_map(|g| match g {
+            ArgGroup::Metalink(m) => Some(m.clone()),
+            ArgGroup::Uris(_) => None,
+        })
+        .collect();
     if let Some(m) = global
         .get_opt_str("metalink-file")
         .filter(|m| !m.is_empty())
     {
         metalinks.insert(0, m.to_owned());
     }
-    let mut metalink_requests = Vec::new();
-    for source in &metalinks {
-        let plan = match metalink_plan(&global, source) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
-        if global.get_bool("show-files") {
+    if global.get_bool("show-files") {
+        for source in &metalinks {
+            let plan = match metalink_plan(&global, source) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
             let dir = global.get_opt_str("dir").unwrap_or(".");
             print!("{}", metalink_input::show_files(&plan, dir));
-            continue;
         }
-        for n in &plan.notices {
-            eprintln!("{n}");
-        }
-        metalink_requests.extend(plan.requests);
-    }
-    if global.get_bool("show-files") {
         // Metalinks were listed above; torrents are listed here.
         if !metalinks.is_empty() {
             return ExitCode::Success;
         }
         return show_files(&global, &uris);
     }
-    let requests = match build_requests(&global, &uris) {
-        Ok(mut r) => {
-            metalink_requests.append(&mut r);
-            metalink_requests
+    let mut requests = Vec::new();
+    if let Some(m) = global
+        .get_opt_str("metalink-file")
+        .filter(|m| !m.is_empty())
+    {
+        match metalink_requests(&global, m) {
+            Ok(mut r) => requests.append(&mut r),
+            Err(code) => return code,
         }
+    }
+    for g in groups {
+        match g {
+            ArgGroup::Metalink(m) => match metalink_requests(&global, &m) {
+                Ok(mut r) => requests.append(&mut r),
+                Err(code) => return code,
+            },
+            // `-T` with no web seeds still starts its torrent.
+            ArgGroup::Uris(u) if !u.is_empty() || torrent_file => {
+                requests.push(DownloadRequest::new(u, global.clone()));
+            }
+            ArgGroup::Uris(_) => {}
+        }
+    }
+    match input_file_requests(&global) {
+        Ok(mut r) => requests.append(&mut r),
         Err(code) => return code,
-    };
+    }
     let rpc = global.get_bool("enable-rpc");
     if requests.is_empty() && !rpc {
         eprintln!("No URI specified.");
@@ -203,6 +235,7 @@ fn real_main() -> ExitCode {
             }
         }
     };
+    arietta_core::wait_for_hooks();
     logging::finish();
     code
 }
@@ -260,6 +293,28 @@ fn metalink_plan(
     })
 }
 
+/// A metalink's downloads, its notices shown first.
+fn metalink_requests(
+    global: &Arc<OptionSet>,
+    source: &str,
+) -> Result<Vec<DownloadRequest>, ExitCode> {
+    let plan = metalink_plan(global, source)?;
+    for n in &plan.notices {
+        eprintln!("{n}");
+    }
+    Ok(plan.requests)
+}
+
+/// A local argument's kind for [`arg_groups::group`]: a torrent
+/// (`Some(true)`), a metalink (`Some(false)`) or neither.
+fn local_kind(arg: &str) -> Option<bool> {
+    if metalink_input::is_local_metalink(arg) {
+        Some(false)
+    } else {
+        arietta_core::looks_like_torrent(arg).then_some(true)
+    }
+}
+
 /// `-S`: print each torrent's file listing like aria2c and exit.
 fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
     let mut paths: Vec<String> = uris.to_vec();
@@ -289,22 +344,9 @@ fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
     code
 }
 
-/// Command-line URIs form one download (mirrors) unless `-Z` makes each its
-/// own; `-i` adds one download per entry with its own option lines.
-fn build_requests(
-    global: &Arc<OptionSet>,
-    uris: &[String],
-) -> Result<Vec<DownloadRequest>, ExitCode> {
+/// `-i`: one download per entry, with its own option lines.
+fn input_file_requests(global: &Arc<OptionSet>) -> Result<Vec<DownloadRequest>, ExitCode> {
     let mut out = Vec::new();
-    if !uris.is_empty() {
-        if global.get_bool("force-sequential") {
-            for u in uris {
-                out.push(DownloadRequest::new(vec![u.clone()], global.clone()));
-            }
-        } else {
-            out.push(DownloadRequest::new(uris.to_vec(), global.clone()));
-        }
-    }
     if let Some(input) = global.get_opt_str("input-file") {
         let text = if input == "-" {
             let mut s = String::new();
@@ -335,6 +377,7 @@ fn build_requests(
                 options: Arc::new(set),
                 metalink: None,
                 snapshot: None,
+                torrent: None,
             });
         }
     }

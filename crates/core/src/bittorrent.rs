@@ -67,6 +67,9 @@ fn source_of_with(
             .cloned()
             .collect()
     };
+    if let Some(t) = &req.torrent {
+        return Some((TorrentSource::Bytes(t.to_vec()), seeds(None)));
+    }
     if let Some(t) = req.metalink.as_ref().and_then(|m| m.torrent.as_ref()) {
         let src = if t.starts_with("magnet:") {
             TorrentSource::Magnet(t.clone())
@@ -102,7 +105,7 @@ fn source_of_with(
 
 /// A local file taken as a torrent: named `.torrent`, or bencoded (a
 /// torrent is a dictionary, so its first byte is `d`), as aria2 sniffs it.
-fn looks_like_torrent(path: &str) -> bool {
+pub fn looks_like_torrent(path: &str) -> bool {
     use std::io::Read;
     let p = Path::new(path);
     if !p.is_file() {
@@ -119,6 +122,49 @@ fn looks_like_torrent(path: &str) -> bool {
         .is_ok_and(|()| first[0] == b'd')
 }
 
+/// Whether an HTTP response is a torrent to follow (`--follow-torrent`):
+/// aria2's media type `application/x-bittorrent` or a `.torrent` name.
+pub fn looks_like_torrent_response(path: &str, content_type: Option<&str>) -> bool {
+    let ct = content_type
+        .and_then(|t| t.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    ct.eq_ignore_ascii_case("application/x-bittorrent")
+        || path.to_ascii_lowercase().ends_with(".torrent")
+}
+
+/// A `.torrent` made of metadata fetched from peers (BEP 9: the info
+/// dictionary as they sent it) and the trackers known, so a download
+/// resumed later need not ask the swarm again.
+pub fn torrent_from_metadata(meta: &arietta_metainfo::Metainfo) -> Vec<u8> {
+    let mut out = b"d".to_vec();
+    let string = |out: &mut Vec<u8>, s: &[u8]| {
+        out.extend_from_slice(format!("{}:", s.len()).as_bytes());
+        out.extend_from_slice(s);
+    };
+    let tiers: Vec<&Vec<String>> = meta
+        .announce_list
+        .iter()
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !tiers.is_empty() {
+        string(&mut out, b"announce-list");
+        out.push(b'l');
+        for tier in tiers {
+            out.push(b'l');
+            for url in tier {
+                string(&mut out, url.as_bytes());
+            }
+            out.push(b'e');
+        }
+        out.push(b'e');
+    }
+    string(&mut out, b"info");
+    out.extend_from_slice(&meta.info_bytes);
+    out.push(b'e');
+    out
+}
+
 /// Spawns torrent peer tasks on the engine's cores through their mailboxes.
 pub struct CoreMailboxes(pub Vec<MailboxSender<ToCore>>);
 
@@ -131,5 +177,22 @@ impl CoreSpawner for CoreMailboxes {
         if let Some(tx) = self.0.get(core % self.0.len().max(1)) {
             let _ = tx.send(ToCore::Run(job));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_becomes_a_torrent_with_the_same_info_hash() {
+        let info = b"d6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        let mut t = b"d8:announce14:http://t/annou4:info".to_vec();
+        t.extend_from_slice(info);
+        t.push(b'e');
+        let meta = arietta_metainfo::Metainfo::parse(&t).unwrap();
+        let again = arietta_metainfo::Metainfo::parse(&torrent_from_metadata(&meta)).unwrap();
+        assert_eq!(again.info_hash_v1, meta.info_hash_v1);
+        assert_eq!(again.announce_list, meta.announce_list);
     }
 }

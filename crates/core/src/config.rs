@@ -92,6 +92,9 @@ pub struct DownloadConfig {
     /// `--follow-metalink`: `true` (save and follow), `mem` (follow only)
     /// or `false`.
     pub follow_metalink: String,
+    /// `--follow-torrent`: `true` (save and follow), `mem` (follow only)
+    /// or `false`.
+    pub follow_torrent: String,
     /// `--realtime-chunk-checksum`: check metalink piece hashes as pieces
     /// complete.
     pub realtime_chunk_checksum: bool,
@@ -159,6 +162,7 @@ impl DownloadConfig {
             ftp_reuse_connection: o.get_bool("ftp-reuse-connection"),
             ssh_host_key_md: opt_string("ssh-host-key-md"),
             follow_metalink: o.get_str("follow-metalink").to_owned(),
+            follow_torrent: o.get_str("follow-torrent").to_owned(),
             realtime_chunk_checksum: o.get_bool("realtime-chunk-checksum"),
             proxy_tunnel: o.get_str("proxy-method") == "tunnel",
             uri_selector: match o.get_str("uri-selector") {

@@ -22,6 +22,9 @@ pub struct DownloadRequest {
     /// What `tellStatus` shows of it while it waits: its last run's
     /// progress (a paused download), or a queued torrent's metainfo.
     pub snapshot: Option<Arc<crate::control::RunSnapshot>>,
+    /// A torrent held in memory: one followed from an HTTP response
+    /// (`--follow-torrent`), which may have no file on disk to name.
+    pub torrent: Option<Arc<[u8]>>,
 }
 
 impl DownloadRequest {
@@ -33,6 +36,7 @@ impl DownloadRequest {
             options,
             metalink: None,
             snapshot: None,
+            torrent: None,
         }
     }
 }

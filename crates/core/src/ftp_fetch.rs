@@ -425,7 +425,7 @@ impl FtpFetch {
             not_modified: false,
             mirrors: Vec::new(),
             digest: None,
-            metalink: None,
+            follow: None,
         })
     }
 

@@ -197,7 +197,7 @@ impl Fetch {
             not_modified: false,
             mirrors: Vec::new(),
             digest: None,
-            metalink: None,
+            follow: None,
         };
         if head.status == 304 && ims.is_some() {
             info.not_modified = true;
@@ -249,21 +249,29 @@ impl Fetch {
         let content_type = head
             .header("content-type")
             .map(|v| String::from_utf8_lossy(v).into_owned());
+        let ct = content_type.as_deref();
         if self.task.cfg.follow_metalink != "false"
-            && crate::metalink_plan::looks_like_metalink(self.url.path(), content_type.as_deref())
+            && crate::metalink_plan::looks_like_metalink(self.url.path(), ct)
         {
-            info.metalink = Some(self.read_whole_body(info.total).await?);
+            let body = self.read_whole_body(info.total).await?;
+            info.follow = Some(crate::messages::FollowDoc::Metalink(body));
+        } else if self.task.cfg.follow_torrent != "false"
+            && crate::bittorrent::looks_like_torrent_response(self.url.path(), ct)
+        {
+            let body = self.read_whole_body(info.total).await?;
+            info.follow = Some(crate::messages::FollowDoc::Torrent(body));
         }
         Ok(info)
     }
 
-    /// Reads the rest of a (small) response into memory: a metalink to
-    /// follow. Bounded by the metalink parser's size limit; a ranged probe
+    /// Reads the rest of a (small) response into memory: a metalink or a
+    /// torrent to follow. Bounded by the metalink parser's size limit (a
+    /// torrent's piece hashes for hundreds of GiB fit too); a ranged probe
     /// that covered only the start asks for the rest.
     async fn read_whole_body(&mut self, total: Option<u64>) -> Result<Vec<u8>, FetchError> {
         let limit = arietta_metalink::Limits::default().max_input_bytes;
         let too_large =
-            || FetchError::Metalink(format!("metalink document is over the {limit}-byte limit"));
+            || FetchError::Metalink(format!("the document is over the {limit}-byte limit"));
         if total.is_some_and(|t| t > limit as u64) {
             return Err(too_large());
         }

@@ -17,6 +17,7 @@ mod exit_code;
 mod features;
 mod ftp_fetch;
 mod gid;
+mod hooks;
 mod http_fetch;
 mod messages;
 pub mod metalink_plan;
@@ -36,6 +37,7 @@ pub mod torrent_info;
 mod waiting_queue;
 mod worker;
 
+pub use bittorrent::looks_like_torrent;
 pub use coordinator::RunReport;
 pub use download::{
     DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter, Status,
@@ -44,5 +46,6 @@ pub use error::FetchError;
 pub use exit_code::ExitCode;
 pub use features::{ENABLED_FEATURES, HASH_ALGORITHMS};
 pub use gid::Gid;
+pub use hooks::wait_for_hooks;
 pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
 pub use session::{run, run_with, ServiceStarter, SessionError};

@@ -38,9 +38,16 @@ pub struct ProbeInfo {
     /// Metalink/HTTP `Digest:` (the strongest one offered), for final
     /// verification when no `--checksum` was given.
     pub digest: Option<arietta_metalink::Checksum>,
-    /// The whole body, when the response is a metalink to follow
-    /// (`--follow-metalink`).
-    pub metalink: Option<Vec<u8>>,
+    /// The whole body, when the response is a metalink or a torrent to
+    /// follow (`--follow-metalink`, `--follow-torrent`).
+    pub follow: Option<FollowDoc>,
+}
+
+/// A small document that a download turns into other downloads.
+#[derive(Clone, Debug)]
+pub enum FollowDoc {
+    Metalink(Vec<u8>),
+    Torrent(Vec<u8>),
 }
 
 #[cfg(test)]
@@ -57,7 +64,7 @@ impl ProbeInfo {
             not_modified: false,
             mirrors: vec![],
             digest: None,
-            metalink: None,
+            follow: None,
         }
     }
 }

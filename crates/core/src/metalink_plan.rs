@@ -179,6 +179,7 @@ pub fn plan(
                 torrent,
             })),
             snapshot: None,
+            torrent: None,
         });
     }
     if requests.is_empty() {

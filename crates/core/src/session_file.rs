@@ -76,6 +76,7 @@ mod tests {
             options: Arc::new(o),
             metalink: None,
             snapshot: None,
+            torrent: None,
         };
         let text = render(&[SessionEntry {
             request: req.clone(),

@@ -86,7 +86,7 @@ impl SegmentSource for SftpFetch {
             not_modified: false,
             mirrors: Vec::new(),
             digest: None,
-            metalink: None,
+            follow: None,
         })
     }
 

@@ -91,6 +91,7 @@ mod tests {
             options: Arc::new(arietta_options::OptionSet::default()),
             metalink: None,
             snapshot: None,
+            torrent: None,
         }
     }
 

@@ -141,9 +141,10 @@ fn web_seed_and_aria2c_seeder_together() {
         .tracker()
         .build()
         .aria2c_seeder();
-    // The web seed's URI follows the torrent on the command line.
+    // The web seed's URI follows `-T` on the command line (as in aria2c,
+    // a URI next to a positional torrent is a download of its own).
     let ws = server.url("/ws/");
-    let out = sw.leech_of(&[sw.torrent_arg(), &ws], &["--enable-dht=false"]);
+    let out = sw.leech_of(&["-T", sw.torrent_arg(), &ws], &["--enable-dht=false"]);
     out.expect_code(exit::OK);
     sw.assert_leeched();
     let served = server.total_bytes_served();
@@ -207,7 +208,7 @@ fn metalink_metaurl_starts_the_torrent() {
     sw.assert_leeched();
 }
 
-/// An ftp:// URI next to the torrent on the command line is a web seed:
+/// An ftp:// URI after `-T TORRENT` on the command line is a web seed:
 /// REST+RETR ranges from pyftpdlib feed the pieces.
 #[test]
 fn ftp_web_seed_from_the_command_line() {
@@ -216,7 +217,7 @@ fn ftp_web_seed_from_the_command_line() {
         return;
     };
     let ws = format!("ftp://127.0.0.1:{}/", srv.port);
-    let out = sw.leech_of(&[sw.torrent_arg(), &ws], &["--enable-dht=false"]);
+    let out = sw.leech_of(&["-T", sw.torrent_arg(), &ws], &["--enable-dht=false"]);
     out.expect_code(exit::OK);
     sw.assert_leeched();
 }

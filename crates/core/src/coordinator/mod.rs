@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use arietta_runtime::{Mailbox, MailboxSender};
 use arietta_storage::control_path;
+use arietta_torrent::TorrentSource;
 
 use crate::bittorrent::{self, Classified};
 use crate::config::DownloadConfig;
@@ -23,7 +24,8 @@ use crate::download::{DownloadRequest, DownloadResult, LogLevel, Progress, Repor
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
-use crate::messages::{ConnId, ConnTask, ProbeDecision, ToCoordinator, ToCore};
+use crate::hooks::Hook;
+use crate::messages::{ConnId, ConnTask, FollowDoc, ProbeDecision, ToCoordinator, ToCore};
 use crate::net_context::NetContext;
 use crate::prepare;
 use crate::segmented::{Action, Ctx, ProbeOutcome, SegmentedDownload};
@@ -34,7 +36,8 @@ mod control_surface;
 mod disk_jobs;
 mod file_work;
 mod lineage;
-mod metalink_follow;
+mod follow;
+mod hook_calls;
 mod outcomes;
 mod queue;
 mod torrent_glue;
@@ -430,11 +433,28 @@ impl Coordinator {
     /// Starts waiting downloads while there are free slots (`-j`).
     fn fill_slots(&mut self) {
         while !self.interrupted && !self.shutdown {
-            let Some(req) = self.queue.next_to_start(self.active.len()) else {
+            let Some(req) = self.queue.next_to_start(self.counted_active()) else {
                 break;
             };
             self.start(req);
         }
+    }
+
+    /// Active downloads as `-j` counts them: with `--bt-detach-seed-only`
+    /// a torrent that only seeds is not counted (aria2's
+    /// `numActive - numStoppedSeeding`).
+    fn counted_active(&self) -> usize {
+        let seeding_only = self
+            .active
+            .values()
+            .filter(|a| match &a.kind {
+                DownloadKind::Torrent(t) => {
+                    t.download_done() && a.request.options.get_bool("bt-detach-seed-only")
+                }
+                DownloadKind::Segmented(_) => false,
+            })
+            .count();
+        self.active.len() - seeding_only
     }
 
     fn start(&mut self, mut req: DownloadRequest) {
@@ -468,8 +488,17 @@ impl Coordinator {
             },
         );
         match classified {
-            Classified::Torrent(src, web_seeds) => self.start_torrent(gid, src, web_seeds),
+            Classified::Torrent(src, web_seeds) => {
+                // A torrent read from a file says its files at its start
+                // (run_torrent); one whose metadata comes from the network
+                // starts with none, as aria2's metadata download does.
+                if matches!(src, TorrentSource::Magnet(_) | TorrentSource::Url(_)) {
+                    self.run_hook(Hook::Start, gid);
+                }
+                self.start_torrent(gid, src, web_seeds)
+            }
             Classified::Segmented => {
+                self.run_hook(Hook::Start, gid);
                 self.with_segmented(gid, |s, ctx, out| s.start(ctx, out));
             }
             Classified::NeedsSniff => {
@@ -495,6 +524,7 @@ impl Coordinator {
         )
         .numbered(a.start_seq, self.conn_ids.clone());
         a.kind = DownloadKind::Segmented(Box::new(seg));
+        self.run_hook(Hook::Start, gid);
         self.with_segmented(gid, |s, ctx, out| s.start(ctx, out));
     }
 
@@ -561,9 +591,12 @@ impl Coordinator {
             None | Some(ProbeOutcome::Stop) => {
                 let _ = reply.send(ProbeDecision::Stop);
             }
-            Some(ProbeOutcome::Metalink { final_url, body }) => {
+            Some(ProbeOutcome::Follow { final_url, doc }) => {
                 let _ = reply.send(ProbeDecision::Stop);
-                self.follow_metalink(gid, &final_url, body);
+                match doc {
+                    FollowDoc::Metalink(body) => self.follow_metalink(gid, &final_url, body),
+                    FollowDoc::Torrent(body) => self.follow_torrent(gid, &final_url, body),
+                }
             }
             Some(ProbeOutcome::Prepare { cfg, uris, info }) => {
                 // Even a small file's create runs on the blocking pool:

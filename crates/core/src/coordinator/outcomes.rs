@@ -83,6 +83,7 @@ impl Coordinator {
             "GID#{gid} - Download ended: status={status:?} code={}",
             code as u8
         );
+        self.run_stop_hook(gid, status);
         let a = self.active.remove(&gid).expect("active download");
         let snapshot = Some(a.snapshot());
         let uri = match &a.kind {

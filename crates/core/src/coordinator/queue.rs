@@ -245,6 +245,7 @@ impl Queue {
                     options: r.options.clone(),
                     metalink: None,
                     snapshot: None,
+                    torrent: None,
                 },
                 paused: false,
                 started: true,
@@ -295,6 +296,7 @@ mod tests {
             options: Arc::new(o),
             metalink: None,
             snapshot: None,
+            torrent: None,
         }
     }
 

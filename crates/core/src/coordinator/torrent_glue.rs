@@ -16,6 +16,7 @@ use crate::download::{LogLevel, Status};
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
+use crate::hooks::Hook;
 use crate::messages::ToCoordinator;
 use crate::piece_view::PieceView;
 use crate::speed_meter::SpeedMeter;
@@ -36,6 +37,8 @@ pub(super) struct TorrentEntry {
     /// What a queued `aria2.addTorrent` already knew, shown until the
     /// actor runs.
     pub preview: Option<Arc<TorrentInfo>>,
+    /// `--bt-remove-unselected-file` was carried out.
+    pub unselected_removed: bool,
 }
 
 impl TorrentEntry {
@@ -49,6 +52,7 @@ impl TorrentEntry {
             meter: SpeedMeter::default(),
             up_meter: SpeedMeter::default(),
             preview: None,
+            unselected_removed: false,
         }
     }
 
@@ -207,6 +211,9 @@ impl Coordinator {
 
     /// Starts a parsed torrent's actor on this core.
     pub(super) fn run_torrent(&mut self, gid: Gid, dl: TorrentDownload) {
+        if self.pause_after_metadata(gid, &dl) {
+            return;
+        }
         let dht = self.dht_for(gid);
         let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
         let Some(a) = self.active.get_mut(&gid) else {
@@ -222,6 +229,7 @@ impl Coordinator {
             info: Arc::new(TorrentInfo::of(&dl)),
             notified: false,
         });
+        self.run_hook(Hook::Start, gid);
         let me = self.me.clone();
         glommio::spawn_local(async move {
             let result = dl.run(spawner, stop, dht).await;
@@ -248,8 +256,55 @@ impl Coordinator {
     }
 
     fn complete(&mut self, gid: Gid) {
+        if self.remove_unselected(gid) {
+            return;
+        }
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         self.finish_with(r);
+    }
+
+    /// `--bt-remove-unselected-file`: the files left out by
+    /// `--select-file` (which may hold bytes of pieces shared with
+    /// selected ones) are deleted when the download ends complete, before
+    /// its hook runs. Returns `true` when the removal was sent to the
+    /// blocking pool, which ends the torrent again when done.
+    fn remove_unselected(&mut self, gid: Gid) -> bool {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return false;
+        };
+        let wanted = a.request.options.get_bool("bt-remove-unselected-file");
+        let DownloadKind::Torrent(t) = &mut a.kind else {
+            return false;
+        };
+        if !wanted || t.unselected_removed {
+            return false;
+        }
+        t.unselected_removed = true;
+        let unselected: Vec<PathBuf> = t
+            .run
+            .iter()
+            .flat_map(|r| &r.info.files)
+            .filter(|f| !f.selected)
+            .map(|f| f.path.clone())
+            .collect();
+        if unselected.is_empty() {
+            return false;
+        }
+        tracing::info!("GID#{gid} - Removing unselected files.");
+        let me = self.me.clone();
+        self.disk.run(move || {
+            for p in unselected {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => tracing::info!("File {} removed.", p.display()),
+                    Err(e) => tracing::info!("File {} could not be removed: {e}", p.display()),
+                }
+            }
+            let _ = me.send(ToCoordinator::TorrentEnded {
+                gid,
+                result: Ok(()),
+            });
+        });
+        true
     }
 
     /// aria2 says "Download complete" when the last piece is verified,
@@ -262,12 +317,26 @@ impl Coordinator {
             return;
         };
         run.notified = true;
+        // Nothing fetched in this run: the files were complete when
+        // checked at the start (aria2's hook after hash check).
+        let by_check = run.stats.downloaded.load(Ordering::Relaxed) == 0;
         let path = t.path.as_deref().cloned().unwrap_or_default();
         self.reporter.notice(
             LogLevel::Notice,
             &format!("Download complete: {}", path.display()),
         );
         self.announce(crate::control::EventKind::BtComplete, gid);
+        let hook_ok = self.active.get(&gid).is_some_and(|a| {
+            !by_check
+                || a.request
+                    .options
+                    .get_bool("bt-enable-hook-after-hash-check")
+        });
+        if hook_ok {
+            self.run_hook(Hook::BtComplete, gid);
+        }
+        // A seed-only torrent may no longer count toward `-j`.
+        self.fill_slots();
     }
 
     /// The BitTorrent part of `tellStatus`.

@@ -92,7 +92,7 @@ impl SegmentSource for FakeSource {
             not_modified: false,
             mirrors: Vec::new(),
             digest: None,
-            metalink: None,
+            follow: None,
         })
     }
 

@@ -113,8 +113,12 @@ pub(crate) enum Action {
 pub(crate) enum ProbeOutcome {
     /// Tell the probe to stop; anything else is already in the actions.
     Stop,
-    /// The response is a metalink to follow (`--follow-metalink`).
-    Metalink { final_url: String, body: Vec<u8> },
+    /// The response is a metalink or torrent to follow
+    /// (`--follow-metalink`, `--follow-torrent`).
+    Follow {
+        final_url: String,
+        doc: crate::messages::FollowDoc,
+    },
     /// Prepare the file off the executor with these, then call
     /// [`SegmentedDownload::on_prepared`].
     Prepare {
@@ -366,10 +370,10 @@ impl SegmentedDownload {
                 return ProbeOutcome::Stop;
             }
         };
-        if let Some(body) = info.metalink.take() {
-            return ProbeOutcome::Metalink {
+        if let Some(doc) = info.follow.take() {
+            return ProbeOutcome::Follow {
                 final_url: info.final_url,
-                body,
+                doc,
             };
         }
         // Metalink/HTTP: more mirrors of the same file, and its digest.

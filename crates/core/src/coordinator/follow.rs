@@ -1,0 +1,170 @@
+//! A probed response that turns out to be a metalink (by media type or
+//! name, `--follow-metalink`) or a torrent (`application/x-bittorrent` or
+//! a `.torrent` name, `--follow-torrent`): the downloads it describes start
+//! in its place, at the front of the queue, paused with `--pause-metadata`
+//! in daemon mode (as aria2's post-download handlers do). With `true` the
+//! document is saved like any download (off this thread); with `mem` it is
+//! not.
+
+use std::sync::Arc;
+
+use super::{Coordinator, DownloadKind};
+use crate::config::DownloadConfig;
+use crate::download::{DownloadRequest, LogLevel};
+use crate::gid::Gid;
+use crate::messages::ToCoordinator;
+use crate::{metalink_plan, prepare};
+
+impl Coordinator {
+    pub(super) fn follow_metalink(&mut self, gid: Gid, final_url: &str, body: Vec<u8>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let DownloadKind::Segmented(seg) = &mut a.kind else {
+            return;
+        };
+        let base = url::Url::parse(final_url).ok();
+        let plan = match metalink_plan::plan(&body, base.as_ref(), &a.request.options) {
+            Ok(p) => p,
+            Err(e) => {
+                // The probe's ConnEnded finds no live mirror and fails the
+                // download with this error (aria2's exit code 20).
+                seg.give_up(e);
+                return;
+            }
+        };
+        seg.set_finishing();
+        seg.took_whole(body.len() as u64);
+        let cfg = seg.cfg().clone();
+        for n in &plan.notices {
+            self.reporter.notice(LogLevel::Warn, n);
+        }
+        self.queue_followers(gid, plan.requests);
+        let save = cfg.follow_metalink == "true";
+        self.finish_followed(gid, cfg, final_url, body, save);
+    }
+
+    /// The torrent starts as its own download; one that does not parse
+    /// leaves only the saved file, as aria2 logs the error and still
+    /// counts the `.torrent` download complete.
+    pub(super) fn follow_torrent(&mut self, gid: Gid, final_url: &str, body: Vec<u8>) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        let DownloadKind::Segmented(seg) = &mut a.kind else {
+            return;
+        };
+        seg.set_finishing();
+        let cfg = seg.cfg().clone();
+        let options = a.request.options.clone();
+        tracing::info!("GID#{gid} - Generating a download for the torrent at {final_url}");
+        match arietta_metainfo::Metainfo::parse(&body) {
+            Ok(_) => {
+                let mut req = DownloadRequest::new(Vec::new(), options);
+                req.torrent = Some(Arc::from(body.as_slice()));
+                self.queue_followers(gid, vec![req]);
+            }
+            Err(e) => self.reporter.notice(
+                LogLevel::Error,
+                &format!("Exception caught: Could not parse BitTorrent metainfo: {e}"),
+            ),
+        }
+        let save = cfg.follow_torrent == "true";
+        self.finish_followed(gid, cfg, final_url, body, save);
+    }
+
+    /// `--pause-metadata` in daemon mode: a magnet whose metadata just came
+    /// goes back to the queue paused, as aria2 queues the torrent it
+    /// describes paused; it resumes from that metadata (not the swarm
+    /// again) and is not paused a second time. Returns `true` when paused.
+    pub(super) fn pause_after_metadata(
+        &mut self,
+        gid: Gid,
+        dl: &arietta_torrent::TorrentDownload,
+    ) -> bool {
+        let Some(a) = self.active.get(&gid) else {
+            return false;
+        };
+        let from_magnet = a.request.torrent.is_none()
+            && a.request
+                .uris
+                .first()
+                .is_some_and(|u| u.starts_with("magnet:"));
+        if !(self.daemon && from_magnet && a.request.options.get_bool("pause-metadata")) {
+            return false;
+        }
+        let mut request = a.request.clone();
+        let mut opts = (*request.options).clone();
+        let _ = opts.set("pause-metadata", "false");
+        request.options = Arc::new(opts);
+        request.torrent = Some(crate::bittorrent::torrent_from_metadata(dl.metainfo()).into());
+        self.active.remove(&gid);
+        self.queue.requeue_paused(gid, request);
+        self.announce(crate::control::EventKind::Pause, gid);
+        self.fill_slots();
+        true
+    }
+
+    /// Puts the downloads a document describes at the front of the queue,
+    /// in order; `--pause-metadata` pauses them in daemon mode (a plain
+    /// run would wait for them forever).
+    fn queue_followers(&mut self, gid: Gid, requests: Vec<DownloadRequest>) {
+        let pause = self.daemon
+            && self
+                .active
+                .get(&gid)
+                .is_some_and(|a| a.request.options.get_bool("pause-metadata"));
+        let mut children = Vec::with_capacity(requests.len());
+        for (k, r) in requests.into_iter().enumerate() {
+            let new = self.queue.insert_at(k, r);
+            if pause {
+                self.queue.pause(new);
+            }
+            children.push(new);
+        }
+        self.lineage.record(gid, &children);
+    }
+
+    /// Ends the document's own download: saved (`save`, off this thread)
+    /// or only in memory.
+    fn finish_followed(
+        &mut self,
+        gid: Gid,
+        cfg: Arc<DownloadConfig>,
+        final_url: &str,
+        body: Vec<u8>,
+        save: bool,
+    ) {
+        let me = self.me.clone();
+        if !save || cfg.dry_run {
+            let _ = me.send(ToCoordinator::Finalized {
+                gid,
+                result: Ok(()),
+                path: None,
+            });
+            return;
+        }
+        let mut path = prepare::planned_path(&cfg, final_url);
+        self.disk.run(move || {
+            if path.exists() && !cfg.allow_overwrite {
+                path = arietta_storage::auto_rename(&path).unwrap_or(path);
+            }
+            let path = match std::fs::write(&path, body) {
+                Ok(()) => Some(path),
+                Err(e) => {
+                    let line = format!("Failed to save {}: {e}", path.display());
+                    let _ = me.send(ToCoordinator::Notice {
+                        level: LogLevel::Warn,
+                        line,
+                    });
+                    None
+                }
+            };
+            let _ = me.send(ToCoordinator::Finalized {
+                gid,
+                result: Ok(()),
+                path,
+            });
+        });
+    }
+}
