@@ -121,6 +121,22 @@ fn picker_for(
     picker
         .set_wanted(wanted)
         .map_err(|e| TorrentError::BadOption(e.to_string()))?;
+    let cfg = &dl.cfg;
+    picker.set_order(cfg.piece_order);
+    if cfg.prioritize_head > 0 || cfg.prioritize_tail > 0 {
+        let files = dl
+            .layout
+            .files
+            .iter()
+            .filter(|f| f.selected && !f.padding)
+            .map(|f| (f.offset, f.length));
+        picker.set_priority(arietta_bt::piece_order::edge_pieces(
+            files,
+            dl.layout.piece_length,
+            cfg.prioritize_head,
+            cfg.prioritize_tail,
+        ));
+    }
     for (i, h) in initial.iter().enumerate() {
         if *h {
             let _ = picker.set_have(i as u32);
