@@ -119,16 +119,32 @@ impl Session {
         }
     }
 
+    /// An accepted connection gets a peer slot when the peer is not
+    /// banned, the torrent has fewer than `--bt-max-peers` and the process
+    /// fewer than [`crate::MAX_INCOMING_PER_PROCESS`] incoming
+    /// connections; else it is closed at once.
     pub(super) fn on_incoming(&mut self, s: glommio::net::AcceptedTcpStream, addr: SocketAddr) {
-        if self.candidates.is_banned(&addr) || self.peers.len() >= self.max_peers() {
+        let slot = (!self.candidates.is_banned(&addr) && self.peers.len() < self.max_peers())
+            .then(crate::IncomingSlot::try_acquire)
+            .flatten();
+        let Some(slot) = slot else {
             tracing::debug!(peer = %addr, "Refusing an incoming connection");
             return;
-        }
-        self.start_peer(PeerSource::Incoming(s), addr);
+        };
+        self.start_peer_with(PeerSource::Incoming(s), addr, Some(slot));
     }
 
     /// Gives the connection a slot and runs its task on the next core.
     fn start_peer(&mut self, source: PeerSource, addr: SocketAddr) {
+        self.start_peer_with(source, addr, None);
+    }
+
+    fn start_peer_with(
+        &mut self,
+        source: PeerSource,
+        addr: SocketAddr,
+        incoming_slot: Option<crate::IncomingSlot>,
+    ) {
         let key = PeerKey(self.next_key);
         self.next_key += 1;
         let (tx, inbox) = mailbox();
@@ -146,6 +162,8 @@ impl Session {
             pex: self.discovery.pex,
             listen_port: self.port,
             max_open_files: self.dl.cfg.max_open_files,
+            peer_agent: self.dl.cfg.peer_agent.clone(),
+            incoming_slot,
         };
         let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
         self.peers
