@@ -41,7 +41,7 @@ pub use discovery::Discovery;
 pub use download::{PeerSink, TorrentDownload, TorrentSource};
 pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
-pub use incoming_cap::{IncomingSlot, MAX_INCOMING_PER_PROCESS};
+pub use incoming_cap::{refuse, IncomingSlot, MAX_INCOMING_PER_PROCESS};
 pub use layout::{LaidFile, Layout};
 pub use metadata::fetch_metadata;
 pub use piece_hashes::PieceHashes;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::files::Files;
 use super::local::Local;
 use super::serve_queue::ServeQueue;
-use super::{ban, Failure, OUR_UT_PEX};
+use super::{ban, fail, Failure, OUR_UT_PEX};
 use crate::have_set::HaveSet;
 use crate::layout::Layout;
 use crate::messages::ToTorrent;
@@ -35,6 +35,13 @@ pub(super) const MAX_PEX_ADDED: usize = 100;
 /// A peer's PEX messages closer together than this are ignored. BEP 11
 /// asks senders for at most one a minute; a little slack keeps an honest
 /// peer's timer jitter from costing it a message.
+/// Requests refused in a row (choked, a piece we lack, a full queue)
+/// before the connection is closed: twice the queue's cap, as libtorrent
+/// closes a peer that keeps asking while choked. Each refusal costs a
+/// queued reject, so a peer that asks and never reads cannot grow them
+/// without bound.
+pub(super) const MAX_REFUSED_REQUESTS: u32 = 2 * super::serve_queue::MAX_QUEUED_REQUESTS as u32;
+
 pub(super) const PEX_MIN_INTERVAL: Duration = Duration::from_secs(50);
 
 /// What one connection's message handling works with.
@@ -51,6 +58,8 @@ pub(super) struct Inbound {
     pub(super) serve: Rc<ServeQueue>,
     /// When the peer's last PEX message was taken.
     pub(super) pex_gate: Cell<Option<Instant>>,
+    /// Requests refused since the last one queued.
+    pub(super) refused: Cell<u32>,
 }
 
 /// Whether a PEX message arriving `now` is taken, given when the last
@@ -231,10 +240,17 @@ impl Inbound {
             let l = self.local.borrow();
             (l.am_choking, l.fast)
         };
-        if choking || !self.have.get(b.index) || !self.serve.push(b) {
-            if fast {
-                self.reply(&Message::Reject(b));
-            }
+        if !choking && self.have.get(b.index) && self.serve.push(b) {
+            self.refused.set(0);
+            return Ok(());
+        }
+        let refused = self.refused.get() + 1;
+        self.refused.set(refused);
+        if refused > MAX_REFUSED_REQUESTS {
+            return Err(fail(format!("{refused} requests refused in a row")));
+        }
+        if fast {
+            self.reply(&Message::Reject(b));
         }
         Ok(())
     }

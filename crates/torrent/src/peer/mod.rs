@@ -91,7 +91,7 @@ pub(super) struct Failure {
     ban: bool,
 }
 
-fn fail(reason: impl Into<String>) -> Failure {
+pub(super) fn fail(reason: impl Into<String>) -> Failure {
     Failure {
         reason: reason.into(),
         ban: false,
@@ -119,9 +119,17 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
             let _ = s.set_nodelay(true);
             // Tells MSE from a plain handshake by its first bytes; a plain
             // one is refused when crypto is required.
-            match arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto).await {
-                Ok(a) => drive(a.stream, setup, false).await,
-                Err(e) => Err(fail(format!("encryption handshake failed: {e}"))),
+            // A peer that never speaks gives its slot back after
+            // [`HANDSHAKE_TIMEOUT`], MSE or plain.
+            let accepted = with_timeout(
+                HANDSHAKE_TIMEOUT,
+                arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto),
+            )
+            .await;
+            match accepted {
+                Some(Ok(a)) => drive(a.stream, setup, false).await,
+                Some(Err(e)) => Err(fail(format!("encryption handshake failed: {e}"))),
+                None => Err(fail("handshake timed out")),
             }
         }
     };
@@ -307,6 +315,7 @@ where
         out: out_tx,
         serve: queue,
         pex_gate: Default::default(),
+        refused: Default::default(),
     };
     let reader = read_messages(rd, dec, buf, inbound, download_limit);
     futures_lite::future::or(

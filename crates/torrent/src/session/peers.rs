@@ -129,6 +129,7 @@ impl Session {
             .flatten();
         let Some(slot) = slot else {
             tracing::debug!(peer = %addr, "Refusing an incoming connection");
+            crate::incoming_cap::refuse(s);
             return;
         };
         self.start_peer_with(PeerSource::Incoming(s), addr, Some(slot));
