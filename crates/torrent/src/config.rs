@@ -67,6 +67,15 @@ pub struct TorrentConfig {
     pub save_metadata: bool,
     /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
     pub metadata_only: bool,
+    /// `--bt-load-saved-metadata`: a magnet first looks for the
+    /// `dir/HASH.torrent` `--bt-save-metadata` writes.
+    pub load_saved_metadata: bool,
+    /// `--bt-remove-unselected-file`: delete the files `--select-file`
+    /// left out once the download is complete.
+    pub remove_unselected_file: bool,
+    /// `--bt-request-peer-speed-limit`, bytes/s: a leecher with enough
+    /// peers dials more only while slower than this.
+    pub request_peer_speed_limit: u64,
     /// `--bt-require-crypto`, `--bt-min-crypto-level`,
     /// `--bt-force-encryption` (= require + arc4): how handshakes go.
     pub crypto: CryptoPolicy,
@@ -199,6 +208,9 @@ impl TorrentConfig {
                 .map(str::to_owned),
             save_metadata: o.get_bool("bt-save-metadata"),
             metadata_only: o.get_bool("bt-metadata-only"),
+            load_saved_metadata: o.get_bool("bt-load-saved-metadata"),
+            remove_unselected_file: o.get_bool("bt-remove-unselected-file"),
+            request_peer_speed_limit: o.get_size("bt-request-peer-speed-limit"),
             crypto,
             enable_pex: o.get_bool("enable-peer-exchange"),
             enable_lpd: o.get_bool("bt-enable-lpd"),

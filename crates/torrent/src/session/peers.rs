@@ -16,6 +16,23 @@ use crate::messages::ToPeer;
 use crate::peer::{run_peer, PeerSetup, PeerSource};
 use crate::stats::PeerSummary;
 
+/// aria2's `minPeers_` (40): below this many peers a leecher dials
+/// whatever its speed.
+const MIN_PEERS: usize = 40;
+
+/// Whether a leecher with `peers` connections downloading at `speed`
+/// dials more, as aria2's `ActivePeerConnectionCommand` decides: while
+/// under [`MIN_PEERS`], or slower than `--bt-request-peer-speed-limit`
+/// (cut to `--max-download-limit` when that is lower, since a capped
+/// download can never be faster). 0 for either limit means none.
+fn wants_more_peers(peers: usize, speed: u64, request_limit: u64, download_limit: u64) -> bool {
+    let threshold = match download_limit {
+        0 => request_limit,
+        cap => request_limit.min(cap),
+    };
+    peers < MIN_PEERS || speed < threshold
+}
+
 pub(super) struct PeerEntry {
     pub(super) tx: MailboxSender<ToPeer>,
     pub(super) addr: SocketAddr,
@@ -86,6 +103,16 @@ impl Session {
     pub(super) fn connect_more(&mut self) {
         if self.is_complete() {
             // Seeding: leechers come to us.
+            return;
+        }
+        let speed: u64 = self.peers.values().map(|p| p.down_speed).sum();
+        let cfg = &self.dl.cfg;
+        if !wants_more_peers(
+            self.peers.len(),
+            speed,
+            cfg.request_peer_speed_limit,
+            cfg.max_download_limit,
+        ) {
             return;
         }
         let connected: HashSet<SocketAddr> = self.peers.values().map(|p| p.addr).collect();
@@ -258,5 +285,19 @@ impl Session {
         if let Ok(mut l) = self.dl.stats.peer_list.lock() {
             *l = list;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dials_more_while_few_or_slow() {
+        assert!(wants_more_peers(39, u64::MAX, 50_000, 0), "few");
+        assert!(wants_more_peers(45, 10_000, 50_000, 0), "slow");
+        assert!(!wants_more_peers(45, 60_000, 50_000, 0), "fast enough");
+        assert!(!wants_more_peers(45, 20_000, 50_000, 20_000), "at its cap");
+        assert!(!wants_more_peers(45, 0, 0, 0), "no threshold");
     }
 }
