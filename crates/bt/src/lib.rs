@@ -10,7 +10,8 @@
 //! - [`bitfield`] and [`piece_geometry`]: piece sets and the piece/block
 //!   layout every other module agrees on.
 //! - [`piece_picker`]: rarest-first block selection with endgame mode, owned
-//!   by one actor (the torrent's coordinator).
+//!   by one actor (the torrent's coordinator), in the order [`piece_order`]
+//!   names (`--stream-piece-selector`, `--bt-prioritize-piece`).
 //! - [`choker`]: the 10 s rechoke / 30 s optimistic unchoke algorithm.
 //! - [`tracker_udp`]: BEP 15 UDP tracker packets and retry schedule.
 //! - [`mse`]: Message Stream Encryption (the "PE"/"MSE" handshake and RC4).
@@ -27,6 +28,7 @@ pub mod mse;
 pub mod peer_wire;
 pub mod pex;
 pub mod piece_geometry;
+pub mod piece_order;
 pub mod piece_picker;
 pub mod tracker_udp;
 

@@ -24,6 +24,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::bitfield::Bitfield;
 use crate::piece_geometry::{BlockRef, PieceGeometry};
+use crate::piece_order::{geom_pick, PieceOrder};
 use crate::{Error, Result};
 
 /// The coordinator's handle for a connected peer (not the 20-byte BitTorrent
@@ -79,6 +80,12 @@ pub struct PiecePicker {
     peers: HashMap<PeerKey, PeerState>,
     partial: BTreeMap<u32, Partial>,
     rng: StdRng,
+    order: PieceOrder,
+    /// `--bt-prioritize-piece`: started before any other, ascending.
+    priority: Vec<u32>,
+    /// Where [`PieceOrder::Geom`] starts: the first missing piece when it
+    /// first picked (aria2 fixes it when the bitfield is loaded).
+    geom_offset: Option<u32>,
 }
 
 impl PiecePicker {
@@ -95,7 +102,25 @@ impl PiecePicker {
             peers: HashMap::new(),
             partial: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
+            order: PieceOrder::default(),
+            priority: Vec::new(),
+            geom_offset: None,
         }
+    }
+
+    /// Which new piece to start (`--stream-piece-selector`).
+    pub fn set_order(&mut self, order: PieceOrder) {
+        self.order = order;
+    }
+
+    /// Pieces to start before all others (`--bt-prioritize-piece`), in
+    /// the picker's order among themselves; indices past the end are
+    /// ignored.
+    pub fn set_priority(&mut self, mut pieces: Vec<u32>) {
+        pieces.retain(|&i| i < self.geometry.piece_count());
+        pieces.sort_unstable();
+        pieces.dedup();
+        self.priority = pieces;
     }
 
     /// The layout this picker works on.
@@ -303,12 +328,14 @@ impl PiecePicker {
         }
         let ok = |i: u32| allowed.is_none_or(|a| a.contains(&i));
 
-        // 1. Pieces in progress, nearly finished first.
+        // 1. Pieces in progress, nearly finished first (lowest first in
+        //    order).
+        let by_index = self.order == PieceOrder::InOrder;
         let mut in_progress: Vec<(u32, u32)> = self
             .partial
             .iter()
             .filter(|(&i, p)| p.free > 0 && ok(i) && self.peer_has(peer, i))
-            .map(|(&i, p)| (p.free, i))
+            .map(|(&i, p)| (if by_index { 0 } else { p.free }, i))
             .collect();
         in_progress.sort_unstable();
         for (_, index) in in_progress {
@@ -318,9 +345,10 @@ impl PiecePicker {
             }
         }
 
-        // 2. Rarest new piece, random among equals.
+        // 2. A new piece: a prioritized one first, then any, each in the
+        //    picker's order.
         while picked.len() < max {
-            let Some(index) = self.rarest_unstarted(peer, &ok) else {
+            let Some(index) = self.next_unstarted(peer, &ok) else {
                 break;
             };
             let blocks = self.geometry.block_count(index);
@@ -373,14 +401,79 @@ impl PiecePicker {
         self.peers.get(&peer).is_some_and(|p| p.have.get(index))
     }
 
-    fn rarest_unstarted(&mut self, peer: PeerKey, ok: &dyn Fn(u32) -> bool) -> Option<u32> {
-        let state = self.peers.get(&peer)?;
+    /// A piece to start with `peer`: wanted, missing, not in progress,
+    /// one the peer has and `ok` allows.
+    fn startable(&self, peer: PeerKey, i: u32, ok: &dyn Fn(u32) -> bool) -> bool {
+        !self.have.get(i)
+            && self.wanted.get(i)
+            && !self.partial.contains_key(&i)
+            && ok(i)
+            && self.peer_has(peer, i)
+    }
+
+    fn next_unstarted(&mut self, peer: PeerKey, ok: &dyn Fn(u32) -> bool) -> Option<u32> {
+        if !self.priority.is_empty() {
+            let prio: Vec<u32> = self
+                .priority
+                .iter()
+                .copied()
+                .filter(|&i| self.startable(peer, i, ok))
+                .collect();
+            let order = match self.order {
+                PieceOrder::Geom => PieceOrder::InOrder,
+                o => o,
+            };
+            if let Some(i) = self.choose(order, prio) {
+                return Some(i);
+            }
+        }
+        if self.order == PieceOrder::Geom {
+            let count = self.geometry.piece_count();
+            let offset = *self.geom_offset.get_or_insert_with(|| {
+                (0..count)
+                    .find(|&i| !self.have.get(i) && self.wanted.get(i))
+                    .unwrap_or(0)
+            });
+            let found = geom_pick(
+                count,
+                offset,
+                |i| self.partial.contains_key(&i),
+                |i| self.startable(peer, i, ok),
+            );
+            if found.is_some() {
+                return found;
+            }
+        }
+        let candidates: Vec<u32> = match self.peers.get(&peer) {
+            Some(state) => state
+                .have
+                .iter_ones()
+                .filter(|&i| self.startable(peer, i, ok))
+                .collect(),
+            None => return None,
+        };
+        let order = match self.order {
+            PieceOrder::Geom => PieceOrder::RarestFirst,
+            o => o,
+        };
+        self.choose(order, candidates)
+    }
+
+    /// One of `candidates` (ascending) by `order`; geom is done by the
+    /// caller.
+    fn choose(&mut self, order: PieceOrder, candidates: Vec<u32>) -> Option<u32> {
+        match order {
+            PieceOrder::InOrder | PieceOrder::Geom => candidates.first().copied(),
+            PieceOrder::Random => (!candidates.is_empty())
+                .then(|| candidates[self.rng.gen_range(0..candidates.len())]),
+            PieceOrder::RarestFirst => self.rarest_of(candidates),
+        }
+    }
+
+    fn rarest_of(&mut self, candidates: Vec<u32>) -> Option<u32> {
         let mut best: Option<(u32, u32)> = None;
         let mut ties = 0u32;
-        for i in state.have.iter_ones() {
-            if self.have.get(i) || !self.wanted.get(i) || self.partial.contains_key(&i) || !ok(i) {
-                continue;
-            }
+        for i in candidates {
             let avail = self.availability[i as usize];
             match best {
                 Some((a, _)) if avail > a => {}
@@ -696,6 +789,82 @@ mod tests {
             vec![2]
         );
         assert!(p.set_have(9).is_err());
+    }
+
+    fn starts(p: &mut PiecePicker, peer: PeerKey, n: usize) -> Vec<u32> {
+        (0..n)
+            .filter_map(|_| p.pick(peer, 1, None).first().map(|b| b.index))
+            .collect()
+    }
+
+    #[test]
+    fn inorder_starts_pieces_lowest_first_whatever_their_rarity() {
+        let mut p = picker(6, 1);
+        p.set_order(PieceOrder::InOrder);
+        p.peer_have_all(A);
+        p.peer_bitfield(B, &bf(6, &[0, 1, 2])).unwrap();
+        assert_eq!(starts(&mut p, A, 6), vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn inorder_continues_the_lowest_piece_in_progress() {
+        let mut p = picker(3, 4);
+        p.set_order(PieceOrder::InOrder);
+        p.peer_have_all(A);
+        p.peer_have_all(B);
+        assert_eq!(p.pick(A, 6, None).len(), 6, "piece 0 whole, half of 1");
+        let got = p.pick(B, 3, None);
+        assert_eq!(
+            got.iter().map(|b| b.index).collect::<Vec<_>>(),
+            vec![1, 1, 2]
+        );
+    }
+
+    #[test]
+    fn random_order_covers_everything_not_ascending() {
+        let mut p = picker(32, 1);
+        p.set_order(PieceOrder::Random);
+        p.peer_have_all(A);
+        let got = starts(&mut p, A, 32);
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..32).collect::<Vec<_>>());
+        assert_ne!(got, sorted);
+    }
+
+    #[test]
+    fn geom_starts_at_the_first_missing_piece_and_spreads_out() {
+        let mut p = picker(20, 1);
+        p.set_have(0).unwrap();
+        p.set_order(PieceOrder::Geom);
+        p.peer_have_all(A);
+        // Nothing in progress: each pick is the first missing piece after
+        // the offset, and what is in progress pushes the scan outwards.
+        let first = p.pick(A, 1, None);
+        assert_eq!(first[0].index, 1);
+        let got = starts(&mut p, A, 4);
+        assert_eq!(got, vec![2, 3, 4, 6], "aria2's windows skip piece 5");
+        // Every piece gets picked in the end.
+        assert_eq!(starts(&mut p, A, 20).len(), 14);
+    }
+
+    #[test]
+    fn prioritized_pieces_come_first_in_order() {
+        let mut p = picker(10, 1);
+        p.set_priority(vec![9, 0, 42]);
+        p.peer_have_all(A);
+        p.peer_bitfield(B, &bf(10, &[0, 9, 4])).unwrap();
+        // Rarest-first elsewhere, but 0 and 9 (availability 2) go before
+        // the rarer pieces (availability 1).
+        let mut first = starts(&mut p, A, 2);
+        first.sort_unstable();
+        assert_eq!(first, vec![0, 9]);
+        assert!(!starts(&mut p, A, 1).contains(&4), "4 is common now");
+        let mut q = picker(10, 1);
+        q.set_order(PieceOrder::InOrder);
+        q.set_priority(vec![9, 5]);
+        q.peer_have_all(A);
+        assert_eq!(starts(&mut q, A, 4), vec![5, 9, 0, 1]);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use arietta_bt::mse::CryptoLevel;
+use arietta_bt::piece_order::PieceOrder;
 use arietta_bt_net::CryptoPolicy;
 use arietta_http_client::{ClientConfig, HttpClient};
 use arietta_options::OptionSet;
@@ -42,8 +43,16 @@ pub struct TorrentConfig {
     pub extra_trackers: Vec<String>,
     /// `--bt-exclude-tracker` (`*` removes every tracker of the torrent).
     pub exclude_trackers: Vec<String>,
-    /// `--peer-id-prefix`.
+    /// `--peer-id-prefix`: the start of our 20-byte peer id.
     pub peer_id_prefix: String,
+    /// `--peer-agent`: our client name in the extension handshake (`v`).
+    pub peer_agent: std::sync::Arc<str>,
+    /// `--stream-piece-selector`: the order new pieces are started in.
+    pub piece_order: PieceOrder,
+    /// `--bt-prioritize-piece`: bytes at each file's head and tail whose
+    /// pieces go first (0: none).
+    pub prioritize_head: u64,
+    pub prioritize_tail: u64,
     /// `--bt-tracker-interval` (0: the tracker's interval).
     pub tracker_interval: Option<Duration>,
     /// `--bt-tracker-timeout`.
@@ -58,6 +67,15 @@ pub struct TorrentConfig {
     pub save_metadata: bool,
     /// `--bt-metadata-only`: stop once a magnet's metadata is fetched.
     pub metadata_only: bool,
+    /// `--bt-load-saved-metadata`: a magnet first looks for the
+    /// `dir/HASH.torrent` `--bt-save-metadata` writes.
+    pub load_saved_metadata: bool,
+    /// `--bt-remove-unselected-file`: delete the files `--select-file`
+    /// left out once the download is complete.
+    pub remove_unselected_file: bool,
+    /// `--bt-request-peer-speed-limit`, bytes/s: a leecher with enough
+    /// peers dials more only while slower than this.
+    pub request_peer_speed_limit: u64,
     /// `--bt-require-crypto`, `--bt-min-crypto-level`,
     /// `--bt-force-encryption` (= require + arc4): how handshakes go.
     pub crypto: CryptoPolicy,
@@ -138,6 +156,20 @@ impl TorrentConfig {
             crypto.require_crypto = true;
             crypto.min_level = CryptoLevel::Arc4;
         }
+        let selector = o.get_str("stream-piece-selector");
+        let piece_order = PieceOrder::from_option(selector).ok_or_else(|| {
+            TorrentError::BadOption(format!("bad --stream-piece-selector value {selector:?}"))
+        })?;
+        let prio = o.get_str("bt-prioritize-piece");
+        let (mut prioritize_head, mut prioritize_tail) = (0, 0);
+        for p in arietta_options::parse_prioritize_piece(prio).ok_or_else(|| {
+            TorrentError::BadOption(format!("bad --bt-prioritize-piece value {prio:?}"))
+        })? {
+            match p {
+                arietta_options::PiecePriority::Head(n) => prioritize_head = n,
+                arietta_options::PiecePriority::Tail(n) => prioritize_tail = n,
+            }
+        }
         let seed_time = o
             .get_opt_f64("seed-time")
             .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));
@@ -160,6 +192,10 @@ impl TorrentConfig {
             extra_trackers: csv(o.get_str("bt-tracker")),
             exclude_trackers: csv(o.get_str("bt-exclude-tracker")),
             peer_id_prefix: o.get_str("peer-id-prefix").to_owned(),
+            peer_agent: o.get_str("peer-agent").into(),
+            piece_order,
+            prioritize_head,
+            prioritize_tail,
             tracker_interval: secs(o.get_u64("bt-tracker-interval")),
             tracker_timeout: secs(o.get_u64("bt-tracker-timeout"))
                 .unwrap_or(Duration::from_secs(60)),
@@ -172,6 +208,9 @@ impl TorrentConfig {
                 .map(str::to_owned),
             save_metadata: o.get_bool("bt-save-metadata"),
             metadata_only: o.get_bool("bt-metadata-only"),
+            load_saved_metadata: o.get_bool("bt-load-saved-metadata"),
+            remove_unselected_file: o.get_bool("bt-remove-unselected-file"),
+            request_peer_speed_limit: o.get_size("bt-request-peer-speed-limit"),
             crypto,
             enable_pex: o.get_bool("enable-peer-exchange"),
             enable_lpd: o.get_bool("bt-enable-lpd"),
@@ -208,6 +247,30 @@ impl TorrentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_id_starts_with_the_prefix() {
+        let mut o = OptionSet::new();
+        o.set("peer-id-prefix", "-XY1234-").unwrap();
+        let id = TorrentConfig::from_options(&o).unwrap().peer_id();
+        assert_eq!(&id[..8], b"-XY1234-");
+        let long = "A".repeat(30);
+        o.set("peer-id-prefix", &long).unwrap();
+        let id = TorrentConfig::from_options(&o).unwrap().peer_id();
+        assert_eq!(&id[..], &long.as_bytes()[..20], "cut to 20 bytes");
+    }
+
+    #[test]
+    fn piece_selection_options() {
+        let mut o = OptionSet::new();
+        o.set("stream-piece-selector", "inorder").unwrap();
+        o.set("bt-prioritize-piece", "head=32K,tail").unwrap();
+        o.set("peer-agent", "me/1").unwrap();
+        let c = TorrentConfig::from_options(&o).unwrap();
+        assert_eq!(c.piece_order, PieceOrder::InOrder);
+        assert_eq!((c.prioritize_head, c.prioritize_tail), (32768, 1 << 20));
+        assert_eq!(&*c.peer_agent, "me/1");
+    }
 
     #[test]
     fn port_lists() {

@@ -47,6 +47,16 @@ impl PeerSink {
     }
 }
 
+/// `--bt-load-saved-metadata`: the `dir/HASH.torrent` a
+/// `--bt-save-metadata` run left for this magnet, when it is there and is
+/// the magnet's torrent (same info-hash); `None` sends us to the peers.
+fn saved_metadata(dir: &std::path::Path, magnet: &arietta_metainfo::Magnet) -> Option<Metainfo> {
+    let hash = magnet.info_hash_v1?;
+    let path = dir.join(format!("{}.torrent", hex::encode(hash)));
+    let meta = Metainfo::parse(&std::fs::read(path).ok()?).ok()?;
+    (meta.info_hash_v1 == Some(hash)).then_some(meta)
+}
+
 /// A torrent ready to run: parsed, laid out, options read.
 pub struct TorrentDownload {
     pub(crate) mailbox: (MailboxSender<ToTorrent>, Mailbox<ToTorrent>),
@@ -99,6 +109,12 @@ impl TorrentDownload {
         dht: Option<crate::DhtService>,
     ) -> Result<Self, TorrentError> {
         let magnet = arietta_metainfo::Magnet::parse(uri)?;
+        if cfg.load_saved_metadata {
+            if let Some(meta) = saved_metadata(&cfg.dir, &magnet) {
+                tracing::info!("Loaded the metadata saved for the magnet: no fetch needed");
+                return Self::from_metainfo(meta, cfg);
+            }
+        }
         let info =
             crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop, dht.as_ref())
                 .await?;

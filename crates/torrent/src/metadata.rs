@@ -82,7 +82,7 @@ pub async fn fetch_metadata(
             tried.push(addr);
             match with_timeout(
                 PEER_TIMEOUT,
-                from_peer(addr, info_hash, peer_id, &cfg.crypto),
+                from_peer(addr, info_hash, peer_id, &cfg.crypto, &cfg.peer_agent),
             )
             .await
             {
@@ -115,6 +115,7 @@ async fn from_peer(
     info_hash: [u8; 20],
     peer_id: [u8; 20],
     crypto: &arietta_bt_net::CryptoPolicy,
+    agent: &str,
 ) -> Result<Vec<u8>, String> {
     let hs = Handshake::new(info_hash, peer_id, false).encode();
     // As for data connections: MSE first, plain only when allowed.
@@ -126,7 +127,7 @@ async fn from_peer(
             b"m".to_vec(),
             OwnedValue::dict().insert(b"ut_metadata".to_vec(), i64::from(OUR_UT_METADATA)),
         )
-        .insert(b"v".to_vec(), "arietta");
+        .insert(b"v".to_vec(), agent);
     s.write_all(&ext_message(0, &hello, &[]))
         .await
         .map_err(|e| e.to_string())?;

@@ -481,6 +481,49 @@ fn select_file_and_index_out() {
     assert!(a_written <= PIECE, "unselected a.bin was downloaded");
 }
 
+/// `--bt-remove-unselected-file`: the files `--select-file` left out,
+/// partly written by the pieces they share with file 2, are gone at the
+/// end.
+#[test]
+fn remove_unselected_files_once_complete() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = tracked().aria2c_seeder();
+    sw.leech(&["--select-file=2", "--bt-remove-unselected-file"])
+        .expect_code(exit::OK);
+    let leech = sw.leech_dir().join("multi");
+    assert!(std::fs::read(leech.join("sub/b.bin")).unwrap() == sw.files[1].1);
+    assert!(!leech.join("a.bin").exists(), "a.bin was kept");
+    assert!(!leech.join("c.txt").exists(), "c.txt was kept");
+}
+
+/// A magnet with `--bt-load-saved-metadata` and the `HASH.torrent` a
+/// `--bt-save-metadata` run wrote needs no peer for its metadata: the
+/// saved torrent is the only place its info can come from here.
+#[test]
+fn load_saved_metadata_skips_the_fetch() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = tracked().aria2c_seeder();
+    let saved = sw.leech_dir().join(format!("{}.torrent", sw.torrent.hex()));
+    std::fs::create_dir_all(sw.leech_dir()).unwrap();
+    std::fs::copy(&sw.torrent_path, &saved).unwrap();
+    // No tracker in the magnet, no DHT: without the saved file there is
+    // nobody to ask for the metadata.
+    let magnet = format!("magnet:?xt=urn:btih:{}", sw.torrent.hex());
+    let out = wait_with_timeout(
+        sw.spawn_leech_of(
+            &[&magnet],
+            &["--bt-load-saved-metadata", "--bt-stop-timeout=20"],
+        ),
+        LEECH_LIMIT,
+    );
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+}
+
 /// No peer, no data: `--bt-stop-timeout` gives up with aria2's timeout code.
 #[test]
 fn stop_timeout_without_data() {

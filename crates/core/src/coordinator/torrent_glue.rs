@@ -37,8 +37,6 @@ pub(super) struct TorrentEntry {
     /// What a queued `aria2.addTorrent` already knew, shown until the
     /// actor runs.
     pub preview: Option<Arc<TorrentInfo>>,
-    /// `--bt-remove-unselected-file` was carried out.
-    pub unselected_removed: bool,
 }
 
 impl TorrentEntry {
@@ -52,7 +50,6 @@ impl TorrentEntry {
             meter: SpeedMeter::default(),
             up_meter: SpeedMeter::default(),
             preview: None,
-            unselected_removed: false,
         }
     }
 
@@ -256,55 +253,8 @@ impl Coordinator {
     }
 
     fn complete(&mut self, gid: Gid) {
-        if self.remove_unselected(gid) {
-            return;
-        }
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         self.finish_with(r);
-    }
-
-    /// `--bt-remove-unselected-file`: the files left out by
-    /// `--select-file` (which may hold bytes of pieces shared with
-    /// selected ones) are deleted when the download ends complete, before
-    /// its hook runs. Returns `true` when the removal was sent to the
-    /// blocking pool, which ends the torrent again when done.
-    fn remove_unselected(&mut self, gid: Gid) -> bool {
-        let Some(a) = self.active.get_mut(&gid) else {
-            return false;
-        };
-        let wanted = a.request.options.get_bool("bt-remove-unselected-file");
-        let DownloadKind::Torrent(t) = &mut a.kind else {
-            return false;
-        };
-        if !wanted || t.unselected_removed {
-            return false;
-        }
-        t.unselected_removed = true;
-        let unselected: Vec<PathBuf> = t
-            .run
-            .iter()
-            .flat_map(|r| &r.info.files)
-            .filter(|f| !f.selected)
-            .map(|f| f.path.clone())
-            .collect();
-        if unselected.is_empty() {
-            return false;
-        }
-        tracing::info!("GID#{gid} - Removing unselected files.");
-        let me = self.me.clone();
-        self.disk.run(move || {
-            for p in unselected {
-                match std::fs::remove_file(&p) {
-                    Ok(()) => tracing::info!("File {} removed.", p.display()),
-                    Err(e) => tracing::info!("File {} could not be removed: {e}", p.display()),
-                }
-            }
-            let _ = me.send(ToCoordinator::TorrentEnded {
-                gid,
-                result: Ok(()),
-            });
-        });
-        true
     }
 
     /// aria2 says "Download complete" when the last piece is verified,

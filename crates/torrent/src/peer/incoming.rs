@@ -14,16 +14,35 @@ use arietta_bt::piece_geometry::BlockRef;
 use arietta_bt::piece_picker::PeerKey;
 use arietta_runtime::MailboxSender;
 use glommio::channels::local_channel::LocalSender;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use super::files::Files;
 use super::local::Local;
-use super::{ban, Failure, OUR_UT_PEX};
+use super::serve_queue::ServeQueue;
+use super::{ban, fail, Failure, OUR_UT_PEX};
 use crate::have_set::HaveSet;
 use crate::layout::Layout;
 use crate::messages::ToTorrent;
 
 /// Largest block we serve; aria2 and libtorrent ask for 16 KiB.
 const MAX_SERVED_BLOCK: u32 = 128 * 1024;
+
+/// Addresses taken from one PEX message: libtorrent's `max_peer_entries`
+/// (100). A message may list more; the rest are ignored.
+pub(super) const MAX_PEX_ADDED: usize = 100;
+
+/// A peer's PEX messages closer together than this are ignored. BEP 11
+/// asks senders for at most one a minute; a little slack keeps an honest
+/// peer's timer jitter from costing it a message.
+/// Requests refused in a row (choked, a piece we lack, a full queue)
+/// before the connection is closed: twice the queue's cap, as libtorrent
+/// closes a peer that keeps asking while choked. Each refusal costs a
+/// queued reject, so a peer that asks and never reads cannot grow them
+/// without bound.
+pub(super) const MAX_REFUSED_REQUESTS: u32 = 2 * super::serve_queue::MAX_QUEUED_REQUESTS as u32;
+
+pub(super) const PEX_MIN_INTERVAL: Duration = Duration::from_secs(50);
 
 /// What one connection's message handling works with.
 pub(super) struct Inbound {
@@ -36,7 +55,17 @@ pub(super) struct Inbound {
     /// Frames for the writer.
     pub(super) out: Rc<LocalSender<Vec<u8>>>,
     /// Requests for the serving task.
-    pub(super) serve: LocalSender<BlockRef>,
+    pub(super) serve: Rc<ServeQueue>,
+    /// When the peer's last PEX message was taken.
+    pub(super) pex_gate: Cell<Option<Instant>>,
+    /// Requests refused since the last one queued.
+    pub(super) refused: Cell<u32>,
+}
+
+/// Whether a PEX message arriving `now` is taken, given when the last
+/// one was ([`PEX_MIN_INTERVAL`] apart).
+fn pex_due(last: Option<Instant>, now: Instant) -> bool {
+    last.is_none_or(|t| now.saturating_duration_since(t) >= PEX_MIN_INTERVAL)
 }
 
 /// Checks a request against the piece it names: a piece we know of, a
@@ -136,7 +165,7 @@ impl Inbound {
             Message::HaveNone => self.send(ToTorrent::HaveNone { key }),
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data),
             Message::Request(b) => self.on_request(b)?,
-            Message::Cancel(_) => {}
+            Message::Cancel(b) => self.serve.cancel(&b),
             Message::Reject(b) => {
                 if self.local.borrow_mut().requested.remove(&b) {
                     self.send(ToTorrent::Rejected { key, block: b });
@@ -202,21 +231,27 @@ impl Inbound {
     }
 
     /// Queues a valid request for the serving task; one we cannot serve
-    /// (choked, or a piece we lack) is rejected when the fast extension
-    /// allows, else ignored.
+    /// (choked, a piece we lack, or [`super::serve_queue::MAX_QUEUED_REQUESTS`]
+    /// already queued) is rejected when the fast extension allows, else
+    /// ignored.
     fn on_request(&self, b: BlockRef) -> Result<(), Failure> {
         check_request(&b, self.have.len(), |i| self.layout.piece_range(i).1).map_err(ban)?;
         let (choking, fast) = {
             let l = self.local.borrow();
             (l.am_choking, l.fast)
         };
-        if choking || !self.have.get(b.index) {
-            if fast {
-                self.reply(&Message::Reject(b));
-            }
+        if !choking && self.have.get(b.index) && self.serve.push(b) {
+            self.refused.set(0);
             return Ok(());
         }
-        let _ = self.serve.try_send(b);
+        let refused = self.refused.get() + 1;
+        self.refused.set(refused);
+        if refused > MAX_REFUSED_REQUESTS {
+            return Err(fail(format!("{refused} requests refused in a row")));
+        }
+        if fast {
+            self.reply(&Message::Reject(b));
+        }
         Ok(())
     }
 
@@ -224,9 +259,15 @@ impl Inbound {
         if !self.local.borrow().pex_enabled {
             return;
         }
+        let now = Instant::now();
+        if !pex_due(self.pex_gate.get(), now) {
+            return;
+        }
         // BEP 11 asks to ignore a bad PEX message, not to drop its sender.
         if let Ok(m) = PexMessage::decode(payload) {
-            let peers: Vec<SocketAddr> = m.added.iter().map(|p| p.addr).collect();
+            self.pex_gate.set(Some(now));
+            let peers: Vec<SocketAddr> =
+                m.added.iter().take(MAX_PEX_ADDED).map(|p| p.addr).collect();
             if !peers.is_empty() {
                 self.send(ToTorrent::Peers(peers));
             }
@@ -259,6 +300,14 @@ mod tests {
         let big = |_| 1 << 20;
         assert!(check_request(&b(0, 0, MAX_SERVED_BLOCK), 1, big).is_ok());
         assert!(check_request(&b(0, 0, MAX_SERVED_BLOCK + 1), 1, big).is_err());
+    }
+
+    #[test]
+    fn pex_is_taken_at_most_once_per_interval() {
+        let t = Instant::now();
+        assert!(pex_due(None, t));
+        assert!(!pex_due(Some(t), t + Duration::from_secs(10)));
+        assert!(pex_due(Some(t), t + PEX_MIN_INTERVAL));
     }
 
     #[test]

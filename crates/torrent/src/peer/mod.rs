@@ -12,6 +12,7 @@
 mod files;
 mod incoming;
 mod local;
+mod serve_queue;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -22,7 +23,6 @@ use std::time::Duration;
 use arietta_bencode::OwnedValue;
 use arietta_bt::bitfield::Bitfield;
 use arietta_bt::peer_wire::{Handshake, Message, MessageDecoder};
-use arietta_bt::piece_geometry::BlockRef;
 use arietta_bt::piece_picker::PeerKey;
 use arietta_bt_net::CryptoPolicy;
 use arietta_net::RateLimiter;
@@ -38,10 +38,15 @@ use crate::tracker::with_timeout;
 pub(crate) use files::Files;
 use incoming::Inbound;
 use local::{Local, Outgoing};
+use serve_queue::{ServeQueue, Unsent};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE: Duration = Duration::from_secs(100);
+/// A peer that sends nothing at all (not even a keep-alive) for this long
+/// is gone: aria2 sends a keep-alive every 120 s and libtorrent's
+/// `peer_timeout` is 120 s, so a live peer always beats it.
+const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Our id for `ut_pex` in the BEP 10 handshake (peers send PEX with it).
 pub(super) const OUR_UT_PEX: u8 = 1;
 
@@ -66,6 +71,11 @@ pub(crate) struct PeerSetup {
     pub listen_port: u16,
     /// `--bt-max-open-files`: the cap of this torrent's handles per core.
     pub max_open_files: usize,
+    /// `--peer-agent`: the client name in the extension handshake (`v`).
+    pub peer_agent: Arc<str>,
+    /// The process-wide count of incoming connections this one holds a
+    /// place in, given back when the connection ends.
+    pub incoming_slot: Option<crate::incoming_cap::IncomingSlot>,
 }
 
 /// How the connection came to be.
@@ -81,7 +91,7 @@ pub(super) struct Failure {
     ban: bool,
 }
 
-fn fail(reason: impl Into<String>) -> Failure {
+pub(super) fn fail(reason: impl Into<String>) -> Failure {
     Failure {
         reason: reason.into(),
         ban: false,
@@ -109,9 +119,17 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
             let _ = s.set_nodelay(true);
             // Tells MSE from a plain handshake by its first bytes; a plain
             // one is refused when crypto is required.
-            match arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto).await {
-                Ok(a) => drive(a.stream, setup, false).await,
-                Err(e) => Err(fail(format!("encryption handshake failed: {e}"))),
+            // A peer that never speaks gives its slot back after
+            // [`HANDSHAKE_TIMEOUT`], MSE or plain.
+            let accepted = with_timeout(
+                HANDSHAKE_TIMEOUT,
+                arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto),
+            )
+            .await;
+            match accepted {
+                Some(Ok(a)) => drive(a.stream, setup, false).await,
+                Some(Err(e)) => Err(fail(format!("encryption handshake failed: {e}"))),
+                None => Err(fail("handshake timed out")),
             }
         }
     };
@@ -171,7 +189,14 @@ async fn read_handshake<S: AsyncRead + Unpin>(
 /// handshake (when the peer speaks it) and our piece set, as HaveNone or
 /// HaveAll when the fast extension allows, else a bitfield (none when we
 /// have nothing).
-fn hello(extensions: bool, fast: bool, pex: bool, listen_port: u16, ours: &Bitfield) -> Vec<u8> {
+fn hello(
+    extensions: bool,
+    fast: bool,
+    pex: bool,
+    listen_port: u16,
+    agent: &str,
+    ours: &Bitfield,
+) -> Vec<u8> {
     let mut hello = Vec::new();
     if extensions {
         let mut m = OwnedValue::dict();
@@ -181,7 +206,7 @@ fn hello(extensions: bool, fast: bool, pex: bool, listen_port: u16, ours: &Bitfi
         let dict = OwnedValue::dict()
             .insert("m", m)
             .insert("p", i64::from(listen_port))
-            .insert("v", "arietta");
+            .insert("v", agent);
         Message::Extended {
             id: 0,
             payload: arietta_bencode::encode(&dict).into(),
@@ -223,6 +248,8 @@ where
         pex,
         listen_port,
         max_open_files,
+        peer_agent,
+        incoming_slot: _incoming_slot,
     } = setup;
     let mut stream = stream;
     if !handshake_sent {
@@ -253,6 +280,7 @@ where
         fast,
         pex,
         listen_port,
+        &peer_agent,
         &have.to_bitfield(),
     );
     if !hello.is_empty() {
@@ -264,17 +292,19 @@ where
     let (out_tx, out_rx) = local_channel::new_unbounded::<Vec<u8>>();
     let out_tx = Rc::new(out_tx);
     let (rd, wr) = futures_lite::io::split(stream);
-    let (serve_tx, serve_rx) = local_channel::new_unbounded::<BlockRef>();
+    let queue = Rc::new(ServeQueue::default());
+    let unsent = Rc::new(Unsent::default());
     let server = serve(
         key,
-        serve_rx,
+        queue.clone(),
+        unsent.clone(),
         files.clone(),
         layout.clone(),
         upload_limits,
         out_tx.clone(),
         to_torrent.clone(),
     );
-    let commands = commands(inbox, local.clone(), out_tx.clone());
+    let commands = commands(inbox, local.clone(), out_tx.clone(), queue.clone());
     let inbound = Inbound {
         key,
         local,
@@ -283,21 +313,28 @@ where
         files,
         to_torrent,
         out: out_tx,
-        serve: serve_tx,
+        serve: queue,
+        pex_gate: Default::default(),
+        refused: Default::default(),
     };
     let reader = read_messages(rd, dec, buf, inbound, download_limit);
     futures_lite::future::or(
         futures_lite::future::or(reader, commands),
-        futures_lite::future::or(write_frames(wr, out_rx), server),
+        futures_lite::future::or(write_frames(wr, out_rx, unsent), server),
     )
     .await
 }
 
 /// Serves queued requests: reads each piece once (requests come in piece
-/// order), takes the upload limits' tokens, and queues the block.
+/// order), takes the upload limits' tokens, and queues the block, waiting
+/// while the writer has [`serve_queue::MAX_UNSENT_BLOCK_BYTES`] unsent.
+/// A read error ends the connection without blaming the peer: the fault
+/// is our disk's, not a bad piece, so no strike and no ban.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     key: PeerKey,
-    requests: LocalReceiver<BlockRef>,
+    requests: Rc<ServeQueue>,
+    unsent: Rc<Unsent>,
     files: Rc<Files>,
     layout: Arc<Layout>,
     upload_limits: Vec<Arc<RateLimiter>>,
@@ -305,7 +342,11 @@ async fn serve(
     tx: MailboxSender<ToTorrent>,
 ) -> Result<(), Failure> {
     let mut cached: Option<(u32, Vec<u8>)> = None;
-    while let Some(b) = requests.recv().await {
+    loop {
+        unsent.room().await;
+        let Some(b) = requests.next().await else {
+            break;
+        };
         if cached.as_ref().is_none_or(|(i, _)| *i != b.index) {
             let (start, len) = layout.piece_range(b.index);
             let mut data = Vec::with_capacity(len as usize);
@@ -328,6 +369,7 @@ async fn serve(
             b.index, b.begin, b.length,
         ));
         msg.extend_from_slice(&data[at..at + b.length as usize]);
+        unsent.add(msg.len());
         if out.try_send(msg).is_err() {
             return Ok(());
         }
@@ -346,7 +388,9 @@ async fn serve(
 async fn write_frames<W: AsyncWrite + Unpin>(
     mut wr: W,
     out_rx: LocalReceiver<Vec<u8>>,
+    unsent: Rc<Unsent>,
 ) -> Result<(), Failure> {
+    let is_piece = |f: &[u8]| f.len() > 4 && f[4] == arietta_bt::peer_wire::id::PIECE;
     loop {
         let next = futures_lite::future::or(async { out_rx.recv().await.map(Some) }, async {
             glommio::timer::sleep(KEEPALIVE).await;
@@ -359,6 +403,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
             Some(Some(bytes)) => bytes,
             Some(None) => vec![0; 4],
         };
+        let mut pieces = if is_piece(&bytes) { bytes.len() } else { 0 };
         let mut closing = false;
         while bytes.len() < 512 * 1024 {
             match futures_lite::future::poll_once(out_rx.recv()).await {
@@ -366,13 +411,19 @@ async fn write_frames<W: AsyncWrite + Unpin>(
                     closing = true;
                     break;
                 }
-                Some(Some(more)) => bytes.extend_from_slice(&more),
+                Some(Some(more)) => {
+                    if is_piece(&more) {
+                        pieces += more.len();
+                    }
+                    bytes.extend_from_slice(&more)
+                }
                 _ => break,
             }
         }
         wr.write_all(&bytes).await.map_err(write_failed)?;
         // An RC4 stream holds the tail of a write until flushed.
         wr.flush().await.map_err(write_failed)?;
+        unsent.written(pieces);
         if closing {
             break;
         }
@@ -380,14 +431,32 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Turns the actor's commands into frames for the writer.
+/// Turns the actor's commands into frames for the writer. Choking the
+/// peer voids its queued requests (BEP 3), each rejected when the fast
+/// extension is on (BEP 6).
 async fn commands(
     inbox: Mailbox<ToPeer>,
     local: Rc<RefCell<Local>>,
     out: Rc<LocalSender<Vec<u8>>>,
+    queue: Rc<ServeQueue>,
 ) -> Result<(), Failure> {
     while let Some(cmd) = inbox.recv().await {
+        let was_choking = local.borrow().am_choking;
         let outgoing = local.borrow_mut().command(cmd);
+        let (choking, fast) = {
+            let l = local.borrow();
+            (l.am_choking, l.fast)
+        };
+        if choking && !was_choking {
+            let voided = queue.take_all();
+            if fast && !voided.is_empty() {
+                let mut rejects = Vec::new();
+                for b in voided {
+                    Message::Reject(b).encode_into(&mut rejects);
+                }
+                let _ = out.try_send(rejects);
+            }
+        }
         match outgoing {
             Outgoing::Bytes(bytes) => {
                 if !bytes.is_empty() && out.try_send(bytes).is_err() {
@@ -395,6 +464,7 @@ async fn commands(
                 }
             }
             Outgoing::Close => {
+                queue.close();
                 // An empty frame tells the writer to flush what is queued
                 // (the last blocks a leecher waits for) and end the
                 // connection.
@@ -419,9 +489,9 @@ async fn read_messages<R: AsyncRead + Unpin>(
         while let Some(m) = dec.next() {
             inbound.handle(m.map_err(|e| ban(e.to_string()))?)?;
         }
-        let n = rd
-            .read(&mut buf)
+        let n = with_timeout(PEER_IDLE_TIMEOUT, rd.read(&mut buf))
             .await
+            .ok_or_else(|| fail("the peer sent nothing for 120 s"))?
             .map_err(|e| fail(format!("read failed: {e}")))?;
         if n == 0 {
             return Err(fail("the peer closed the connection"));
@@ -443,25 +513,26 @@ mod tests {
     #[test]
     fn hello_announces_extensions_and_the_shortest_piece_set() {
         let mut none = Bitfield::new(10);
-        let empty_plain = hello(false, false, false, 6881, &none);
+        let empty_plain = hello(false, false, false, 6881, "a", &none);
         assert!(empty_plain.is_empty(), "nothing to say without fast");
         assert_eq!(
-            hello(false, true, false, 6881, &none),
+            hello(false, true, false, 6881, "a", &none),
             Message::HaveNone.to_vec()
         );
         none.set(3, true);
-        let some = hello(false, true, false, 6881, &none);
+        let some = hello(false, true, false, 6881, "a", &none);
         assert_eq!(some[4], 5, "a bitfield");
         let mut all = Bitfield::new(2);
         all.set(0, true);
         all.set(1, true);
         assert_eq!(
-            hello(false, true, false, 6881, &all),
+            hello(false, true, false, 6881, "a", &all),
             Message::HaveAll.to_vec()
         );
-        let ext = hello(true, false, true, 6881, &Bitfield::new(2));
+        let ext = hello(true, false, true, 6881, "aria2/1.37.0", &Bitfield::new(2));
         assert_eq!((ext[4], ext[5]), (20, 0), "the extension handshake");
         let text = String::from_utf8_lossy(&ext);
         assert!(text.contains("ut_pex") && text.contains("1:pi6881e"));
+        assert!(text.contains("1:v12:aria2/1.37.0"), "--peer-agent is the v");
     }
 }

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 const RECONNECT_AFTER: Duration = Duration::from_secs(10);
 /// A peer that contributed to this many failed pieces is banned.
 const MAX_STRIKES: u32 = 2;
+/// Addresses kept at most, however many trackers, DHT and PEX offer:
+/// aria2's `MAX_PEER_LIST_SIZE` (512). When full, addresses already tried
+/// and waiting for their retry make room for new ones; when none wait,
+/// new addresses are dropped.
+pub(super) const MAX_CANDIDATES: usize = 512;
 
 #[derive(Debug, Default)]
 pub(super) struct Candidates {
@@ -23,15 +28,28 @@ pub(super) struct Candidates {
 
 impl Candidates {
     /// Adds `peers` not yet known, skipping banned ones and ourselves
-    /// (our `port` on a loopback or unspecified address).
+    /// (our `port` on a loopback or unspecified address), up to
+    /// [`MAX_CANDIDATES`].
     pub(super) fn offer(&mut self, peers: Vec<SocketAddr>, our_port: u16, now: Instant) {
         for a in peers {
             let ours = a.port() == our_port && (a.ip().is_loopback() || a.ip().is_unspecified());
-            if ours || self.banned.contains(&a) {
+            if ours || self.banned.contains(&a) || self.next_try.contains_key(&a) {
                 continue;
             }
-            self.next_try.entry(a).or_insert(now);
+            if self.next_try.len() >= MAX_CANDIDATES {
+                self.next_try.retain(|_, t| *t <= now);
+                if self.next_try.len() >= MAX_CANDIDATES {
+                    continue;
+                }
+            }
+            self.next_try.insert(a, now);
         }
+    }
+
+    /// Addresses known now.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.next_try.len()
     }
 
     /// Up to `room` addresses due at `now` that are not `connected`, in
@@ -124,6 +142,26 @@ mod tests {
         // Offering a known address again does not make it due sooner.
         c.offer(vec![a("10.0.0.3:1")], 6881, later);
         assert!(c.take_due(later, &HashSet::new(), 5).is_empty());
+    }
+
+    #[test]
+    fn the_set_is_capped_and_tried_addresses_make_room() {
+        let now = Instant::now();
+        let mut c = Candidates::default();
+        let many: Vec<SocketAddr> = (0..100_000u32)
+            .map(|i| SocketAddr::from((i.to_be_bytes(), 6881)))
+            .collect();
+        c.offer(many, 6881, now);
+        assert_eq!(c.len(), MAX_CANDIDATES);
+        c.offer(vec![a("10.9.9.9:1")], 6881, now);
+        assert_eq!(c.len(), MAX_CANDIDATES, "full: new ones wait");
+        let tried = c.take_due(now, &HashSet::new(), 10);
+        assert_eq!(tried.len(), 10);
+        c.offer(vec![a("10.9.9.9:1")], 6881, now);
+        assert_eq!(c.len(), MAX_CANDIDATES - 9, "the tried ten made room");
+        assert!(c
+            .take_due(now, &HashSet::new(), usize::MAX)
+            .contains(&a("10.9.9.9:1")));
     }
 
     #[test]

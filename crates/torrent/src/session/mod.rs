@@ -8,7 +8,8 @@
 //! (interest and block request pipelining), [`pieces`] (hash checks and
 //! completion), [`control`] (control-file saves), [`announce`] (the
 //! tracker schedule), [`choking`] (upload slots and PEX), [`seeding`]
-//! (when to stop), [`listener`] (incoming connections) and [`lpd`]
+//! (when to stop), [`unselected`] (`--bt-remove-unselected-file`),
+//! [`listener`] (incoming connections) and [`lpd`]
 //! (BEP 14). Where a decision is a pure function of state and time it sits
 //! in a plain struct or function there, tested without sockets.
 
@@ -22,6 +23,7 @@ mod peers;
 mod pieces;
 mod requests;
 mod seeding;
+mod unselected;
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -121,6 +123,22 @@ fn picker_for(
     picker
         .set_wanted(wanted)
         .map_err(|e| TorrentError::BadOption(e.to_string()))?;
+    let cfg = &dl.cfg;
+    picker.set_order(cfg.piece_order);
+    if cfg.prioritize_head > 0 || cfg.prioritize_tail > 0 {
+        let files = dl
+            .layout
+            .files
+            .iter()
+            .filter(|f| f.selected && !f.padding)
+            .map(|f| (f.offset, f.length));
+        picker.set_priority(arietta_bt::piece_order::edge_pieces(
+            files,
+            dl.layout.piece_length,
+            cfg.prioritize_head,
+            cfg.prioritize_tail,
+        ));
+    }
     for (i, h) in initial.iter().enumerate() {
         if *h {
             let _ = picker.set_have(i as u32);
@@ -287,6 +305,12 @@ impl Session {
         self.close_all_peers().await;
         self.update_stats();
         self.settle_control_file(result.is_ok()).await;
+        if self.dl.cfg.remove_unselected_file && self.is_complete() && self.fatal.is_none() {
+            let layout = self.dl.layout.clone();
+            let _ = glommio::executor()
+                .spawn_blocking(move || unselected::remove_unselected_files(&layout))
+                .await;
+        }
         self.announce_stopped().await;
         result
     }
@@ -307,6 +331,7 @@ impl Session {
                 Some(Some(ToTorrent::Closed { key, .. })) => {
                     self.peers.remove(&key);
                 }
+                Some(Some(ToTorrent::Incoming(s, _))) => crate::incoming_cap::refuse(s),
                 Some(Some(_)) => {}
                 _ => break,
             }

@@ -16,6 +16,23 @@ use crate::messages::ToPeer;
 use crate::peer::{run_peer, PeerSetup, PeerSource};
 use crate::stats::PeerSummary;
 
+/// aria2's `minPeers_` (40): below this many peers a leecher dials
+/// whatever its speed.
+const MIN_PEERS: usize = 40;
+
+/// Whether a leecher with `peers` connections downloading at `speed`
+/// dials more, as aria2's `ActivePeerConnectionCommand` decides: while
+/// under [`MIN_PEERS`], or slower than `--bt-request-peer-speed-limit`
+/// (cut to `--max-download-limit` when that is lower, since a capped
+/// download can never be faster). 0 for either limit means none.
+fn wants_more_peers(peers: usize, speed: u64, request_limit: u64, download_limit: u64) -> bool {
+    let threshold = match download_limit {
+        0 => request_limit,
+        cap => request_limit.min(cap),
+    };
+    peers < MIN_PEERS || speed < threshold
+}
+
 pub(super) struct PeerEntry {
     pub(super) tx: MailboxSender<ToPeer>,
     pub(super) addr: SocketAddr,
@@ -88,6 +105,16 @@ impl Session {
             // Seeding: leechers come to us.
             return;
         }
+        let speed: u64 = self.peers.values().map(|p| p.down_speed).sum();
+        let cfg = &self.dl.cfg;
+        if !wants_more_peers(
+            self.peers.len(),
+            speed,
+            cfg.request_peer_speed_limit,
+            cfg.max_download_limit,
+        ) {
+            return;
+        }
         let connected: HashSet<SocketAddr> = self.peers.values().map(|p| p.addr).collect();
         let room = self.max_peers().saturating_sub(self.peers.len());
         for a in self.candidates.take_due(Instant::now(), &connected, room) {
@@ -119,16 +146,33 @@ impl Session {
         }
     }
 
+    /// An accepted connection gets a peer slot when the peer is not
+    /// banned, the torrent has fewer than `--bt-max-peers` and the process
+    /// fewer than [`crate::MAX_INCOMING_PER_PROCESS`] incoming
+    /// connections; else it is closed at once.
     pub(super) fn on_incoming(&mut self, s: glommio::net::AcceptedTcpStream, addr: SocketAddr) {
-        if self.candidates.is_banned(&addr) || self.peers.len() >= self.max_peers() {
+        let slot = (!self.candidates.is_banned(&addr) && self.peers.len() < self.max_peers())
+            .then(crate::IncomingSlot::try_acquire)
+            .flatten();
+        let Some(slot) = slot else {
             tracing::debug!(peer = %addr, "Refusing an incoming connection");
+            crate::incoming_cap::refuse(s);
             return;
-        }
-        self.start_peer(PeerSource::Incoming(s), addr);
+        };
+        self.start_peer_with(PeerSource::Incoming(s), addr, Some(slot));
     }
 
     /// Gives the connection a slot and runs its task on the next core.
     fn start_peer(&mut self, source: PeerSource, addr: SocketAddr) {
+        self.start_peer_with(source, addr, None);
+    }
+
+    fn start_peer_with(
+        &mut self,
+        source: PeerSource,
+        addr: SocketAddr,
+        incoming_slot: Option<crate::IncomingSlot>,
+    ) {
         let key = PeerKey(self.next_key);
         self.next_key += 1;
         let (tx, inbox) = mailbox();
@@ -146,6 +190,8 @@ impl Session {
             pex: self.discovery.pex,
             listen_port: self.port,
             max_open_files: self.dl.cfg.max_open_files,
+            peer_agent: self.dl.cfg.peer_agent.clone(),
+            incoming_slot,
         };
         let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
         self.peers
@@ -239,5 +285,19 @@ impl Session {
         if let Ok(mut l) = self.dl.stats.peer_list.lock() {
             *l = list;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dials_more_while_few_or_slow() {
+        assert!(wants_more_peers(39, u64::MAX, 50_000, 0), "few");
+        assert!(wants_more_peers(45, 10_000, 50_000, 0), "slow");
+        assert!(!wants_more_peers(45, 60_000, 50_000, 0), "fast enough");
+        assert!(!wants_more_peers(45, 20_000, 50_000, 20_000), "at its cap");
+        assert!(!wants_more_peers(45, 0, 0, 0), "no threshold");
     }
 }

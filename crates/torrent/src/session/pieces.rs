@@ -42,6 +42,8 @@ impl Session {
     }
 
     fn on_piece_passed(&mut self, index: u32) {
+        // aria2's line (at its level), which also shows the piece order.
+        tracing::info!("we got new piece. index={index}");
         let _ = self.picker.piece_passed(index);
         self.have.set(index);
         self.dirty = true;
