@@ -22,6 +22,7 @@ mod error;
 mod hashing;
 mod have_set;
 mod layout;
+mod listener;
 mod messages;
 mod metadata;
 mod open_files;

@@ -119,7 +119,7 @@ impl Session {
         }
     }
 
-    pub(super) fn on_incoming(&mut self, s: glommio::net::AcceptedTcpStream, addr: SocketAddr) {
+    pub(super) fn on_incoming(&mut self, s: crate::listener::IncomingPeer, addr: SocketAddr) {
         if self.candidates.is_banned(&addr) || self.peers.len() >= self.max_peers() {
             tracing::debug!(peer = %addr, "Refusing an incoming connection");
             return;
