@@ -22,6 +22,7 @@ mod bittorrent;
 mod bittorrent_crypto;
 mod bittorrent_dht;
 mod bittorrent_discovery;
+mod bittorrent_one_port;
 mod bittorrent_open_files;
 mod cli_options;
 mod cookie_db;
