@@ -14,6 +14,11 @@
 //!   [`Accepted`] value says which torrent the peer wants; its stream yields
 //!   the peer's BitTorrent handshake first (carried in MSE's IA, or read in
 //!   the clear), so the peer task parses it the same way in every case.
+//! * **Shared listener** — [`accept_shared`] serves every torrent of the
+//!   process on one port, each with its own crypto level, and always says
+//!   which torrent the peer wants (reading a plain handshake up to its
+//!   info-hash); [`MseStream::into_parts`] and [`MseStream::from_parts`]
+//!   carry the stream to the core that runs the peer.
 //!
 //! [`MseStream`] implements `AsyncRead + AsyncWrite`, RC4-encrypting and
 //! decrypting when arc4 was negotiated and passing bytes straight through
