@@ -14,6 +14,11 @@
 //!   [`Accepted`] value says which torrent the peer wants; its stream yields
 //!   the peer's BitTorrent handshake first (carried in MSE's IA, or read in
 //!   the clear), so the peer task parses it the same way in every case.
+//! * **Shared listener** — [`accept_shared`] serves every torrent of the
+//!   process on one port, each with its own crypto level, and always says
+//!   which torrent the peer wants (reading a plain handshake up to its
+//!   info-hash); [`MseStream::into_parts`] and [`MseStream::from_parts`]
+//!   carry the stream to the core that runs the peer.
 //!
 //! [`MseStream`] implements `AsyncRead + AsyncWrite`, RC4-encrypting and
 //! decrypting when arc4 was negotiated and passing bytes straight through
@@ -128,7 +133,13 @@ impl<S> MseStream<S> {
     /// Wraps a stream that speaks plain BitTorrent (no MSE at all), so the
     /// engine can hold one stream type for every peer.
     pub fn plaintext(inner: S) -> Self {
-        MseStream::new(inner, PayloadCipher::Plain, CryptoMethod::Plain, Vec::new())
+        MseStream::plaintext_with(inner, Vec::new())
+    }
+
+    /// A plain stream whose first reads return `read` (bytes taken off the
+    /// socket to find out what the peer speaks).
+    fn plaintext_with(inner: S, read: Vec<u8>) -> Self {
+        MseStream::new(inner, PayloadCipher::Plain, CryptoMethod::Plain, read)
     }
 
     /// What protects the payload: RC4, or nothing (after an obfuscated or
@@ -144,6 +155,57 @@ impl<S> MseStream<S> {
 
     fn buffered(&self) -> &[u8] {
         &self.read_prefix[self.read_pos..]
+    }
+}
+
+/// Everything an [`MseStream`] holds besides its socket: the cipher state,
+/// bytes already read and decrypted, bytes encrypted but not yet sent.
+///
+/// It is `Send` where a glommio socket is not: a connection whose handshake
+/// ran on one core travels to another as its file descriptor plus this, and
+/// [`MseStream::from_parts`] rebuilds it there around a new socket handle.
+#[derive(Debug)]
+pub struct StreamState {
+    cipher: PayloadCipher,
+    method: CryptoMethod,
+    read_prefix: Vec<u8>,
+    write_pending: Vec<u8>,
+}
+
+impl StreamState {
+    /// What protects the payload.
+    pub fn method(&self) -> CryptoMethod {
+        self.method
+    }
+
+    /// Bytes already read (and decrypted) that the next read returns.
+    pub fn buffered(&self) -> &[u8] {
+        &self.read_prefix
+    }
+}
+
+impl<S> MseStream<S> {
+    /// Splits the stream into its socket and the state to rebuild it with.
+    pub fn into_parts(self) -> (S, StreamState) {
+        let mut read_prefix = self.read_prefix;
+        read_prefix.drain(..self.read_pos);
+        let mut write_pending = self.write_pending;
+        write_pending.drain(..self.write_pos);
+        let state = StreamState {
+            cipher: self.cipher,
+            method: self.method,
+            read_prefix,
+            write_pending,
+        };
+        (self.inner, state)
+    }
+
+    /// The stream again, over `inner` (the same connection as the socket
+    /// [`MseStream::into_parts`] gave back, possibly another handle to it).
+    pub fn from_parts(inner: S, state: StreamState) -> Self {
+        let mut s = MseStream::new(inner, state.cipher, state.method, state.read_prefix);
+        s.write_pending = state.write_pending;
+        s
     }
 }
 
@@ -366,6 +428,75 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             method,
             legacy: legacy_plaintext,
             initial_payload_len,
+        })
+    })
+    .await
+}
+
+/// An incoming connection on a listener shared by many torrents, after
+/// [`accept_shared`]: the torrent it wants is known in every case.
+#[derive(Debug)]
+pub struct Routed<S> {
+    /// Reading it yields the peer's BitTorrent handshake first.
+    pub stream: MseStream<S>,
+    /// The torrent the peer asked for: proved through HASH('req2', SKEY)
+    /// under MSE, or read from the plain handshake.
+    pub info_hash: [u8; 20],
+    /// What protects the payload.
+    pub method: CryptoMethod,
+    /// The peer skipped MSE and spoke plain BitTorrent.
+    pub legacy: bool,
+}
+
+/// Bytes of a plain handshake up to the end of its info-hash: pstrlen,
+/// "BitTorrent protocol", eight reserved bytes, the hash.
+const PLAIN_HASH_END: usize = 1 + 19 + 8 + 20;
+
+/// The receiver side for one listener serving every torrent of the
+/// process, each with its own `--bt-min-crypto-level`. A plain handshake is
+/// always let through here (read up to its info-hash) and MSE is answered
+/// for any listed torrent: whether the torrent admits a plain peer
+/// (`--bt-require-crypto`) is for the caller to decide once it knows which
+/// torrent that is.
+pub async fn accept_shared<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    torrents: Vec<([u8; 20], CryptoLevel)>,
+    timeout: Duration,
+) -> Result<Routed<S>> {
+    with_timeout(timeout, async move {
+        let mut machine = Receiver::for_torrents(torrents, true, &mut rand::thread_rng());
+        let established = exchange(&mut stream, |b| machine.feed(b)).await?;
+        let Established {
+            method,
+            cipher,
+            info_hash,
+            initial_payload,
+            remaining,
+            legacy_plaintext,
+        } = *established;
+        if legacy_plaintext {
+            let mut head = remaining;
+            let mut buf = [0u8; 512];
+            while head.len() < PLAIN_HASH_END {
+                let n = read_some(&mut stream, &mut buf).await?;
+                head.extend_from_slice(&buf[..n]);
+            }
+            let mut info_hash = [0u8; 20];
+            info_hash.copy_from_slice(&head[PLAIN_HASH_END - 20..PLAIN_HASH_END]);
+            return Ok(Routed {
+                stream: MseStream::plaintext_with(stream, head),
+                info_hash,
+                method,
+                legacy: true,
+            });
+        }
+        let mut prefix = initial_payload;
+        prefix.extend_from_slice(&remaining);
+        Ok(Routed {
+            stream: MseStream::new(stream, cipher, method, prefix),
+            info_hash,
+            method,
+            legacy: false,
         })
     })
     .await

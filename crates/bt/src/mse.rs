@@ -489,7 +489,9 @@ enum RecvState {
 /// The accepting side (B).
 pub struct Receiver {
     key: DhKey,
-    info_hashes: Vec<[u8; 20]>,
+    /// The torrents served, each with its own `--bt-min-crypto-level`.
+    torrents: Vec<([u8; 20], CryptoLevel)>,
+    /// The level of the torrent the initiator asked for, once known.
     level: CryptoLevel,
     allow_legacy: bool,
     buf: Vec<u8>,
@@ -516,12 +518,26 @@ impl Receiver {
         allow_legacy: bool,
         rng: &mut (impl RngCore + ?Sized),
     ) -> Self {
+        let torrents = info_hashes.into_iter().map(|h| (h, level)).collect();
+        Receiver::for_torrents(torrents, allow_legacy, rng)
+    }
+
+    /// Like [`Receiver::new`] for a listener shared by torrents with
+    /// different `--bt-min-crypto-level`s: the method is chosen with the
+    /// level of the torrent the initiator proves it wants (HASH('req2',
+    /// SKEY)), which is only known midway through the handshake.
+    pub fn for_torrents(
+        torrents: Vec<([u8; 20], CryptoLevel)>,
+        allow_legacy: bool,
+        rng: &mut (impl RngCore + ?Sized),
+    ) -> Self {
+        let level = CryptoLevel::Plain;
         let key = DhKey::generate(rng);
         let mut pad_b = Vec::new();
         padding(rng, &mut pad_b);
         Receiver {
             key,
-            info_hashes,
+            torrents,
             level,
             allow_legacy,
             buf: Vec::new(),
@@ -597,13 +613,14 @@ impl Receiver {
                     };
                     let req3 = sha1(&[b"req3", &self.s]);
                     let wanted: Vec<u8> = x.iter().zip(req3).map(|(a, b)| a ^ b).collect();
-                    let skey = self
-                        .info_hashes
+                    let (skey, level) = self
+                        .torrents
                         .iter()
-                        .find(|ih| sha1(&[b"req2", &ih[..]])[..] == wanted[..])
+                        .find(|(ih, _)| sha1(&[b"req2", &ih[..]])[..] == wanted[..])
                         .copied()
                         .ok_or(Error::Mse("initiator asked for a torrent we do not serve"))?;
                     self.info_hash = skey;
+                    self.level = level;
                     self.decrypt = Some(Rc4Stream::new(sha1(&[b"keyA", &self.s, &skey])));
                     self.encrypt = Some(Rc4Stream::new(sha1(&[b"keyB", &self.s, &skey])));
                     self.state = RecvState::WaitProvide;

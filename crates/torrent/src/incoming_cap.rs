@@ -38,16 +38,6 @@ impl IncomingSlot {
     }
 }
 
-/// Closes a connection we will not take. glommio's `AcceptedTcpStream`
-/// has no `Drop`: dropped as it is, its descriptor stays open for the
-/// life of the process (and the peer sees a connection that never
-/// answers), so a crowd of refused connections would exhaust the
-/// descriptor table. Binding it to this executor gives a `TcpStream`,
-/// whose drop closes it.
-pub fn refuse(s: glommio::net::AcceptedTcpStream) {
-    drop(s.bind_to_executor());
-}
-
 impl Drop for IncomingSlot {
     fn drop(&mut self) {
         INCOMING.fetch_sub(1, Ordering::AcqRel);

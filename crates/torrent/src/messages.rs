@@ -64,8 +64,9 @@ pub(crate) enum ToTorrent {
     DiskFailed {
         reason: String,
     },
-    /// A peer connected to our listening port.
-    Incoming(glommio::net::AcceptedTcpStream, SocketAddr),
+    /// A peer connected to the shared listening port asking for this
+    /// torrent; its handshake has begun on the listener's core.
+    Incoming(crate::listener::IncomingPeer, SocketAddr),
     /// An announce finished.
     Announced(Result<AnnounceReply, String>),
     /// A piece's hash check finished.

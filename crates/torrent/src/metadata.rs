@@ -57,7 +57,11 @@ pub async fn fetch_metadata(
             let p = AnnounceParams {
                 info_hash,
                 peer_id,
-                port: cfg.listen_ports.first().copied().unwrap_or(6881),
+                // The shared listener's port once a torrent has bound it.
+                port: crate::listener::Registry::global()
+                    .port()
+                    .or(cfg.listen_ports.first().copied())
+                    .unwrap_or(6881),
                 uploaded: 0,
                 downloaded: 0,
                 left: 1,

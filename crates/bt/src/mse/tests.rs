@@ -196,3 +196,40 @@ fn dh_agrees() {
     let b = DhKey::generate(&mut rng);
     assert_eq!(a.shared(&b.public).unwrap(), b.shared(&a.public).unwrap());
 }
+
+/// Runs an initiator for `ih` offering both methods against `b`, whole
+/// messages at a time; the method B chose.
+fn method_chosen(ih: [u8; 20], mut b: Receiver, rng: &mut StdRng) -> Result<CryptoMethod> {
+    let (mut a, first) = Initiator::new(ih, CryptoLevel::Plain, b"ia".to_vec(), rng)?;
+    let mut to_b = first;
+    for _ in 0..10 {
+        let p = b.feed(&std::mem::take(&mut to_b))?;
+        if let Some(e) = p.established {
+            return Ok(e.method);
+        }
+        let q = a.feed(&p.output)?;
+        to_b = q.output;
+    }
+    Err(Error::Mse("no agreement"))
+}
+
+#[test]
+fn a_shared_receiver_chooses_with_the_asked_torrents_level() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let torrents = vec![([1; 20], CryptoLevel::Plain), ([2; 20], CryptoLevel::Arc4)];
+    let b = Receiver::for_torrents(torrents.clone(), true, &mut rng);
+    assert_eq!(
+        method_chosen([1; 20], b, &mut rng).unwrap(),
+        CryptoMethod::Plain
+    );
+    let b = Receiver::for_torrents(torrents.clone(), true, &mut rng);
+    assert_eq!(
+        method_chosen([2; 20], b, &mut rng).unwrap(),
+        CryptoMethod::Rc4
+    );
+    let b = Receiver::for_torrents(torrents, true, &mut rng);
+    assert!(
+        method_chosen([3; 20], b, &mut rng).is_err(),
+        "unknown torrent"
+    );
+}

@@ -81,7 +81,8 @@ pub(crate) struct PeerSetup {
 /// How the connection came to be.
 pub(crate) enum PeerSource {
     Outgoing(SocketAddr),
-    Incoming(glommio::net::AcceptedTcpStream),
+    /// Routed by the shared listener, its handshake begun there.
+    Incoming(crate::listener::IncomingPeer),
     /// A BEP 19 web seed: the URL of each file, in stream order.
     WebSeed(Arc<Vec<url::Url>>, arietta_http_client::HttpClient),
 }
@@ -114,23 +115,12 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
             return crate::web_seed::run_web_seed(urls, http, setup).await
         }
         PeerSource::Outgoing(addr) => outgoing(addr, setup).await,
-        PeerSource::Incoming(s) => {
-            let s = s.bind_to_executor();
-            let _ = s.set_nodelay(true);
-            // Tells MSE from a plain handshake by its first bytes; a plain
-            // one is refused when crypto is required.
-            // A peer that never speaks gives its slot back after
-            // [`HANDSHAKE_TIMEOUT`], MSE or plain.
-            let accepted = with_timeout(
-                HANDSHAKE_TIMEOUT,
-                arietta_bt_net::accept(s, vec![setup.info_hash], &setup.crypto),
-            )
-            .await;
-            match accepted {
-                Some(Ok(a)) => drive(a.stream, setup, false).await,
-                Some(Err(e)) => Err(fail(format!("encryption handshake failed: {e}"))),
-                None => Err(fail("handshake timed out")),
-            }
+        PeerSource::Incoming(peer) => {
+            // The listener checked the torrent's crypto policy; answer
+            // with the hash the peer asked for (v1, or a hybrid's v2).
+            let mut setup = setup;
+            setup.info_hash = peer.info_hash();
+            drive(peer.into_stream(), setup, false).await
         }
     };
     let (reason, ban) = match result {

@@ -8,16 +8,16 @@
 //! (interest and block request pipelining), [`pieces`] (hash checks and
 //! completion), [`control`] (control-file saves), [`announce`] (the
 //! tracker schedule), [`choking`] (upload slots and PEX), [`seeding`]
-//! (when to stop), [`unselected`] (`--bt-remove-unselected-file`),
-//! [`listener`] (incoming connections) and [`lpd`]
-//! (BEP 14). Where a decision is a pure function of state and time it sits
+//! (when to stop), [`unselected`] (`--bt-remove-unselected-file`) and
+//! [`lpd`] (BEP 14). Incoming connections reach it through the process's
+//! shared listener ([`crate::listener`]). Where a decision is a pure
+//! function of state and time it sits
 //! in a plain struct or function there, tested without sockets.
 
 mod announce;
 mod candidates;
 mod choking;
 mod control;
-mod listener;
 mod lpd;
 mod peers;
 mod pieces;
@@ -41,6 +41,7 @@ use arietta_runtime::{mailbox, Mailbox, MailboxSender};
 use crate::discovery::Discovery;
 use crate::download::{PeerSink, TorrentDownload};
 use crate::have_set::HaveSet;
+use crate::listener::{Registration, Registry};
 use crate::messages::{ToPeer, ToTorrent};
 use crate::spawner::CoreSpawner;
 use crate::tracker::with_timeout;
@@ -69,7 +70,9 @@ pub(crate) struct Session {
     have: Arc<HaveSet>,
     peer_id: [u8; 20],
     port: u16,
-    listener: Option<Rc<glommio::net::TcpListener>>,
+    /// Our place on the process's shared listener; dropped (no more
+    /// incoming peers) when the run ends.
+    registration: Option<Registration>,
     peers: HashMap<PeerKey, PeerEntry>,
     next_key: u64,
     next_core: usize,
@@ -148,6 +151,20 @@ fn picker_for(
     Ok(picker)
 }
 
+/// The hashes peers may ask for this torrent by: the swarm's, and for a
+/// hybrid torrent also the v2 hash cut to 20 bytes (BEP 52 peers).
+fn served_hashes(dl: &TorrentDownload) -> Vec<[u8; 20]> {
+    let mut hashes = vec![dl.info_hash];
+    if let Some(v2) = dl.meta.info_hash_v2 {
+        let mut short = [0u8; 20];
+        short.copy_from_slice(&v2[..20]);
+        if short != dl.info_hash {
+            hashes.push(short);
+        }
+    }
+    hashes
+}
+
 impl Session {
     pub(crate) fn new(
         mut dl: TorrentDownload,
@@ -158,10 +175,16 @@ impl Session {
         let have = Arc::new(HaveSet::new(dl.meta.piece_count as u32));
         let picker = picker_for(&dl, &initial, &have)?;
         let _ = dl.stats.have.set(have.clone());
-        let (listener, port) = listener::bind(&dl.cfg.listen_ports)?;
-        dl.stats.port.store(usize::from(port), Ordering::Relaxed);
         let tracker = Tracker::new(&dl.meta, &dl.cfg, Instant::now());
         let (me, inbox) = std::mem::replace(&mut dl.mailbox, mailbox());
+        let registration = Registry::global().register(
+            &served_hashes(&dl),
+            me.clone(),
+            dl.cfg.crypto,
+            &dl.cfg.listen_ports,
+        )?;
+        let port = registration.port();
+        dl.stats.port.store(usize::from(port), Ordering::Relaxed);
         let limit = |v: u64| (v > 0).then(|| RateLimiter::new(v));
         let mut upload_limits: Vec<Arc<RateLimiter>> =
             limit(dl.cfg.max_upload_limit).into_iter().collect();
@@ -179,7 +202,7 @@ impl Session {
             picker,
             have,
             port,
-            listener: Some(Rc::new(listener)),
+            registration: Some(registration),
             peers: HashMap::new(),
             next_key: 1,
             next_core: 0,
@@ -255,8 +278,6 @@ impl Session {
     /// Runs the actor until the torrent is done seeding, stopped or failed,
     /// then closes every peer and says goodbye to the trackers.
     pub(crate) async fn run(mut self) -> Result<(), TorrentError> {
-        let listener = self.listener.clone().expect("listener");
-        let accept = listener::spawn_accept(listener, self.me.clone());
         let ticker = {
             let me = self.me.clone();
             glommio::spawn_local(async move {
@@ -296,12 +317,11 @@ impl Session {
                 "Torrent ended: {e}"
             ),
         }
-        accept.cancel();
+        self.registration = None;
         ticker.cancel();
         if let Some(l) = lpd {
             l.cancel();
         }
-        self.listener = None;
         self.close_all_peers().await;
         self.update_stats();
         self.settle_control_file(result.is_ok()).await;
@@ -331,7 +351,6 @@ impl Session {
                 Some(Some(ToTorrent::Closed { key, .. })) => {
                     self.peers.remove(&key);
                 }
-                Some(Some(ToTorrent::Incoming(s, _))) => crate::incoming_cap::refuse(s),
                 Some(Some(_)) => {}
                 _ => break,
             }

@@ -147,19 +147,16 @@ impl Session {
     }
 
     /// An accepted connection gets a peer slot when the peer is not
-    /// banned, the torrent has fewer than `--bt-max-peers` and the process
-    /// fewer than [`crate::MAX_INCOMING_PER_PROCESS`] incoming
-    /// connections; else it is closed at once.
-    pub(super) fn on_incoming(&mut self, s: glommio::net::AcceptedTcpStream, addr: SocketAddr) {
-        let slot = (!self.candidates.is_banned(&addr) && self.peers.len() < self.max_peers())
-            .then(crate::IncomingSlot::try_acquire)
-            .flatten();
-        let Some(slot) = slot else {
+    /// banned and the torrent has fewer than `--bt-max-peers`; else it is
+    /// closed at once. Its place in the process-wide count
+    /// ([`crate::MAX_INCOMING_PER_PROCESS`]) was taken when it was accepted.
+    pub(super) fn on_incoming(&mut self, mut s: crate::listener::IncomingPeer, addr: SocketAddr) {
+        if self.candidates.is_banned(&addr) || self.peers.len() >= self.max_peers() {
             tracing::debug!(peer = %addr, "Refusing an incoming connection");
-            crate::incoming_cap::refuse(s);
             return;
-        };
-        self.start_peer_with(PeerSource::Incoming(s), addr, Some(slot));
+        }
+        let slot = s.take_slot();
+        self.start_peer_with(PeerSource::Incoming(s), addr, slot);
     }
 
     /// Gives the connection a slot and runs its task on the next core.

@@ -11,6 +11,10 @@ local peers and several connections per IP allowed.
                                                      ENTRY_PORT, the seeder bootstraps from it and
                                                      announces the torrent; prints READY once the
                                                      entry node has stored that announce
+    lt_peer.py leechmany SAVE_DIR PORT PEER_PORT TORRENT...
+                                                     one session leeching every TORRENT from
+                                                     127.0.0.1:PEER_PORT, prints DONE and exits 0
+                                                     when all are complete (120 s cap)
     lt_peer.py mkv2 TORRENT CONTENT PIECE_LEN TRACKER_URL
                                                      writes a BEP 52 v2-only torrent of CONTENT
                                                      (a directory) and prints its v2 info-hash
@@ -107,7 +111,31 @@ def make_v2(torrent, content, piece_len, tracker):
     return 0
 
 
+def leech_many(save, port, peer_port, torrents):
+    ses = session(port)
+    handles = [ses.add_torrent({"ti": lt.torrent_info(t), "save_path": save}) for t in torrents]
+    deadline = time.time() + 120
+    last_connect = 0
+    while True:
+        pending = [h for h in handles if not h.status().is_seeding]
+        if not pending:
+            break
+        if time.time() > deadline:
+            print("TIMEOUT %d of %d unfinished" % (len(pending), len(handles)), flush=True)
+            return 1
+        if time.time() - last_connect > 1:
+            for h in pending:
+                if h.status().num_peers == 0:
+                    h.connect_peer(("127.0.0.1", peer_port), 0)
+            last_connect = time.time()
+        time.sleep(0.05)
+    print("DONE", flush=True)
+    return 0
+
+
 def main():
+    if sys.argv[1] == "leechmany":
+        return leech_many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
     if sys.argv[1] == "mkv2":
         return make_v2(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

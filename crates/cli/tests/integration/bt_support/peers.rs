@@ -178,3 +178,34 @@ pub fn libtorrent_leech_with(
     }
     ok
 }
+
+/// Runs one libtorrent session leeching every torrent of `torrents` from
+/// `127.0.0.1:peer_port` into `dir` (`Some("rc4")` forces RC4); true when
+/// all finished.
+pub fn libtorrent_leech_many(
+    dir: &Path,
+    torrents: &[PathBuf],
+    peer_port: u16,
+    encryption: Option<&str>,
+) -> bool {
+    let mut cmd = Command::new(LT_PYTHON);
+    if let Some(e) = encryption {
+        cmd.env("LT_ENCRYPTION", e);
+    }
+    let out = cmd
+        .arg(lt_script())
+        .args(["leechmany", dir.to_str().unwrap()])
+        .arg(free_port().to_string())
+        .arg(peer_port.to_string())
+        .args(torrents)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run libtorrent leecher");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ok = out.status.success() && text.contains("DONE");
+    if !ok {
+        eprintln!("libtorrent leecher: {text}");
+    }
+    ok
+}
