@@ -15,6 +15,7 @@ use arietta_bt::piece_picker::PeerKey;
 use arietta_runtime::MailboxSender;
 use glommio::channels::local_channel::LocalSender;
 
+use super::block_writes::BlockWrites;
 use super::files::Files;
 use super::local::Local;
 use super::{ban, Failure, OUR_UT_PEX};
@@ -37,6 +38,8 @@ pub(super) struct Inbound {
     pub(super) out: Rc<LocalSender<Vec<u8>>>,
     /// Requests for the serving task.
     pub(super) serve: LocalSender<BlockRef>,
+    /// Blocks of the current read, written and reported together.
+    pub(super) writes: BlockWrites,
 }
 
 /// Checks a request against the piece it names: a piece we know of, a
@@ -166,10 +169,10 @@ impl Inbound {
         Ok(())
     }
 
-    /// A block we asked for is written on this core, then reported; an
+    /// A block we asked for is queued to be written on this core and
+    /// reported with the rest of its read ([`BlockWrites`]); an
     /// unrequested (or cancelled) one is dropped, never written.
     fn on_piece(&self, index: u32, begin: u32, data: bytes::Bytes) {
-        let key = self.key;
         let block = BlockRef {
             index,
             begin,
@@ -178,27 +181,8 @@ impl Inbound {
         if !self.local.borrow_mut().requested.remove(&block) {
             return;
         }
-        if self.have.get(index) {
-            self.send(ToTorrent::BlockWritten { key, block });
-            return;
-        }
-        let offset = u64::from(index) * self.layout.piece_length + u64::from(begin);
-        let files = self.files.clone();
-        let tx = self.to_torrent.clone();
-        glommio::spawn_local(async move {
-            match files.write(offset, &data).await {
-                Ok(()) => {
-                    let _ = tx.send(ToTorrent::BlockWritten { key, block });
-                }
-                Err(e) => {
-                    // A disk error is the download's, not the peer's.
-                    let _ = tx.send(ToTorrent::DiskFailed {
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        })
-        .detach();
+        let data = (!self.have.get(index)).then_some(data);
+        self.writes.push(block, data);
     }
 
     /// Queues a valid request for the serving task; one we cannot serve

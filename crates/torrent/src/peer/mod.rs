@@ -9,6 +9,7 @@
 //! turns them into wire bytes), the server (reads requested blocks from
 //! disk) and the writer (batches whatever is queued into one write).
 
+mod block_writes;
 mod files;
 mod incoming;
 mod local;
@@ -284,6 +285,7 @@ where
         to_torrent,
         out: out_tx,
         serve: serve_tx,
+        writes: block_writes::BlockWrites::default(),
     };
     let reader = read_messages(rd, dec, buf, inbound, download_limit);
     futures_lite::future::or(
@@ -407,7 +409,8 @@ async fn commands(
 }
 
 /// Reads and handles the peer's messages, taking the download limit's
-/// tokens for every read.
+/// tokens for every read. The blocks of each read are written and
+/// reported together before the next read waits.
 async fn read_messages<R: AsyncRead + Unpin>(
     mut rd: R,
     mut dec: MessageDecoder,
@@ -419,6 +422,9 @@ async fn read_messages<R: AsyncRead + Unpin>(
         while let Some(m) = dec.next() {
             inbound.handle(m.map_err(|e| ban(e.to_string()))?)?;
         }
+        inbound
+            .writes
+            .flush(inbound.key, &inbound.files, &inbound.to_torrent);
         let n = rd
             .read(&mut buf)
             .await

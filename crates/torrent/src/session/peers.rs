@@ -18,6 +18,8 @@ use crate::stats::PeerSummary;
 
 pub(super) struct PeerEntry {
     pub(super) tx: MailboxSender<ToPeer>,
+    /// The core its task runs on: where the pieces it completes are hashed.
+    pub(super) core: usize,
     pub(super) addr: SocketAddr,
     pub(super) peer_id: Option<[u8; 20]>,
     pub(super) choking_us: bool,
@@ -41,9 +43,15 @@ pub(super) struct PeerEntry {
 }
 
 impl PeerEntry {
-    fn new(tx: MailboxSender<ToPeer>, addr: SocketAddr, listen_addr: Option<SocketAddr>) -> Self {
+    fn new(
+        tx: MailboxSender<ToPeer>,
+        core: usize,
+        addr: SocketAddr,
+        listen_addr: Option<SocketAddr>,
+    ) -> Self {
         PeerEntry {
             tx,
+            core,
             addr,
             peer_id: None,
             choking_us: true,
@@ -127,7 +135,8 @@ impl Session {
         self.start_peer(PeerSource::Incoming(s), addr);
     }
 
-    /// Gives the connection a slot and runs its task on the next core.
+    /// Gives the connection a slot and runs its task on the next core,
+    /// counting from the actor's own.
     fn start_peer(&mut self, source: PeerSource, addr: SocketAddr) {
         let key = PeerKey(self.next_key);
         self.next_key += 1;
@@ -147,13 +156,13 @@ impl Session {
             listen_port: self.port,
             max_open_files: self.dl.cfg.max_open_files,
         };
-        let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
-        self.peers
-            .insert(key, PeerEntry::new(tx, addr, listen_addr));
-        self.picker.add_peer(key);
         let cores = self.spawner.core_count().max(1);
         let core = self.next_core % cores;
         self.next_core = self.next_core.wrapping_add(1);
+        let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
+        self.peers
+            .insert(key, PeerEntry::new(tx, core, addr, listen_addr));
+        self.picker.add_peer(key);
         let span = tracing::info_span!("peer", peer = %addr, cuid = key.0);
         self.spawner.spawn_on(
             core,
