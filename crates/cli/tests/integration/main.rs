@@ -19,6 +19,7 @@ mod bt_support;
 mod support;
 
 mod bittorrent;
+mod bittorrent_cores;
 mod bittorrent_crypto;
 mod bittorrent_dht;
 mod bittorrent_discovery;
