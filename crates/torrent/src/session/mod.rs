@@ -1,7 +1,9 @@
 //! The per-torrent actor: owns the piece picker, the verified-piece set,
 //! the peer registry, interest and unchoking, the tracker schedule, fast
 //! resume and the seeding rules. Peer tasks run on every core and talk to
-//! it through mailboxes; it runs on the core that started the download.
+//! it through mailboxes; it runs on whichever core the engine placed it
+//! (the coordinator spreads torrents over the cores), and pieces are hashed
+//! on the cores of the peers that complete them.
 //!
 //! Each job has its module: [`peers`] (the registry and connection slots),
 //! [`candidates`] (addresses to dial, retries and bans), [`requests`]
