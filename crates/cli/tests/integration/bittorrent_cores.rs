@@ -66,7 +66,14 @@ fn two_torrents_run_on_two_cores() {
     b.assert_complete_in(&out_dir);
     let log = std::fs::read_to_string(&log).unwrap();
     let placed = actor_cores(&log);
-    assert_eq!(placed.len(), 2, "one placement line per torrent: {placed:?}");
-    assert_ne!(placed[0].1, placed[1].1, "both actors on one core: {placed:?}");
+    assert_eq!(
+        placed.len(),
+        2,
+        "one placement line per torrent: {placed:?}"
+    );
+    assert_ne!(
+        placed[0].1, placed[1].1,
+        "both actors on one core: {placed:?}"
+    );
     assert_ne!(placed[0].0, placed[1].0);
 }
