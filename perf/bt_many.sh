@@ -112,12 +112,12 @@ total=$((COUNT * SIZE_MIB))
 echo
 echo "$COUNT torrents × ${SIZE_MIB} MiB at once, --cores=$CORES, $(nproc) CPUs, arietta seeder (${BINS[0]}); median of $RUNS"
 echo
-echo "| binary | wall (s) | MiB/s | CPU (s) | BlocksWritten msgs / blocks (last run) |"
+echo "| binary | wall (s) | MiB/s | CPU (s) | BlocksWritten msgs / blocks (all runs) |"
 echo "|---|---:|---:|---:|---:|"
 for n in "${!BINS[@]}"; do
     wall=$(cut -d' ' -f1 "$WORK/bin$n.times" | median)
     cpu=$(cut -d' ' -f2 "$WORK/bin$n.times" | median)
-    msgs=$(grep -o 'block_reports=[0-9]*' "$WORK/leech$n.log" | awk -F= '{s+=$2} END {print s+0}')
-    blocks=$(grep -o ' blocks=[0-9]*' "$WORK/leech$n.log" | awk -F= '{s+=$2} END {print s+0}')
+    msgs=$( (grep -o "block_reports=[0-9]*" "$WORK/leech$n.log" || true) | awk -F= '{s+=$2} END {print s+0}')
+    blocks=$( (grep -o " blocks=[0-9]*" "$WORK/leech$n.log" || true) | awk -F= '{s+=$2} END {print s+0}')
     echo "| ${BINS[$n]} | $wall | $(awk -v t="$total" -v w="$wall" 'BEGIN {printf "%.0f", t / w}') | $cpu | $msgs / $blocks |"
 done
