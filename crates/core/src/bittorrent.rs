@@ -165,18 +165,26 @@ pub fn torrent_from_metadata(meta: &arietta_metainfo::Metainfo) -> Vec<u8> {
     out
 }
 
-/// Spawns torrent peer tasks on the engine's cores through their mailboxes.
-pub struct CoreMailboxes(pub Vec<MailboxSender<ToCore>>);
+/// Spawns torrent peer tasks (and piece hashing) on the engine's cores
+/// through their mailboxes, for an actor running on core `home`.
+pub struct CoreMailboxes {
+    pub cores: Vec<MailboxSender<ToCore>>,
+    pub home: usize,
+}
 
 impl CoreSpawner for CoreMailboxes {
     fn core_count(&self) -> usize {
-        self.0.len()
+        self.cores.len()
     }
 
     fn spawn_on(&self, core: usize, job: Job) {
-        if let Some(tx) = self.0.get(core % self.0.len().max(1)) {
+        if let Some(tx) = self.cores.get(core % self.cores.len().max(1)) {
             let _ = tx.send(ToCore::Run(job));
         }
+    }
+
+    fn home_core(&self) -> usize {
+        self.home
     }
 }
 

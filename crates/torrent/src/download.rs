@@ -106,7 +106,7 @@ impl TorrentDownload {
         uri: &str,
         cfg: TorrentConfig,
         stop: &Arc<AtomicBool>,
-        dht: Option<crate::DhtService>,
+        dht: Option<crate::DhtLink>,
     ) -> Result<Self, TorrentError> {
         let magnet = arietta_metainfo::Magnet::parse(uri)?;
         if cfg.load_saved_metadata {
@@ -218,7 +218,7 @@ impl TorrentDownload {
         self,
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
-        dht: Option<crate::DhtService>,
+        dht: Option<crate::DhtLink>,
     ) -> Result<(), TorrentError> {
         let dht = dht.filter(|_| !self.meta.private);
         if self.cfg.metadata_only {

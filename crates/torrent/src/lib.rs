@@ -7,14 +7,15 @@
 //! then [`TorrentDownload::run`] downloads, verifies (SHA-1 on the blocking
 //! pool, never on a peer's task), seeds and announces to trackers until
 //! aria2's seeding rules say stop. Peers reach the actor through
-//! `ToTorrent::Peers` (trackers, the shared [`DhtService`]; LPD and PEX plug
-//! in there), and
+//! `ToTorrent::Peers` (trackers, the shared [`DhtService`] through a
+//! [`DhtLink`] from any core; LPD and PEX plug in there), and
 //! peer tasks are generic over the byte stream so MSE streams plug in
 //! beside plain TCP.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 
 mod config;
+mod dht_link;
 mod dht_service;
 mod discovery;
 mod download;
@@ -37,6 +38,7 @@ mod tracker;
 mod web_seed;
 
 pub use config::{parse_ports, TorrentConfig};
+pub use dht_link::DhtLink;
 pub use dht_service::DhtService;
 pub use discovery::Discovery;
 pub use download::{PeerSink, TorrentDownload, TorrentSource};

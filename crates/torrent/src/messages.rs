@@ -39,10 +39,12 @@ pub(crate) enum ToTorrent {
         key: PeerKey,
         interested: bool,
     },
-    /// The block is on disk (or was already ours).
-    BlockWritten {
+    /// These blocks are on disk (or were already ours): one message per
+    /// read batch of the peer task, not one per 16 KiB block, so a fast
+    /// peer costs the actor's core a message per ~256 KiB.
+    BlocksWritten {
         key: PeerKey,
-        block: BlockRef,
+        blocks: Vec<BlockRef>,
     },
     /// BEP 6 reject of one of our requests.
     Rejected {

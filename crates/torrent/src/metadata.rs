@@ -33,7 +33,7 @@ pub async fn fetch_metadata(
     cfg: &TorrentConfig,
     peer_id: [u8; 20],
     stop: &Arc<AtomicBool>,
-    dht: Option<&crate::DhtService>,
+    dht: Option<&crate::DhtLink>,
 ) -> Result<Vec<u8>, TorrentError> {
     let info_hash = magnet.info_hash_v1.ok_or(TorrentError::V2Only)?;
     let mut tiers: Vec<Vec<String>> = magnet

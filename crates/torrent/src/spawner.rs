@@ -13,6 +13,12 @@ pub type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 pub trait CoreSpawner {
     fn core_count(&self) -> usize;
     fn spawn_on(&self, core: usize, job: Job);
+    /// The core the torrent's actor runs on: its peer tasks are spread
+    /// starting there, so torrents placed on different cores do not all
+    /// put their first peer on core 0.
+    fn home_core(&self) -> usize {
+        0
+    }
 }
 
 /// Runs every job on the current core (tests, single-core runs).

@@ -311,10 +311,8 @@ async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> 
             });
             return Err(e.to_string());
         }
-        for b in &blocks {
-            queue.retain(|q| q != b);
-            send(ToTorrent::BlockWritten { key, block: *b })?;
-        }
+        queue.retain(|q| !blocks.contains(q));
+        send(ToTorrent::BlocksWritten { key, blocks })?;
     }
 }
 

@@ -20,6 +20,7 @@ mod support;
 
 mod aria2_interop;
 mod bittorrent;
+mod bittorrent_cores;
 mod bittorrent_crypto;
 mod bittorrent_dht;
 mod bittorrent_discovery;

@@ -40,11 +40,13 @@ mod follow;
 mod hook_calls;
 mod outcomes;
 mod queue;
+mod torrent_cores;
 mod torrent_glue;
 
 use active::{Active, DownloadKind};
 use disk_jobs::DiskJobs;
 use queue::Queue;
+use torrent_cores::TorrentCores;
 use torrent_glue::TorrentEntry;
 
 /// How often the readout and the control files are refreshed. A control
@@ -127,9 +129,12 @@ pub struct Coordinator {
     /// Per-server speeds ranking mirrors (`--uri-selector`).
     stats: crate::server_stat::ServerStatTable,
     stat_out: Option<PathBuf>,
-    /// The process's DHT: `None` until the first torrent starts it, then
-    /// `Some(None)` when it is off or could not start.
-    dht: Option<Option<arietta_torrent::DhtService>>,
+    /// The process's DHT (on this core) and the `Send` link torrent actors
+    /// on other cores reach it by: `None` until the first torrent starts
+    /// it, then `Some(None)` when it is off or could not start.
+    dht: Option<Option<(arietta_torrent::DhtService, arietta_torrent::DhtLink)>>,
+    /// Which core runs each torrent's actor.
+    torrent_cores: TorrentCores,
     disk: DiskJobs,
     /// The next connection id (CUID) of any segmented download.
     conn_ids: std::rc::Rc<std::cell::Cell<ConnId>>,
@@ -145,6 +150,7 @@ impl Coordinator {
     pub fn new(s: CoordinatorSetup) -> Self {
         let max_results = s.daemon.then_some(s.max_results);
         Coordinator {
+            torrent_cores: TorrentCores::new(s.cores.len()),
             cores: s.cores,
             next_core: 0,
             queue: Queue::new(s.requests, s.max_concurrent, max_results, s.keep_unfinished),
@@ -193,7 +199,7 @@ impl Coordinator {
             self.handle(msg);
         }
         ticker.cancel();
-        if let Some(Some(dht)) = self.dht.take() {
+        if let Some(Some((dht, _link))) = self.dht.take() {
             if let Err(e) = dht.shutdown().await {
                 self.reporter.notice(
                     LogLevel::Error,

@@ -1,13 +1,22 @@
 //! The coordinator's side of a torrent: parse it (off the executor), start
-//! its actor on this core with the process's DHT, and turn its end into a
-//! result. The torrent crate's actor owns the bytes; the coordinator keeps
-//! only what the readout and RPC show.
+//! its actor on the core with the fewest torrents ([`TorrentCores`]) with a
+//! link to the process's DHT, and turn its end (a `TorrentEnded` in the
+//! mailbox) into a result. The torrent crate's actor owns the bytes and
+//! the piece accounting; the coordinator keeps only what the queue, the
+//! readout and RPC need.
+//!
+//! A magnet's metadata and a `.torrent` by URL are fetched on this core
+//! (one small exchange each); the actor that follows moves like any other.
+//!
+//! [`TorrentCores`]: super::torrent_cores::TorrentCores
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arietta_torrent::{DhtService, TorrentConfig, TorrentDownload, TorrentError, TorrentSource};
+use arietta_torrent::{
+    DhtLink, DhtService, Job, TorrentConfig, TorrentDownload, TorrentError, TorrentSource,
+};
 
 use super::{Coordinator, DownloadKind};
 use crate::bittorrent::{CoreMailboxes, TorrentRun};
@@ -17,7 +26,7 @@ use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::hooks::Hook;
-use crate::messages::ToCoordinator;
+use crate::messages::{ToCoordinator, ToCore};
 use crate::piece_view::PieceView;
 use crate::speed_meter::SpeedMeter;
 use crate::torrent_info::TorrentInfo;
@@ -114,8 +123,9 @@ impl Coordinator {
 
     /// Starts a torrent: a `.torrent` is read and parsed on the blocking
     /// pool; a magnet's metadata (or a remote `.torrent`) comes from the
-    /// network first. Its actor then runs on this core and its peer tasks
-    /// spread over every core.
+    /// network first, on this core. Its actor then runs on the least
+    /// loaded core ([`Coordinator::run_torrent`]) and its peer tasks
+    /// spread over every core from there.
     pub(super) fn start_torrent(&mut self, gid: Gid, src: TorrentSource, web_seeds: Vec<String>) {
         let Some(a) = self.active.get_mut(&gid) else {
             return;
@@ -179,9 +189,10 @@ impl Coordinator {
     }
 
     /// The shared DHT for a torrent of `gid`, started on the first call
-    /// (one node per process, on this core); `None` when the download has
-    /// `--enable-dht(6)=false` or the node could not start.
-    fn dht_for(&mut self, gid: Gid) -> Option<DhtService> {
+    /// (one node per process, on this core), as a link any core can use;
+    /// `None` when the download has `--enable-dht(6)=false` or the node
+    /// could not start.
+    fn dht_for(&mut self, gid: Gid) -> Option<DhtLink> {
         let opts = &self.active.get(&gid)?.request.options;
         if !opts.get_bool("enable-dht") && !opts.get_bool("enable-dht6") {
             return None;
@@ -194,7 +205,10 @@ impl Coordinator {
                         self.reporter
                             .notice(LogLevel::Warn, &format!("Cannot start the DHT: {w}"));
                     }
-                    d
+                    d.map(|d| {
+                        let link = DhtLink::serve(d.clone());
+                        (d, link)
+                    })
                 }
                 Err(e) => {
                     self.reporter
@@ -203,16 +217,19 @@ impl Coordinator {
                 }
             });
         }
-        self.dht.clone().flatten()
+        self.dht
+            .as_ref()
+            .and_then(|d| d.as_ref())
+            .map(|(_, l)| l.clone())
     }
 
-    /// Starts a parsed torrent's actor on this core.
+    /// Starts a parsed torrent's actor on the core with the fewest
+    /// torrents; its end comes back through this mailbox.
     pub(super) fn run_torrent(&mut self, gid: Gid, dl: TorrentDownload) {
         if self.pause_after_metadata(gid, &dl) {
             return;
         }
         let dht = self.dht_for(gid);
-        let spawner = std::rc::Rc::new(CoreMailboxes(self.cores.clone()));
         let Some(a) = self.active.get_mut(&gid) else {
             return;
         };
@@ -227,15 +244,32 @@ impl Coordinator {
             notified: false,
         });
         self.run_hook(Hook::Start, gid);
+        let core = self.torrent_cores.place(gid);
+        let cores = self.cores.clone();
         let me = self.me.clone();
-        glommio::spawn_local(async move {
-            let result = dl.run(spawner, stop, dht).await;
-            let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
-        })
-        .detach();
+        let hash = hex::encode(dl.info_hash());
+        let job: Job = Box::new(move || {
+            Box::pin(async move {
+                tracing::debug!("GID#{gid} - Torrent {hash} runs on core {core}");
+                let spawner = std::rc::Rc::new(CoreMailboxes { cores, home: core });
+                let result = dl.run(spawner, stop, dht).await;
+                let _ = me.send(ToCoordinator::TorrentEnded { gid, result });
+            })
+        });
+        let job = match self.cores.get(core) {
+            Some(tx) => match tx.send(ToCore::Run(job)) {
+                Err(ToCore::Run(job)) => job,
+                _ => return,
+            },
+            None => job,
+        };
+        // No such core, or it has shut down: run the actor here rather
+        // than lose it.
+        glommio::spawn_local(job()).detach();
     }
 
     pub(super) fn on_torrent_ended(&mut self, gid: Gid, result: Result<(), TorrentError>) {
+        self.torrent_cores.release(gid);
         let Some(t) = self.torrent_mut(gid) else {
             return;
         };

@@ -17,6 +17,7 @@ use glommio::channels::local_channel::LocalSender;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use super::block_writes::BlockWrites;
 use super::files::Files;
 use super::local::Local;
 use super::serve_queue::ServeQueue;
@@ -60,6 +61,8 @@ pub(super) struct Inbound {
     pub(super) pex_gate: Cell<Option<Instant>>,
     /// Requests refused since the last one queued.
     pub(super) refused: Cell<u32>,
+    /// Blocks of the current read, written and reported together.
+    pub(super) writes: BlockWrites,
 }
 
 /// Whether a PEX message arriving `now` is taken, given when the last
@@ -195,10 +198,10 @@ impl Inbound {
         Ok(())
     }
 
-    /// A block we asked for is written on this core, then reported; an
+    /// A block we asked for is queued to be written on this core and
+    /// reported with the rest of its read ([`BlockWrites`]); an
     /// unrequested (or cancelled) one is dropped, never written.
     fn on_piece(&self, index: u32, begin: u32, data: bytes::Bytes) {
-        let key = self.key;
         let block = BlockRef {
             index,
             begin,
@@ -207,27 +210,8 @@ impl Inbound {
         if !self.local.borrow_mut().requested.remove(&block) {
             return;
         }
-        if self.have.get(index) {
-            self.send(ToTorrent::BlockWritten { key, block });
-            return;
-        }
-        let offset = u64::from(index) * self.layout.piece_length + u64::from(begin);
-        let files = self.files.clone();
-        let tx = self.to_torrent.clone();
-        glommio::spawn_local(async move {
-            match files.write(offset, &data).await {
-                Ok(()) => {
-                    let _ = tx.send(ToTorrent::BlockWritten { key, block });
-                }
-                Err(e) => {
-                    // A disk error is the download's, not the peer's.
-                    let _ = tx.send(ToTorrent::DiskFailed {
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        })
-        .detach();
+        let data = (!self.have.get(index)).then_some(data);
+        self.writes.push(block, data);
     }
 
     /// Queues a valid request for the serving task; one we cannot serve

@@ -9,6 +9,7 @@
 //! turns them into wire bytes), the server (reads requested blocks from
 //! disk) and the writer (batches whatever is queued into one write).
 
+mod block_writes;
 mod files;
 mod incoming;
 mod local;
@@ -306,6 +307,7 @@ where
         serve: queue,
         pex_gate: Default::default(),
         refused: Default::default(),
+        writes: block_writes::BlockWrites::default(),
     };
     let reader = read_messages(rd, dec, buf, inbound, download_limit);
     futures_lite::future::or(
@@ -467,7 +469,8 @@ async fn commands(
 }
 
 /// Reads and handles the peer's messages, taking the download limit's
-/// tokens for every read.
+/// tokens for every read. The blocks of each read are written and
+/// reported together before the next read waits.
 async fn read_messages<R: AsyncRead + Unpin>(
     mut rd: R,
     mut dec: MessageDecoder,
@@ -479,6 +482,9 @@ async fn read_messages<R: AsyncRead + Unpin>(
         while let Some(m) = dec.next() {
             inbound.handle(m.map_err(|e| ban(e.to_string()))?)?;
         }
+        inbound
+            .writes
+            .flush(inbound.key, &inbound.files, &inbound.to_torrent);
         let n = with_timeout(PEER_IDLE_TIMEOUT, rd.read(&mut buf))
             .await
             .ok_or_else(|| fail("the peer sent nothing for 120 s"))?

@@ -1,7 +1,9 @@
 //! The per-torrent actor: owns the piece picker, the verified-piece set,
 //! the peer registry, interest and unchoking, the tracker schedule, fast
 //! resume and the seeding rules. Peer tasks run on every core and talk to
-//! it through mailboxes; it runs on the core that started the download.
+//! it through mailboxes; it runs on whichever core the engine placed it
+//! (the coordinator spreads torrents over the cores), and pieces are hashed
+//! on the cores of the peers that complete them.
 //!
 //! Each job has its module: [`peers`] (the registry and connection slots),
 //! [`candidates`] (addresses to dial, retries and bans), [`requests`]
@@ -55,6 +57,21 @@ use seeding::SeedingRules;
 
 const TICK: Duration = Duration::from_millis(500);
 
+/// Counts of `BlocksWritten` messages and the blocks they carried: the
+/// cross-core traffic the peer tasks' batching saves, logged at the end.
+#[derive(Default)]
+struct BlockReports {
+    messages: u64,
+    blocks: u64,
+}
+
+impl BlockReports {
+    fn note(&mut self, blocks: usize) {
+        self.messages += 1;
+        self.blocks += blocks as u64;
+    }
+}
+
 /// `--max-overall-upload-limit`: one bucket for every torrent of the
 /// process, as aria2 has.
 fn overall_upload_limiter(rate: u64) -> Arc<RateLimiter> {
@@ -75,7 +92,10 @@ pub(crate) struct Session {
     registration: Option<Registration>,
     peers: HashMap<PeerKey, PeerEntry>,
     next_key: u64,
+    /// Where the next peer task goes (round-robin from the actor's core).
     next_core: usize,
+    /// Block reports heard, to show how well peer tasks batch them.
+    block_reports: BlockReports,
     /// Addresses we know of, when to try them next, strikes and bans.
     candidates: Candidates,
     tracker: Tracker,
@@ -205,7 +225,8 @@ impl Session {
             registration: Some(registration),
             peers: HashMap::new(),
             next_key: 1,
-            next_core: 0,
+            next_core: spawner.home_core(),
+            block_reports: BlockReports::default(),
             candidates: Candidates::default(),
             tracker,
             completed_at: None,
@@ -309,11 +330,15 @@ impl Session {
             Ok(()) => tracing::info!(
                 uploaded = self.uploaded,
                 downloaded = self.downloaded,
+                block_reports = self.block_reports.messages,
+                blocks = self.block_reports.blocks,
                 "Seeding is over"
             ),
             Err(e) => tracing::info!(
                 uploaded = self.uploaded,
                 downloaded = self.downloaded,
+                block_reports = self.block_reports.messages,
+                blocks = self.block_reports.blocks,
                 "Torrent ended: {e}"
             ),
         }
@@ -414,7 +439,7 @@ impl Session {
                 }
                 self.rechoke(true);
             }
-            ToTorrent::BlockWritten { key, block } => self.on_block_written(key, block),
+            ToTorrent::BlocksWritten { key, blocks } => self.on_blocks_written(key, blocks),
             ToTorrent::Rejected { key, block } => {
                 self.picker.request_failed(key, &block);
                 self.refill_all();

@@ -35,6 +35,8 @@ fn wants_more_peers(peers: usize, speed: u64, request_limit: u64, download_limit
 
 pub(super) struct PeerEntry {
     pub(super) tx: MailboxSender<ToPeer>,
+    /// The core its task runs on: where the pieces it completes are hashed.
+    pub(super) core: usize,
     pub(super) addr: SocketAddr,
     pub(super) peer_id: Option<[u8; 20]>,
     pub(super) choking_us: bool,
@@ -58,9 +60,15 @@ pub(super) struct PeerEntry {
 }
 
 impl PeerEntry {
-    fn new(tx: MailboxSender<ToPeer>, addr: SocketAddr, listen_addr: Option<SocketAddr>) -> Self {
+    fn new(
+        tx: MailboxSender<ToPeer>,
+        core: usize,
+        addr: SocketAddr,
+        listen_addr: Option<SocketAddr>,
+    ) -> Self {
         PeerEntry {
             tx,
+            core,
             addr,
             peer_id: None,
             choking_us: true,
@@ -159,7 +167,8 @@ impl Session {
         self.start_peer_with(PeerSource::Incoming(s), addr, slot);
     }
 
-    /// Gives the connection a slot and runs its task on the next core.
+    /// Gives the connection a slot and runs its task on the next core,
+    /// counting from the actor's own.
     fn start_peer(&mut self, source: PeerSource, addr: SocketAddr) {
         self.start_peer_with(source, addr, None);
     }
@@ -190,13 +199,13 @@ impl Session {
             peer_agent: self.dl.cfg.peer_agent.clone(),
             incoming_slot,
         };
-        let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
-        self.peers
-            .insert(key, PeerEntry::new(tx, addr, listen_addr));
-        self.picker.add_peer(key);
         let cores = self.spawner.core_count().max(1);
         let core = self.next_core % cores;
         self.next_core = self.next_core.wrapping_add(1);
+        let listen_addr = matches!(source, PeerSource::Outgoing(_)).then_some(addr);
+        self.peers
+            .insert(key, PeerEntry::new(tx, core, addr, listen_addr));
+        self.picker.add_peer(key);
         let span = tracing::info_span!("peer", peer = %addr, cuid = key.0);
         self.spawner.spawn_on(
             core,

@@ -1,5 +1,7 @@
 //! Piece completion: a piece whose blocks are all written is hashed on the
-//! blocking pool; a good one is announced to every peer and joins the
+//! blocking pool of the core whose peer task wrote its last block (where
+//! its pages were just touched, and not the actor's core, which many
+//! torrents' pieces would queue on); a good one is announced to every peer and joins the
 //! control file, a bad one costs its senders a strike; the last good one
 //! turns the download into a seed.
 
@@ -13,22 +15,28 @@ use crate::hashing;
 use crate::messages::{ToPeer, ToTorrent};
 
 impl Session {
-    pub(super) fn hash_piece(&mut self, index: u32) {
+    /// Hashes piece `index` on `core`'s blocking pool; the answer comes
+    /// back as [`ToTorrent::Hashed`].
+    pub(super) fn hash_piece(&mut self, index: u32, core: usize) {
         if !self.hashing.insert(index) {
             return;
         }
         let layout = self.dl.layout.clone();
         let hashes = self.dl.hashes.clone();
         let me = self.me.clone();
-        glommio::spawn_local(async move {
-            let ok = glommio::executor()
-                .spawn_blocking(move || {
-                    hashing::verify_piece(&layout, index, &hashes).unwrap_or(false)
+        self.spawner.spawn_on(
+            core,
+            Box::new(move || {
+                Box::pin(async move {
+                    let ok = glommio::executor()
+                        .spawn_blocking(move || {
+                            hashing::verify_piece(&layout, index, &hashes).unwrap_or(false)
+                        })
+                        .await;
+                    let _ = me.send(ToTorrent::Hashed { index, ok });
                 })
-                .await;
-            let _ = me.send(ToTorrent::Hashed { index, ok });
-        })
-        .detach();
+            }),
+        );
     }
 
     pub(super) fn on_hashed(&mut self, index: u32, ok: bool) {

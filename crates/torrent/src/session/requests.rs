@@ -97,30 +97,37 @@ impl Session {
         self.refill(key);
     }
 
-    /// A block is on disk: credit it, cancel its duplicates (endgame),
-    /// hash the piece once complete, and refill the peer every
+    /// Blocks are on disk (one read's worth from one peer): credit them,
+    /// cancel their duplicates (endgame), hash each piece they complete on
+    /// the core of the peer that completed it, and refill the peer every
     /// [`REFILL_BATCH`] answers.
-    pub(super) fn on_block_written(&mut self, key: PeerKey, block: BlockRef) {
+    pub(super) fn on_blocks_written(&mut self, key: PeerKey, blocks: Vec<BlockRef>) {
         self.last_data = Instant::now();
-        match self.picker.block_received(key, &block) {
-            BlockOutcome::Unwanted => {}
-            BlockOutcome::Accepted {
-                piece_complete,
-                cancels,
-            } => {
-                self.downloaded += u64::from(block.length);
-                for (k, b) in cancels {
-                    self.send(k, ToPeer::Cancel(b));
-                }
-                if piece_complete {
-                    self.hash_piece(block.index);
+        self.block_reports.note(blocks.len());
+        let core = self.peers.get(&key).map_or(0, |p| p.core);
+        let mut bytes = 0;
+        for block in &blocks {
+            bytes += u64::from(block.length);
+            match self.picker.block_received(key, block) {
+                BlockOutcome::Unwanted => {}
+                BlockOutcome::Accepted {
+                    piece_complete,
+                    cancels,
+                } => {
+                    self.downloaded += u64::from(block.length);
+                    for (k, b) in cancels {
+                        self.send(k, ToPeer::Cancel(b));
+                    }
+                    if piece_complete {
+                        self.hash_piece(block.index, core);
+                    }
                 }
             }
         }
         if let Some(p) = self.peers.get_mut(&key) {
             p.last_block = Some(Instant::now());
-            p.tick_down += u64::from(block.length);
-            p.answered += 1;
+            p.tick_down += bytes;
+            p.answered += blocks.len();
             if p.answered >= REFILL_BATCH {
                 self.refill(key);
             }
