@@ -14,7 +14,11 @@ impl Coordinator {
         let (files, first_path) = match &a.kind {
             DownloadKind::Segmented(_) => (1, a.path().map(|p| p.display().to_string())),
             DownloadKind::Torrent(t) => {
-                let files = t.run.as_ref().map(|r| r.info.files.as_slice()).unwrap_or(&[]);
+                let files = t
+                    .run
+                    .as_ref()
+                    .map(|r| r.info.files.as_slice())
+                    .unwrap_or(&[]);
                 let mut selected = files.iter().filter(|f| f.selected);
                 let first = selected.next().map(|f| f.path.display().to_string());
                 (first.iter().count() + selected.count(), first)
