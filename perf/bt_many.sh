@@ -11,8 +11,8 @@
 # Environment: ARIETTAS="new old" (paths; default target/release/arietta),
 #   COUNT=8, SIZE_MIB=64, PIECE_POW=20, CORES=2, RUNS=5, TMPDIR, KEEP=1.
 set -euo pipefail
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib/bt_harness.sh
+source "$(dirname "$0")/lib/bt_harness.sh"
 COUNT=${COUNT:-8}
 SIZE_MIB=${SIZE_MIB:-64}
 PIECE_POW=${PIECE_POW:-20}
@@ -25,24 +25,7 @@ if [[ -z "${ARIETTAS:-}" ]]; then
     ARIETTAS=${CARGO_TARGET_DIR:-target}/release/arietta
 fi
 read -r -a BINS <<< "$ARIETTAS"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bt-many.XXXXXX")
-# opentracker drops privileges: it must be able to read the whitelist.
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [[ $KEEP == 0 ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "nothing listens on port $1"
-}
+make_workdir bt-many
 # A run of COUNT free ports starting at a random base.
 port_range() {
     local base

@@ -18,8 +18,8 @@
 #   TMPDIR.
 set -euo pipefail
 
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib/bt_harness.sh
+source "$(dirname "$0")/lib/bt_harness.sh"
 
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-40}
@@ -34,36 +34,11 @@ for arg in "$@"; do
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
-for tool in opentracker mktorrent /usr/bin/time; do
-    command -v "$tool" >/dev/null || die "$tool is not installed (.ci/run installs it)"
-done
-ARIA2C=${ARIA2C:-$(command -v aria2c || true)}
-[[ -x "$ARIA2C" ]] || die "aria2c not found"
+require_bt_tools
 cd "$(dirname "$0")/.."
-if [[ -z "${ARIETTA:-}" ]]; then
-    log "building target/release/arietta"
-    cargo build --release -q -p arietta-cli
-    ARIETTA=${CARGO_TARGET_DIR:-target}/release/arietta
-fi
+build_arietta
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bt-many-perf.XXXXXX")
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [[ $KEEP == 0 ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "nothing listens on port $1"
-}
+make_workdir bt-many-perf
 
 log "making $COUNT × ${SIZE_MIB} MiB of data and the torrents"
 mkdir -p "$WORK/seed" "$WORK/torrents"

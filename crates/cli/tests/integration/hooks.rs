@@ -329,10 +329,7 @@ fn pause_over_rpc_runs_the_pause_hook() {
         "aria2.addUri",
         &format!(r#"[["{}"]]"#, server.url("/slow.bin")),
     );
-    let gid = added
-        .split('"')
-        .skip_while(|f| *f != "result")
-        .nth(2)
+    let gid = crate::support::rpc_client::field(&added, "result")
         .expect("a GID")
         .to_owned();
     d.wait_status(&gid, "active");
@@ -408,10 +405,7 @@ fn pause_metadata_pauses_a_magnet_after_its_metadata() {
         ],
     );
     let added = d.call("aria2.addUri", &format!(r#"[["{magnet}"]]"#));
-    let gid = added
-        .split('"')
-        .skip_while(|f| *f != "result")
-        .nth(2)
+    let gid = crate::support::rpc_client::field(&added, "result")
         .expect("a GID")
         .to_owned();
     let st = d.wait_status(&gid, "paused");

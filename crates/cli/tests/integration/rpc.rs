@@ -6,16 +6,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::support;
-use crate::support::rpc_client::{free_port, ws_connect, ws_read_text, ws_text_frame, Daemon};
+use crate::support::rpc_client::{
+    field, free_port, ws_connect, ws_read_text, ws_text_frame, Daemon,
+};
 use crate::support::wait_listening;
 use crate::support::{assert_file_eq, bytes_landed, require_python_module, s, tempdir, wait_until};
 use arietta_testserver::{pattern, TestServer};
-
-/// The string value of `"key":"value"` in a flat JSON answer.
-fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let at = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    json[at..].split('"').next()
-}
 
 #[test]
 fn json_rpc_over_http() {

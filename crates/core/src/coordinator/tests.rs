@@ -68,6 +68,22 @@ fn setup(
     (s, core_rx, handle)
 }
 
+/// Reports `task`'s probe as a ranged response of `len` bytes and waits
+/// for the coordinator's decision.
+async fn probe_ranged(task: &ConnTask, len: u64) -> Option<ProbeDecision> {
+    let (reply, answer) = mailbox();
+    task.to_coord
+        .send(ToCoordinator::Probed {
+            gid: task.gid,
+            conn: task.conn,
+            result: Ok(ProbeInfo::ranged(&task.url, len)),
+            reply,
+        })
+        .ok()
+        .unwrap();
+    answer.recv().await
+}
+
 /// Plays one connection task: probes, writes `data` where told (as the
 /// real task would, before reporting), and ends.
 async fn serve_probe(core: &Mailbox<ToCore>, data: &[u8]) -> ConnTask {
@@ -75,17 +91,8 @@ async fn serve_probe(core: &Mailbox<ToCore>, data: &[u8]) -> ConnTask {
         panic!("expected a connection to start");
     };
     assert!(task.probe);
-    let (reply, answer) = mailbox();
-    task.to_coord
-        .send(ToCoordinator::Probed {
-            gid: task.gid,
-            conn: task.conn,
-            result: Ok(ProbeInfo::ranged(&task.url, data.len() as u64)),
-            reply,
-        })
-        .ok()
-        .unwrap();
-    let Some(ProbeDecision::Stream { claim, target }) = answer.recv().await else {
+    let decision = probe_ranged(&task, data.len() as u64).await;
+    let Some(ProbeDecision::Stream { claim, target }) = decision else {
         panic!("the probe should stream from byte 0");
     };
     std::fs::write(&*target.path, data).unwrap();
@@ -162,17 +169,8 @@ fn an_interrupted_download_keeps_its_control_file() {
         let Some(ToCore::Start(task)) = core.recv().await else {
             panic!("expected the probe");
         };
-        let (reply, answer) = mailbox();
-        let info = ProbeInfo::ranged(&task.url, 64 << 20);
-        let probed = ToCoordinator::Probed {
-            gid: task.gid,
-            conn: task.conn,
-            result: Ok(info),
-            reply,
-        };
-        task.to_coord.send(probed).ok().unwrap();
         assert!(matches!(
-            answer.recv().await,
+            probe_ranged(&task, 64 << 20).await,
             Some(ProbeDecision::Stream { .. })
         ));
         me.send(ToCoordinator::Interrupt).ok().unwrap();
@@ -379,16 +377,8 @@ fn a_resumed_run_ignores_the_paused_runs_late_messages() {
             .unwrap()
             .unwrap();
         let probe = |task: Box<ConnTask>| async move {
-            let (reply, answer) = mailbox();
-            let info = ProbeInfo::ranged(&task.url, 8 << 20);
-            let msg = ToCoordinator::Probed {
-                gid: task.gid,
-                conn: task.conn,
-                result: Ok(info),
-                reply,
-            };
-            task.to_coord.send(msg).ok().unwrap();
-            let Some(ProbeDecision::Stream { claim, .. }) = answer.recv().await else {
+            let Some(ProbeDecision::Stream { claim, .. }) = probe_ranged(&task, 8 << 20).await
+            else {
                 panic!("the probe should stream");
             };
             (task, claim)

@@ -84,6 +84,13 @@ impl Drop for Daemon {
     }
 }
 
+/// The string value of `"key":"value"` in a flat JSON answer (a GID in
+/// `"result"`, a status).
+pub fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let at = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    json[at..].split('"').next()
+}
+
 /// One HTTP/1.1 POST on a fresh connection; returns (status, body).
 pub fn http_post(port: u16, path: &str, content_type: &str, body: &str) -> (u16, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
