@@ -236,7 +236,10 @@ impl TorrentDownload {
         }
         let span = tracing::info_span!("torrent", info_hash = %hex::encode(self.info_hash));
         async move {
-            let mut session = Session::new(self, initial, spawner, stop)?;
+            // Boxed, like the actor's run future below: with thousands of
+            // torrents the actor's state is held once, not copied into
+            // each enclosing future.
+            let mut session = Box::new(Session::new(self, initial, spawner, stop)?);
             if let Some(dht) = &dht {
                 dht.feed(
                     session.info_hash(),

@@ -39,7 +39,9 @@ pub(super) async fn route(registry: Arc<Registry>, stream: TcpStream, slot: Inco
     }
     match IncomingPeer::new(routed.stream, routed.info_hash, slot) {
         Ok(peer) => {
-            let _ = to.to_torrent.send(ToTorrent::Incoming(peer, addr));
+            let _ = to
+                .to_torrent
+                .send(ToTorrent::Incoming(Box::new(peer), addr));
         }
         Err(e) => tracing::warn!(peer = %addr, "Handing over a connection failed: {e}"),
     }

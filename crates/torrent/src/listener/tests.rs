@@ -51,7 +51,7 @@ fn handshake(info_hash: [u8; 20]) -> [u8; HANDSHAKE_LEN] {
 async fn incoming(inbox: &Mailbox<ToTorrent>) -> Option<IncomingPeer> {
     let msg = crate::tracker::with_timeout(Duration::from_secs(1), inbox.recv()).await?;
     match msg {
-        Some(ToTorrent::Incoming(peer, _)) => Some(peer),
+        Some(ToTorrent::Incoming(peer, _)) => Some(*peer),
         _ => None,
     }
 }

@@ -162,7 +162,7 @@ impl Session {
         let me = self.me.clone();
         glommio::spawn_local(async move {
             let r = announce_tiers(&mut tiers, &p).await;
-            let _ = me.send(ToTorrent::Announced(r));
+            let _ = me.send(ToTorrent::Announced(Box::new(r)));
         })
         .detach();
     }
