@@ -1,9 +1,17 @@
 //! The RPC listener: HTTP/1.1 with keep-alive on core 0, JSON-RPC over
 //! `POST /jsonrpc` and `GET /jsonrpc?method=…`.
+//!
+//! Abuse bounds (see docs/architecture.md, "The daemon"): at most
+//! [`RpcSettings::max_connections`] sockets at once, each given
+//! [`RpcSettings::request_timeout`] to deliver a whole request, a body over
+//! `--rpc-max-request-size` refused from its `Content-Length` before a byte
+//! of it is read, and a head over [`MAX_HEAD`] refused.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::io::Write as _;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use arietta_core::control::ControlHandle;
 use arietta_options::OptionSet;
@@ -16,26 +24,23 @@ use glommio::net::TcpListener;
 use crate::dispatch::{run_call, Ctx};
 use crate::RpcSettings;
 
+/// The longest request head accepted. aria2 has no limit; real clients send
+/// a few hundred bytes, and an unbounded head is unbounded memory.
 const MAX_HEAD: usize = 16 << 10;
 
-/// Accepts RPC connections until the engine shuts down.
+/// How much a connection reads at a time. An idle connection holds this
+/// much while it waits, so it is kept small.
+const READ_CHUNK: usize = 4096;
+
+/// Accepts RPC connections on every listener until the engine shuts down.
 pub async fn serve(
-    listener: std::net::TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     settings: RpcSettings,
     global: OptionSet,
     handle: ControlHandle,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) {
-    // SAFETY: the descriptor comes from a listener we own and give up here;
-    // glommio's listener becomes its only owner.
-    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(
-            "RPC: listening on TCP {addr}{}",
-            if tls.is_some() { " (TLS)" } else { "" }
-        );
-    }
-    let ctx = Rc::new(Server {
+    let server = Rc::new(Server {
         ctx: Ctx {
             handle,
             secret: settings.secret.as_deref().map(Secret::new),
@@ -48,41 +53,81 @@ pub async fn serve(
         },
         allow_origin_all: settings.allow_origin_all,
         metrics: settings.metrics,
+        request_timeout: settings.request_timeout,
+        max_connections: settings.max_connections,
+        open: Cell::new(0),
     });
+    // Not detached: when the service ends, dropping these stops accepting.
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| glommio::spawn_local(accept_loop(l, server.clone(), tls.clone())))
+        .collect();
+    for l in loops {
+        l.await;
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    server: Rc<Server>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) {
+    // SAFETY: the descriptor comes from a listener we own and give up here;
+    // glommio's listener becomes its only owner.
+    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    if let Ok(addr) = listener.local_addr() {
+        let family = if addr.is_ipv4() { 4 } else { 6 };
+        tracing::info!(
+            notice = true,
+            "IPv{family} RPC: listening on TCP port {}",
+            addr.port()
+        );
+    }
     loop {
-        match listener.accept().await {
-            Ok(stream) => {
-                // The peer is looked up only when DEBUG is logged.
-                tracing::debug!(
-                    "RPC: accepted a connection from {}",
-                    stream
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default()
-                );
-                // Answers are small and often pipelined: Nagle plus the
-                // client's delayed ACK would hold them back tens of ms.
-                let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                match &tls {
-                    None => glommio::spawn_local(connection(stream, ctx)).detach(),
-                    Some(cfg) => {
-                        let acceptor = futures_rustls::TlsAcceptor::from(cfg.clone());
-                        glommio::spawn_local(async move {
-                            if let Ok(s) = acceptor.accept(stream).await {
-                                connection(s, ctx).await;
-                            }
-                        })
-                        .detach()
-                    }
-                };
-            }
+        let stream = match listener.accept().await {
+            Ok(stream) => stream,
             Err(e) => {
                 tracing::debug!("RPC: accept failed: {e}");
-                glommio::timer::sleep(std::time::Duration::from_millis(50)).await
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+                continue;
             }
+        };
+        if server.open.get() >= server.max_connections {
+            // Closing at once frees the descriptor; the slots held by idle
+            // sockets come back within the request timeout.
+            tracing::debug!(
+                "RPC: {} connections open, closing a new one",
+                server.open.get()
+            );
+            continue;
         }
+        tracing::info!("RPC: Accepted the connection from {}.", peer(&stream));
+        // Answers are small and often pipelined: Nagle plus the client's
+        // delayed ACK would hold them back tens of ms.
+        let _ = stream.set_nodelay(true);
+        let slot = Slot::take(server.clone());
+        match &tls {
+            None => glommio::spawn_local(connection(stream, slot)).detach(),
+            Some(cfg) => {
+                let acceptor = futures_rustls::TlsAcceptor::from(cfg.clone());
+                glommio::spawn_local(async move {
+                    let deadline = Instant::now() + slot.server.request_timeout;
+                    if let Some(Ok(s)) = before(deadline, acceptor.accept(stream)).await {
+                        connection(s, slot).await;
+                    }
+                })
+                .detach()
+            }
+        };
     }
+}
+
+/// aria2's `ADDR:PORT` (no brackets around an IPv6 address).
+fn peer(stream: &glommio::net::TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| format!("{}:{}", a.ip(), a.port()))
+        .unwrap_or_default()
 }
 
 /// Plain TCP or TLS (`--rpc-secure`).
@@ -94,23 +139,77 @@ struct Server {
     limits: Limits,
     allow_origin_all: bool,
     metrics: bool,
+    request_timeout: Duration,
+    max_connections: usize,
+    /// Connections now open, counted by [`Slot`].
+    open: Cell<usize>,
+}
+
+/// One counted connection: the count drops when its task ends, however it
+/// ends (closed, timed out, cancelled at shutdown).
+struct Slot {
+    server: Rc<Server>,
+}
+
+impl Slot {
+    fn take(server: Rc<Server>) -> Slot {
+        server.open.set(server.open.get() + 1);
+        Slot { server }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.server.open.set(self.server.open.get() - 1);
+    }
+}
+
+/// Runs `fut` until `deadline`; `None` when the deadline came first.
+async fn before<T>(deadline: Instant, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+        None
+    })
+    .await
 }
 
 struct Request {
     method: String,
     path: String,
     keep_alive: bool,
+    /// `Accept-Encoding` names `gzip`: aria2 then gzips every answer.
+    gzip: bool,
+    /// The CORS headers a preflight gets (aria2 sends them only when the
+    /// request has `Origin` and `Access-Control-Request-Method` and
+    /// `--rpc-allow-origin-all` is on).
+    preflight: Option<String>,
     body: Vec<u8>,
     /// The checked `Upgrade: websocket` handshake, when one was asked for.
     websocket: Option<Result<websocket::Upgrade, arietta_rpc::Error>>,
 }
 
-/// Reads one request; `None` at a clean end or on a broken one.
+/// Why no request came: each ends the connection without an answer, as
+/// aria2 does (it answers nothing it cannot read).
+enum NoRequest {
+    /// The peer closed, or the socket failed.
+    Closed,
+    /// No complete head (or body) within the request timeout.
+    Timeout { in_body: bool },
+    /// A head httparse cannot read, or longer than [`MAX_HEAD`].
+    BadHead,
+    /// A `Content-Length` that is not a number.
+    BadLength(String),
+    /// A `Content-Length` over `--rpc-max-request-size`.
+    TooLarge(u64),
+}
+
+/// Reads one request, giving up at `deadline`.
 async fn read_request<S: Stream>(
     stream: &mut S,
     buf: &mut Vec<u8>,
-    max_body: usize,
-) -> Option<Result<Request, u16>> {
+    server: &Server,
+    deadline: Instant,
+) -> Result<Request, NoRequest> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
@@ -120,23 +219,23 @@ async fn read_request<S: Stream>(
                     "HTTP Server received request\n{}",
                     String::from_utf8_lossy(&buf[..head_len]).trim_end()
                 );
-                let mut content_length = 0usize;
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+                };
+                let content_length = match header("content-length") {
+                    None => 0,
+                    Some(v) => v.parse::<u64>().map_err(|_| NoRequest::BadLength(v))?,
+                };
                 let mut keep_alive = req.version == Some(1);
-                for h in req.headers.iter() {
-                    let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
-                    if h.name.eq_ignore_ascii_case("content-length") {
-                        match v.trim().parse() {
-                            Ok(n) => content_length = n,
-                            Err(_) => return Some(Err(400)),
-                        }
-                    } else if h.name.eq_ignore_ascii_case("connection") {
-                        keep_alive =
-                            !v.contains("close") && (keep_alive || v.contains("keep-alive"));
-                    }
+                if let Some(v) = header("connection") {
+                    let v = v.to_ascii_lowercase();
+                    keep_alive = !v.contains("close") && (keep_alive || v.contains("keep-alive"));
                 }
-                if content_length > max_body {
-                    return Some(Err(413));
-                }
+                let gzip = header("accept-encoding")
+                    .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("gzip")));
                 let method = req.method.unwrap_or("").to_owned();
                 let path = req.path.unwrap_or("").to_owned();
                 let wants_ws = req.headers.iter().any(|h| {
@@ -144,74 +243,161 @@ async fn read_request<S: Stream>(
                         && h.value.eq_ignore_ascii_case(b"websocket")
                 });
                 let websocket = wants_ws.then(|| websocket::check_upgrade(&method, req.headers));
-                while buf.len() < head_len + content_length {
-                    if read_more(stream, buf).await == 0 {
-                        return None;
+                if websocket.is_none() && content_length > server.limits.max_request_size as u64 {
+                    return Err(NoRequest::TooLarge(content_length));
+                }
+                let preflight = (method == "OPTIONS"
+                    && server.allow_origin_all
+                    && header("origin").is_some_and(|v| !v.is_empty())
+                    && header("access-control-request-method").is_some_and(|v| !v.is_empty()))
+                .then(|| {
+                    let mut h = String::from(
+                        "Access-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Max-Age: 1728000\r\n",
+                    );
+                    if let Some(asked) =
+                        header("access-control-request-headers").filter(|v| !v.is_empty())
+                    {
+                        h.push_str(&format!("Access-Control-Allow-Headers: {asked}\r\n"));
                     }
+                    h
+                });
+                // Checked against --rpc-max-request-size above.
+                let content_length = content_length as usize;
+                while buf.len() < head_len + content_length {
+                    read_more(stream, buf, deadline)
+                        .await
+                        .map_err(|_| NoRequest::Timeout { in_body: true })??;
                 }
                 let body = buf[head_len..head_len + content_length].to_vec();
                 buf.drain(..head_len + content_length);
-                return Some(Ok(Request {
+                return Ok(Request {
                     method,
                     path,
                     keep_alive,
+                    gzip,
+                    preflight,
                     body,
                     websocket,
-                }));
+                });
             }
             Ok(httparse::Status::Partial) => {
                 if buf.len() > MAX_HEAD {
-                    return Some(Err(431));
+                    return Err(NoRequest::BadHead);
                 }
-                if read_more(stream, buf).await == 0 {
-                    return None;
-                }
+                read_more(stream, buf, deadline)
+                    .await
+                    .map_err(|_| NoRequest::Timeout { in_body: false })??;
             }
-            Err(_) => return Some(Err(400)),
+            Err(_) => return Err(NoRequest::BadHead),
         }
     }
 }
 
-async fn read_more<S: Stream>(stream: &mut S, buf: &mut Vec<u8>) -> usize {
-    let mut chunk = [0u8; 8192];
-    match stream.read(&mut chunk).await {
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            n
-        }
-        Err(_) => 0,
-    }
-}
+/// The deadline passed.
+struct Late;
 
-async fn respond<S: Stream>(
+/// Appends what one read brings; `Ok(Err(Closed))` at the end of the
+/// stream or on an error.
+async fn read_more<S: Stream>(
     stream: &mut S,
-    server: &Server,
-    status: u16,
-    content_type: &str,
-    body: &str,
-    keep_alive: bool,
-) -> bool {
-    let reason = match status {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        404 => "Not Found",
-        413 => "Request Entity Too Large",
-        431 => "Request Header Fields Too Large",
-        _ => "Internal Server Error",
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<Result<(), NoRequest>, Late> {
+    let at = buf.len();
+    buf.resize(at + READ_CHUNK, 0);
+    let read = before(deadline, stream.read(&mut buf[at..])).await;
+    let n = match read {
+        Some(Ok(n)) => n,
+        Some(Err(_)) => 0,
+        None => {
+            buf.truncate(at);
+            return Err(Late);
+        }
     };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: {}\r\n",
-        body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
-    );
-    if server.allow_origin_all {
-        head.push_str("Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Allow-Headers: Content-Type\r\nAccess-Control-Max-Age: 1728000\r\n");
+    buf.truncate(at + n);
+    Ok(if n == 0 {
+        Err(NoRequest::Closed)
+    } else {
+        Ok(())
+    })
+}
+
+/// aria2's status lines (the subset the server sends).
+fn status_line(status: u16) -> &'static str {
+    match status {
+        200 => "200 OK",
+        400 => "400 Bad Request",
+        404 => "404 Not Found",
+        413 => "413 Request Entity Too Large",
+        503 => "503 Service Unavailable",
+        _ => "500 Internal Server Error",
     }
+}
+
+/// One answer, laid out as aria2's `HttpServer::feedResponse` lays it out.
+struct Response {
+    status: u16,
+    /// `None` for the empty answers, which aria2 sends without a type.
+    content_type: Option<&'static str>,
+    body: String,
+    /// Extra header lines (each ending in CRLF), after the standard ones.
+    extra: String,
+}
+
+impl Response {
+    fn empty(status: u16) -> Response {
+        Response {
+            status,
+            content_type: None,
+            body: String::new(),
+            extra: String::new(),
+        }
+    }
+
+    fn with(status: u16, content_type: &'static str, body: String) -> Response {
+        Response {
+            status,
+            content_type: Some(content_type),
+            body,
+            extra: String::new(),
+        }
+    }
+}
+
+/// The bytes of an answer: head, then the body (gzipped when `gzip`).
+fn encode_response(server: &Server, r: &Response, gzip: bool, keep_alive: bool) -> Vec<u8> {
+    let body = if gzip && !r.body.is_empty() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing to a Vec cannot fail.
+        let _ = enc.write_all(r.body.as_bytes());
+        enc.finish().unwrap_or_default()
+    } else {
+        r.body.as_bytes().to_vec()
+    };
+    let date = arietta_http::date::format_http_date(std::time::SystemTime::now());
+    let mut head = format!(
+        "HTTP/1.1 {}\r\nDate: {date}\r\nContent-Length: {}\r\nExpires: {date}\r\nCache-Control: no-cache\r\n",
+        status_line(r.status),
+        body.len()
+    );
+    if let Some(t) = r.content_type {
+        head.push_str(&format!("Content-Type: {t}\r\n"));
+    }
+    if server.allow_origin_all {
+        head.push_str("Access-Control-Allow-Origin: *\r\n");
+    }
+    if gzip {
+        head.push_str("Content-Encoding: gzip\r\n");
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str(&r.extra);
     head.push_str("\r\n");
     tracing::debug!("HTTP Server sends response:\n{}", head.trim_end());
-    head.push_str(body);
-    stream.write_all(head.as_bytes()).await.is_ok()
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&body);
+    out
 }
 
 async fn answer_json(server: &Server, request: JsonRequest) -> (u16, String) {
@@ -248,14 +434,40 @@ async fn answer_json(server: &Server, request: JsonRequest) -> (u16, String) {
     }
 }
 
-async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
-    let mut buf = Vec::with_capacity(4096);
-    while let Some(req) = read_request(&mut stream, &mut buf, server.limits.max_request_size).await
-    {
-        let req = match req {
+/// Logs why a connection ends without a request, in aria2's words.
+fn log_no_request(why: &NoRequest) {
+    match why {
+        NoRequest::Closed => {}
+        NoRequest::Timeout { in_body: false } => tracing::info!("HTTP request timeout."),
+        NoRequest::Timeout { in_body: true } => tracing::info!("HTTP request body timeout."),
+        NoRequest::BadHead => {
+            tracing::info!("RPC: Error occurred while reading HTTP request: bad request head")
+        }
+        NoRequest::BadLength(v) => {
+            tracing::info!(
+                "RPC: Error occurred while reading HTTP request: Invalid Content-Length={v}"
+            )
+        }
+        NoRequest::TooLarge(n) => tracing::info!(
+            "Request too long. ContentLength={n}. See --rpc-max-request-size option to loose this limitation."
+        ),
+    }
+}
+
+async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
+    let server = slot.server.clone();
+    let _slot = slot;
+    let mut buf = Vec::new();
+    loop {
+        // One deadline for the wait, the head and the body: a peer that
+        // trickles a byte at a time gets no more time than a silent one.
+        // aria2 restarts its 30 s on every byte, which lets a trickle hold
+        // the socket forever.
+        let deadline = Instant::now() + server.request_timeout;
+        let req = match read_request(&mut stream, &mut buf, &server, deadline).await {
             Ok(r) => r,
-            Err(status) => {
-                let _ = respond(&mut stream, &server, status, "text/plain", "", false).await;
+            Err(why) => {
+                log_no_request(&why);
                 return;
             }
         };
@@ -272,11 +484,14 @@ async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
                         .await
                         .is_ok()
                     {
-                        websocket_session(stream, server, std::mem::take(&mut buf)).await;
+                        // The slot stays taken for the session's life.
+                        let leftover = std::mem::take(&mut buf);
+                        websocket_session(stream, server, leftover).await;
                     }
                 }
                 Ok(_) => {
-                    let _ = respond(&mut stream, &server, 404, "text/plain", "", false).await;
+                    let bytes = encode_response(&server, &Response::empty(404), req.gzip, false);
+                    let _ = before(deadline, stream.write_all(&bytes)).await;
                 }
                 Err(e) => {
                     let _ = stream.write_all(&websocket::rejection_response(&e)).await;
@@ -284,53 +499,53 @@ async fn connection<S: Stream + 'static>(mut stream: S, server: Rc<Server>) {
             }
             return;
         }
-        let (status, content_type, body) = match (req.method.as_str(), path, query) {
+        let response = match (req.method.as_str(), path, query) {
             // aria2 answers a CORS preflight 200 with an empty body.
-            ("OPTIONS", _, _) => (200, "text/plain", String::new()),
+            ("OPTIONS", _, _) => Response {
+                extra: req.preflight.clone().unwrap_or_default(),
+                ..Response::empty(200)
+            },
             ("GET", "/metrics", _) if server.metrics => {
                 match crate::metrics::render(&server.ctx.handle).await {
-                    Some(text) => (200, "text/plain; version=0.0.4", text),
-                    None => (503, "text/plain", String::new()),
+                    Some(text) => Response::with(200, "text/plain; version=0.0.4", text),
+                    None => Response::empty(503),
                 }
             }
             ("POST", "/jsonrpc", _) => match json::decode_request(&req.body, &server.limits) {
                 Ok(request) => {
                     let (s, b) = answer_json(&server, request).await;
-                    (s, "application/json-rpc", b)
+                    Response::with(s, "application/json-rpc", b)
                 }
-                Err(_) => (413, "text/plain", String::new()),
+                // Only a body over the limit, which the head check already
+                // refused: aria2 drops such a connection unanswered.
+                Err(_) => return,
             },
             // As aria2: an unreadable XML body gets a bare 400, faults a 200.
             ("POST", "/rpc", _) => match xml::decode_call(&req.body, &server.limits) {
                 Ok(call) => {
                     let outcome = run_call(&server.ctx, call).await;
-                    (200, "text/xml", xml::encode_response(&outcome))
+                    Response::with(200, "text/xml", xml::encode_response(&outcome))
                 }
-                Err(_) => (400, "text/plain", String::new()),
+                Err(_) => Response::empty(400),
             },
             ("GET", "/jsonrpc", Some(q)) => match json::decode_get_query(q, &server.limits) {
                 Ok(get) => {
                     let (s, b) = answer_json(&server, get.request).await;
                     match get.callback {
-                        Some(cb) => (s, "text/javascript", json::wrap_jsonp(&cb, &b)),
-                        None => (s, "application/json-rpc", b),
+                        Some(cb) => Response::with(s, "text/javascript", json::wrap_jsonp(&cb, &b)),
+                        None => Response::with(s, "application/json-rpc", b),
                     }
                 }
-                Err(_) => (400, "text/plain", String::new()),
+                Err(_) => Response::empty(400),
             },
-            _ => (404, "text/plain", String::new()),
+            _ => Response::empty(404),
         };
-        if !respond(
-            &mut stream,
-            &server,
-            status,
-            content_type,
-            &body,
-            req.keep_alive,
-        )
-        .await
-            || !req.keep_alive
-        {
+        let bytes = encode_response(&server, &response, req.gzip, req.keep_alive);
+        // A peer that does not read its answer is held no longer than one
+        // that does not send its request.
+        let deadline = Instant::now() + server.request_timeout;
+        let sent = before(deadline, stream.write_all(&bytes)).await;
+        if !matches!(sent, Some(Ok(()))) || !req.keep_alive {
             return;
         }
     }
