@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{s, spawn, wait_listening, wait_until};
+use super::{s, wait_listening, wait_until};
 
 pub use super::free_port;
 
@@ -22,6 +22,12 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &std::path::Path, extra: &[&str]) -> Daemon {
+        Daemon::start_env(dir, extra, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables (the
+    /// abuse tests' short request timeout).
+    pub fn start_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let port = free_port();
         let mut args = vec![
             "--enable-rpc".to_string(),
@@ -31,7 +37,12 @@ impl Daemon {
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = spawn(dir, &argv);
+        let child = super::command(dir)
+            .arg("--no-conf")
+            .args(&argv)
+            .envs(env.iter().copied())
+            .spawn()
+            .expect("spawn arietta");
         assert!(
             wait_listening(port, Duration::from_secs(10)),
             "daemon did not listen on {port}"
