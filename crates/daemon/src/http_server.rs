@@ -2,12 +2,15 @@
 //! `POST /jsonrpc` and `GET /jsonrpc?method=…`.
 //!
 //! Abuse bounds (see docs/architecture.md, "The daemon"): at most
-//! [`RpcSettings::max_connections`] sockets at once, each given
+//! [`RpcSettings::max_connections`] sockets at once (at the cap the one
+//! that has waited longest for its request is closed to admit a new one),
+//! each given
 //! [`RpcSettings::request_timeout`] to deliver a whole request, a body over
 //! `--rpc-max-request-size` refused from its `Content-Length` before a byte
 //! of it is read, and a head over [`MAX_HEAD`] refused.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
@@ -19,6 +22,7 @@ use arietta_rpc::json::{self, JsonRequest};
 use arietta_rpc::{websocket, xml};
 use arietta_rpc::{Limits, Param, Secret};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpListener;
 
 use crate::dispatch::{run_call, Ctx};
@@ -56,6 +60,8 @@ pub async fn serve(
         request_timeout: settings.request_timeout,
         max_connections: settings.max_connections,
         open: Cell::new(0),
+        waiting: RefCell::new(BTreeMap::new()),
+        next_ticket: Cell::new(0),
     });
     // Not detached: when the service ends, dropping these stops accepting.
     let loops: Vec<_> = listeners
@@ -92,9 +98,9 @@ async fn accept_loop(
                 continue;
             }
         };
-        if server.open.get() >= server.max_connections {
-            // Closing at once frees the descriptor; the slots held by idle
-            // sockets come back within the request timeout.
+        if server.open.get() >= server.max_connections && !server.evict_oldest_waiting() {
+            // Every slot is busy with a request or a WebSocket: closing the
+            // newcomer at once frees its descriptor.
             tracing::debug!(
                 "RPC: {} connections open, closing a new one",
                 server.open.get()
@@ -119,6 +125,10 @@ async fn accept_loop(
                 .detach()
             }
         };
+        // Let the new connection read what it already has before the next
+        // accept: under a flood of connects, a client whose request is
+        // waiting is served at once instead of being evicted unread.
+        futures_lite::future::yield_now().await;
     }
 }
 
@@ -143,6 +153,42 @@ struct Server {
     max_connections: usize,
     /// Connections now open, counted by [`Slot`].
     open: Cell<usize>,
+    /// Connections waiting for (or part way through) a request, by the
+    /// order they began waiting: at the cap, the oldest is closed to let a
+    /// newcomer in, so a flood of idle sockets delays no real client.
+    waiting: RefCell<BTreeMap<u64, LocalSender<()>>>,
+    next_ticket: Cell<u64>,
+}
+
+impl Server {
+    /// Registers a connection as waiting for a request; the receiver
+    /// yields when [`evict_oldest_waiting`](Self::evict_oldest_waiting)
+    /// picks it.
+    fn wait_begin(&self) -> (u64, LocalReceiver<()>) {
+        let ticket = self.next_ticket.get();
+        self.next_ticket.set(ticket + 1);
+        let (tx, rx) = local_channel::new_bounded(1);
+        self.waiting.borrow_mut().insert(ticket, tx);
+        (ticket, rx)
+    }
+
+    fn wait_end(&self, ticket: u64) {
+        self.waiting.borrow_mut().remove(&ticket);
+    }
+
+    /// Tells the longest-waiting connection to close; false when none
+    /// waits (every connection is in a request or a WebSocket).
+    fn evict_oldest_waiting(&self) -> bool {
+        let Some((_, tx)) = self.waiting.borrow_mut().pop_first() else {
+            return false;
+        };
+        tracing::debug!(
+            "RPC: {} connections open, closing the longest idle",
+            self.open.get()
+        );
+        let _ = tx.try_send(());
+        true
+    }
 }
 
 /// One counted connection: the count drops when its task ends, however it
@@ -464,12 +510,23 @@ async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
         // aria2 restarts its 30 s on every byte, which lets a trickle hold
         // the socket forever.
         let deadline = Instant::now() + server.request_timeout;
-        let req = match read_request(&mut stream, &mut buf, &server, deadline).await {
-            Ok(r) => r,
-            Err(why) => {
+        let (ticket, evicted) = server.wait_begin();
+        let read = futures_lite::future::or(
+            async { Some(read_request(&mut stream, &mut buf, &server, deadline).await) },
+            async {
+                evicted.recv().await;
+                None
+            },
+        )
+        .await;
+        server.wait_end(ticket);
+        let req = match read {
+            Some(Ok(r)) => r,
+            Some(Err(why)) => {
                 log_no_request(&why);
                 return;
             }
+            None => return,
         };
         let (path, query) = match req.path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -570,7 +627,11 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
                 if bytes.is_empty() {
                     continue;
                 }
-                if wr.write_all(&bytes).await.is_err() {
+                out.in_flight.set(bytes.len());
+                let written = wr.write_all(&bytes).await;
+                out.in_flight.set(0);
+                if written.is_err() {
+                    out.broken.set(true);
                     break;
                 }
             }
@@ -632,6 +693,15 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
                 Err(_) => break 'session,
             }
         }
+        // Back-pressure: a client that sends requests and never reads the
+        // answers is not read from until they drain, so its answers cannot
+        // pile up here without bound (aria2 queues them all).
+        while out.backlog() > WS_BACKLOG {
+            if out.broken.get() {
+                break 'session;
+            }
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
         match rd.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => decoder.feed(&chunk[..n]),
@@ -656,9 +726,17 @@ async fn answer_ws(server: &Server, body: &[u8]) -> String {
     }
 }
 
+/// Unsent answer bytes above which a WebSocket session stops reading
+/// requests until its client reads.
+const WS_BACKLOG: usize = 1 << 20;
+
 /// Frames waiting for the WebSocket writer task.
 struct Outbox {
     pending: RefCell<Vec<u8>>,
+    /// Bytes the writer has taken and not yet written.
+    in_flight: Cell<usize>,
+    /// The writer failed: nothing queued will be sent.
+    broken: Cell<bool>,
     wake_tx: RefCell<Option<glommio::channels::local_channel::LocalSender<()>>>,
     wake_rx: glommio::channels::local_channel::LocalReceiver<()>,
 }
@@ -668,6 +746,8 @@ impl Default for Outbox {
         let (tx, rx) = glommio::channels::local_channel::new_unbounded();
         Outbox {
             pending: RefCell::new(Vec::new()),
+            in_flight: Cell::new(0),
+            broken: Cell::new(false),
             wake_tx: RefCell::new(Some(tx)),
             wake_rx: rx,
         }
@@ -675,6 +755,11 @@ impl Default for Outbox {
 }
 
 impl Outbox {
+    /// Bytes queued or being written.
+    fn backlog(&self) -> usize {
+        self.pending.borrow().len() + self.in_flight.get()
+    }
+
     /// Queues a frame and wakes the writer (notifications, close frames).
     fn push(&self, frame: &[u8]) {
         self.queue(frame);

@@ -46,8 +46,10 @@ pub struct RpcSettings {
     /// it is closed: aria2's 30 s. [`REQUEST_TIMEOUT_ENV`] shortens it for
     /// tests.
     pub request_timeout: std::time::Duration,
-    /// Connections served at once; one more is closed as soon as it is
-    /// accepted. See [`max_connections`].
+    /// Connections served at once. At the cap a newcomer is let in by
+    /// closing the connection that has waited longest for its request,
+    /// or is closed itself when every slot is busy (requests running,
+    /// WebSockets). See [`max_connections`].
     pub max_connections: usize,
 }
 
