@@ -43,8 +43,17 @@ const P50_BOUND: Duration = Duration::from_millis(20);
 fn start() -> (tempfile::TempDir, Daemon) {
     let tmp = tempdir();
     let ms = TIMEOUT.as_millis().to_string();
-    let d = Daemon::start_env(tmp.path(), &[], &[("ARIETTA_RPC_REQUEST_TIMEOUT_MS", &ms)]);
+    let d = Daemon::start_with(tmp.path(), &[], |cmd| {
+        cmd.env("ARIETTA_RPC_REQUEST_TIMEOUT_MS", &ms);
+    });
     (tmp, d)
+}
+
+/// Descriptors the process `pid` holds.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// The daemon's resident set in KiB, from /proc.
@@ -352,4 +361,85 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     assert!(answer.contains("-32700"), "{answer}");
     probe.finish().check("deep nesting");
     assert!(d.call("aria2.getVersion", "[]").contains("version"));
+}
+
+/// With a descriptor limit of 256 the cap is 128 connections: 400 idle
+/// sockets never take the daemon past it, and a new client is still let
+/// in at once (the longest-idle socket is closed to make room).
+#[test]
+fn at_the_connection_cap_the_longest_idle_socket_makes_room() {
+    let tmp = tempdir();
+    let d = Daemon::start_with(tmp.path(), &[], |cmd| {
+        // Long enough that only eviction can free the slots in time.
+        cmd.env("ARIETTA_RPC_REQUEST_TIMEOUT_MS", "30000");
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe and touches only the
+        // child, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let r = libc::rlimit {
+                    rlim_cur: 256,
+                    rlim_max: 256,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    // Counted once the daemon is fully up (executors, listeners).
+    assert!(d.call("aria2.getVersion", "[]").contains("version"));
+    thread::sleep(Duration::from_millis(200));
+    let before = open_fds(d.child.id());
+    let probe = Prober::start(&d);
+    let mut idle: Vec<TcpStream> = (0..400)
+        .map(|_| TcpStream::connect(("127.0.0.1", d.port)).expect("connect"))
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let fds = open_fds(d.child.id());
+    // The newest sockets survive; the oldest were closed to admit them.
+    let mut first = idle.remove(0);
+    assert!(closed_within(&mut first, Duration::from_secs(1)));
+    let last = idle.last_mut().unwrap();
+    assert!(!closed_within(last, Duration::from_millis(200)));
+    probe.finish().check("400 idle at a cap of 128");
+    assert!(
+        // The probe's socket and evicted ones still closing add a few.
+        fds <= before + 128 + 8,
+        "{fds} descriptors open (from {before}): over the cap"
+    );
+}
+
+/// A WebSocket client that pipelines requests and never reads the answers
+/// is throttled (the daemon stops reading it), not buffered without bound.
+#[test]
+fn websocket_client_that_never_reads_is_throttled() {
+    let (_tmp, d) = start();
+    let probe = Prober::start(&d);
+    let (mut c, _) = ws_connect(d.port);
+    let frame = crate::support::rpc_client::ws_text_frame(
+        r#"{"jsonrpc":"2.0","id":"w","method":"aria2.getVersion","params":[]}"#,
+    );
+    let burst: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * 1000)
+        .collect();
+    c.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // 200,000 requests (about 34 MB of answers) unless the writes stall.
+    let mut stalled = false;
+    for _ in 0..200 {
+        if c.write_all(&burst).is_err() {
+            stalled = true;
+            break;
+        }
+    }
+    assert!(
+        stalled,
+        "the daemon read every request of a client that never reads"
+    );
+    probe.finish().check("WebSocket never read");
 }
