@@ -81,14 +81,6 @@ async fn accept_loop(
     // SAFETY: the descriptor comes from a listener we own and give up here;
     // glommio's listener becomes its only owner.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
-    if let Ok(addr) = listener.local_addr() {
-        let family = if addr.is_ipv4() { 4 } else { 6 };
-        tracing::info!(
-            notice = true,
-            "IPv{family} RPC: listening on TCP port {}",
-            addr.port()
-        );
-    }
     loop {
         let stream = match listener.accept().await {
             Ok(stream) => stream,

@@ -146,6 +146,11 @@ pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
     };
+    if global.get_str("rpc-secret").is_empty() && global.get_str("rpc-user").is_empty() {
+        tracing::warn!(
+            "Neither --rpc-secret nor a combination of --rpc-user and --rpc-passwd is set. This is insecure. It is extremely recommended to specify --rpc-secret with the adequate secrecy or now deprecated --rpc-user and --rpc-passwd."
+        );
+    }
     if tls.is_some() {
         tracing::info!(notice = true, "RPC transport will be encrypted.");
     }
@@ -159,15 +164,24 @@ pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
         let family = if addr.is_ipv4() { 4 } else { 6 };
         match bind(addr) {
             Ok(l) => {
-                if port.is_none() {
-                    port = l.local_addr().ok().map(|a| a.port());
-                }
+                let bound = l.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+                port.get_or_insert(bound);
+                tracing::info!(
+                    notice = true,
+                    "IPv{family} RPC: listening on TCP port {bound}"
+                );
                 listeners.push(l);
             }
-            Err(e) => tracing::error!(
-                "IPv{family} RPC: failed to bind TCP port {}\n{e}",
-                addr.port()
-            ),
+            Err(e) => {
+                // aria2's exception line, this file in place of its .cc.
+                let e = e.to_string();
+                let cause = e.rsplit_once(" (os error").map_or(&*e, |(c, _)| c);
+                tracing::error!(
+                    "IPv{family} RPC: failed to bind TCP port {}\nException: [daemon/lib.rs:{}] errorCode=1 Failed to bind a socket, cause: {cause}",
+                    addr.port(),
+                    line!()
+                );
+            }
         }
     }
     if listeners.is_empty() {

@@ -741,29 +741,81 @@ fn answers_match_aria2c_headers_and_gzip_on_request() {
     }
 }
 
-/// Issue 11: the daemon listens on IPv6 loopback as well as IPv4, as
-/// aria2c does (a host without IPv6 skips this).
+/// Issue 11: the daemon listens on IPv6 as well as IPv4, as aria2c does:
+/// loopback by default, the wildcards with `--rpc-listen-all` (a host
+/// without IPv6 skips this).
 #[test]
-fn listens_on_ipv6_loopback_too() {
+fn listens_on_ipv6_too() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("SKIP: no IPv6 loopback here");
         return;
     }
+    for extra in [&[][..], &["--rpc-listen-all"][..]] {
+        let tmp = tempdir();
+        let d = Daemon::start(tmp.path(), extra);
+        let mut c = TcpStream::connect(("::1", d.port)).expect("connect to [::1]");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body = r#"{"jsonrpc":"2.0","id":"6","method":"aria2.getVersion","params":[]}"#;
+        write!(
+            c,
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.contains("\"version\""),
+            "{extra:?}: {out}"
+        );
+        // The IPv4 socket serves the same port.
+        assert!(d.call("aria2.getVersion", "[]").contains("version"));
+    }
+}
+
+/// Issue 11: as aria2c, the RPC port taken in one family is an ERROR line
+/// and the other family serves; taken in both, the start fails ("Failed
+/// to setup RPC server.", exit 1).
+#[test]
+fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     let tmp = tempdir();
-    let d = Daemon::start(tmp.path(), &[]);
-    let mut c = TcpStream::connect(("::1", d.port)).expect("connect to [::1]");
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = r#"{"jsonrpc":"2.0","id":"6","method":"aria2.getVersion","params":[]}"#;
-    write!(
-        c,
-        "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
+    let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = v4.local_addr().unwrap().port();
+    let Ok(v6) = std::net::TcpListener::bind(("::1", port)) else {
+        eprintln!("SKIP: no IPv6 loopback here (or {port} taken there)");
+        return;
+    };
+    let arg = format!("--rpc-listen-port={port}");
+    let both =
+        support::run_with_timeout(tmp.path(), &["--enable-rpc", &arg], Duration::from_secs(10));
+    both.expect_code(1);
+    let out = both.output();
+    for line in [
+        format!("[ERROR] IPv4 RPC: failed to bind TCP port {port}"),
+        format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}"),
+        "errorCode=1 Failed to bind a socket, cause: Address already in use".to_string(),
+        "Failed to setup RPC server.".to_string(),
+    ] {
+        assert!(out.contains(&line), "no {line:?} in\n{out}");
+    }
+
+    drop(v4);
+    let mut child = support::spawn(tmp.path(), &["--enable-rpc", &arg]);
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    let (status, answer) = support::rpc_client::http_post(
+        port,
+        "/jsonrpc",
+        "application/json",
+        r#"{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion"}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.starts_with("HTTP/1.1 200") && out.contains("\"version\""),
+        out.contains(&format!("[NOTICE] IPv4 RPC: listening on TCP port {port}"))
+            && out.contains(&format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}")),
         "{out}"
     );
+    drop(v6);
 }
