@@ -109,8 +109,11 @@ async fn accept_loop(
             Some(cfg) => {
                 let acceptor = futures_rustls::TlsAcceptor::from(cfg.clone());
                 glommio::spawn_local(async move {
+                    // A handshake that never finishes holds its slot no longer
+                    // than a request that never comes, and may be evicted.
                     let deadline = Instant::now() + slot.server.request_timeout;
-                    if let Some(Ok(s)) = before(deadline, acceptor.accept(stream)).await {
+                    let handshake = before(deadline, acceptor.accept(stream));
+                    if let Some(Some(Ok(s))) = slot.server.evictable(handshake).await {
                         connection(s, slot).await;
                     }
                 })
@@ -166,6 +169,19 @@ impl Server {
 
     fn wait_end(&self, ticket: u64) {
         self.waiting.borrow_mut().remove(&ticket);
+    }
+
+    /// Runs `fut` with the connection counted as waiting: `None` when the
+    /// cap evicted it first.
+    async fn evictable<T>(&self, fut: impl std::future::Future<Output = T>) -> Option<T> {
+        let (ticket, evicted) = self.wait_begin();
+        let out = futures_lite::future::or(async { Some(fut.await) }, async {
+            evicted.recv().await;
+            None
+        })
+        .await;
+        self.wait_end(ticket);
+        out
     }
 
     /// Tells the longest-waiting connection to close; false when none
@@ -272,8 +288,7 @@ async fn read_request<S: Stream>(
                     let v = v.to_ascii_lowercase();
                     keep_alive = !v.contains("close") && (keep_alive || v.contains("keep-alive"));
                 }
-                let gzip = header("accept-encoding")
-                    .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("gzip")));
+                let gzip = header("accept-encoding").is_some_and(|v| accepts_gzip(&v));
                 let method = req.method.unwrap_or("").to_owned();
                 let path = req.path.unwrap_or("").to_owned();
                 let wants_ws = req.headers.iter().any(|h| {
@@ -329,6 +344,14 @@ async fn read_request<S: Stream>(
             Err(_) => return Err(NoRequest::BadHead),
         }
     }
+}
+
+/// Whether an `Accept-Encoding` value names gzip. As aria2: a plain
+/// comma-separated token compare, so `gzip;q=0.5` does not count.
+fn accepts_gzip(value: &str) -> bool {
+    value
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case("gzip"))
 }
 
 /// The deadline passed.
@@ -403,7 +426,7 @@ impl Response {
 }
 
 /// The bytes of an answer: head, then the body (gzipped when `gzip`).
-fn encode_response(server: &Server, r: &Response, gzip: bool, keep_alive: bool) -> Vec<u8> {
+fn encode_response(r: &Response, allow_origin_all: bool, gzip: bool, keep_alive: bool) -> Vec<u8> {
     let body = if gzip && !r.body.is_empty() {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         // Writing to a Vec cannot fail.
@@ -421,7 +444,7 @@ fn encode_response(server: &Server, r: &Response, gzip: bool, keep_alive: bool) 
     if let Some(t) = r.content_type {
         head.push_str(&format!("Content-Type: {t}\r\n"));
     }
-    if server.allow_origin_all {
+    if allow_origin_all {
         head.push_str("Access-Control-Allow-Origin: *\r\n");
     }
     if gzip {
@@ -502,16 +525,9 @@ async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
         // aria2 restarts its 30 s on every byte, which lets a trickle hold
         // the socket forever.
         let deadline = Instant::now() + server.request_timeout;
-        let (ticket, evicted) = server.wait_begin();
-        let read = futures_lite::future::or(
-            async { Some(read_request(&mut stream, &mut buf, &server, deadline).await) },
-            async {
-                evicted.recv().await;
-                None
-            },
-        )
-        .await;
-        server.wait_end(ticket);
+        let read = server
+            .evictable(read_request(&mut stream, &mut buf, &server, deadline))
+            .await;
         let req = match read {
             Some(Ok(r)) => r,
             Some(Err(why)) => {
@@ -539,7 +555,12 @@ async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
                     }
                 }
                 Ok(_) => {
-                    let bytes = encode_response(&server, &Response::empty(404), req.gzip, false);
+                    let bytes = encode_response(
+                        &Response::empty(404),
+                        server.allow_origin_all,
+                        req.gzip,
+                        false,
+                    );
                     let _ = before(deadline, stream.write_all(&bytes)).await;
                 }
                 Err(e) => {
@@ -589,7 +610,7 @@ async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
             },
             _ => Response::empty(404),
         };
-        let bytes = encode_response(&server, &response, req.gzip, req.keep_alive);
+        let bytes = encode_response(&response, server.allow_origin_all, req.gzip, req.keep_alive);
         // A peer that does not read its answer is held no longer than one
         // that does not send its request.
         let deadline = Instant::now() + server.request_timeout;
@@ -777,5 +798,79 @@ impl Outbox {
     /// Lets the writer finish what is queued, then stop.
     fn close(&self) {
         self.wake_tx.borrow_mut().take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    #[test]
+    fn gzip_is_a_plain_token_as_in_aria2() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("deflate,GZIP"));
+        assert!(!accepts_gzip("deflate"));
+        assert!(!accepts_gzip("gzip;q=1.0"));
+        assert!(!accepts_gzip(""));
+    }
+
+    fn head_names(bytes: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(bytes);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        head.lines()
+            .skip(1)
+            .map(|l| l.split(':').next().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn answers_are_laid_out_as_aria2s_and_gzipped_when_accepted() {
+        let r = Response::with(200, "application/json-rpc", "{\"result\":1}".into());
+        let plain = encode_response(&r, false, false, true);
+        assert!(plain.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(
+            head_names(&plain),
+            [
+                "Date",
+                "Content-Length",
+                "Expires",
+                "Cache-Control",
+                "Content-Type"
+            ]
+        );
+        assert!(plain.ends_with(b"\r\n\r\n{\"result\":1}"));
+
+        let zipped = encode_response(&r, true, true, false);
+        assert_eq!(
+            head_names(&zipped),
+            [
+                "Date",
+                "Content-Length",
+                "Expires",
+                "Cache-Control",
+                "Content-Type",
+                "Access-Control-Allow-Origin",
+                "Content-Encoding",
+                "Connection"
+            ]
+        );
+        let at = zipped.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&zipped[..at]);
+        assert!(head.contains(&format!("Content-Length: {}\r\n", zipped.len() - at)));
+        let mut body = String::new();
+        flate2::read::GzDecoder::new(&zipped[at..])
+            .read_to_string(&mut body)
+            .unwrap();
+        assert_eq!(body, "{\"result\":1}");
+
+        // Empty answers say gzip too, with nothing to unzip, as aria2's do.
+        let empty = encode_response(&Response::empty(404), false, true, true);
+        let text = String::from_utf8_lossy(&empty);
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+        assert!(
+            text.contains("Content-Length: 0\r\n") && text.contains("Content-Encoding: gzip\r\n")
+        );
+        assert!(!text.contains("Content-Type"));
     }
 }
