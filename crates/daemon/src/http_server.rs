@@ -244,6 +244,7 @@ struct Request {
 
 /// Why no request came: each ends the connection without an answer, as
 /// aria2 does (it answers nothing it cannot read).
+#[derive(Debug)]
 enum NoRequest {
     /// The peer closed, or the socket failed.
     Closed,
@@ -257,6 +258,90 @@ enum NoRequest {
     TooLarge(u64),
 }
 
+/// A parsed request head, owned: nothing borrows the read buffer across
+/// the awaits that follow, and an idle connection's future stays small.
+struct Head {
+    method: String,
+    path: String,
+    keep_alive: bool,
+    gzip: bool,
+    preflight: Option<String>,
+    content_length: usize,
+    websocket: Option<Result<websocket::Upgrade, arietta_rpc::Error>>,
+    /// Bytes of `buf` the head took.
+    len: usize,
+}
+
+/// Parses the head at the start of `buf`: `Ok(None)` while it is
+/// incomplete. Pure, so the checks are testable without sockets.
+fn parse_head(
+    buf: &[u8],
+    max_body: usize,
+    allow_origin_all: bool,
+) -> Result<Option<Head>, NoRequest> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(NoRequest::BadHead),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(NoRequest::BadHead),
+    };
+    tracing::info!(
+        "HTTP Server received request\n{}",
+        String::from_utf8_lossy(&buf[..len]).trim_end()
+    );
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+    };
+    let content_length = match header("content-length") {
+        None => 0,
+        Some(v) => v.parse::<u64>().map_err(|_| NoRequest::BadLength(v))?,
+    };
+    let mut keep_alive = req.version == Some(1);
+    if let Some(v) = header("connection") {
+        let v = v.to_ascii_lowercase();
+        keep_alive = !v.contains("close") && (keep_alive || v.contains("keep-alive"));
+    }
+    let gzip = header("accept-encoding").is_some_and(|v| accepts_gzip(&v));
+    let method = req.method.unwrap_or("").to_owned();
+    let path = req.path.unwrap_or("").to_owned();
+    let wants_ws = req.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("upgrade") && h.value.eq_ignore_ascii_case(b"websocket")
+    });
+    let websocket = wants_ws.then(|| websocket::check_upgrade(&method, req.headers));
+    let content_length = match usize::try_from(content_length) {
+        Ok(n) if websocket.is_some() || n <= max_body => n,
+        _ => return Err(NoRequest::TooLarge(content_length)),
+    };
+    let preflight = (method == "OPTIONS"
+        && allow_origin_all
+        && header("origin").is_some_and(|v| !v.is_empty())
+        && header("access-control-request-method").is_some_and(|v| !v.is_empty()))
+    .then(|| {
+        let mut h = String::from(
+            "Access-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Max-Age: 1728000\r\n",
+        );
+        if let Some(asked) = header("access-control-request-headers").filter(|v| !v.is_empty()) {
+            h.push_str(&format!("Access-Control-Allow-Headers: {asked}\r\n"));
+        }
+        h
+    });
+    Ok(Some(Head {
+        method,
+        path,
+        keep_alive,
+        gzip,
+        preflight,
+        content_length,
+        websocket,
+        len,
+    }))
+}
+
 /// Reads one request, giving up at `deadline`.
 async fn read_request<S: Stream>(
     stream: &mut S,
@@ -264,86 +349,37 @@ async fn read_request<S: Stream>(
     server: &Server,
     deadline: Instant,
 ) -> Result<Request, NoRequest> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                tracing::info!(
-                    "HTTP Server received request\n{}",
-                    String::from_utf8_lossy(&buf[..head_len]).trim_end()
-                );
-                let header = |name: &str| {
-                    req.headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
-                };
-                let content_length = match header("content-length") {
-                    None => 0,
-                    Some(v) => v.parse::<u64>().map_err(|_| NoRequest::BadLength(v))?,
-                };
-                let mut keep_alive = req.version == Some(1);
-                if let Some(v) = header("connection") {
-                    let v = v.to_ascii_lowercase();
-                    keep_alive = !v.contains("close") && (keep_alive || v.contains("keep-alive"));
-                }
-                let gzip = header("accept-encoding").is_some_and(|v| accepts_gzip(&v));
-                let method = req.method.unwrap_or("").to_owned();
-                let path = req.path.unwrap_or("").to_owned();
-                let wants_ws = req.headers.iter().any(|h| {
-                    h.name.eq_ignore_ascii_case("upgrade")
-                        && h.value.eq_ignore_ascii_case(b"websocket")
-                });
-                let websocket = wants_ws.then(|| websocket::check_upgrade(&method, req.headers));
-                if websocket.is_none() && content_length > server.limits.max_request_size as u64 {
-                    return Err(NoRequest::TooLarge(content_length));
-                }
-                let preflight = (method == "OPTIONS"
-                    && server.allow_origin_all
-                    && header("origin").is_some_and(|v| !v.is_empty())
-                    && header("access-control-request-method").is_some_and(|v| !v.is_empty()))
-                .then(|| {
-                    let mut h = String::from(
-                        "Access-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Max-Age: 1728000\r\n",
-                    );
-                    if let Some(asked) =
-                        header("access-control-request-headers").filter(|v| !v.is_empty())
-                    {
-                        h.push_str(&format!("Access-Control-Allow-Headers: {asked}\r\n"));
-                    }
-                    h
-                });
-                // Checked against --rpc-max-request-size above.
-                let content_length = content_length as usize;
-                while buf.len() < head_len + content_length {
-                    read_more(stream, buf, deadline)
-                        .await
-                        .map_err(|_| NoRequest::Timeout { in_body: true })??;
-                }
-                let body = buf[head_len..head_len + content_length].to_vec();
-                buf.drain(..head_len + content_length);
-                return Ok(Request {
-                    method,
-                    path,
-                    keep_alive,
-                    gzip,
-                    preflight,
-                    body,
-                    websocket,
-                });
-            }
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > MAX_HEAD {
-                    return Err(NoRequest::BadHead);
-                }
-                read_more(stream, buf, deadline)
-                    .await
-                    .map_err(|_| NoRequest::Timeout { in_body: false })??;
-            }
-            Err(_) => return Err(NoRequest::BadHead),
+    let head = loop {
+        match parse_head(buf, server.limits.max_request_size, server.allow_origin_all)? {
+            Some(head) => break head,
+            None => read_more(stream, buf, deadline)
+                .await
+                .map_err(|_| NoRequest::Timeout { in_body: false })??,
         }
+    };
+    // A WebSocket upgrade's body, if any, is left for the frame decoder.
+    let body_len = if head.websocket.is_some() {
+        0
+    } else {
+        head.content_length
+    };
+    let end = head.len + body_len;
+    while buf.len() < end {
+        read_more(stream, buf, deadline)
+            .await
+            .map_err(|_| NoRequest::Timeout { in_body: true })??;
     }
+    let body = buf[head.len..end].to_vec();
+    buf.drain(..end);
+    Ok(Request {
+        method: head.method,
+        path: head.path,
+        keep_alive: head.keep_alive,
+        gzip: head.gzip,
+        preflight: head.preflight,
+        body,
+        websocket: head.websocket,
+    })
 }
 
 /// Whether an `Accept-Encoding` value names gzip. As aria2: a plain
@@ -672,7 +708,9 @@ async fn websocket_session<S: Stream + 'static>(stream: S, server: Rc<Server>, l
 
     let mut decoder = websocket::FrameDecoder::new(server.limits.max_request_size);
     decoder.feed(&leftover);
-    let mut chunk = vec![0u8; 16 << 10];
+    // Its capacity would otherwise live as long as the session.
+    drop(leftover);
+    let mut chunk = vec![0u8; WS_READ_CHUNK];
     'session: loop {
         loop {
             match decoder.next_frame() {
@@ -738,6 +776,11 @@ async fn answer_ws(server: &Server, body: &[u8]) -> String {
         Err(e) => json::encode_response(&arietta_rpc::Id::Null, &Err(e)),
     }
 }
+
+/// How much a WebSocket session reads at a time. Every open session holds
+/// this much while it waits; 4 KiB still carries dozens of pipelined
+/// requests per read.
+const WS_READ_CHUNK: usize = 4 << 10;
 
 /// Unsent answer bytes above which a WebSocket session stops reading
 /// requests until its client reads.
@@ -813,6 +856,55 @@ mod tests {
         assert!(!accepts_gzip("deflate"));
         assert!(!accepts_gzip("gzip;q=1.0"));
         assert!(!accepts_gzip(""));
+    }
+
+    #[test]
+    fn heads_are_refused_before_their_bodies_are_read() {
+        let post = |len: &str| format!("POST /jsonrpc HTTP/1.1\r\nContent-Length: {len}\r\n\r\n");
+        assert!(matches!(
+            parse_head(post("104857600").as_bytes(), 2 << 20, false),
+            Err(NoRequest::TooLarge(104857600))
+        ));
+        assert!(matches!(
+            parse_head(post("-1").as_bytes(), 2 << 20, false),
+            Err(NoRequest::BadLength(_))
+        ));
+        let ok = parse_head(post("10").as_bytes(), 2 << 20, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((ok.content_length, ok.keep_alive), (10, true));
+        // Half a head waits for more; a head past 16 KiB is refused.
+        assert!(
+            parse_head(b"POST /jsonrpc HTTP/1.1\r\nHost", 2 << 20, false)
+                .unwrap()
+                .is_none()
+        );
+        let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        long.resize(MAX_HEAD + 1, b'a');
+        assert!(matches!(
+            parse_head(&long, 2 << 20, false),
+            Err(NoRequest::BadHead)
+        ));
+        assert!(matches!(
+            parse_head(b"\x00\x01\r\n\r\n", 2 << 20, false),
+            Err(NoRequest::BadHead)
+        ));
+    }
+
+    #[test]
+    fn preflight_headers_only_for_a_real_preflight_with_allow_origin_all() {
+        let req = b"OPTIONS /jsonrpc HTTP/1.1\r\nOrigin: http://ui\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n";
+        let head = parse_head(req, 1024, true).unwrap().unwrap();
+        assert_eq!(
+            head.preflight.as_deref(),
+            Some("Access-Control-Allow-Methods: POST, GET, OPTIONS\r\nAccess-Control-Max-Age: 1728000\r\nAccess-Control-Allow-Headers: content-type\r\n")
+        );
+        assert!(!head.keep_alive);
+        assert!(parse_head(req, 1024, false)
+            .unwrap()
+            .unwrap()
+            .preflight
+            .is_none());
     }
 
     fn head_names(bytes: &[u8]) -> Vec<String> {
