@@ -1,9 +1,10 @@
 //! The RPC transport under abuse (issue 11): 2,000 idle sockets, a
 //! slowloris trickle, a 100 MB body, a WebSocket frame declaring 1 TiB,
 //! requests nested 100,000 deep, the connection cap reached, a WebSocket
-//! client that never reads, 1,000 idle WebSockets. While each runs, another client's
-//! `aria2.getVersion` on a fresh connection must keep answering quickly and
-//! the daemon's resident memory must stay under [`RSS_BOUND_KB`].
+//! client that never reads, 1,000 idle WebSockets. While each runs,
+//! another client's `aria2.getVersion` on a fresh connection must keep
+//! answering quickly and the daemon's resident memory must stay under
+//! [`RSS_BOUND_KB`].
 //!
 //! The daemon runs with `ARIETTA_RPC_REQUEST_TIMEOUT_MS` at [`TIMEOUT`]
 //! instead of aria2's 30 s, so the cases that wait for the timeout take
