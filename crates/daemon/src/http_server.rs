@@ -4,10 +4,10 @@
 //! Abuse bounds (see docs/architecture.md, "The daemon"): at most
 //! [`RpcSettings::max_connections`] sockets at once (at the cap the one
 //! that has waited longest for its request is closed to admit a new one),
-//! each given
-//! [`RpcSettings::request_timeout`] to deliver a whole request, a body over
-//! `--rpc-max-request-size` refused from its `Content-Length` before a byte
-//! of it is read, and a head over [`MAX_HEAD`] refused.
+//! each given [`RpcSettings::request_timeout`] to deliver a whole request;
+//! a body over `--rpc-max-request-size` refused from its `Content-Length`
+//! before a byte of it is read, a head over [`MAX_HEAD`] refused, and a
+//! WebSocket client that does not read its answers no longer read from.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
