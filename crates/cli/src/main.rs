@@ -5,6 +5,7 @@ mod arg_groups;
 mod console;
 mod logging;
 mod metalink_input;
+mod nofile;
 mod parameterized_uri;
 mod terminal;
 mod units;
@@ -109,6 +110,7 @@ fn real_main() -> ExitCode {
     logging::log_startup();
     logging::log_options(conf_read.as_deref(), &global);
     warn_unknown(&conf_unknown);
+    nofile::raise(&global);
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,

@@ -9,7 +9,7 @@ mod http_server;
 mod metrics;
 mod status;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arietta_core::ServiceStarter;
 use arietta_options::OptionSet;
@@ -21,18 +21,19 @@ pub use http_server::serve;
 pub enum DaemonError {
     #[error("--rpc-secure: {0}")]
     Tls(String),
-    #[error("cannot listen on {addr} for RPC: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Neither address family could be bound (aria2: "Failed to setup RPC
+    /// server.").
+    #[error("Failed to setup RPC server.")]
+    Bind,
 }
 
 /// What the server needs from the options.
 #[derive(Clone, Debug)]
 pub struct RpcSettings {
-    pub addr: SocketAddr,
+    /// The addresses to listen on, IPv4 first: aria2 binds one socket per
+    /// family (loopback, or the wildcard with `--rpc-listen-all`) and
+    /// starts if either works.
+    pub addrs: Vec<SocketAddr>,
     pub secret: Option<String>,
     pub allow_origin_all: bool,
     pub max_request_size: usize,
@@ -40,17 +41,60 @@ pub struct RpcSettings {
     pub metrics: bool,
     /// `--rpc-secure` with `--rpc-certificate`/`--rpc-private-key` (PEM).
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// How long a connection may take to deliver one whole request (the
+    /// wait for it, its head and its body) or to take in its answer before
+    /// it is closed: aria2's 30 s. [`REQUEST_TIMEOUT_ENV`] shortens it for
+    /// tests.
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once. At the cap a newcomer is let in by
+    /// closing the connection that has waited longest for its request,
+    /// or is closed itself when every slot is busy (requests running,
+    /// WebSockets). See [`max_connections`].
+    pub max_connections: usize,
+}
+
+/// aria2 closes an HTTP connection that has sent nothing for 30 s.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Milliseconds that replace [`REQUEST_TIMEOUT`]: a hook for the abuse
+/// tests, which cannot wait 30 s per case. Not an option: aria2 has none.
+pub const REQUEST_TIMEOUT_ENV: &str = "ARIETTA_RPC_REQUEST_TIMEOUT_MS";
+
+/// The most RPC connections ever served at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// The connection cap: [`MAX_CONNECTIONS`], or half the descriptor limit
+/// when that is lower, so idle RPC sockets cannot starve downloads and
+/// torrents of descriptors. aria2 has no cap (it is bounded only by its
+/// `--rlimit-nofile`).
+pub fn max_connections() -> usize {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given, which lives
+    // for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return MAX_CONNECTIONS;
+    }
+    let half = usize::try_from(r.rlim_cur / 2).unwrap_or(usize::MAX);
+    half.clamp(16, MAX_CONNECTIONS)
 }
 
 impl RpcSettings {
     pub fn from_options(o: &OptionSet) -> RpcSettings {
-        let ip = if o.get_bool("rpc-listen-all") {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        let port = o.get_u64("rpc-listen-port") as u16;
+        let (v4, v6) = if o.get_bool("rpc-listen-all") {
+            (Ipv4Addr::UNSPECIFIED, Ipv6Addr::UNSPECIFIED)
         } else {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
+            (Ipv4Addr::LOCALHOST, Ipv6Addr::LOCALHOST)
         };
+        let mut addrs = vec![SocketAddr::new(IpAddr::V4(v4), port)];
+        if !o.get_bool("disable-ipv6") {
+            addrs.push(SocketAddr::new(IpAddr::V6(v6), port));
+        }
         RpcSettings {
-            addr: SocketAddr::new(ip, o.get_u64("rpc-listen-port") as u16),
+            addrs,
             secret: o.get_opt_str("rpc-secret").map(str::to_owned),
             allow_origin_all: o.get_bool("rpc-allow-origin-all"),
             max_request_size: o.get_size("rpc-max-request-size") as usize,
@@ -59,45 +103,92 @@ impl RpcSettings {
                 let p = |n: &str| std::path::PathBuf::from(o.get_str(n));
                 (p("rpc-certificate"), p("rpc-private-key"))
             }),
+            request_timeout: std::env::var(REQUEST_TIMEOUT_ENV)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(REQUEST_TIMEOUT),
+            max_connections: max_connections(),
         }
     }
 }
 
 /// aria2 listens with a backlog of 1024; std's 128 made 2,000 clients
-/// connecting at once wait seconds for their SYNs to be retried. Linux lets
-/// `listen` be called again on a listening socket to change it; the
-/// kernel caps it at `net.core.somaxconn`.
-const RPC_BACKLOG: libc::c_int = 1024;
+/// connecting at once wait seconds for their SYNs to be retried. The kernel
+/// caps it at `net.core.somaxconn`.
+const RPC_BACKLOG: i32 = 1024;
 
-fn widen_backlog(listener: &std::net::TcpListener) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the descriptor is a listening TCP socket owned by `listener`,
-    // alive for the call; listen(2) only changes its queue length.
-    let rc = unsafe { libc::listen(listener.as_raw_fd(), RPC_BACKLOG) };
-    if rc != 0 {
-        tracing::debug!(
-            "RPC: keeping the default listen backlog: {}",
-            std::io::Error::last_os_error()
-        );
+/// One listening socket. IPv6 sockets are `IPV6_V6ONLY`, as aria2's, so
+/// `::` and `0.0.0.0` can both hold the port.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
     }
+    // As std's bind: a restarted daemon can take its port back at once.
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(RPC_BACKLOG)?;
+    Ok(s.into())
 }
 
-/// Binds the RPC port now (so a taken port is an error at start, as in
-/// aria2) and returns the service to run on core 0.
+/// Binds the RPC port now (so a port taken in every family is an error at
+/// start, as in aria2) and returns the service to run on core 0.
+///
+/// Each family is tried in turn; one that cannot be bound (no IPv6 on the
+/// host, the port taken there) is logged as aria2 logs it and skipped.
+/// With `--rpc-listen-port=0` the IPv6 socket takes the port the kernel
+/// gave the IPv4 one, so both families serve one port.
 pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
     let settings = RpcSettings::from_options(&global);
     let tls = match &settings.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
     };
-    let listener =
-        std::net::TcpListener::bind(settings.addr).map_err(|source| DaemonError::Bind {
-            addr: settings.addr,
-            source,
-        })?;
-    widen_backlog(&listener);
+    if global.get_str("rpc-secret").is_empty() && global.get_str("rpc-user").is_empty() {
+        tracing::warn!(
+            "Neither --rpc-secret nor a combination of --rpc-user and --rpc-passwd is set. This is insecure. It is extremely recommended to specify --rpc-secret with the adequate secrecy or now deprecated --rpc-user and --rpc-passwd."
+        );
+    }
+    if tls.is_some() {
+        tracing::info!(notice = true, "RPC transport will be encrypted.");
+    }
+    let mut listeners = Vec::new();
+    let mut port = None;
+    for addr in &settings.addrs {
+        let mut addr = *addr;
+        if let Some(p) = port {
+            addr.set_port(p);
+        }
+        let family = if addr.is_ipv4() { 4 } else { 6 };
+        match bind(addr) {
+            Ok(l) => {
+                let bound = l.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+                port.get_or_insert(bound);
+                tracing::info!(
+                    notice = true,
+                    "IPv{family} RPC: listening on TCP port {bound}"
+                );
+                listeners.push(l);
+            }
+            Err(e) => {
+                // aria2's exception line, this file in place of its .cc.
+                let e = e.to_string();
+                let cause = e.rsplit_once(" (os error").map_or(&*e, |(c, _)| c);
+                tracing::error!(
+                    "IPv{family} RPC: failed to bind TCP port {}\nException: [daemon/lib.rs:{}] errorCode=1 Failed to bind a socket, cause: {cause}",
+                    addr.port(),
+                    line!()
+                );
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(DaemonError::Bind);
+    }
     Ok(Box::new(move |handle| {
-        Box::pin(serve(listener, settings, global, handle, tls))
+        Box::pin(serve(listeners, settings, global, handle, tls))
     }))
 }
 

@@ -43,6 +43,7 @@ mod multi_source;
 mod nginx;
 mod resume;
 mod rpc;
+mod rpc_abuse;
 mod rpc_methods;
 mod rpc_torrent_stats;
 mod rpc_vs_aria2;

@@ -442,8 +442,19 @@ fn oversized_requests_are_refused_and_the_daemon_keeps_serving() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion","params":["{}"]}}"#,
         "x".repeat(4096)
     );
-    let (status, _) = d.post(&big);
-    assert_eq!(status, 413);
+    // As aria2: a Content-Length over the limit ends the connection
+    // unanswered ("Request too long" in the log), the body unread.
+    let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = c.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     // A WebSocket message over the limit closes that socket with 1009.
     let (mut c, _) = ws_connect(d.port);
     c.write_all(&ws_text_frame(&big)).unwrap();
@@ -640,4 +651,171 @@ fn pause_right_after_the_first_bytes_then_unpause_always_finishes() {
         }
         assert_file_eq(&tmp.path().join(&name), &body);
     }
+}
+
+/// One raw request on a fresh connection; returns the response's head
+/// and its body bytes (read to the end: the requests say `close` or are
+/// closed by the server).
+fn raw_exchange(port: u16, request: &str) -> (String, Vec<u8>) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head: {}", String::from_utf8_lossy(&out)));
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    (head, out[split + 4..].to_vec())
+}
+
+/// The status line and the header names in order, the shape a client
+/// sees (values such as `Date` differ from run to run).
+fn head_shape(head: &str) -> Vec<String> {
+    let mut lines = head.lines();
+    let mut shape = vec![lines.next().unwrap_or("").to_owned()];
+    shape.extend(lines.map(|l| l.split(':').next().unwrap_or("").to_owned()));
+    shape
+}
+
+/// Issue 11: answers carry aria2c's headers in aria2c's order (`Date`,
+/// `Content-Length`, `Expires`, `Cache-Control`, then the type, CORS,
+/// `Content-Encoding: gzip` when the client accepts gzip, and
+/// `Connection: close` only when closing), and a gzip-accepting client
+/// gets a gzipped body, as from aria2c built with zlib.
+#[test]
+fn answers_match_aria2c_headers_and_gzip_on_request() {
+    if !support::require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    let port = free_port();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let args = [
+        "--enable-rpc".to_string(),
+        format!("--rpc-listen-port={port}"),
+        "--rpc-allow-origin-all".to_string(),
+        format!("--dir={}", s(tmp.path())),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _aria2 = crate::bt_support::Guard(
+        crate::bt_support::aria2c(&home, &argv)
+            .spawn()
+            .expect("aria2c"),
+    );
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    let d = Daemon::start(tmp.path(), &["--rpc-allow-origin-all"]);
+
+    let version = r#"{"jsonrpc":"2.0","id":"g","method":"aria2.getVersion","params":[]}"#;
+    let cases = [
+        format!(
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{version}",
+            version.len()
+        ),
+        format!(
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{version}",
+            version.len()
+        ),
+        "GET /jsonrpc?method=aria2.getVersion&id=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /nope HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n".to_string(),
+        "OPTIONS /jsonrpc HTTP/1.1\r\nHost: x\r\nOrigin: http://ui\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n".to_string(),
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc".to_string(),
+    ];
+    for req in &cases {
+        let (want, _) = raw_exchange(port, req);
+        let (got, body) = raw_exchange(d.port, req);
+        assert_eq!(
+            head_shape(&got),
+            head_shape(&want),
+            "{req}\n{got}\n--\n{want}"
+        );
+        if got.contains("Content-Encoding: gzip") && !body.is_empty() {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            assert!(text.contains("\"version\""), "{text}");
+        }
+    }
+}
+
+/// Issue 11: the daemon listens on IPv6 as well as IPv4, as aria2c does:
+/// loopback by default, the wildcards with `--rpc-listen-all` (a host
+/// without IPv6 skips this).
+#[test]
+fn listens_on_ipv6_too() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIP: no IPv6 loopback here");
+        return;
+    }
+    for extra in [&[][..], &["--rpc-listen-all"][..]] {
+        let tmp = tempdir();
+        let d = Daemon::start(tmp.path(), extra);
+        let mut c = TcpStream::connect(("::1", d.port)).expect("connect to [::1]");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let body = r#"{"jsonrpc":"2.0","id":"6","method":"aria2.getVersion","params":[]}"#;
+        write!(
+            c,
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.contains("\"version\""),
+            "{extra:?}: {out}"
+        );
+        // The IPv4 socket serves the same port.
+        assert!(d.call("aria2.getVersion", "[]").contains("version"));
+    }
+}
+
+/// Issue 11: as aria2c, the RPC port taken in one family is an ERROR line
+/// and the other family serves; taken in both, the start fails ("Failed
+/// to setup RPC server.", exit 1).
+#[test]
+fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
+    let tmp = tempdir();
+    let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = v4.local_addr().unwrap().port();
+    let Ok(v6) = std::net::TcpListener::bind(("::1", port)) else {
+        eprintln!("SKIP: no IPv6 loopback here (or {port} taken there)");
+        return;
+    };
+    let arg = format!("--rpc-listen-port={port}");
+    let both =
+        support::run_with_timeout(tmp.path(), &["--enable-rpc", &arg], Duration::from_secs(10));
+    both.expect_code(1);
+    let out = both.output();
+    for line in [
+        format!("[ERROR] IPv4 RPC: failed to bind TCP port {port}"),
+        format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}"),
+        "errorCode=1 Failed to bind a socket, cause: Address already in use".to_string(),
+        "Failed to setup RPC server.".to_string(),
+    ] {
+        assert!(out.contains(&line), "no {line:?} in\n{out}");
+    }
+
+    drop(v4);
+    let mut child = support::spawn(tmp.path(), &["--enable-rpc", &arg]);
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    let (status, answer) = support::rpc_client::http_post(
+        port,
+        "/jsonrpc",
+        "application/json",
+        r#"{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion"}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains(&format!("[NOTICE] IPv4 RPC: listening on TCP port {port}"))
+            && out.contains(&format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}")),
+        "{out}"
+    );
+    drop(v6);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{s, spawn, wait_listening, wait_until};
+use super::{s, wait_listening, wait_until};
 
 pub use super::free_port;
 
@@ -22,6 +22,16 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &std::path::Path, extra: &[&str]) -> Daemon {
+        Daemon::start_with(dir, extra, |_| {})
+    }
+
+    /// [`start`](Self::start) with the command adjusted first (the abuse
+    /// tests' short request timeout, a lowered descriptor limit).
+    pub fn start_with(
+        dir: &std::path::Path,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Daemon {
         let port = free_port();
         let mut args = vec![
             "--enable-rpc".to_string(),
@@ -31,7 +41,10 @@ impl Daemon {
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = spawn(dir, &argv);
+        let mut cmd = super::command(dir);
+        cmd.arg("--no-conf").args(&argv);
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("spawn arietta");
         assert!(
             wait_listening(port, Duration::from_secs(10)),
             "daemon did not listen on {port}"
