@@ -67,9 +67,13 @@ pub fn group(
 }
 
 fn kind_of(arg: &str, local: &dyn Fn(&str) -> Option<bool>) -> Option<Kind> {
-    // A magnet's `tr=` parameter holds a `://` of its own.
+    // A magnet's `tr=` parameter holds a `://` of its own. One without a
+    // usable info-hash is no magnet to aria2 but an unrecognized argument
+    // (exit 1), not a magnet parse error (27).
     if arg.starts_with("magnet:") {
-        return Some(Kind::Magnet);
+        return arietta_metainfo::Magnet::parse(arg)
+            .is_ok()
+            .then_some(Kind::Magnet);
     }
     if let Some((scheme, _)) = arg.split_once("://") {
         let stream = ["http", "https", "ftp", "sftp"]
@@ -112,7 +116,7 @@ mod tests {
                 "a.torrent",
                 "http://h/x",
                 "m.meta4",
-                "magnet:?xt=urn:btih:00&tr=http://t/announce",
+                "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http://t/announce",
                 "ftp://h/x",
                 "b.torrent",
             ]),
@@ -126,7 +130,7 @@ mod tests {
                 uris(&["http://h/x", "ftp://h/x"]),
                 uris(&["a.torrent"]),
                 ArgGroup::Metalink("m.meta4".into()),
-                uris(&["magnet:?xt=urn:btih:00&tr=http://t/announce"]),
+                uris(&["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http://t/announce"]),
                 uris(&["b.torrent"]),
             ]
         );
@@ -152,7 +156,12 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_schemes_are_refused() {
-        for bad in ["nonexist", "gopher://h/x"] {
+        for bad in [
+            "nonexist",
+            "gopher://h/x",
+            "magnet:?dn=x",
+            "magnet:?xt=urn:btih:zz",
+        ] {
             assert_eq!(
                 group(&args(&["http://h/x", bad]), false, &local),
                 Err(Unrecognized(bad.into()))

@@ -154,7 +154,7 @@ pub fn prepare(
     if !cfg.dry_run {
         // A metalink file name may carry directories (`sub/a.bin`).
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::Open {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::MakeDir {
                 path: parent.to_owned(),
                 source,
             })?;

@@ -65,7 +65,7 @@ impl TorrentError {
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
             TorrentError::Metadata(_) => 1,
-            TorrentError::Stalled { .. } => 2,
+            TorrentError::Stalled { .. } => 7,
             TorrentError::SaveMetadata { .. } => 16,
             TorrentError::Dht(_) => 1,
         }

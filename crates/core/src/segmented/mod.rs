@@ -128,6 +128,10 @@ pub(crate) enum ProbeOutcome {
     },
 }
 
+/// aria2's default `--startup-idle-time`: how long a download may run
+/// below `--lowest-speed-limit` before it is given up.
+const STARTUP_IDLE_TIME: Duration = Duration::from_secs(10);
+
 /// One segmented download's whole state.
 pub(crate) struct SegmentedDownload {
     cfg: Arc<DownloadConfig>,
@@ -153,6 +157,9 @@ pub(crate) struct SegmentedDownload {
     probing: bool,
     finishing: bool,
     last_error: Option<FetchError>,
+    /// "Not found" answers from all mirrors together: aria2 counts
+    /// `--max-file-not-found` per download, not per URI.
+    not_found: u32,
     last_modified: Option<SystemTime>,
     /// Progress not yet in the control file.
     dirty: bool,
@@ -190,6 +197,7 @@ impl SegmentedDownload {
             probing: false,
             finishing: false,
             last_error: None,
+            not_found: 0,
             last_modified: None,
             dirty: false,
             meter: SpeedMeter::default(),
@@ -693,12 +701,28 @@ impl SegmentedDownload {
         u.tries += 1;
         if e.is_not_found() {
             u.not_found += 1;
+            self.not_found += 1;
+        }
+        let nf_limit = self.cfg.max_file_not_found;
+        // aria2 gives the whole download up (exit 4) once the count is
+        // reached before a byte came; the file not yet known stands for that.
+        if e.is_not_found() && nf_limit > 0 && self.not_found >= nf_limit && self.map.is_none() {
+            let message = format!("CUID#{conn} - {} : {e}", u.url);
+            for u in &mut self.uris {
+                u.dead = true;
+            }
+            self.last_error = Some(FetchError::MaxFileNotFound(nf_limit));
+            if !self.finishing && !ctx.halted {
+                out.push(Action::Notice(LogLevel::Warn, message));
+            }
+            return;
         }
         let max_tries = self.cfg.max_tries;
         let out_of_tries = max_tries != 0 && u.tries >= max_tries;
-        let nf_limit = self.cfg.max_file_not_found;
         let too_many_nf = e.is_not_found() && (nf_limit == 0 || u.not_found >= nf_limit);
-        if !e.is_retryable() || out_of_tries || too_many_nf {
+        // With `--max-file-not-found`, aria2 retries a "not found" answer.
+        let retryable = e.is_retryable() || (e.is_not_found() && nf_limit > 0);
+        if !retryable || out_of_tries || too_many_nf {
             u.dead = true;
         }
         let message = format!("CUID#{conn} - {} : {e}", u.url);
@@ -794,10 +818,12 @@ impl SegmentedDownload {
         }
         let speed = self.meter.update(self.completed(), ctx.tick);
         let limit = self.cfg.lowest_speed_limit;
+        // aria2 judges the speed once a connection is 10 s old (its hidden
+        // `--startup-idle-time`); a shorter `--timeout` shortens it here.
         let grace = self
             .cfg
             .timeout
-            .min(Duration::from_secs(30))
+            .min(STARTUP_IDLE_TIME)
             .max(Duration::from_secs(3));
         if self.finishing {
             return;
