@@ -27,6 +27,8 @@ pub enum TorrentError {
     },
     #[error("cannot listen on any port of {0}")]
     Listen(String),
+    #[error("InfoHash {0} is already registered.")]
+    DuplicateInfoHash(String),
     #[error(transparent)]
     Storage(#[from] arietta_storage::StorageError),
     #[error("the download was stopped")]
@@ -62,6 +64,7 @@ impl TorrentError {
             TorrentError::UnsafePath(_) => 26,
             TorrentError::Io { .. } => 17,
             TorrentError::Listen(_) => 1,
+            TorrentError::DuplicateInfoHash(_) => 12,
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
             TorrentError::Metadata(_) => 1,

@@ -32,6 +32,7 @@ mod bittorrent_piece_order;
 mod cli_options;
 mod cookie_db;
 mod existing_file;
+mod exit_codes;
 mod ftp;
 mod hooks;
 mod http_download;

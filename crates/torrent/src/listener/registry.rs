@@ -110,13 +110,14 @@ impl Registry {
                 bound.port
             }
         };
+        // aria2 refuses a second download of a torrent it already runs
+        // (exit 12) rather than letting two share one swarm.
+        if let Some(h) = info_hashes.iter().find(|h| s.torrents.contains_key(*h)) {
+            return Err(TorrentError::DuplicateInfoHash(hex::encode(h)));
+        }
         s.next_id += 1;
         let id = s.next_id;
         for h in info_hashes {
-            if s.torrents.contains_key(h) {
-                tracing::warn!("{} is served by another download", hex::encode(h));
-                continue;
-            }
             s.torrents.insert(
                 *h,
                 Served {
