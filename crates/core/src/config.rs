@@ -45,6 +45,10 @@ pub struct DownloadConfig {
     pub allow_overwrite: bool,
     pub auto_file_renaming: bool,
     pub allocation: Allocation,
+    /// `--no-file-allocation-limit`: files smaller than this are never
+    /// allocated ahead (aria2's default 5M), so a small download that
+    /// fills the disk stops at the write with its progress recorded.
+    pub no_file_allocation_limit: u64,
     pub checksum: Option<Checksum>,
     pub user_agent: String,
     pub referer: Option<String>,
@@ -133,6 +137,7 @@ impl DownloadConfig {
             continue_: o.get_bool("continue"),
             allow_overwrite: o.get_bool("allow-overwrite"),
             auto_file_renaming: o.get_bool("auto-file-renaming"),
+            no_file_allocation_limit: o.get_size("no-file-allocation-limit"),
             allocation: Allocation::parse(o.get_str("file-allocation"))
                 .unwrap_or(Allocation::Prealloc),
             checksum,

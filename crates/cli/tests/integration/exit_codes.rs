@@ -532,3 +532,80 @@ fn exit_codes_match_aria2c() {
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Runs `program` twice in a private mount namespace, in a tmpfs of
+/// `size` under `out/mnt`: first with the disk too small, then after the
+/// tmpfs has grown. Leaves `rc1`, `ls1`, `rc2` and the finished `big.bin`
+/// in `out` (the tmpfs goes with the namespace).
+const DISK_FULL_SCRIPT: &str = r#"
+D="$2/mnt"; mkdir -p "$D"
+mount -t tmpfs -o size="$4" tmpfs "$D" || exit 99
+cd "$D"; export HOME="$D"
+"$1" --no-conf --summary-interval=0 --max-tries=1 "$5" "$3" >"$2/run1.txt" 2>&1
+echo $? >"$2/rc1"; ls "$D" >"$2/ls1"
+mount -o remount,size=64m "$D"
+"$1" --no-conf --summary-interval=0 --max-tries=1 "$5" "$3" >"$2/run2.txt" 2>&1
+echo $? >"$2/rc2"; ls "$D" >"$2/ls2"
+cp "$D/big.bin" "$2/big.bin"
+"#;
+
+/// Whether this host lets an unprivileged (or root) process mount a tmpfs
+/// in a namespace of its own: `unshare -rm`.
+fn tmpfs_allowed() -> Result<(), String> {
+    let dir = tempdir();
+    let ok = Command::new("unshare")
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=1m tmpfs \"$0\"",
+            s(dir.path()),
+        ])
+        .status()
+        .is_ok_and(|st| st.success());
+    if ok {
+        Ok(())
+    } else {
+        Err("cannot mount a tmpfs with `unshare -rm` (no user or mount namespaces)".into())
+    }
+}
+
+/// A full disk: aria2c and arietta both exit 9, keep the control file,
+/// and once space is freed resume into the same file and finish it
+/// byte-identical. Both the write that fails mid-body (a file under
+/// `--no-file-allocation-limit`, never allocated ahead) and the
+/// allocation that fails up front (`--file-allocation=falloc`).
+#[test]
+fn disk_full_exits_9_and_resumes_after_space_is_freed() {
+    if !require("aria2c") || require_ok(tmpfs_allowed()).is_none() {
+        return;
+    }
+    let srv = TestServer::start();
+    for (len, tmpfs, alloc) in [
+        (3 << 20, "1m", "--file-allocation=prealloc"),
+        (8 << 20, "4m", "--file-allocation=falloc"),
+    ] {
+        let body = pattern(len, 7);
+        srv.add_route("/big.bin", Route::new(body.clone()));
+        for program in ["aria2c", env!("CARGO_BIN_EXE_arietta")] {
+            let out = tempdir();
+            let o = out.path();
+            let status = hermetic(Command::new("unshare"), o)
+                .args(["-rm", "sh", "-c", DISK_FULL_SCRIPT, "sh", program, s(o)])
+                .args([&srv.url("/big.bin"), tmpfs, alloc])
+                .status()
+                .expect("run unshare");
+            let read = |f: &str| std::fs::read_to_string(o.join(f)).unwrap_or_default();
+            let ctx = format!(
+                "{program} {alloc}: status {status}\n--- first run\n{}\n--- second run\n{}",
+                read("run1.txt"),
+                read("run2.txt")
+            );
+            assert_eq!(read("rc1").trim(), exit::NO_SPACE.to_string(), "{ctx}");
+            assert!(read("ls1").lines().any(|l| l == "big.bin.aria2"), "{ctx}");
+            assert_eq!(read("rc2").trim(), "0", "{ctx}");
+            assert_eq!(read("ls2").trim(), "big.bin", "{ctx}");
+            assert_file_eq(&o.join("big.bin"), &body);
+        }
+    }
+}

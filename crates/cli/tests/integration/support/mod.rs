@@ -110,7 +110,9 @@ pub fn aria2c_command(cwd: &Path) -> Command {
     hermetic(Command::new("aria2c"), cwd)
 }
 
-fn hermetic(mut cmd: Command, cwd: &Path) -> Command {
+/// `cmd` with the environment [`command`] gives arietta: `HOME` at
+/// `cwd`, no proxy variables, no SSH agent.
+pub fn hermetic(mut cmd: Command, cwd: &Path) -> Command {
     cmd.current_dir(cwd)
         .env("HOME", cwd)
         .env_remove("XDG_CONFIG_HOME")
