@@ -74,6 +74,9 @@ pub struct DownloadConfig {
     /// `--always-resume`: a recorded download the server cannot continue
     /// (no ranges) fails instead of starting over.
     pub always_resume: bool,
+    /// `--max-resume-failure-tries`: with `--always-resume=false`, start
+    /// over after this many mirrors could not resume (0: once all failed).
+    pub max_resume_failure_tries: u32,
     /// `-V`/`--check-integrity`: an existing file is checked against
     /// `--checksum` in place (kept when it matches, fetched again into the
     /// same name when not) instead of being renamed around.
@@ -159,6 +162,7 @@ impl DownloadConfig {
             remove_control_file: o.get_bool("remove-control-file"),
             force_save: o.get_bool("force-save"),
             always_resume: o.get_bool("always-resume"),
+            max_resume_failure_tries: o.get_u64("max-resume-failure-tries") as u32,
             check_integrity: o.get_bool("check-integrity"),
             ftp_user: opt_string("ftp-user"),
             ftp_passwd: opt_string("ftp-passwd"),

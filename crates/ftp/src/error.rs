@@ -15,14 +15,14 @@ pub enum FtpError {
     #[error("FTP reply longer than {limit} bytes")]
     ReplyTooLarge { limit: usize },
     /// The first line of a reply did not start with a three-digit code.
-    #[error("malformed FTP reply line: {line:?}")]
+    #[error("malformed FTP reply line: '{}'", .line.escape_debug())]
     BadReplyLine { line: String },
     /// A command argument contained CR, LF or NUL, which would let it smuggle
     /// a second command onto the control connection.
     #[error("FTP command argument contains CR, LF or NUL")]
     InvalidArgument,
     /// A reply had the right code but its text could not be understood.
-    #[error("malformed {what} reply: {text:?}")]
+    #[error("malformed {what} reply: '{}'", .text.escape_debug())]
     Malformed { what: &'static str, text: String },
     /// The server refused the login (530 or similar while authenticating).
     #[error("FTP login failed: {code} {text}")]

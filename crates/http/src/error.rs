@@ -73,10 +73,10 @@ pub enum HttpError {
     #[error("invalid redirect location: {0}")]
     BadLocation(String),
     /// A redirect to a scheme this client cannot follow.
-    #[error("redirect to unsupported scheme {0:?}")]
+    #[error("redirect to unsupported scheme '{}'", .0.escape_debug())]
     UnsupportedRedirectScheme(String),
     /// A proxy setting (option or environment variable) is unusable.
-    #[error("invalid proxy setting {value:?}: {reason}")]
+    #[error("invalid proxy setting '{}': {reason}", .value.escape_debug())]
     BadProxy {
         /// The offending value.
         value: String,

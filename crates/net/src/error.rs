@@ -18,7 +18,7 @@ pub enum NetError {
         reason: String,
     },
     /// `--connect-timeout` elapsed before any address answered (aria2 exit 2).
-    #[error("connection timed out after {0:?}")]
+    #[error("connection timed out after {} seconds", .0.as_secs_f64())]
     Timeout(Duration),
     /// Every address refused or was unreachable; holds the last error seen
     /// (aria2 exit 1: aria2c 1.36 never reports 6, "network problem").

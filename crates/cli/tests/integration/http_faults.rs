@@ -286,9 +286,16 @@ fn changed_total_in_content_range_drops_the_only_mirror() {
     srv.add_route("/c.bin", Route::new(body).shrink_after_first(3_500_000));
     let tmp = tempdir();
     let file = tmp.path().join("c.bin");
+    // Allocated ahead (4 MiB is under aria2's 5M no-allocation limit).
     let out = run(
         tmp.path(),
-        &args(&["-x2", "-s2", "-k1M", &srv.url("/c.bin")]),
+        &args(&[
+            "-x2",
+            "-s2",
+            "-k1M",
+            "--no-file-allocation-limit=1M",
+            &srv.url("/c.bin"),
+        ]),
     );
     out.expect_code(exit::NO_RESUME);
     assert!(

@@ -97,7 +97,14 @@ impl Registry {
             Some(b) => b.port,
             None => {
                 let bound = arietta_bt_net::bind_listen_sockets(ports).map_err(|e| {
-                    TorrentError::Listen(format!("cannot listen on any port of {ports:?}: {e}"))
+                    TorrentError::Listen(format!(
+                        "{}: {e}",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ))
                 })?;
                 s.next_id += 1;
                 let id = s.next_id;
