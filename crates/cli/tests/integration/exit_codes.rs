@@ -339,6 +339,18 @@ const CASES: &[Case] = &[
         args: |_, _| v(&["no-such-thing"]),
     },
     Case {
+        name: "a scheme nobody fetches",
+        want: exit::UNKNOWN,
+        conf: true,
+        args: |_, _| v(&["--max-tries=1", "gopher://127.0.0.1/x"]),
+    },
+    Case {
+        name: "a scheme nobody fetches next to a good mirror",
+        want: exit::OK,
+        conf: true,
+        args: |e, _| v(&["gopher://127.0.0.1/ok", &e.http.url("/ok")]),
+    },
+    Case {
         name: "magnet without an info-hash",
         want: exit::UNKNOWN,
         conf: true,

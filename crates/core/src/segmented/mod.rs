@@ -437,7 +437,7 @@ impl SegmentedDownload {
     /// with "Invalid range header" and [`Self::on_prepared`] moves on), until
     /// the download decides to start over.
     fn prepare_cfg(&self) -> Arc<DownloadConfig> {
-        if self.cfg.always_resume == !self.start_over {
+        if self.cfg.always_resume != self.start_over {
             return self.cfg.clone();
         }
         let mut cfg = (*self.cfg).clone();
