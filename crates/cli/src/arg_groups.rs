@@ -67,15 +67,24 @@ pub fn group(
 }
 
 fn kind_of(arg: &str, local: &dyn Fn(&str) -> Option<bool>) -> Option<Kind> {
-    // A magnet's `tr=` parameter holds a `://` of its own.
+    // A magnet's `tr=` parameter holds a `://` of its own. One without a
+    // usable info-hash is no magnet to aria2 but an unrecognized argument
+    // (exit 1), not a magnet parse error (27).
     if arg.starts_with("magnet:") {
-        return Some(Kind::Magnet);
+        return arietta_metainfo::Magnet::parse(arg)
+            .is_ok()
+            .then_some(Kind::Magnet);
     }
-    if let Some((scheme, _)) = arg.split_once("://") {
-        let stream = ["http", "https", "ftp", "sftp"]
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(scheme));
-        return stream.then_some(Kind::Stream);
+    // Any `scheme://` URI is a mirror to aria2 (`uri_split`), even one of
+    // a scheme it cannot fetch: that mirror fails when tried (exit 1), and
+    // its neighbours may still finish the download.
+    if let Some((scheme, rest)) = arg.split_once("://") {
+        let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !rest.is_empty();
+        return valid.then_some(Kind::Stream);
     }
     match local(arg)? {
         true => Some(Kind::Torrent),
@@ -112,7 +121,7 @@ mod tests {
                 "a.torrent",
                 "http://h/x",
                 "m.meta4",
-                "magnet:?xt=urn:btih:00&tr=http://t/announce",
+                "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http://t/announce",
                 "ftp://h/x",
                 "b.torrent",
             ]),
@@ -126,7 +135,7 @@ mod tests {
                 uris(&["http://h/x", "ftp://h/x"]),
                 uris(&["a.torrent"]),
                 ArgGroup::Metalink("m.meta4".into()),
-                uris(&["magnet:?xt=urn:btih:00&tr=http://t/announce"]),
+                uris(&["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http://t/announce"]),
                 uris(&["b.torrent"]),
             ]
         );
@@ -151,8 +160,16 @@ mod tests {
     }
 
     #[test]
-    fn unknown_paths_and_schemes_are_refused() {
-        for bad in ["nonexist", "gopher://h/x"] {
+    fn unknown_schemes_are_mirrors() {
+        assert_eq!(
+            group(&args(&["gopher://h/x", "http://h/x"]), false, &local),
+            Ok(vec![uris(&["gopher://h/x", "http://h/x"])])
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_bad_magnets_are_refused() {
+        for bad in ["nonexist", "://h", "magnet:?dn=x", "magnet:?xt=urn:btih:zz"] {
             assert_eq!(
                 group(&args(&["http://h/x", bad]), false, &local),
                 Err(Unrecognized(bad.into()))

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use arietta_core::{DownloadRequest, ExitCode, Gid};
 use arietta_options::{
-    conf_path, conf_to_set, environment_defaults, parse_args, parse_conf_file, parse_input_file,
-    ConfPath, OptionError, OptionSet, USAGE_LINE,
+    check_local_files, conf_path, conf_to_set, environment_defaults, parse_args, parse_conf_file,
+    parse_input_file, ConfPath, LocalFile, OptionError, OptionSet, USAGE_LINE,
 };
 
 use crate::arg_groups::ArgGroup;
@@ -79,9 +79,10 @@ fn real_main() -> ExitCode {
             let text = match std::fs::read_to_string(&p) {
                 Ok(t) => t,
                 Err(_) => {
+                    // aria2c 1.36 exits 1 here, not 28.
                     eprintln!("Configuration file {} is not found.", p.display());
                     eprintln!("{USAGE_LINE}");
-                    return ExitCode::BadOption;
+                    return ExitCode::Unknown;
                 }
             };
             match parse_conf_file(&text).and_then(|c| {
@@ -100,6 +101,9 @@ fn real_main() -> ExitCode {
         }
     }
     global.overlay(&parsed.options);
+    if let Err(e) = check_local_files(&global, stat_local_file) {
+        return bad_option(&e);
+    }
     let global = Arc::new(global);
 
     let terminal = SharedTerminal::new();
@@ -187,6 +191,11 @@ fn real_main() -> ExitCode {
         Err(code) => return code,
     }
     let rpc = global.get_bool("enable-rpc");
+    if requests.is_empty() && !rpc && global.get_opt_str("input-file").is_some() {
+        // An input file with no entry is not an error to aria2.
+        println!("No files to download.");
+        return ExitCode::Success;
+    }
     if requests.is_empty() && !rpc {
         eprintln!("No URI specified.");
         eprintln!("{USAGE_LINE}");
@@ -240,6 +249,20 @@ fn real_main() -> ExitCode {
     arietta_core::wait_for_hooks();
     logging::finish();
     code
+}
+
+/// What [`check_local_files`] needs to know of a must-exist option's file,
+/// the failure worded as `strerror` (without Rust's "(os error N)").
+fn stat_local_file(path: &Path) -> LocalFile {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => LocalFile::Dir,
+        Ok(_) => LocalFile::File,
+        Err(e) => {
+            let text = e.to_string();
+            let why = text.split(" (os error").next().unwrap_or(&text);
+            LocalFile::Missing(why.to_owned())
+        }
+    }
 }
 
 /// aria2's "Exception caught: …" on stderr, and in the `-l` file (only

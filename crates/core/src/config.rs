@@ -45,6 +45,10 @@ pub struct DownloadConfig {
     pub allow_overwrite: bool,
     pub auto_file_renaming: bool,
     pub allocation: Allocation,
+    /// `--no-file-allocation-limit`: files smaller than this are never
+    /// allocated ahead (aria2's default 5M), so a small download that
+    /// fills the disk stops at the write with its progress recorded.
+    pub no_file_allocation_limit: u64,
     pub checksum: Option<Checksum>,
     pub user_agent: String,
     pub referer: Option<String>,
@@ -70,6 +74,9 @@ pub struct DownloadConfig {
     /// `--always-resume`: a recorded download the server cannot continue
     /// (no ranges) fails instead of starting over.
     pub always_resume: bool,
+    /// `--max-resume-failure-tries`: with `--always-resume=false`, start
+    /// over after this many mirrors could not resume (0: once all failed).
+    pub max_resume_failure_tries: u32,
     /// `-V`/`--check-integrity`: an existing file is checked against
     /// `--checksum` in place (kept when it matches, fetched again into the
     /// same name when not) instead of being renamed around.
@@ -133,6 +140,7 @@ impl DownloadConfig {
             continue_: o.get_bool("continue"),
             allow_overwrite: o.get_bool("allow-overwrite"),
             auto_file_renaming: o.get_bool("auto-file-renaming"),
+            no_file_allocation_limit: o.get_size("no-file-allocation-limit"),
             allocation: Allocation::parse(o.get_str("file-allocation"))
                 .unwrap_or(Allocation::Prealloc),
             checksum,
@@ -154,6 +162,7 @@ impl DownloadConfig {
             remove_control_file: o.get_bool("remove-control-file"),
             force_save: o.get_bool("force-save"),
             always_resume: o.get_bool("always-resume"),
+            max_resume_failure_tries: o.get_u64("max-resume-failure-tries") as u32,
             check_integrity: o.get_bool("check-integrity"),
             ftp_user: opt_string("ftp-user"),
             ftp_passwd: opt_string("ftp-passwd"),

@@ -50,6 +50,9 @@ pub enum FetchError {
     UnsupportedUri(String),
     #[error("the download was removed")]
     Removed,
+    /// `--max-file-not-found=N` answers of "not found" before any byte.
+    #[error("Reached max-file-not-found count={0}")]
+    MaxFileNotFound(u32),
     /// A metalink document that cannot be used (bad XML, a DTD, too large,
     /// no usable file).
     #[error("metalink: {0}")]
@@ -83,6 +86,7 @@ impl FetchError {
             FetchError::TooSlow { .. } => ExitCode::TooSlow,
             FetchError::UnsupportedUri(_) => ExitCode::Unknown,
             FetchError::Removed => ExitCode::Unknown,
+            FetchError::MaxFileNotFound(_) => ExitCode::MaxFileNotFound,
             FetchError::Metalink(_) => ExitCode::MetalinkParse,
             FetchError::Cookies(_) => ExitCode::Unknown,
             FetchError::PieceHash { .. } => ExitCode::Checksum,
@@ -107,6 +111,10 @@ impl FetchError {
 
     /// 404-like: counts against `--max-file-not-found`.
     pub fn is_not_found(&self) -> bool {
-        self.exit_code() == ExitCode::NotFound
+        match self {
+            // aria2 reports a missing SFTP file as 1, yet it is missing.
+            FetchError::Sftp(e) => e.is_not_found(),
+            _ => self.exit_code() == ExitCode::NotFound,
+        }
     }
 }

@@ -135,7 +135,12 @@ pub fn plan(
     let mut notices: Vec<String> = doc
         .rejected_names
         .iter()
-        .map(|n| format!("Metalink: file entry {n:?} ignored (unsafe or duplicate name)"))
+        .map(|n| {
+            format!(
+                "Metalink: file entry '{}' ignored (unsafe or duplicate name)",
+                n.escape_debug()
+            )
+        })
         .collect();
     let sel = selection_options(options);
     let files = doc.select_files(&sel);

@@ -146,7 +146,7 @@ pub fn prepare(
     // one small enough to be a single segment, so an interrupted run is
     // resumed, not downloaded again beside its partial file.
     let control = total.is_some_and(|t| t > 0);
-    let mode = if control {
+    let mode = if control && total.unwrap_or(0) >= cfg.no_file_allocation_limit {
         cfg.allocation
     } else {
         Allocation::None
@@ -154,12 +154,24 @@ pub fn prepare(
     if !cfg.dry_run {
         // A metalink file name may carry directories (`sub/a.bin`).
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::Open {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::MakeDir {
                 path: parent.to_owned(),
                 source,
             })?;
         }
-        allocate(&path, total.unwrap_or(0), mode, keep)?;
+        let record = || ControlFile {
+            piece_length: cfg.piece_length,
+            ..ControlFile::new(total.unwrap_or(0), done.clone(), info.validator.clone())
+        };
+        if let Err(e) = allocate(&path, total.unwrap_or(0), mode, keep) {
+            // As aria2: a file whose space cannot be reserved keeps its
+            // record, so the run after space is freed resumes into it
+            // rather than taking it for a stranger's and renaming.
+            if control && matches!(e, StorageError::NoSpace { .. }) {
+                let _ = record().save(&ctrl);
+            }
+            return Err(e.into());
+        }
         if control && cfg.auto_save_interval.is_zero() {
             // `--auto-save-interval=0`: aria2 writes the record only when
             // the download stops; a stale one must not outlive a restart.
@@ -167,11 +179,7 @@ pub fn prepare(
                 let _ = std::fs::remove_file(&ctrl);
             }
         } else if control {
-            ControlFile {
-                piece_length: cfg.piece_length,
-                ..ControlFile::new(total.unwrap_or(0), done.clone(), info.validator.clone())
-            }
-            .save(&ctrl)?;
+            record().save(&ctrl)?;
         } else if !keep && had_control {
             // A stale record of an earlier, different download.
             let _ = std::fs::remove_file(&ctrl);

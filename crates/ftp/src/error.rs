@@ -15,14 +15,14 @@ pub enum FtpError {
     #[error("FTP reply longer than {limit} bytes")]
     ReplyTooLarge { limit: usize },
     /// The first line of a reply did not start with a three-digit code.
-    #[error("malformed FTP reply line: {line:?}")]
+    #[error("malformed FTP reply line: '{}'", .line.escape_debug())]
     BadReplyLine { line: String },
     /// A command argument contained CR, LF or NUL, which would let it smuggle
     /// a second command onto the control connection.
     #[error("FTP command argument contains CR, LF or NUL")]
     InvalidArgument,
     /// A reply had the right code but its text could not be understood.
-    #[error("malformed {what} reply: {text:?}")]
+    #[error("malformed {what} reply: '{}'", .text.escape_debug())]
     Malformed { what: &'static str, text: String },
     /// The server refused the login (530 or similar while authenticating).
     #[error("FTP login failed: {code} {text}")]
@@ -44,8 +44,8 @@ pub enum FtpError {
     #[error("FTP session misuse: {0}")]
     Misuse(&'static str),
     /// Opening a control or data connection failed; `code` is the exit code
-    /// of the network layer's error (19 name resolution, 2 timeout, 6
-    /// network problem), kept so the user sees the same status as for HTTP.
+    /// of the network layer's error (19 name resolution, 2 timeout, 1 the
+    /// rest), kept so the user sees the same status as for HTTP.
     #[error("FTP {what} connection failed: {message}")]
     Connect {
         what: &'static str,
@@ -72,17 +72,16 @@ impl FtpError {
     /// written against aria2c keep working.
     ///
     /// 3: resource not found; 8: resume required but unsupported;
-    /// 24: authorization failed; 21: FTP command failed; 6: network
-    /// problem; 2: timeout; 1: anything else (protocol garbage is aria2's
-    /// generic "unknown error").
+    /// 21: FTP command failed, a refused login included (aria2c 1.36
+    /// answers a 530 with 21, not 24); 2: timeout; 1: anything else (a
+    /// cut connection and protocol garbage are aria2's generic "unknown
+    /// error"; aria2 never reports 6).
     pub fn aria2_exit_code(&self) -> u8 {
         match self {
             FtpError::NotFound { .. } => 3,
             FtpError::ResumeUnsupported { .. } => 8,
-            FtpError::LoginFailed { .. } => 24,
-            FtpError::CommandFailed { .. } => 21,
+            FtpError::LoginFailed { .. } | FtpError::CommandFailed { .. } => 21,
             FtpError::Connect { code, .. } => *code,
-            FtpError::Io { .. } | FtpError::Closed => 6,
             FtpError::Timeout { .. } => 2,
             _ => 1,
         }
@@ -114,7 +113,7 @@ mod tests {
                 text: t()
             }
             .aria2_exit_code(),
-            24
+            21
         );
         assert_eq!(
             FtpError::NotFound {

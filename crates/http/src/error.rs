@@ -73,10 +73,10 @@ pub enum HttpError {
     #[error("invalid redirect location: {0}")]
     BadLocation(String),
     /// A redirect to a scheme this client cannot follow.
-    #[error("redirect to unsupported scheme {0:?}")]
+    #[error("redirect to unsupported scheme '{}'", .0.escape_debug())]
     UnsupportedRedirectScheme(String),
     /// A proxy setting (option or environment variable) is unusable.
-    #[error("invalid proxy setting {value:?}: {reason}")]
+    #[error("invalid proxy setting '{}': {reason}", .value.escape_debug())]
     BadProxy {
         /// The offending value.
         value: String,
@@ -123,27 +123,26 @@ impl HttpError {
     /// The aria2 exit code this error corresponds to, so the CLI can report
     /// the same number aria2c would (see aria2's `error_code.h`).
     ///
-    /// * 1 — unknown error
-    /// * 3 — resource not found
-    /// * 6 — network problem
-    /// * 22 — HTTP response header was bad or unexpected
-    /// * 23 — too many redirects (never produced here; the caller counts)
-    /// * 24 — HTTP authorization failed
-    /// * 29 — server overloaded (503)
+    /// aria2c 1.36 gives a code of its own only to what it names: a final
+    /// status (3, 22, 24, 29), a missing `Location` (22). Everything its
+    /// parsers and sockets throw without one — a bad status line or header,
+    /// a bad chunk, a refused or reset connection, an early EOF — ends the
+    /// run with 1 ("unknown error"), never 6: aria2 never reports 6.
     pub fn aria2_exit_code(&self) -> u8 {
         match self {
+            HttpError::BadLocation(_) | HttpError::UnsupportedRedirectScheme(_) => 22,
+            HttpError::Status { status } => status_exit_code(*status),
+            HttpError::BadProxy { .. } => 28,
             HttpError::BadHead(_)
             | HttpError::HeaderTooLarge { .. }
             | HttpError::TooManyHeaders
             | HttpError::BadContentLength
             | HttpError::BadContentRange
             | HttpError::BadChunk(_)
-            | HttpError::BadLocation(_)
-            | HttpError::UnsupportedRedirectScheme(_) => 22,
-            HttpError::ConnectionClosed | HttpError::UnexpectedEof | HttpError::Io(_) => 6,
-            HttpError::Status { status } => status_exit_code(*status),
-            HttpError::BadProxy { .. } => 28,
-            HttpError::Decompress { .. }
+            | HttpError::ConnectionClosed
+            | HttpError::UnexpectedEof
+            | HttpError::Io(_)
+            | HttpError::Decompress { .. }
             | HttpError::TruncatedCompressedBody
             | HttpError::DecompressionBomb { .. }
             | HttpError::BodyTooLarge { .. }
@@ -176,11 +175,11 @@ mod tests {
         assert_eq!(HttpError::Status { status: 407 }.aria2_exit_code(), 24);
         assert_eq!(HttpError::Status { status: 503 }.aria2_exit_code(), 29);
         assert_eq!(HttpError::Status { status: 500 }.aria2_exit_code(), 22);
-        assert_eq!(HttpError::BadHead("x").aria2_exit_code(), 22);
-        assert_eq!(HttpError::UnexpectedEof.aria2_exit_code(), 6);
+        assert_eq!(HttpError::BadHead("x").aria2_exit_code(), 1);
+        assert_eq!(HttpError::UnexpectedEof.aria2_exit_code(), 1);
         assert_eq!(
             HttpError::Io(io::Error::from(io::ErrorKind::ConnectionReset)).aria2_exit_code(),
-            6
+            1
         );
     }
 

@@ -18,13 +18,13 @@ pub enum NetError {
         reason: String,
     },
     /// `--connect-timeout` elapsed before any address answered (aria2 exit 2).
-    #[error("connection timed out after {0:?}")]
+    #[error("connection timed out after {} seconds", .0.as_secs_f64())]
     Timeout(Duration),
     /// Every address refused or was unreachable; holds the last error seen
-    /// (aria2 exit 6, "network problem").
+    /// (aria2 exit 1: aria2c 1.36 never reports 6, "network problem").
     #[error("connection failed: {0}")]
     Connect(#[source] io::Error),
-    /// I/O on an established connection failed (aria2 exit 6).
+    /// I/O on an established connection failed (aria2 exit 1).
     #[error("network I/O error: {0}")]
     Io(#[from] io::Error),
     /// The TLS handshake failed: untrusted certificate, name mismatch,
@@ -40,15 +40,15 @@ pub enum NetError {
 impl NetError {
     /// The aria2c exit status this error stands for.
     ///
-    /// Values follow aria2's `error_code.h`: 19 name resolution failed,
-    /// 2 timeout, 6 network problem, 1 unknown error (aria2 reports TLS
-    /// failures that way).
+    /// Values follow aria2c 1.36: 19 name resolution failed, 2 timeout,
+    /// and 1 for the rest. aria2 throws refused connections, resets and
+    /// TLS failures without a code of their own, so they end as 1; its
+    /// table's 6 ("network problem") is never produced.
     pub fn aria2_exit_code(&self) -> u8 {
         match self {
             NetError::Resolve { .. } => 19,
             NetError::Timeout(_) => 2,
-            NetError::Connect(_) | NetError::Io(_) => 6,
-            NetError::Tls(_) | NetError::TlsConfig(_) => 1,
+            NetError::Connect(_) | NetError::Io(_) | NetError::Tls(_) | NetError::TlsConfig(_) => 1,
         }
     }
 }
@@ -69,9 +69,9 @@ mod tests {
             2
         );
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert_eq!(NetError::Connect(refused).aria2_exit_code(), 6);
+        assert_eq!(NetError::Connect(refused).aria2_exit_code(), 1);
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert_eq!(NetError::from(reset).aria2_exit_code(), 6);
+        assert_eq!(NetError::from(reset).aria2_exit_code(), 1);
         assert_eq!(NetError::Tls("bad".into()).aria2_exit_code(), 1);
     }
 }

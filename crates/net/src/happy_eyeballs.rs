@@ -318,7 +318,7 @@ mod tests {
                 }
                 other => panic!("unexpected {other}"),
             }
-            assert_eq!(err.aria2_exit_code(), 6);
+            assert_eq!(err.aria2_exit_code(), 1);
             assert!(connect(&[], Duration::from_secs(1)).await.is_err());
         });
     }

@@ -22,6 +22,7 @@ mod environment;
 mod error;
 mod help;
 mod input_file;
+mod local_file;
 mod option_set;
 mod table;
 mod value;
@@ -35,6 +36,7 @@ pub use environment::environment_defaults;
 pub use error::{OptionError, OPTION_ERROR_EXIT_CODE, USAGE_LINE};
 pub use help::{help_text, option_usage, HELP_TAGS};
 pub use input_file::{parse_input_file, InputEntry};
+pub use local_file::{check_local_files, LocalFile};
 pub use option_set::OptionSet;
 pub use table::{
     find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED,

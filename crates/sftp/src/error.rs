@@ -61,24 +61,26 @@ pub enum SftpError {
 
 impl SftpError {
     /// The exit code aria2c reports for this failure, so scripts written
-    /// against aria2c keep working: 3 resource not found, 24 authorization
-    /// failed, 19 name resolution, 2 timeout, 6 network problem, and 1 for
-    /// a host key mismatch (aria2 aborts the download without a specific
-    /// code there).
+    /// against aria2c keep working: 19 name resolution, 2 timeout, 28 a bad
+    /// `--ssh-host-key-md`, and 1 for everything else. aria2c 1.36's SSH
+    /// layer throws its failures (refused login, missing file, host key
+    /// mismatch, a cut session) without a code of their own, so a script
+    /// sees 1 where HTTP would give 24 or 3.
     pub fn aria2_exit_code(&self) -> u8 {
         match self {
             SftpError::Resolve { .. } => 19,
-            SftpError::Connect { .. } | SftpError::Handshake { .. } => 6,
-            SftpError::HostKeyMismatch { .. } => 1,
-            SftpError::BadHostKeyOption(_) => 28,
-            SftpError::Auth { .. } => 24,
-            SftpError::NotFound { .. } => 3,
-            SftpError::PermissionDenied { .. } => 24,
-            SftpError::NotAFile { .. } => 3,
             SftpError::Timeout(_) => 2,
-            SftpError::UnexpectedEof { .. } => 6,
-            SftpError::Protocol { .. } => 6,
-            SftpError::ThreadGone => 1,
+            SftpError::BadHostKeyOption(_) => 28,
+            SftpError::Connect { .. }
+            | SftpError::Handshake { .. }
+            | SftpError::HostKeyMismatch { .. }
+            | SftpError::Auth { .. }
+            | SftpError::NotFound { .. }
+            | SftpError::PermissionDenied { .. }
+            | SftpError::NotAFile { .. }
+            | SftpError::UnexpectedEof { .. }
+            | SftpError::Protocol { .. }
+            | SftpError::ThreadGone => 1,
         }
     }
 

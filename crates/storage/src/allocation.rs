@@ -34,7 +34,7 @@ pub fn allocate(path: &Path, len: u64, mode: Allocation, keep: bool) -> Result<(
         // One stat instead of mkdir+stat per file: mirror runs put
         // thousands of files in one directory.
         if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            std::fs::create_dir_all(dir).map_err(|source| StorageError::Open {
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::MakeDir {
                 path: dir.to_owned(),
                 source,
             })?;

@@ -11,6 +11,14 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory on the way to the file cannot be made (aria2 exit 18),
+    /// e.g. `-d` names a regular file.
+    #[error("Failed to make the directory {path}, cause: {source}")]
+    MakeDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to write into the file {path}, cause: {source}")]
     Write {
         path: PathBuf,
@@ -43,6 +51,7 @@ impl StorageError {
             StorageError::NoSpace { .. } => 9,
             StorageError::Exists(_) => 13,
             StorageError::Open { .. } => 16,
+            StorageError::MakeDir { .. } => 18,
             StorageError::Write { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => 9,
             StorageError::Write { .. } => 17,
             StorageError::BadControlFile { .. } | StorageError::ControlIo { .. } => 1,

@@ -112,7 +112,7 @@ fn csv(s: &str) -> Vec<String> {
 
 /// Parses aria2's port list syntax (`6881-6999`, `6881,6885`).
 pub fn parse_ports(spec: &str) -> Result<Vec<u16>, TorrentError> {
-    let bad = || TorrentError::BadOption(format!("bad --listen-port value {spec:?}"));
+    let bad = || TorrentError::BadOption(format!("bad --listen-port value '{spec}'"));
     let mut out = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (lo, hi) = match part.split_once('-') {
@@ -150,7 +150,7 @@ impl TorrentConfig {
         let level = o.get_str("bt-min-crypto-level");
         let mut crypto = CryptoPolicy::from_options(o.get_bool("bt-require-crypto"), level)
             .ok_or_else(|| {
-                TorrentError::BadOption(format!("bad --bt-min-crypto-level value {level:?}"))
+                TorrentError::BadOption(format!("bad --bt-min-crypto-level value '{level}'"))
             })?;
         if o.get_bool("bt-force-encryption") {
             crypto.require_crypto = true;
@@ -158,12 +158,12 @@ impl TorrentConfig {
         }
         let selector = o.get_str("stream-piece-selector");
         let piece_order = PieceOrder::from_option(selector).ok_or_else(|| {
-            TorrentError::BadOption(format!("bad --stream-piece-selector value {selector:?}"))
+            TorrentError::BadOption(format!("bad --stream-piece-selector value '{selector}'"))
         })?;
         let prio = o.get_str("bt-prioritize-piece");
         let (mut prioritize_head, mut prioritize_tail) = (0, 0);
         for p in arietta_options::parse_prioritize_piece(prio).ok_or_else(|| {
-            TorrentError::BadOption(format!("bad --bt-prioritize-piece value {prio:?}"))
+            TorrentError::BadOption(format!("bad --bt-prioritize-piece value '{prio}'"))
         })? {
             match p {
                 arietta_options::PiecePriority::Head(n) => prioritize_head = n,

@@ -27,6 +27,8 @@ pub enum TorrentError {
     },
     #[error("cannot listen on any port of {0}")]
     Listen(String),
+    #[error("InfoHash {0} is already registered.")]
+    DuplicateInfoHash(String),
     #[error(transparent)]
     Storage(#[from] arietta_storage::StorageError),
     #[error("the download was stopped")]
@@ -62,10 +64,11 @@ impl TorrentError {
             TorrentError::UnsafePath(_) => 26,
             TorrentError::Io { .. } => 17,
             TorrentError::Listen(_) => 1,
+            TorrentError::DuplicateInfoHash(_) => 12,
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
             TorrentError::Metadata(_) => 1,
-            TorrentError::Stalled { .. } => 2,
+            TorrentError::Stalled { .. } => 7,
             TorrentError::SaveMetadata { .. } => 16,
             TorrentError::Dht(_) => 1,
         }

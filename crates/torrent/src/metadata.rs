@@ -27,8 +27,33 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(15);
 /// Fetches and verifies the info dictionary a magnet link names. Tries the
 /// magnet's `x.pe` peers and the peers its trackers (and `--bt-tracker`)
 /// return (and the DHT's, when on), re-announcing every few seconds until
-/// one serves it or `stop` is raised.
+/// one serves it or `stop` is raised. `--bt-stop-timeout` bounds the wait
+/// as it bounds a download without data (aria2 runs its stop timer from
+/// the metadata phase on).
 pub async fn fetch_metadata(
+    magnet: &Magnet,
+    cfg: &TorrentConfig,
+    peer_id: [u8; 20],
+    stop: &Arc<AtomicBool>,
+    dht: Option<&crate::DhtLink>,
+) -> Result<Vec<u8>, TorrentError> {
+    let rounds = fetch_rounds(magnet, cfg, peer_id, stop, dht);
+    let Some(t) = cfg.stop_timeout else {
+        return rounds.await;
+    };
+    match with_timeout(t, rounds).await {
+        Some(r) => r,
+        None => {
+            tracing::warn!("No data for {}s: stopping (--bt-stop-timeout)", t.as_secs());
+            Err(TorrentError::Stalled {
+                secs: t.as_secs(),
+                last_peer_error: String::new(),
+            })
+        }
+    }
+}
+
+async fn fetch_rounds(
     magnet: &Magnet,
     cfg: &TorrentConfig,
     peer_id: [u8; 20],

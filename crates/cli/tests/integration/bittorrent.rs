@@ -524,7 +524,8 @@ fn load_saved_metadata_skips_the_fetch() {
     sw.assert_leeched();
 }
 
-/// No peer, no data: `--bt-stop-timeout` gives up with aria2's timeout code.
+/// No peer, no data: `--bt-stop-timeout` halts the torrent unfinished
+/// (INPR, exit 7), as aria2c 1.36 does.
 #[test]
 fn stop_timeout_without_data() {
     let sw = Swarm::new("multi", sample()).build();
@@ -532,7 +533,7 @@ fn stop_timeout_without_data() {
         sw.spawn_leech(&["--bt-stop-timeout=1"]),
         Duration::from_secs(20),
     );
-    out.expect_code(exit::TIMEOUT);
+    out.expect_code(exit::UNFINISHED);
     assert!(out.output().contains("bt-stop-timeout"), "{}", out.output());
 }
 

@@ -33,6 +33,7 @@ mod bittorrent_trackers;
 mod cli_options;
 mod cookie_db;
 mod existing_file;
+mod exit_codes;
 mod ftp;
 mod hooks;
 mod http_download;

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::support::{
-    assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir, wait_until, Outcome,
+    assert_file_eq, control_file, exit, run, signal_and_wait, spawn, tempdir, wait_until,
+    wait_with_timeout, Outcome,
 };
 use arietta_testserver::{pattern, Route, TestServer};
 
@@ -207,4 +208,89 @@ fn resume_after_remote_file_changed_starts_over() {
     srv.add_route("/r.bin", Route::new(new.clone()));
     run(tmp.path(), &["-c", "-x2", "-s2", "-k1M", &url]).expect_code(exit::OK);
     assert_file_eq(&file, &new);
+}
+
+/// `--always-resume` and `--max-resume-failure-tries` with mirrors that
+/// cannot resume (no ranges), aria2c and arietta on the same record: the
+/// exit code, and whether the download resumed (the ranged mirror sent
+/// about the missing part) or started over (the whole file sent again).
+#[test]
+fn mirrors_without_ranges_and_always_resume_match_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let _g = serial();
+    const LEN: usize = 8 << 20;
+    const DONE: u64 = 6 << 20;
+    let body = pattern(LEN, 51);
+    let srv = TestServer::start();
+    for m in ["n1", "n2"] {
+        let r = Route::new(body.clone()).no_range().no_validators();
+        srv.add_route(&format!("/{m}/a.bin"), r);
+    }
+    // Paced, so that a probe's abandoned answer does not push megabytes
+    // into socket buffers and pass for a fresh start.
+    srv.add_route(
+        "/r/a.bin",
+        Route::new(body.clone()).no_validators().throttle(8 << 20),
+    );
+    let url = |m: &str| srv.url(&format!("/{m}/a.bin"));
+    // (extra options, mirrors, exit code, resumed)
+    let cases: [(&[&str], [&str; 2], i32, bool); 4] = [
+        (&["--always-resume=false"], ["n1", "r"], exit::OK, true),
+        (
+            &["--always-resume=false", "--max-resume-failure-tries=1"],
+            ["n1", "r"],
+            exit::OK,
+            false,
+        ),
+        (&[], ["n1", "n2"], exit::NO_RESUME, false),
+        (&["--always-resume=false"], ["n1", "n2"], exit::OK, false),
+    ];
+    for (extra, mirrors, want, resumed) in cases {
+        for aria2 in [true, false] {
+            let tmp = tempdir();
+            let file = tmp.path().join("a.bin");
+            std::fs::write(&file, &body[..DONE as usize]).unwrap();
+            let mut done = arietta_storage::RangeSet::new();
+            done.insert(0, DONE);
+            arietta_storage::ControlFile::new(LEN as u64, done, None)
+                .save(&control_file(&file))
+                .unwrap();
+            srv.reset_counters();
+            let (u1, u2) = (url(mirrors[0]), url(mirrors[1]));
+            let mut args = vec!["--no-conf", "-s1", "-x1", "--max-tries=1"];
+            args.extend_from_slice(extra);
+            args.extend([u1.as_str(), u2.as_str()]);
+            let mut cmd = if aria2 {
+                crate::support::aria2c_command(tmp.path())
+            } else {
+                crate::support::command(tmp.path())
+            };
+            let out = wait_with_timeout(cmd.args(&args).spawn().unwrap(), Duration::from_secs(30));
+            let what = format!("aria2c={aria2} {extra:?} {mirrors:?}\n{}", out.output());
+            assert_eq!(out.code, Some(want), "{what}");
+            if want != exit::OK {
+                // Kept (aria2c may have grown the file to its length).
+                let kept = std::fs::read(&file).unwrap();
+                let head = kept.get(..DONE as usize);
+                assert!(head == Some(&body[..DONE as usize]), "{what}");
+                assert!(control_file(&file).exists(), "{what}");
+                continue;
+            }
+            assert_file_eq(&file, &body);
+            let served = srv.total_bytes_served();
+            let from_r = srv.bytes_served("/r/a.bin");
+            if resumed {
+                let ranges: Vec<_> = srv
+                    .requests("/r/a.bin")
+                    .iter()
+                    .map(|r| r.range().map(str::to_owned))
+                    .collect();
+                assert!(from_r < 5 << 20, "{from_r} from r {ranges:?}: {what}");
+            } else {
+                assert!(served >= LEN as u64, "{served} served: {what}");
+            }
+        }
+    }
 }

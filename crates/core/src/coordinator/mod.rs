@@ -92,7 +92,8 @@ pub struct RunReport {
 
 impl RunReport {
     /// aria2's rule: the last error's code; 7 when interrupted with
-    /// unfinished downloads and no error.
+    /// unfinished downloads, or when one was halted unfinished (INPR:
+    /// `--bt-stop-timeout`, a shutdown), and no error.
     pub fn exit_code(&self) -> ExitCode {
         if let Some(r) = self
             .results
@@ -102,7 +103,11 @@ impl RunReport {
         {
             return r.code;
         }
-        if self.interrupted && self.results.iter().any(|r| r.status != Status::Complete) {
+        let halted = self
+            .results
+            .iter()
+            .any(|r| r.status == Status::Removed && r.code == ExitCode::Unfinished);
+        if halted || self.interrupted && self.results.iter().any(|r| r.status != Status::Complete) {
             return ExitCode::Unfinished;
         }
         ExitCode::Success

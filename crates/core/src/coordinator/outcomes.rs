@@ -32,7 +32,10 @@ impl Coordinator {
             let me = self.me.clone();
             self.disk.run(move || {
                 if let Err(e) = std::fs::write(&sig_path, sig) {
-                    let line = format!("Failed to save the signature {sig_path:?}: {e}");
+                    let line = format!(
+                        "Failed to save the signature {}: {e}",
+                        std::path::Path::new(&sig_path).display()
+                    );
                     let _ = me.send(ToCoordinator::Notice {
                         level: LogLevel::Warn,
                         line,

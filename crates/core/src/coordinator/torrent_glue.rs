@@ -281,6 +281,15 @@ impl Coordinator {
                 self.complete(gid);
             }
             Err(TorrentError::Stopped) => self.stop_interrupted(gid),
+            // aria2 halts the torrent as unfinished (INPR, exit 7), not
+            // as an error.
+            Err(TorrentError::Stalled { .. }) => {
+                self.reporter.notice(
+                    LogLevel::Notice,
+                    &format!("GID#{gid} Stop downloading torrent due to --bt-stop-timeout option."),
+                );
+                self.stop_interrupted(gid);
+            }
             Ok(()) => self.complete(gid),
             Err(e) => self.torrent_failed(gid, e.into()),
         }

@@ -33,6 +33,9 @@ pub(crate) struct UriState {
     pub tries: u32,
     pub not_found: u32,
     pub dead: bool,
+    /// Dropped because it cannot continue the recorded progress (no
+    /// ranges); revived when the download starts over from scratch.
+    pub cannot_resume: bool,
     pub speed: MirrorSpeed,
 }
 
@@ -44,6 +47,7 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
+            cannot_resume: false,
             speed: MirrorSpeed::default(),
             dead: !["http://", "https://", "ftp://", "sftp://"]
                 .iter()

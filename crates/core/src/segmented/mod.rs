@@ -128,6 +128,10 @@ pub(crate) enum ProbeOutcome {
     },
 }
 
+/// aria2's default `--startup-idle-time`: how long a download may run
+/// below `--lowest-speed-limit` before it is given up.
+const STARTUP_IDLE_TIME: Duration = Duration::from_secs(10);
+
 /// One segmented download's whole state.
 pub(crate) struct SegmentedDownload {
     cfg: Arc<DownloadConfig>,
@@ -153,6 +157,13 @@ pub(crate) struct SegmentedDownload {
     probing: bool,
     finishing: bool,
     last_error: Option<FetchError>,
+    /// "Not found" answers from all mirrors together: aria2 counts
+    /// `--max-file-not-found` per download, not per URI.
+    not_found: u32,
+    /// Mirrors that could not continue the recorded progress.
+    resume_failures: u32,
+    /// The recorded progress is given up: the next prepare starts over.
+    start_over: bool,
     last_modified: Option<SystemTime>,
     /// Progress not yet in the control file.
     dirty: bool,
@@ -190,6 +201,9 @@ impl SegmentedDownload {
             probing: false,
             finishing: false,
             last_error: None,
+            not_found: 0,
+            resume_failures: 0,
+            start_over: false,
             last_modified: None,
             dirty: false,
             meter: SpeedMeter::default(),
@@ -412,10 +426,57 @@ impl SegmentedDownload {
             return ProbeOutcome::Stop;
         }
         ProbeOutcome::Prepare {
-            cfg: self.cfg.clone(),
+            cfg: self.prepare_cfg(),
             uris: self.uris.iter().map(|u| u.url.clone()).collect(),
             info: Box::new(info),
         }
+    }
+
+    /// The options prepare sees. With `--always-resume=false` a mirror
+    /// that cannot resume is still refused while others may (prepare fails
+    /// with "Invalid range header" and [`Self::on_prepared`] moves on), until
+    /// the download decides to start over.
+    fn prepare_cfg(&self) -> Arc<DownloadConfig> {
+        if self.cfg.always_resume != self.start_over {
+            return self.cfg.clone();
+        }
+        let mut cfg = (*self.cfg).clone();
+        cfg.always_resume = !self.start_over;
+        Arc::new(cfg)
+    }
+
+    /// aria2's `--always-resume`/`--max-resume-failure-tries`: the probed
+    /// mirror cannot continue the recorded progress. It is dropped and the
+    /// next mirror probed; with `--always-resume=false`, once N mirrors (or,
+    /// for 0, all) have failed, the download starts over on all of them.
+    /// With none left otherwise, the download fails with `e` (exit 8).
+    fn on_cannot_resume(&mut self, e: FetchError, out: &mut Vec<Action>) -> ProbeDecision {
+        let probe = self.conns.iter().next().map(|(&c, &u)| (c, u));
+        if let Some((_, u)) = probe {
+            self.uris[u].dead = true;
+            self.uris[u].cannot_resume = true;
+        }
+        self.resume_failures += 1;
+        let live = self.uris.iter().any(|u| !u.dead);
+        let n = self.cfg.max_resume_failure_tries;
+        if !self.cfg.always_resume && (!live || (n > 0 && self.resume_failures >= n)) {
+            out.push(Action::Notice(
+                LogLevel::Notice,
+                format!(
+                    "CUID#{} - Failed to resume download. Download from scratch.",
+                    probe.map_or(0, |(c, _)| c)
+                ),
+            ));
+            self.start_over = true;
+            for u in self.uris.iter_mut().filter(|u| u.cannot_resume) {
+                u.dead = false;
+            }
+        } else if !live {
+            return self.give_up(e);
+        }
+        self.last_error = Some(e);
+        // The probe ends; the next one goes to the best live mirror.
+        ProbeDecision::Stop
     }
 
     /// The file is prepared (or could not be): answer the probe and start
@@ -429,6 +490,9 @@ impl SegmentedDownload {
         self.probing = false;
         let pf = match result {
             Ok(pf) => pf,
+            Err(e @ FetchError::InvalidRange { .. }) if !self.start_over => {
+                return self.on_cannot_resume(e, out);
+            }
             Err(e) => {
                 // Not retryable: a local problem (file exists, disk full).
                 return self.give_up(e);
@@ -693,12 +757,28 @@ impl SegmentedDownload {
         u.tries += 1;
         if e.is_not_found() {
             u.not_found += 1;
+            self.not_found += 1;
+        }
+        let nf_limit = self.cfg.max_file_not_found;
+        // aria2 gives the whole download up (exit 4) once the count is
+        // reached before a byte came; the file not yet known stands for that.
+        if e.is_not_found() && nf_limit > 0 && self.not_found >= nf_limit && self.map.is_none() {
+            let message = format!("CUID#{conn} - {} : {e}", u.url);
+            for u in &mut self.uris {
+                u.dead = true;
+            }
+            self.last_error = Some(FetchError::MaxFileNotFound(nf_limit));
+            if !self.finishing && !ctx.halted {
+                out.push(Action::Notice(LogLevel::Warn, message));
+            }
+            return;
         }
         let max_tries = self.cfg.max_tries;
         let out_of_tries = max_tries != 0 && u.tries >= max_tries;
-        let nf_limit = self.cfg.max_file_not_found;
         let too_many_nf = e.is_not_found() && (nf_limit == 0 || u.not_found >= nf_limit);
-        if !e.is_retryable() || out_of_tries || too_many_nf {
+        // With `--max-file-not-found`, aria2 retries a "not found" answer.
+        let retryable = e.is_retryable() || (e.is_not_found() && nf_limit > 0);
+        if !retryable || out_of_tries || too_many_nf {
             u.dead = true;
         }
         let message = format!("CUID#{conn} - {} : {e}", u.url);
@@ -794,10 +874,12 @@ impl SegmentedDownload {
         }
         let speed = self.meter.update(self.completed(), ctx.tick);
         let limit = self.cfg.lowest_speed_limit;
+        // aria2 judges the speed once a connection is 10 s old (its hidden
+        // `--startup-idle-time`); a shorter `--timeout` shortens it here.
         let grace = self
             .cfg
             .timeout
-            .min(Duration::from_secs(30))
+            .min(STARTUP_IDLE_TIME)
             .max(Duration::from_secs(3));
         if self.finishing {
             return;

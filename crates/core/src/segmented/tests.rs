@@ -376,3 +376,25 @@ fn not_modified_finishes_without_prepare() {
     assert!(matches!(out.last(), Some(Action::Finalize(None))));
     assert!(d.finishing());
 }
+
+#[test]
+fn max_file_not_found_gives_the_download_up_with_exit_4() {
+    let w = World::new();
+    let mut d = SegmentedDownload::new(
+        cfg(&[("max-file-not-found", "2"), ("max-tries", "5")]),
+        &uris(1),
+        None,
+    );
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    let nf = || FetchError::Http(HttpError::Status { status: 404 });
+    d.on_conn_ended(1, None, Err(nf()), &w.ctx(), &mut out);
+    assert!(!out.iter().any(|a| matches!(a, Action::Fail)), "{out:?}");
+    out.clear();
+    d.on_retry(0, true, &w.ctx(), &mut out);
+    let conn = connects(&out)[0].0;
+    d.on_conn_ended(conn, None, Err(nf()), &w.ctx(), &mut out);
+    assert!(matches!(out.last(), Some(Action::Fail)), "{out:?}");
+    let e = d.take_error().expect("an error");
+    assert_eq!(e.exit_code(), crate::ExitCode::MaxFileNotFound);
+}

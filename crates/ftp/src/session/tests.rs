@@ -60,8 +60,9 @@ fn login_learns_the_home_directory() {
     assert!(!s.reusable());
 }
 
+/// aria2c 1.36 answers a refused login with 21 (FTP protocol error).
 #[test]
-fn login_errors_are_exit_24() {
+fn login_errors_are_exit_21() {
     let login = |user_reply: u16, pass_reply: Option<u16>| {
         let mut s = Session::new(false);
         s.on_reply(&r(220, "")).unwrap();
@@ -75,9 +76,9 @@ fn login_errors_are_exit_24() {
             None => step.unwrap_err(),
         }
     };
-    assert_eq!(login(331, Some(530)).aria2_exit_code(), 24);
-    assert_eq!(login(332, Some(332)).aria2_exit_code(), 24);
-    assert_eq!(login(530, None).aria2_exit_code(), 24);
+    assert_eq!(login(331, Some(530)).aria2_exit_code(), 21);
+    assert_eq!(login(332, Some(332)).aria2_exit_code(), 21);
+    assert_eq!(login(530, None).aria2_exit_code(), 21);
     assert_eq!(login(500, None).aria2_exit_code(), 21);
     assert_eq!(login(331, Some(421)).aria2_exit_code(), 21);
 }

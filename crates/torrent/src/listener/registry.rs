@@ -97,7 +97,14 @@ impl Registry {
             Some(b) => b.port,
             None => {
                 let bound = arietta_bt_net::bind_listen_sockets(ports).map_err(|e| {
-                    TorrentError::Listen(format!("cannot listen on any port of {ports:?}: {e}"))
+                    TorrentError::Listen(format!(
+                        "{}: {e}",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ))
                 })?;
                 s.next_id += 1;
                 let id = s.next_id;
@@ -110,13 +117,14 @@ impl Registry {
                 bound.port
             }
         };
+        // aria2 refuses a second download of a torrent it already runs
+        // (exit 12) rather than letting two share one swarm.
+        if let Some(h) = info_hashes.iter().find(|h| s.torrents.contains_key(*h)) {
+            return Err(TorrentError::DuplicateInfoHash(hex::encode(h)));
+        }
         s.next_id += 1;
         let id = s.next_id;
         for h in info_hashes {
-            if s.torrents.contains_key(h) {
-                tracing::warn!("{} is served by another download", hex::encode(h));
-                continue;
-            }
             s.torrents.insert(
                 *h,
                 Served {

@@ -26,18 +26,29 @@ pub use wait::{bytes_landed, wait_until};
 /// aria2 exit codes the tests assert on.
 pub mod exit {
     pub const OK: i32 = 0;
+    /// Also every failure aria2c throws without a code of its own: a
+    /// refused or reset connection, an early EOF, a bad status line.
     pub const UNKNOWN: i32 = 1;
     pub const TIMEOUT: i32 = 2;
     pub const NOT_FOUND: i32 = 3;
+    pub const MAX_FILE_NOT_FOUND: i32 = 4;
     pub const TOO_SLOW: i32 = 5;
-    pub const NETWORK: i32 = 6;
     pub const UNFINISHED: i32 = 7;
     pub const NO_RESUME: i32 = 8;
+    pub const NO_SPACE: i32 = 9;
+    pub const DUPLICATE_INFO_HASH: i32 = 12;
     pub const FILE_EXISTS: i32 = 13;
+    pub const MAKE_DIR: i32 = 18;
     pub const NAME_RESOLUTION: i32 = 19;
+    pub const METALINK_PARSE: i32 = 20;
+    pub const FTP_COMMAND: i32 = 21;
     pub const BAD_HTTP_RESPONSE: i32 = 22;
+    pub const TOO_MANY_REDIRECTS: i32 = 23;
     pub const AUTH: i32 = 24;
+    pub const BENCODE_PARSE: i32 = 25;
+    pub const TORRENT_CORRUPT: i32 = 26;
     pub const BAD_OPTION: i32 = 28;
+    pub const OVERLOADED: i32 = 29;
     pub const CHECKSUM: i32 = 32;
 }
 
@@ -90,7 +101,18 @@ impl Outcome {
 /// `~/.ssh`), proxy variables and the SSH agent are removed, and the
 /// working directory is `cwd`.
 pub fn command(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arietta"));
+    hermetic(Command::new(env!("CARGO_BIN_EXE_arietta")), cwd)
+}
+
+/// aria2c set up as [`command`] sets up arietta, for side-by-side runs
+/// (nothing added to its arguments).
+pub fn aria2c_command(cwd: &Path) -> Command {
+    hermetic(Command::new("aria2c"), cwd)
+}
+
+/// `cmd` with the environment [`command`] gives arietta: `HOME` at
+/// `cwd`, no proxy variables, no SSH agent.
+pub fn hermetic(mut cmd: Command, cwd: &Path) -> Command {
     cmd.current_dir(cwd)
         .env("HOME", cwd)
         .env_remove("XDG_CONFIG_HOME")
