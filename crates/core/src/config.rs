@@ -103,6 +103,10 @@ pub struct DownloadConfig {
     /// `GET ftp://…` and gets the file over HTTP.
     pub proxy_tunnel: bool,
     pub uri_selector: UriSelector,
+    /// `--reuse-uri`: once every URI has had a connection, further
+    /// connections may use them again; off, a download opens at most one
+    /// connection per URI (retries aside).
+    pub reuse_uri: bool,
 }
 
 impl DownloadConfig {
@@ -170,6 +174,7 @@ impl DownloadConfig {
                 "adaptive" => UriSelector::Adaptive,
                 _ => UriSelector::Feedback,
             },
+            reuse_uri: o.get_bool("reuse-uri"),
         }
     }
 }

@@ -32,6 +32,11 @@ pub(crate) struct UriState {
     pub resolved: Option<String>,
     pub tries: u32,
     pub not_found: u32,
+    /// How many connections were opened on it: aria2 takes a URI off its
+    /// list when a connection uses it and puts the spent ones back only
+    /// once every URI has been used (`--reuse-uri`), so new connections
+    /// go round the mirrors instead of piling onto the best one.
+    pub picks: u32,
     pub dead: bool,
     pub speed: MirrorSpeed,
 }
@@ -44,6 +49,7 @@ impl UriState {
             resolved: None,
             tries: 0,
             not_found: 0,
+            picks: 0,
             speed: MirrorSpeed::default(),
             dead: !["http://", "https://", "ftp://", "sftp://"]
                 .iter()
@@ -56,6 +62,12 @@ impl UriState {
 
     pub fn target(&self) -> &str {
         self.resolved.as_deref().unwrap_or(&self.url)
+    }
+
+    /// The host `-x` counts connections against: aria2 caps connections
+    /// per host name, whatever the port or scheme.
+    pub fn host(&self) -> String {
+        server_stat::key_of(self.target()).map_or_else(|| self.target().to_owned(), |(h, _)| h)
     }
 }
 
