@@ -9,7 +9,7 @@ use arietta_options::OptionSet;
 use arietta_runtime::{mailbox, spawn_cores, CoreSettings, MailboxSender, RuntimeError};
 
 use crate::control::ControlHandle;
-use crate::coordinator::{Coordinator, CoordinatorSetup, RunReport};
+use crate::coordinator::{Coordinator, CoordinatorSetup, DeferredRequests, RunReport};
 use crate::download::{DownloadRequest, Reporter};
 use crate::error::FetchError;
 use crate::messages::{ToCoordinator, ToCore};
@@ -46,6 +46,18 @@ pub fn run(
 pub fn run_with(
     global: &OptionSet,
     requests: Vec<DownloadRequest>,
+    reporter: Box<dyn Reporter>,
+    service: Option<ServiceStarter>,
+) -> Result<RunReport, SessionError> {
+    run_with_input(global, requests, None, reporter, service)
+}
+
+/// Like [`run_with`], with `deferred` downloads queued after `requests`
+/// as slots free up (`--deferred-input`).
+pub fn run_with_input(
+    global: &OptionSet,
+    requests: Vec<DownloadRequest>,
+    deferred: Option<DeferredRequests>,
     mut reporter: Box<dyn Reporter>,
     service: Option<ServiceStarter>,
 ) -> Result<RunReport, SessionError> {
@@ -81,6 +93,7 @@ pub fn run_with(
     let setup = CoordinatorSetup {
         cores: core_tx,
         requests,
+        deferred,
         max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
         net,
         reporter,
