@@ -417,4 +417,29 @@ mod tests {
         assert_eq!(slice_like_aria2(all.clone(), -5, 3), vec![0]);
         assert!(slice_like_aria2(all, -6, 3).is_empty());
     }
+
+    #[test]
+    fn deferred_requests_are_read_only_when_a_slot_needs_one() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let read = Arc::new(AtomicUsize::new(0));
+        let counter = read.clone();
+        let source = (10..14).map(move |g| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            req(g, g == 11)
+        });
+        let mut q = Queue::new(vec![req(1, false)], 1, None, false);
+        q.set_deferred(Box::new(source));
+        assert!(!q.only_paused_left());
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(1)));
+        assert_eq!(read.load(Ordering::Relaxed), 0, "nothing read while the queue had one");
+        assert!(q.next_to_start(1).is_none(), "-j1 is full");
+        assert_eq!(read.load(Ordering::Relaxed), 0);
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(10)));
+        // 11 is paused: queued in place, and 12 read to start.
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(12)));
+        assert!(q.is_paused(Gid(11)));
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(13)));
+        assert!(q.next_to_start(0).is_none());
+        assert!(q.only_paused_left(), "the source is exhausted");
+    }
 }
