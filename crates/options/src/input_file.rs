@@ -30,9 +30,10 @@ pub struct InputEntry {
 }
 
 /// Parses an input file. Unknown options are listed in their entry's
-/// `unknown` and skipped, as aria2 does. Fails with the line number on a
-/// bad value, an option aria2 does not allow per download
-/// (`max-concurrent-downloads`, ...), or an option line before any URI line.
+/// `unknown` and skipped, as aria2 does, and so are options aria2 does not
+/// allow per download (`max-concurrent-downloads`, `load-cookies`, ...).
+/// Fails with the line number on a bad value or an option line before any
+/// URI line.
 ///
 /// Details: `#` lines are comments (also when indented); blank lines are
 /// skipped anywhere, including between a URI line and its options; CRLF and a
@@ -116,7 +117,12 @@ impl<R: std::io::BufRead> Iterator for InputReader<R> {
                     entry.unknown.push(line.clone());
                     continue;
                 }
-                match validate_option(name, value) {
+                match validate_pair(name, value) {
+                    // aria2 reads every option of the entry but gives the
+                    // download only those it allows per download
+                    // (`load-cookies`, `check-certificate`, `-j` are the
+                    // run's): the others are dropped without a word.
+                    Ok(_) if !find_option(name).is_some_and(|d| d.per_download()) => {}
                     Ok(value) => entry.options.push((name.to_string(), value)),
                     Err(e) => {
                         self.done = true;
@@ -142,14 +148,6 @@ impl<R: std::io::BufRead> Iterator for InputReader<R> {
         }
         self.done = true;
         self.current.take().map(Ok)
-    }
-}
-
-fn validate_option(name: &str, value: &str) -> Result<String, OptionError> {
-    let value = validate_pair(name, value)?;
-    match find_option(name) {
-        Some(def) if !def.per_download() => Err(OptionError::NotPerDownload { name: def.name }),
-        _ => Ok(value),
     }
 }
 
@@ -219,14 +217,12 @@ mod tests {
         assert_eq!(e[0].options, vec![("dir".to_string(), "/x".to_string())]);
         assert_eq!(e[0].unknown, vec!["  foo=1".to_string()]);
 
-        let e = parse_input_file("http://a\n  max-concurrent-downloads=1\n").unwrap_err();
-        assert_eq!(e.line(), Some(2));
-        assert_eq!(
-            e.root(),
-            &OptionError::NotPerDownload {
-                name: "max-concurrent-downloads"
-            }
-        );
+        // The run's options: valid, but not the download's (aria2 drops
+        // them silently).
+        let e =
+            parse_input_file("http://a\n  max-concurrent-downloads=1\n  check-certificate=false\n")
+                .unwrap();
+        assert!(e[0].options.is_empty() && e[0].unknown.is_empty());
 
         let e = parse_input_file("http://a\n\n  split=99999999999999999999\n").unwrap_err();
         assert_eq!(e.line(), Some(3));

@@ -134,3 +134,85 @@ fn save_session_reads_the_whole_list_despite_deferred_input() {
         assert!(session.contains(name), "{name} missing:\n{session}");
     }
 }
+
+/// Two downloads in one `-i` file, each with its own network options: one
+/// through a per-download HTTP proxy with its own credentials, one direct
+/// with its own header, User-Agent and `referer=*`. Each request carries
+/// only its own download's.
+#[test]
+fn input_file_network_options_apply_to_their_download_only() {
+    let origin = TestServer::start();
+    let proxy = TestServer::start();
+    let direct_body = pattern(20_000, 7);
+    let proxied_body = pattern(30_000, 8);
+    let direct = origin.add_file("/direct.bin", direct_body.clone());
+    // The proxy answers the absolute-form request for an origin that does
+    // not resolve: only a proxy can fetch it.
+    proxy.add_file("/proxied.bin", proxied_body.clone());
+    let list = format!(
+        "{direct}\n  header=X-Who: direct\n  user-agent=agent-direct\n  referer=*\n\
+         http://origin.invalid/proxied.bin\n  http-proxy=http://127.0.0.1:{}\n  \
+         http-proxy-user=pu\n  http-proxy-passwd=pp\n  header=X-Who: proxied\n",
+        proxy.port()
+    );
+    let tmp = tempdir();
+    std::fs::write(tmp.path().join("list.txt"), list).unwrap();
+    let check = |who: &str| {
+        for r in origin.requests("/direct.bin") {
+            assert_eq!(r.header("X-Who"), Some("direct"), "{who}: {r:?}");
+            // An entry's `header` lines replace the command line's, as
+            // aria2's input file puts the entry's value over the global one.
+            assert_eq!(r.header("X-All"), None, "{who}: {r:?}");
+            assert_eq!(r.header("User-Agent"), Some("agent-direct"), "{who}: {r:?}");
+            assert_eq!(r.header("Referer"), Some(direct.as_str()), "{who}: {r:?}");
+            assert_eq!(r.header("Proxy-Authorization"), None, "{who}: {r:?}");
+        }
+        let via = proxy.requests("/proxied.bin");
+        assert!(
+            !via.is_empty(),
+            "{who}: the per-download proxy was not used"
+        );
+        for r in via {
+            assert_eq!(
+                r.target, "http://origin.invalid/proxied.bin",
+                "{who}: {r:?}"
+            );
+            // base64("pu:pp")
+            assert_eq!(
+                r.header("Proxy-Authorization"),
+                Some("Basic cHU6cHA="),
+                "{who}: {r:?}"
+            );
+            assert_eq!(r.header("X-Who"), Some("proxied"), "{who}: {r:?}");
+            assert_eq!(r.header("X-All"), None, "{who}: {r:?}");
+            assert_ne!(r.header("User-Agent"), Some("agent-direct"), "{who}: {r:?}");
+            assert_eq!(r.header("Referer"), None, "{who}: {r:?}");
+        }
+    };
+    run(tmp.path(), &["-i", "list.txt", "--header=X-All: both"]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("direct.bin"), &direct_body);
+    assert_file_eq(&tmp.path().join("proxied.bin"), &proxied_body);
+    check("arietta");
+
+    // The oracle reads the same list the same way.
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    origin.reset_counters();
+    proxy.reset_counters();
+    let out = std::process::Command::new("aria2c")
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .args([
+            "--no-conf",
+            "-d",
+            "a2",
+            "-i",
+            "list.txt",
+            "--header=X-All: both",
+        ])
+        .output()
+        .expect("aria2c runs");
+    assert!(out.status.success(), "aria2c failed: {out:?}");
+    check("aria2c");
+}

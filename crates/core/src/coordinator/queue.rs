@@ -431,7 +431,11 @@ mod tests {
         q.set_deferred(Box::new(source));
         assert!(!q.only_paused_left());
         assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(1)));
-        assert_eq!(read.load(Ordering::Relaxed), 0, "nothing read while the queue had one");
+        assert_eq!(
+            read.load(Ordering::Relaxed),
+            0,
+            "nothing read while the queue had one"
+        );
         assert!(q.next_to_start(1).is_none(), "-j1 is full");
         assert_eq!(read.load(Ordering::Relaxed), 0);
         assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(10)));
