@@ -527,3 +527,36 @@ fn two_mirrors_with_x8_s8_both_serve_a_fair_share() {
     let (sa, sb) = shares(&a, &b, body.len());
     eprintln!("aria2c feedback: first mirror {sa:.2}, second {sb:.2}");
 }
+
+/// `--reuse-uri=false` does not cut a lone URI to one connection: aria2
+/// lists a URI `min(s / n, x)` times before the first connection, and only
+/// puts spent ones back with `--reuse-uri`. aria2c is held to the same
+/// counts.
+#[test]
+fn reuse_uri_false_still_uses_arias_repeated_list() {
+    let body = std::sync::Arc::new(pattern(8 << 20, 61));
+    let connections = |program: &str, reuse: &str| {
+        let srv = TestServer::start();
+        srv.add_route("/r.bin", Route::shared(body.clone()));
+        srv.set_throttle(Some(8 << 20));
+        let tmp = tempdir();
+        let flag = format!("--reuse-uri={reuse}");
+        let out = std::process::Command::new(program)
+            .current_dir(tmp.path())
+            .env("HOME", tmp.path())
+            .args(["--no-conf", "--summary-interval=0", "-x4", "-s4", "-k1M"])
+            .args([flag.as_str(), srv.url("/r.bin").as_str()])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{program}: {out:?}");
+        assert_file_eq(&tmp.path().join("r.bin"), &body);
+        srv.connections_accepted()
+    };
+    let arietta = env!("CARGO_BIN_EXE_arietta");
+    assert_eq!(connections(arietta, "false"), 4);
+    assert_eq!(connections(arietta, "true"), 4);
+    if crate::support::require("aria2c") {
+        assert_eq!(connections("aria2c", "false"), 4, "aria2c");
+        assert_eq!(connections("aria2c", "true"), 4, "aria2c");
+    }
+}

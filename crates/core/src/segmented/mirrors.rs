@@ -37,6 +37,11 @@ pub(crate) struct UriState {
     /// once every URI has been used (`--reuse-uri`), so new connections
     /// go round the mirrors instead of piling onto the best one.
     pub picks: u32,
+    /// How often it stands in aria2's URI list: with fewer URIs than
+    /// `-s`, aria2 repeats the list (up to `-x` times) before the first
+    /// connection, so even `--reuse-uri=false` opens several connections
+    /// to a lone URI.
+    pub copies: u32,
     pub dead: bool,
     pub speed: MirrorSpeed,
 }
@@ -50,6 +55,7 @@ impl UriState {
             tries: 0,
             not_found: 0,
             picks: 0,
+            copies: 1,
             speed: MirrorSpeed::default(),
             dead: !["http://", "https://", "ftp://", "sftp://"]
                 .iter()

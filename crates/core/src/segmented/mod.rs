@@ -170,15 +170,36 @@ pub(crate) struct SegmentedDownload {
     whole: Option<u64>,
 }
 
+/// The download's URIs with aria2's copy counts (`splitURI` in its
+/// `download_helper.cc`): fewer URIs than `-s` are listed
+/// `min(s / n, x)` times, and the first `s % n` once more unless that
+/// count reached `-x`.
+fn with_copies(uris: &[String], cfg: &DownloadConfig) -> Vec<UriState> {
+    let (n, split, max_iter) = (uris.len(), cfg.split, cfg.max_conn_per_server);
+    uris.iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let mut st = UriState::new(u);
+            if n > 0 && n < split {
+                let num = (split / n).min(max_iter);
+                let extra = usize::from(num < max_iter && i < split % n);
+                st.copies = (num + extra).max(1) as u32;
+            }
+            st
+        })
+        .collect()
+}
+
 impl SegmentedDownload {
     pub fn new(
         cfg: Arc<DownloadConfig>,
         uris: &[String],
         metalink: Option<&crate::metalink_plan::MetalinkFile>,
     ) -> Self {
+        let uris = with_copies(uris, &cfg);
         SegmentedDownload {
             cfg,
-            uris: uris.iter().map(|u| UriState::new(u)).collect(),
+            uris,
             path: None,
             map: None,
             file: None,
@@ -618,7 +639,7 @@ impl SegmentedDownload {
 
     /// The mirror for one more connection: among `ranked` (best first)
     /// whose host is below `-x`, the least used; without `--reuse-uri`
-    /// only one never used.
+    /// only one with copies left in aria2's list.
     fn pick_uri(
         &self,
         ranked: &[usize],
@@ -630,7 +651,9 @@ impl SegmentedDownload {
             .iter()
             .copied()
             .filter(|&u| per_host.get(&self.uris[u].host()).copied().unwrap_or(0) < cap)
-            .filter(|u| self.cfg.reuse_uri || picks.get(u).copied().unwrap_or(0) == 0)
+            .filter(|&u| {
+                self.cfg.reuse_uri || picks.get(&u).copied().unwrap_or(0) < self.uris[u].copies
+            })
             // min_by_key keeps the first of equals: the best ranked.
             .min_by_key(|u| picks.get(u).copied().unwrap_or(0))
     }

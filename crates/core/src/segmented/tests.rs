@@ -415,9 +415,26 @@ fn connections_go_round_the_mirrors_not_onto_the_best() {
 }
 
 #[test]
-fn without_reuse_uri_each_uri_gets_one_connection() {
+fn without_reuse_uri_each_uri_serves_its_copies_in_arias_list() {
+    // aria2 lists 3 URIs under -s8 -x8 twice, the first two once more.
     let opts = [
         ("split", "8"),
+        ("max-connection-per-server", "8"),
+        ("min-split-size", "1M"),
+        ("reuse-uri", "false"),
+    ];
+    assert_eq!(spread(&opts, 3), vec![3, 3, 2]);
+    // -x2 caps the copies at two, with no remainder.
+    let opts = [
+        ("split", "8"),
+        ("max-connection-per-server", "2"),
+        ("min-split-size", "1M"),
+        ("reuse-uri", "false"),
+    ];
+    assert_eq!(spread(&opts, 3), vec![2, 2, 2]);
+    // As many URIs as -s: one connection each.
+    let opts = [
+        ("split", "3"),
         ("max-connection-per-server", "8"),
         ("min-split-size", "1M"),
         ("reuse-uri", "false"),
