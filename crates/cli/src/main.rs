@@ -17,7 +17,7 @@ use std::sync::Arc;
 use arietta_core::{DownloadRequest, ExitCode, Gid};
 use arietta_options::{
     check_local_files, conf_path, conf_to_set, environment_defaults, parse_args, parse_conf_file,
-    parse_input_file, ConfPath, LocalFile, OptionError, OptionSet, USAGE_LINE,
+    ConfPath, InputEntry, InputReader, LocalFile, OptionError, OptionSet, USAGE_LINE,
 };
 
 use crate::arg_groups::ArgGroup;
@@ -186,17 +186,24 @@ fn real_main() -> ExitCode {
             ArgGroup::Uris(_) => {}
         }
     }
-    match input_file_requests(&global) {
-        Ok(mut r) => requests.append(&mut r),
+    let deferred = match input_file_requests(&global) {
+        Ok((mut r, deferred)) => {
+            requests.append(&mut r);
+            deferred
+        }
         Err(code) => return code,
-    }
+    };
     let rpc = global.get_bool("enable-rpc");
-    if requests.is_empty() && !rpc && global.get_opt_str("input-file").is_some() {
+    if requests.is_empty()
+        && deferred.is_none()
+        && !rpc
+        && global.get_opt_str("input-file").is_some()
+    {
         // An input file with no entry is not an error to aria2.
         println!("No files to download.");
         return ExitCode::Success;
     }
-    if requests.is_empty() && !rpc {
+    if requests.is_empty() && deferred.is_none() && !rpc {
         eprintln!("No URI specified.");
         eprintln!("{USAGE_LINE}");
         eprintln!("See 'arietta -h'.");
@@ -233,7 +240,13 @@ fn real_main() -> ExitCode {
         }
     }
     logging::go_threaded();
-    let code = match arietta_core::run_with(&global, requests, Box::new(reporter), service) {
+    let code = match arietta_core::run_with_input(
+        &global,
+        requests,
+        deferred,
+        Box::new(reporter),
+        service,
+    ) {
         Ok(report) => {
             console::print_results(quiet, &report.results);
             report.exit_code()
@@ -369,42 +382,63 @@ fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
     code
 }
 
-/// `-i`: one download per entry, with its own option lines.
-fn input_file_requests(global: &Arc<OptionSet>) -> Result<Vec<DownloadRequest>, ExitCode> {
-    let mut out = Vec::new();
-    if let Some(input) = global.get_opt_str("input-file") {
-        let text = if input == "-" {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s);
-            s
-        } else {
-            match std::fs::read_to_string(Path::new(input)) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("Failed to open the input file {input}: {e}");
-                    return Err(ExitCode::Unknown);
-                }
+/// `-i`: one download per entry, with its own option lines; all read
+/// now, or with `--deferred-input` (unless `--save-session`, which needs
+/// the whole queue, as aria2 documents) read as the queue needs them.
+fn input_file_requests(global: &Arc<OptionSet>) -> Result<InputRequests, ExitCode> {
+    let Some(input) = global.get_opt_str("input-file") else {
+        return Ok((Vec::new(), None));
+    };
+    let source: Box<dyn std::io::BufRead + Send> = if input == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(Path::new(input)) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => {
+                eprintln!("Failed to open the input file {input}: {e}");
+                return Err(ExitCode::Unknown);
             }
-        };
-        let entries = parse_input_file(&text).map_err(|e| bad_option(&e))?;
-        for entry in entries {
-            warn_unknown(&entry.unknown);
-            let mut set = OptionSet::with_parent(global.clone());
-            for (k, v) in &entry.options {
-                set.set_per_download(k, v).map_err(|e| bad_option(&e))?;
-            }
-            let gid = set.get_opt_str("gid").and_then(Gid::parse);
-            // aria2 unfolds -P patterns in input-file URIs too.
-            let uris = expand_uris(&set, &entry.uris)?;
-            out.push(DownloadRequest {
-                gid,
-                uris,
-                options: Arc::new(set),
-                metalink: None,
-                snapshot: None,
-                torrent: None,
-            });
         }
+    };
+    let reader = InputReader::new(source);
+    let deferred = global.get_bool("deferred-input")
+        && global.get_opt_str("save-session").is_none_or(str::is_empty);
+    if deferred {
+        let global = global.clone();
+        // A bad entry ends the list there, reported as at start-up.
+        let lazy = reader.map_while(move |entry| {
+            let entry = entry.map_err(|e| bad_option(&e)).ok()?;
+            entry_request(&global, entry).ok()
+        });
+        return Ok((Vec::new(), Some(Box::new(lazy))));
     }
-    Ok(out)
+    let mut out = Vec::new();
+    for entry in reader {
+        let entry = entry.map_err(|e| bad_option(&e))?;
+        out.push(entry_request(global, entry)?);
+    }
+    Ok((out, None))
+}
+
+/// Downloads of `-i` read now, and those left to read later.
+type InputRequests = (Vec<DownloadRequest>, Option<arietta_core::DeferredRequests>);
+
+/// One input-file entry as a download with its own options.
+fn entry_request(global: &Arc<OptionSet>, entry: InputEntry) -> Result<DownloadRequest, ExitCode> {
+    warn_unknown(&entry.unknown);
+    let mut set = OptionSet::with_parent(global.clone());
+    for (k, v) in &entry.options {
+        set.set_per_download(k, v).map_err(|e| bad_option(&e))?;
+    }
+    let gid = set.get_opt_str("gid").and_then(Gid::parse);
+    // aria2 unfolds -P patterns in input-file URIs too.
+    let uris = expand_uris(&set, &entry.uris)?;
+    Ok(DownloadRequest {
+        gid,
+        uris,
+        options: Arc::new(set),
+        metalink: None,
+        snapshot: None,
+        torrent: None,
+    })
 }

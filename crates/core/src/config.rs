@@ -3,6 +3,7 @@
 //! option strings.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arietta_options::OptionSet;
@@ -110,6 +111,13 @@ pub struct DownloadConfig {
     /// `GET ftp://…` and gets the file over HTTP.
     pub proxy_tunnel: bool,
     pub uri_selector: UriSelector,
+    /// `--reuse-uri`: once every URI has had a connection, further
+    /// connections may use them again; off, a download opens at most one
+    /// connection per URI (retries aside).
+    pub reuse_uri: bool,
+    /// The proxies of this download: its own `--all-proxy`,
+    /// `--http-proxy`, `--no-proxy`, credentials… over the run's.
+    pub proxies: Arc<arietta_http::ProxySettings>,
 }
 
 impl DownloadConfig {
@@ -179,6 +187,10 @@ impl DownloadConfig {
                 "adaptive" => UriSelector::Adaptive,
                 _ => UriSelector::Feedback,
             },
+            reuse_uri: o.get_bool("reuse-uri"),
+            // The option table checked the values; the run's were also
+            // parsed at start, where a bad one fails the run.
+            proxies: Arc::new(arietta_http_client::proxies_from_options(o).unwrap_or_default()),
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn speaks_ftp(task: &ConnTask) -> bool {
     }
     let proxied = Url::parse(&task.url)
         .ok()
-        .is_some_and(|u| task.net.proxies.proxy_for(&u).is_some());
+        .is_some_and(|u| task.cfg.proxies.proxy_for(&u).is_some());
     !proxied || task.cfg.proxy_tunnel
 }
 
@@ -155,8 +155,8 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
     };
     // Only `--proxy-method=tunnel` gets here with a proxy (see
     // `speaks_ftp`): control and data connections are CONNECT tunnels.
-    let proxy = task.net.proxies.proxy_for(&url).cloned();
-    let mut loc = match locate(&url, &task.cfg, task.net.netrc.as_ref()) {
+    let proxy = task.cfg.proxies.proxy_for(&url).cloned();
+    let mut loc = match locate(&url, &task.cfg, task.net.netrc_for(&task.cfg)) {
         Ok(l) => l,
         Err(e) => return conn_link::report_end(&task, None, Err(e)),
     };

@@ -428,7 +428,12 @@ impl Fetch {
         spec.range = range;
         spec.headers = cfg.headers.clone();
         spec.user_agent = cfg.user_agent.clone();
-        spec.referer = cfg.referer.clone();
+        // `--referer=*`: each request names the URI it was sent for, as
+        // aria2 (the mirror's URI, not where a redirect led).
+        spec.referer = match cfg.referer.as_deref() {
+            Some("*") => Some(self.task.url.clone()),
+            other => other.map(str::to_owned),
+        };
         spec.accept_gzip = cfg.accept_gzip;
         spec.if_modified_since = ims;
         // An ftp:// URI reaches here only through a GET-style proxy, which
@@ -443,8 +448,7 @@ impl Fetch {
             _ if self.url.username().is_empty() => self
                 .task
                 .net
-                .netrc
-                .as_ref()
+                .netrc_for(cfg)
                 .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
                 .map(|(u, p)| (u.to_owned(), p.to_owned())),
             _ => None,
@@ -465,7 +469,7 @@ impl Fetch {
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
         let mut spec = self.spec(range, ims);
-        let route = Route::new(&self.url, &self.task.net.proxies);
+        let route = Route::new(&self.url, &self.task.cfg.proxies);
         spec.via_proxy = route.proxy_auth();
         let req = spec.encode();
         let key = route.key();

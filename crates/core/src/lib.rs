@@ -38,6 +38,7 @@ mod waiting_queue;
 mod worker;
 
 pub use bittorrent::looks_like_torrent;
+pub use coordinator::DeferredRequests;
 pub use coordinator::RunReport;
 pub use download::{
     DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter, Status,
@@ -48,4 +49,4 @@ pub use features::{ENABLED_FEATURES, HASH_ALGORITHMS};
 pub use gid::Gid;
 pub use hooks::wait_for_hooks;
 pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
-pub use session::{run, run_with, ServiceStarter, SessionError};
+pub use session::{run, run_with, run_with_input, ServiceStarter, SessionError};

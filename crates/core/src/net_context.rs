@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use arietta_http::{CookieJar, Netrc, ProxySettings};
+use arietta_http::{CookieJar, Netrc};
 use arietta_http_client::ClientError;
 use arietta_net::{RateLimiter, TlsOptions};
 use arietta_options::OptionSet;
@@ -16,8 +16,7 @@ pub struct NetContext {
     /// `--max-overall-download-limit`, shared by all cores.
     pub overall_limit: Arc<RateLimiter>,
     pub cookies: Mutex<CookieJar>,
-    pub netrc: Option<Netrc>,
-    pub proxies: ProxySettings,
+    netrc: Option<Netrc>,
 }
 
 impl NetContext {
@@ -47,14 +46,22 @@ impl NetContext {
             p.and_then(|p| std::fs::read_to_string(p).ok())
                 .map(|t| Netrc::parse(t.as_bytes()))
         };
-        let proxies = arietta_http_client::proxies_from_options(o)?;
+        // Checked here so a bad proxy stops the run before it starts; each
+        // download builds its own (per-download proxy options).
+        arietta_http_client::proxies_from_options(o)?;
         Ok(NetContext {
             tls_options,
             overall_limit: RateLimiter::new(o.get_size("max-overall-download-limit")),
             cookies: Mutex::new(cookies),
             netrc,
-            proxies,
         })
+    }
+
+    /// The run's `.netrc` (`--netrc-path` is the run's alone, as in aria2)
+    /// unless this download says `--no-netrc`, which aria2 honours per
+    /// download.
+    pub fn netrc_for(&self, cfg: &crate::config::DownloadConfig) -> Option<&Netrc> {
+        self.netrc.as_ref().filter(|_| cfg.netrc)
     }
 
     /// The TLS options every https:// connection of the run uses (the

@@ -9,7 +9,7 @@ use arietta_options::OptionSet;
 use arietta_runtime::{mailbox, spawn_cores, CoreSettings, MailboxSender, RuntimeError};
 
 use crate::control::ControlHandle;
-use crate::coordinator::{Coordinator, CoordinatorSetup, RunReport};
+use crate::coordinator::{Coordinator, CoordinatorSetup, DeferredRequests, RunReport};
 use crate::download::{DownloadRequest, Reporter};
 use crate::error::FetchError;
 use crate::messages::{ToCoordinator, ToCore};
@@ -46,6 +46,18 @@ pub fn run(
 pub fn run_with(
     global: &OptionSet,
     requests: Vec<DownloadRequest>,
+    reporter: Box<dyn Reporter>,
+    service: Option<ServiceStarter>,
+) -> Result<RunReport, SessionError> {
+    run_with_input(global, requests, None, reporter, service)
+}
+
+/// Like [`run_with`], with `deferred` downloads queued after `requests`
+/// as slots free up (`--deferred-input`).
+pub fn run_with_input(
+    global: &OptionSet,
+    requests: Vec<DownloadRequest>,
+    deferred: Option<DeferredRequests>,
     mut reporter: Box<dyn Reporter>,
     service: Option<ServiceStarter>,
 ) -> Result<RunReport, SessionError> {
@@ -78,9 +90,11 @@ pub fn run_with(
         })
         .unwrap_or_default();
     install_signal_thread(me.clone());
+    install_halt_watchers(global, &me);
     let setup = CoordinatorSetup {
         cores: core_tx,
         requests,
+        deferred,
         max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
         net,
         reporter,
@@ -145,6 +159,45 @@ pub fn run_with(
 /// Blocks SIGINT/SIGTERM in every thread (the executors inherit the mask)
 /// and waits for them on one thread: the first asks the coordinator to save
 /// and stop, the second exits at once like aria2's emergency shutdown.
+/// `--stop=SEC` and `--stop-with-process=PID`: aria2's `TimedHaltCommand`
+/// and `WatchProcessCommand` ask the engine for the same graceful halt as
+/// a first Ctrl-C, so each watcher sends what the signal thread sends. A
+/// watcher is a sleeping thread (the process is checked once a second, as
+/// aria2 does); it outlives a run that ends first, harmlessly, since the
+/// mailbox it sends into is gone by then.
+fn install_halt_watchers(global: &OptionSet, coord: &MailboxSender<ToCoordinator>) {
+    let stop = global.get_u64("stop");
+    if stop > 0 {
+        let coord = coord.clone();
+        let _ = std::thread::Builder::new()
+            .name("arietta-stop".into())
+            .spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(stop));
+                tracing::info!(
+                    notice = true,
+                    "{stop} second(s) has passed. Stopping application."
+                );
+                let _ = coord.send(ToCoordinator::Interrupt);
+            });
+    }
+    let pid = global
+        .get_opt_str("stop-with-process")
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    if let Some(pid) = pid {
+        let coord = coord.clone();
+        let _ = std::thread::Builder::new()
+            .name("arietta-watch-pid".into())
+            .spawn(move || {
+                let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+                while proc_dir.exists() {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+                tracing::info!("Process {pid} is not running. Commencing shutdown.");
+                let _ = coord.send(ToCoordinator::Interrupt);
+            });
+    }
+}
+
 fn install_signal_thread(coord: MailboxSender<ToCoordinator>) {
     // SAFETY: sigset_t is plain data; the libc calls only write into it.
     let set = unsafe {

@@ -146,8 +146,7 @@ fn session_config(url: &Url, task: &ConnTask) -> Result<SessionConfig, FetchErro
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let netrc = |host: &str| {
         task.net
-            .netrc
-            .as_ref()
+            .netrc_for(cfg)
             .and_then(|n| n.lookup(host))
             .map(|(u, p)| (u.to_owned(), p.to_owned()))
     };

@@ -123,8 +123,28 @@ pub fn proxies_from_options(o: &OptionSet) -> Result<ProxySettings, HttpError> {
         }
         proxies.ftp = Some(p);
     }
-    if let (Some(u), Some(p)) = (o.get_opt_str("ftp-proxy-user"), proxies.ftp.as_mut()) {
-        p.auth = Some((u.to_owned(), o.get_str("ftp-proxy-passwd").to_owned()));
+    // A scheme's own proxy option goes with its own credentials, as
+    // aria2's `getProxyOptionFor` pairs them (`--http-proxy` with
+    // `--http-proxy-user`); a proxy that came from `--all-proxy` keeps
+    // `--all-proxy-user`'s.
+    for (proxy, scheme) in [
+        (&mut proxies.http, "http"),
+        (&mut proxies.https, "https"),
+        (&mut proxies.ftp, "ftp"),
+    ] {
+        let own = o
+            .get_opt_str(&format!("{scheme}-proxy"))
+            .is_some_and(|v| !v.trim().is_empty());
+        let Some(p) = proxy.as_mut().filter(|_| own) else {
+            continue;
+        };
+        let user = o.get_opt_str(&format!("{scheme}-proxy-user"));
+        let passwd = o.get_opt_str(&format!("{scheme}-proxy-passwd"));
+        match (user, passwd, p.auth.as_mut()) {
+            (Some(u), pw, _) => p.auth = Some((u.to_owned(), pw.unwrap_or("").to_owned())),
+            (None, Some(pw), Some(auth)) => auth.1 = pw.to_owned(),
+            _ => {}
+        }
     }
     Ok(proxies)
 }
@@ -159,5 +179,25 @@ mod tests {
         assert_eq!(c.family, FamilyPref::V4Only);
         assert_eq!(c.connect_timeout, Duration::from_secs(7));
         assert_eq!(c.timeout, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn a_schemes_proxy_goes_with_its_own_credentials() {
+        let o = OptionSet::from_pairs([
+            ("all-proxy", "http://proxy:3128"),
+            ("all-proxy-user", "all"),
+            ("all-proxy-passwd", "allpw"),
+            ("http-proxy", "http://hproxy:8080"),
+            ("http-proxy-user", "h"),
+            ("http-proxy-passwd", "hpw"),
+            ("https-proxy-user", "s"),
+        ])
+        .unwrap();
+        let p = proxies_from_options(&o).unwrap();
+        let auth = |p: &Option<Proxy>| p.as_ref().and_then(|p| p.auth.clone());
+        assert_eq!(auth(&p.http), Some(("h".into(), "hpw".into())));
+        // No --https-proxy: the all-proxy and its credentials.
+        assert_eq!(auth(&p.https), Some(("all".into(), "allpw".into())));
+        assert_eq!(auth(&p.ftp), Some(("all".into(), "allpw".into())));
     }
 }

@@ -30,63 +30,124 @@ pub struct InputEntry {
 }
 
 /// Parses an input file. Unknown options are listed in their entry's
-/// `unknown` and skipped, as aria2 does. Fails with the line number on a
-/// bad value, an option aria2 does not allow per download
-/// (`max-concurrent-downloads`, ...), or an option line before any URI line.
+/// `unknown` and skipped, as aria2 does, and so are options aria2 does not
+/// allow per download (`max-concurrent-downloads`, `load-cookies`, ...).
+/// Fails with the line number on a bad value or an option line before any
+/// URI line.
 ///
 /// Details: `#` lines are comments (also when indented); blank lines are
 /// skipped anywhere, including between a URI line and its options; CRLF and a
 /// leading UTF-8 byte-order mark are accepted; empty TAB-separated fields are
 /// dropped and each URI is trimmed of surrounding spaces.
 pub fn parse_input_file(text: &str) -> Result<Vec<InputEntry>, OptionError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut entries: Vec<InputEntry> = Vec::new();
-    for (i, raw_line) in text.split('\n').enumerate() {
-        let line_no = i + 1;
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if line.starts_with([' ', '\t']) {
-            let Some(entry) = entries.last_mut() else {
-                return Err(OptionError::Syntax {
-                    detail: "option line without a preceding URI line".into(),
-                }
-                .at_line(line_no));
-            };
-            let (name, value) = match trimmed.split_once('=') {
-                Some((n, v)) => (n.trim(), v.trim()),
-                None => (trimmed, ""),
-            };
-            if find_option(name).is_none() {
-                entry.unknown.push(line.to_string());
-                continue;
-            }
-            let value = validate_option(name, value).map_err(|e| e.at_line(line_no))?;
-            entry.options.push((name.to_string(), value));
-        } else {
-            let uris: Vec<String> = line
-                .split('\t')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(str::to_string)
-                .collect();
-            entries.push(InputEntry {
-                uris,
-                line: line_no,
-                ..InputEntry::default()
-            });
-        }
-    }
-    Ok(entries)
+    InputReader::new(text.as_bytes()).collect()
 }
 
-fn validate_option(name: &str, value: &str) -> Result<String, OptionError> {
-    let value = validate_pair(name, value)?;
-    match find_option(name) {
-        Some(def) if !def.per_download() => Err(OptionError::NotPerDownload { name: def.name }),
-        _ => Ok(value),
+/// Reads an input file one entry at a time, holding only the entry being
+/// read: `--deferred-input`, for a mirror operator's list of millions of
+/// lines, reads the next entry only when the queue needs a download. The
+/// same rules as [`parse_input_file`] (which is this reader run to the
+/// end); a line that is not UTF-8 is read lossily.
+pub struct InputReader<R> {
+    source: R,
+    line_no: usize,
+    /// The entry whose option lines are being read.
+    current: Option<InputEntry>,
+    line: Vec<u8>,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> InputReader<R> {
+    pub fn new(source: R) -> Self {
+        InputReader {
+            source,
+            line_no: 0,
+            current: None,
+            line: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The next line, without its end; `None` at the end (a read error
+    /// ends the file, as a short read would).
+    fn next_line(&mut self) -> Option<String> {
+        self.line.clear();
+        match self.source.read_until(b'\n', &mut self.line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                self.line_no += 1;
+                let mut bytes: &[u8] = &self.line;
+                if self.line_no == 1 {
+                    bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+                }
+                let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+                let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
+        }
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for InputReader<R> {
+    type Item = Result<InputEntry, OptionError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        while let Some(line) = self.next_line() {
+            let line_no = self.line_no;
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                let Some(entry) = self.current.as_mut() else {
+                    self.done = true;
+                    return Some(Err(OptionError::Syntax {
+                        detail: "option line without a preceding URI line".into(),
+                    }
+                    .at_line(line_no)));
+                };
+                let (name, value) = match trimmed.split_once('=') {
+                    Some((n, v)) => (n.trim(), v.trim()),
+                    None => (trimmed, ""),
+                };
+                if find_option(name).is_none() {
+                    entry.unknown.push(line.clone());
+                    continue;
+                }
+                match validate_pair(name, value) {
+                    // aria2 reads every option of the entry but gives the
+                    // download only those it allows per download
+                    // (`load-cookies`, `check-certificate`, `-j` are the
+                    // run's): the others are dropped without a word.
+                    Ok(_) if !find_option(name).is_some_and(|d| d.per_download()) => {}
+                    Ok(value) => entry.options.push((name.to_string(), value)),
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e.at_line(line_no)));
+                    }
+                }
+            } else {
+                let uris: Vec<String> = line
+                    .split('\t')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let next = InputEntry {
+                    uris,
+                    line: line_no,
+                    ..InputEntry::default()
+                };
+                if let Some(done) = self.current.replace(next) {
+                    return Some(Ok(done));
+                }
+            }
+        }
+        self.done = true;
+        self.current.take().map(Ok)
     }
 }
 
@@ -156,14 +217,12 @@ mod tests {
         assert_eq!(e[0].options, vec![("dir".to_string(), "/x".to_string())]);
         assert_eq!(e[0].unknown, vec!["  foo=1".to_string()]);
 
-        let e = parse_input_file("http://a\n  max-concurrent-downloads=1\n").unwrap_err();
-        assert_eq!(e.line(), Some(2));
-        assert_eq!(
-            e.root(),
-            &OptionError::NotPerDownload {
-                name: "max-concurrent-downloads"
-            }
-        );
+        // The run's options: valid, but not the download's (aria2 drops
+        // them silently).
+        let e =
+            parse_input_file("http://a\n  max-concurrent-downloads=1\n  check-certificate=false\n")
+                .unwrap();
+        assert!(e[0].options.is_empty() && e[0].unknown.is_empty());
 
         let e = parse_input_file("http://a\n\n  split=99999999999999999999\n").unwrap_err();
         assert_eq!(e.line(), Some(3));
@@ -174,5 +233,33 @@ mod tests {
 
         assert!(parse_input_file("http://a\n  gid=xyz\n").is_err());
         assert!(parse_input_file("http://a\n  help\n").is_err());
+    }
+
+    #[test]
+    fn reader_yields_an_entry_once_the_next_uri_line_is_read() {
+        struct Lines<'a>(&'a [&'a str], usize, std::rc::Rc<std::cell::Cell<usize>>);
+        impl std::io::Read for Lines<'_> {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                unreachable!("read through BufRead")
+            }
+        }
+        impl std::io::BufRead for Lines<'_> {
+            fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+                Ok(self.0.get(self.1).map_or(&[][..], |l| l.as_bytes()))
+            }
+            fn consume(&mut self, _: usize) {
+                self.1 += 1;
+                self.2.set(self.1);
+            }
+        }
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let lines = ["http://a/1\n", "  out=x\n", "http://a/2\n", "http://a/3\n"];
+        let mut r = InputReader::new(Lines(&lines, 0, read.clone()));
+        let first = r.next().unwrap().unwrap();
+        assert_eq!(first.options, vec![("out".to_string(), "x".to_string())]);
+        assert_eq!(read.get(), 3, "only up to the next URI line");
+        assert_eq!(r.next().unwrap().unwrap().uris, ["http://a/2"]);
+        assert_eq!(r.next().unwrap().unwrap().uris, ["http://a/3"]);
+        assert!(r.next().is_none());
     }
 }

@@ -35,7 +35,7 @@ pub use conf_file::{
 pub use environment::environment_defaults;
 pub use error::{OptionError, OPTION_ERROR_EXIT_CODE, USAGE_LINE};
 pub use help::{help_text, option_usage, HELP_TAGS};
-pub use input_file::{parse_input_file, InputEntry};
+pub use input_file::{parse_input_file, InputEntry, InputReader};
 pub use local_file::{check_local_files, LocalFile};
 pub use option_set::OptionSet;
 pub use table::{

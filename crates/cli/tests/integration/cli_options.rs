@@ -1,5 +1,6 @@
 //! Option handling as a user meets it: bad options (28), config files,
-//! `--help`, `-v`, and a missing URI.
+//! `--help`, `-v`, a missing URI, and `--stop`/`--stop-with-process`
+//! halting a run as a first Ctrl-C would.
 
 use crate::support::{assert_file_eq, exit, require, run, run_raw, s, tempdir};
 use arietta_testserver::{pattern, TestServer};
@@ -236,4 +237,66 @@ fn unknown_keys_in_conf_and_input_files_warn_and_go_on() {
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains("Unknown option: nosuch-option=1"), "{all}");
     assert!(all.contains("Unknown option:   nosuch=3"), "{all}");
+}
+
+/// Runs `program` (arietta or aria2c) on a crawling download with `extra`
+/// options; its exit code, how long it ran, and whether it left the
+/// control file.
+fn halted_run(program: &str, extra: &[&str]) -> (Option<i32>, std::time::Duration, bool) {
+    use arietta_testserver::Route;
+    let srv = TestServer::start();
+    srv.add_route(
+        "/slow.bin",
+        Route::new(pattern(4 << 20, 3)).throttle(64 << 10),
+    );
+    let tmp = tempdir();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(program)
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .args(["--no-conf", "--summary-interval=0"])
+        .args(extra)
+        .arg(srv.url("/slow.bin"))
+        .output()
+        .expect("runs");
+    let control = tmp.path().join("slow.bin.aria2").exists();
+    (out.status.code(), started.elapsed(), control)
+}
+
+#[test]
+fn stop_after_seconds_halts_like_ctrl_c() {
+    let arietta = env!("CARGO_BIN_EXE_arietta");
+    let (code, took, control) = halted_run(arietta, &["--stop=1"]);
+    assert_eq!(code, Some(exit::UNFINISHED));
+    assert!(control, "the control file should be kept to resume");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    if require("aria2c") {
+        let (a2, _, a2_control) = halted_run("aria2c", &["--stop=1"]);
+        assert_eq!((code, control), (a2, a2_control), "aria2c differs");
+    }
+}
+
+#[test]
+fn stop_with_process_halts_when_the_process_ends() {
+    let run_watching = |program: &str| {
+        let mut child = std::process::Command::new("sleep")
+            .arg("1")
+            .spawn()
+            .expect("sleep runs");
+        let pid = child.id().to_string();
+        // Reaped as soon as it ends: a zombie would still be in /proc.
+        let reaper = std::thread::spawn(move || child.wait());
+        let flag = format!("--stop-with-process={pid}");
+        let r = halted_run(program, &[&flag]);
+        let _ = reaper.join();
+        r
+    };
+    let (code, took, control) = run_watching(env!("CARGO_BIN_EXE_arietta"));
+    assert_eq!(code, Some(exit::UNFINISHED));
+    assert!(control);
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    if require("aria2c") {
+        let (a2, _, a2_control) = run_watching("aria2c");
+        assert_eq!((code, control), (a2, a2_control), "aria2c differs");
+    }
 }

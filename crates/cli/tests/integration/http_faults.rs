@@ -331,7 +331,7 @@ fn changed_total_in_content_range_drops_that_mirror_only() {
         tmp.path(),
         &args(&[
             "--uri-selector=inorder",
-            "-x1",
+            "-x2",
             "-s2",
             "-k1M",
             &bad.url("/c.bin"),

@@ -69,7 +69,7 @@ fn v4_two_mirrors_both_serve_and_the_hash_verifies() {
     std::fs::write(tmp.path().join("f.meta4"), doc).unwrap();
     run(
         tmp.path(),
-        &["-M", "f.meta4", "-d", "out", "-x1", "-s4", "-k1M"],
+        &["-M", "f.meta4", "-d", "out", "-x4", "-s4", "-k1M"],
     )
     .expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("out/f.bin"), &body);
@@ -89,7 +89,7 @@ fn corrupted_mirror_is_caught_by_piece_hashes_and_refetched() {
     std::fs::write(tmp.path().join("f.meta4"), doc).unwrap();
     let out = run(
         tmp.path(),
-        &["-M", "f.meta4", "-d", "out", "-x1", "-s4", "-k1M"],
+        &["-M", "f.meta4", "-d", "out", "-x4", "-s4", "-k1M"],
     );
     out.expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("out/f.bin"), &body);
@@ -256,7 +256,7 @@ fn metalink_http_link_and_digest_headers() {
             .header("Digest", &format!("SHA-256={digest}")),
     );
     let tmp = tempdir();
-    run(tmp.path(), &["-x1", "-s4", "-k1M", &a.url("/f.bin")]).expect_code(exit::OK);
+    run(tmp.path(), &["-x4", "-s4", "-k1M", &a.url("/f.bin")]).expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("f.bin"), &body);
     assert!(b.bytes_served("/f.bin") > 0, "the Link mirror was not used");
 
@@ -368,7 +368,7 @@ fn parameterized_uris_become_mirrors_or_separate_downloads() {
     b.add_file("/p.bin", body.clone());
     let tmp = tempdir();
     let pat = format!("http://127.0.0.1:{{{},{}}}/p.bin", a.port(), b.port());
-    run(tmp.path(), &["-P", "-x1", "-s2", "-k1M", &pat]).expect_code(exit::OK);
+    run(tmp.path(), &["-P", "-x2", "-s2", "-k1M", &pat]).expect_code(exit::OK);
     assert_file_eq(&tmp.path().join("p.bin"), &body);
     assert!(a.bytes_served("/p.bin") > 0 && b.bytes_served("/p.bin") > 0);
 

@@ -40,6 +40,7 @@ mod hook_calls;
 mod lineage;
 mod outcomes;
 mod queue;
+pub use queue::DeferredRequests;
 mod torrent_cores;
 mod torrent_glue;
 
@@ -61,6 +62,8 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 pub struct CoordinatorSetup {
     pub cores: Vec<MailboxSender<ToCore>>,
     pub requests: Vec<DownloadRequest>,
+    /// `--deferred-input`: downloads read as the queue needs them.
+    pub deferred: Option<queue::DeferredRequests>,
     pub max_concurrent: usize,
     pub net: Arc<NetContext>,
     pub reporter: Box<dyn Reporter>,
@@ -158,7 +161,14 @@ impl Coordinator {
             torrent_cores: TorrentCores::new(s.cores.len()),
             cores: s.cores,
             next_core: 0,
-            queue: Queue::new(s.requests, s.max_concurrent, max_results, s.keep_unfinished),
+            queue: {
+                let mut q =
+                    Queue::new(s.requests, s.max_concurrent, max_results, s.keep_unfinished);
+                if let Some(d) = s.deferred {
+                    q.set_deferred(d);
+                }
+                q
+            },
             active: HashMap::new(),
             net: s.net,
             reporter: s.reporter,

@@ -12,8 +12,16 @@ use crate::gid::Gid;
 use crate::session_file::SessionEntry;
 use crate::waiting_queue::WaitingQueue;
 
+/// `--deferred-input`: the rest of the `-i` file, read one download at a
+/// time as the queue needs one (aria2's `UriListParser` behind
+/// `RequestGroupMan`), so a list of millions of lines costs one entry's
+/// memory instead of one queued download per line.
+pub type DeferredRequests = Box<dyn Iterator<Item = DownloadRequest> + Send>;
+
 pub(super) struct Queue {
     waiting: WaitingQueue,
+    /// Downloads not read yet; `None` once the source is exhausted.
+    deferred: Option<DeferredRequests>,
     /// Queued downloads that are paused (they keep their queue position).
     paused: HashSet<Gid>,
     results: Vec<DownloadResult>,
@@ -46,6 +54,7 @@ impl Queue {
             .collect();
         Queue {
             waiting,
+            deferred: None,
             paused,
             results: Vec::new(),
             purged_total: 0,
@@ -59,18 +68,48 @@ impl Queue {
         self.max_concurrent = n.max(1);
     }
 
-    /// Whether every waiting download is paused (nothing more will start
-    /// by itself).
+    /// Downloads to read later, after the ones queued now.
+    pub fn set_deferred(&mut self, source: DeferredRequests) {
+        self.deferred = Some(source);
+    }
+
+    /// Whether every waiting download is paused and nothing is left to
+    /// read (nothing more will start by itself).
     pub fn only_paused_left(&self) -> bool {
-        self.waiting.len() == self.paused.len()
+        self.waiting.len() == self.paused.len() && self.deferred.is_none()
+    }
+
+    /// Queues the next deferred download, if any is left; a paused one
+    /// (`pause=true` in its option lines) is queued paused and the next
+    /// one read.
+    fn read_deferred(&mut self) {
+        while let Some(source) = self.deferred.as_mut() {
+            let Some(mut req) = source.next() else {
+                self.deferred = None;
+                return;
+            };
+            let paused = req.options.get_bool("pause");
+            let gid = *req.gid.get_or_insert_with(Gid::new);
+            self.waiting.insert(usize::MAX, req);
+            if !paused {
+                return;
+            }
+            self.paused.insert(gid);
+        }
     }
 
     /// The next download to start when `active` run now, or `None` when
     /// `-j` is reached or only paused ones wait.
     pub fn next_to_start(&mut self, active: usize) -> Option<DownloadRequest> {
+        if active >= self.max_concurrent {
+            return None;
+        }
+        if self.waiting.len() == self.paused.len() {
+            self.read_deferred();
+        }
         // When every waiting one is paused there is nothing to start (and
         // no reason to scan a daemon's 10,000-entry queue on every addUri).
-        if active >= self.max_concurrent || self.only_paused_left() {
+        if self.only_paused_left() || self.waiting.len() == self.paused.len() {
             return None;
         }
         let i = self
@@ -377,5 +416,34 @@ mod tests {
         assert_eq!(slice_like_aria2(all.clone(), -1, 3), vec![4, 3, 2]);
         assert_eq!(slice_like_aria2(all.clone(), -5, 3), vec![0]);
         assert!(slice_like_aria2(all, -6, 3).is_empty());
+    }
+
+    #[test]
+    fn deferred_requests_are_read_only_when_a_slot_needs_one() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let read = Arc::new(AtomicUsize::new(0));
+        let counter = read.clone();
+        let source = (10..14).map(move |g| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            req(g, g == 11)
+        });
+        let mut q = Queue::new(vec![req(1, false)], 1, None, false);
+        q.set_deferred(Box::new(source));
+        assert!(!q.only_paused_left());
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(1)));
+        assert_eq!(
+            read.load(Ordering::Relaxed),
+            0,
+            "nothing read while the queue had one"
+        );
+        assert!(q.next_to_start(1).is_none(), "-j1 is full");
+        assert_eq!(read.load(Ordering::Relaxed), 0);
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(10)));
+        // 11 is paused: queued in place, and 12 read to start.
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(12)));
+        assert!(q.is_paused(Gid(11)));
+        assert_eq!(q.next_to_start(0).unwrap().gid, Some(Gid(13)));
+        assert!(q.next_to_start(0).is_none());
+        assert!(q.only_paused_left(), "the source is exhausted");
     }
 }

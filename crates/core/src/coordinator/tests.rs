@@ -51,6 +51,7 @@ fn setup(
     let s = CoordinatorSetup {
         cores: vec![core_tx],
         requests,
+        deferred: None,
         max_concurrent: 1,
         net: Arc::new(NetContext::from_options(global).unwrap()),
         reporter: Box::new(recorder),

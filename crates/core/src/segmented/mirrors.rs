@@ -32,6 +32,16 @@ pub(crate) struct UriState {
     pub resolved: Option<String>,
     pub tries: u32,
     pub not_found: u32,
+    /// How many connections were opened on it: aria2 takes a URI off its
+    /// list when a connection uses it and puts the spent ones back only
+    /// once every URI has been used (`--reuse-uri`), so new connections
+    /// go round the mirrors instead of piling onto the best one.
+    pub picks: u32,
+    /// How often it stands in aria2's URI list: with fewer URIs than
+    /// `-s`, aria2 repeats the list (up to `-x` times) before the first
+    /// connection, so even `--reuse-uri=false` opens several connections
+    /// to a lone URI.
+    pub copies: u32,
     pub dead: bool,
     /// Dropped because it cannot continue the recorded progress (no
     /// ranges); revived when the download starts over from scratch.
@@ -48,6 +58,8 @@ impl UriState {
             tries: 0,
             not_found: 0,
             cannot_resume: false,
+            picks: 0,
+            copies: 1,
             speed: MirrorSpeed::default(),
             dead: !["http://", "https://", "ftp://", "sftp://"]
                 .iter()
@@ -60,6 +72,12 @@ impl UriState {
 
     pub fn target(&self) -> &str {
         self.resolved.as_deref().unwrap_or(&self.url)
+    }
+
+    /// The host `-x` counts connections against: aria2 caps connections
+    /// per host name, whatever the port or scheme.
+    pub fn host(&self) -> String {
+        server_stat::key_of(self.target()).map_or_else(|| self.target().to_owned(), |(h, _)| h)
     }
 }
 

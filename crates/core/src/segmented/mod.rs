@@ -181,15 +181,36 @@ pub(crate) struct SegmentedDownload {
     whole: Option<u64>,
 }
 
+/// The download's URIs with aria2's copy counts (`splitURI` in its
+/// `download_helper.cc`): fewer URIs than `-s` are listed
+/// `min(s / n, x)` times, and the first `s % n` once more unless that
+/// count reached `-x`.
+fn with_copies(uris: &[String], cfg: &DownloadConfig) -> Vec<UriState> {
+    let (n, split, max_iter) = (uris.len(), cfg.split, cfg.max_conn_per_server);
+    uris.iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let mut st = UriState::new(u);
+            if n > 0 && n < split {
+                let num = (split / n).min(max_iter);
+                let extra = usize::from(num < max_iter && i < split % n);
+                st.copies = (num + extra).max(1) as u32;
+            }
+            st
+        })
+        .collect()
+}
+
 impl SegmentedDownload {
     pub fn new(
         cfg: Arc<DownloadConfig>,
         uris: &[String],
         metalink: Option<&crate::metalink_plan::MetalinkFile>,
     ) -> Self {
+        let uris = with_copies(uris, &cfg);
         SegmentedDownload {
             cfg,
-            uris: uris.iter().map(|u| UriState::new(u)).collect(),
+            uris,
             path: None,
             map: None,
             file: None,
@@ -357,6 +378,7 @@ impl SegmentedDownload {
         let conn = self.conn_ids.get();
         self.conn_ids.set(conn + 1);
         self.conns.insert(conn, uri);
+        self.uris[uri].picks += 1;
         if probe {
             self.probing = true;
         }
@@ -640,46 +662,38 @@ impl SegmentedDownload {
     }
 
     /// Brings the download up to its wanted connection count, spreading
-    /// connections over live mirrors.
+    /// connections over live mirrors as aria2 does: the selector ranks
+    /// the mirrors, but a new connection takes the best one among those
+    /// used least so far (aria2 removes a URI from its list when a
+    /// connection takes it and refills the list from the spent ones only
+    /// when it runs dry), skipping hosts already at `-x`.
     pub fn add_connections(&mut self, ctx: &Ctx, out: &mut Vec<Action>) {
         let Some(map) = self.map.as_ref() else { return };
         // Connections still draining on a dropped mirror take no new work.
         let have =
             self.conns.values().filter(|&&u| !self.uris[u].dead).count() + self.pending_retries;
         let want = self.wanted_conns().min(have + map.available_work());
-        let live: Vec<usize> = self.live_uris().collect();
-        if live.is_empty() {
-            return;
-        }
-        let per_uri = self.cfg.max_conn_per_server;
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for &u in self.conns.values() {
-            *counts.entry(u).or_default() += 1;
-        }
-        // inorder: round-robin over the list; feedback/adaptive: the best
-        // ranked mirror with room (`-x`), a far slower one only while free
-        // work waits (it would otherwise ask and be sent away).
-        let inorder = self.cfg.uri_selector == crate::config::UriSelector::InOrder;
-        let ranked: Vec<usize> = if inorder {
-            live
-        } else {
-            let free = map.has_free();
-            self.ranked(ctx.stats)
-                .into_iter()
-                .filter(|&u| free || !self.is_slow_mirror(u))
-                .collect()
-        };
+        let free = map.has_free();
+        // A far slower mirror only while free work waits (it would
+        // otherwise ask and be sent away).
+        let ranked: Vec<usize> = self
+            .ranked(ctx.stats)
+            .into_iter()
+            .filter(|&u| free || !self.is_slow_mirror(u))
+            .collect();
         if ranked.is_empty() {
             return;
         }
+        let mut per_host = self.conns_per_host();
+        let mut picks: HashMap<usize, u32> =
+            ranked.iter().map(|&u| (u, self.uris[u].picks)).collect();
         let mut plan = Vec::new();
-        for i in 0..want.saturating_sub(have) {
-            let rot = if inorder { i } else { 0 };
-            let pick = (0..ranked.len())
-                .map(|k| ranked[(rot + k) % ranked.len()])
-                .find(|u| counts.get(u).copied().unwrap_or(0) < per_uri);
-            let Some(u) = pick else { break };
-            *counts.entry(u).or_default() += 1;
+        for _ in 0..want.saturating_sub(have) {
+            let Some(u) = self.pick_uri(&ranked, &picks, &per_host) else {
+                break;
+            };
+            *per_host.entry(self.uris[u].host()).or_default() += 1;
+            *picks.entry(u).or_default() += 1;
             plan.push(u);
         }
         for u in plan {
@@ -687,11 +701,44 @@ impl SegmentedDownload {
         }
     }
 
+    /// The mirror for one more connection: among `ranked` (best first)
+    /// whose host is below `-x`, the least used; without `--reuse-uri`
+    /// only one with copies left in aria2's list.
+    fn pick_uri(
+        &self,
+        ranked: &[usize],
+        picks: &HashMap<usize, u32>,
+        per_host: &HashMap<String, usize>,
+    ) -> Option<usize> {
+        let cap = self.cfg.max_conn_per_server;
+        ranked
+            .iter()
+            .copied()
+            .filter(|&u| per_host.get(&self.uris[u].host()).copied().unwrap_or(0) < cap)
+            .filter(|&u| {
+                self.cfg.reuse_uri || picks.get(&u).copied().unwrap_or(0) < self.uris[u].copies
+            })
+            // min_by_key keeps the first of equals: the best ranked.
+            .min_by_key(|u| picks.get(u).copied().unwrap_or(0))
+    }
+
+    /// Live connections per host (`-x` counts hosts, not URIs).
+    fn conns_per_host(&self) -> HashMap<String, usize> {
+        let mut per_host: HashMap<String, usize> = HashMap::new();
+        for &u in self.conns.values() {
+            *per_host.entry(self.uris[u].host()).or_default() += 1;
+        }
+        per_host
+    }
+
     /// How many connections this download should run: `-s`, bounded by
-    /// `-x` per live mirror.
+    /// `-x` per live host.
     fn wanted_conns(&self) -> usize {
-        let live = self.live_uris().count();
-        self.cfg.split.min(self.cfg.max_conn_per_server * live)
+        let hosts: std::collections::HashSet<String> =
+            self.live_uris().map(|u| self.uris[u].host()).collect();
+        self.cfg
+            .split
+            .min(self.cfg.max_conn_per_server * hosts.len())
     }
 
     /// A connection ended, cleanly or with an error: retry, move on to

@@ -398,3 +398,97 @@ fn max_file_not_found_gives_the_download_up_with_exit_4() {
     let e = d.take_error().expect("an error");
     assert_eq!(e.exit_code(), crate::ExitCode::MaxFileNotFound);
 }
+
+/// Per-mirror counts of the connections a freshly prepared download runs
+/// (the probe on mirror0 included).
+fn spread(opts: &[(&str, &str)], n: usize) -> Vec<usize> {
+    let w = World::new();
+    let (_, out) = running(opts, n, 64 * MIB, &w);
+    let mut per = vec![0; n];
+    per[0] += 1;
+    for (_, u, _) in connects(&out) {
+        let i = (0..n).find(|i| u.contains(&format!("mirror{i}/"))).unwrap();
+        per[i] += 1;
+    }
+    per
+}
+
+#[test]
+fn connections_go_round_the_mirrors_not_onto_the_best() {
+    // aria2c -x8 -s8 with two mirrors: 4 and 4, not 8 and 0.
+    let opts = [
+        ("split", "8"),
+        ("max-connection-per-server", "8"),
+        ("min-split-size", "1M"),
+    ];
+    assert_eq!(spread(&opts, 2), vec![4, 4]);
+    for sel in ["inorder", "adaptive"] {
+        let mut o = opts.to_vec();
+        o.push(("uri-selector", sel));
+        assert_eq!(spread(&o, 2), vec![4, 4], "{sel}");
+    }
+    // -s5 over three: the list order decides who gets the extra one.
+    let o = [
+        ("split", "5"),
+        ("max-connection-per-server", "2"),
+        ("min-split-size", "1M"),
+    ];
+    assert_eq!(spread(&o, 3), vec![2, 2, 1]);
+}
+
+#[test]
+fn without_reuse_uri_each_uri_serves_its_copies_in_arias_list() {
+    // aria2 lists 3 URIs under -s8 -x8 twice, the first two once more.
+    let opts = [
+        ("split", "8"),
+        ("max-connection-per-server", "8"),
+        ("min-split-size", "1M"),
+        ("reuse-uri", "false"),
+    ];
+    assert_eq!(spread(&opts, 3), vec![3, 3, 2]);
+    // -x2 caps the copies at two, with no remainder.
+    let opts = [
+        ("split", "8"),
+        ("max-connection-per-server", "2"),
+        ("min-split-size", "1M"),
+        ("reuse-uri", "false"),
+    ];
+    assert_eq!(spread(&opts, 3), vec![2, 2, 2]);
+    // As many URIs as -s: one connection each.
+    let opts = [
+        ("split", "3"),
+        ("max-connection-per-server", "8"),
+        ("min-split-size", "1M"),
+        ("reuse-uri", "false"),
+    ];
+    assert_eq!(spread(&opts, 3), vec![1, 1, 1]);
+}
+
+#[test]
+fn max_connection_per_server_counts_hosts_not_uris() {
+    // Two URIs on one host (other ports, other paths) share its -x.
+    let w = World::new();
+    let list = vec![
+        "http://h/a".to_owned(),
+        "http://h:81/b".to_owned(),
+        "http://other/c".to_owned(),
+    ];
+    let opts = [
+        ("split", "8"),
+        ("max-connection-per-server", "2"),
+        ("min-split-size", "1M"),
+    ];
+    let mut d = SegmentedDownload::new(cfg(&opts), &list, None);
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    out.clear();
+    let _ = d.on_probed(1, Ok(ProbeInfo::ranged("http://h/a", 64 * MIB)), &mut out);
+    let _ = d.on_prepared(Ok(prepared(64 * MIB, true)), &w.ctx(), &mut out);
+    let c = connects(&out);
+    let on_h = 1 + c
+        .iter()
+        .filter(|(_, u, _)| u.starts_with("http://h"))
+        .count();
+    let on_other = c.iter().filter(|(_, u, _)| u.contains("other")).count();
+    assert_eq!((on_h, on_other), (2, 2), "{c:?}");
+}
