@@ -37,8 +37,8 @@ pub use help::{help_text, option_usage, HELP_TAGS};
 pub use input_file::{parse_input_file, InputEntry};
 pub use option_set::OptionSet;
 pub use table::{
-    find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED,
-    OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
+    find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE,
+    INT_UNLIMITED, OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 pub use value::{
     parse_checksum, parse_host_port, parse_index_out, parse_int_ranges, parse_optimize_concurrent,

@@ -68,6 +68,11 @@ pub struct TorrentDownload {
     /// What each piece must hash to (SHA-1 or v2 merkle roots).
     pub(crate) hashes: Arc<PieceHashes>,
     pub(crate) stats: Arc<TorrentStats>,
+    /// Raised with the stop flag by aria2's forced stops (`forceRemove`,
+    /// `forcePause`, `forceShutdown`): the run ends without telling the
+    /// trackers it leaves, as aria2's force halt skips the `stopped`
+    /// announce the graceful forms wait for.
+    pub(crate) force_stop: Arc<AtomicBool>,
 }
 
 impl TorrentDownload {
@@ -170,6 +175,7 @@ impl TorrentDownload {
             info_hash,
             hashes,
             stats,
+            force_stop: Arc::default(),
         })
     }
 
@@ -180,6 +186,12 @@ impl TorrentDownload {
 
     pub fn stats(&self) -> Arc<TorrentStats> {
         self.stats.clone()
+    }
+
+    /// The flag that makes a stop skip the trackers' `stopped` announce
+    /// (raise it before the stop flag).
+    pub fn force_stop_flag(&self) -> Arc<AtomicBool> {
+        self.force_stop.clone()
     }
 
     pub fn info_hash(&self) -> [u8; 20] {

@@ -43,6 +43,7 @@ mod nginx;
 mod resume;
 mod rpc;
 mod rpc_methods;
+mod rpc_semantics;
 mod rpc_torrent_stats;
 mod rpc_vs_aria2;
 mod sftp;

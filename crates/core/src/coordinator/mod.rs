@@ -43,7 +43,7 @@ mod queue;
 mod torrent_cores;
 mod torrent_glue;
 
-use active::{Active, DownloadKind};
+use active::{Active, DownloadKind, Halt};
 use disk_jobs::DiskJobs;
 use queue::Queue;
 use torrent_cores::TorrentCores;
@@ -491,6 +491,7 @@ impl Coordinator {
                 started: Instant::now(),
                 start_seq: self.starts,
                 kind,
+                halt: None,
             },
         );
         match classified {

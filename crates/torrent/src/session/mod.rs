@@ -356,7 +356,9 @@ impl Session {
                 .spawn_blocking(move || unselected::remove_unselected_files(&layout))
                 .await;
         }
-        self.announce_stopped().await;
+        if !self.dl.force_stop.load(Ordering::Relaxed) {
+            self.announce_stopped().await;
+        }
         result
     }
 
