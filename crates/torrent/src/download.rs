@@ -47,6 +47,18 @@ impl PeerSink {
     }
 }
 
+/// Changes a running torrent's [`LiveOptions`](crate::LiveOptions) (RPC's
+/// `changeOption`), from any core.
+#[derive(Clone)]
+pub struct LiveLink(MailboxSender<ToTorrent>);
+
+impl LiveLink {
+    /// False once the torrent has ended.
+    pub fn change(&self, o: crate::LiveOptions) -> bool {
+        self.0.send(ToTorrent::ChangeLive(o)).is_ok()
+    }
+}
+
 /// `--bt-load-saved-metadata`: the `dir/HASH.torrent` a
 /// `--bt-save-metadata` run left for this magnet, when it is there and is
 /// the magnet's torrent (same info-hash); `None` sends us to the peers.
@@ -182,6 +194,11 @@ impl TorrentDownload {
     /// Where other peer sources deliver addresses.
     pub fn peer_sink(&self) -> PeerSink {
         PeerSink(self.mailbox.0.clone())
+    }
+
+    /// Where RPC's `changeOption` sends what applies in place.
+    pub fn live_link(&self) -> LiveLink {
+        LiveLink(self.mailbox.0.clone())
     }
 
     pub fn stats(&self) -> Arc<TorrentStats> {

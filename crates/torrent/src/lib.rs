@@ -37,11 +37,11 @@ mod stats;
 mod tracker;
 mod web_seed;
 
-pub use config::{parse_ports, TorrentConfig};
+pub use config::{parse_ports, LiveOptions, TorrentConfig};
 pub use dht_link::DhtLink;
 pub use dht_service::DhtService;
 pub use discovery::Discovery;
-pub use download::{PeerSink, TorrentDownload, TorrentSource};
+pub use download::{LiveLink, PeerSink, TorrentDownload, TorrentSource};
 pub use error::TorrentError;
 pub use hashing::{check_all, verify_piece};
 pub use incoming_cap::{IncomingSlot, MAX_INCOMING_PER_PROCESS};

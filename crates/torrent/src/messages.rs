@@ -10,6 +10,8 @@ use crate::tracker::AnnounceReply;
 
 /// Peer task (or tracker/listener task) → torrent actor.
 pub(crate) enum ToTorrent {
+    /// RPC's `changeOption` changed settings that apply in place.
+    ChangeLive(crate::config::LiveOptions),
     /// The handshake is done; the peer may now send its piece set.
     Handshaken {
         key: PeerKey,

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::bt_support::{aria2c, make_torrent, Guard};
+use crate::bt_support::{
+    aria2c, make_torrent, require_tracker_and_aria2c, run_for, Guard, Tracker,
+};
 use crate::support::rpc_client::{free_port, Daemon, RpcClient, Transport};
 use crate::support::{require, s, tempdir, wait_listening, wait_until};
 use arietta_testserver::{pattern, Route, TestServer};
@@ -201,4 +203,187 @@ fn pause_announces_stopped_and_force_pause_does_not() {
     }
     pause_vs_force_pause("aria2c");
     pause_vs_force_pause("arietta");
+}
+
+/// `seed-time` cannot change in place: aria2 restarts the torrent, which
+/// then stops seeding at once under the new rule.
+fn seed_time_lowered(which: &str) {
+    let tmp = tempdir();
+    let peer = start(which, tmp.path(), COMMON);
+    let mut c = RpcClient::new(peer.port(), Transport::Http, None);
+    let data = pattern(600_000, 5);
+    std::fs::write(tmp.path().join("s.bin"), &data).unwrap();
+    let t = make_torrent("s.bin", &[(vec![], &data)], 262144, None);
+    let g = c.ok(
+        "aria2.addTorrent",
+        vec![
+            json!(b64(&t.bytes)),
+            json!([]),
+            json!({"check-integrity": "true"}),
+        ],
+    );
+    let g = g.as_str().unwrap().to_owned();
+    assert!(wait_until(Duration::from_secs(15), || {
+        let st = c.ok("aria2.tellStatus", vec![json!(g), json!(["seeder"])]);
+        st["seeder"] == "true"
+    }));
+    // Seeding for a minute under `--seed-time=60`…
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(status(&mut c, &g), "active", "{which}");
+    // …until its seed time is cut to nothing.
+    assert_eq!(
+        c.ok("aria2.changeOption", vec![json!(g), json!({"seed-time": "0"})]),
+        json!("OK")
+    );
+    wait_status(&mut c, &g, "complete", Duration::from_secs(15));
+    let opt = c.ok("aria2.getOption", vec![json!(g)]);
+    assert_eq!(opt["seed-time"], "0", "{which}");
+}
+
+#[test]
+fn change_option_seed_time_restarts_a_seeding_torrent() {
+    if !require("aria2c") {
+        return;
+    }
+    seed_time_lowered("aria2c");
+    seed_time_lowered("arietta");
+}
+
+/// Connections of `path` that sent a request since `since` requests.
+fn connections_after(srv: &TestServer, path: &str, since: usize) -> usize {
+    let mut ids: Vec<u64> = srv.requests(path)[since..]
+        .iter()
+        .map(|r| r.connection)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
+/// `max-connection-per-server` cannot change in place either: aria2
+/// restarts the download, which then opens more connections to the server.
+fn more_connections(which: &str) {
+    let srv = TestServer::start();
+    srv.add_file("/big.bin", pattern(8 << 20, 6));
+    srv.set_throttle(Some(100_000));
+    let tmp = tempdir();
+    let peer = start(which, tmp.path(), COMMON);
+    let mut c = RpcClient::new(peer.port(), Transport::Http, None);
+    let g = c.ok(
+        "aria2.addUri",
+        vec![
+            json!([srv.url("/big.bin")]),
+            json!({"split": "4", "max-connection-per-server": "1", "min-split-size": "1M"}),
+        ],
+    );
+    let g = g.as_str().unwrap().to_owned();
+    assert!(wait_until(Duration::from_secs(15), || {
+        let st = c.ok("aria2.tellStatus", vec![json!(g)]);
+        st["completedLength"].as_str().is_some_and(|n| n != "0")
+    }));
+    std::thread::sleep(Duration::from_secs(1));
+    let st = c.ok("aria2.tellStatus", vec![json!(g)]);
+    assert_eq!(st["connections"], "1", "{which}: {st}");
+    let before = srv.requests("/big.bin").len();
+    c.ok(
+        "aria2.changeOption",
+        vec![json!(g), json!({"max-connection-per-server": "4"})],
+    );
+    let mut st = serde_json::Value::Null;
+    let more = wait_until(Duration::from_secs(15), || {
+        st = c.ok("aria2.tellStatus", vec![json!(g)]);
+        st["connections"].as_str().is_some_and(|n| n.parse::<u32>().unwrap_or(0) >= 2)
+    });
+    assert!(more, "{which}: {st}");
+    let seen = wait_until(Duration::from_secs(10), || {
+        connections_after(&srv, "/big.bin", before) >= 2
+    });
+    assert!(
+        seen,
+        "{which}: the server saw {} connection(s) since",
+        connections_after(&srv, "/big.bin", before)
+    );
+    let opt = c.ok("aria2.getOption", vec![json!(g)]);
+    assert_eq!(opt["max-connection-per-server"], "4", "{which}");
+    c.ok("aria2.forceRemove", vec![json!(g)]);
+}
+
+#[test]
+fn change_option_max_connection_per_server_restarts_an_http_download() {
+    if !require("aria2c") {
+        return;
+    }
+    more_connections("aria2c");
+    more_connections("arietta");
+}
+
+/// `max-upload-limit` applies in place: a seeding torrent whose limit is
+/// set after it started serves its next leecher at the new rate, without
+/// a restart.
+fn upload_limit_in_place(which: &str) {
+    let tmp = tempdir();
+    let data = pattern(400_000, 7);
+    let probe = make_torrent("u.bin", &[(vec![], &data)], 65536, None);
+    let tracker = Tracker::start(&[probe.hex()]);
+    let t = make_torrent("u.bin", &[(vec![], &data)], 65536, Some(&tracker.http()));
+    let seed_dir = tmp.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::write(seed_dir.join("u.bin"), &data).unwrap();
+    let peer = start(which, &seed_dir, COMMON);
+    let mut c = RpcClient::new(peer.port(), Transport::Http, None);
+    let g = c.ok(
+        "aria2.addTorrent",
+        vec![
+            json!(b64(&t.bytes)),
+            json!([]),
+            // No ratio ends its seeding when the leecher has it all.
+            json!({"check-integrity": "true", "seed-ratio": "0.0"}),
+        ],
+    );
+    let g = g.as_str().unwrap().to_owned();
+    assert!(wait_until(Duration::from_secs(15), || {
+        let st = c.ok("aria2.tellStatus", vec![json!(g), json!(["seeder"])]);
+        st["seeder"] == "true"
+    }));
+    c.ok(
+        "aria2.changeOption",
+        vec![json!(g), json!({"max-upload-limit": "100K"})],
+    );
+
+    let torrent = tmp.path().join("u.torrent");
+    t.write(&torrent);
+    let leech_dir = tmp.path().join("leech");
+    let home = tmp.path().join("leech-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let t0 = Instant::now();
+    let ok = run_for(
+        aria2c(
+            &home,
+            &[
+                &format!("--dir={}", s(&leech_dir)),
+                "--seed-time=0",
+                &format!("--listen-port={}", free_port()),
+                s(&torrent),
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let took = t0.elapsed();
+    assert!(ok, "{which}: the leecher failed");
+    assert_eq!(std::fs::read(leech_dir.join("u.bin")).unwrap(), data);
+    // 400 kB at 100 KiB/s: about 4 s; unlimited on loopback: well under one.
+    assert!(took >= Duration::from_millis(2500), "{which}: took {took:?}");
+    // Still the same run, seeding.
+    let st = c.ok("aria2.tellStatus", vec![json!(g)]);
+    assert_eq!(st["status"], "active", "{which}: {st}");
+    assert_ne!(st["uploadLength"], "0", "{which}: {st}");
+}
+
+#[test]
+fn change_option_max_upload_limit_applies_in_place() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    upload_limit_in_place("aria2c");
+    upload_limit_in_place("arietta");
 }

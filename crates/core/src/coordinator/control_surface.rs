@@ -378,9 +378,23 @@ impl Coordinator {
             }
         }
         let limit = set.get_size("max-download-limit");
+        let live = arietta_torrent::LiveOptions::from_options(&set);
         req.options = Arc::new(set);
-        if let Some(l) = self.active.get(&gid).and_then(|a| a.limit.as_ref()) {
-            l.set_rate(limit);
+        match self.active.get(&gid) {
+            Some(Active {
+                kind: DownloadKind::Torrent(t),
+                ..
+            }) => {
+                if let Some(link) = t.run.as_ref().and_then(|r| r.live.as_ref()) {
+                    link.change(live);
+                }
+            }
+            Some(a) => {
+                if let Some(l) = &a.limit {
+                    l.set_rate(limit);
+                }
+            }
+            None => {}
         }
         if restart {
             if self.winds_down(gid) {

@@ -469,8 +469,8 @@ impl Coordinator {
         tracing::info!("GID#{gid} - Starting download of {}", req.uris.join(" "));
         self.announce(EventKind::Start, gid);
         let cfg = Arc::new(DownloadConfig::from_options(&req.options));
-        let limit = (cfg.max_download_limit > 0)
-            .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
+        // Kept at 0 (unlimited) too: `changeOption` may set it later.
+        let limit = Some(arietta_net::RateLimiter::new(cfg.max_download_limit));
         let classified = bittorrent::classify(&req);
         let kind = match classified {
             Classified::Segmented => DownloadKind::Segmented(Box::new(

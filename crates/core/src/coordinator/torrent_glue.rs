@@ -168,6 +168,7 @@ impl Coordinator {
                 info: Arc::new(TorrentInfo::of_magnet(hash)),
                 notified: false,
                 force_stop: Arc::default(),
+                live: None,
             });
         }
         glommio::spawn_local(async move {
@@ -244,6 +245,7 @@ impl Coordinator {
             info: Arc::new(TorrentInfo::of(&dl)),
             notified: false,
             force_stop: dl.force_stop_flag(),
+            live: Some(dl.live_link()),
         });
         self.run_hook(Hook::Start, gid);
         let core = self.torrent_cores.place(gid);
