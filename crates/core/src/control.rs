@@ -219,6 +219,10 @@ pub enum Control {
     SetOverallLimit {
         bytes_per_sec: u64,
     },
+    /// `--max-overall-upload-limit` changed at run time.
+    SetOverallUploadLimit {
+        bytes_per_sec: u64,
+    },
     Subscribe {
         events: MailboxSender<Event>,
     },

@@ -48,6 +48,7 @@ pub use incoming_cap::{IncomingSlot, MAX_INCOMING_PER_PROCESS};
 pub use layout::{LaidFile, Layout};
 pub use metadata::fetch_metadata;
 pub use piece_hashes::PieceHashes;
+pub use session::set_overall_upload_limit;
 pub use spawner::{CoreSpawner, CurrentCore, Job};
 pub use stats::{PeerSummary, TorrentStats};
 pub use tracker::{announce_one, AnnounceParams, AnnounceReply};

@@ -232,7 +232,10 @@ fn seed_time_lowered(which: &str) {
     assert_eq!(status(&mut c, &g), "active", "{which}");
     // …until its seed time is cut to nothing.
     assert_eq!(
-        c.ok("aria2.changeOption", vec![json!(g), json!({"seed-time": "0"})]),
+        c.ok(
+            "aria2.changeOption",
+            vec![json!(g), json!({"seed-time": "0"})]
+        ),
         json!("OK")
     );
     wait_status(&mut c, &g, "complete", Duration::from_secs(15));
@@ -292,7 +295,9 @@ fn more_connections(which: &str) {
     let mut st = serde_json::Value::Null;
     let more = wait_until(Duration::from_secs(15), || {
         st = c.ok("aria2.tellStatus", vec![json!(g)]);
-        st["connections"].as_str().is_some_and(|n| n.parse::<u32>().unwrap_or(0) >= 2)
+        st["connections"]
+            .as_str()
+            .is_some_and(|n| n.parse::<u32>().unwrap_or(0) >= 2)
     });
     assert!(more, "{which}: {st}");
     let seen = wait_until(Duration::from_secs(10), || {
@@ -372,7 +377,10 @@ fn upload_limit_in_place(which: &str) {
     assert!(ok, "{which}: the leecher failed");
     assert_eq!(std::fs::read(leech_dir.join("u.bin")).unwrap(), data);
     // 400 kB at 100 KiB/s: about 4 s; unlimited on loopback: well under one.
-    assert!(took >= Duration::from_millis(2500), "{which}: took {took:?}");
+    assert!(
+        took >= Duration::from_millis(2500),
+        "{which}: took {took:?}"
+    );
     // Still the same run, seeding.
     let st = c.ok("aria2.tellStatus", vec![json!(g)]);
     assert_eq!(st["status"], "active", "{which}: {st}");

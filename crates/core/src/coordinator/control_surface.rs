@@ -101,6 +101,9 @@ impl Coordinator {
             Control::SetOverallLimit { bytes_per_sec } => {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }
+            Control::SetOverallUploadLimit { bytes_per_sec } => {
+                arietta_torrent::set_overall_upload_limit(bytes_per_sec);
+            }
             Control::Subscribe { events } => self.subscribers.push(events),
             Control::ChangeOption {
                 gid,

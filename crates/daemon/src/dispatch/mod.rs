@@ -553,6 +553,10 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallLimit { bytes_per_sec });
                     }
+                    "max-overall-upload-limit" => {
+                        let bytes_per_sec = g.get_size(k);
+                        let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
+                    }
                     _ => {}
                 }
             }

@@ -74,6 +74,12 @@ impl BlockReports {
 
 /// `--max-overall-upload-limit`: one bucket for every torrent of the
 /// process, as aria2 has.
+/// RPC's `changeGlobalOption` of `--max-overall-upload-limit`: every
+/// running torrent's uploads take the new rate at once.
+pub fn set_overall_upload_limit(rate: u64) {
+    overall_upload_limiter(rate);
+}
+
 fn overall_upload_limiter(rate: u64) -> Arc<RateLimiter> {
     static OVERALL: std::sync::OnceLock<Arc<RateLimiter>> = std::sync::OnceLock::new();
     let l = OVERALL.get_or_init(|| RateLimiter::new(rate));
@@ -209,10 +215,12 @@ impl Session {
         )?;
         let port = registration.port();
         dl.stats.port.store(usize::from(port), Ordering::Relaxed);
-        let mut upload_limits = vec![RateLimiter::new(dl.cfg.max_upload_limit)];
-        if dl.cfg.max_overall_upload_limit > 0 {
-            upload_limits.push(overall_upload_limiter(dl.cfg.max_overall_upload_limit));
-        }
+        // The overall limiter is always there (unlimited at 0):
+        // `changeGlobalOption` may set it while this torrent runs.
+        let upload_limits = vec![
+            RateLimiter::new(dl.cfg.max_upload_limit),
+            overall_upload_limiter(dl.cfg.max_overall_upload_limit),
+        ];
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
             upload_limits,
