@@ -7,7 +7,10 @@
 //!   sends no such announce and ends it at once.
 //! - `changeOption` of an option aria2 cannot apply in place restarts the
 //!   download with it (`seed-time` on a seeding torrent,
-//!   `max-connection-per-server` on an HTTP download).
+//!   `max-connection-per-server` on an HTTP download); one it can
+//!   (`max-upload-limit`) applies to the running torrent.
+//! - The XML-RPC calls Sonarr and Radarr make answer in the same shape
+//!   (see [`sonarr_calls`] for what is left out on purpose).
 
 use std::path::Path;
 use std::process::Child;
@@ -18,7 +21,9 @@ use serde_json::json;
 use crate::bt_support::{
     aria2c, make_torrent, require_tracker_and_aria2c, run_for, Guard, Tracker,
 };
-use crate::support::rpc_client::{free_port, Daemon, RpcClient, Transport};
+use crate::support::rpc_client::{
+    free_port, http_post, xml_call, xml_response, Daemon, RpcClient, Transport,
+};
 use crate::support::{require, s, tempdir, wait_listening, wait_until};
 use arietta_testserver::{pattern, Route, TestServer};
 
@@ -394,4 +399,143 @@ fn change_option_max_upload_limit_applies_in_place() {
     }
     upload_limit_in_place("aria2c");
     upload_limit_in_place("arietta");
+}
+
+/// A value's shape: member names and value types (XML-RPC's `string`,
+/// `int`, `array`, `struct`), arrays by their first item.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as V;
+    match v {
+        V::Object(m) => V::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        V::Array(a) => V::Array(a.first().map(shape).into_iter().collect()),
+        V::String(_) => json!("string"),
+        V::Number(_) => json!("int"),
+        V::Bool(_) => json!("boolean"),
+        V::Null => json!("nil"),
+    }
+}
+
+/// The calls Sonarr and Radarr make over XML-RPC at `/rpc`, with the
+/// secret first: each answer's shape, and faults by code and text (GIDs
+/// written `<gid>`).
+///
+/// Deliberate differences, left out of the comparison:
+/// - `getVersion`: the version string and the feature list's length.
+/// - `getGlobalOption`: which options are listed (arietta has its own,
+///   such as `cores`); each is a string in both.
+fn sonarr_calls(which: &str) -> Vec<(String, serde_json::Value)> {
+    let tmp = tempdir();
+    let secret = "SECRET";
+    let mut common = COMMON.to_vec();
+    let secret_arg = format!("--rpc-secret={secret}");
+    common.push(&secret_arg);
+    let peer = start(which, tmp.path(), &common);
+    let mut c = RpcClient::new(peer.port(), Transport::Xml, Some(secret));
+    let mut out = Vec::new();
+    let mut record = |name: &str,
+                      r: Result<serde_json::Value, crate::support::rpc_client::Fault>,
+                      gids: &[&str]| {
+        let v = match r {
+            Ok(serde_json::Value::String(s)) if name.starts_with("magnet") => json!(s),
+            Ok(v) => shape(&v),
+            Err(f) => {
+                let mut m = f.message.clone();
+                for g in gids {
+                    m = m.replace(g, "<gid>");
+                }
+                json!({"faultCode": f.code, "faultString": m})
+            }
+        };
+        out.push((name.to_owned(), v));
+    };
+    let mut version = c.ok("aria2.getVersion", vec![]);
+    version["enabledFeatures"] = json!(["feature"]);
+    record("getVersion", Ok(version), &[]);
+    let dl = s(&tmp.path().join("tv")).to_owned();
+    let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=show";
+    let gm = c.ok("aria2.addUri", vec![json!([magnet]), json!({"dir": dl})]);
+    let gm = gm.as_str().unwrap().to_owned();
+    record("addUri", Ok(json!(gm)), &[]);
+    let data = pattern(300_000, 9);
+    let t = make_torrent("ep.mkv", &[(vec![], &data)], 262144, None);
+    // XML-RPC carries the torrent as `<base64>`, as Sonarr sends it.
+    let enc = b64(&t.bytes);
+    let body = xml_call(
+        "aria2.addTorrent",
+        &[
+            json!(format!("token:{secret}")),
+            json!(enc),
+            json!([]),
+            json!({"dir": dl}),
+        ],
+    )
+    .replace(
+        &format!("<string>{enc}</string>"),
+        &format!("<base64>{enc}</base64>"),
+    );
+    let (_, answer) = http_post(peer.port(), "/rpc", "text/xml", &body);
+    let gt = xml_response(&answer).unwrap_or_else(|f| panic!("{which}: {f:?}"));
+    let gt = gt.as_str().unwrap().to_owned();
+    record("addTorrent", Ok(json!(gt)), &[]);
+    wait_status(&mut c, &gt, "active", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    let r = c.call("aria2.tellStatus", vec![json!(gt)]);
+    record("tellStatus(torrent)", r, &[]);
+    let r = c.call("aria2.tellActive", vec![]);
+    record(
+        "tellActive",
+        r.map(|v| json!(v.as_array().map_or(0, Vec::len))),
+        &[],
+    );
+    let r = c.call("aria2.tellWaiting", vec![json!(0), json!(10240)]);
+    record("tellWaiting", r, &[]);
+    let r = c.call("aria2.tellStopped", vec![json!(0), json!(10240)]);
+    record("tellStopped", r, &[]);
+    let opts = c.ok("aria2.getGlobalOption", vec![]);
+    let all_strings = opts
+        .as_object()
+        .is_some_and(|m| m.values().all(serde_json::Value::is_string));
+    record("getGlobalOption", Ok(json!(all_strings)), &[]);
+    let r = c.call("aria2.forceRemove", vec![json!(gt)]);
+    record("forceRemove(torrent)", r, &[]);
+    // One after the other: `tellStopped` lists them in the order they
+    // ended.
+    wait_status(&mut c, &gt, "removed", Duration::from_secs(10));
+    let r = c.call("aria2.forceRemove", vec![json!(gm)]);
+    record("forceRemove(magnet)", r, &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let st = status(&mut c, &gm);
+    record("magnet status after forceRemove", Ok(json!(st)), &[]);
+    let r = c.call("aria2.tellStatus", vec![json!(gt)]);
+    record("tellStatus(removed)", r, &[]);
+    let r = c.call("aria2.tellStopped", vec![json!(0), json!(10240)]);
+    record("tellStopped(after)", r, &[]);
+    let r = c.call("aria2.removeDownloadResult", vec![json!(gt)]);
+    record("removeDownloadResult", r, &[]);
+    let r = c.call("aria2.tellStatus", vec![json!(gt)]);
+    record("tellStatus(gone)", r, &[&gt]);
+    let r = c.call("aria2.removeDownloadResult", vec![json!(gt)]);
+    record("removeDownloadResult(gone)", r, &[&gt]);
+    let r = c.call("aria2.forceRemove", vec![json!(gt)]);
+    record("forceRemove(gone)", r, &[&gt]);
+    let mut wrong = RpcClient::new(peer.port(), Transport::Xml, Some("wrong"));
+    let r = wrong.call("aria2.tellActive", vec![]);
+    record("wrong secret", r, &[]);
+    out
+}
+
+#[test]
+fn sonarr_xml_rpc_calls_match_aria2c_in_shape() {
+    if !require("aria2c") {
+        return;
+    }
+    let want = sonarr_calls("aria2c");
+    let got = sonarr_calls("arietta");
+    let diffs: Vec<String> = want
+        .iter()
+        .zip(&got)
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("{}:\n  aria2c  {}\n  arietta {}", w.0, w.1, g.1))
+        .collect();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -86,7 +86,14 @@ impl Coordinator {
                 let _ = reply.send(self.queue.change_position(gid, pos, whence));
             }
             Control::RemoveResult { gid, reply } => {
-                let _ = reply.send(self.queue.remove_result(gid));
+                // aria2 names a GID it has never heard of (or forgotten)
+                // before it looks among the results.
+                let r = if self.gid_in_use(gid) {
+                    self.queue.remove_result(gid)
+                } else {
+                    Err(ControlError::no_gid(gid))
+                };
+                let _ = reply.send(r);
                 self.forget_gone_links();
             }
             Control::PurgeResults { reply } => {
