@@ -16,6 +16,12 @@ pub struct TorrentRun {
     pub info: Arc<crate::torrent_info::TorrentInfo>,
     /// "Download complete" was shown (seeding may go on).
     pub notified: bool,
+    /// Raised before the stop flag for a stop without the trackers'
+    /// `stopped` announce (aria2's force halt).
+    pub force_stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Where `changeOption` sends what applies in place (`None` while a
+    /// magnet's metadata is fetched).
+    pub live: Option<arietta_torrent::LiveLink>,
 }
 
 /// What makes a request a torrent, as in aria2: `-T FILE`, a `magnet:`

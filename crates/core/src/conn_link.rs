@@ -89,7 +89,7 @@ pub(crate) async fn ask_for_work(
 /// (or part of them); returns how many may be read now.
 pub(crate) async fn throttle(task: &ConnTask, want: u64) -> u64 {
     let overall = &task.net.overall_limit;
-    if overall.is_unlimited() && task.limit.is_none() {
+    if overall.is_unlimited() && task.limit.as_ref().is_none_or(|l| l.is_unlimited()) {
         return want;
     }
     let mut lims: Vec<&arietta_net::RateLimiter> = vec![overall];

@@ -174,12 +174,17 @@ pub enum Control {
     GlobalStat {
         reply: Reply<GlobalStat>,
     },
+    /// `remove`, or `forceRemove` (`force`): a torrent's graceful stop
+    /// first tells its trackers it leaves; a forced one does not.
     Remove {
         gid: Gid,
+        force: bool,
         reply: Reply<Result<Gid, ControlError>>,
     },
+    /// `pause`, or `forcePause` (`force`), as [`Control::Remove`].
     Pause {
         gid: Gid,
+        force: bool,
         reply: Reply<Result<Gid, ControlError>>,
     },
     Unpause {
@@ -187,6 +192,7 @@ pub enum Control {
         reply: Reply<Result<Gid, ControlError>>,
     },
     PauseAll {
+        force: bool,
         reply: Reply<()>,
     },
     UnpauseAll {
@@ -213,6 +219,10 @@ pub enum Control {
     SetOverallLimit {
         bytes_per_sec: u64,
     },
+    /// `--max-overall-upload-limit` changed at run time.
+    SetOverallUploadLimit {
+        bytes_per_sec: u64,
+    },
     Subscribe {
         events: MailboxSender<Event>,
     },
@@ -220,8 +230,10 @@ pub enum Control {
         force: bool,
     },
     /// `changeOption`: per-download options of a queued or running
-    /// download (a running one takes a new `max-download-limit` at once;
-    /// the rest apply when it next starts).
+    /// download. A running one takes a new `max-download-limit` at once;
+    /// an option aria2 cannot apply in place (`split`,
+    /// `max-connection-per-server`, `seed-time`, …) restarts it with the
+    /// new options, as aria2 does.
     ChangeOption {
         gid: Gid,
         options: Vec<(String, String)>,

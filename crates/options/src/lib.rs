@@ -39,8 +39,8 @@ pub use input_file::{parse_input_file, InputEntry, InputReader};
 pub use local_file::{check_local_files, LocalFile};
 pub use option_set::OptionSet;
 pub use table::{
-    find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED,
-    OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
+    find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE,
+    INT_UNLIMITED, OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 pub use value::{
     parse_checksum, parse_host_port, parse_index_out, parse_int_ranges, parse_optimize_concurrent,

@@ -11,6 +11,34 @@ use arietta_options::OptionSet;
 
 use crate::TorrentError;
 
+/// The settings RPC's `changeOption` changes in a running torrent without
+/// restarting it (aria2's `setChangeOption` options).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveOptions {
+    /// `--bt-max-peers` (0: no limit).
+    pub max_peers: usize,
+    /// `--max-upload-limit` (0: none).
+    pub max_upload_limit: u64,
+    /// `--max-download-limit` (0: none).
+    pub max_download_limit: u64,
+    /// `--bt-request-peer-speed-limit`.
+    pub request_peer_speed_limit: u64,
+    /// `--bt-remove-unselected-file`.
+    pub remove_unselected_file: bool,
+}
+
+impl LiveOptions {
+    pub fn from_options(o: &OptionSet) -> LiveOptions {
+        LiveOptions {
+            max_peers: o.get_u64("bt-max-peers") as usize,
+            max_upload_limit: o.get_size("max-upload-limit"),
+            max_download_limit: o.get_size("max-download-limit"),
+            request_peer_speed_limit: o.get_size("bt-request-peer-speed-limit"),
+            remove_unselected_file: o.get_bool("bt-remove-unselected-file"),
+        }
+    }
+}
+
 /// One torrent's settings, taken from aria2's options.
 #[derive(Clone, Debug)]
 pub struct TorrentConfig {

@@ -47,6 +47,18 @@ impl PeerSink {
     }
 }
 
+/// Changes a running torrent's [`LiveOptions`](crate::LiveOptions) (RPC's
+/// `changeOption`), from any core.
+#[derive(Clone)]
+pub struct LiveLink(MailboxSender<ToTorrent>);
+
+impl LiveLink {
+    /// False once the torrent has ended.
+    pub fn change(&self, o: crate::LiveOptions) -> bool {
+        self.0.send(ToTorrent::ChangeLive(o)).is_ok()
+    }
+}
+
 /// `--bt-load-saved-metadata`: the `dir/HASH.torrent` a
 /// `--bt-save-metadata` run left for this magnet, when it is there and is
 /// the magnet's torrent (same info-hash); `None` sends us to the peers.
@@ -68,6 +80,11 @@ pub struct TorrentDownload {
     /// What each piece must hash to (SHA-1 or v2 merkle roots).
     pub(crate) hashes: Arc<PieceHashes>,
     pub(crate) stats: Arc<TorrentStats>,
+    /// Raised with the stop flag by aria2's forced stops (`forceRemove`,
+    /// `forcePause`, `forceShutdown`): the run ends without telling the
+    /// trackers it leaves, as aria2's force halt skips the `stopped`
+    /// announce the graceful forms wait for.
+    pub(crate) force_stop: Arc<AtomicBool>,
 }
 
 impl TorrentDownload {
@@ -170,6 +187,7 @@ impl TorrentDownload {
             info_hash,
             hashes,
             stats,
+            force_stop: Arc::default(),
         })
     }
 
@@ -178,8 +196,19 @@ impl TorrentDownload {
         PeerSink(self.mailbox.0.clone())
     }
 
+    /// Where RPC's `changeOption` sends what applies in place.
+    pub fn live_link(&self) -> LiveLink {
+        LiveLink(self.mailbox.0.clone())
+    }
+
     pub fn stats(&self) -> Arc<TorrentStats> {
         self.stats.clone()
+    }
+
+    /// The flag that makes a stop skip the trackers' `stopped` announce
+    /// (raise it before the stop flag).
+    pub fn force_stop_flag(&self) -> Arc<AtomicBool> {
+        self.force_stop.clone()
     }
 
     pub fn info_hash(&self) -> [u8; 20] {

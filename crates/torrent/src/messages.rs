@@ -14,6 +14,8 @@ use crate::tracker::AnnounceReply;
 /// allocates its slots in blocks of 31 messages, so with 10,000 seeding
 /// torrents each byte of this enum costs about 300 KB of resident memory.
 pub(crate) enum ToTorrent {
+    /// RPC's `changeOption` changed settings that apply in place.
+    ChangeLive(crate::config::LiveOptions),
     /// The handshake is done; the peer may now send its piece set.
     Handshaken {
         key: PeerKey,

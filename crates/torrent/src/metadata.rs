@@ -120,12 +120,17 @@ async fn fetch_rounds(
                 None => last_error = format!("{addr}: timed out"),
             }
         }
-        // Peers that failed get another chance on the next round.
+        // Peers that failed get another chance on the next round. With
+        // no source at all it waits too, as aria2 does (a peer may still
+        // come, and RPC may remove it), watching `stop` meanwhile.
         tried.clear();
-        if tiers.is_empty() && magnet.peers.is_empty() && dht.is_none() {
-            return Err(TorrentError::Metadata(last_error));
+        tracing::debug!("No metadata yet: {last_error}");
+        for _ in 0..20 {
+            if stop.load(Ordering::Relaxed) {
+                return Err(TorrentError::Stopped);
+            }
+            glommio::timer::sleep(Duration::from_millis(100)).await;
         }
-        glommio::timer::sleep(Duration::from_secs(2)).await;
     }
 }
 

@@ -47,6 +47,7 @@ mod resume;
 mod rpc;
 mod rpc_abuse;
 mod rpc_methods;
+mod rpc_semantics;
 mod rpc_torrent_stats;
 mod rpc_vs_aria2;
 mod sftp;

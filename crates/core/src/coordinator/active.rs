@@ -28,6 +28,26 @@ pub(super) struct Active {
     /// downloads so; two starts may share an `Instant`).
     pub(super) start_seq: u64,
     pub(super) kind: DownloadKind,
+    /// Told to stop, and why: kept while a torrent winds down (a graceful
+    /// stop waits for the trackers' `stopped` announce, as aria2's does),
+    /// during which RPC still shows it active.
+    pub(super) halt: Option<Halt>,
+}
+
+/// What becomes of a running download once it has stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Halt {
+    /// `remove`/`forceRemove`: a result with `errorCode` 31 (or complete,
+    /// for a torrent that was only seeding).
+    Remove,
+    /// `pause`/`forcePause`: back to the queue's front, paused.
+    Pause,
+    /// `changeOption` of an option that does not apply in place: back to
+    /// the queue's front, waiting, to start again with the new options
+    /// (aria2's restart: no pause event).
+    Restart,
+    /// `shutdown`/`forceShutdown`: an unfinished result.
+    Shutdown,
 }
 
 /// What kind of engine runs a download.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::queue::slice_like_aria2;
-use super::{Active, Coordinator, DownloadKind};
+use super::{Active, Coordinator, DownloadKind, Halt};
 use crate::control::{
     BtStatus, Control, ControlError, DownloadStatus, GlobalStat, ListKind, RunSnapshot,
 };
@@ -45,11 +45,11 @@ impl Coordinator {
             Control::GlobalStat { reply } => {
                 let _ = reply.send(self.global_stat());
             }
-            Control::Remove { gid, reply } => {
-                let _ = reply.send(self.remove(gid));
+            Control::Remove { gid, force, reply } => {
+                let _ = reply.send(self.remove(gid, force));
             }
-            Control::Pause { gid, reply } => {
-                let _ = reply.send(self.pause(gid));
+            Control::Pause { gid, force, reply } => {
+                let _ = reply.send(self.pause(gid, force));
             }
             Control::Unpause { gid, reply } => {
                 let r = if self.queue.unpause(gid) {
@@ -60,7 +60,7 @@ impl Coordinator {
                 };
                 let _ = reply.send(r);
             }
-            Control::PauseAll { reply } => {
+            Control::PauseAll { force, reply } => {
                 let gids: Vec<Gid> = self
                     .active
                     .keys()
@@ -68,7 +68,7 @@ impl Coordinator {
                     .chain(self.queue.waiting().filter_map(|r| r.gid))
                     .collect();
                 for gid in gids {
-                    let _ = self.pause(gid);
+                    let _ = self.pause(gid, force);
                 }
                 let _ = reply.send(());
             }
@@ -86,7 +86,14 @@ impl Coordinator {
                 let _ = reply.send(self.queue.change_position(gid, pos, whence));
             }
             Control::RemoveResult { gid, reply } => {
-                let _ = reply.send(self.queue.remove_result(gid));
+                // aria2 names a GID it has never heard of (or forgotten)
+                // before it looks among the results.
+                let r = if self.gid_in_use(gid) {
+                    self.queue.remove_result(gid)
+                } else {
+                    Err(ControlError::no_gid(gid))
+                };
+                let _ = reply.send(r);
                 self.forget_gone_links();
             }
             Control::PurgeResults { reply } => {
@@ -100,6 +107,9 @@ impl Coordinator {
             }
             Control::SetOverallLimit { bytes_per_sec } => {
                 self.net.overall_limit.set_rate(bytes_per_sec);
+            }
+            Control::SetOverallUploadLimit { bytes_per_sec } => {
+                arietta_torrent::set_overall_upload_limit(bytes_per_sec);
             }
             Control::Subscribe { events } => self.subscribers.push(events),
             Control::ChangeOption {
@@ -125,14 +135,21 @@ impl Coordinator {
                     self.write_session(Some(reply));
                 }
             }
-            Control::Shutdown { force: _ } => {
+            Control::Shutdown { force } => {
                 // Graceful or forced, progress is saved: the control file
                 // makes a later run resume. As in aria2, what was running
                 // stays in the session file written at exit (an unfinished
-                // result) and makes the exit code 7.
+                // result) and makes the exit code 7. A graceful shutdown
+                // waits for each torrent's `stopped` announce; a forced one
+                // does not send it.
                 self.shutdown = true;
                 let gids: Vec<Gid> = self.active.keys().copied().collect();
                 for gid in gids {
+                    if self.winds_down(gid) {
+                        let halt = self.active.get(&gid).and_then(|a| a.halt);
+                        self.halt(gid, halt.unwrap_or(Halt::Shutdown), force);
+                        continue;
+                    }
                     if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Unfinished) {
                         self.reporter.finished(&r);
                         self.queue.push_result(r);
@@ -201,7 +218,15 @@ impl Coordinator {
     /// As aria2c 1.36: a removed active download is a stopped result with
     /// `errorCode` 31; a removed waiting one is simply gone (not in
     /// `tellStopped`, not counted in `numStoppedTotal`).
-    fn remove(&mut self, gid: Gid) -> Result<Gid, ControlError> {
+    ///
+    /// A torrent stays active until its actor has stopped: `remove` lets
+    /// it tell the trackers it leaves (aria2's graceful halt waits for
+    /// that announce), `forceRemove` does not.
+    fn remove(&mut self, gid: Gid, force: bool) -> Result<Gid, ControlError> {
+        if self.winds_down(gid) {
+            self.halt(gid, Halt::Remove, force);
+            return Ok(gid);
+        }
         if let Some(r) = self.stop_active(gid, Status::Removed, ExitCode::Removed) {
             self.finish_with(r);
             return Ok(gid);
@@ -215,20 +240,25 @@ impl Coordinator {
 
     /// Active → stopped and re-queued at the front, paused; waiting →
     /// paused in place. A paused download resumes from its control file.
-    fn pause(&mut self, gid: Gid) -> Result<Gid, ControlError> {
+    /// A torrent pauses once its actor has stopped (after the `stopped`
+    /// announce, unless `force`).
+    fn pause(&mut self, gid: Gid, force: bool) -> Result<Gid, ControlError> {
         if let Some(a) = self.active.get(&gid) {
-            let mut request = a.request.clone();
-            // A paused download still shows its progress, as aria2's
-            // stopped group keeps its piece storage.
-            request.snapshot = Some(a.snapshot());
-            // Resuming must continue our own partial file, never rename it.
-            let mut opts = (*request.options).clone();
-            let _ = opts.set("continue", "true");
-            request.options = Arc::new(opts);
-            self.stop_active(gid, Status::Paused, ExitCode::Success);
-            self.queue.requeue_paused(gid, request);
-            self.announce(crate::control::EventKind::Pause, gid);
-            self.fill_slots();
+            match a.halt {
+                None => {}
+                // As aria2: a forced pause may hurry a graceful one; any
+                // other pause of a stopping download is refused.
+                Some(h @ (Halt::Pause | Halt::Restart)) if force => {
+                    self.halt(gid, h, true);
+                    return Ok(gid);
+                }
+                Some(_) => return Err(ControlError(format!("GID#{gid} cannot be paused now"))),
+            }
+            if self.winds_down(gid) {
+                self.halt(gid, Halt::Pause, force);
+            } else {
+                self.requeue(gid, true);
+            }
             return Ok(gid);
         }
         if self.queue.contains(gid) {
@@ -240,6 +270,87 @@ impl Coordinator {
             return Ok(gid);
         }
         Err(ControlError::no_gid(gid))
+    }
+
+    /// Whether `gid` is a torrent whose actor reports its own end: a stop
+    /// then waits for it (its `stopped` announce, its control file).
+    fn winds_down(&self, gid: Gid) -> bool {
+        matches!(
+            self.active.get(&gid),
+            Some(Active { kind: DownloadKind::Torrent(t), .. }) if t.run.is_some()
+        )
+    }
+
+    /// Tells a download that winds down to stop; [`Coordinator::halted`]
+    /// does what `halt` says once it has. `force` only ever raises the
+    /// force flag: a graceful request never slows a forced stop.
+    fn halt(&mut self, gid: Gid, halt: Halt, force: bool) {
+        let Some(a) = self.active.get_mut(&gid) else {
+            return;
+        };
+        a.halt = Some(halt);
+        if force {
+            if let DownloadKind::Torrent(t) = &a.kind {
+                if let Some(run) = &t.run {
+                    run.force_stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        a.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// A download told to stop by [`Coordinator::halt`] has stopped.
+    pub(super) fn halted(&mut self, gid: Gid, halt: Halt, download_done: bool) {
+        match halt {
+            // aria2 reports a removed torrent that was only seeding as
+            // complete.
+            Halt::Remove if download_done => {
+                self.notify_torrent_done(gid);
+                let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
+                self.finish_with(r);
+            }
+            Halt::Remove => {
+                let r = self.result_of(gid, Status::Removed, ExitCode::Removed, None);
+                self.finish_with(r);
+            }
+            Halt::Pause => self.requeue(gid, true),
+            Halt::Restart => self.requeue(gid, false),
+            Halt::Shutdown => {
+                let r = self.result_of(gid, Status::Removed, ExitCode::Unfinished, None);
+                self.reporter.finished(&r);
+                self.queue.push_result(r);
+            }
+        }
+    }
+
+    /// Stops an active download now and puts it back at the queue's front
+    /// (it resumes from its control file): `paused`, or waiting to start
+    /// again at once with its changed options (aria2's restart, which
+    /// neither announces a pause nor runs the pause hook).
+    fn requeue(&mut self, gid: Gid, paused: bool) {
+        let Some(a) = self.active.get(&gid) else {
+            return;
+        };
+        let mut request = a.request.clone();
+        // A paused download still shows its progress, as aria2's
+        // stopped group keeps its piece storage.
+        request.snapshot = Some(a.snapshot());
+        // Resuming must continue our own partial file, never rename it.
+        let mut opts = (*request.options).clone();
+        let _ = opts.set("continue", "true");
+        request.options = Arc::new(opts);
+        if paused {
+            self.stop_active(gid, Status::Paused, ExitCode::Success);
+            self.queue.requeue_paused(gid, request);
+            self.announce(crate::control::EventKind::Pause, gid);
+        } else {
+            a.stop.store(true, Ordering::Relaxed);
+            self.save_control(gid);
+            tracing::info!("GID#{gid} - Restarting with changed options");
+            self.active.remove(&gid);
+            self.queue.insert_at(0, request);
+        }
+        self.fill_slots();
     }
 
     fn request_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
@@ -254,13 +365,21 @@ impl Coordinator {
         gid: Gid,
         options: &[(String, String)],
     ) -> Result<(), ControlError> {
+        // aria2 restarts a running download for an option it cannot apply
+        // in place, unless it is stopping already (then the option waits
+        // for its next start).
+        let running = self.active.get(&gid).is_some_and(|a| a.halt.is_none());
+        let mut restart = false;
         let req = self
             .request_mut(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
         let mut set = (*req.options).clone();
         for (k, v) in options {
             match set.change_for_download(k, v) {
-                Ok(()) => {}
+                Ok(()) => {
+                    restart |= running
+                        && !arietta_options::find_option(k).is_some_and(|d| d.changes_live());
+                }
                 // aria2 leaves such an option out and answers OK.
                 Err(e) if e.skipped_by_rpc() => {
                     tracing::info!("GID#{gid} - changeOption ignores {k}: {e}");
@@ -269,9 +388,30 @@ impl Coordinator {
             }
         }
         let limit = set.get_size("max-download-limit");
+        let live = arietta_torrent::LiveOptions::from_options(&set);
         req.options = Arc::new(set);
-        if let Some(l) = self.active.get(&gid).and_then(|a| a.limit.as_ref()) {
-            l.set_rate(limit);
+        match self.active.get(&gid) {
+            Some(Active {
+                kind: DownloadKind::Torrent(t),
+                ..
+            }) => {
+                if let Some(link) = t.run.as_ref().and_then(|r| r.live.as_ref()) {
+                    link.change(live);
+                }
+            }
+            Some(a) => {
+                if let Some(l) = &a.limit {
+                    l.set_rate(limit);
+                }
+            }
+            None => {}
+        }
+        if restart {
+            if self.winds_down(gid) {
+                self.halt(gid, Halt::Restart, false);
+            } else {
+                self.requeue(gid, false);
+            }
         }
         Ok(())
     }

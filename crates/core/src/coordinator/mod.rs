@@ -44,7 +44,7 @@ pub use queue::DeferredRequests;
 mod torrent_cores;
 mod torrent_glue;
 
-use active::{Active, DownloadKind};
+use active::{Active, DownloadKind, Halt};
 use disk_jobs::DiskJobs;
 use queue::Queue;
 use torrent_cores::TorrentCores;
@@ -484,8 +484,8 @@ impl Coordinator {
         tracing::info!("GID#{gid} - Starting download of {}", req.uris.join(" "));
         self.announce(EventKind::Start, gid);
         let cfg = Arc::new(DownloadConfig::from_options(&req.options));
-        let limit = (cfg.max_download_limit > 0)
-            .then(|| arietta_net::RateLimiter::new(cfg.max_download_limit));
+        // Kept at 0 (unlimited) too: `changeOption` may set it later.
+        let limit = Some(arietta_net::RateLimiter::new(cfg.max_download_limit));
         let classified = bittorrent::classify(&req);
         let kind = match classified {
             Classified::Segmented => DownloadKind::Segmented(Box::new(
@@ -506,6 +506,7 @@ impl Coordinator {
                 started: Instant::now(),
                 start_seq: self.starts,
                 kind,
+                halt: None,
             },
         );
         match classified {

@@ -249,7 +249,13 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
         assert_eq!(order, vec![g2, g1], "position 0 goes first");
         assert!(waiting.iter().all(|s| s.status == Status::Paused));
         // Paused twice is refused, as aria2 does.
-        let again = h.ask(|reply| Control::Pause { gid: g1, reply }).await;
+        let again = h
+            .ask(|reply| Control::Pause {
+                gid: g1,
+                force: false,
+                reply,
+            })
+            .await;
         assert!(again.unwrap().is_err());
         // Unpausing starts it: the fake core sees its probe.
         let r = h.ask(|reply| Control::Unpause { gid: g1, reply }).await;
@@ -261,7 +267,13 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
         let st = h.ask(|reply| Control::Status { gid: g1, reply }).await;
         assert_eq!(st.unwrap().unwrap().status, Status::Active);
         // Removing the active one moves it to the stopped list.
-        let r = h.ask(|reply| Control::Remove { gid: g1, reply }).await;
+        let r = h
+            .ask(|reply| Control::Remove {
+                gid: g1,
+                force: false,
+                reply,
+            })
+            .await;
         assert_eq!(r.unwrap().unwrap(), g1);
         let stopped = h
             .ask(|reply| Control::List {
@@ -388,7 +400,13 @@ fn a_resumed_run_ignores_the_paused_runs_late_messages() {
             panic!("expected the first run's probe");
         };
         let (first, first_claim) = probe(first).await;
-        let r = h.ask(|reply| Control::Pause { gid, reply }).await;
+        let r = h
+            .ask(|reply| Control::Pause {
+                gid,
+                force: false,
+                reply,
+            })
+            .await;
         assert_eq!(r.unwrap().unwrap(), gid);
         assert!(first.stop.load(Ordering::Relaxed), "old run told to stop");
         let r = h.ask(|reply| Control::Unpause { gid, reply }).await;

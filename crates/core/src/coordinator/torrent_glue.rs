@@ -167,6 +167,8 @@ impl Coordinator {
                 stats: Arc::default(),
                 info: Arc::new(TorrentInfo::of_magnet(hash)),
                 notified: false,
+                force_stop: Arc::default(),
+                live: None,
             });
         }
         glommio::spawn_local(async move {
@@ -242,6 +244,8 @@ impl Coordinator {
             stats: dl.stats(),
             info: Arc::new(TorrentInfo::of(&dl)),
             notified: false,
+            force_stop: dl.force_stop_flag(),
+            live: Some(dl.live_link()),
         });
         self.run_hook(Hook::Start, gid);
         let core = self.torrent_cores.place(gid);
@@ -274,6 +278,10 @@ impl Coordinator {
             return;
         };
         let done = t.download_done();
+        let halt = self.active.get(&gid).and_then(|a| a.halt);
+        if let (Some(halt), Ok(()) | Err(TorrentError::Stopped)) = (halt, &result) {
+            return self.halted(gid, halt, done);
+        }
         match result {
             // Seeding cut short still leaves a complete download.
             Ok(()) | Err(TorrentError::Stopped) if done => {

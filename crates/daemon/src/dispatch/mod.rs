@@ -372,17 +372,44 @@ async fn queue_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
             options,
             position,
         } => add_metalink(ctx, &metalink, options, position).await,
-        Method::Remove { gid } | Method::ForceRemove { gid } => {
-            gid_action(ctx, &gid, |gid, reply| Control::Remove { gid, reply }).await
+        Method::Remove { gid } => {
+            gid_action(ctx, &gid, |gid, reply| Control::Remove {
+                gid,
+                force: false,
+                reply,
+            })
+            .await
         }
-        Method::Pause { gid } | Method::ForcePause { gid } => {
-            gid_action(ctx, &gid, |gid, reply| Control::Pause { gid, reply }).await
+        Method::ForceRemove { gid } => {
+            gid_action(ctx, &gid, |gid, reply| Control::Remove {
+                gid,
+                force: true,
+                reply,
+            })
+            .await
+        }
+        Method::Pause { gid } => {
+            gid_action(ctx, &gid, |gid, reply| Control::Pause {
+                gid,
+                force: false,
+                reply,
+            })
+            .await
+        }
+        Method::ForcePause { gid } => {
+            gid_action(ctx, &gid, |gid, reply| Control::Pause {
+                gid,
+                force: true,
+                reply,
+            })
+            .await
         }
         Method::Unpause { gid } => {
             gid_action(ctx, &gid, |gid, reply| Control::Unpause { gid, reply }).await
         }
         Method::PauseAll | Method::ForcePauseAll => {
-            h.ask(|reply| Control::PauseAll { reply })
+            let force = matches!(method, Method::ForcePauseAll);
+            h.ask(|reply| Control::PauseAll { force, reply })
                 .await
                 .map_err(gone)?;
             Ok(ok())
@@ -525,6 +552,10 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                     "max-overall-download-limit" => {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallLimit { bytes_per_sec });
+                    }
+                    "max-overall-upload-limit" => {
+                        let bytes_per_sec = g.get_size(k);
+                        let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
                     }
                     _ => {}
                 }

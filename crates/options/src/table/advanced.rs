@@ -3,8 +3,8 @@
 //! `#advanced`), plus arietta's `--cores` and `--enable-metrics`.
 
 use super::{
-    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED, PER_DOWNLOAD,
-    SIZE_UNLIMITED,
+    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE, INT_UNLIMITED,
+    PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 
 /// This section's rows, in aria2's order.
@@ -324,7 +324,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Bool,
         default: "false",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#advanced"],
         arg: "[=true|false]",
         help: "Save download with --save-session option even if the download is completed or removed.",

@@ -2,8 +2,8 @@
 //! `--show-files`, `--select-file`): seeding, DHT, encryption, trackers.
 
 use super::{
-    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED, PER_DOWNLOAD,
-    SIZE_UNLIMITED,
+    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE, INT_UNLIMITED,
+    PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 
 /// This section's rows, in aria2's order.
@@ -33,7 +33,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: Some('u'),
         kind: OptionKind::Size { min: 0, max: SIZE_UNLIMITED },
         default: "0",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#basic", "#bittorrent"],
         arg: "=SPEED",
         help: "Set max upload speed per each torrent in bytes/sec.",
@@ -233,7 +233,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Size { min: 0, max: SIZE_UNLIMITED },
         default: "50K",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#bittorrent"],
         arg: "=SPEED",
         help: "If the whole download speed of every torrent is lower than SPEED, aria2 temporarily increases the number of peers to try for more download speed.",
@@ -273,7 +273,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Int { min: 0, max: INT_UNLIMITED },
         default: "55",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#bittorrent"],
         arg: "=NUM",
         help: "Specify the maximum number of peers per torrent.",
@@ -433,7 +433,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Bool,
         default: "false",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#bittorrent"],
         arg: "[=true|false]",
         help: "Removes the unselected files when download is completed in BitTorrent.",

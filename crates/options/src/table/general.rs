@@ -3,8 +3,8 @@
 //! server statistics.
 
 use super::{
-    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, INT_UNLIMITED, PER_DOWNLOAD,
-    SIZE_UNLIMITED,
+    OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE, INT_UNLIMITED,
+    PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 
 /// This section's rows, in aria2's order.
@@ -164,7 +164,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         short: None,
         kind: OptionKind::Size { min: 0, max: SIZE_UNLIMITED },
         default: "0",
-        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
+        flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_LIVE | CHANGE_GLOBAL,
         tags: &["#http", "#ftp", "#bittorrent"],
         arg: "=SPEED",
         help: "Set max download speed per each download in bytes/sec.",

@@ -104,6 +104,11 @@ pub const PER_DOWNLOAD: u8 = 1;
 pub const CHANGE_DOWNLOAD: u8 = 2;
 /// RPC `changeGlobalOption` may change it while running.
 pub const CHANGE_GLOBAL: u8 = 4;
+/// RPC `changeOption` applies it to a running download in place; any
+/// other option it changes makes aria2 restart the download (pause it and
+/// start it again with the new options), as its `setChangeOption` list
+/// against `setChangeOptionForReserved` says.
+pub const CHANGE_LIVE: u8 = 8;
 
 /// One row of the option table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,6 +141,12 @@ impl OptionDef {
     /// Whether RPC `changeOption` may change it on an existing download.
     pub fn changeable_per_download(&self) -> bool {
         self.flags & CHANGE_DOWNLOAD != 0
+    }
+
+    /// Whether RPC `changeOption` applies it to a running download without
+    /// restarting it.
+    pub fn changes_live(&self) -> bool {
+        self.flags & CHANGE_LIVE != 0
     }
 
     /// Whether RPC `changeGlobalOption` may change it at run time.
@@ -353,6 +364,8 @@ mod tests {
         assert!(!f("out").changeable_globally());
         assert!(f("out").changeable_per_download());
         assert!(!f("pause").changeable_per_download());
+        assert!(f("max-upload-limit").changes_live());
+        assert!(!f("split").changes_live());
         assert!(!f("rpc-listen-port").changeable_globally());
         // Changeable per download implies allowed per download.
         for d in OPTIONS {

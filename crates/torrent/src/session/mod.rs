@@ -74,6 +74,12 @@ impl BlockReports {
 
 /// `--max-overall-upload-limit`: one bucket for every torrent of the
 /// process, as aria2 has.
+/// RPC's `changeGlobalOption` of `--max-overall-upload-limit`: every
+/// running torrent's uploads take the new rate at once.
+pub fn set_overall_upload_limit(rate: u64) {
+    overall_upload_limiter(rate);
+}
+
 fn overall_upload_limiter(rate: u64) -> Arc<RateLimiter> {
     static OVERALL: std::sync::OnceLock<Arc<RateLimiter>> = std::sync::OnceLock::new();
     let l = OVERALL.get_or_init(|| RateLimiter::new(rate));
@@ -110,7 +116,11 @@ pub(crate) struct Session {
     stop: Arc<AtomicBool>,
     me: MailboxSender<ToTorrent>,
     inbox: Mailbox<ToTorrent>,
+    /// Every peer's uploads pass these: this torrent's
+    /// `--max-upload-limit` first (unlimited at 0, kept so RPC can set
+    /// it later), then the process's overall one.
     upload_limits: Vec<Arc<RateLimiter>>,
+    /// `--max-download-limit` (unlimited at 0, as the upload one).
     download_limit: Option<Arc<RateLimiter>>,
     /// PEX, LPD and DHT as the options and the private flag allow.
     discovery: Discovery,
@@ -205,18 +215,18 @@ impl Session {
         )?;
         let port = registration.port();
         dl.stats.port.store(usize::from(port), Ordering::Relaxed);
-        let limit = |v: u64| (v > 0).then(|| RateLimiter::new(v));
-        let mut upload_limits: Vec<Arc<RateLimiter>> =
-            limit(dl.cfg.max_upload_limit).into_iter().collect();
-        if dl.cfg.max_overall_upload_limit > 0 {
-            upload_limits.push(overall_upload_limiter(dl.cfg.max_overall_upload_limit));
-        }
+        // The overall limiter is always there (unlimited at 0):
+        // `changeGlobalOption` may set it while this torrent runs.
+        let upload_limits = vec![
+            RateLimiter::new(dl.cfg.max_upload_limit),
+            overall_upload_limiter(dl.cfg.max_overall_upload_limit),
+        ];
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
             upload_limits,
             discovery: Discovery::decide(dl.meta.private, &dl.cfg),
             last_pex: Instant::now(),
-            download_limit: limit(dl.cfg.max_download_limit),
+            download_limit: Some(RateLimiter::new(dl.cfg.max_download_limit)),
             seeding: SeedingRules::from_config(&dl.cfg),
             dl,
             picker,
@@ -356,11 +366,33 @@ impl Session {
                 .spawn_blocking(move || unselected::remove_unselected_files(&layout))
                 .await;
         }
-        // Boxed: the tracker client's future is ~19 KiB, and held inline it
-        // would make every torrent actor that large for its whole life
-        // (10,000 seeding torrents: 190 MB) though it runs once, at the end.
-        Box::pin(self.announce_stopped()).await;
+        if !self.dl.force_stop.load(Ordering::Relaxed) {
+            // Boxed: the tracker client's future is ~19 KiB, and held
+            // inline it would make every torrent actor that large for its
+            // whole life (10,000 seeding torrents: 190 MB) though it runs
+            // once, at the end.
+            Box::pin(self.announce_stopped()).await;
+        }
         result
+    }
+
+    /// RPC's `changeOption`: limits change for every peer at once; a new
+    /// peer cap or request speed applies to the next dials.
+    fn change_live(&mut self, o: crate::LiveOptions) {
+        tracing::info!("Options changed in place: {o:?}");
+        let cfg = &mut self.dl.cfg;
+        cfg.max_peers = o.max_peers;
+        cfg.max_upload_limit = o.max_upload_limit;
+        cfg.max_download_limit = o.max_download_limit;
+        cfg.request_peer_speed_limit = o.request_peer_speed_limit;
+        cfg.remove_unselected_file = o.remove_unselected_file;
+        if let Some(l) = self.upload_limits.first() {
+            l.set_rate(o.max_upload_limit);
+        }
+        if let Some(l) = &self.download_limit {
+            l.set_rate(o.max_download_limit);
+        }
+        self.connect_more();
     }
 
     /// Closes every peer, giving their tasks a moment to flush their last
@@ -412,6 +444,7 @@ impl Session {
     fn handle(&mut self, msg: ToTorrent) {
         match msg {
             ToTorrent::Tick => self.on_tick(),
+            ToTorrent::ChangeLive(o) => self.change_live(o),
             ToTorrent::Incoming(s, addr) => self.on_incoming(*s, addr),
             ToTorrent::Handshaken { key, peer_id } => self.on_handshaken(key, peer_id),
             ToTorrent::Bitfield { key, have } => {
