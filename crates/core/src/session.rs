@@ -78,7 +78,9 @@ pub fn run_with(
         })
         .unwrap_or_default();
     install_signal_thread(me.clone());
+    let board = crate::status_board::StatusBoard::default();
     let setup = CoordinatorSetup {
+        board: board.clone(),
         cores: core_tx,
         requests,
         max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
@@ -118,7 +120,10 @@ pub fn run_with(
                     .expect("setup")
                     .take()
                     .expect("core 0 starts once");
-                let handle = ControlHandle { tx: s.me.clone() };
+                let handle = ControlHandle {
+                    tx: s.me.clone(),
+                    board: s.board.clone(),
+                };
                 if let Some(start) = service.lock().expect("service").take() {
                     glommio::spawn_local(start(handle)).detach();
                 }
