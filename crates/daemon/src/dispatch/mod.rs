@@ -25,6 +25,10 @@ pub struct Ctx {
     pub secret: Option<Secret>,
     /// The global options RPC reads and changes.
     pub global: RefCell<OptionSet>,
+    /// `global` frozen for the downloads added since it last changed: each
+    /// download's options layer over this one `Arc` instead of a copy of
+    /// the global set (10,000 queued downloads held 10,000 copies).
+    pub global_parent: RefCell<Option<Arc<OptionSet>>>,
     pub session_id: String,
 }
 
@@ -209,7 +213,11 @@ async fn queue(ctx: &Ctx, request: DownloadRequest, position: Option<usize>) -> 
 
 /// A download's options as RPC gives them, over the global ones.
 fn download_options(ctx: &Ctx, options: &RpcOptions) -> Result<OptionSet, Error> {
-    let parent = Arc::new(ctx.global.borrow().clone());
+    let parent = ctx
+        .global_parent
+        .borrow_mut()
+        .get_or_insert_with(|| Arc::new(ctx.global.borrow().clone()))
+        .clone();
     let mut set = OptionSet::with_parent(parent);
     for (k, v) in &options.0 {
         rpc_option(k, set.set_per_download(k, v))?;
@@ -491,6 +499,9 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
         }
         Method::GetGlobalOption => Ok(options_param(&ctx.global.borrow())),
         Method::ChangeGlobalOption { options } => {
+            // Downloads added from now on see the change; queued ones keep
+            // the set they were added with, as in aria2.
+            ctx.global_parent.borrow_mut().take();
             let mut g = ctx.global.borrow_mut();
             for (k, v) in &options.0 {
                 if !rpc_option(k, g.change_global(k, v))? {
