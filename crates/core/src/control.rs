@@ -1,7 +1,9 @@
 //! Driving a running engine from outside: what RPC (and tests) ask the
 //! coordinator, and the events it announces. Requests travel through the
 //! coordinator's mailbox like every other message; each carries a one-shot
-//! mailbox for its answer, so callers on any core can await it.
+//! mailbox for its answer, so callers on any core can await it. Status
+//! reads need no request: the coordinator publishes them on a
+//! [`StatusBoard`] the handle reads.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::messages::ToCoordinator;
 use crate::piece_view::PieceView;
+use crate::status_board::StatusBoard;
 use crate::torrent_info::TorrentInfo;
 
 /// A download as RPC's `tellStatus` shows it.
@@ -161,6 +164,9 @@ pub enum Control {
         position: Option<usize>,
         reply: Reply<Result<Gid, ControlError>>,
     },
+    /// A status built now from the coordinator's own state. RPC reads
+    /// [`ControlHandle::status`] instead (no round trip); this is the
+    /// reference the published one is checked against.
     Status {
         gid: Gid,
         reply: Reply<Option<DownloadStatus>>,
@@ -257,6 +263,8 @@ pub enum Control {
 #[derive(Clone)]
 pub struct ControlHandle {
     pub(crate) tx: MailboxSender<ToCoordinator>,
+    /// Published in daemon mode (`--enable-rpc`), where RPC reads it.
+    pub(crate) board: StatusBoard,
 }
 
 /// The engine is gone (shut down).
@@ -272,6 +280,24 @@ impl ControlHandle {
             .send(ToCoordinator::Control(make(tx)))
             .map_err(|_| EngineGone)?;
         rx.recv().await.ok_or(EngineGone)
+    }
+
+    /// `tellStatus` and friends: the download's last published status,
+    /// read without a round trip through the coordinator (see
+    /// [`StatusBoard`] for how fresh it is). `None` for a GID RPC does
+    /// not know.
+    pub fn status(&self, gid: Gid) -> Option<Arc<DownloadStatus>> {
+        self.board.status(gid)
+    }
+
+    /// `getGlobalStat`, published like [`ControlHandle::status`].
+    pub fn global_stat(&self) -> GlobalStat {
+        self.board.global()
+    }
+
+    /// Every GID RPC knows, in no order (to expand an abbreviated GID).
+    pub fn known_gids(&self) -> Vec<Gid> {
+        self.board.gids()
     }
 
     /// Sends a request that has no answer.

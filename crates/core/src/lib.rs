@@ -33,6 +33,7 @@ mod session;
 mod session_file;
 mod sftp_fetch;
 mod speed_meter;
+pub mod status_board;
 pub mod torrent_info;
 mod waiting_queue;
 mod worker;

@@ -203,6 +203,33 @@ pub enum ToCoordinator {
     },
 }
 
+impl ToCoordinator {
+    /// The download this message is about, whose published status may
+    /// change with it. A control request names none here: what it changes
+    /// is reported by the queue and the coordinator where it changes.
+    pub(crate) fn gid(&self) -> Option<Gid> {
+        match self {
+            ToCoordinator::Probed { gid, .. }
+            | ToCoordinator::NeedWork { gid, .. }
+            | ToCoordinator::Written { gid, .. }
+            | ToCoordinator::PieceChecked { gid, .. }
+            | ToCoordinator::StreamEnded { gid, .. }
+            | ToCoordinator::ConnEnded { gid, .. }
+            | ToCoordinator::Retry { gid, .. }
+            | ToCoordinator::Prepared { gid, .. }
+            | ToCoordinator::Finalized { gid, .. }
+            | ToCoordinator::Sniffed { gid, .. }
+            | ToCoordinator::TorrentReady { gid, .. }
+            | ToCoordinator::TorrentEnded { gid, .. } => Some(*gid),
+            ToCoordinator::Notice { .. }
+            | ToCoordinator::Interrupt
+            | ToCoordinator::InterruptDeadline
+            | ToCoordinator::Tick
+            | ToCoordinator::Control(_) => None,
+        }
+    }
+}
+
 /// A connection to start on a core.
 pub struct ConnTask {
     pub gid: Gid,

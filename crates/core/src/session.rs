@@ -91,7 +91,9 @@ pub fn run_with_input(
         .unwrap_or_default();
     install_signal_thread(me.clone());
     install_halt_watchers(global, &me);
+    let board = crate::status_board::StatusBoard::default();
     let setup = CoordinatorSetup {
+        board: board.clone(),
         cores: core_tx,
         requests,
         deferred,
@@ -132,7 +134,10 @@ pub fn run_with_input(
                     .expect("setup")
                     .take()
                     .expect("core 0 starts once");
-                let handle = ControlHandle { tx: s.me.clone() };
+                let handle = ControlHandle {
+                    tx: s.me.clone(),
+                    board: s.board.clone(),
+                };
                 if let Some(start) = service.lock().expect("service").take() {
                     glommio::spawn_local(start(handle)).detach();
                 }

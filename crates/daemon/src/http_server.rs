@@ -49,6 +49,7 @@ pub async fn serve(
             handle,
             secret: settings.secret.as_deref().map(Secret::new),
             global: RefCell::new(global),
+            global_parent: RefCell::default(),
             session_id: format!("{:016x}", arietta_core::Gid::new().0),
         },
         limits: Limits {

@@ -191,12 +191,7 @@ impl Coordinator {
             num_stopped: self.queue.results().len(),
             num_stopped_total: self.queue.stopped_total(),
             completed_bytes: self.active.values().map(Active::completed).sum::<u64>()
-                + self
-                    .queue
-                    .results()
-                    .iter()
-                    .map(|r| r.completed)
-                    .sum::<u64>(),
+                + self.queue.results_completed(),
             connections: self.active.values().map(Active::connections).sum(),
         }
     }
@@ -355,6 +350,7 @@ impl Coordinator {
 
     fn request_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
         if let Some(a) = self.active.get_mut(&gid) {
+            self.changed.push(gid);
             return Some(&mut a.request);
         }
         self.queue.get_mut(gid)
@@ -440,6 +436,21 @@ impl Coordinator {
         }
         self.with_segmented(gid, |seg, ctx, out| seg.change_uris(del, add, ctx, out));
         Ok((deleted, add.len()))
+    }
+
+    /// Republishes, in daemon mode, the status of every download that may
+    /// have changed since the last call, and the global numbers; called
+    /// after each message, before the coordinator yields.
+    pub(super) fn publish(&mut self) {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.extend(self.queue.take_touched());
+        let Some(board) = &self.board else {
+            return;
+        };
+        changed.sort_unstable();
+        changed.dedup();
+        let statuses = changed.into_iter().map(|g| (g, self.status_of(g)));
+        board.publish(statuses, self.global_stat());
     }
 
     fn status_of(&self, gid: Gid) -> Option<DownloadStatus> {

@@ -123,6 +123,7 @@ impl Coordinator {
             children.push(new);
         }
         self.lineage.record(gid, &children);
+        self.changed.push(gid);
     }
 
     /// Ends the document's own download: saved (`save`, off this thread)

@@ -85,6 +85,8 @@ pub struct CoordinatorSetup {
     pub server_stats: crate::server_stat::ServerStatTable,
     /// `--server-stat-of`: where they are saved at exit.
     pub server_stat_out: Option<PathBuf>,
+    /// Where RPC reads statuses; published in daemon mode only.
+    pub board: crate::status_board::StatusBoard,
 }
 
 /// What a run produced.
@@ -150,6 +152,11 @@ pub struct Coordinator {
     starts: u64,
     /// `followedBy`/`following` links for RPC.
     lineage: lineage::Lineage,
+    /// The statuses RPC reads (daemon mode), and the downloads whose
+    /// status may have changed since the last publication (besides those
+    /// the queue reports).
+    board: Option<crate::status_board::StatusBoard>,
+    changed: Vec<Gid>,
 }
 
 impl Coordinator {
@@ -189,6 +196,8 @@ impl Coordinator {
             conn_ids: std::rc::Rc::new(std::cell::Cell::new(1)),
             starts: 0,
             lineage: lineage::Lineage::default(),
+            board: s.daemon.then_some(s.board),
+            changed: Vec::new(),
         }
     }
 
@@ -207,11 +216,15 @@ impl Coordinator {
             .detach()
         };
         self.fill_slots();
+        self.publish();
         while !self.done() {
             let Some(msg) = self.inbox.recv().await else {
                 break;
             };
             self.handle(msg);
+            // Before the next await: an answer sent while handling is read
+            // by a task on this core, which runs only after this one yields.
+            self.publish();
         }
         ticker.cancel();
         if let Some(Some((dht, _link))) = self.dht.take() {
@@ -280,6 +293,9 @@ impl Coordinator {
     }
 
     fn handle(&mut self, msg: ToCoordinator) {
+        if let Some(gid) = msg.gid() {
+            self.changed.push(gid);
+        }
         match msg {
             ToCoordinator::Probed {
                 gid,
@@ -497,6 +513,7 @@ impl Coordinator {
             }
         };
         let sniff = matches!(classified, Classified::NeedsSniff).then(|| req.clone());
+        self.changed.push(gid);
         self.active.insert(
             gid,
             Active {
@@ -655,6 +672,8 @@ impl Coordinator {
             self.write_session(None);
         }
         let gids: Vec<Gid> = self.active.keys().copied().collect();
+        // Speeds move with time, not only with messages.
+        self.changed.extend_from_slice(&gids);
         let mut progress = Vec::with_capacity(gids.len());
         for gid in gids {
             self.tick_one(gid);

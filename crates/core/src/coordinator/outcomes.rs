@@ -88,6 +88,7 @@ impl Coordinator {
         );
         self.run_stop_hook(gid, status);
         let a = self.active.remove(&gid).expect("active download");
+        self.changed.push(gid);
         let snapshot = Some(a.snapshot());
         let uri = match &a.kind {
             DownloadKind::Segmented(s) => {

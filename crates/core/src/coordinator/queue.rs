@@ -35,6 +35,12 @@ pub(super) struct Queue {
     /// `--keep-unfinished-download-result`: never drop unfinished results
     /// to honour `--max-download-result` (the session must list them).
     keep_unfinished: bool,
+    /// Bytes of the kept results (`getGlobalStat` for `/metrics`), so the
+    /// global numbers need no pass over 20,000 results per message.
+    results_completed: u64,
+    /// Downloads whose status RPC shows differently since the last
+    /// [`Queue::take_touched`] (queued, paused, moved out, stopped, gone).
+    touched: Vec<Gid>,
 }
 
 impl Queue {
@@ -52,6 +58,7 @@ impl Queue {
             .filter(|r| r.options.get_bool("pause"))
             .filter_map(|r| r.gid)
             .collect();
+        let touched = waiting.iter().filter_map(|r| r.gid).collect();
         Queue {
             waiting,
             deferred: None,
@@ -61,7 +68,19 @@ impl Queue {
             max_concurrent: max_concurrent.max(1),
             max_results,
             keep_unfinished,
+            results_completed: 0,
+            touched,
         }
+    }
+
+    /// The downloads touched since the last call (duplicates possible).
+    pub fn take_touched(&mut self) -> Vec<Gid> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Bytes completed by the kept results.
+    pub fn results_completed(&self) -> u64 {
+        self.results_completed
     }
 
     pub fn set_max_concurrent(&mut self, n: usize) {
@@ -116,7 +135,9 @@ impl Queue {
             .waiting
             .iter()
             .position(|r| !r.gid.is_some_and(|g| self.paused.contains(&g)))?;
-        self.waiting.remove(i)
+        let r = self.waiting.remove(i)?;
+        self.touched.extend(r.gid);
+        Some(r)
     }
 
     /// Queues a request at `position` (the end when `None`); returns its
@@ -128,6 +149,7 @@ impl Queue {
         }
         let at = position.unwrap_or(usize::MAX).min(self.waiting.len());
         self.waiting.insert(at, request);
+        self.touched.push(gid);
         gid
     }
 
@@ -137,6 +159,7 @@ impl Queue {
     pub fn insert_at(&mut self, at: usize, mut request: DownloadRequest) -> Gid {
         let gid = *request.gid.get_or_insert_with(Gid::new);
         self.waiting.insert(at.min(self.waiting.len()), request);
+        self.touched.push(gid);
         gid
     }
 
@@ -144,6 +167,7 @@ impl Queue {
     pub fn requeue_paused(&mut self, gid: Gid, request: DownloadRequest) {
         self.waiting.push_front(request);
         self.paused.insert(gid);
+        self.touched.push(gid);
     }
 
     pub fn contains(&self, gid: Gid) -> bool {
@@ -154,8 +178,12 @@ impl Queue {
         self.waiting.get(gid)
     }
 
+    /// A queued request to change in place (its status may change with
+    /// it).
     pub fn get_mut(&mut self, gid: Gid) -> Option<&mut DownloadRequest> {
-        self.waiting.get_mut(gid)
+        let r = self.waiting.get_mut(gid)?;
+        self.touched.push(gid);
+        Some(r)
     }
 
     pub fn is_paused(&self, gid: Gid) -> bool {
@@ -164,22 +192,25 @@ impl Queue {
 
     /// Pauses a waiting download in place; `false` if it already was.
     pub fn pause(&mut self, gid: Gid) -> bool {
+        self.touched.push(gid);
         self.paused.insert(gid)
     }
 
     /// `false` if it was not paused.
     pub fn unpause(&mut self, gid: Gid) -> bool {
+        self.touched.push(gid);
         self.paused.remove(&gid)
     }
 
     pub fn unpause_all(&mut self) {
-        self.paused.clear();
+        self.touched.extend(self.paused.drain());
     }
 
     /// Takes a waiting download out of the queue.
     pub fn remove_waiting(&mut self, gid: Gid) -> Option<DownloadRequest> {
         let i = self.waiting.position(gid)?;
         self.paused.remove(&gid);
+        self.touched.push(gid);
         self.waiting.remove(i)
     }
 
@@ -230,6 +261,8 @@ impl Queue {
     /// past `--max-download-result` (unfinished ones survive when asked
     /// to).
     pub fn push_result(&mut self, r: DownloadResult) {
+        self.touched.push(r.gid);
+        self.results_completed += r.completed;
         self.results.push(r);
         let Some(max) = self.max_results else { return };
         while self.results.len() > max {
@@ -238,15 +271,27 @@ impl Queue {
                 .iter()
                 .position(|r| !(self.keep_unfinished && unfinished(r)));
             let Some(i) = victim else { break };
-            self.results.remove(i);
+            let gone = self.results.remove(i);
+            self.forget_result(&gone);
             self.purged_total += 1;
         }
+    }
+
+    fn forget_result(&mut self, r: &DownloadResult) {
+        self.touched.push(r.gid);
+        self.results_completed -= r.completed;
     }
 
     /// `aria2.removeDownloadResult`.
     pub fn remove_result(&mut self, gid: Gid) -> Result<(), ControlError> {
         let before = self.results.len();
-        self.results.retain(|r| r.gid != gid);
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.results)
+            .into_iter()
+            .partition(|r| r.gid == gid);
+        self.results = kept;
+        for r in &gone {
+            self.forget_result(r);
+        }
         // aria2's numStoppedTotal counts results removed by RPC too.
         self.purged_total += before - self.results.len();
         if self.results.len() < before {
@@ -261,7 +306,9 @@ impl Queue {
     /// `aria2.purgeDownloadResult`.
     pub fn purge_results(&mut self) {
         self.purged_total += self.results.len();
+        self.touched.extend(self.results.iter().map(|r| r.gid));
         self.results.clear();
+        self.results_completed = 0;
     }
 
     /// The session file's entries after the active ones: waiting (paused

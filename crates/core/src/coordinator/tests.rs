@@ -10,7 +10,7 @@ use arietta_options::OptionSet;
 use arietta_runtime::{mailbox, Mailbox};
 
 use super::*;
-use crate::control::{Control, ControlHandle, ListKind};
+use crate::control::{Control, ControlHandle, DownloadStatus, ListKind};
 use crate::messages::ProbeInfo;
 
 /// Keeps what the coordinator reported.
@@ -47,7 +47,11 @@ fn setup(
 ) -> (CoordinatorSetup, Mailbox<ToCore>, ControlHandle) {
     let (me, inbox) = mailbox();
     let (core_tx, core_rx) = mailbox();
-    let handle = ControlHandle { tx: me.clone() };
+    let board = crate::status_board::StatusBoard::default();
+    let handle = ControlHandle {
+        tx: me.clone(),
+        board: board.clone(),
+    };
     let s = CoordinatorSetup {
         cores: vec![core_tx],
         requests,
@@ -65,6 +69,7 @@ fn setup(
         save_session_interval: Duration::ZERO,
         server_stats: Default::default(),
         server_stat_out: None,
+        board,
     };
     (s, core_rx, handle)
 }
@@ -291,6 +296,102 @@ fn rpc_controls_pause_unpause_remove_and_shutdown() {
         h.tell(Control::Shutdown { force: false }).unwrap();
         let report = coordinator.await.unwrap();
         assert_eq!(report.results.len(), 1);
+    });
+}
+
+/// What RPC reads without asking (the board) against what the coordinator
+/// answers when asked, field by field.
+async fn assert_published(h: &ControlHandle, gid: Gid) {
+    let asked = h.ask(|reply| Control::Status { gid, reply }).await.unwrap();
+    let read = h.status(gid);
+    let view = |s: &DownloadStatus| {
+        format!(
+            "{:?} {} {} {} {:?} {:?} {:?} {:?} {:?}",
+            s.status,
+            s.total,
+            s.completed,
+            s.connections,
+            s.uris,
+            s.path,
+            s.error_code,
+            s.followed_by,
+            s.pieces.hex()
+        )
+    };
+    assert_eq!(
+        asked.as_ref().map(view),
+        read.as_deref().map(view),
+        "GID {gid}"
+    );
+}
+
+#[test]
+fn rpc_reads_what_the_coordinator_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    run_local(move || async move {
+        let o = options(&path, &[("split", "1")]);
+        let (s, core, h) = setup(vec![], true, &o, Recorder::default());
+        let coordinator = glommio::spawn_local(Coordinator::new(s).run()).detach();
+        let add = |name: &str, pause: bool| {
+            let mut opts = (*o).clone();
+            opts.set("pause", if pause { "true" } else { "false" })
+                .unwrap();
+            let req =
+                DownloadRequest::new(vec![format!("http://m.invalid/{name}")], Arc::new(opts));
+            h.ask(move |reply| Control::Add {
+                request: req,
+                position: None,
+                reply,
+            })
+        };
+        let waiting = add("w", true).await.unwrap().unwrap();
+        assert_eq!(h.status(waiting).unwrap().status, Status::Paused);
+        assert_eq!(h.global_stat().num_waiting, 1);
+        assert_published(&h, waiting).await;
+        // Started by the add itself: active before the answer is read.
+        let running = add("r", false).await.unwrap().unwrap();
+        assert_eq!(h.status(running).unwrap().status, Status::Active);
+        assert_eq!(h.global_stat().num_active, 1);
+        // Progress shows without a tick.
+        serve_probe(&core, b"twelve bytes").await;
+        for _ in 0..500 {
+            if h.status(running)
+                .is_some_and(|s| s.status == Status::Complete)
+            {
+                break;
+            }
+            glommio::timer::sleep(Duration::from_millis(2)).await;
+        }
+        let done = h.status(running).unwrap();
+        assert_eq!((done.status, done.completed), (Status::Complete, 12));
+        assert_published(&h, running).await;
+        // Unpause, then remove: each change is on the board with the answer.
+        h.ask(|reply| Control::Unpause {
+            gid: waiting,
+            reply,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.status(waiting).unwrap().status, Status::Active);
+        h.ask(|reply| Control::Remove {
+            gid: waiting,
+            reply,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.status(waiting).unwrap().status, Status::Removed);
+        assert_published(&h, waiting).await;
+        assert_eq!(h.global_stat().num_stopped, 2);
+        h.ask(|reply| Control::PurgeResults { reply })
+            .await
+            .unwrap();
+        assert!(h.status(waiting).is_none() && h.status(running).is_none());
+        assert!(h.known_gids().is_empty());
+        h.tell(Control::Shutdown { force: false }).unwrap();
+        coordinator.await.unwrap();
     });
 }
 

@@ -42,6 +42,7 @@ fn answers(calls: Vec<RpcCall>) -> Vec<Value> {
                 handle: handle.clone(),
                 secret: Some(Secret::new("s3cret")),
                 global: RefCell::new(global),
+                global_parent: RefCell::default(),
                 session_id: "0123456789abcdef".into(),
             };
             for c in calls {
