@@ -377,6 +377,7 @@ fn rpc_reads_what_the_coordinator_published() {
         assert_eq!(h.status(waiting).unwrap().status, Status::Active);
         h.ask(|reply| Control::Remove {
             gid: waiting,
+            force: false,
             reply,
         })
         .await
