@@ -29,14 +29,8 @@ SIZE=${SIZE:-16384}
 WARM=${WARM:-1}
 LIMIT=${LIMIT:-300}
 KEEP=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) RUNS=1 ;;
-        --keep) KEEP=1 ;;
-        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
+quick_mode() { RUNS=1; }
+parse_args "$@"
 require_bt_tools
 cd "$(dirname "$0")/.."
 build_arietta

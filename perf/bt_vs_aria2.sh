@@ -27,14 +27,8 @@ RUNS=${RUNS:-5}
 SIZE_MIB=${SIZE_MIB:-1024}
 PIECE_POW=${PIECE_POW:-20}
 KEEP=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) RUNS=3; SIZE_MIB=256 ;;
-        --keep) KEEP=1 ;;
-        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
+quick_mode() { RUNS=3; SIZE_MIB=256; }
+parse_args "$@"
 require_bt_tools
 cd "$(dirname "$0")/.."
 build_arietta

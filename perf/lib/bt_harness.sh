@@ -48,3 +48,17 @@ wait_port() {
     done
     die "nothing listens on port $1"
 }
+
+# parse_args "$@": the perf scripts' common flags. --keep sets KEEP=1,
+# --help prints the script's header comment, --quick calls the script's
+# own quick_mode function (each shrinks its workload its own way).
+parse_args() {
+    for arg in "$@"; do
+        case "$arg" in
+            --quick) quick_mode ;;
+            --keep) KEEP=1 ;;
+            -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+            *) die "unknown argument: $arg (try --help)" ;;
+        esac
+    done
+}
