@@ -38,21 +38,32 @@ fn seeded(dir: &Path, announce: &str) -> (Vec<u8>, Guard, u16) {
     let path = dir.join("t.torrent");
     torrent.write(&path);
     let seed = dir.join("seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    std::fs::write(seed.join(NAME), &data).unwrap();
+    write_files(&seed, NAME, &files);
     let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let (guard, port) = aria2c_seeder_with(&home, &seed, &path, &[]);
     (data, guard, port)
 }
 
-const LEECH: [&str; 5] = [
-    "--enable-dht=false",
-    "--bt-enable-lpd=false",
-    "--enable-peer-exchange=false",
-    "--seed-time=0",
-    "--bt-tracker-connect-timeout=10",
-];
+/// Leeches `dir/t.torrent` into `dir/out` with `extra` options and no
+/// peer source but the tracker; returns the file it wrote.
+fn leech(dir: &Path, extra: &[&str]) -> Vec<u8> {
+    let out_dir = dir.join("out");
+    let torrent = dir.join("t.torrent");
+    let mut args = vec![
+        "-d",
+        s(&out_dir),
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--seed-time=0",
+        "--bt-tracker-connect-timeout=10",
+    ];
+    args.extend_from_slice(extra);
+    args.push(s(&torrent));
+    run_with_timeout(dir, &args, LEECH_LIMIT).expect_code(exit::OK);
+    std::fs::read(out_dir.join(NAME)).unwrap()
+}
 
 /// An `https://` announce URL works with the certificate named by
 /// `--ca-certificate` (it used to fail: "unsupported tracker scheme").
@@ -67,14 +78,8 @@ fn https_tracker_hands_out_the_seeder() {
     tracker.add_route("/announce", Route::new(one_peer_reply(port)));
     let ca = work.path().join("ca.pem");
     std::fs::write(&ca, tracker.ca_pem().unwrap()).unwrap();
-    let out_dir = work.path().join("out");
     let ca_opt = format!("--ca-certificate={}", s(&ca));
-    let mut args = vec!["-d", s(&out_dir), &ca_opt];
-    args.extend(LEECH);
-    let torrent = work.path().join("t.torrent");
-    args.push(s(&torrent));
-    run_with_timeout(work.path(), &args, LEECH_LIMIT).expect_code(exit::OK);
-    assert_eq!(std::fs::read(out_dir.join(NAME)).unwrap(), data);
+    assert_eq!(leech(work.path(), &[&ca_opt]), data);
     let announces = tracker.requests("/announce");
     assert!(!announces.is_empty(), "the HTTPS tracker was never asked");
     assert!(
@@ -97,20 +102,12 @@ fn tracker_through_all_proxy() {
     let announce = "http://tracker.invalid:6969/announce";
     let (data, _seeder, port) = seeded(work.path(), announce);
     proxy.add_route("/announce", Route::new(one_peer_reply(port)));
-    let out_dir = work.path().join("out");
     let proxy_opt = format!("--all-proxy=http://127.0.0.1:{}", proxy.port());
-    let mut args = vec![
-        "-d",
-        s(&out_dir),
-        &proxy_opt,
-        "--all-proxy-user=seedbox",
-        "--all-proxy-passwd=secret",
-    ];
-    args.extend(LEECH);
-    let torrent = work.path().join("t.torrent");
-    args.push(s(&torrent));
-    run_with_timeout(work.path(), &args, LEECH_LIMIT).expect_code(exit::OK);
-    assert_eq!(std::fs::read(out_dir.join(NAME)).unwrap(), data);
+    let proxy_auth = ["--all-proxy-user=seedbox", "--all-proxy-passwd=secret"];
+    assert_eq!(
+        leech(work.path(), &[&proxy_opt, proxy_auth[0], proxy_auth[1]]),
+        data
+    );
     let announces = proxy.requests("/announce");
     assert!(!announces.is_empty(), "the proxy never saw the announce");
     let first = &announces[0];
