@@ -19,7 +19,7 @@ use arietta_torrent::TorrentSource;
 
 use crate::bittorrent::{self, Classified};
 use crate::config::DownloadConfig;
-use crate::control::{Event, EventKind};
+use crate::control::{Event, EventKind, GlobalStat};
 use crate::download::{DownloadRequest, DownloadResult, LogLevel, Progress, Reporter, Status};
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
@@ -57,6 +57,9 @@ use torrent_glue::TorrentEntry;
 const TICK: Duration = Duration::from_millis(250);
 /// After Ctrl-C, how long connections get to finish their current chunk.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+/// After [`INTERRUPT_GRACE`], how long running torrents still get to save
+/// their control files (a second Ctrl-C ends the process at once).
+const INTERRUPT_SAVE_GRACE: Duration = Duration::from_secs(10);
 
 /// Everything the coordinator needs at start.
 pub struct CoordinatorSetup {
@@ -157,6 +160,10 @@ pub struct Coordinator {
     /// the queue reports).
     board: Option<crate::status_board::StatusBoard>,
     changed: Vec<Gid>,
+    /// The global numbers last published; cleared by each tick.
+    global: Option<GlobalStat>,
+    /// Interrupt deadlines passed (see `on_interrupt_deadline`).
+    interrupt_deadlines: u8,
 }
 
 impl Coordinator {
@@ -198,6 +205,8 @@ impl Coordinator {
             lineage: lineage::Lineage::default(),
             board: s.daemon.then_some(s.board),
             changed: Vec::new(),
+            global: None,
+            interrupt_deadlines: 0,
         }
     }
 
@@ -380,12 +389,7 @@ impl Coordinator {
             | ToCoordinator::Retry { .. } => {}
             ToCoordinator::Finalized { gid, result, path } => self.on_finalized(gid, result, path),
             ToCoordinator::Interrupt => self.on_interrupt(),
-            ToCoordinator::InterruptDeadline => {
-                let gids: Vec<Gid> = self.active.keys().copied().collect();
-                for gid in gids {
-                    self.stop_interrupted(gid);
-                }
-            }
+            ToCoordinator::InterruptDeadline => self.on_interrupt_deadline(),
             ToCoordinator::Tick => self.on_tick(),
             ToCoordinator::Control(c) => self.on_control(c),
             ToCoordinator::TorrentEnded { gid, result } => self.on_torrent_ended(gid, result),
@@ -468,21 +472,28 @@ impl Coordinator {
     }
 
     /// Starts waiting downloads while there are free slots (`-j`).
+    ///
+    /// Called after every completion, so it scans the active downloads
+    /// only when something waits to start, and then once: a scan per
+    /// completion made a start-up of 10,000 seeds quadratic.
     fn fill_slots(&mut self) {
-        while !self.interrupted && !self.shutdown {
-            let Some(req) = self.queue.next_to_start(self.counted_active()) else {
+        let mut detached = None;
+        while !self.interrupted && !self.shutdown && self.queue.has_startable() {
+            // A download just started is not a finished seed: the count
+            // of detached seeds holds for the whole loop.
+            let seeds = *detached.get_or_insert_with(|| self.detached_seeds());
+            let Some(req) = self.queue.next_to_start(self.active.len() - seeds) else {
                 break;
             };
             self.start(req);
         }
     }
 
-    /// Active downloads as `-j` counts them: with `--bt-detach-seed-only`
-    /// a torrent that only seeds is not counted (aria2's
+    /// Active torrents that `-j` does not count: with
+    /// `--bt-detach-seed-only` one that only seeds (aria2's
     /// `numActive - numStoppedSeeding`).
-    fn counted_active(&self) -> usize {
-        let seeding_only = self
-            .active
+    fn detached_seeds(&self) -> usize {
+        self.active
             .values()
             .filter(|a| match &a.kind {
                 DownloadKind::Torrent(t) => {
@@ -490,8 +501,7 @@ impl Coordinator {
                 }
                 DownloadKind::Segmented(_) => false,
             })
-            .count();
-        self.active.len() - seeding_only
+            .count()
     }
 
     fn start(&mut self, mut req: DownloadRequest) {
@@ -524,6 +534,7 @@ impl Coordinator {
                 start_seq: self.starts,
                 kind,
                 halt: None,
+                ticked: None,
             },
         );
         match classified {
@@ -671,15 +682,21 @@ impl Coordinator {
         {
             self.write_session(None);
         }
+        self.global = None;
         let gids: Vec<Gid> = self.active.keys().copied().collect();
-        // Speeds move with time, not only with messages.
-        self.changed.extend_from_slice(&gids);
         let mut progress = Vec::with_capacity(gids.len());
         for gid in gids {
             self.tick_one(gid);
-            let Some(a) = self.active.get(&gid) else {
+            let Some(a) = self.active.get_mut(&gid) else {
                 continue;
             };
+            // Speeds move with time, not only with messages: republish the
+            // downloads whose numbers did.
+            let now = a.ticked_now();
+            if a.ticked != Some(now) {
+                a.ticked = Some(now);
+                self.changed.push(gid);
+            }
             progress.push(Progress {
                 gid,
                 completed: a.completed(),
@@ -711,6 +728,43 @@ impl Coordinator {
         let newly_done = t.download_done() && t.run.as_ref().is_some_and(|r| !r.notified);
         if newly_done {
             self.notify_torrent_done(gid);
+        }
+    }
+
+    /// The grace after an interrupt is over. The first time, a running
+    /// torrent skips its `stopped` announce but is still waited for: it
+    /// only has its control file left to write, and a process ending under
+    /// it would leave a `.tmp` file behind (and glommio's blocking thread
+    /// panicking). Whatever has not stopped by the second deadline (or has
+    /// no torrent actor to wait for) ends unfinished.
+    fn on_interrupt_deadline(&mut self) {
+        self.interrupt_deadlines += 1;
+        let last = self.interrupt_deadlines > 1;
+        let gids: Vec<Gid> = self.active.keys().copied().collect();
+        let mut waiting = false;
+        for gid in gids {
+            if !last {
+                if let Some(Active {
+                    kind: DownloadKind::Torrent(t),
+                    ..
+                }) = self.active.get(&gid)
+                {
+                    if let Some(run) = t.run.as_ref().filter(|r| r.live.is_some()) {
+                        run.force_stop.store(true, Ordering::Relaxed);
+                        waiting = true;
+                        continue;
+                    }
+                }
+            }
+            self.stop_interrupted(gid);
+        }
+        if waiting {
+            let me = self.me.clone();
+            glommio::spawn_local(async move {
+                glommio::timer::sleep(INTERRUPT_SAVE_GRACE).await;
+                let _ = me.send(ToCoordinator::InterruptDeadline);
+            })
+            .detach();
         }
     }
 

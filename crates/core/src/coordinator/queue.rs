@@ -120,15 +120,7 @@ impl Queue {
     /// The next download to start when `active` run now, or `None` when
     /// `-j` is reached or only paused ones wait.
     pub fn next_to_start(&mut self, active: usize) -> Option<DownloadRequest> {
-        if active >= self.max_concurrent {
-            return None;
-        }
-        if self.waiting.len() == self.paused.len() {
-            self.read_deferred();
-        }
-        // When every waiting one is paused there is nothing to start (and
-        // no reason to scan a daemon's 10,000-entry queue on every addUri).
-        if self.only_paused_left() || self.waiting.len() == self.paused.len() {
+        if active >= self.max_concurrent || !self.has_startable() {
             return None;
         }
         let i = self
@@ -138,6 +130,17 @@ impl Queue {
         let r = self.waiting.remove(i)?;
         self.touched.extend(r.gid);
         Some(r)
+    }
+
+    /// Whether a waiting download could start (one not paused, or a
+    /// deferred `-i` line still unread, which this reads in).
+    pub fn has_startable(&mut self) -> bool {
+        if self.waiting.len() == self.paused.len() {
+            self.read_deferred();
+        }
+        // When every waiting one is paused there is nothing to start (and
+        // no reason to scan a daemon's 10,000-entry queue on every addUri).
+        !(self.only_paused_left() || self.waiting.len() == self.paused.len())
     }
 
     /// Queues a request at `position` (the end when `None`); returns its
