@@ -6,7 +6,9 @@
 #
 #   * cold: `-V` (both hash every file: no control files yet);
 #   * warm (arietta only, `WARM=1`): a second start from the control files
-#     the cold run left (`--force-save`), arietta's fast resume.
+#     the cold run left, arietta's fast resume. Both runs pass
+#     `--force-save` as a seedbox does (README): without it a complete
+#     torrent's control file goes, as in aria2.
 #
 # Reported: seconds from exec to "all COUNT seeding" (polled over JSON-RPC:
 # getGlobalStat numActive, then tellActive's `seeder` field), and the
@@ -108,8 +110,9 @@ run() {
     listen=$(free_port)
     local args=("${COMMON[@]}" -d "$WORK/seed" -i "$WORK/list"
         "--rpc-listen-port=$rpc" "--listen-port=$listen")
+    args+=(--force-save=true)
     if [[ $mode == cold ]]; then
-        args+=(-V --force-save=true)
+        args+=(-V)
         find "$WORK/seed" -name '*.aria2' -delete
     fi
     if [[ $tool == arietta ]]; then bin=$ARIETTA; else bin=$ARIA2C; fi

@@ -101,6 +101,9 @@ pub struct TorrentConfig {
     /// `--bt-remove-unselected-file`: delete the files `--select-file`
     /// left out once the download is complete.
     pub remove_unselected_file: bool,
+    /// `--force-save`: a complete torrent keeps its control file (aria2
+    /// otherwise removes it at the next save once every piece is there).
+    pub force_save: bool,
     /// `--bt-request-peer-speed-limit`, bytes/s: a leecher with enough
     /// peers dials more only while slower than this.
     pub request_peer_speed_limit: u64,
@@ -238,6 +241,7 @@ impl TorrentConfig {
             metadata_only: o.get_bool("bt-metadata-only"),
             load_saved_metadata: o.get_bool("bt-load-saved-metadata"),
             remove_unselected_file: o.get_bool("bt-remove-unselected-file"),
+            force_save: o.get_bool("force-save"),
             request_peer_speed_limit: o.get_size("bt-request-peer-speed-limit"),
             crypto,
             enable_pex: o.get_bool("enable-peer-exchange"),

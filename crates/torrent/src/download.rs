@@ -253,7 +253,7 @@ impl TorrentDownload {
         if self.cfg.metadata_only {
             return Ok(());
         }
-        let initial = self.initial_pieces().await?;
+        let (initial, from_control) = self.initial_pieces().await?;
         let complete = initial
             .iter()
             .zip(self.wanted.iter())
@@ -268,7 +268,7 @@ impl TorrentDownload {
             // Boxed, like the actor's run future below: with thousands of
             // torrents the actor's state is held once, not copied into
             // each enclosing future.
-            let mut session = Box::new(Session::new(self, initial, spawner, stop)?);
+            let mut session = Box::new(Session::new(self, initial, from_control, spawner, stop)?);
             if let Some(dht) = &dht {
                 dht.feed(
                     session.info_hash(),
@@ -284,9 +284,10 @@ impl TorrentDownload {
         .await
     }
 
-    /// The pieces already on disk, from the control file (fast resume) or
-    /// by hashing what is there, on the blocking pool.
-    async fn initial_pieces(&self) -> Result<Vec<bool>, TorrentError> {
+    /// The pieces already on disk, from the control file (fast resume:
+    /// `true` beside them) or by hashing what is there, on the blocking
+    /// pool.
+    async fn initial_pieces(&self) -> Result<(Vec<bool>, bool), TorrentError> {
         let piece_count = self.meta.piece_count as u32;
         let layout = self.layout.clone();
         let cfg = self.cfg.clone();
@@ -295,21 +296,24 @@ impl TorrentDownload {
         let info_hash = self.info_hash;
         let control = control_path(&layout.root);
         glommio::executor()
-            .spawn_blocking(move || -> Result<Vec<bool>, TorrentError> {
+            .spawn_blocking(move || -> Result<(Vec<bool>, bool), TorrentError> {
                 layout.prepare()?;
                 if !cfg.check_integrity {
                     if let Some(have) = resume::load(&control, &layout, piece_count, &info_hash) {
-                        return Ok(have);
+                        return Ok((have, true));
                     }
                 }
                 if !layout.has_existing_data() {
-                    return Ok(vec![false; piece_count as usize]);
+                    return Ok((vec![false; piece_count as usize], false));
                 }
                 if cfg.seed_unverified && !cfg.check_integrity && layout.all_present() {
-                    return Ok(wanted.clone());
+                    return Ok((wanted.clone(), false));
                 }
                 let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-                hashing::check_all(&layout, &hashes, &wanted, threads)
+                Ok((
+                    hashing::check_all(&layout, &hashes, &wanted, threads)?,
+                    false,
+                ))
             })
             .await
     }

@@ -180,11 +180,18 @@ fn fast_resume_trusts_control_file_and_check_integrity_repairs() {
         return;
     }
     let sw = tracked();
-    // A seeding run stopped with SIGINT keeps its control file.
+    // A seeding run stopped with SIGINT keeps its control file with
+    // --force-save (without it a complete torrent's goes, as in aria2).
     let ours_dir = sw.dir().join("ours");
     write_files(&ours_dir, "multi", &as_refs(&sw.files));
-    let (ours, _) =
-        sw.arietta_seeder_from(&ours_dir, &["--seed-ratio=0", "--bt-exclude-tracker=*"]);
+    let (ours, _) = sw.arietta_seeder_from(
+        &ours_dir,
+        &[
+            "--seed-ratio=0",
+            "--bt-exclude-tracker=*",
+            "--force-save=true",
+        ],
+    );
     // The control file is first written when the start-up hash check has
     // found the data complete.
     let control = ours_dir.join("multi.aria2");
@@ -216,6 +223,57 @@ fn fast_resume_trusts_control_file_and_check_integrity_repairs() {
     let sw = sw.aria2c_seeder();
     wait_with_timeout(sw.spawn_leech_in(&ours_dir, &["-V"]), LEECH_LIMIT).expect_code(exit::OK);
     sw.assert_complete_in(&ours_dir);
+}
+
+/// A complete torrent interrupted while seeding ends OK and, without
+/// `--force-save`, leaves no control file behind: aria2c 1.36 does the
+/// same (its periodic save removes a finished download's control file).
+#[test]
+fn interrupted_complete_seed_ends_ok_without_a_control_file_like_aria2c() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = tracked();
+    for tool in ["arietta", "aria2c"] {
+        // The hook marks the moment the tool has found its data complete.
+        let marker = sw.dir().join(format!("{tool}-seeding"));
+        let hook = sw.dir().join(format!("{tool}-done.sh"));
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let on_done = format!("--on-bt-download-complete={}", hook.display());
+        let dir = sw.dir().join(tool);
+        write_files(&dir, "multi", &as_refs(&sw.files));
+        let args = ["--seed-ratio=0", "--bt-exclude-tracker=*", &on_done];
+        let child = if tool == "arietta" {
+            sw.arietta_seeder_from(&dir, &args).0
+        } else {
+            let listen = format!("--listen-port={}", free_port());
+            let mut a = vec!["-d", s(&dir), "-V", &listen];
+            a.extend_from_slice(&args);
+            a.push(s(&sw.torrent_path));
+            aria2c(sw.dir(), &a).spawn().expect("start aria2c")
+        };
+        let seeding = || marker.exists();
+        assert!(
+            wait_until(Duration::from_secs(30), seeding),
+            "{tool} never started seeding"
+        );
+        let out = signal_and_wait(child, libc::SIGINT, Duration::from_secs(15));
+        out.expect_code(exit::OK);
+        assert!(
+            !dir.join("multi.aria2").exists(),
+            "{tool} left a control file\n{}",
+            out.output()
+        );
+        assert!(
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().contains(".tmp.")),
+            "{tool} left a temporary file"
+        );
+    }
 }
 
 // ---- hostile peers ----------------------------------------------------

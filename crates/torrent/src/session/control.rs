@@ -26,11 +26,33 @@ impl ControlSaves {
 }
 
 impl Session {
-    /// Snapshots the verified pieces and queues their save.
+    /// Brings the control file up to date, as aria2's periodic save does:
+    /// a complete torrent's file is removed (kept with `--force-save`),
+    /// any other gets a snapshot of the verified pieces. Either is queued
+    /// behind the saves before it.
     pub(super) fn save_control(&mut self) {
-        self.dirty = false;
-        let rec = resume::record(&self.dl.layout, &self.have, &self.dl.info_hash);
+        let changed = std::mem::take(&mut self.dirty);
+        let remove = self.is_complete() && !self.dl.cfg.force_save;
+        if !remove && self.control_current && !changed {
+            return;
+        }
+        self.control_current = !remove;
         let path = control_path(&self.dl.layout.root);
+        let job: Box<dyn FnOnce() -> Result<(), String> + Send> = if remove {
+            Box::new(move || match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                    "Removing the control file {} failed: {e}",
+                    path.display()
+                )),
+                _ => Ok(()),
+            })
+        } else {
+            let rec = resume::record(&self.dl.layout, &self.have, &self.dl.info_hash);
+            Box::new(move || {
+                rec.save(&path)
+                    .map_err(|e| format!("Saving the control file {} failed: {e}", path.display()))
+            })
+        };
         let previous = self.control.last.take();
         self.control.last = Some(glommio::spawn_local(
             async move {
@@ -38,31 +60,19 @@ impl Session {
                     p.await;
                 }
                 // Small (a range per run of pieces) and at most twice a second.
-                let saved = glommio::executor()
-                    .spawn_blocking(move || rec.save(&path).map_err(|e| (path, e.to_string())))
-                    .await;
-                if let Err((path, e)) = saved {
-                    tracing::warn!("Saving the control file {} failed: {e}", path.display());
+                if let Err(e) = glommio::executor().spawn_blocking(job).await {
+                    tracing::warn!("{e}");
                 }
             }
             .instrument(tracing::Span::current()),
         ));
     }
 
-    /// At the end: a finished download's control file goes, any other is
-    /// saved a last time.
-    pub(super) async fn settle_control_file(&mut self, finished: bool) {
-        if !finished {
-            self.save_control();
-        }
+    /// At the end: the control file is brought up to date a last time
+    /// (removed for a complete torrent, as aria2 does without
+    /// `--force-save`), and every save asked for is waited for.
+    pub(super) async fn settle_control_file(&mut self) {
+        self.save_control();
         self.control.settle().await;
-        if finished {
-            let control = control_path(&self.dl.layout.root);
-            glommio::executor()
-                .spawn_blocking(move || {
-                    let _ = std::fs::remove_file(&control);
-                })
-                .await;
-        }
     }
 }

@@ -108,6 +108,10 @@ pub(crate) struct Session {
     completed_at: Option<Instant>,
     /// Pieces passed since the control file was last saved.
     dirty: bool,
+    /// The control file on disk already holds `have` (read from it at
+    /// start, or saved since the last change): a save would write the
+    /// same bytes, and 10,000 seeds starting or stopping need not.
+    control_current: bool,
     control: ControlSaves,
     last_data: Instant,
     uploaded: u64,
@@ -199,6 +203,7 @@ impl Session {
     pub(crate) fn new(
         mut dl: TorrentDownload,
         initial: Vec<bool>,
+        from_control: bool,
         spawner: Rc<dyn CoreSpawner>,
         stop: Arc<AtomicBool>,
     ) -> Result<Session, TorrentError> {
@@ -241,6 +246,7 @@ impl Session {
             tracker,
             completed_at: None,
             dirty: false,
+            control_current: from_control,
             control: ControlSaves::default(),
             last_data: Instant::now(),
             uploaded: 0,
@@ -359,7 +365,7 @@ impl Session {
         }
         self.close_all_peers().await;
         self.update_stats();
-        self.settle_control_file(result.is_ok()).await;
+        self.settle_control_file().await;
         if self.dl.cfg.remove_unselected_file && self.is_complete() && self.fatal.is_none() {
             let layout = self.dl.layout.clone();
             let _ = glommio::executor()
