@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use arietta_sftp::{
     default_key_files, read_size, remote_path, Credentials, HostKeyCheck, SessionConfig,
-    SftpConnection, SftpError,
+    SftpConnection, SftpError, Socks5Via,
 };
 use arietta_storage::{ChunkBuf, FileWriter};
 use percent_encoding::percent_decode_str;
@@ -189,5 +189,22 @@ fn session_config(url: &Url, task: &ConnTask) -> Result<SessionConfig, FetchErro
             use_agent: std::env::var_os("SSH_AUTH_SOCK").is_some(),
         },
         ipv4_only: cfg.disable_ipv6,
+        // `--all-proxy` when it is a SOCKS5 one (an HTTP proxy cannot
+        // carry SSH here; aria2 never proxies SFTP at all).
+        socks5: cfg
+            .proxies
+            .proxy_for(url)
+            .filter(|p| p.is_socks())
+            .map(|p| Socks5Via {
+                host: p.host.clone(),
+                port: p.port,
+                remote_dns: p.kind == arietta_http::ProxyKind::Socks5h,
+                credentials: p.auth.as_ref().map(|(user, password)| {
+                    arietta_net::Socks5Credentials {
+                        user: user.clone(),
+                        password: password.clone(),
+                    }
+                }),
+            }),
     })
 }

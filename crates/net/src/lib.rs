@@ -17,6 +17,8 @@ mod socks5;
 mod stream;
 mod tls;
 
+/// The handshake machine's types, for callers building a [`Socks5Proxy`].
+pub use arietta_socks5::{Credentials as Socks5Credentials, Socks5Error};
 pub use error::NetError;
 pub use happy_eyeballs::{
     connect, connect_host, interleave_families, ATTEMPT_DELAY, DEFAULT_CONNECT_TIMEOUT,
@@ -25,8 +27,6 @@ pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
 pub use socks5::{connect_socks5, Socks5Proxy};
 pub use stream::NetStream;
-/// The handshake machine's types, for callers building a [`Socks5Proxy`].
-pub use arietta_socks5::{Credentials as Socks5Credentials, Socks5Error};
 pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};
 
 /// Re-exported so callers name the same `TcpStream` type this crate returns.

@@ -164,9 +164,16 @@ mod tests {
             let port = l.local_addr().unwrap().port();
             let server = glommio::spawn_local(serve_one(l, vec![127, 0, 0, 1], true));
             let d = Duration::from_secs(5);
-            connect_socks5(&proxy(port, false), "127.0.0.1", 80, FamilyPref::V4Only, d, d)
-                .await
-                .unwrap();
+            connect_socks5(
+                &proxy(port, false),
+                "127.0.0.1",
+                80,
+                FamilyPref::V4Only,
+                d,
+                d,
+            )
+            .await
+            .unwrap();
             server.await;
 
             let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -129,6 +129,29 @@ impl Tracker {
             key: rand::random(),
         }
     }
+
+    /// Whether any tracker is announced to over UDP (BEP 15), which no
+    /// proxy carries.
+    pub(super) fn has_udp(&self) -> bool {
+        self.tiers.iter().flatten().any(|t| t.starts_with("udp://"))
+    }
+}
+
+/// What of a torrent bypasses its SOCKS5 proxy, for the start-up warning:
+/// UDP ASSOCIATE is not spoken (aria2 proxies no UDP either), and the
+/// listener keeps taking incoming peers directly.
+pub(super) fn proxy_bypasses(tracker: &Tracker, discovery: &crate::Discovery) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if tracker.has_udp() {
+        v.push("UDP trackers");
+    }
+    if discovery.dht {
+        v.push("the DHT");
+    }
+    if discovery.lpd {
+        v.push("Local Peer Discovery");
+    }
+    v
 }
 
 impl Session {

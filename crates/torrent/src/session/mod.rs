@@ -221,10 +221,22 @@ impl Session {
             RateLimiter::new(dl.cfg.max_upload_limit),
             overall_upload_limiter(dl.cfg.max_overall_upload_limit),
         ];
+        let discovery = Discovery::decide(dl.meta.private, &dl.cfg);
+        if dl.cfg.peer_proxy.is_some() {
+            let bypass = announce::proxy_bypasses(&tracker, &discovery);
+            if !bypass.is_empty() {
+                tracing::warn!(
+                    "{} do not go through the SOCKS5 proxy (UDP is never proxied); \
+                     --enable-dht=false, --bt-enable-lpd=false and --bt-exclude-tracker \
+                     keep them off",
+                    bypass.join(", ")
+                );
+            }
+        }
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
             upload_limits,
-            discovery: Discovery::decide(dl.meta.private, &dl.cfg),
+            discovery,
             last_pex: Instant::now(),
             download_limit: Some(RateLimiter::new(dl.cfg.max_download_limit)),
             seeding: SeedingRules::from_config(&dl.cfg),
