@@ -480,7 +480,7 @@ mod tests {
         assert_eq!(norm("max-tries", "0").unwrap(), "0");
         assert_eq!(
             detail(norm("max-connection-per-server", "99")),
-            "max-connection-per-server must be between 1 and 16."
+            "max-connection-per-server must be between 1 and 64."
         );
         assert_eq!(
             detail(norm("max-concurrent-downloads", "0")),
@@ -658,7 +658,7 @@ mod tests {
         );
         assert_eq!(
             possible_values(find_option("max-connection-per-server").unwrap()).unwrap(),
-            "1-16"
+            "1-64"
         );
         assert_eq!(
             possible_values(find_option("seed-ratio").unwrap()).unwrap(),
