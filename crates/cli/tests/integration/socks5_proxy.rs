@@ -1,5 +1,5 @@
-//! SOCKS5 proxies (beyond aria2): HTTP, HTTPS, FTP, SFTP-less BitTorrent
-//! peers and HTTP trackers through Debian's microsocks, with and without a
+//! SOCKS5 proxies (beyond aria2): HTTP, HTTPS, FTP, SFTP, BitTorrent peers
+//! and HTTP trackers through Debian's microsocks, with and without a
 //! login. A sniffing relay in front of microsocks records each CONNECT
 //! (see `support::socks`), which is how these tests prove the traffic went
 //! through the proxy and, for `socks5h://`, that the proxy got the name.
@@ -8,7 +8,8 @@ use arietta_testserver::{pattern, Route, TestServer};
 
 use crate::bt_support::*;
 use crate::support::socks::{Microsocks, SocksSniffer};
-use crate::support::{assert_file_eq, exit, ftpd::pyftpd, run, s, tempdir};
+use crate::support::sshd::SshServer;
+use crate::support::{assert_file_eq, exit, ftpd::pyftpd, require_ok, run, s, tempdir};
 
 /// microsocks (with `login` when given) behind a sniffer; `None` when
 /// microsocks is missing (outside CI).
@@ -295,4 +296,33 @@ fn bittorrent_leech_through_socks5() {
         "peer bytes through the proxy: {down}; {to_seeder:?}"
     );
     assert!(to_seeder.iter().all(|c| c.user.as_deref() == Some("bt")));
+}
+
+/// SFTP's blocking libssh2 thread runs the same handshake machine: a
+/// SOCKS5 `--all-proxy` carries the SSH connections, the server's name
+/// resolved by the proxy.
+#[test]
+fn sftp_through_socks5() {
+    let Some((_m, sniff)) = proxy(Some(("ssh", "pw"))) else {
+        return;
+    };
+    let Some(srv) = require_ok(SshServer::start()) else {
+        return;
+    };
+    let body = pattern(2 << 20, 9);
+    let path = srv.add_file("via.bin", &body);
+    let url = srv
+        .url_with_password(&path)
+        .replace("@127.0.0.1:", "@localhost:");
+    let tmp = tempdir();
+    let all = format!("--all-proxy=socks5h://ssh:pw@127.0.0.1:{}", sniff.port);
+    run(tmp.path(), &[&all, "-x2", "-s2", "-k1M", &url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("via.bin"), &body);
+    let seen = sniff.connects_to(srv.port);
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| c.by_name && c.host == "localhost"),
+        "{seen:?}"
+    );
+    let down: u64 = seen.iter().map(|c| c.bytes_down()).sum();
+    assert!(down >= body.len() as u64, "{down} bytes through the proxy");
 }
