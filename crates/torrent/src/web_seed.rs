@@ -90,10 +90,32 @@ impl Client {
             Some((s, c)) if s == server && c.reusable() => c,
             _ => {
                 let family = self.http.config().family;
-                let tcp = arietta_net::connect_host(&host, port, family, timeouts.connect)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut c = FtpClient::handshake(tcp, timeouts)
+                // A SOCKS5 proxy for ftp:// carries the control and every
+                // (passive) data connection, as for FTP downloads.
+                let socks = self
+                    .http
+                    .config()
+                    .proxies
+                    .proxy_for(url)
+                    .filter(|p| p.is_socks())
+                    .map(arietta_http_client::socks5_proxy);
+                let tcp = match &socks {
+                    Some(p) => {
+                        arietta_net::connect_socks5(
+                            p,
+                            &host,
+                            port,
+                            family,
+                            timeouts.connect,
+                            timeouts.io,
+                        )
+                        .await
+                    }
+                    None => arietta_net::connect_host(&host, port, family, timeouts.connect).await,
+                }
+                .map_err(|e| e.to_string())?;
+                let data = socks.map(|p| socks_data_connector(p, host.clone(), family, timeouts));
+                let mut c = FtpClient::handshake_after(tcp, &[], data, timeouts)
                     .await
                     .map_err(|e| e.to_string())?;
                 let (user, pass) = match url.username() {
@@ -355,4 +377,26 @@ mod tests {
         let u = file_urls(&multi, "ftp://h/").unwrap();
         assert_eq!(u[1].as_str(), "ftp://h/my%20dir/sub/b%20c");
     }
+}
+
+/// Opens an FTP web seed's passive data connections through its SOCKS5
+/// proxy.
+fn socks_data_connector(
+    proxy: arietta_net::Socks5Proxy,
+    host: String,
+    family: arietta_net::FamilyPref,
+    timeouts: arietta_ftp::Timeouts,
+) -> arietta_ftp::DataConnector {
+    std::rc::Rc::new(move |port| {
+        let (proxy, host) = (proxy.clone(), host.clone());
+        Box::pin(async move {
+            arietta_net::connect_socks5(&proxy, &host, port, family, timeouts.connect, timeouts.io)
+                .await
+                .map_err(|e| arietta_ftp::FtpError::Connect {
+                    what: "data",
+                    message: e.to_string(),
+                    code: e.aria2_exit_code(),
+                })
+        })
+    })
 }

@@ -326,3 +326,33 @@ fn sftp_through_socks5() {
     let down: u64 = seen.iter().map(|c| c.bytes_down()).sum();
     assert!(down >= body.len() as u64, "{down} bytes through the proxy");
 }
+
+/// An FTP web seed goes through a SOCKS5 `--all-proxy` like an FTP
+/// download: control and passive data connections are CONNECTs.
+#[test]
+fn ftp_web_seed_through_socks5() {
+    let Some((_m, sniff)) = proxy(None) else {
+        return;
+    };
+    let content = pattern(600_000, 10);
+    let sw = Swarm::new("wsftp", vec![(vec!["a.bin"], content.clone())]).build();
+    let Some(ftpd) = pyftpd(&sw.seed_dir(), 0) else {
+        return;
+    };
+    let ws = format!("ftp://127.0.0.1:{}/", ftpd.port);
+    let all = format!("--all-proxy=socks5://127.0.0.1:{}", sniff.port);
+    let out = sw.leech_of(
+        &["-T", sw.torrent_arg(), &ws],
+        &[&all, "--enable-dht=false"],
+    );
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+    let seen = sniff.connects();
+    assert!(seen.iter().any(|c| c.port == ftpd.port), "{seen:?}");
+    let data: u64 = seen
+        .iter()
+        .filter(|c| c.port != ftpd.port)
+        .map(|c| c.bytes_down())
+        .sum();
+    assert!(data >= content.len() as u64, "{seen:?}");
+}

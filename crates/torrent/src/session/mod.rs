@@ -223,15 +223,7 @@ impl Session {
         ];
         let discovery = Discovery::decide(dl.meta.private, &dl.cfg);
         if dl.cfg.peer_proxy.is_some() {
-            let bypass = announce::proxy_bypasses(&tracker, &discovery);
-            if !bypass.is_empty() {
-                tracing::warn!(
-                    "{} do not go through the SOCKS5 proxy (UDP is never proxied); \
-                     --enable-dht=false, --bt-enable-lpd=false and --bt-exclude-tracker \
-                     keep them off",
-                    bypass.join(", ")
-                );
-            }
+            announce::warn_proxy_bypass(&tracker, &discovery);
         }
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
