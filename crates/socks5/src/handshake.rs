@@ -179,12 +179,14 @@ impl Handshake {
         self.bound.as_ref()
     }
 
-    /// Takes bytes from the server; returns how many were used (never more
-    /// than [`Handshake::wanted`]; the rest belongs to the tunnelled
-    /// protocol).
+    /// Takes bytes from the server; returns how many were used. It stops
+    /// at the end of a message that calls for an answer (send
+    /// [`Handshake::transmit`] before feeding the rest: a server cannot
+    /// answer what it has not been sent) and at the end of the handshake
+    /// (the rest belongs to the tunnelled protocol).
     pub fn feed(&mut self, mut data: &[u8]) -> Result<usize, Socks5Error> {
         let mut used = 0;
-        while !data.is_empty() && self.wanted() > 0 {
+        while !data.is_empty() && self.wanted() > 0 && self.out.is_empty() {
             let n = self.wanted().min(data.len());
             self.msg.extend_from_slice(&data[..n]);
             data = &data[n..];
@@ -356,6 +358,19 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_sent_before_its_request_is_not_taken() {
+        let mut h = Handshake::new(Target::new("10.0.0.1", 80), None).unwrap();
+        h.transmit();
+        // The method choice and, too early, the CONNECT reply.
+        let early = [5, 0, 5, 0, 0, 1, 1, 2, 3, 4, 0, 80];
+        assert_eq!(h.feed(&early).unwrap(), 2);
+        assert_eq!(h.feed(&early[2..]).unwrap(), 0, "the request is unsent");
+        assert_eq!(h.transmit().len(), 10);
+        assert_eq!(h.feed(&early[2..]).unwrap(), 10);
+        assert!(h.bound().is_some());
+    }
+
+    #[test]
     fn ipv6_target_and_bound_address() {
         let mut h = Handshake::new(Target::new("[::1]", 443), None).unwrap();
         h.transmit();
@@ -392,11 +407,13 @@ mod tests {
 
         let mut h = start(creds("u", "bad"));
         h.feed(&[5, 2]).unwrap();
+        h.transmit();
         let e = h.feed(&[1, 1]).unwrap_err();
         assert!(matches!(e, Socks5Error::AuthFailed(1)) && e.is_auth_failure());
 
         let mut h = start(None);
         h.feed(&[5, 0]).unwrap();
+        h.transmit();
         let e = h.feed(&[5, 5, 0, 1]).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -405,6 +422,7 @@ mod tests {
         assert!(!e.is_auth_failure());
         let mut h = start(None);
         h.feed(&[5, 0]).unwrap();
+        h.transmit();
         assert!(matches!(
             h.feed(&[5, 0, 0, 9]).unwrap_err(),
             Socks5Error::BadAddressType(9)
