@@ -338,6 +338,28 @@ async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> 
     }
 }
 
+/// Opens an FTP web seed's passive data connections through its SOCKS5
+/// proxy.
+fn socks_data_connector(
+    proxy: arietta_net::Socks5Proxy,
+    host: String,
+    family: arietta_net::FamilyPref,
+    timeouts: arietta_ftp::Timeouts,
+) -> arietta_ftp::DataConnector {
+    std::rc::Rc::new(move |port| {
+        let (proxy, host) = (proxy.clone(), host.clone());
+        Box::pin(async move {
+            arietta_net::connect_socks5(&proxy, &host, port, family, timeouts.connect, timeouts.io)
+                .await
+                .map_err(|e| arietta_ftp::FtpError::Connect {
+                    what: "data",
+                    message: e.to_string(),
+                    code: e.aria2_exit_code(),
+                })
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,26 +399,4 @@ mod tests {
         let u = file_urls(&multi, "ftp://h/").unwrap();
         assert_eq!(u[1].as_str(), "ftp://h/my%20dir/sub/b%20c");
     }
-}
-
-/// Opens an FTP web seed's passive data connections through its SOCKS5
-/// proxy.
-fn socks_data_connector(
-    proxy: arietta_net::Socks5Proxy,
-    host: String,
-    family: arietta_net::FamilyPref,
-    timeouts: arietta_ftp::Timeouts,
-) -> arietta_ftp::DataConnector {
-    std::rc::Rc::new(move |port| {
-        let (proxy, host) = (proxy.clone(), host.clone());
-        Box::pin(async move {
-            arietta_net::connect_socks5(&proxy, &host, port, family, timeouts.connect, timeouts.io)
-                .await
-                .map_err(|e| arietta_ftp::FtpError::Connect {
-                    what: "data",
-                    message: e.to_string(),
-                    code: e.aria2_exit_code(),
-                })
-        })
-    })
 }
