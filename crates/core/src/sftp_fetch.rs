@@ -195,16 +195,14 @@ fn session_config(url: &Url, task: &ConnTask) -> Result<SessionConfig, FetchErro
             .proxies
             .proxy_for(url)
             .filter(|p| p.is_socks())
-            .map(|p| Socks5Via {
-                host: p.host.clone(),
-                port: p.port,
-                remote_dns: p.kind == arietta_http::ProxyKind::Socks5h,
-                credentials: p.auth.as_ref().map(|(user, password)| {
-                    arietta_net::Socks5Credentials {
-                        user: user.clone(),
-                        password: password.clone(),
-                    }
-                }),
+            .map(|p| {
+                let p = arietta_http_client::socks5_proxy(p);
+                Socks5Via {
+                    host: p.host,
+                    port: p.port,
+                    remote_dns: p.remote_dns,
+                    credentials: p.credentials,
+                }
             }),
     })
 }
