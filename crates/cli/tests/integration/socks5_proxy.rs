@@ -356,3 +356,37 @@ fn ftp_web_seed_through_socks5() {
         .sum();
     assert!(data >= content.len() as u64, "{seen:?}");
 }
+
+/// Per download over RPC: `aria2.addUri` with `all-proxy=socks5h://…` in
+/// its options goes through the proxy; `changeGlobalOption` takes one too.
+#[test]
+fn rpc_add_uri_with_a_socks5_proxy() {
+    let Some((_m, sniff)) = proxy(Some(("rpc", "pw"))) else {
+        return;
+    };
+    let srv = TestServer::start();
+    let body = pattern(300_000, 11);
+    srv.add_file("/r.bin", body.clone());
+    let tmp = tempdir();
+    let d = crate::support::rpc_client::Daemon::start(tmp.path(), &[]);
+    let url = format!("http://localhost:{}/r.bin", srv.port());
+    let added = d.call(
+        "aria2.addUri",
+        &format!(
+            r#"[["{url}"],{{"all-proxy":"socks5h://rpc:pw@127.0.0.1:{}"}}]"#,
+            sniff.port
+        ),
+    );
+    let gid = crate::support::rpc_client::field(&added, "result").expect("a gid");
+    d.wait_status(gid, "complete");
+    assert_file_eq(&tmp.path().join("r.bin"), &body);
+    let seen = sniff.connects_to(srv.port());
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].by_name && seen[0].user.as_deref() == Some("rpc"));
+
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        r#"[{"all-proxy":"socks4://127.0.0.1:1"}]"#,
+    );
+    assert!(changed.contains("\"error\""), "{changed}");
+}
