@@ -1,10 +1,13 @@
 //! Dialling a peer the way aria2 does: MSE first, a plain connection only
-//! when the options allow it. The data connections and the magnet
-//! metadata fetch both open peers this way, so it lives here once.
+//! when the options allow it; through a SOCKS5 `--all-proxy` when one is
+//! set (beyond aria2, which never proxies peers). The data connections and
+//! the magnet metadata fetch both open peers this way, so it lives here
+//! once.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use arietta_net::{FamilyPref, Socks5Proxy};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
@@ -17,6 +20,9 @@ pub enum DialError {
     /// TCP did not connect (refused, unreachable, timed out).
     #[error("connect failed: {0}")]
     Connect(std::io::Error),
+    /// The SOCKS5 proxy could not be reached or refused the connection.
+    #[error("connect through the proxy failed: {0}")]
+    Proxy(arietta_net::NetError),
     /// MSE failed and `--bt-require-crypto` forbids the plain retry.
     #[error("encryption handshake failed: {0}")]
     Encryption(crate::BtNetError),
@@ -25,10 +31,22 @@ pub enum DialError {
     Write(std::io::Error),
 }
 
-async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, DialError> {
-    let s = TcpStream::connect_timeout(addr, timeout)
-        .await
-        .map_err(|e| DialError::Connect(e.into()))?;
+async fn tcp(
+    addr: SocketAddr,
+    timeout: Duration,
+    via: Option<&Socks5Proxy>,
+) -> Result<TcpStream, DialError> {
+    let s = match via {
+        Some(p) => {
+            let ip = addr.ip().to_string();
+            arietta_net::connect_socks5(p, &ip, addr.port(), FamilyPref::Any, timeout, timeout)
+                .await
+                .map_err(DialError::Proxy)?
+        }
+        None => TcpStream::connect_timeout(addr, timeout)
+            .await
+            .map_err(|e| DialError::Connect(e.into()))?,
+    };
     let _ = s.set_nodelay(true);
     Ok(s)
 }
@@ -38,15 +56,17 @@ async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, DialError
 /// when `--bt-min-crypto-level=plain` lets the other side choose); a peer
 /// that does not speak MSE gets a second connection with the handshake in
 /// the clear, unless `--bt-require-crypto`. Either way the returned stream
-/// has sent the handshake and yields the peer's first.
+/// has sent the handshake and yields the peer's first. With `via`, both
+/// connections go through that SOCKS5 proxy.
 pub async fn dial(
     addr: SocketAddr,
     info_hash: [u8; 20],
     handshake: &[u8],
     crypto: &CryptoPolicy,
     connect_timeout: Duration,
+    via: Option<&Socks5Proxy>,
 ) -> Result<MseStream<TcpStream>, DialError> {
-    let s = tcp(addr, connect_timeout).await?;
+    let s = tcp(addr, connect_timeout, via).await?;
     let mse_error = match connect(s, info_hash, handshake, crypto).await {
         Ok(c) => return Ok(c.stream),
         Err(e) => e,
@@ -54,7 +74,7 @@ pub async fn dial(
     if crypto.require_crypto {
         return Err(DialError::Encryption(mse_error));
     }
-    let mut s = MseStream::plaintext(tcp(addr, connect_timeout).await?);
+    let mut s = MseStream::plaintext(tcp(addr, connect_timeout, via).await?);
     s.write_all(handshake).await.map_err(DialError::Write)?;
     s.flush().await.map_err(DialError::Write)?;
     Ok(s)

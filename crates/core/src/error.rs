@@ -99,10 +99,12 @@ impl FetchError {
         match self {
             FetchError::Http(e) => e.is_retryable(),
             FetchError::Ftp(e) => e.is_retryable(),
-            FetchError::Net(e) => !matches!(
-                e,
-                arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_)
-            ),
+            FetchError::Net(e) => match e {
+                arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_) => false,
+                // A refused proxy login stays refused.
+                arietta_net::NetError::Socks5(s) => !s.is_auth_failure(),
+                _ => true,
+            },
             FetchError::Sftp(e) => e.is_retryable(),
             FetchError::WrongResponse(_) | FetchError::Timeout(_) => true,
             _ => false,

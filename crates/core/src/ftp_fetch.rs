@@ -39,14 +39,18 @@ pub fn is_ftp(url: &str) -> bool {
 /// Whether this connection speaks FTP itself. An ftp:// URI behind an HTTP
 /// proxy with `--proxy-method=get` (the default) is an HTTP exchange with
 /// the proxy (`GET ftp://host/path`), which the HTTP connection task does.
+/// A SOCKS5 proxy only relays bytes, so FTP is spoken through it.
 pub fn speaks_ftp(task: &ConnTask) -> bool {
     if !is_ftp(&task.url) {
         return false;
     }
-    let proxied = Url::parse(&task.url)
-        .ok()
-        .is_some_and(|u| task.cfg.proxies.proxy_for(&u).is_some());
-    !proxied || task.cfg.proxy_tunnel
+    let http_proxied = Url::parse(&task.url).ok().is_some_and(|u| {
+        task.cfg
+            .proxies
+            .proxy_for(&u)
+            .is_some_and(|p| !p.is_socks())
+    });
+    !http_proxied || task.cfg.proxy_tunnel
 }
 
 /// Where the file is and who we log in as, from the URI, `.netrc` and the
@@ -137,7 +141,8 @@ struct FtpFetch {
     ctx: Rc<CoreContext>,
     task: ConnTask,
     loc: Location,
-    /// The proxy that control and data connections are tunnelled through.
+    /// The proxy (HTTP CONNECT or SOCKS5) that control and data
+    /// connections are tunnelled through.
     proxy: Option<arietta_http::Proxy>,
     client: Option<FtpClient>,
     open: Option<Open>,
@@ -153,8 +158,9 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
             return conn_link::report_end(&task, None, Err(err));
         }
     };
-    // Only `--proxy-method=tunnel` gets here with a proxy (see
-    // `speaks_ftp`): control and data connections are CONNECT tunnels.
+    // Only a SOCKS5 proxy or `--proxy-method=tunnel` gets here with a
+    // proxy (see `speaks_ftp`): control and data connections are SOCKS5
+    // or CONNECT tunnels.
     let proxy = task.cfg.proxies.proxy_for(&url).cloned();
     let mut loc = match locate(&url, &task.cfg, task.net.netrc_for(&task.cfg)) {
         Ok(l) => l,
@@ -436,8 +442,8 @@ impl FtpFetch {
                 "the server's file size is unknown; cannot continue at {pos}"
             )));
         }
-        // Through a tunnel only passive mode can work: the server cannot
-        // connect back to us through the proxy.
+        // Through a tunnel (CONNECT or SOCKS5) only passive mode can work:
+        // the server cannot connect back to us through the proxy.
         let mode = if self.task.cfg.ftp_pasv || self.proxy.is_some() {
             DataConnection::Passive
         } else {
@@ -482,9 +488,9 @@ impl FtpFetch {
     }
 }
 
-/// Opens a CONNECT tunnel to `host:port` through an HTTP proxy with the
-/// one HTTP client; returns the stream and any bytes of the far end's that
-/// came with the proxy's answer (an FTP greeting can).
+/// Opens a tunnel to `host:port` through the proxy (HTTP CONNECT or
+/// SOCKS5) with the one HTTP client; returns the stream and any bytes of
+/// the far end's that came with the proxy's answer (an FTP greeting can).
 async fn tunnel(
     proxy: &arietta_http::Proxy,
     host: &str,

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use arietta_sftp::{
     default_key_files, read_size, remote_path, Credentials, HostKeyCheck, SessionConfig,
-    SftpConnection, SftpError,
+    SftpConnection, SftpError, Socks5Via,
 };
 use arietta_storage::{ChunkBuf, FileWriter};
 use percent_encoding::percent_decode_str;
@@ -189,5 +189,20 @@ fn session_config(url: &Url, task: &ConnTask) -> Result<SessionConfig, FetchErro
             use_agent: std::env::var_os("SSH_AUTH_SOCK").is_some(),
         },
         ipv4_only: cfg.disable_ipv6,
+        // `--all-proxy` when it is a SOCKS5 one (an HTTP proxy cannot
+        // carry SSH here; aria2 never proxies SFTP at all).
+        socks5: cfg
+            .proxies
+            .proxy_for(url)
+            .filter(|p| p.is_socks())
+            .map(|p| {
+                let p = arietta_http_client::socks5_proxy(p);
+                Socks5Via {
+                    host: p.host,
+                    port: p.port,
+                    remote_dns: p.remote_dns,
+                    credentials: p.credentials,
+                }
+            }),
     })
 }

@@ -1,11 +1,11 @@
 //! Opening a connection for a [`Route`]: name resolution through the
-//! per-core cache, Happy Eyeballs, the proxy (CONNECT tunnel for HTTPS)
-//! and the TLS handshake.
+//! per-core cache, Happy Eyeballs, the proxy (CONNECT tunnel for HTTPS,
+//! a SOCKS5 CONNECT for every scheme) and the TLS handshake.
 
 use std::time::Duration;
 
-use arietta_http::{encode_connect, HttpError, Proxy};
-use arietta_net::{FamilyPref, NetStream, TcpStream, TlsOptions};
+use arietta_http::{encode_connect, HttpError, Proxy, ProxyKind};
+use arietta_net::{FamilyPref, NetStream, Socks5Credentials, Socks5Proxy, TcpStream, TlsOptions};
 use tracing::debug;
 
 use crate::{with_timeout, ClientError, HttpConnection, Route};
@@ -31,7 +31,7 @@ pub struct DialOptions<'a> {
 pub async fn dial(route: &Route, o: &DialOptions<'_>) -> Result<HttpConnection, ClientError> {
     let (host, port) = (route.host.as_str(), route.port);
     let tcp = match &route.proxy {
-        Some(p) if route.is_https() => tunnel(p, host, port, o).await?.0,
+        Some(p) if route.is_https() || p.is_socks() => tunnel(p, host, port, o).await?.0,
         Some(p) => {
             debug!(
                 "Connecting to proxy {}:{} for {host}:{port}",
@@ -54,15 +54,29 @@ pub async fn dial(route: &Route, o: &DialOptions<'_>) -> Result<HttpConnection, 
     Ok(arietta_http::HttpConnection::new(stream))
 }
 
-/// Opens a CONNECT tunnel to `host:port` through `proxy`. Returns the
-/// stream and any bytes of the far end's that came with the proxy's answer
-/// (an FTP greeting can; a TLS server never speaks first).
+/// Opens a tunnel to `host:port` through `proxy`: an HTTP CONNECT, or a
+/// SOCKS5 CONNECT for a SOCKS5 proxy. Returns the stream and any bytes of
+/// the far end's that came with an HTTP proxy's answer (an FTP greeting
+/// can; a TLS server never speaks first; the SOCKS5 handshake reads
+/// nothing past its reply, so there the far end's bytes stay unread).
 pub async fn tunnel(
     proxy: &Proxy,
     host: &str,
     port: u16,
     o: &DialOptions<'_>,
 ) -> Result<(TcpStream, Vec<u8>), ClientError> {
+    if proxy.is_socks() {
+        let tcp = arietta_net::connect_socks5(
+            &socks5_proxy(proxy),
+            host,
+            port,
+            o.family,
+            o.connect_timeout,
+            o.timeout,
+        )
+        .await?;
+        return Ok((tcp, Vec::new()));
+    }
     debug!(
         "Connecting to proxy {}:{} for a tunnel to {host}:{port}",
         proxy.host, proxy.port
@@ -85,5 +99,21 @@ pub async fn tunnel(
     match c.into_parts() {
         (NetStream::Plain(t), early) => Ok((t, early)),
         (NetStream::Tls(_), _) => unreachable!("tunnel opened on a plain stream"),
+    }
+}
+
+/// `proxy` (a `socks5://` or `socks5h://` one) as `arietta-net` takes it.
+pub fn socks5_proxy(proxy: &Proxy) -> Socks5Proxy {
+    Socks5Proxy {
+        host: proxy.host.clone(),
+        port: proxy.port,
+        remote_dns: proxy.kind == ProxyKind::Socks5h,
+        credentials: proxy
+            .auth
+            .as_ref()
+            .map(|(user, password)| Socks5Credentials {
+                user: user.clone(),
+                password: password.clone(),
+            }),
     }
 }

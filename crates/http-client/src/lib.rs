@@ -5,7 +5,7 @@
 //! way, so the policies aria2 users rely on apply to each of them alike:
 //! the per-core DNS cache and Happy Eyeballs of `arietta-net`,
 //! `--all-proxy`/`--http-proxy`/`--https-proxy`/`*_proxy`/`no_proxy`
-//! (CONNECT tunnels for HTTPS), the TLS options, `--user-agent`,
+//! (CONNECT tunnels for HTTPS, SOCKS5 for any scheme), the TLS options, `--user-agent`,
 //! `--header` and the timeouts.
 //!
 //! Layers, lowest first:
@@ -30,7 +30,7 @@ mod route;
 
 pub use client::{Connection, HttpClient, Response};
 pub use config::{headers_from_options, proxies_from_options, tls_from_options, ClientConfig};
-pub use dial::{dial, tunnel, DialOptions};
+pub use dial::{dial, socks5_proxy, tunnel, DialOptions};
 pub use error::ClientError;
 pub use exchange::{exchange, with_timeout};
 pub use route::Route;

@@ -1,6 +1,7 @@
 //! Where a request for a URL goes: straight to the origin, through a plain
-//! HTTP proxy (absolute-form request), or through a CONNECT tunnel (HTTPS
-//! behind a proxy).
+//! HTTP proxy (absolute-form request), through a CONNECT tunnel (HTTPS
+//! behind an HTTP proxy), or through a SOCKS5 proxy (any scheme; the
+//! request is the same as a direct one).
 
 use arietta_http::{Proxy, ProxyAuth, ProxySettings};
 use url::Url;
@@ -39,7 +40,11 @@ impl Route {
     pub fn key(&self) -> String {
         let (scheme, host, port) = (&self.scheme, &self.host, self.port);
         match &self.proxy {
-            Some(p) => format!("{scheme}://{host}:{port}@{}:{}", p.host, p.port),
+            Some(p) => format!(
+                "{scheme}://{host}:{port}@{}://{}",
+                p.scheme(),
+                p.authority()
+            ),
             None => format!("{scheme}://{host}:{port}"),
         }
     }
@@ -49,7 +54,7 @@ impl Route {
     /// to the origin, directly or inside a tunnel.
     pub fn proxy_auth(&self) -> Option<ProxyAuth> {
         match &self.proxy {
-            Some(p) if !self.is_https() => Some(ProxyAuth {
+            Some(p) if !self.is_https() && !p.is_socks() => Some(ProxyAuth {
                 credentials: p.auth.clone(),
             }),
             _ => None,
@@ -76,7 +81,7 @@ mod tests {
 
         let p = proxies("http://u:pw@proxy:3128", Some("skip.example"));
         let plain = Route::new(&Url::parse("http://example.org:8080/x").unwrap(), &p);
-        assert_eq!(plain.key(), "http://example.org:8080@proxy:3128");
+        assert_eq!(plain.key(), "http://example.org:8080@http://proxy:3128");
         let auth = plain.proxy_auth().unwrap();
         assert_eq!(auth.credentials, Some(("u".into(), "pw".into())));
         // HTTPS goes through a tunnel: the request itself is origin-form.
@@ -84,5 +89,12 @@ mod tests {
         assert!(tunnelled.proxy.is_some() && tunnelled.proxy_auth().is_none());
         let bypass = Route::new(&Url::parse("http://skip.example/").unwrap(), &p);
         assert!(bypass.proxy.is_none());
+
+        // Through SOCKS5 a plain request is origin-form too, and the pool
+        // keeps it apart from an HTTP proxy at the same address.
+        let socks = proxies("socks5h://u:pw@proxy:3128", None);
+        let r = Route::new(&Url::parse("http://example.org/x").unwrap(), &socks);
+        assert!(r.proxy.is_some() && r.proxy_auth().is_none());
+        assert_eq!(r.key(), "http://example.org:80@socks5h://proxy:3128");
     }
 }

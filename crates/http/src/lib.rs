@@ -33,7 +33,7 @@ pub use cookies::{Cookie, CookieJar};
 pub use date::{format_http_date, parse_http_date};
 pub use error::{status_exit_code, HttpError};
 pub use netrc::{Netrc, NetrcEntry};
-pub use proxy::{Proxy, ProxySettings};
+pub use proxy::{Proxy, ProxyKind, ProxySettings};
 pub use redirect::resolve_location;
 pub use request::{encode_connect, Method, ProxyAuth, RequestSpec};
 pub use response::{parse_head, ContentRange, Encoding, ResponseHead};

@@ -1,5 +1,5 @@
-//! Choosing an HTTP proxy from aria2's options and the usual environment
-//! variables, honouring `no_proxy`.
+//! Choosing a proxy (HTTP, or SOCKS5 beyond aria2) from aria2's options and
+//! the usual environment variables, honouring `no_proxy`.
 
 use std::net::IpAddr;
 
@@ -7,20 +7,37 @@ use url::{Host, Url};
 
 use crate::error::HttpError;
 
-/// An HTTP proxy endpoint.
+/// What a proxy speaks, from its URI's scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// `http://` (or no scheme, as aria2): absolute-form requests, CONNECT
+    /// tunnels for HTTPS and `--proxy-method=tunnel`.
+    #[default]
+    Http,
+    /// `socks5://`: a SOCKS5 CONNECT to an address we resolved.
+    Socks5,
+    /// `socks5h://`: a SOCKS5 CONNECT by name; the proxy resolves it.
+    Socks5h,
+}
+
+/// A proxy endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxy {
+    /// HTTP or SOCKS5.
+    pub kind: ProxyKind,
     /// Host name or IP literal, without brackets.
     pub host: String,
-    /// TCP port (80 when not given).
+    /// TCP port (80 for HTTP and 1080 for SOCKS5 when not given).
     pub port: u16,
-    /// `(user, password)` for Basic proxy authentication.
+    /// `(user, password)`: Basic proxy authentication for HTTP, RFC 1929
+    /// username/password for SOCKS5.
     pub auth: Option<(String, String)>,
 }
 
 impl Proxy {
     /// Parses `[http://][USER:PASSWORD@]HOST[:PORT]` as aria2's
-    /// `--all-proxy` accepts it. Only plain-HTTP proxies are supported.
+    /// `--all-proxy` accepts it, and `socks5://` / `socks5h://` URIs of the
+    /// same shape (aria2 has no SOCKS support; curl's schemes are used).
     pub fn parse(value: &str) -> Result<Proxy, HttpError> {
         let bad = |reason| HttpError::BadProxy {
             value: value.to_owned(),
@@ -33,9 +50,16 @@ impl Proxy {
             format!("http://{trimmed}")
         };
         let url = Url::parse(&with_scheme).map_err(|_| bad("not a valid proxy URI"))?;
-        if url.scheme() != "http" {
-            return Err(bad("only http:// proxies are supported"));
-        }
+        let (kind, default_port) = match url.scheme() {
+            "http" => (ProxyKind::Http, 80),
+            "socks5" => (ProxyKind::Socks5, 1080),
+            "socks5h" => (ProxyKind::Socks5h, 1080),
+            _ => {
+                return Err(bad(
+                    "only http://, socks5:// and socks5h:// proxies are supported",
+                ))
+            }
+        };
         let host = match url.host() {
             Some(Host::Domain(d)) if !d.is_empty() => d.to_owned(),
             Some(Host::Ipv4(ip)) => ip.to_string(),
@@ -50,10 +74,26 @@ impl Proxy {
         let auth = (!url.username().is_empty())
             .then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
         Ok(Proxy {
+            kind,
             host,
-            port: url.port().unwrap_or(80),
+            port: url.port().unwrap_or(default_port),
             auth,
         })
+    }
+
+    /// Whether this is a SOCKS5 proxy (connections are relayed, requests
+    /// go to the origin as if direct).
+    pub fn is_socks(&self) -> bool {
+        matches!(self.kind, ProxyKind::Socks5 | ProxyKind::Socks5h)
+    }
+
+    /// The scheme as a URI writes it, for logs and pool keys.
+    pub fn scheme(&self) -> &'static str {
+        match self.kind {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+        }
     }
 
     /// `host:port` with IPv6 literals bracketed, for connecting and logs.
@@ -271,6 +311,7 @@ mod tests {
         assert_eq!(
             Proxy::parse("proxy:3128").unwrap(),
             Proxy {
+                kind: ProxyKind::Http,
                 host: "proxy".into(),
                 port: 3128,
                 auth: None
@@ -279,6 +320,7 @@ mod tests {
         assert_eq!(
             Proxy::parse("http://us%40r:p%3Ass@[::1]").unwrap(),
             Proxy {
+                kind: ProxyKind::Http,
                 host: "::1".into(),
                 port: 80,
                 auth: Some(("us@r".into(), "p:ss".into()))
@@ -288,7 +330,23 @@ mod tests {
             Proxy::parse("[::1]:8080").unwrap().authority(),
             "[::1]:8080"
         );
-        assert!(Proxy::parse("socks5://h:1").is_err());
+        assert_eq!(
+            Proxy::parse("socks5://u:p%40ss@127.0.0.1").unwrap(),
+            Proxy {
+                kind: ProxyKind::Socks5,
+                host: "127.0.0.1".into(),
+                port: 1080,
+                auth: Some(("u".into(), "p@ss".into()))
+            }
+        );
+        let h = Proxy::parse("SOCKS5H://[::1]:9050").unwrap();
+        assert_eq!(
+            (h.kind, h.authority().as_str()),
+            (ProxyKind::Socks5h, "[::1]:9050")
+        );
+        assert!(h.is_socks() && h.auth.is_none());
+        assert!(Proxy::parse("socks4://h:1").is_err());
+        assert!(Proxy::parse("socks5://").is_err());
         assert!(Proxy::parse("http://").is_err());
         assert!(Proxy::parse("h:99999").is_err());
     }

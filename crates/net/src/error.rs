@@ -35,6 +35,10 @@ pub enum NetError {
     /// `--ca-certificate`, bad `--certificate`/`--private-key` (aria2 exit 1).
     #[error("TLS configuration error: {0}")]
     TlsConfig(String),
+    /// A SOCKS5 proxy refused the login (aria2 exit 24, as for a refused
+    /// HTTP login) or could not connect to the target (exit 1).
+    #[error(transparent)]
+    Socks5(#[from] arietta_socks5::Socks5Error),
 }
 
 impl NetError {
@@ -48,7 +52,12 @@ impl NetError {
         match self {
             NetError::Resolve { .. } => 19,
             NetError::Timeout(_) => 2,
-            NetError::Connect(_) | NetError::Io(_) | NetError::Tls(_) | NetError::TlsConfig(_) => 1,
+            NetError::Socks5(e) if e.is_auth_failure() => 24,
+            NetError::Connect(_)
+            | NetError::Io(_)
+            | NetError::Tls(_)
+            | NetError::TlsConfig(_)
+            | NetError::Socks5(_) => 1,
         }
     }
 }

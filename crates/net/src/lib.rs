@@ -1,6 +1,7 @@
 //! Network plumbing for arietta on glommio: name resolution, RFC 8305 "Happy
 //! Eyeballs" connection setup, TLS (rustls), a plain/TLS stream type and the
-//! cross-core token-bucket rate limiter.
+//! cross-core token-bucket rate limiter, and
+//! connections through SOCKS5 proxies.
 //!
 //! Protocol crates (`http`, `ftp`, ...) sit on top of [`NetStream`]; they never
 //! touch sockets or certificates themselves, so the policies aria2 users rely on
@@ -12,15 +13,19 @@ mod error;
 mod happy_eyeballs;
 mod rate_limit;
 mod resolve;
+mod socks5;
 mod stream;
 mod tls;
 
+/// The handshake machine's types, for callers building a [`Socks5Proxy`].
+pub use arietta_socks5::{Credentials as Socks5Credentials, Socks5Error};
 pub use error::NetError;
 pub use happy_eyeballs::{
     connect, connect_host, interleave_families, ATTEMPT_DELAY, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
+pub use socks5::{connect_socks5, Socks5Proxy};
 pub use stream::NetStream;
 pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};
 

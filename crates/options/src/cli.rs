@@ -369,7 +369,7 @@ mod tests {
         assert!(e.to_string().starts_with(
             "We encountered a problem while processing the option '--max-connection-per-server'."
         ));
-        assert!(e.to_string().ends_with("must be between 1 and 16."));
+        assert!(e.to_string().ends_with("must be between 1 and 64."));
         assert!(matches!(
             parse(&["-x"]),
             Err(OptionError::MissingArgument { option }) if option == "-x"

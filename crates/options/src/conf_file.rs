@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(e.line(), Some(2));
         assert_eq!(
             e.to_string(),
-            "line 2: We encountered a problem while processing the option '--max-connection-per-server'.\n  -> max-connection-per-server must be between 1 and 16."
+            "line 2: We encountered a problem while processing the option '--max-connection-per-server'.\n  -> max-connection-per-server must be between 1 and 64."
         );
         // A name without '=' is an empty value: fine for booleans, not numbers.
         assert_eq!(parse_conf("split").unwrap_err().line(), Some(1));

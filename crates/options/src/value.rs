@@ -358,7 +358,8 @@ pub fn parse_optimize_concurrent(s: &str) -> Option<(f64, f64)> {
 }
 
 /// Validates a proxy and adds the `http://` scheme aria2 assumes when none is
-/// given. Empty stays empty (it clears an inherited proxy).
+/// given. Empty stays empty (it clears an inherited proxy). Beyond aria2,
+/// `socks5://` and `socks5h://` (remote name resolution) are accepted.
 fn normalize_proxy(raw: &str) -> Option<String> {
     if raw.is_empty() {
         return Some(String::new());
@@ -367,7 +368,7 @@ fn normalize_proxy(raw: &str) -> Option<String> {
         Some((s, r)) => (s.to_ascii_lowercase(), r),
         None => ("http".to_string(), raw),
     };
-    if scheme != "http" && scheme != "https" {
+    if !matches!(scheme.as_str(), "http" | "https" | "socks5" | "socks5h") {
         return None;
     }
     let authority = rest.split('/').next().unwrap_or(rest);
@@ -431,7 +432,9 @@ pub fn possible_values(def: &OptionDef) -> Option<String> {
         OptionKind::IndexOut => "INDEX=PATH".into(),
         OptionKind::PrioritizePiece => "head[=SIZE], tail[=SIZE]".into(),
         OptionKind::OptimizeConcurrent => "true, false, A:B".into(),
-        OptionKind::Proxy => "[http://][USER:PASSWORD@]HOST[:PORT]".into(),
+        OptionKind::Proxy => {
+            "[http://|socks5://|socks5h://][USER:PASSWORD@]HOST[:PORT]".into()
+        }
         OptionKind::Path => match def.arg {
             "=DIR" => "/path/to/directory".into(),
             "=COMMAND" => "/path/to/command".into(),
@@ -477,7 +480,7 @@ mod tests {
         assert_eq!(norm("max-tries", "0").unwrap(), "0");
         assert_eq!(
             detail(norm("max-connection-per-server", "99")),
-            "max-connection-per-server must be between 1 and 16."
+            "max-connection-per-server must be between 1 and 64."
         );
         assert_eq!(
             detail(norm("max-concurrent-downloads", "0")),
@@ -633,7 +636,16 @@ mod tests {
             norm("http-proxy", "[::1]:3128").unwrap(),
             "http://[::1]:3128"
         );
-        assert!(norm("http-proxy", "socks5://x:1").is_err());
+        assert_eq!(
+            norm("all-proxy", "SOCKS5://u:p@[::1]:1080").unwrap(),
+            "socks5://u:p@[::1]:1080"
+        );
+        assert_eq!(
+            norm("ftp-proxy", "socks5h://proxy").unwrap(),
+            "socks5h://proxy"
+        );
+        assert!(norm("http-proxy", "socks4://x:1").is_err());
+        assert!(norm("http-proxy", "socks5://").is_err());
         assert!(norm("http-proxy", "x:port").is_err());
         assert!(norm("http-proxy", "http://").is_err());
     }
@@ -646,7 +658,7 @@ mod tests {
         );
         assert_eq!(
             possible_values(find_option("max-connection-per-server").unwrap()).unwrap(),
-            "1-16"
+            "1-64"
         );
         assert_eq!(
             possible_values(find_option("seed-ratio").unwrap()).unwrap(),

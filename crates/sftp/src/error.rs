@@ -54,6 +54,10 @@ pub enum SftpError {
     /// Any other SSH or SFTP failure.
     #[error("SFTP {what} failed: {detail}")]
     Protocol { what: &'static str, detail: String },
+    /// The SOCKS5 proxy (`--all-proxy=socks5://…`) failed the handshake:
+    /// a refused login (exit 24, as HTTP's) or a refused CONNECT (exit 1).
+    #[error(transparent)]
+    Socks5(#[from] arietta_socks5::Socks5Error),
     /// The connection's thread is gone (it failed to start or panicked).
     #[error("SFTP connection thread ended")]
     ThreadGone,
@@ -71,7 +75,9 @@ impl SftpError {
             SftpError::Resolve { .. } => 19,
             SftpError::Timeout(_) => 2,
             SftpError::BadHostKeyOption(_) => 28,
-            SftpError::Connect { .. }
+            SftpError::Socks5(e) if e.is_auth_failure() => 24,
+            SftpError::Socks5(_)
+            | SftpError::Connect { .. }
             | SftpError::Handshake { .. }
             | SftpError::HostKeyMismatch { .. }
             | SftpError::Auth { .. }
@@ -94,7 +100,7 @@ impl SftpError {
                 | SftpError::Timeout(_)
                 | SftpError::UnexpectedEof { .. }
                 | SftpError::Protocol { .. }
-        )
+        ) || matches!(self, SftpError::Socks5(e) if !e.is_auth_failure())
     }
 
     /// Whether this is aria2's "resource not found" (counts against

@@ -4,7 +4,7 @@
 //! ([`crate::SftpConnection`]).
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +36,19 @@ pub struct SessionConfig {
     pub credentials: Credentials,
     /// `--disable-ipv6`.
     pub ipv4_only: bool,
+    /// A SOCKS5 proxy (`--all-proxy=socks5://…`) the TCP connection goes
+    /// through.
+    pub socks5: Option<Socks5Via>,
+}
+
+/// A SOCKS5 proxy for the SSH connection.
+#[derive(Clone, Debug)]
+pub struct Socks5Via {
+    pub host: String,
+    pub port: u16,
+    /// `socks5h://`: the proxy resolves the SSH server's name.
+    pub remote_dns: bool,
+    pub credentials: Option<arietta_socks5::Credentials>,
 }
 
 /// What `stat` tells about the remote file.
@@ -188,21 +201,56 @@ fn millis(d: Duration) -> u32 {
 }
 
 fn connect_tcp(cfg: &SessionConfig) -> Result<TcpStream, SftpError> {
-    let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<_> = (host, cfg.port)
+    let Some(proxy) = &cfg.socks5 else {
+        return connect_direct(&cfg.host, cfg.port, cfg);
+    };
+    let target = if proxy.remote_dns {
+        arietta_socks5::Target::new(&cfg.host, cfg.port)
+    } else {
+        let addr = resolve(&cfg.host, cfg.port, cfg)?[0];
+        arietta_socks5::Target::new(&addr.ip().to_string(), cfg.port)
+    };
+    let mut tcp = connect_direct(&proxy.host, proxy.port, cfg)?;
+    // The handshake's waits are bounded like the SSH handshake's; libssh2
+    // keeps its own timeouts afterwards.
+    let limit = (!cfg.connect_timeout.is_zero()).then_some(cfg.connect_timeout);
+    let _ = tcp.set_read_timeout(limit);
+    let _ = tcp.set_write_timeout(limit);
+    match arietta_socks5::connect_blocking(&mut tcp, target, proxy.credentials.clone()) {
+        Ok(_) => {}
+        Err(arietta_socks5::Socks5Error::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            return Err(SftpError::Timeout(cfg.connect_timeout.as_secs()))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let _ = tcp.set_read_timeout(None);
+    let _ = tcp.set_write_timeout(None);
+    Ok(tcp)
+}
+
+fn resolve(host: &str, port: u16, cfg: &SessionConfig) -> Result<Vec<SocketAddr>, SftpError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<_> = (bare, port)
         .to_socket_addrs()
         .map_err(|e| SftpError::Resolve {
-            host: cfg.host.clone(),
+            host: host.to_owned(),
             detail: e.to_string(),
         })?
         .filter(|a| !cfg.ipv4_only || a.is_ipv4())
         .collect();
     if addrs.is_empty() {
         return Err(SftpError::Resolve {
-            host: cfg.host.clone(),
+            host: host.to_owned(),
             detail: "no usable address".into(),
         });
     }
+    Ok(addrs)
+}
+
+fn connect_direct(host: &str, port: u16, cfg: &SessionConfig) -> Result<TcpStream, SftpError> {
+    let addrs = resolve(host, port, cfg)?;
     let mut last = String::new();
     for addr in addrs {
         let r = if cfg.connect_timeout.is_zero() {
@@ -219,8 +267,8 @@ fn connect_tcp(cfg: &SessionConfig) -> Result<TcpStream, SftpError> {
         }
     }
     Err(SftpError::Connect {
-        host: cfg.host.clone(),
-        port: cfg.port,
+        host: host.to_owned(),
+        port,
         detail: last,
     })
 }

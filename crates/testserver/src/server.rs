@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) throttle: AtomicU64,
     pub(crate) stop: AtomicBool,
     live: Mutex<HashMap<u64, TcpStream>>,
+    /// The most connections open at once so far.
+    peak_live: AtomicU64,
     tls: Option<Arc<ServerConfig>>,
     client_auth: bool,
     next_entry_id: AtomicU64,
@@ -125,6 +127,7 @@ impl TestServer {
             throttle: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             live: Mutex::default(),
+            peak_live: AtomicU64::new(0),
             tls,
             client_auth,
             next_entry_id: AtomicU64::new(1),
@@ -275,6 +278,12 @@ impl TestServer {
         self.state.connections.load(Ordering::Relaxed)
     }
 
+    /// The most TCP connections that were open at the same time so far:
+    /// how many connections a client really held in parallel.
+    pub fn peak_connections(&self) -> u64 {
+        self.state.peak_live.load(Ordering::Relaxed)
+    }
+
     /// Clears request records and byte counters (not the connection count).
     pub fn reset_counters(&self) {
         let mut stats = lock(&self.state.stats);
@@ -351,7 +360,11 @@ fn handle_connection(state: Arc<State>, tcp: TcpStream, id: u64) {
     let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
     let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
     if let Ok(c) = tcp.try_clone() {
-        lock(&state.live).insert(id, c);
+        let mut live = lock(&state.live);
+        live.insert(id, c);
+        state
+            .peak_live
+            .fetch_max(live.len() as u64, Ordering::Relaxed);
     }
     let mut stream = match &state.tls {
         None => Stream::Plain(tcp),

@@ -1,12 +1,14 @@
 //! The options a torrent download runs with, read once from the option set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arietta_bt::mse::CryptoLevel;
 use arietta_bt::piece_order::PieceOrder;
 use arietta_bt_net::CryptoPolicy;
-use arietta_http_client::{ClientConfig, HttpClient};
+use arietta_http_client::{socks5_proxy, ClientConfig, HttpClient};
+use arietta_net::Socks5Proxy;
 use arietta_options::OptionSet;
 
 use crate::TorrentError;
@@ -74,7 +76,7 @@ pub struct TorrentConfig {
     /// `--peer-id-prefix`: the start of our 20-byte peer id.
     pub peer_id_prefix: String,
     /// `--peer-agent`: our client name in the extension handshake (`v`).
-    pub peer_agent: std::sync::Arc<str>,
+    pub peer_agent: Arc<str>,
     /// `--stream-piece-selector`: the order new pieces are started in.
     pub piece_order: PieceOrder,
     /// `--bt-prioritize-piece`: bytes at each file's head and tail whose
@@ -131,6 +133,9 @@ pub struct TorrentConfig {
     /// `--bt-max-open-files`: file handles one torrent keeps open per core
     /// (aria2 counts them globally; per core keeps cores share-nothing).
     pub max_open_files: usize,
+    /// A SOCKS5 `--all-proxy` (or `ALL_PROXY`): outgoing peer connections
+    /// go through it. An HTTP proxy never carries peers, as in aria2.
+    pub peer_proxy: Option<Arc<Socks5Proxy>>,
 }
 
 fn csv(s: &str) -> Vec<String> {
@@ -204,6 +209,8 @@ impl TorrentConfig {
         let seed_time = o
             .get_opt_f64("seed-time")
             .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));
+        let http =
+            ClientConfig::from_options(o).map_err(|e| TorrentError::BadOption(e.to_string()))?;
         Ok(TorrentConfig {
             dir: PathBuf::from(o.get_opt_str("dir").unwrap_or(".")),
             listen_ports: parse_ports(o.get_str("listen-port"))?,
@@ -252,10 +259,13 @@ impl TorrentConfig {
                 .get_opt_str("bt-lpd-interface")
                 .and_then(|v| v.trim().parse().ok()),
             web_seeds: Vec::new(),
-            http: HttpClient::new(
-                ClientConfig::from_options(o)
-                    .map_err(|e| TorrentError::BadOption(e.to_string()))?,
-            ),
+            peer_proxy: http
+                .proxies
+                .all
+                .as_ref()
+                .filter(|p| p.is_socks())
+                .map(|p| Arc::new(socks5_proxy(p))),
+            http: HttpClient::new(http),
             max_open_files: o.get_u64("bt-max-open-files").max(1) as usize,
         })
     }

@@ -109,12 +109,7 @@ async fn fetch_rounds(
                 continue;
             }
             tried.push(addr);
-            match with_timeout(
-                PEER_TIMEOUT,
-                from_peer(addr, info_hash, peer_id, &cfg.crypto, &cfg.peer_agent),
-            )
-            .await
-            {
+            match with_timeout(PEER_TIMEOUT, from_peer(addr, info_hash, peer_id, cfg)).await {
                 Some(Ok(info)) => return Ok(info),
                 Some(Err(e)) => last_error = format!("{addr}: {e}"),
                 None => last_error = format!("{addr}: timed out"),
@@ -148,14 +143,22 @@ async fn from_peer(
     addr: SocketAddr,
     info_hash: [u8; 20],
     peer_id: [u8; 20],
-    crypto: &arietta_bt_net::CryptoPolicy,
-    agent: &str,
+    cfg: &TorrentConfig,
 ) -> Result<Vec<u8>, String> {
+    let agent: &str = &cfg.peer_agent;
     let hs = Handshake::new(info_hash, peer_id, false).encode();
-    // As for data connections: MSE first, plain only when allowed.
-    let mut s = arietta_bt_net::dial(addr, info_hash, &hs, crypto, Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
+    // As for data connections: MSE first, plain only when allowed, through
+    // the SOCKS5 proxy when there is one.
+    let mut s = arietta_bt_net::dial(
+        addr,
+        info_hash,
+        &hs,
+        &cfg.crypto,
+        Duration::from_secs(10),
+        cfg.peer_proxy.as_deref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let hello = OwnedValue::dict()
         .insert(
             b"m".to_vec(),

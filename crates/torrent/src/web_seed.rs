@@ -90,10 +90,32 @@ impl Client {
             Some((s, c)) if s == server && c.reusable() => c,
             _ => {
                 let family = self.http.config().family;
-                let tcp = arietta_net::connect_host(&host, port, family, timeouts.connect)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut c = FtpClient::handshake(tcp, timeouts)
+                // A SOCKS5 proxy for ftp:// carries the control and every
+                // (passive) data connection, as for FTP downloads.
+                let socks = self
+                    .http
+                    .config()
+                    .proxies
+                    .proxy_for(url)
+                    .filter(|p| p.is_socks())
+                    .map(arietta_http_client::socks5_proxy);
+                let tcp = match &socks {
+                    Some(p) => {
+                        arietta_net::connect_socks5(
+                            p,
+                            &host,
+                            port,
+                            family,
+                            timeouts.connect,
+                            timeouts.io,
+                        )
+                        .await
+                    }
+                    None => arietta_net::connect_host(&host, port, family, timeouts.connect).await,
+                }
+                .map_err(|e| e.to_string())?;
+                let data = socks.map(|p| socks_data_connector(p, host.clone(), family, timeouts));
+                let mut c = FtpClient::handshake_after(tcp, &[], data, timeouts)
                     .await
                     .map_err(|e| e.to_string())?;
                 let (user, pass) = match url.username() {
@@ -314,6 +336,28 @@ async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> 
         queue.retain(|q| !blocks.contains(q));
         send(ToTorrent::BlocksWritten { key, blocks })?;
     }
+}
+
+/// Opens an FTP web seed's passive data connections through its SOCKS5
+/// proxy.
+fn socks_data_connector(
+    proxy: arietta_net::Socks5Proxy,
+    host: String,
+    family: arietta_net::FamilyPref,
+    timeouts: arietta_ftp::Timeouts,
+) -> arietta_ftp::DataConnector {
+    std::rc::Rc::new(move |port| {
+        let (proxy, host) = (proxy.clone(), host.clone());
+        Box::pin(async move {
+            arietta_net::connect_socks5(&proxy, &host, port, family, timeouts.connect, timeouts.io)
+                .await
+                .map_err(|e| arietta_ftp::FtpError::Connect {
+                    what: "data",
+                    message: e.to_string(),
+                    code: e.aria2_exit_code(),
+                })
+        })
+    })
 }
 
 #[cfg(test)]

@@ -515,3 +515,19 @@ fn server_without_range_support_single_full_body() {
         "the whole body should come once over one connection"
     );
 }
+
+/// Beyond aria2's cap of 16 (`-x` up to 64): `-x32 -s32` holds 32
+/// connections to one server at once. Each is throttled so they overlap.
+#[test]
+fn thirty_two_connections_to_one_server() {
+    let srv = TestServer::start();
+    let body = pattern(40 << 20, 32);
+    srv.add_route("/wide.bin", Route::new(body.clone()).throttle(2 << 20));
+    let tmp = tempdir();
+    let url = srv.url("/wide.bin");
+    run(tmp.path(), &["-x32", "-s32", "-k1M", &url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("wide.bin"), &body);
+    let peak = srv.peak_connections();
+    assert_eq!(peak, 32, "connections open at once");
+    support::assert_served_once(srv.bytes_served("/wide.bin"), body.len() as u64);
+}

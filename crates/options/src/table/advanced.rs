@@ -162,12 +162,12 @@ pub(super) const OPTIONS: &[OptionDef] = &[
     OptionDef {
         name: "max-connection-per-server",
         short: Some('x'),
-        kind: OptionKind::Int { min: 1, max: 16 },
+        kind: OptionKind::Int { min: 1, max: 64 },
         default: "1",
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#basic", "#http", "#ftp"],
         arg: "=NUM",
-        help: "The maximum number of connections to one server for each download.",
+        help: "The maximum number of connections to one server for each download. Beyond aria2 (which stops at 16), up to 64; use that only with servers you may load that hard.",
     },
     OptionDef {
         name: "min-split-size",

@@ -67,7 +67,8 @@ pub enum OptionKind {
     PrioritizePiece,
     /// `true`, `false` or `A:B` (two floats); bare means `true`.
     OptimizeConcurrent,
-    /// `[http://][USER:PASSWORD@]HOST[:PORT]`; empty clears the proxy.
+    /// `[http://|socks5://|socks5h://][USER:PASSWORD@]HOST[:PORT]`; empty
+    /// clears the proxy.
     Proxy,
     /// Takes no value at all (`--version`); command line only.
     Flag,

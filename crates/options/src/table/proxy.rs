@@ -12,7 +12,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http"],
         arg: "=PROXY",
-        help: "Use a proxy server for HTTP.",
+        help: "Use a proxy server for HTTP. Beyond aria2, PROXY may be a SOCKS5 proxy: socks5://[USER:PASSWORD@]HOST[:PORT] (names resolved here) or socks5h://... (the proxy resolves them).",
     },
     OptionDef {
         name: "https-proxy",
@@ -22,7 +22,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http", "#https"],
         arg: "=PROXY",
-        help: "Use a proxy server for HTTPS.",
+        help: "Use a proxy server for HTTPS (an http:// proxy is reached with CONNECT; socks5:// and socks5h:// are accepted too).",
     },
     OptionDef {
         name: "ftp-proxy",
@@ -32,7 +32,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#ftp"],
         arg: "=PROXY",
-        help: "Use a proxy server for FTP.",
+        help: "Use a proxy server for FTP. With a socks5:// or socks5h:// proxy the control and (passive) data connections go through it and FTP is spoken end to end.",
     },
     OptionDef {
         name: "all-proxy",
@@ -42,7 +42,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http", "#https", "#ftp"],
         arg: "=PROXY",
-        help: "Use a proxy server for all protocols.",
+        help: "Use a proxy server for all protocols. Beyond aria2, socks5://[USER:PASSWORD@]HOST[:PORT] (RFC 1928/1929; names resolved here) and socks5h://... (the proxy resolves names) are accepted; a SOCKS5 --all-proxy also carries SFTP, outgoing BitTorrent peer connections, HTTP(S) trackers and web seeds. UDP (UDP trackers, the DHT, Local Peer Discovery) never goes through a proxy: a warning says so at start.",
     },
     OptionDef {
         name: "no-proxy",

@@ -66,6 +66,8 @@ pub(crate) struct PeerSetup {
     pub download_limit: Option<Arc<RateLimiter>>,
     /// MSE/PSE: how to shake hands.
     pub crypto: CryptoPolicy,
+    /// The SOCKS5 proxy outgoing connections go through, if any.
+    pub proxy: Option<Arc<arietta_net::Socks5Proxy>>,
     /// Speak `ut_pex` with this peer (off for private torrents).
     pub pex: bool,
     /// Our listening port, told in the extension handshake (`p`).
@@ -135,9 +137,16 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
 /// ([`arietta_bt_net::dial`]); our handshake has gone out either way.
 async fn outgoing(addr: SocketAddr, setup: PeerSetup) -> Result<(), Failure> {
     let hs = Handshake::new(setup.info_hash, setup.our_id, false).encode();
-    let s = arietta_bt_net::dial(addr, setup.info_hash, &hs, &setup.crypto, CONNECT_TIMEOUT)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    let s = arietta_bt_net::dial(
+        addr,
+        setup.info_hash,
+        &hs,
+        &setup.crypto,
+        CONNECT_TIMEOUT,
+        setup.proxy.as_deref(),
+    )
+    .await
+    .map_err(|e| fail(e.to_string()))?;
     drive(s, setup, true).await
 }
 
@@ -236,6 +245,7 @@ where
         upload_limits,
         download_limit,
         crypto: _,
+        proxy: _,
         pex,
         listen_port,
         max_open_files,

@@ -129,6 +129,43 @@ impl Tracker {
             key: rand::random(),
         }
     }
+
+    /// Whether any tracker is announced to over UDP (BEP 15), which no
+    /// proxy carries.
+    pub(super) fn has_udp(&self) -> bool {
+        self.tiers.iter().flatten().any(|t| t.starts_with("udp://"))
+    }
+}
+
+/// Warns at a torrent's start what of it bypasses its SOCKS5 proxy: UDP
+/// ASSOCIATE is not spoken (aria2 proxies no UDP either), so UDP trackers,
+/// the DHT and LPD go out directly. Each distinct warning once per
+/// process: a seedbox starts thousands of torrents.
+pub(super) fn warn_proxy_bypass(tracker: &Tracker, discovery: &crate::Discovery) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut bypass = Vec::new();
+    if tracker.has_udp() {
+        bypass.push("UDP trackers");
+    }
+    if discovery.dht {
+        bypass.push("the DHT");
+    }
+    if discovery.lpd {
+        bypass.push("Local Peer Discovery");
+    }
+    if bypass.is_empty() {
+        return;
+    }
+    let line = format!(
+        "{} do not go through the SOCKS5 proxy (UDP is never proxied); \
+         --enable-dht=false, --bt-enable-lpd=false and --bt-exclude-tracker keep them off",
+        bypass.join(", ")
+    );
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.contains(&line) {
+        tracing::warn!("{line}");
+        warned.push(line);
+    }
 }
 
 impl Session {

@@ -226,10 +226,14 @@ impl Session {
             RateLimiter::new(dl.cfg.max_upload_limit),
             overall_upload_limiter(dl.cfg.max_overall_upload_limit),
         ];
+        let discovery = Discovery::decide(dl.meta.private, &dl.cfg);
+        if dl.cfg.peer_proxy.is_some() {
+            announce::warn_proxy_bypass(&tracker, &discovery);
+        }
         Ok(Session {
             peer_id: dl.cfg.peer_id(),
             upload_limits,
-            discovery: Discovery::decide(dl.meta.private, &dl.cfg),
+            discovery,
             last_pex: Instant::now(),
             download_limit: Some(RateLimiter::new(dl.cfg.max_download_limit)),
             seeding: SeedingRules::from_config(&dl.cfg),

@@ -193,6 +193,7 @@ impl Session {
             upload_limits: self.upload_limits.clone(),
             download_limit: self.download_limit.clone(),
             crypto: self.dl.cfg.crypto,
+            proxy: self.dl.cfg.peer_proxy.clone(),
             pex: self.discovery.pex,
             listen_port: self.port,
             max_open_files: self.dl.cfg.max_open_files,

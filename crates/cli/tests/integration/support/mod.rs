@@ -1,7 +1,8 @@
 //! Plumbing shared by the end-to-end tests: running the real `arietta`
 //! binary hermetically (own `HOME`, no proxies, `--no-conf`, a hard
 //! timeout), comparing what it wrote with what the server holds, the
-//! servers the tests start (pyftpdlib, sshd, a counting relay), waiting
+//! servers the tests start (pyftpdlib, sshd, a counting relay, microsocks
+//! behind a sniffing relay), waiting
 //! on conditions, and deciding when a test may skip.
 
 pub mod rpc_client;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 pub mod ftpd;
 pub mod relay;
 mod require;
+pub mod socks;
 pub mod sshd;
 mod wait;
 

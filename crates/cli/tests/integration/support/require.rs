@@ -1,7 +1,7 @@
 //! The one place a test decides whether it may skip.
 //!
 //! Tests run against real peer programs (aria2c, opentracker, nginx,
-//! vsftpd, sshd, python3-libtorrent, pyftpdlib, aria2p). A developer
+//! vsftpd, sshd, microsocks, python3-libtorrent, pyftpdlib, aria2p). A developer
 //! without one of them still wants a green run of everything else, so the
 //! test prints why and passes. CI must never pass that way: under
 //! `CI=true` (what `.ci/run` runs under, after installing every program) a
