@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::queue::slice_like_aria2;
 use super::{Active, Coordinator, DownloadKind, Halt};
 use crate::control::{
     BtStatus, Control, ControlError, DownloadStatus, GlobalStat, ListKind, RunSnapshot,
@@ -15,6 +14,7 @@ use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::piece_view::PieceView;
 use crate::session_file::SessionEntry;
+use crate::status_board::{slice_like_aria2, Order};
 
 impl Coordinator {
     pub(super) fn on_control(&mut self, c: Control) {
@@ -61,11 +61,17 @@ impl Coordinator {
                 let _ = reply.send(r);
             }
             Control::PauseAll { force, reply } => {
+                // The waiting ones first, so no slot a paused download
+                // frees starts one of them; then the active ones in the
+                // order they started, each put at the queue's front as
+                // aria2 does (its queue reads last started first).
+                let mut active: Vec<(&Gid, &Active)> = self.active.iter().collect();
+                active.sort_by_key(|(_, a)| a.start_seq);
                 let gids: Vec<Gid> = self
-                    .active
-                    .keys()
-                    .copied()
-                    .chain(self.queue.waiting().filter_map(|r| r.gid))
+                    .queue
+                    .waiting()
+                    .filter_map(|r| r.gid)
+                    .chain(active.into_iter().map(|(g, _)| *g))
                     .collect();
                 for gid in gids {
                     let _ = self.pause(gid, force);
@@ -105,6 +111,12 @@ impl Coordinator {
                 self.queue.set_max_concurrent(n);
                 self.fill_slots();
             }
+            Control::SetOptimizeConcurrent { value } => {
+                self.optimizer = super::concurrency::ConcurrencyOptimizer::from_option(&value);
+                self.fill_slots();
+            }
+            Control::SetMaxResults { n } => self.queue.set_max_results(n),
+            Control::SetSaveSession { path } => self.save_session = path,
             Control::SetOverallLimit { bytes_per_sec } => {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }
@@ -442,6 +454,9 @@ impl Coordinator {
     /// have changed since the last call, and the global numbers; called
     /// after each message, before the coordinator yields.
     pub(super) fn publish(&mut self) {
+        // Every start, stop, requeue and move touches the queue; progress
+        // does not, so the lists' order is rebuilt only after those.
+        let moved = self.queue.was_touched();
         let mut changed = std::mem::take(&mut self.changed);
         changed.extend(self.queue.take_touched());
         let Some(board) = &self.board else {
@@ -449,8 +464,20 @@ impl Coordinator {
         };
         changed.sort_unstable();
         changed.dedup();
+        let order = moved.then(|| self.order());
         let statuses = changed.into_iter().map(|g| (g, self.status_of(g)));
-        board.publish(statuses, self.global_stat());
+        board.publish(statuses, self.global_stat(), order);
+    }
+
+    /// The GIDs of `tellActive`, `tellWaiting` and `tellStopped`, in order.
+    fn order(&self) -> Order {
+        let mut active: Vec<(&Gid, &Active)> = self.active.iter().collect();
+        active.sort_by_key(|(_, a)| a.start_seq);
+        Order {
+            active: active.into_iter().map(|(g, _)| *g).collect(),
+            waiting: self.queue.waiting().filter_map(|r| r.gid).collect(),
+            stopped: self.queue.results().iter().map(|r| r.gid).collect(),
+        }
     }
 
     fn status_of(&self, gid: Gid) -> Option<DownloadStatus> {
@@ -536,7 +563,7 @@ impl Coordinator {
                 .collect(),
             ListKind::Stopped => self.queue.results().iter().map(stopped_status).collect(),
         };
-        let mut v = slice_like_aria2(all, offset, num);
+        let mut v = slice_like_aria2(&all, offset, num);
         for st in &mut v {
             self.lineage.fill(st);
         }

@@ -32,6 +32,7 @@ use crate::segmented::{Action, Ctx, ProbeOutcome, SegmentedDownload};
 use crate::session_file;
 
 mod active;
+mod concurrency;
 mod control_surface;
 mod disk_jobs;
 mod file_work;
@@ -65,6 +66,8 @@ pub struct CoordinatorSetup {
     /// `--deferred-input`: downloads read as the queue needs them.
     pub deferred: Option<queue::DeferredRequests>,
     pub max_concurrent: usize,
+    /// `--optimize-concurrent-downloads` as given (`true`, `false`, `A:B`).
+    pub optimize_concurrent: String,
     pub net: Arc<NetContext>,
     pub reporter: Box<dyn Reporter>,
     pub inbox: Mailbox<ToCoordinator>,
@@ -123,6 +126,9 @@ pub struct Coordinator {
     cores: Vec<MailboxSender<ToCore>>,
     next_core: usize,
     queue: Queue,
+    /// `--optimize-concurrent-downloads`: sets how many of the queue may
+    /// run in place of `-j` when on.
+    optimizer: Option<concurrency::ConcurrencyOptimizer>,
     active: HashMap<Gid, Active>,
     net: Arc<NetContext>,
     reporter: Box<dyn Reporter>,
@@ -176,6 +182,7 @@ impl Coordinator {
                 }
                 q
             },
+            optimizer: concurrency::ConcurrencyOptimizer::from_option(&s.optimize_concurrent),
             active: HashMap::new(),
             net: s.net,
             reporter: s.reporter,
@@ -469,12 +476,33 @@ impl Coordinator {
 
     /// Starts waiting downloads while there are free slots (`-j`).
     fn fill_slots(&mut self) {
+        let limit = self.concurrency_limit();
         while !self.interrupted && !self.shutdown {
-            let Some(req) = self.queue.next_to_start(self.counted_active()) else {
+            let Some(req) = self
+                .queue
+                .next_to_start_within(self.counted_active(), limit)
+            else {
                 break;
             };
             self.start(req);
         }
+    }
+
+    /// How many downloads may run now: `-j`, or what
+    /// `--optimize-concurrent-downloads` makes of the overall speed (see
+    /// [`concurrency`]), worked out once per filling as aria2 does.
+    fn concurrency_limit(&mut self) -> usize {
+        let max = self.queue.max_concurrent();
+        let Some(o) = self.optimizer.as_mut() else {
+            return max;
+        };
+        let speed: u64 = self.active.values().map(|a| a.speed()).sum();
+        let limit = o.limit(Instant::now(), speed, self.net.overall_limit.rate(), max);
+        tracing::debug!(
+            "Max concurrent downloads optimized at {limit} ({} currently active) [current speed {speed}B/s]",
+            self.active.len()
+        );
+        limit
     }
 
     /// Active downloads as `-j` counts them: with `--bt-detach-seed-only`
