@@ -819,3 +819,46 @@ fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     );
     drop(v6);
 }
+
+/// `changeGlobalOption` of `save-session` and `max-download-result` acts at
+/// once, as aria2 applies them: `saveSession` writes where it now says,
+/// and the next result trims the stopped list to the new maximum.
+#[test]
+fn change_global_option_save_session_and_max_download_result_apply_live() {
+    let srv = TestServer::start();
+    let urls: Vec<String> = (0..3)
+        .map(|i| srv.add_file(&format!("/g{i}.bin"), pattern(10_000, 200 + i)))
+        .collect();
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let refused = d.call("aria2.saveSession", "[]");
+    assert!(refused.contains("Filename is not given."), "{refused}");
+    let session = tmp.path().join("later.session");
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        &format!(
+            r#"[{{"save-session":"{}","max-download-result":"1"}}]"#,
+            s(&session)
+        ),
+    );
+    assert!(changed.contains("OK"), "{changed}");
+    for (i, u) in urls.iter().enumerate() {
+        let r = d.call("aria2.addUri", &format!(r#"[["{u}"],{{"out":"g{i}"}}]"#));
+        let gid = field(&r, "result").unwrap().to_owned();
+        d.wait_status(&gid, "complete");
+    }
+    let stopped = d.call("aria2.tellStopped", r#"[0,10,["gid"]]"#);
+    assert_eq!(stopped.matches("\"gid\"").count(), 1, "{stopped}");
+    let paused = d.call(
+        "aria2.addUri",
+        &format!(r#"[["{}"],{{"pause":"true","out":"p"}}]"#, urls[0]),
+    );
+    assert!(paused.contains("result"), "{paused}");
+    let saved = d.call("aria2.saveSession", "[]");
+    assert!(saved.contains("OK"), "{saved}");
+    let text = std::fs::read_to_string(&session).unwrap();
+    assert!(
+        text.contains(&urls[0]) && text.contains("pause=true"),
+        "{text}"
+    );
+}

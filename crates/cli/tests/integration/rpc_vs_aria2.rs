@@ -646,3 +646,57 @@ fn queue_answers_match_aria2c() {
         diffs.join("\n")
     );
 }
+
+/// How many of seven downloads added in one `system.multicall` run at
+/// once on the daemon at `port`.
+fn started_of_seven(port: u16, srv: &TestServer) -> usize {
+    let mut c = RpcClient::new(port, Transport::Http, None);
+    let big = srv.url("/big.bin");
+    let calls: Vec<Value> = (0..7)
+        .map(|i| json!({"methodName": "aria2.addUri", "params": [[big], {"out": format!("o{i}")}]}))
+        .collect();
+    c.ok("system.multicall", vec![json!(calls)]);
+    std::thread::sleep(Duration::from_millis(500));
+    let n = c
+        .ok("aria2.tellActive", vec![json!(["gid"])])
+        .as_array()
+        .map_or(0, Vec::len);
+    let _ = c.call("aria2.forceShutdown", vec![]);
+    n
+}
+
+/// `--optimize-concurrent-downloads` with `-j 1`: before any speed is
+/// measured aria2 lets A downloads run (5 for `true`), above `-j`; with
+/// the option off, one. arietta and aria2c start the same number.
+#[test]
+fn optimize_concurrent_downloads_starts_as_many_as_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    srv.add_file("/big.bin", pattern(BIG, 1));
+    srv.set_throttle(Some(200_000));
+    for (value, want) in [("false", 1), ("true", 5), ("3:10", 3)] {
+        let opt = format!("--optimize-concurrent-downloads={value}");
+        let common = ["--max-concurrent-downloads=1", opt.as_str()];
+
+        let tmp_a = tempdir();
+        let home = tmp_a.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let port = free_port();
+        let mut args = vec![
+            "--enable-rpc".to_string(),
+            format!("--rpc-listen-port={port}"),
+            format!("--dir={}", s(tmp_a.path())),
+        ];
+        args.extend(common.iter().map(|a| a.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _aria2 = Guard(aria2c(&home, &argv).spawn().expect("aria2c"));
+        assert!(wait_listening(port, Duration::from_secs(10)));
+        assert_eq!(started_of_seven(port, &srv), want, "aria2c {opt}");
+
+        let tmp_b = tempdir();
+        let d = Daemon::start(tmp_b.path(), &common);
+        assert_eq!(started_of_seven(d.port, &srv), want, "arietta {opt}");
+    }
+}

@@ -94,14 +94,12 @@ impl Queue {
         self.max_concurrent
     }
 
-    /// `--max-download-result` changed at run time (daemon mode): the
-    /// oldest results past it go at once, as aria2 trims.
+    /// `--max-download-result` changed at run time (daemon mode). As in
+    /// aria2, the results past it go when the next one is added.
     pub fn set_max_results(&mut self, n: usize) {
-        if self.max_results.is_none() {
-            return;
+        if self.max_results.is_some() {
+            self.max_results = Some(n);
         }
-        self.max_results = Some(n);
-        self.trim_results();
     }
 
     pub fn set_max_concurrent(&mut self, n: usize) {
@@ -293,12 +291,6 @@ impl Queue {
         self.touched.push(r.gid);
         self.results_completed += r.completed;
         self.results.push(r);
-        self.trim_results();
-    }
-
-    /// Drops the oldest results past `--max-download-result` (unfinished
-    /// ones survive when asked to).
-    fn trim_results(&mut self) {
         let Some(max) = self.max_results else { return };
         while self.results.len() > max {
             let victim = self
