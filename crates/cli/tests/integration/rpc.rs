@@ -862,3 +862,43 @@ fn change_global_option_save_session_and_max_download_result_apply_live() {
         "{text}"
     );
 }
+
+/// `changeGlobalOption` of `log` and `log-level` acts at once, as aria2's:
+/// a daemon started without `-l` begins a log where it is told, at the
+/// level it is told, and a raised level leaves the lower lines out.
+/// Deliberate difference: aria2c 1.36 applies a `log-level` given without
+/// `log` only at the next change of `log` (its logger is reconfigured only
+/// then), so it keeps writing INFO lines here; arietta applies it at once.
+#[test]
+fn change_global_option_log_and_log_level_apply_live() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let log = tmp.path().join("late.log");
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        &format!(r#"[{{"log":"{}","log-level":"info"}}]"#, s(&log)),
+    );
+    assert!(changed.contains("OK"), "{changed}");
+    d.call("aria2.getGlobalStat", "[]");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || read()
+            .contains("Executing RPC method aria2.getGlobalStat")),
+        "{}",
+        read()
+    );
+    let changed = d.call("aria2.changeGlobalOption", r#"[{"log-level":"error"}]"#);
+    assert!(changed.contains("OK"), "{changed}");
+    d.call("aria2.getSessionInfo", "[]");
+    d.call("aria2.shutdown", "[]");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    let text = read();
+    assert!(
+        text.contains("Executing RPC method aria2.getGlobalStat"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Executing RPC method aria2.getSessionInfo"),
+        "{text}"
+    );
+}

@@ -554,6 +554,7 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                             .map(std::path::PathBuf::from);
                         let _ = h.tell(Control::SetSaveSession { path });
                     }
+                    "log" | "log-level" => crate::global_option_changed(k, g.get_str(k)),
                     // The rest are read where they are used, from the
                     // options a download is added with.
                     _ => {}
