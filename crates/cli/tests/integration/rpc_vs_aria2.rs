@@ -700,3 +700,69 @@ fn optimize_concurrent_downloads_starts_as_many_as_aria2c() {
         assert_eq!(started_of_seven(d.port, &srv), want, "arietta {opt}");
     }
 }
+
+/// `shutdown` and `forceShutdown` with `--save-session`, a download
+/// running and one waiting: aria2c and arietta both keep the two in the
+/// session file written at exit (the running one resumes next time) and
+/// exit 7, the code of an unfinished download. Answers (exit code, the
+/// URIs the file lists) are compared, not the file's bytes: the GIDs in
+/// it are random.
+#[test]
+fn shutdown_keeps_running_downloads_in_the_session_as_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    srv.add_route("/slow.bin", Route::new(pattern(BIG, 9)).throttle(200_000));
+    let slow = srv.url("/slow.bin");
+    let run = |aria2: bool, method: &str| -> (Option<i32>, usize) {
+        let tmp = tempdir();
+        let session = tmp.path().join("s.txt");
+        let ss = format!("--save-session={}", s(&session));
+        let common = ["--max-concurrent-downloads=1", ss.as_str()];
+        // aria2c under a guard, or arietta's daemon: either kills on drop.
+        let (port, mut theirs, mut ours) = if aria2 {
+            let home = tmp.path().join("home");
+            std::fs::create_dir_all(&home).unwrap();
+            let port = free_port();
+            let mut args = vec![
+                "--enable-rpc".to_string(),
+                format!("--rpc-listen-port={port}"),
+                format!("--dir={}", s(tmp.path())),
+            ];
+            args.extend(common.iter().map(|a| a.to_string()));
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let child = aria2c(&home, &argv).spawn().expect("aria2c");
+            assert!(wait_listening(port, Duration::from_secs(10)));
+            (port, Some(Guard(child)), None)
+        } else {
+            let d = Daemon::start(tmp.path(), &common);
+            (d.port, None, Some(d))
+        };
+        let mut c = RpcClient::new(port, Transport::Http, None);
+        let g = gid(c.ok("aria2.addUri", vec![json!([slow]), json!({"out": "a"})]));
+        c.ok("aria2.addUri", vec![json!([slow]), json!({"out": "b"})]);
+        wait_for(&mut c, &g, |st| {
+            st["completedLength"].as_str().is_some_and(|n| n != "0")
+        });
+        c.ok(method, vec![]);
+        let mut code = None;
+        let exited = wait_until(Duration::from_secs(15), || {
+            let child = match (&mut theirs, &mut ours) {
+                (Some(g), _) => &mut g.0,
+                (None, Some(d)) => &mut d.child,
+                (None, None) => unreachable!("one of the two runs"),
+            };
+            code = child.try_wait().unwrap().map(|st| st.code());
+            code.is_some()
+        });
+        assert!(exited, "{method} did not end the daemon");
+        let text = std::fs::read_to_string(&session).unwrap_or_default();
+        (code.flatten(), text.matches(&slow).count())
+    };
+    for method in ["aria2.shutdown", "aria2.forceShutdown"] {
+        let want = run(true, method);
+        assert_eq!(want, (Some(7), 2), "aria2c {method}");
+        assert_eq!(run(false, method), want, "arietta {method}");
+    }
+}
