@@ -16,7 +16,10 @@
 //! queue after `pauseAll` and `unpauseAll`, `changePosition` of an active
 //! download, `removeDownloadResult` errors, removed active and waiting
 //! downloads (errorCode 31; a removed waiting one is forgotten),
-//! `getOption` and `getGlobalOption` keys, and a 404's error text.
+//! `getOption` and `getGlobalOption` keys, the error texts for a GID
+//! nobody has, and a 404's error text. Others compare WebSocket
+//! notifications in order, `--optimize-concurrent-downloads`, and
+//! `shutdown` with `--save-session`.
 //!
 //! Deliberate differences, not compared:
 //! - aria2 lists a download's URIs again each time it is paused and
@@ -30,6 +33,7 @@
 //!   by the download they name.
 //! - Option keys: see [`OUR_OPTIONS`] and [`ARIA2_ONLY_OPTIONS`].
 
+use std::io::Write;
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
@@ -590,6 +594,38 @@ fn queue_scenario(port: u16, srv: &TestServer) -> Map<String, Value> {
         .map(|e| e[1].clone())
         .collect(),
     );
+    // Error texts for a GID nobody has (the message compared whole, under
+    // its own key: `message`s naming random GIDs are not compared).
+    let nobody = "0123456789abcdef";
+    for method in [
+        "aria2.remove",
+        "aria2.forceRemove",
+        "aria2.pause",
+        "aria2.forcePause",
+        "aria2.unpause",
+        "aria2.tellStatus",
+        "aria2.getUris",
+        "aria2.getFiles",
+        "aria2.getPeers",
+        "aria2.getServers",
+        "aria2.getOption",
+        "aria2.removeDownloadResult",
+    ] {
+        let answer = call(&mut c, method, vec![json!(nobody)]);
+        out.insert(
+            format!("unknown_gid_{method}"),
+            json!({"text": answer["message"], "fault": answer["fault"]}),
+        );
+    }
+    let answer = call(
+        &mut c,
+        "aria2.changeOption",
+        vec![json!(nobody), json!({"max-download-limit": "1K"})],
+    );
+    out.insert(
+        "unknown_gid_changeOption".into(),
+        json!({"text": answer["message"], "fault": answer["fault"]}),
+    );
     srv.set_throttle(None);
     let g404 = gid(c.ok(
         "aria2.addUri",
@@ -765,4 +801,100 @@ fn shutdown_keeps_running_downloads_in_the_session_as_aria2c() {
         assert_eq!(want, (Some(7), 2), "aria2c {method}");
         assert_eq!(run(false, method), want, "arietta {method}");
     }
+}
+
+/// The WebSocket notifications of one scenario, in order, each as
+/// `method name-of-download`: a download started, paused after its first
+/// bytes, unpaused and completed; one that fails (404); one added paused,
+/// unpaused and removed while it runs; one added paused and removed while
+/// it waits.
+fn notifications(port: u16, srv: &TestServer) -> Vec<String> {
+    use crate::support::rpc_client::{ws_connect, ws_read_text};
+    let (mut ws, head) = ws_connect(port);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut c = RpcClient::new(port, Transport::Http, None);
+    let big = srv.url("/big.bin");
+    srv.set_throttle(Some(400_000));
+    let g1 = gid(c.ok("aria2.addUri", vec![json!([big]), json!({"out": "n1"})]));
+    wait_for(&mut c, &g1, |st| {
+        st["completedLength"].as_str().is_some_and(|n| n != "0")
+    });
+    c.ok("aria2.pause", vec![json!(g1)]);
+    wait_for(&mut c, &g1, |st| st["status"] == "paused");
+    srv.set_throttle(None);
+    c.ok("aria2.unpause", vec![json!(g1)]);
+    wait_for(&mut c, &g1, |st| st["status"] == "complete");
+    let g2 = gid(c.ok(
+        "aria2.addUri",
+        vec![json!([srv.url("/missing")]), json!({"out": "n2"})],
+    ));
+    wait_for(&mut c, &g2, |st| st["status"] == "error");
+    srv.set_throttle(Some(400_000));
+    let g3 = gid(c.ok(
+        "aria2.addUri",
+        vec![json!([big]), json!({"out": "n3", "pause": "true"})],
+    ));
+    c.ok("aria2.unpause", vec![json!(g3)]);
+    wait_for(&mut c, &g3, |st| st["status"] == "active");
+    c.ok("aria2.remove", vec![json!(g3)]);
+    wait_for(&mut c, &g3, |st| st["status"] == "removed");
+    let g4 = gid(c.ok(
+        "aria2.addUri",
+        vec![json!([big]), json!({"out": "n4", "pause": "true"})],
+    ));
+    c.ok("aria2.remove", vec![json!(g4)]);
+    srv.set_throttle(None);
+    // Everything that happened has been sent: a last call's answer on
+    // the WebSocket comes after the notifications before it.
+    let req = r#"{"jsonrpc":"2.0","id":"end","method":"aria2.getVersion","params":[]}"#;
+    ws.write_all(&crate::support::rpc_client::ws_text_frame(req))
+        .unwrap();
+    let names = [(g1, "g1"), (g2, "g2"), (g3, "g3"), (g4, "g4")];
+    let mut seen = Vec::new();
+    loop {
+        let v: Value = serde_json::from_str(&ws_read_text(&mut ws)).unwrap();
+        if v["id"] == "end" {
+            break;
+        }
+        let g = v["params"][0]["gid"].as_str().unwrap_or_default();
+        let name = names.iter().find(|(x, _)| x == g).map_or(g, |(_, n)| n);
+        seen.push(format!(
+            "{} {name}",
+            v["method"].as_str().unwrap_or_default()
+        ));
+    }
+    seen
+}
+
+#[test]
+fn websocket_notifications_match_aria2c_in_order() {
+    if !require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    srv.add_file("/big.bin", pattern(BIG, 1));
+    let common = [
+        "--max-concurrent-downloads=1",
+        "--max-file-not-found=0",
+        "--max-tries=1",
+    ];
+    let tmp_a = tempdir();
+    let home = tmp_a.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let port = free_port();
+    let mut args = vec![
+        "--enable-rpc".to_string(),
+        format!("--rpc-listen-port={port}"),
+        format!("--dir={}", s(tmp_a.path())),
+    ];
+    args.extend(common.iter().map(|a| a.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _aria2 = Guard(aria2c(&home, &argv).spawn().expect("aria2c"));
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    let want = notifications(port, &srv);
+
+    let tmp_b = tempdir();
+    let d = Daemon::start(tmp_b.path(), &common);
+    let got = notifications(d.port, &srv);
+    assert_eq!(got, want, "arietta's notifications, then aria2c's");
 }

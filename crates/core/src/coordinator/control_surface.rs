@@ -52,7 +52,11 @@ impl Coordinator {
                 let _ = reply.send(self.pause(gid, force));
             }
             Control::Unpause { gid, reply } => {
-                let r = if self.queue.unpause(gid) {
+                // aria2 names a GID it does not know before it looks at
+                // the download's state.
+                let r = if !self.gid_in_use(gid) {
+                    Err(ControlError::no_gid(gid))
+                } else if self.queue.unpause(gid) {
                     self.fill_slots();
                     Ok(gid)
                 } else {
@@ -238,10 +242,11 @@ impl Coordinator {
             self.finish_with(r);
             return Ok(gid);
         }
+        // No notification: aria2 drops a waiting download from its queue
+        // without one (its onDownloadStop comes from a stopping group).
         self.queue
             .remove_waiting(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
-        self.announce(crate::control::EventKind::Stop, gid);
         Ok(gid)
     }
 
