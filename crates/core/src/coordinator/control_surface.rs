@@ -480,7 +480,7 @@ impl Coordinator {
         active.sort_by_key(|(_, a)| a.start_seq);
         Order {
             active: active.into_iter().map(|(g, _)| *g).collect(),
-            waiting: self.queue.waiting().filter_map(|r| r.gid).collect(),
+            waiting: self.queue.waiting_gids().collect(),
             stopped: self.queue.results().iter().map(|r| r.gid).collect(),
         }
     }

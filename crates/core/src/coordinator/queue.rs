@@ -244,6 +244,11 @@ impl Queue {
         self.waiting.iter()
     }
 
+    /// The waiting GIDs in queue order.
+    pub fn waiting_gids(&self) -> impl ExactSizeIterator<Item = Gid> + '_ {
+        self.waiting.gids()
+    }
+
     pub fn waiting_len(&self) -> usize {
         self.waiting.len()
     }
