@@ -4,6 +4,7 @@
 For each daemon: 1000 aria2.addUri calls (paused, so nothing downloads),
 then 1000 aria2.tellStatus calls over one WebSocket, pipelined (all sent,
 then all answers read: this measures the daemon, not Python's round trip);
+then 1000 aria2.tellWaiting(0, 10), pipelined the same way from Python;
 then the daemon's RSS with 10,000 queued downloads. Prints a markdown table of
 medians over RUNS runs and the ratios arietta/aria2c.
 
@@ -161,13 +162,18 @@ def one_run(cmd_base, workdir, client=None):
             ws.pipeline([("aria2.tellStatus", [g], 10_000 + i) for i, g in enumerate(gids)])
             t2 = time.perf_counter()
             add_rate, tell_rate = 1000 / (t1 - t0), 1000 / (t2 - t1)
+        # The list read web UIs poll: the first 10 of the 1000 waiting,
+        # pipelined over the Python WebSocket (both daemons the same way).
+        t0 = time.perf_counter()
+        ws.pipeline([("aria2.tellWaiting", [0, 10], 30_000 + i) for i in range(1000)])
+        wait_rate = 1000 / (time.perf_counter() - t0)
         for start in range(0, 9000, 1000):
             ws.pipeline([("aria2.addUri", [[uri], {"pause": "true"}], 20_000 + start + i) for i in range(1000)])
         time.sleep(0.5)
         rss = rss_kib(proc.pid)
         stat = ws.call("aria2.getGlobalStat", [], "s")
         assert int(stat["numWaiting"]) == 10_000, stat
-        return add_rate, tell_rate, rss / 1024
+        return add_rate, tell_rate, rss / 1024, wait_rate
     finally:
         proc.kill()
         proc.wait()
@@ -190,17 +196,21 @@ def main():
         for r in range(args.runs):
             for name, cmd in tools.items():
                 res[name].append(one_run(cmd, d, args.client))
-                a, t, m = res[name][-1]
-                print(f"run {r + 1} {name}: addUri {a:.0f}/s tellStatus {t:.0f}/s RSS {m:.1f} MB", flush=True)
-    med = {t: [statistics.median(x[i] for x in res[t]) for i in range(3)] for t in tools}
+                a, t, m, w = res[name][-1]
+                print(
+                    f"run {r + 1} {name}: addUri {a:.0f}/s tellStatus {t:.0f}/s "
+                    f"tellWaiting {w:.0f}/s RSS {m:.1f} MB",
+                    flush=True,
+                )
+    med = {t: [statistics.median(x[i] for x in res[t]) for i in range(4)] for t in tools}
     print()
-    print("| daemon | addUri req/s | tellStatus req/s | RSS with 10,000 queued (MB) |")
-    print("|---|---:|---:|---:|")
+    print("| daemon | addUri req/s | tellStatus req/s | tellWaiting(0,10) req/s | RSS with 10,000 queued (MB) |")
+    print("|---|---:|---:|---:|---:|")
     for t in tools:
-        a, s, m = med[t]
-        print(f"| {t} | {a:.0f} | {s:.0f} | {m:.1f} |")
-    a, s, m = (med["arietta"][i] / med["aria2c"][i] for i in range(3))
-    print(f"| **arietta/aria2c** | **{a:.2f}×** | **{s:.2f}×** | **{m:.2f}×** |")
+        a, s, m, w = med[t]
+        print(f"| {t} | {a:.0f} | {s:.0f} | {w:.0f} | {m:.1f} |")
+    a, s, m, w = (med["arietta"][i] / med["aria2c"][i] for i in range(4))
+    print(f"| **arietta/aria2c** | **{a:.2f}×** | **{s:.2f}×** | **{w:.2f}×** | **{m:.2f}×** |")
 
 
 if __name__ == "__main__":

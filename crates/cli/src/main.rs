@@ -218,6 +218,7 @@ fn real_main() -> ExitCode {
         terminal,
     );
     let service = if rpc {
+        arietta_daemon::on_global_option_change(Box::new(logging::change_global));
         match arietta_daemon::service((*global).clone()) {
             Ok(s) => Some(s),
             Err(e) => {

@@ -221,6 +221,19 @@ pub enum Control {
     SetMaxConcurrent {
         n: usize,
     },
+    /// `--optimize-concurrent-downloads` changed at run time (its value).
+    SetOptimizeConcurrent {
+        value: String,
+    },
+    /// `--max-download-result` changed at run time.
+    SetMaxResults {
+        n: usize,
+    },
+    /// `--save-session` changed at run time: where `saveSession` and the
+    /// exit write (`None`: nowhere).
+    SetSaveSession {
+        path: Option<std::path::PathBuf>,
+    },
     /// `--max-overall-download-limit` changed at run time.
     SetOverallLimit {
         bytes_per_sec: u64,
@@ -293,6 +306,12 @@ impl ControlHandle {
     /// `getGlobalStat`, published like [`ControlHandle::status`].
     pub fn global_stat(&self) -> GlobalStat {
         self.board.global()
+    }
+
+    /// `tellActive`/`tellWaiting`/`tellStopped`, read like
+    /// [`ControlHandle::status`] from what the coordinator published.
+    pub fn list(&self, which: ListKind, offset: i64, num: usize) -> Vec<Arc<DownloadStatus>> {
+        self.board.list(which, offset, num)
     }
 
     /// Every GID RPC knows, in no order (to expand an abbreviated GID).

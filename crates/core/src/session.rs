@@ -98,6 +98,7 @@ pub fn run_with_input(
         requests,
         deferred,
         max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
+        optimize_concurrent: global.get_str("optimize-concurrent-downloads").to_owned(),
         net,
         reporter,
         inbox,

@@ -28,6 +28,12 @@ impl WaitingQueue {
         self.order.iter().filter_map(|g| self.requests.get(g))
     }
 
+    /// The GIDs in queue order, without looking their requests up (the
+    /// order RPC's lists are published in, copied after every add).
+    pub fn gids(&self) -> impl ExactSizeIterator<Item = Gid> + '_ {
+        self.order.iter().copied()
+    }
+
     pub fn get(&self, gid: Gid) -> Option<&DownloadRequest> {
         self.requests.get(&gid)
     }

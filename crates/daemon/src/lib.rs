@@ -16,6 +16,24 @@ use arietta_options::OptionSet;
 
 pub use http_server::serve;
 
+/// What the program does when `changeGlobalOption` changes an option
+/// that lives outside the engine (`log`, `log-level`): its name and new
+/// value.
+pub type GlobalOptionHook = Box<dyn Fn(&str, &str) + Send + Sync>;
+
+static GLOBAL_OPTION_HOOK: std::sync::OnceLock<GlobalOptionHook> = std::sync::OnceLock::new();
+
+/// Registers the [`GlobalOptionHook`] (once, before the daemon starts).
+pub fn on_global_option_change(hook: GlobalOptionHook) {
+    let _ = GLOBAL_OPTION_HOOK.set(hook);
+}
+
+fn global_option_changed(name: &str, value: &str) {
+    if let Some(hook) = GLOBAL_OPTION_HOOK.get() {
+        hook(name, value);
+    }
+}
+
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

@@ -1,7 +1,8 @@
 //! The one tracing layer: every event goes to the log file (`-l`) and to
 //! the console, each filtered by its own aria2 level, in aria2's formats.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -16,12 +17,48 @@ use super::line::{console_line, file_line, source_location, LocalTime};
 use super::writer::LogWriter;
 use crate::terminal::SharedTerminal;
 
-/// The log file and the level it records from.
+/// The log file and the level it records from. Both may change while the
+/// program runs, as aria2's `changeGlobalOption` of `log` and `log-level`
+/// changes them; a program started without `-l` can be given one.
 pub struct FileOutput {
-    pub level: Aria2Level,
+    level: AtomicU8,
     /// Whole lines, never interleaved; direct at start, then through a
-    /// writer thread (see [`LogWriter`]).
-    pub writer: Arc<LogWriter>,
+    /// writer thread (see [`LogWriter`]). `None`: no log file.
+    writer: RwLock<Option<Arc<LogWriter>>>,
+}
+
+impl FileOutput {
+    pub fn new(level: Aria2Level, writer: Option<Arc<LogWriter>>) -> Self {
+        FileOutput {
+            level: AtomicU8::new(level.rank()),
+            writer: RwLock::new(writer),
+        }
+    }
+
+    /// The level lines are recorded from; `None` while there is no file.
+    fn level(&self) -> Option<Aria2Level> {
+        self.writer()
+            .map(|_| Aria2Level::from_rank(self.level.load(Ordering::Relaxed)))
+    }
+
+    pub fn set_level(&self, level: Aria2Level) {
+        self.level.store(level.rank(), Ordering::Relaxed);
+    }
+
+    pub fn writer(&self) -> Option<Arc<LogWriter>> {
+        self.writer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `writer` in place of the current one, which is returned.
+    pub fn replace_writer(&self, writer: Option<Arc<LogWriter>>) -> Option<Arc<LogWriter>> {
+        std::mem::replace(
+            &mut *self.writer.write().unwrap_or_else(PoisonError::into_inner),
+            writer,
+        )
+    }
 }
 
 /// The console (stdout, shared with the readout) and its level.
@@ -31,14 +68,14 @@ pub struct ConsoleOutput {
 }
 
 pub struct Aria2Layer {
-    pub file: Option<FileOutput>,
+    pub file: Arc<FileOutput>,
     /// `None` with `-q`.
     pub console: Option<ConsoleOutput>,
 }
 
 impl Aria2Layer {
     fn file_wants(&self, level: Aria2Level) -> bool {
-        self.file.as_ref().is_some_and(|f| level >= f.level)
+        self.file.level().is_some_and(|l| level >= l)
     }
 
     fn console_wants(&self, meta: &Metadata<'_>, level: Aria2Level) -> bool {
@@ -94,7 +131,7 @@ where
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        let file = self.file.as_ref().map(|f| f.level);
+        let file = self.file.level();
         let console = self.console.as_ref().map(|c| c.level);
         Some(
             file.into_iter()
@@ -130,14 +167,14 @@ where
         let mut text = EventText::default();
         event.record(&mut text);
         let now = LocalTime::now();
-        if let (true, Some(file)) = (to_file, &self.file) {
+        if let (true, Some(writer)) = (to_file, self.file.writer()) {
             let source = source_location(
                 text.file.as_deref().or(meta.file()),
                 text.line.or(meta.line()),
             );
             let message = format!("{}{}", Self::span_prefix(event, &ctx), text.text());
             let line = file_line(&now, level, &source, &message);
-            file.writer.write_line(line.as_bytes());
+            writer.write_line(line.as_bytes());
         }
         if let (true, Some(console)) = (to_console, &self.console) {
             console
@@ -157,10 +194,10 @@ mod tests {
     fn logged_at(level: Aria2Level, emit: impl FnOnce()) -> Vec<String> {
         let buf = Buffer::default();
         let layer = Aria2Layer {
-            file: Some(FileOutput {
+            file: Arc::new(FileOutput::new(
                 level,
-                writer: Arc::new(LogWriter::new(Box::new(buf.clone()))),
-            }),
+                Some(Arc::new(LogWriter::new(Box::new(buf.clone())))),
+            )),
             console: None,
         };
         let subscriber = tracing_subscriber::registry().with(layer);
@@ -233,7 +270,7 @@ mod tests {
     #[test]
     fn file_only_events_skip_the_console() {
         let layer = Aria2Layer {
-            file: None,
+            file: Arc::new(FileOutput::new(Aria2Level::Notice, None)),
             console: Some(ConsoleOutput {
                 level: Aria2Level::Debug,
                 terminal: SharedTerminal::new(),
@@ -250,7 +287,7 @@ mod tests {
     #[test]
     fn no_output_means_nothing_is_enabled() {
         let layer = Aria2Layer {
-            file: None,
+            file: Arc::new(FileOutput::new(Aria2Level::Notice, None)),
             console: None,
         };
         assert_eq!(

@@ -56,6 +56,22 @@ impl Aria2Level {
         })
     }
 
+    /// The level's rank, for an atomic (see [`Aria2Level::from_rank`]).
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    /// The level of a [`Aria2Level::rank`]; Error past the last.
+    pub fn from_rank(rank: u8) -> Aria2Level {
+        match rank {
+            0 => Aria2Level::Debug,
+            1 => Aria2Level::Info,
+            2 => Aria2Level::Notice,
+            3 => Aria2Level::Warn,
+            _ => Aria2Level::Error,
+        }
+    }
+
     /// The word aria2 writes between brackets.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -61,23 +61,15 @@ impl Write for StdoutLog {
 /// works.
 pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogError> {
     let level = |name| Aria2Level::parse(global.get_str(name)).unwrap_or(Aria2Level::Notice);
-    let (file, opened) = match global.get_opt_str("log").filter(|p| !p.is_empty()) {
+    let (writer, opened) = match global.get_opt_str("log").filter(|p| !p.is_empty()) {
         None => (None, Ok(())),
         Some(path) => match open_log(path, terminal) {
-            Ok(writer) => {
-                let writer = Arc::new(LogWriter::new(writer));
-                let _ = WRITER.set(writer.clone());
-                (
-                    Some(FileOutput {
-                        level: level("log-level"),
-                        writer,
-                    }),
-                    Ok(()),
-                )
-            }
+            Ok(writer) => (Some(Arc::new(LogWriter::new(writer))), Ok(())),
             Err(e) => (None, Err(e)),
         },
     };
+    let file = Arc::new(FileOutput::new(level("log-level"), writer));
+    let _ = FILE.set((file.clone(), terminal.clone()));
     let console = (!global.get_bool("quiet")).then(|| ConsoleOutput {
         level: level("console-log-level"),
         terminal: terminal.clone(),
@@ -87,22 +79,61 @@ pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogE
     opened
 }
 
-/// The `-l` writer, for [`go_threaded`] and [`finish`].
-static WRITER: OnceLock<Arc<LogWriter>> = OnceLock::new();
+/// The `-l` output (for [`go_threaded`], [`finish`] and
+/// [`change_global`]) and the terminal `-l -` writes through.
+static FILE: OnceLock<(Arc<FileOutput>, SharedTerminal)> = OnceLock::new();
 
 /// From here on `-l` lines are written by a thread of their own (call it
 /// after `-D` has forked, before the engine starts).
 pub fn go_threaded() {
-    if let Some(w) = WRITER.get() {
+    if let Some(w) = FILE.get().and_then(|(f, _)| f.writer()) {
         w.go_threaded();
     }
 }
 
 /// Writes every queued `-l` line (before the process exits).
 pub fn finish() {
-    if let Some(w) = WRITER.get() {
+    if let Some(w) = FILE.get().and_then(|(f, _)| f.writer()) {
         w.finish();
     }
+}
+
+/// `changeGlobalOption` of `log` or `log-level`, applied at once as aria2
+/// applies them: a new level takes effect for the next line; a new `log`
+/// path is opened (appending) and the old file closed once its queued
+/// lines are written; an empty one stops the log. A path that cannot be
+/// opened leaves the log as it was (aria2 ignores the failure too) and says
+/// so on the console. Other options are not logging's.
+pub fn change_global(name: &str, value: &str) {
+    let Some((file, terminal)) = FILE.get() else {
+        return;
+    };
+    match name {
+        "log-level" => {
+            if let Some(level) = Aria2Level::parse(value) {
+                file.set_level(level);
+            }
+        }
+        "log" if value.is_empty() => {
+            if let Some(old) = file.replace_writer(None) {
+                old.finish();
+            }
+        }
+        "log" => match open_log(value, terminal) {
+            Ok(w) => {
+                let writer = Arc::new(LogWriter::new(w));
+                // The engine runs: lines go through a writer thread.
+                writer.go_threaded();
+                if let Some(old) = file.replace_writer(Some(writer)) {
+                    old.finish();
+                }
+            }
+            Err(e) => tracing::error!("{e}"),
+        },
+        _ => return,
+    }
+    // Callsites decided once whether anyone wants them; ask them again.
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// aria2 appends to an existing log rather than replacing it.

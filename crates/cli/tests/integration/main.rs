@@ -1,6 +1,7 @@
 //! arietta's end-to-end tests: the real `arietta` binary against real
 //! servers and peers on loopback (nginx, vsftpd, pyftpdlib, sshd,
-//! opentracker, aria2c, python3-libtorrent, aria2p) and against hostile
+//! opentracker, aria2c, python3-libtorrent, aria2p, aioaria2, and Node's
+//! aria2 and maria2 client libraries) and against hostile
 //! servers written here.
 //!
 //! One test binary with one module per topic, as ripgrep does: the shared
@@ -46,6 +47,7 @@ mod nginx;
 mod resume;
 mod rpc;
 mod rpc_abuse;
+mod rpc_client_libraries;
 mod rpc_methods;
 mod rpc_semantics;
 mod rpc_torrent_stats;

@@ -819,3 +819,86 @@ fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     );
     drop(v6);
 }
+
+/// `changeGlobalOption` of `save-session` and `max-download-result` acts at
+/// once, as aria2 applies them: `saveSession` writes where it now says,
+/// and the next result trims the stopped list to the new maximum.
+#[test]
+fn change_global_option_save_session_and_max_download_result_apply_live() {
+    let srv = TestServer::start();
+    let urls: Vec<String> = (0..3)
+        .map(|i| srv.add_file(&format!("/g{i}.bin"), pattern(10_000, 200 + i)))
+        .collect();
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let refused = d.call("aria2.saveSession", "[]");
+    assert!(refused.contains("Filename is not given."), "{refused}");
+    let session = tmp.path().join("later.session");
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        &format!(
+            r#"[{{"save-session":"{}","max-download-result":"1"}}]"#,
+            s(&session)
+        ),
+    );
+    assert!(changed.contains("OK"), "{changed}");
+    for (i, u) in urls.iter().enumerate() {
+        let r = d.call("aria2.addUri", &format!(r#"[["{u}"],{{"out":"g{i}"}}]"#));
+        let gid = field(&r, "result").unwrap().to_owned();
+        d.wait_status(&gid, "complete");
+    }
+    let stopped = d.call("aria2.tellStopped", r#"[0,10,["gid"]]"#);
+    assert_eq!(stopped.matches("\"gid\"").count(), 1, "{stopped}");
+    let paused = d.call(
+        "aria2.addUri",
+        &format!(r#"[["{}"],{{"pause":"true","out":"p"}}]"#, urls[0]),
+    );
+    assert!(paused.contains("result"), "{paused}");
+    let saved = d.call("aria2.saveSession", "[]");
+    assert!(saved.contains("OK"), "{saved}");
+    let text = std::fs::read_to_string(&session).unwrap();
+    assert!(
+        text.contains(&urls[0]) && text.contains("pause=true"),
+        "{text}"
+    );
+}
+
+/// `changeGlobalOption` of `log` and `log-level` acts at once, as aria2's:
+/// a daemon started without `-l` begins a log where it is told, at the
+/// level it is told, and a raised level leaves the lower lines out.
+/// Deliberate difference: aria2c 1.36 applies a `log-level` given without
+/// `log` only at the next change of `log` (its logger is reconfigured only
+/// then), so it keeps writing INFO lines here; arietta applies it at once.
+#[test]
+fn change_global_option_log_and_log_level_apply_live() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let log = tmp.path().join("late.log");
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        &format!(r#"[{{"log":"{}","log-level":"info"}}]"#, s(&log)),
+    );
+    assert!(changed.contains("OK"), "{changed}");
+    d.call("aria2.getGlobalStat", "[]");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || read()
+            .contains("Executing RPC method aria2.getGlobalStat")),
+        "{}",
+        read()
+    );
+    let changed = d.call("aria2.changeGlobalOption", r#"[{"log-level":"error"}]"#);
+    assert!(changed.contains("OK"), "{changed}");
+    d.call("aria2.getSessionInfo", "[]");
+    d.call("aria2.shutdown", "[]");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    let text = read();
+    assert!(
+        text.contains("Executing RPC method aria2.getGlobalStat"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Executing RPC method aria2.getSessionInfo"),
+        "{text}"
+    );
+}

@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::queue::slice_like_aria2;
 use super::{Active, Coordinator, DownloadKind, Halt};
 use crate::control::{
     BtStatus, Control, ControlError, DownloadStatus, GlobalStat, ListKind, RunSnapshot,
@@ -15,6 +14,7 @@ use crate::exit_code::ExitCode;
 use crate::gid::Gid;
 use crate::piece_view::PieceView;
 use crate::session_file::SessionEntry;
+use crate::status_board::{slice_like_aria2, Order};
 
 impl Coordinator {
     pub(super) fn on_control(&mut self, c: Control) {
@@ -52,7 +52,11 @@ impl Coordinator {
                 let _ = reply.send(self.pause(gid, force));
             }
             Control::Unpause { gid, reply } => {
-                let r = if self.queue.unpause(gid) {
+                // aria2 names a GID it does not know before it looks at
+                // the download's state.
+                let r = if !self.gid_in_use(gid) {
+                    Err(ControlError::no_gid(gid))
+                } else if self.queue.unpause(gid) {
                     self.fill_slots();
                     Ok(gid)
                 } else {
@@ -61,11 +65,17 @@ impl Coordinator {
                 let _ = reply.send(r);
             }
             Control::PauseAll { force, reply } => {
+                // The waiting ones first, so no slot a paused download
+                // frees starts one of them; then the active ones in the
+                // order they started, each put at the queue's front as
+                // aria2 does (its queue reads last started first).
+                let mut active: Vec<(&Gid, &Active)> = self.active.iter().collect();
+                active.sort_by_key(|(_, a)| a.start_seq);
                 let gids: Vec<Gid> = self
-                    .active
-                    .keys()
-                    .copied()
-                    .chain(self.queue.waiting().filter_map(|r| r.gid))
+                    .queue
+                    .waiting()
+                    .filter_map(|r| r.gid)
+                    .chain(active.into_iter().map(|(g, _)| *g))
                     .collect();
                 for gid in gids {
                     let _ = self.pause(gid, force);
@@ -105,6 +115,12 @@ impl Coordinator {
                 self.queue.set_max_concurrent(n);
                 self.fill_slots();
             }
+            Control::SetOptimizeConcurrent { value } => {
+                self.optimizer = super::concurrency::ConcurrencyOptimizer::from_option(&value);
+                self.fill_slots();
+            }
+            Control::SetMaxResults { n } => self.queue.set_max_results(n),
+            Control::SetSaveSession { path } => self.save_session = path,
             Control::SetOverallLimit { bytes_per_sec } => {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }
@@ -226,10 +242,11 @@ impl Coordinator {
             self.finish_with(r);
             return Ok(gid);
         }
+        // No notification: aria2 drops a waiting download from its queue
+        // without one (its onDownloadStop comes from a stopping group).
         self.queue
             .remove_waiting(gid)
             .ok_or_else(|| ControlError::no_gid(gid))?;
-        self.announce(crate::control::EventKind::Stop, gid);
         Ok(gid)
     }
 
@@ -442,6 +459,9 @@ impl Coordinator {
     /// have changed since the last call, and the global numbers; called
     /// after each message, before the coordinator yields.
     pub(super) fn publish(&mut self) {
+        // Every start, stop, requeue and move touches the queue; progress
+        // does not, so the lists' order is rebuilt only after those.
+        let moved = self.queue.was_touched();
         let mut changed = std::mem::take(&mut self.changed);
         changed.extend(self.queue.take_touched());
         if self.board.is_none() {
@@ -450,9 +470,10 @@ impl Coordinator {
         let global = self.global_stat_cached();
         changed.sort_unstable();
         changed.dedup();
+        let order = moved.then(|| self.order());
         let statuses = changed.into_iter().map(|g| (g, self.status_of(g)));
         if let Some(board) = &self.board {
-            board.publish(statuses, global);
+            board.publish(statuses, global, order);
         }
     }
 
@@ -484,6 +505,17 @@ impl Coordinator {
                 self.global = Some(g.clone());
                 g
             }
+        }
+    }
+
+    /// The GIDs of `tellActive`, `tellWaiting` and `tellStopped`, in order.
+    fn order(&self) -> Order {
+        let mut active: Vec<(&Gid, &Active)> = self.active.iter().collect();
+        active.sort_by_key(|(_, a)| a.start_seq);
+        Order {
+            active: active.into_iter().map(|(g, _)| *g).collect(),
+            waiting: self.queue.waiting_gids().collect(),
+            stopped: self.queue.results().iter().map(|r| r.gid).collect(),
         }
     }
 
@@ -570,7 +602,7 @@ impl Coordinator {
                 .collect(),
             ListKind::Stopped => self.queue.results().iter().map(stopped_status).collect(),
         };
-        let mut v = slice_like_aria2(all, offset, num);
+        let mut v = slice_like_aria2(&all, offset, num);
         for st in &mut v {
             self.lineage.fill(st);
         }

@@ -32,6 +32,7 @@ use crate::segmented::{Action, Ctx, ProbeOutcome, SegmentedDownload};
 use crate::session_file;
 
 mod active;
+mod concurrency;
 mod control_surface;
 mod disk_jobs;
 mod file_work;
@@ -68,6 +69,8 @@ pub struct CoordinatorSetup {
     /// `--deferred-input`: downloads read as the queue needs them.
     pub deferred: Option<queue::DeferredRequests>,
     pub max_concurrent: usize,
+    /// `--optimize-concurrent-downloads` as given (`true`, `false`, `A:B`).
+    pub optimize_concurrent: String,
     pub net: Arc<NetContext>,
     pub reporter: Box<dyn Reporter>,
     pub inbox: Mailbox<ToCoordinator>,
@@ -126,6 +129,9 @@ pub struct Coordinator {
     cores: Vec<MailboxSender<ToCore>>,
     next_core: usize,
     queue: Queue,
+    /// `--optimize-concurrent-downloads`: sets how many of the queue may
+    /// run in place of `-j` when on.
+    optimizer: Option<concurrency::ConcurrencyOptimizer>,
     active: HashMap<Gid, Active>,
     net: Arc<NetContext>,
     reporter: Box<dyn Reporter>,
@@ -183,6 +189,7 @@ impl Coordinator {
                 }
                 q
             },
+            optimizer: concurrency::ConcurrencyOptimizer::from_option(&s.optimize_concurrent),
             active: HashMap::new(),
             net: s.net,
             reporter: s.reporter,
@@ -477,16 +484,40 @@ impl Coordinator {
     /// only when something waits to start, and then once: a scan per
     /// completion made a start-up of 10,000 seeds quadratic.
     fn fill_slots(&mut self) {
-        let mut detached = None;
+        let mut counts = None;
         while !self.interrupted && !self.shutdown && self.queue.has_startable() {
-            // A download just started is not a finished seed: the count
-            // of detached seeds holds for the whole loop.
-            let seeds = *detached.get_or_insert_with(|| self.detached_seeds());
-            let Some(req) = self.queue.next_to_start(self.active.len() - seeds) else {
+            // A download just started is not a finished seed, and the
+            // limit is worked out once per filling (as aria2 does): both
+            // hold for the whole loop.
+            let (seeds, limit) = match counts {
+                Some(c) => c,
+                None => *counts.insert((self.detached_seeds(), self.concurrency_limit())),
+            };
+            let Some(req) = self
+                .queue
+                .next_to_start_within(self.active.len() - seeds, limit)
+            else {
                 break;
             };
             self.start(req);
         }
+    }
+
+    /// How many downloads may run now: `-j`, or what
+    /// `--optimize-concurrent-downloads` makes of the overall speed (see
+    /// [`concurrency`]), worked out once per filling as aria2 does.
+    fn concurrency_limit(&mut self) -> usize {
+        let max = self.queue.max_concurrent();
+        let Some(o) = self.optimizer.as_mut() else {
+            return max;
+        };
+        let speed: u64 = self.active.values().map(|a| a.speed()).sum();
+        let limit = o.limit(Instant::now(), speed, self.net.overall_limit.rate(), max);
+        tracing::debug!(
+            "Max concurrent downloads optimized at {limit} ({} currently active) [current speed {speed}B/s]",
+            self.active.len()
+        );
+        limit
     }
 
     /// Active torrents that `-j` does not count: with

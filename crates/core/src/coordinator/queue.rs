@@ -73,6 +73,12 @@ impl Queue {
         }
     }
 
+    /// Whether anything was touched since the last
+    /// [`Queue::take_touched`]: then the lists' order may have moved.
+    pub fn was_touched(&self) -> bool {
+        !self.touched.is_empty()
+    }
+
     /// The downloads touched since the last call (duplicates possible).
     pub fn take_touched(&mut self) -> Vec<Gid> {
         std::mem::take(&mut self.touched)
@@ -81,6 +87,19 @@ impl Queue {
     /// Bytes completed by the kept results.
     pub fn results_completed(&self) -> u64 {
         self.results_completed
+    }
+
+    /// `-j`.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_concurrent
+    }
+
+    /// `--max-download-result` changed at run time (daemon mode). As in
+    /// aria2, the results past it go when the next one is added.
+    pub fn set_max_results(&mut self, n: usize) {
+        if self.max_results.is_some() {
+            self.max_results = Some(n);
+        }
     }
 
     pub fn set_max_concurrent(&mut self, n: usize) {
@@ -117,10 +136,17 @@ impl Queue {
         }
     }
 
-    /// The next download to start when `active` run now, or `None` when
-    /// `-j` is reached or only paused ones wait.
+    /// `next_to_start_within` under `-j`.
+    #[cfg(test)]
     pub fn next_to_start(&mut self, active: usize) -> Option<DownloadRequest> {
-        if active >= self.max_concurrent || !self.has_startable() {
+        self.next_to_start_within(active, self.max_concurrent)
+    }
+
+    /// The next download to start when `active` run now, or `None` when
+    /// `limit` (`-j`, or what `--optimize-concurrent-downloads` allows) is
+    /// reached or only paused ones wait.
+    pub fn next_to_start_within(&mut self, active: usize, limit: usize) -> Option<DownloadRequest> {
+        if active >= limit || !self.has_startable() {
             return None;
         }
         let i = self
@@ -221,6 +247,11 @@ impl Queue {
         self.waiting.iter()
     }
 
+    /// The waiting GIDs in queue order.
+    pub fn waiting_gids(&self) -> impl ExactSizeIterator<Item = Gid> + '_ {
+        self.waiting.gids()
+    }
+
     pub fn waiting_len(&self) -> usize {
         self.waiting.len()
     }
@@ -232,10 +263,11 @@ impl Queue {
         pos: i64,
         whence: Whence,
     ) -> Result<usize, ControlError> {
+        // aria2's words for any GID not queued (an active one included).
         let i = self
             .waiting
             .position(gid)
-            .ok_or_else(|| ControlError::no_gid(gid))?;
+            .ok_or_else(|| ControlError(format!("GID#{gid} not found in the waiting queue.")))?;
         let len = self.waiting.len() as i64;
         let target = match whence {
             Whence::Set => pos,
@@ -347,24 +379,6 @@ fn unfinished(r: &DownloadResult) -> bool {
     r.status == Status::Error || r.code == ExitCode::Unfinished
 }
 
-/// aria2's `tellWaiting`/`tellStopped` paging: a negative offset counts
-/// from the end and then walks backwards.
-pub(super) fn slice_like_aria2<T: Clone>(all: Vec<T>, offset: i64, num: usize) -> Vec<T> {
-    let len = all.len() as i64;
-    if offset >= 0 {
-        return all.into_iter().skip(offset as usize).take(num).collect();
-    }
-    let start = len + offset;
-    if start < 0 {
-        return Vec::new();
-    }
-    (0..=start)
-        .rev()
-        .take(num)
-        .map(|i| all[i as usize].clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -457,15 +471,6 @@ mod tests {
         assert_eq!(q.stopped_total(), 3);
         let session: Vec<_> = q.session_entries().map(|e| e.request.gid).collect();
         assert_eq!(session, vec![Some(Gid(1))]);
-    }
-
-    #[test]
-    fn paging_with_negative_offsets() {
-        let all = vec![0, 1, 2, 3, 4];
-        assert_eq!(slice_like_aria2(all.clone(), 1, 2), vec![1, 2]);
-        assert_eq!(slice_like_aria2(all.clone(), -1, 3), vec![4, 3, 2]);
-        assert_eq!(slice_like_aria2(all.clone(), -5, 3), vec![0]);
-        assert!(slice_like_aria2(all, -6, 3).is_empty());
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn setup(
         requests,
         deferred: None,
         max_concurrent: 1,
+        optimize_concurrent: "false".into(),
         net: Arc::new(NetContext::from_options(global).unwrap()),
         reporter: Box::new(recorder),
         inbox,

@@ -86,7 +86,8 @@ async fn status(ctx: &Ctx, g: &GidRef) -> Result<Arc<DownloadStatus>, Error> {
         .ok_or_else(|| fault(format!("GID {gid} is not found")))
 }
 
-async fn list(
+/// The lists too are read from what the coordinator published.
+fn list(
     ctx: &Ctx,
     which: ListKind,
     offset: i64,
@@ -94,16 +95,7 @@ async fn list(
     keys: Option<&[String]>,
 ) -> Result<Param, Error> {
     let num = usize::try_from(num).unwrap_or(usize::MAX);
-    let v = ctx
-        .handle
-        .ask(|reply| Control::List {
-            which,
-            offset,
-            num,
-            reply,
-        })
-        .await
-        .map_err(gone)?;
+    let v = ctx.handle.list(which, offset, num);
     Ok(Param::Array(
         v.iter().map(|d| status::render(d, keys)).collect(),
     ))
@@ -134,9 +126,11 @@ fn download_options_param(o: &OptionSet) -> Param {
     })
 }
 
-/// `getGlobalOption`: every option with a value.
+/// `getGlobalOption`: every option with a value, less `pause` and
+/// `force-sequential`, which aria2 consumes for the command line's own
+/// downloads and does not list (compared with aria2c 1.36).
 fn options_param(o: &OptionSet) -> Param {
-    options_param_where(o, |_| true)
+    options_param_where(o, |name| name != "pause" && name != "force-sequential")
 }
 
 /// Options with a value whose name passes `keep`. `--rpc-secret` never
@@ -450,14 +444,12 @@ async fn query_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
             }
             Ok(status::servers(&d))
         }
-        Method::TellActive { keys } => {
-            list(ctx, ListKind::Active, 0, u64::MAX, keys.as_deref()).await
-        }
+        Method::TellActive { keys } => list(ctx, ListKind::Active, 0, u64::MAX, keys.as_deref()),
         Method::TellWaiting { offset, num, keys } => {
-            list(ctx, ListKind::Waiting, offset, num, keys.as_deref()).await
+            list(ctx, ListKind::Waiting, offset, num, keys.as_deref())
         }
         Method::TellStopped { offset, num, keys } => {
-            list(ctx, ListKind::Stopped, offset, num, keys.as_deref()).await
+            list(ctx, ListKind::Stopped, offset, num, keys.as_deref())
         }
         Method::GetGlobalStat => {
             let st = h.global_stat();
@@ -547,6 +539,24 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
                     }
+                    "optimize-concurrent-downloads" => {
+                        let value = g.get_str(k).to_owned();
+                        let _ = h.tell(Control::SetOptimizeConcurrent { value });
+                    }
+                    "max-download-result" => {
+                        let n = g.get_u64(k) as usize;
+                        let _ = h.tell(Control::SetMaxResults { n });
+                    }
+                    "save-session" => {
+                        let path = g
+                            .get_opt_str(k)
+                            .filter(|p| !p.is_empty())
+                            .map(std::path::PathBuf::from);
+                        let _ = h.tell(Control::SetSaveSession { path });
+                    }
+                    "log" | "log-level" => crate::global_option_changed(k, g.get_str(k)),
+                    // The rest are read where they are used, from the
+                    // options a download is added with.
                     _ => {}
                 }
             }

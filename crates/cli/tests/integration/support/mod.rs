@@ -22,7 +22,7 @@ pub mod socks;
 pub mod sshd;
 mod wait;
 
-pub use require::{find_program, require, require_ok, require_python_module};
+pub use require::{find_program, require, require_node_modules, require_ok, require_python_module};
 pub use wait::{bytes_landed, wait_until};
 
 /// aria2 exit codes the tests assert on.

@@ -1,7 +1,8 @@
 //! The one place a test decides whether it may skip.
 //!
 //! Tests run against real peer programs (aria2c, opentracker, nginx,
-//! vsftpd, sshd, microsocks, python3-libtorrent, pyftpdlib, aria2p). A developer
+//! vsftpd, sshd, microsocks, python3-libtorrent, pyftpdlib, aria2p,
+//! aioaria2, node with the aria2 and maria2 packages). A developer
 //! without one of them still wants a green run of everything else, so the
 //! test prints why and passes. CI must never pass that way: under
 //! `CI=true` (what `.ci/run` runs under, after installing every program) a
@@ -51,6 +52,32 @@ pub fn require_python_module(python: &str, module: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     ok || missing(&format!("{python} cannot import {module}"))
+}
+
+/// True when `node` can load each of `modules` from `dir` (the folder
+/// whose `node_modules` `.ci/run` fills with `npm ci`); otherwise as
+/// [`require`].
+#[track_caller]
+pub fn require_node_modules(dir: &std::path::Path, modules: &[&str]) -> bool {
+    if find_program("node").is_none() {
+        return missing("node is not installed");
+    }
+    let script = modules
+        .iter()
+        .map(|m| format!("require.resolve({m:?});"))
+        .collect::<String>();
+    let ok = Command::new("node")
+        .current_dir(dir)
+        .args(["-e", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok || missing(&format!(
+        "node cannot load {} from {} (run `npm ci` there)",
+        modules.join(", "),
+        dir.display()
+    ))
 }
 
 /// `Some` of a started peer; for `Err(why)` (a server that could not be
