@@ -83,7 +83,8 @@ impl Coordinator {
         message: Option<String>,
     ) -> DownloadResult {
         tracing::info!(
-            "GID#{gid} - Download ended: status={status:?} code={}",
+            "GID#{gid} - Download ended: status={} code={}",
+            status.word(),
             code as u8
         );
         self.run_stop_hook(gid, status);
