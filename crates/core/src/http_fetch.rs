@@ -228,9 +228,10 @@ impl Fetch {
                     info.ranges = !encoded;
                 }
                 other => {
+                    let got = other.map_or_else(|| "none".to_owned(), |r| r.to_string());
                     return Err(FetchError::WrongResponse(format!(
-                        "206 with Content-Range {other:?} to a request for bytes=0-"
-                    )))
+                        "206 with Content-Range {got} to a request for bytes=0-"
+                    )));
                 }
             }
         } else {
@@ -366,7 +367,7 @@ impl Fetch {
                 total: t.unwrap_or(0),
             }),
             (206, Some(cr)) => Err(FetchError::WrongResponse(format!(
-                "asked for bytes {pos}-{}, got Content-Range {cr:?}",
+                "asked for bytes {pos}-{}, got Content-Range {cr}",
                 end - 1
             ))),
             (status, _) => Err(FetchError::WrongResponse(format!(

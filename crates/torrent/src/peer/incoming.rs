@@ -87,7 +87,10 @@ fn check_request(
         || b.length > MAX_SERVED_BLOCK
         || u64::from(b.begin) + u64::from(b.length) > plen
     {
-        return Err(format!("request out of bounds: {b:?} in a piece of {plen}"));
+        return Err(format!(
+            "request out of bounds: piece {} offset {} length {} in a piece of {plen}",
+            b.index, b.begin, b.length
+        ));
     }
     Ok(())
 }
