@@ -1,156 +1,124 @@
-//! The console: aria2's one-line readout and the "Download Results"
-//! table. Notices are tracing events; the log subscriber (`crate::logging`)
-//! shows them on the console and writes them to `-l`.
+//! The console: aria2's readout (redrawn on a terminal, one line a second
+//! otherwise), its periodic progress summary and the "Download Results"
+//! table. Notices are tracing events; the log subscriber
+//! (`crate::logging`) shows them on the console and writes them to `-l`.
 
-use std::io::Write;
+mod colorized;
+mod readout;
+mod results;
+
 use std::time::{Duration, Instant};
 
-use arietta_core::{DownloadResult, LogLevel, Progress, Reporter, Status};
+use arietta_core::{DownloadResult, LogLevel, Progress, Reporter};
+use arietta_options::OptionSet;
+
+pub use results::{ResultsStyle, Stat};
 
 use crate::terminal::SharedTerminal;
-use crate::units::{abbrev_size, eta};
+use crate::units::SizeFormat;
+
+/// aria2 recomputes its readout once a second.
+const READOUT_EVERY: Duration = Duration::from_secs(1);
+
+/// How the console looks, from the global options.
+#[derive(Clone, Copy, Debug)]
+pub struct ConsoleStyle {
+    pub quiet: bool,
+    /// `--show-console-readout`.
+    pub readout: bool,
+    /// `--summary-interval` (zero: never).
+    pub summary_interval: Duration,
+    /// `--human-readable`.
+    pub sizes: SizeFormat,
+    /// `--truncate-console-readout`.
+    pub truncate: bool,
+    /// `--enable-color` (colors only ever reach a terminal).
+    pub color: bool,
+    /// `--download-result`.
+    pub results: ResultsStyle,
+}
+
+impl ConsoleStyle {
+    pub fn from_options(o: &OptionSet) -> ConsoleStyle {
+        ConsoleStyle {
+            quiet: o.get_bool("quiet"),
+            readout: o.get_bool("show-console-readout"),
+            summary_interval: Duration::from_secs(o.get_u64("summary-interval")),
+            sizes: SizeFormat {
+                human: o.get_bool("human-readable"),
+            },
+            truncate: o.get_bool("truncate-console-readout"),
+            color: o.get_bool("enable-color"),
+            results: ResultsStyle::parse(o.get_str("download-result")),
+        }
+    }
+}
 
 pub struct Console {
-    quiet: bool,
-    show_readout: bool,
-    summary_interval: Duration,
+    style: ConsoleStyle,
+    last_readout: Instant,
     last_summary: Instant,
     terminal: SharedTerminal,
 }
 
 impl Console {
-    pub fn new(
-        quiet: bool,
-        show_readout: bool,
-        summary_interval: u64,
-        terminal: SharedTerminal,
-    ) -> Console {
+    pub fn new(style: ConsoleStyle, terminal: SharedTerminal) -> Console {
+        let now = Instant::now();
         Console {
-            quiet,
-            show_readout,
-            summary_interval: Duration::from_secs(summary_interval),
-            last_summary: Instant::now(),
+            style,
+            last_readout: now,
+            last_summary: now,
             terminal,
         }
     }
 }
 
-/// Prints the results table like aria2 at exit.
-pub fn print_results(quiet: bool, results: &[DownloadResult]) {
-    {
-        if quiet || results.is_empty() {
-            return;
-        }
-        let mut out = String::new();
-        out.push_str("\nDownload Results:\n");
-        out.push_str("gid   |stat|avg speed  |path/URI\n");
-        out.push_str(
-            "======+====+===========+=======================================================\n",
-        );
-        let mut legend = [false; 4];
-        for r in results {
-            let (stat, i) = match r.status {
-                Status::Complete => ("OK", 0),
-                Status::Error => ("ERR", 1),
-                Status::Removed if r.code == arietta_core::ExitCode::Unfinished => ("INPR", 2),
-                _ => ("RM", 3),
-            };
-            legend[i] = true;
-            let speed = if r.status == Status::Complete {
-                format!("{}/s", abbrev_size(r.avg_speed()))
-            } else {
-                "n/a".into()
-            };
-            let what = r
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| r.uri.clone());
-            out.push_str(&format!(
-                "{}|{:<4}|{:>11}|{}\n",
-                r.gid.short(),
-                stat,
-                speed,
-                what
-            ));
-        }
-        out.push_str("\nStatus Legend:\n");
-        let words = [
-            "(OK):download completed.",
-            "(ERR):error occurred.",
-            "(INPR):download in-progress.",
-            "(RM):download removed.",
-        ];
-        for (on, w) in legend.iter().zip(words) {
-            if *on {
-                out.push_str(w);
-                out.push('\n');
-            }
-        }
-        print!("{out}");
-        if legend[2] {
-            println!("\naria2 will resume download if the transfer is restarted.\nIf there are any errors, then see the log file. See '-l' option in help/man page for details.");
-        }
-        let _ = std::io::stdout().flush();
+/// Prints the results table like aria2 at exit, and its note on resuming
+/// when something did not complete (`unfinished`), which `hide` keeps.
+pub fn print_results(
+    style: &ConsoleStyle,
+    terminal: &SharedTerminal,
+    results: &[DownloadResult],
+    unfinished: bool,
+) {
+    if style.quiet {
+        return;
     }
-}
-
-fn readout(active: &[Progress]) -> String {
-    let one = |p: &Progress| {
-        let pct = p
-            .completed
-            .saturating_mul(100)
-            .checked_div(p.total)
-            .unwrap_or(0);
-        let mut s = format!(
-            "#{} {}/{}({}%) CN:{}",
-            p.gid.short(),
-            abbrev_size(p.completed),
-            abbrev_size(p.total),
-            pct,
-            p.connections
-        );
-        if p.speed > 0 {
-            s.push_str(&format!(" DL:{}", abbrev_size(p.speed)));
-            if p.total > p.completed {
-                s.push_str(&format!(
-                    " ETA:{}",
-                    eta((p.total - p.completed) / p.speed.max(1))
-                ));
-            }
-        }
-        s
-    };
-    match active {
-        [p] => format!("[{}]", one(p)),
-        many => {
-            let total: u64 = many.iter().map(|p| p.speed).sum();
-            let mut s = format!("[DL:{}]", abbrev_size(total));
-            for p in many.iter().take(2) {
-                s.push_str(&format!("[{}]", one(p)));
-            }
-            if many.len() > 2 {
-                s.push_str(&format!("(+{})", many.len() - 2));
-            }
-            s
-        }
+    let mut t = terminal.lock();
+    let color = style.color && t.is_tty();
+    let mut out = results::table(results, style.results, color);
+    if unfinished {
+        out.push_str(results::CONTINUE_NOTE);
     }
+    t.print(&out);
 }
 
 impl Reporter for Console {
     fn progress(&mut self, active: &[Progress]) {
-        if self.quiet || !self.show_readout {
+        if self.style.quiet || self.last_readout.elapsed() < READOUT_EVERY {
             return;
         }
-        let line = readout(active);
+        self.last_readout = Instant::now();
         let mut terminal = self.terminal.lock();
-        if terminal.is_tty() {
-            terminal.redraw_readout(&line);
-        } else if !self.summary_interval.is_zero()
-            && self.last_summary.elapsed() >= self.summary_interval
+        let tty = terminal.is_tty();
+        let cols = terminal.columns();
+        if !self.style.summary_interval.is_zero()
+            && self.last_summary.elapsed() >= self.style.summary_interval
         {
             self.last_summary = Instant::now();
-            terminal.print(&format!("\n*** Download Progress Summary ***\n{line}\n"));
+            let block = readout::summary(active, self.style.sizes, &readout::asctime_now(), cols);
+            terminal.print(&format!("{block}\n"));
+        }
+        if !self.style.readout {
+            return;
+        }
+        let line = readout::readout(active, self.style.sizes);
+        if tty {
+            let max = self.style.truncate.then_some(cols);
+            let visible = line.render(false, max).chars().count();
+            terminal.redraw_readout(&line.render(self.style.color, max), visible);
+        } else {
+            terminal.print(&format!("{}\n", line.render(false, None)));
         }
     }
 
@@ -174,7 +142,11 @@ impl Reporter for Console {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| r.uri.clone());
-        tracing::info!("GID#{} - Download result: {:?} {what}", r.gid, r.status);
+        tracing::info!(
+            "GID#{} - Download result: {} {what}",
+            r.gid,
+            Stat::of(r).word()
+        );
     }
 }
 
@@ -184,7 +156,6 @@ impl Drop for Console {
         let mut terminal = self.terminal.lock();
         if terminal.is_tty() {
             terminal.clear_readout();
-            let _ = std::io::stdout().flush();
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct FileOutput {
 /// The console (stdout, shared with the readout) and its level.
 pub struct ConsoleOutput {
     pub level: Aria2Level,
+    /// `--enable-color`.
+    pub color: bool,
     pub terminal: SharedTerminal,
 }
 
@@ -143,7 +145,7 @@ where
             console
                 .terminal
                 .lock()
-                .print(&console_line(&now, level, &text.text()));
+                .print(&console_line(&now, level, &text.text(), console.color));
         }
     }
 }
@@ -236,7 +238,8 @@ mod tests {
             file: None,
             console: Some(ConsoleOutput {
                 level: Aria2Level::Debug,
-                terminal: SharedTerminal::new(),
+                color: false,
+                terminal: SharedTerminal::new(false),
             }),
         };
         let subscriber = tracing_subscriber::registry().with(layer);

@@ -23,6 +23,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 pub use banner::{log_options, log_startup};
 pub use level::Aria2Level;
+pub use line::short_source;
 
 use crate::terminal::SharedTerminal;
 use layer::{Aria2Layer, ConsoleOutput, FileOutput};
@@ -80,6 +81,7 @@ pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogE
     };
     let console = (!global.get_bool("quiet")).then(|| ConsoleOutput {
         level: level("console-log-level"),
+        color: global.get_bool("enable-color"),
         terminal: terminal.clone(),
     });
     let subscriber = tracing_subscriber::registry().with(Aria2Layer { file, console });

@@ -2,7 +2,7 @@
 //! the log file's lines in aria2c's format, each output filtered by its
 //! own level, and the console quiet when asked.
 
-use crate::support::{assert_file_eq, exit, run, s, tempdir};
+use crate::support::{assert_file_eq, exit, run, s, strip_ansi, tempdir};
 use arietta_testserver::{pattern, TestServer};
 
 /// Splits an aria2 log-file record line into (level, source, message);
@@ -114,8 +114,29 @@ fn console_log_level_filters_what_the_console_shows() {
     let url = srv.add_file("/c.bin", pattern(10_000, 4));
     let tmp = tempdir();
 
-    let shown = run(tmp.path(), &["-o", "a.bin", &url]);
+    // aria2 colors the level with `--enable-color` (the default), on a
+    // terminal or not.
+    let colored = run(tmp.path(), &["-o", "a.bin", "--allow-overwrite=true", &url]);
+    colored.expect_code(exit::OK);
+    assert!(
+        colored
+            .stdout
+            .contains("[\x1b[1;32mNOTICE\x1b[0m] Download complete: "),
+        "{:?}",
+        colored.stdout
+    );
+    let shown = run(
+        tmp.path(),
+        &[
+            "-o",
+            "a.bin",
+            "--allow-overwrite=true",
+            "--enable-color=false",
+            &url,
+        ],
+    );
     shown.expect_code(exit::OK);
+    assert!(!shown.stdout.contains('\x1b'), "{:?}", shown.stdout);
     // aria2's console entry: an empty line, then `MM/DD hh:mm:ss [NOTICE] …`.
     let entry = shown
         .stdout
@@ -134,7 +155,11 @@ fn console_log_level_filters_what_the_console_shows() {
         &["--console-log-level=warn", "-o", "b.bin", &url],
     );
     hidden.expect_code(exit::OK);
-    assert!(!hidden.stdout.contains("[NOTICE]"), "{}", hidden.stdout);
+    assert!(
+        !strip_ansi(&hidden.stdout).contains("[NOTICE]"),
+        "{}",
+        hidden.stdout
+    );
     assert!(
         hidden.stdout.contains("Download Results"),
         "{}",
@@ -148,7 +173,7 @@ fn console_log_level_filters_what_the_console_shows() {
     );
     chatty.expect_code(exit::OK);
     assert!(
-        chatty.stdout.contains("[INFO] Logging started."),
+        strip_ansi(&chatty.stdout).contains("[INFO] Logging started."),
         "{}",
         chatty.stdout
     );
