@@ -57,12 +57,7 @@ fn real_main() -> ExitCode {
         Err(e) => return bad_option(&e),
     };
     if parsed.version {
-        println!(
-            "arietta version {} (aria2 compatible)\nThread-per-core downloads on glommio/io_uring.\n\n** Configuration **\nEnabled Features: {}\nHash Algorithms: {}",
-            env!("CARGO_PKG_VERSION"),
-            arietta_core::ENABLED_FEATURES.join(", "),
-            arietta_core::HASH_ALGORITHMS.join(", "),
-        );
+        print!("{}", version_text());
         return ExitCode::Success;
     }
     if let Some(topic) = &parsed.help {
@@ -254,6 +249,22 @@ fn real_main() -> ExitCode {
     arietta_core::wait_for_hooks();
     logging::finish();
     code
+}
+
+/// `-v`: aria2c's layout (version line, then `** Configuration **` with
+/// the features, hash algorithms and system), which scripts read.
+fn version_text() -> String {
+    let mut s = format!(
+        "arietta version {}\nThread-per-core downloads on glommio/io_uring, compatible with aria2 1.36.\n\n\
+         ** Configuration **\nEnabled Features: {}\nHash Algorithms: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        arietta_core::ENABLED_FEATURES.join(", "),
+        arietta_core::HASH_ALGORITHMS.join(", "),
+    );
+    if let Some(os) = logging::operating_system() {
+        s.push_str(&format!("System: {os}\n"));
+    }
+    s
 }
 
 /// What [`check_local_files`] needs to know of a must-exist option's file,

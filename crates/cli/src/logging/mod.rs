@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use arietta_options::OptionSet;
 use tracing_subscriber::layer::SubscriberExt;
 
-pub use banner::{log_options, log_startup};
+pub use banner::{log_options, log_startup, operating_system};
 pub use level::Aria2Level;
 pub use line::short_source;
 

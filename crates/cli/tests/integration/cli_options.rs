@@ -135,6 +135,50 @@ fn version_exits_0() {
     run(tmp.path(), &["--version"]).expect_code(exit::OK);
 }
 
+/// `-v`'s configuration lines as aria2c 1.36 prints them: the same
+/// features, hash algorithms (each one `--checksum` computes) and system.
+#[test]
+fn version_lists_features_like_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    let ours = run(tmp.path(), &["-v"]);
+    let theirs = crate::support::aria2c_command(tmp.path())
+        .arg("-v")
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+    for key in ["Enabled Features: ", "Hash Algorithms: ", "System: "] {
+        let line = |text: &str| text.lines().find(|l| l.starts_with(key)).map(str::to_owned);
+        assert_eq!(line(&ours.stdout), line(&theirs), "{key}\n{}", ours.stdout);
+        assert!(line(&ours.stdout).is_some(), "{}", ours.stdout);
+    }
+    assert!(
+        ours.stdout.contains("\n** Configuration **\n"),
+        "{}",
+        ours.stdout
+    );
+}
+
+/// `--checksum=adler32=…`, which aria2 accepts and `-v` lists, is checked.
+#[test]
+fn adler32_checksum_is_verified() {
+    let srv = TestServer::start();
+    let url = srv.add_file("/h.txt", b"hello".to_vec());
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--checksum=adler32=062c0215", "-o", "a", &url],
+    )
+    .expect_code(exit::OK);
+    run(
+        tmp.path(),
+        &["--checksum=adler32=062c0216", "-o", "b", &url],
+    )
+    .expect_code(exit::CHECKSUM);
+}
+
 #[test]
 fn no_uri_fails() {
     let tmp = tempdir();
