@@ -226,3 +226,211 @@ fn errors_reach_stderr_and_the_log_file_not_stdout() {
         "{text}"
     );
 }
+
+/// `(level, message)` of every record in an aria2-format log, with the
+/// lines that continue a record (an HTTP head, an FTP reply) appended to
+/// its message after `\n`.
+fn records_with_bodies(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        match record(line) {
+            Some((level, _, message)) => out.push((level.to_owned(), message.to_owned())),
+            None => {
+                if let Some(last) = out.last_mut() {
+                    last.1.push('\n');
+                    last.1.push_str(line);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `CUID#7 - Requesting:…` → `Requesting:…`; `None` for a line that does
+/// not start with a connection's prefix.
+fn after_cuid(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("CUID#")?;
+    let (n, rest) = rest.split_once(" - ")?;
+    n.parse::<u64>().ok()?;
+    Some(rest)
+}
+
+/// The connection lines aria2c writes at INFO for one download, which the
+/// check below asks of both programs' logs.
+fn exchange_kinds(log: &str) -> Vec<(&'static str, String)> {
+    let kinds = [
+        "Connecting to ",
+        "Requesting:\n",
+        "Response received:\n",
+        "The download for one segment completed successfully.",
+    ];
+    let mut seen = Vec::new();
+    for (level, message) in records_with_bodies(log) {
+        if let Some(rest) = after_cuid(&message) {
+            for k in kinds {
+                if rest.starts_with(k) && !seen.iter().any(|(s, _)| *s == k) {
+                    seen.push((k, level.clone()));
+                }
+            }
+        }
+    }
+    seen.sort();
+    seen
+}
+
+fn run_aria2c_logged(cwd: &std::path::Path, args: &[&str]) {
+    let out = crate::support::aria2c_command(cwd)
+        .arg("--no-conf")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// aria2c's connection lines in the `-l` file at INFO: `CUID#n -
+/// Connecting to HOST:PORT`, the request head sent (credentials starred)
+/// and the response head received, each segment's completion and the
+/// download's; checked against aria2c's own log of the same download.
+#[test]
+fn http_exchange_is_logged_like_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    let url = srv.add_file("/x.bin", pattern(20_000, 7));
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let args = |log: &std::path::Path| {
+        vec![
+            format!("--log={}", s(log)),
+            "--log-level=info".to_owned(),
+            "--http-user=u".to_owned(),
+            "--http-passwd=secret".to_owned(),
+            "--allow-overwrite=true".to_owned(),
+            "-d".to_owned(),
+            "out".to_owned(),
+            url.clone(),
+        ]
+    };
+    let a = args(&ours);
+    run(
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .expect_code(exit::OK);
+    let b = args(&theirs);
+    run_aria2c_logged(
+        tmp.path(),
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let (ours, theirs) = (
+        std::fs::read_to_string(&ours).unwrap(),
+        std::fs::read_to_string(&theirs).unwrap(),
+    );
+    assert_eq!(
+        exchange_kinds(&ours),
+        exchange_kinds(&theirs),
+        "ours:\n{ours}\naria2c's:\n{theirs}"
+    );
+    assert_eq!(exchange_kinds(&ours).len(), 4, "{ours}");
+    let records = records_with_bodies(&ours);
+    let find = |what: &str| {
+        records
+            .iter()
+            .find_map(|(_, m)| after_cuid(m).filter(|r| r.starts_with(what)))
+            .unwrap_or_else(|| panic!("no {what:?} in\n{ours}"))
+            .to_owned()
+    };
+    let port = srv.addr().port();
+    assert_eq!(
+        find("Connecting to "),
+        format!("Connecting to 127.0.0.1:{port}")
+    );
+    let request = find("Requesting:\n");
+    assert!(
+        request.starts_with("Requesting:\nGET /x.bin HTTP/1.1\n"),
+        "{request:?}"
+    );
+    assert!(
+        request.contains("\nAuthorization: Basic ********\n"),
+        "{request:?}"
+    );
+    assert!(!ours.contains("secret"), "{ours}");
+    let response = find("Response received:\n");
+    assert!(
+        response.starts_with("Response received:\nHTTP/1.1 20"),
+        "{response:?}"
+    );
+    // The connection's lines come in aria2's order.
+    let at = |what: &str| {
+        records
+            .iter()
+            .position(|(_, m)| after_cuid(m).is_some_and(|r| r.starts_with(what)))
+            .unwrap()
+    };
+    assert!(
+        at("Connecting to ") < at("Requesting:") && at("Requesting:") < at("Response received:")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|(l, m)| l == "INFO" && m.ends_with("The download was complete.")),
+        "{ours}"
+    );
+}
+
+/// FTP's commands and replies, each a record as aria2 writes them
+/// (`Requesting:\nUSER ********`, `Response received:\n220 …`).
+#[test]
+fn ftp_commands_and_replies_are_logged_like_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let root = tempdir();
+    std::fs::write(root.path().join("f.bin"), pattern(5000, 8)).unwrap();
+    let Some(srv) = crate::support::ftpd::pyftpd(root.path(), 0) else {
+        return;
+    };
+    let url = format!("ftp://127.0.0.1:{}/f.bin", srv.port);
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let o = format!("--log={}", s(&ours));
+    let t = format!("--log={}", s(&theirs));
+    let common = [
+        "--log-level=info",
+        "--allow-overwrite=true",
+        "-d",
+        "out",
+        &url,
+    ];
+    let mut a = vec![&o[..]];
+    a.extend(common);
+    run(tmp.path(), &a).expect_code(exit::OK);
+    let mut b = vec![&t[..]];
+    b.extend(common);
+    run_aria2c_logged(tmp.path(), &b);
+    let (ours, theirs) = (
+        std::fs::read_to_string(&ours).unwrap(),
+        std::fs::read_to_string(&theirs).unwrap(),
+    );
+    assert_eq!(
+        exchange_kinds(&ours),
+        exchange_kinds(&theirs),
+        "ours:\n{ours}\naria2c's:\n{theirs}"
+    );
+    for log in [&ours, &theirs] {
+        let records = records_with_bodies(log);
+        let has = |what: &str| {
+            records
+                .iter()
+                .any(|(l, m)| l == "INFO" && after_cuid(m).is_some_and(|r| r.starts_with(what)))
+        };
+        // (`lines()` dropped the `\r` of each `\r\n`.)
+        assert!(has("Requesting:\nUSER ********"), "{log}");
+        assert!(has("Response received:\n220"), "{log}");
+        assert!(
+            has("Requesting:\nRETR /f.bin") || has("Requesting:\nRETR f.bin"),
+            "{log}"
+        );
+    }
+}

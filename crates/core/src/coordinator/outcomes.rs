@@ -43,6 +43,7 @@ impl Coordinator {
                 }
             });
         }
+        tracing::info!("GID#{gid} - The download was complete.");
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         if let Some(p) = &r.path {
             self.reporter.notice(
