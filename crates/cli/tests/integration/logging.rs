@@ -434,3 +434,94 @@ fn ftp_commands_and_replies_are_logged_like_aria2c() {
         );
     }
 }
+
+/// A peer-wire line's message kind: `request index=0, …` → `request`,
+/// `bitfield ff80` → `bitfield`, `extended handshake client=…` →
+/// `extended handshake`.
+fn wire_kind(message: &str) -> String {
+    message
+        .split(' ')
+        .take_while(|w| {
+            !(w.contains('=') || (w.len() > 1 && w.bytes().all(|b| b.is_ascii_hexdigit())))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `(direction, kind)` of each `CUID#n - To:/From: ADDR MESSAGE` line.
+fn wire_lines(log: &str) -> std::collections::BTreeSet<(String, String)> {
+    records_with_bodies(log)
+        .iter()
+        .filter(|(l, _)| l == "INFO")
+        .filter_map(|(_, m)| {
+            let rest = after_cuid(m)?;
+            let (dir, rest) = rest.split_once(": ")?;
+            if dir != "To" && dir != "From" {
+                return None;
+            }
+            let (_addr, message) = rest.split_once(' ')?;
+            Some((dir.to_owned(), wire_kind(message)))
+        })
+        .collect()
+}
+
+/// BitTorrent at INFO, leeching from aria2c: `Connecting to the peer IP`,
+/// then each message sent and received as aria2 writes them (`To: ADDR
+/// request index=0, begin=0, length=16384`, `From: ADDR handshake
+/// peerId=…`); what we say we sent is what aria2c says it received, and
+/// the other way round.
+#[test]
+fn peer_wire_is_logged_like_aria2c() {
+    use crate::bt_support::{pattern as bt_pattern, require_tracker_and_aria2c, Swarm};
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let t = format!("--log={}", s(&theirs));
+    let sw = Swarm::new("one", vec![(vec!["a.bin"], bt_pattern(100_000, 3))])
+        .tracker()
+        .build()
+        .aria2c_seeder_with(&[&t, "--log-level=info"]);
+    let o = format!("--log={}", s(&ours));
+    sw.leech(&[&o, "--log-level=info"]).expect_code(exit::OK);
+    sw.assert_leeched();
+    let ours = std::fs::read_to_string(&ours).unwrap();
+    let theirs = std::fs::read_to_string(&theirs).unwrap();
+    let (a, b) = (wire_lines(&ours), wire_lines(&theirs));
+    let has = |set: &std::collections::BTreeSet<(String, String)>, dir: &str, kind: &str| {
+        set.contains(&(dir.to_owned(), kind.to_owned()))
+    };
+    for kind in ["handshake", "interested", "request"] {
+        assert!(has(&a, "To", kind), "we logged no To: {kind}\n{ours}");
+        assert!(
+            has(&b, "From", kind),
+            "aria2c logged no From: {kind}\n{theirs}"
+        );
+    }
+    for kind in ["handshake", "unchoke", "piece"] {
+        assert!(has(&a, "From", kind), "we logged no From: {kind}\n{ours}");
+        assert!(has(&b, "To", kind), "aria2c logged no To: {kind}\n{theirs}");
+    }
+    // Every kind we received is one aria2c says it sent.
+    for (dir, kind) in &a {
+        if dir == "From" && kind != "keep alive" {
+            assert!(
+                has(&b, "To", kind),
+                "From: {kind} not sent by aria2c\n{theirs}"
+            );
+        }
+    }
+    let records = records_with_bodies(&ours);
+    assert!(
+        records
+            .iter()
+            .any(|(_, m)| after_cuid(m).is_some_and(|r| r == "Connecting to the peer 127.0.0.1")),
+        "{ours}"
+    );
+    assert!(
+        records.iter().any(|(_, m)| after_cuid(m)
+            .is_some_and(|r| r.contains(" handshake peerId=A2-1-36-0-"))),
+        "{ours}"
+    );
+}
