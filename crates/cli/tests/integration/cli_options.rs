@@ -271,7 +271,7 @@ fn readout_redraws_one_line_on_a_tty() {
     let pieces = on_a_tty(200, &args);
     let readout = pieces
         .iter()
-        .find(|l| l.contains("#") && l.contains("CN:") && l.contains("DL:"))
+        .find(|l| l.contains("#") && l.contains("CN:") && l.contains("ETA:"))
         .unwrap_or_else(|| panic!("no readout in {pieces:?}"));
     // aria2's colors: magenta brackets, cyan percentage, green speed.
     assert!(readout.starts_with("\x1b[35m[\x1b[0m#"), "{readout:?}");
