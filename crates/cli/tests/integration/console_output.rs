@@ -166,6 +166,13 @@ fn results_table_matches_aria2c_in_each_style() {
         ],
     );
     for o in [&ours, &theirs] {
+        // Every download that ends unfinished gets aria2's notice.
+        assert!(
+            strip_ansi(&o.stdout).contains("[NOTICE] Download GID#")
+                && o.stdout.contains(" not complete: "),
+            "{}",
+            o.stdout
+        );
         assert!(!o.stdout.contains("Download Results"), "{}", o.stdout);
         assert!(
             o.stdout.contains("aria2 will resume download"),

@@ -91,6 +91,19 @@ impl Coordinator {
         self.run_stop_hook(gid, status);
         let a = self.active.remove(&gid).expect("active download");
         self.changed.push(gid);
+        if status != Status::Complete {
+            // aria2's notice for every download that ends unfinished
+            // (error, removal, shutdown); the path is empty before it is
+            // known.
+            let path = a
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            self.reporter.notice(
+                LogLevel::Notice,
+                &format!("Download GID#{gid} not complete: {path}"),
+            );
+        }
         let snapshot = Some(a.snapshot());
         let uri = match &a.kind {
             DownloadKind::Segmented(s) => {
