@@ -91,18 +91,24 @@ impl Coordinator {
         self.run_stop_hook(gid, status);
         let a = self.active.remove(&gid).expect("active download");
         self.changed.push(gid);
-        if status != Status::Complete {
-            // aria2's notice for every download that ends unfinished
-            // (error, removal, shutdown); the path is empty before it is
-            // known.
-            let path = a
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            self.reporter.notice(
-                LogLevel::Notice,
-                &format!("Download GID#{gid} not complete: {path}"),
-            );
+        // aria2's notices for a download that stops unfinished: paused, or
+        // ended (error, removal, shutdown; the path empty before it is
+        // known).
+        match status {
+            Status::Complete => {}
+            Status::Paused => self
+                .reporter
+                .notice(LogLevel::Notice, &format!("Download GID#{gid} paused")),
+            _ => {
+                let path = a
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                self.reporter.notice(
+                    LogLevel::Notice,
+                    &format!("Download GID#{gid} not complete: {path}"),
+                );
+            }
         }
         let snapshot = Some(a.snapshot());
         let uri = match &a.kind {
