@@ -19,7 +19,7 @@ pub enum BtNetError {
     #[error("peer closed the connection during the encryption handshake")]
     Closed,
     /// The handshake did not finish in time.
-    #[error("encryption handshake timed out after {0:?}")]
+    #[error("encryption handshake timed out after {} seconds", .0.as_secs_f32())]
     Timeout(Duration),
 }
 

@@ -556,5 +556,85 @@ pub fn allowed_fast_set(
     set
 }
 
+/// aria2's `util::percentEncode`: every byte but the unreserved ones as
+/// `%XX`.
+fn percent_encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            s.push(char::from(b));
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// As aria2 logs a handshake: `handshake peerId=…, reserved=…`.
+impl std::fmt::Display for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "handshake peerId={}, reserved={}",
+            percent_encode(&self.peer_id),
+            to_hex(&self.reserved)
+        )
+    }
+}
+
+/// As aria2 logs a message (its `BtMessage::toString`): `request index=3,
+/// begin=16384, length=16384`, `have all`, `bitfield ff80`.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let range = |f: &mut std::fmt::Formatter<'_>, name: &str, b: &BlockRef| {
+            write!(
+                f,
+                "{name} index={}, begin={}, length={}",
+                b.index, b.begin, b.length
+            )
+        };
+        match self {
+            Message::KeepAlive => f.write_str("keep alive"),
+            Message::Choke => f.write_str("choke"),
+            Message::Unchoke => f.write_str("unchoke"),
+            Message::Interested => f.write_str("interested"),
+            Message::NotInterested => f.write_str("not interested"),
+            Message::Have(i) => write!(f, "have index={i}"),
+            Message::Bitfield(b) => write!(f, "bitfield {}", to_hex(b)),
+            Message::Request(b) => range(f, "request", b),
+            Message::Piece { index, begin, data } => write!(
+                f,
+                "piece index={index}, begin={begin}, length={}",
+                data.len()
+            ),
+            Message::Cancel(b) => range(f, "cancel", b),
+            Message::Port(p) => write!(f, "port port={p}"),
+            Message::Suggest(i) => write!(f, "suggest piece index={i}"),
+            Message::HaveAll => f.write_str("have all"),
+            Message::HaveNone => f.write_str("have none"),
+            Message::Reject(b) => range(f, "reject", b),
+            Message::AllowedFast(i) => write!(f, "allowed fast index={i}"),
+            Message::Extended { id: 0, payload } => {
+                write!(f, "extended handshake length={}", payload.len())
+            }
+            Message::Extended { id, payload } => {
+                write!(f, "extended id={id}, length={}", payload.len())
+            }
+            Message::V2Hashes { id, payload } => {
+                let name = match *id {
+                    id::HASH_REQUEST => "hash request",
+                    id::HASHES => "hashes",
+                    _ => "hash reject",
+                };
+                write!(f, "{name} length={}", payload.len())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

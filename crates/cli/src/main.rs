@@ -21,7 +21,7 @@ use arietta_options::{
 };
 
 use crate::arg_groups::ArgGroup;
-use crate::console::Console;
+use crate::console::{Console, ConsoleStyle};
 use crate::terminal::SharedTerminal;
 
 fn main() -> ProcessExit {
@@ -57,12 +57,7 @@ fn real_main() -> ExitCode {
         Err(e) => return bad_option(&e),
     };
     if parsed.version {
-        println!(
-            "arietta version {} (aria2 compatible)\nThread-per-core downloads on glommio/io_uring.\n\n** Configuration **\nEnabled Features: {}\nHash Algorithms: {}",
-            env!("CARGO_PKG_VERSION"),
-            arietta_core::ENABLED_FEATURES.join(", "),
-            arietta_core::HASH_ALGORITHMS.join(", "),
-        );
+        print!("{}", version_text());
         return ExitCode::Success;
     }
     if let Some(topic) = &parsed.help {
@@ -106,7 +101,7 @@ fn real_main() -> ExitCode {
     }
     let global = Arc::new(global);
 
-    let terminal = SharedTerminal::new();
+    let terminal = SharedTerminal::new(global.get_bool("stderr"));
     if let Err(e) = logging::install(&global, &terminal) {
         // aria2 refuses to start without its log; we keep the console.
         eprintln!("Exception caught: {e}");
@@ -120,6 +115,9 @@ fn real_main() -> ExitCode {
         Ok(u) => u,
         Err(code) => return code,
     };
+    if global.get_bool("show-files") {
+        return show_files(&global, &uris);
+    }
     let torrent_file = global
         .get_opt_str("torrent-file")
         .is_some_and(|t| !t.is_empty());
@@ -147,21 +145,6 @@ fn real_main() -> ExitCode {
         .filter(|m| !m.is_empty())
     {
         metalinks.insert(0, m.to_owned());
-    }
-    if global.get_bool("show-files") {
-        for source in &metalinks {
-            let plan = match metalink_plan(&global, source) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let dir = global.get_opt_str("dir").unwrap_or(".");
-            print!("{}", metalink_input::show_files(&plan, dir));
-        }
-        // Metalinks were listed above; torrents are listed here.
-        if !metalinks.is_empty() {
-            return ExitCode::Success;
-        }
-        return show_files(&global, &uris);
     }
     let mut requests = Vec::new();
     if let Some(m) = global
@@ -210,13 +193,11 @@ fn real_main() -> ExitCode {
         return ExitCode::Unknown;
     }
 
-    let quiet = global.get_bool("quiet");
-    let reporter = Console::new(
-        quiet,
-        global.get_bool("show-console-readout"),
-        global.get_u64("summary-interval"),
-        terminal,
-    );
+    if !requests.is_empty() {
+        tracing::info!(notice = true, "Downloading {} item(s)", requests.len());
+    }
+    let style = ConsoleStyle::from_options(&global);
+    let reporter = Console::new(style, terminal.clone());
     let service = if rpc {
         arietta_daemon::on_global_option_change(Box::new(logging::change_global));
         match arietta_daemon::service((*global).clone()) {
@@ -249,8 +230,14 @@ fn real_main() -> ExitCode {
         service,
     ) {
         Ok(report) => {
-            console::print_results(quiet, &report.results);
-            report.exit_code()
+            let code = report.exit_code();
+            console::print_results(
+                &style,
+                &terminal,
+                &report.results,
+                code != ExitCode::Success,
+            );
+            code
         }
         Err(e) => {
             exception(&e);
@@ -263,6 +250,22 @@ fn real_main() -> ExitCode {
     arietta_core::wait_for_hooks();
     logging::finish();
     code
+}
+
+/// `-v`: aria2c's layout (version line, then `** Configuration **` with
+/// the features, hash algorithms and system), which scripts read.
+fn version_text() -> String {
+    let mut s = format!(
+        "arietta version {}\nThread-per-core downloads on glommio/io_uring, compatible with aria2 1.36.\n\n\
+         ** Configuration **\nEnabled Features: {}\nHash Algorithms: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        arietta_core::ENABLED_FEATURES.join(", "),
+        arietta_core::HASH_ALGORITHMS.join(", "),
+    );
+    if let Some(os) = logging::operating_system() {
+        s.push_str(&format!("System: {os}\n"));
+    }
+    s
 }
 
 /// What [`check_local_files`] needs to know of a must-exist option's file,
@@ -303,7 +306,7 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
         match parameterized_uri::expand(u) {
             Ok(mut v) => out.append(&mut v),
             Err(e) => {
-                exception(format_args!("{e}: {u}"));
+                exception(format_args!("{e} URI={u}"));
                 return Err(ExitCode::Unknown);
             }
         }
@@ -354,33 +357,67 @@ fn local_kind(arg: &str) -> Option<bool> {
     }
 }
 
-/// `-S`: print each torrent's file listing like aria2c and exit.
+/// `-S`: aria2c's listings, and its exit status 0 whatever they found.
+/// `-T` or `-M` names the one file to list; otherwise each argument is
+/// listed under a `>>> Printing the contents of file …` heading, and what
+/// cannot be listed is said there.
 fn show_files(global: &OptionSet, uris: &[String]) -> ExitCode {
-    let mut paths: Vec<String> = uris.to_vec();
-    if let Some(t) = global.get_opt_str("torrent-file").filter(|t| !t.is_empty()) {
-        paths.insert(0, t.to_owned());
+    let nonempty = |name| global.get_opt_str(name).filter(|t| !t.is_empty());
+    if let Some(t) = nonempty("torrent-file") {
+        show_torrent(t);
+        return ExitCode::Success;
     }
-    if paths.is_empty() {
+    if let Some(m) = nonempty("metalink-file") {
+        show_metalink(global, m);
+        return ExitCode::Success;
+    }
+    if uris.is_empty() {
         eprintln!("No files to show.");
         return ExitCode::Unknown;
     }
-    let mut code = ExitCode::Success;
-    for p in paths {
-        let parsed = std::fs::read(&p)
-            .map_err(|e| e.to_string())
-            .and_then(|b| arietta_metainfo::Metainfo::parse(&b).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(m) => {
-                println!("Printing the contents of file '{p}'...");
-                print!("{}", m.show_files());
-            }
-            Err(e) => {
-                exception(format_args!("{p}: {e}"));
-                code = ExitCode::TorrentCorrupt;
-            }
+    for p in uris {
+        println!(">>> Printing the contents of file '{p}'...");
+        if arietta_core::looks_like_torrent(p) {
+            show_torrent(p);
+        } else if metalink_input::is_local_metalink(p) {
+            show_metalink(global, p);
+        } else {
+            println!("This file is neither Torrent nor Metalink file. Skipping.\n");
         }
     }
-    code
+    ExitCode::Success
+}
+
+/// What aria2 prints for a file it cannot list: its exception line.
+#[track_caller]
+fn show_error(code: ExitCode, what: impl std::fmt::Display) {
+    let at = std::panic::Location::caller();
+    println!(
+        "Exception: [{}:{}] errorCode={} {what}\n",
+        logging::short_source(at.file()),
+        at.line(),
+        code.code()
+    );
+}
+
+fn show_torrent(path: &str) {
+    let parsed = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| arietta_metainfo::Metainfo::parse(&b).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(m) => print!("{}", m.show_files()),
+        Err(e) => show_error(ExitCode::TorrentCorrupt, e),
+    }
+}
+
+fn show_metalink(global: &OptionSet, source: &str) {
+    let listed = metalink_input::read_source(source)
+        .map_err(|e| e.to_string())
+        .and_then(|b| arietta_core::metalink_plan::listing(&b, global).map_err(|e| e.to_string()));
+    match listed {
+        Ok(files) => println!("{}", metalink_input::show_files(&files)),
+        Err(e) => show_error(ExitCode::MetalinkParse, e),
+    }
 }
 
 /// `-i`: one download per entry, with its own option lines; all read

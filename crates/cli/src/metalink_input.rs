@@ -5,8 +5,6 @@
 use std::io::Read;
 use std::path::Path;
 
-use arietta_core::MetalinkPlan;
-
 /// Whether a command-line argument is a local metalink document rather
 /// than a URI: an existing file with a metalink name, or one whose start
 /// reads like a metalink.
@@ -45,39 +43,21 @@ pub fn read_source(source: &str) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// aria2's `-S` listing of a metalink's files.
-pub fn show_files(plan: &MetalinkPlan, dir: &str) -> String {
-    let rule = "-".repeat(75);
+/// aria2's `-S` listing of files (`util::toStream`): names as the
+/// document gives them, and declared sizes (0 when none).
+pub fn show_files(files: &[(String, Option<u64>)]) -> String {
     let mut s = String::from("Files:\nidx|path/length\n===+");
     s.push_str(&"=".repeat(75));
     s.push('\n');
-    for (i, r) in plan.requests.iter().enumerate() {
-        let (name, size) = r
-            .metalink
-            .as_ref()
-            .map(|m| (m.name.as_str(), m.size.unwrap_or(0)))
-            .unwrap_or(("", 0));
+    for (i, (name, size)) in files.iter().enumerate() {
+        let size = size.unwrap_or(0);
         s.push_str(&format!(
-            "{:>3}|{}/{}\n   |{} ({})\n---+{rule}\n",
+            "{:>3}|{name}\n   |{}B ({})\n---+{}\n",
             i + 1,
-            dir.trim_end_matches('/'),
-            name,
             crate::units::abbrev_size(size),
-            group_thousands(size),
+            arietta_metainfo::group_thousands(size),
+            "-".repeat(75),
         ));
     }
     s
-}
-
-/// `1048576` → `1,048,576`.
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

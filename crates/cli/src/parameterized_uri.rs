@@ -13,7 +13,8 @@ pub const MAX_EXPANSION: usize = 1_000_000;
 /// Why a pattern could not be expanded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PatternError {
-    #[error("unterminated {0:?} in parameterized URI")]
+    /// The closing bracket that is missing (aria2's wording).
+    #[error("Missing '{0}' in the parameterized string.")]
     Unterminated(char),
     #[error("bad range [{0}] in parameterized URI")]
     BadRange(String),
@@ -54,14 +55,14 @@ fn tokenize(p: &str) -> Result<Vec<Token>, PatternError> {
     while let Some(c) = rest.chars().next() {
         match c {
             '{' => {
-                let end = rest.find('}').ok_or(PatternError::Unterminated('{'))?;
+                let end = rest.find('}').ok_or(PatternError::Unterminated('}'))?;
                 tokens.push(Token::Literal(std::mem::take(&mut lit)));
                 let alts = rest[1..end].split(',').map(str::to_owned).collect();
                 tokens.push(Token::Choice(alts));
                 rest = &rest[end + 1..];
             }
             '[' => {
-                let end = rest.find(']').ok_or(PatternError::Unterminated('['))?;
+                let end = rest.find(']').ok_or(PatternError::Unterminated(']'))?;
                 tokens.push(Token::Literal(std::mem::take(&mut lit)));
                 tokens.push(Token::Choice(range(&rest[1..end])?));
                 rest = &rest[end + 1..];
@@ -168,7 +169,7 @@ mod tests {
 
     #[test]
     fn bad_patterns() {
-        assert_eq!(expand("{a,b").unwrap_err(), PatternError::Unterminated('{'));
+        assert_eq!(expand("{a,b").unwrap_err(), PatternError::Unterminated('}'));
         assert!(matches!(expand("[5-1]"), Err(PatternError::BadRange(_))));
         assert!(matches!(expand("[1-x]"), Err(PatternError::BadRange(_))));
         assert!(matches!(expand("[1-2:0]"), Err(PatternError::BadRange(_))));

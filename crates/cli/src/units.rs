@@ -1,30 +1,41 @@
 //! Numbers the way aria2 prints them.
 
-/// `400.0KiB`, `33.2MiB`, `512B`.
-pub fn abbrev_size(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n}B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{:.1}{}", v, UNITS[u])
+pub use arietta_metainfo::abbrev_size;
+
+/// aria2's console size formatter: `--human-readable` (the default)
+/// abbreviates (`1.2Mi`), `--human-readable=false` prints plain bytes.
+/// The caller appends `B`, as aria2 does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeFormat {
+    pub human: bool,
 }
 
-/// `4m51s`, `1h2m3s`, `12s`.
-pub fn eta(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
+impl SizeFormat {
+    pub fn fmt(self, n: u64) -> String {
+        if self.human {
+            abbrev_size(n)
+        } else {
+            n.to_string()
+        }
     }
+}
+
+/// aria2's `secfmt`: `4m51s`, `1h2m3s`, `1h5s`, `1h`, `0s`.
+pub fn eta(secs: u64) -> String {
+    let mut s = String::new();
+    let mut rest = secs;
+    if rest >= 3600 {
+        s.push_str(&format!("{}h", rest / 3600));
+        rest %= 3600;
+    }
+    if rest >= 60 {
+        s.push_str(&format!("{}m", rest / 60));
+        rest %= 60;
+    }
+    if rest > 0 || secs == 0 {
+        s.push_str(&format!("{rest}s"));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -33,11 +44,17 @@ mod tests {
 
     #[test]
     fn like_aria2() {
-        assert_eq!(abbrev_size(0), "0B");
-        assert_eq!(abbrev_size(409_600), "400.0KiB");
-        assert_eq!(abbrev_size(34_812_723), "33.2MiB");
+        let human = SizeFormat { human: true };
+        assert_eq!(human.fmt(0), "0");
+        assert_eq!(human.fmt(409_600), "400Ki");
+        assert_eq!(human.fmt(34_812_723), "33Mi");
+        assert_eq!(human.fmt(9_961_472), "9.5Mi");
+        assert_eq!(SizeFormat { human: false }.fmt(34_812_723), "34812723");
         assert_eq!(eta(291), "4m51s");
         assert_eq!(eta(3723), "1h2m3s");
+        assert_eq!(eta(3605), "1h5s");
+        assert_eq!(eta(3600), "1h");
+        assert_eq!(eta(0), "0s");
         assert_eq!(eta(5), "5s");
     }
 }

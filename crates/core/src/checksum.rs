@@ -7,7 +7,70 @@ use sha1::Digest;
 
 use crate::error::FetchError;
 
-fn run<D: Digest>(mut d: D, path: &Path) -> Result<String, FetchError> {
+/// What a whole-file digest needs: bytes in, hex out.
+trait Hasher {
+    fn update(&mut self, bytes: &[u8]);
+    fn hex(self) -> String;
+}
+
+impl<D: Digest> Hasher for D {
+    fn update(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+
+    fn hex(self) -> String {
+        hex::encode(self.finalize())
+    }
+}
+
+/// RFC 1950's Adler-32, which aria2 lists among its hash algorithms (and
+/// `--checksum=adler32=…` accepts).
+struct Adler32 {
+    a: u32,
+    b: u32,
+}
+
+impl Default for Adler32 {
+    fn default() -> Self {
+        Adler32 { a: 1, b: 0 }
+    }
+}
+
+impl Adler32 {
+    const MOD: u32 = 65_521;
+    /// Bytes that can be summed before `b` could overflow a u32.
+    const NMAX: usize = 5552;
+
+    fn update(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(Self::NMAX) {
+            for &x in chunk {
+                self.a += u32::from(x);
+                self.b += self.a;
+            }
+            self.a %= Self::MOD;
+            self.b %= Self::MOD;
+        }
+    }
+
+    fn hex(&self) -> String {
+        format!("{:08x}", (self.b << 16) | self.a)
+    }
+}
+
+/// Newtype so Adler-32 is not mistaken for a `Digest`.
+struct AdlerHasher(Adler32);
+
+impl Hasher for AdlerHasher {
+    fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn hex(self) -> String {
+        self.0.hex()
+    }
+}
+
+fn run(mut d: impl Hasher, path: &Path) -> Result<String, FetchError> {
     let mut f =
         std::fs::File::open(path).map_err(|source| arietta_storage::StorageError::Open {
             path: path.to_owned(),
@@ -26,7 +89,7 @@ fn run<D: Digest>(mut d: D, path: &Path) -> Result<String, FetchError> {
         }
         d.update(&buf[..n]);
     }
-    Ok(hex::encode(d.finalize()))
+    Ok(d.hex())
 }
 
 /// Hex digest of the file with aria2's hash names.
@@ -38,6 +101,23 @@ pub fn file_digest(algo: &str, path: &Path) -> Result<String, FetchError> {
         "sha-256" => run(sha2::Sha256::new(), path),
         "sha-384" => run(sha2::Sha384::new(), path),
         "sha-512" => run(sha2::Sha512::new(), path),
+        "adler32" => run(AdlerHasher(Adler32::default()), path),
         other => Err(FetchError::UnknownChecksum(other.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adler32_matches_zlib() {
+        let mut a = Adler32::default();
+        a.update(b"hello");
+        assert_eq!(a.hex(), "062c0215");
+        // Long input: the modulo keeps the sums in range.
+        let mut a = Adler32::default();
+        a.update(&vec![0xff; 100_000]);
+        assert_eq!(a.hex(), "149a302c");
     }
 }

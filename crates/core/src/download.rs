@@ -52,6 +52,20 @@ pub enum Status {
     Removed,
 }
 
+impl Status {
+    /// The word aria2's RPC uses (`tellStatus`'s `status`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Waiting => "waiting",
+            Status::Paused => "paused",
+            Status::Error => "error",
+            Status::Complete => "complete",
+            Status::Removed => "removed",
+        }
+    }
+}
+
 /// Live numbers for the readout.
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -60,7 +74,26 @@ pub struct Progress {
     pub total: u64,
     pub speed: u64,
     pub connections: usize,
+    /// The first file it writes (a torrent's first selected file).
     pub path: Option<PathBuf>,
+    /// Files it writes after `path` (aria2's `(Nmore)`).
+    pub more_files: usize,
+    /// Bytes uploaded by this run (aria2 shows `UL:` once it is non-zero)
+    /// and in all (the parenthesised total).
+    pub uploaded: u64,
+    pub upload_speed: u64,
+    /// A torrent's swarm; `None` for other downloads.
+    pub bt: Option<BtProgress>,
+}
+
+/// What the readout shows of a torrent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BtProgress {
+    /// Every selected piece is ours: aria2 shows `SEED(ratio)` instead of
+    /// sizes.
+    pub seeding: bool,
+    /// Connected peers that have every piece (`SD:`).
+    pub seeders: usize,
 }
 
 /// A finished (or stopped) download, for the "Download Results" table.

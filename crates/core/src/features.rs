@@ -19,7 +19,9 @@ pub const ENABLED_FEATURES: &[&str] = &[
 ];
 
 /// The digests `--checksum` and metalink hashes accept, as `-v` lists them.
-pub const HASH_ALGORITHMS: &[&str] = &["sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5"];
+pub const HASH_ALGORITHMS: &[&str] = &[
+    "sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5", "adler32",
+];
 
 #[cfg(test)]
 mod tests {

@@ -331,6 +331,7 @@ impl FtpFetch {
         };
         let mut c = match &self.proxy {
             None => {
+                tracing::info!("Connecting to {}:{}", self.loc.host, self.loc.port);
                 let tcp = arietta_net::connect_host(
                     &self.loc.host,
                     self.loc.port,

@@ -228,9 +228,10 @@ impl Fetch {
                     info.ranges = !encoded;
                 }
                 other => {
+                    let got = other.map_or_else(|| "none".to_owned(), |r| r.to_string());
                     return Err(FetchError::WrongResponse(format!(
-                        "206 with Content-Range {other:?} to a request for bytes=0-"
-                    )))
+                        "206 with Content-Range {got} to a request for bytes=0-"
+                    )));
                 }
             }
         } else {
@@ -366,7 +367,7 @@ impl Fetch {
                 total: t.unwrap_or(0),
             }),
             (206, Some(cr)) => Err(FetchError::WrongResponse(format!(
-                "asked for bytes {pos}-{}, got Content-Range {cr:?}",
+                "asked for bytes {pos}-{}, got Content-Range {cr}",
                 end - 1
             ))),
             (status, _) => Err(FetchError::WrongResponse(format!(
@@ -482,6 +483,9 @@ impl Fetch {
         let (head, conn) =
             arietta_http_client::exchange(&route, &self.dial_options(), pooled, &req, timeout)
                 .await?;
+        if tracing::enabled!(tracing::Level::INFO) {
+            tracing::info!("Response received:\n{}", response_text(&head));
+        }
         self.open = Some(Open {
             conn,
             pool_key: key,
@@ -506,6 +510,22 @@ impl Fetch {
             timeout: cfg.timeout,
         }
     }
+}
+
+/// A response head as received (aria2 logs the raw head).
+fn response_text(head: &ResponseHead) -> String {
+    let mut s = format!(
+        "HTTP/1.{} {} {}\r\n",
+        head.version, head.status, head.reason
+    );
+    for (name, value) in &head.headers {
+        s.push_str(name);
+        s.push_str(": ");
+        s.push_str(&String::from_utf8_lossy(value));
+        s.push_str("\r\n");
+    }
+    s.push_str("\r\n");
+    s
 }
 
 /// Reads up to `want` decoded body bytes (fewer when the body ends).

@@ -42,7 +42,8 @@ pub use bittorrent::looks_like_torrent;
 pub use coordinator::DeferredRequests;
 pub use coordinator::RunReport;
 pub use download::{
-    DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter, Status,
+    BtProgress, DownloadRequest, DownloadResult, LogLevel, Progress, QuietReporter, Reporter,
+    Status,
 };
 pub use error::FetchError;
 pub use exit_code::ExitCode;

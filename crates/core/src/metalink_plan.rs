@@ -195,6 +195,21 @@ pub fn plan(
     Ok(MetalinkPlan { requests, notices })
 }
 
+/// What `-S` lists of a metalink: every file its `--metalink-*` options
+/// keep (name and declared size), usable URI or not, as aria2 lists them.
+pub fn listing(
+    bytes: &[u8],
+    options: &OptionSet,
+) -> Result<Vec<(String, Option<u64>)>, FetchError> {
+    let doc = arietta_metalink::parse(bytes).map_err(|e| FetchError::Metalink(e.to_string()))?;
+    let sel = selection_options(options);
+    Ok(doc
+        .select_files(&sel)
+        .into_iter()
+        .map(|f| (f.name.clone(), f.size))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,7 +135,7 @@ pub(crate) async fn run<S: SegmentSource>(mut src: S) {
     };
     let result = d.drive(&mut src).await;
     if let Err(e) = &result {
-        tracing::debug!(gid = %src.task().gid, "CUID#{} - Connection ended: {e}", src.task().conn);
+        tracing::debug!("Connection ended: {e}");
     }
     src.close().await;
     conn_link::report_end(src.task(), d.seg.take(), result);
@@ -174,8 +174,7 @@ impl Driver {
             self.out.set(work.target);
             self.seg = Some(work.claim.id);
             let (pos, end) = work.claim.cursor.get();
-            let task = src.task();
-            tracing::debug!(gid = %task.gid, "CUID#{} - Segment [{pos}, {end})", task.conn);
+            tracing::debug!("GID#{} - Segment [{pos}, {end})", src.task().gid);
             src.open(pos, end, work.total, work.ranged).await?;
             self.fetch_segment(src, &work.claim).await?;
         }
@@ -213,6 +212,9 @@ async fn stream<S: SegmentSource>(
         let (at, end) = claim.cursor.get();
         let (pos, mut want) = claim.cursor.next_read(src.chunk_size(at, end));
         if want == 0 {
+            if at >= end {
+                tracing::info!("The download for one segment completed successfully.");
+            }
             return Ok(());
         }
         want = conn_link::throttle(src.task(), want).await;
@@ -238,7 +240,10 @@ async fn stream<S: SegmentSource>(
         if finished {
             let (at, end) = claim.cursor.get();
             match src.ended(at, end).await? {
-                StreamEnd::Complete => return Ok(()),
+                StreamEnd::Complete => {
+                    tracing::info!("The download for one segment completed successfully.");
+                    return Ok(());
+                }
                 StreamEnd::Length(len) => {
                     let task = src.task();
                     let _ = task.to_coord.send(ToCoordinator::StreamEnded {

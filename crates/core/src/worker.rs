@@ -12,6 +12,7 @@ use arietta_ftp::FtpClient;
 use crate::connection_pool::ConnectionPool;
 use crate::messages::ToCore;
 use crate::{ftp_fetch, http_fetch, sftp_fetch};
+use tracing::Instrument;
 
 /// What connection tasks on one core share. Never leaves the core.
 pub struct CoreContext {
@@ -31,14 +32,27 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     });
     while let Some(msg) = inbox.recv().await {
         match msg {
+            // Every line a connection logs starts `CUID#n - `, as aria2's do.
             ToCore::Start(task) if ftp_fetch::speaks_ftp(&task) => {
-                glommio::spawn_local(ftp_fetch::run_connection(ctx.clone(), *task)).detach();
+                let span = tracing::info_span!("connection", cuid = task.conn);
+                glommio::spawn_local(
+                    ftp_fetch::run_connection(ctx.clone(), *task).instrument(span),
+                )
+                .detach();
             }
             ToCore::Start(task) if task.url.starts_with("sftp://") => {
-                glommio::spawn_local(sftp_fetch::run_connection(ctx.clone(), *task)).detach();
+                let span = tracing::info_span!("connection", cuid = task.conn);
+                glommio::spawn_local(
+                    sftp_fetch::run_connection(ctx.clone(), *task).instrument(span),
+                )
+                .detach();
             }
             ToCore::Start(task) => {
-                glommio::spawn_local(http_fetch::run_connection(ctx.clone(), *task)).detach();
+                let span = tracing::info_span!("connection", cuid = task.conn);
+                glommio::spawn_local(
+                    http_fetch::run_connection(ctx.clone(), *task).instrument(span),
+                )
+                .detach();
             }
             ToCore::Run(job) => {
                 glommio::spawn_local(job()).detach();

@@ -285,12 +285,7 @@ impl FtpClient {
             self.session.lose_step();
         }
         let r = r?;
-        tracing::debug!(
-            "FTP {} - Received: {} {}",
-            self.peer,
-            r.code,
-            r.first_line()
-        );
+        tracing::info!("Response received:\n{}", reply_text(&r));
         self.session.on_reply(&r)
     }
 
@@ -346,13 +341,11 @@ impl FtpClient {
 
     async fn send(&mut self, cmd: Command) -> Result<(), FtpError> {
         let bytes = cmd.encode()?;
+        // aria2's words; it stars out the user name as well as the password.
         match &cmd {
-            Command::Pass(_) => tracing::debug!("FTP {} - Sending: PASS ********", self.peer),
-            _ => tracing::debug!(
-                "FTP {} - Sending: {}",
-                self.peer,
-                String::from_utf8_lossy(&bytes).trim_end()
-            ),
+            Command::Pass(_) => tracing::info!("Requesting:\nPASS ********\r\n"),
+            Command::User(_) => tracing::info!("Requesting:\nUSER ********\r\n"),
+            _ => tracing::info!("Requesting:\n{}", String::from_utf8_lossy(&bytes)),
         }
         let timeout = self.timeouts.io;
         let ctrl = &mut self.ctrl;
@@ -420,6 +413,27 @@ impl From<std::io::Error> for FtpError {
             message: e.to_string(),
         }
     }
+}
+
+/// A reply as the server wrote it (aria2 logs the raw text).
+fn reply_text(r: &Reply) -> String {
+    let mut s = String::new();
+    let last = r.lines.len().saturating_sub(1);
+    for (i, line) in r.lines.iter().enumerate() {
+        if i == 0 {
+            let sep = if last == 0 { ' ' } else { '-' };
+            s.push_str(&format!("{}{sep}{line}\r\n", r.code));
+        } else if i == last {
+            s.push_str(&format!("{} {line}\r\n", r.code));
+        } else {
+            s.push_str(line);
+            s.push_str("\r\n");
+        }
+    }
+    if r.lines.is_empty() {
+        s.push_str(&format!("{}\r\n", r.code));
+    }
+    s
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arietta_http::{encode_connect, HttpError, Proxy, ProxyKind};
 use arietta_net::{FamilyPref, NetStream, Socks5Credentials, Socks5Proxy, TcpStream, TlsOptions};
-use tracing::debug;
+use tracing::info;
 
 use crate::{with_timeout, ClientError, HttpConnection, Route};
 
@@ -33,14 +33,14 @@ pub async fn dial(route: &Route, o: &DialOptions<'_>) -> Result<HttpConnection, 
     let tcp = match &route.proxy {
         Some(p) if route.is_https() || p.is_socks() => tunnel(p, host, port, o).await?.0,
         Some(p) => {
-            debug!(
+            info!(
                 "Connecting to proxy {}:{} for {host}:{port}",
                 p.host, p.port
             );
             arietta_net::connect_host(&p.host, p.port, o.family, o.connect_timeout).await?
         }
         None => {
-            debug!("Connecting to {host}:{port}");
+            info!("Connecting to {host}:{port}");
             arietta_net::connect_host(host, port, o.family, o.connect_timeout).await?
         }
     };
@@ -77,7 +77,7 @@ pub async fn tunnel(
         .await?;
         return Ok((tcp, Vec::new()));
     }
-    debug!(
+    info!(
         "Connecting to proxy {}:{} for a tunnel to {host}:{port}",
         proxy.host, proxy.port
     );

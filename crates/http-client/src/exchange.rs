@@ -30,6 +30,9 @@ pub async fn exchange(
             Some(c) => c,
             None => dial(route, o).await?,
         };
+        if tracing::enabled!(tracing::Level::INFO) {
+            tracing::info!("Requesting:\n{}", loggable_request(req));
+        }
         let sent = with_timeout(timeout, async {
             conn.send(req).await?;
             conn.read_head().await
@@ -59,4 +62,42 @@ pub async fn with_timeout<T, E: Into<ClientError>>(
         Err(ClientError::Timeout(d.as_secs()))
     })
     .await
+}
+
+/// A request head as aria2 logs it: as sent, credentials starred out
+/// (`Authorization: Basic ********`, aria2's `eraseConfidentialInfo`).
+fn loggable_request(req: &[u8]) -> String {
+    let text = String::from_utf8_lossy(req);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let lower = line.to_ascii_lowercase();
+        let secret = ["authorization: ", "proxy-authorization: "]
+            .iter()
+            .find(|p| lower.starts_with(*p));
+        match secret {
+            Some(p) => {
+                let (name, value) = line.split_at(p.len());
+                let scheme = value.split(' ').next().unwrap_or("");
+                out.push_str(name);
+                out.push_str(scheme);
+                out.push_str(" ********\r\n");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_starred_out_of_the_logged_request() {
+        let req = b"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXNlcjpwYXNz\r\nproxy-authorization: Basic eA==\r\n\r\n";
+        assert_eq!(
+            loggable_request(req),
+            "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ********\r\nproxy-authorization: Basic ********\r\n\r\n"
+        );
+    }
 }

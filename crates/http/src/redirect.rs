@@ -17,13 +17,13 @@ pub fn resolve_location(base: &Url, location: &str) -> Result<Url, HttpError> {
     }
     let mut url = base
         .join(location)
-        .map_err(|e| HttpError::BadLocation(format!("{location:?}: {e}")))?;
+        .map_err(|e| HttpError::BadLocation(format!("{location}: {e}")))?;
     match url.scheme() {
         "http" | "https" | "ftp" => {}
         other => return Err(HttpError::UnsupportedRedirectScheme(other.to_owned())),
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(HttpError::BadLocation(format!("{location:?}: no host")));
+        return Err(HttpError::BadLocation(format!("{location}: no host")));
     }
     url.set_fragment(None);
     Ok(url)

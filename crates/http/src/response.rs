@@ -64,6 +64,25 @@ pub enum ContentRange {
     },
 }
 
+/// The header's own text (`bytes 0-99/100`), for error messages.
+impl std::fmt::Display for ContentRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContentRange::Bytes {
+                start,
+                end,
+                total: Some(t),
+            } => write!(f, "bytes {start}-{end}/{t}"),
+            ContentRange::Bytes {
+                start,
+                end,
+                total: None,
+            } => write!(f, "bytes {start}-{end}/*"),
+            ContentRange::Unsatisfied { total } => write!(f, "bytes */{total}"),
+        }
+    }
+}
+
 /// Parses a response head at the start of `buf`.
 ///
 /// Returns `Ok(None)` while the head is incomplete, or the head and the

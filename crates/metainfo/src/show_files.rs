@@ -110,7 +110,19 @@ impl Metainfo {
             abbrev_size(self.total_length),
             group_thousands(self.total_length)
         );
-        let _ = writeln!(o, "Name: {}", self.name);
+        if !self.url_list.is_empty() {
+            o.push_str("URL List:\n");
+            for u in &self.url_list {
+                let _ = writeln!(o, " {u}");
+            }
+        }
+        if !self.nodes.is_empty() {
+            o.push_str("Nodes:\n");
+            for (host, port) in &self.nodes {
+                let _ = writeln!(o, " {host}:{port}");
+            }
+        }
+        let _ = writeln!(o, "Name: {}", self.raw_name);
         let _ = writeln!(o, "Magnet URI: {}", self.magnet_uri());
         o.push_str("Files:\nidx|path/length\n");
         let _ = writeln!(o, "===+{}", "=".repeat(75));

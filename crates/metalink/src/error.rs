@@ -19,7 +19,7 @@ pub enum Error {
     #[error("metalink XML rejected: {0}")]
     Xml(String),
     /// Well-formed XML whose root is not a v3 or v4 `<metalink>` element.
-    #[error("not a metalink document (root element {0:?})")]
+    #[error("not a metalink document (root element <{0}>)")]
     NotMetalink(String),
     /// A metalink with no usable `<file>` entries.
     #[error("metalink document describes no usable file")]

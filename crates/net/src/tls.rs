@@ -244,7 +244,7 @@ pub async fn connect_tls(
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(server_name);
     let name = ServerName::try_from(bare.to_string())
-        .map_err(|e| NetError::Tls(format!("invalid server name {server_name:?}: {e}")))?;
+        .map_err(|e| NetError::Tls(format!("invalid server name {server_name}: {e}")))?;
     TlsConnector::from(cfg)
         .connect(name, tcp)
         .await

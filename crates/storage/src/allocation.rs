@@ -25,6 +25,16 @@ impl Allocation {
             _ => return None,
         })
     }
+
+    /// The option's word (`--file-allocation=prealloc`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Prealloc => "prealloc",
+            Self::Falloc => "falloc",
+            Self::Trunc => "trunc",
+        }
+    }
 }
 
 /// Creates (or opens, when `keep` is set because we are resuming) the file
@@ -53,9 +63,10 @@ pub fn allocate(path: &Path, len: u64, mode: Allocation, keep: bool) -> Result<(
         return Ok(());
     }
     tracing::info!(
-        "Allocating file {}: target size={len}, current size={}, mode={mode:?}",
+        "Allocating file {}: target size={len}, current size={}, mode={}",
         path.display(),
-        current_len(&f)
+        current_len(&f),
+        mode.word()
     );
     let no_space = |source| StorageError::NoSpace {
         path: path.to_owned(),

@@ -216,3 +216,35 @@ fn allowed_fast_bep6_vectors() {
     assert_eq!(small, vec![0, 1, 2]);
     assert!(allowed_fast_set(ip, &hash, 0, 10).is_empty());
 }
+
+#[test]
+fn messages_read_as_aria2_logs_them() {
+    let b = BlockRef {
+        index: 3,
+        begin: 16384,
+        length: 16384,
+    };
+    assert_eq!(
+        Message::Request(b).to_string(),
+        "request index=3, begin=16384, length=16384"
+    );
+    assert_eq!(Message::HaveAll.to_string(), "have all");
+    assert_eq!(Message::NotInterested.to_string(), "not interested");
+    assert_eq!(Message::Have(7).to_string(), "have index=7");
+    assert_eq!(
+        Message::Bitfield(Bytes::from_static(&[0xff, 0x80])).to_string(),
+        "bitfield ff80"
+    );
+    let mut id = [b'a'; 20];
+    id[0] = b'-';
+    id[19] = 0xff;
+    let hs = Handshake {
+        reserved: [0, 0, 0, 0, 0, 0x10, 0, 0x05],
+        info_hash: [0; 20],
+        peer_id: id,
+    };
+    assert_eq!(
+        hs.to_string(),
+        "handshake peerId=-aaaaaaaaaaaaaaaaaa%FF, reserved=0000000000100005"
+    );
+}

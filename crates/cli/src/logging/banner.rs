@@ -46,7 +46,7 @@ pub fn log_options(conf: Option<&Path>, global: &OptionSet) {
 }
 
 /// `Linux 6.1.0 #1 SMP … x86_64`, aria2's `getOperatingSystemInfo`.
-fn operating_system() -> Option<String> {
+pub fn operating_system() -> Option<String> {
     // SAFETY: utsname is plain bytes; all-zero is a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is a live, writable utsname for the whole call.

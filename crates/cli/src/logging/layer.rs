@@ -64,6 +64,8 @@ impl FileOutput {
 /// The console (stdout, shared with the readout) and its level.
 pub struct ConsoleOutput {
     pub level: Aria2Level,
+    /// `--enable-color`.
+    pub color: bool,
     pub terminal: SharedTerminal,
 }
 
@@ -180,7 +182,7 @@ where
             console
                 .terminal
                 .lock()
-                .print(&console_line(&now, level, &text.text()));
+                .print(&console_line(&now, level, &text.text(), console.color));
         }
     }
 }
@@ -273,7 +275,8 @@ mod tests {
             file: Arc::new(FileOutput::new(Aria2Level::Notice, None)),
             console: Some(ConsoleOutput {
                 level: Aria2Level::Debug,
-                terminal: SharedTerminal::new(),
+                color: false,
+                terminal: SharedTerminal::new(false),
             }),
         };
         let subscriber = tracing_subscriber::registry().with(layer);

@@ -83,6 +83,17 @@ impl Aria2Level {
         }
     }
 
+    /// aria2's console color for the level (`Logger.cc`'s `levelColor`).
+    pub fn color(self) -> &'static str {
+        match self {
+            Aria2Level::Debug => "\x1b[1;37m",
+            Aria2Level::Info => "\x1b[1;36m",
+            Aria2Level::Notice => "\x1b[1;32m",
+            Aria2Level::Warn => "\x1b[1;33m",
+            Aria2Level::Error => "\x1b[1;31m",
+        }
+    }
+
     /// The aria2 level of an event or span callsite.
     pub fn of(meta: &Metadata<'_>) -> Aria2Level {
         match *meta.level() {

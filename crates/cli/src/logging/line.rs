@@ -94,17 +94,18 @@ pub fn file_line(t: &LocalTime, level: Aria2Level, source: &str, message: &str) 
 }
 
 /// One console entry: aria2 starts each with an empty line so that it
-/// never continues the readout's line.
-pub fn console_line(t: &LocalTime, level: Aria2Level, message: &str) -> String {
+/// never continues the readout's line. With `color` (`--enable-color`,
+/// which aria2 honours whether or not the console is a terminal) the level
+/// is colored.
+pub fn console_line(t: &LocalTime, level: Aria2Level, message: &str, color: bool) -> String {
+    let word = if color {
+        format!("{}{}\x1b[0m", level.color(), level.as_str())
+    } else {
+        level.as_str().to_owned()
+    };
     format!(
-        "\n{:02}/{:02} {:02}:{:02}:{:02} [{}] {}\n",
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        level.as_str(),
-        message
+        "\n{:02}/{:02} {:02}:{:02}:{:02} [{word}] {message}\n",
+        t.month, t.day, t.hour, t.minute, t.second,
     )
 }
 
@@ -179,8 +180,12 @@ mod tests {
     #[test]
     fn console_line_matches_aria2() {
         assert_eq!(
-            console_line(&t(), Aria2Level::Warn, "slow"),
+            console_line(&t(), Aria2Level::Warn, "slow", false),
             "\n12/05 06:51:08 [WARN] slow\n"
+        );
+        assert_eq!(
+            console_line(&t(), Aria2Level::Notice, "done", true),
+            "\n12/05 06:51:08 [\x1b[1;32mNOTICE\x1b[0m] done\n"
         );
     }
 

@@ -21,8 +21,9 @@ use std::sync::{Arc, OnceLock};
 use arietta_options::OptionSet;
 use tracing_subscriber::layer::SubscriberExt;
 
-pub use banner::{log_options, log_startup};
+pub use banner::{log_options, log_startup, operating_system};
 pub use level::Aria2Level;
+pub use line::short_source;
 
 use crate::terminal::SharedTerminal;
 use layer::{Aria2Layer, ConsoleOutput, FileOutput};
@@ -72,6 +73,7 @@ pub fn install(global: &OptionSet, terminal: &SharedTerminal) -> Result<(), LogE
     let _ = FILE.set((file.clone(), terminal.clone()));
     let console = (!global.get_bool("quiet")).then(|| ConsoleOutput {
         level: level("console-log-level"),
+        color: global.get_bool("enable-color"),
         terminal: terminal.clone(),
     });
     let subscriber = tracing_subscriber::registry().with(Aria2Layer { file, console });

@@ -2,7 +2,7 @@
 //! `--help`, `-v`, a missing URI, and `--stop`/`--stop-with-process`
 //! halting a run as a first Ctrl-C would.
 
-use crate::support::{assert_file_eq, exit, require, run, run_raw, s, tempdir};
+use crate::support::{assert_file_eq, exit, require, run, run_raw, s, strip_ansi, tempdir};
 use arietta_testserver::{pattern, TestServer};
 
 #[test]
@@ -135,6 +135,50 @@ fn version_exits_0() {
     run(tmp.path(), &["--version"]).expect_code(exit::OK);
 }
 
+/// `-v`'s configuration lines as aria2c 1.36 prints them: the same
+/// features, hash algorithms (each one `--checksum` computes) and system.
+#[test]
+fn version_lists_features_like_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    let ours = run(tmp.path(), &["-v"]);
+    let theirs = crate::support::aria2c_command(tmp.path())
+        .arg("-v")
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+    for key in ["Enabled Features: ", "Hash Algorithms: ", "System: "] {
+        let line = |text: &str| text.lines().find(|l| l.starts_with(key)).map(str::to_owned);
+        assert_eq!(line(&ours.stdout), line(&theirs), "{key}\n{}", ours.stdout);
+        assert!(line(&ours.stdout).is_some(), "{}", ours.stdout);
+    }
+    assert!(
+        ours.stdout.contains("\n** Configuration **\n"),
+        "{}",
+        ours.stdout
+    );
+}
+
+/// `--checksum=adler32=…`, which aria2 accepts and `-v` lists, is checked.
+#[test]
+fn adler32_checksum_is_verified() {
+    let srv = TestServer::start();
+    let url = srv.add_file("/h.txt", b"hello".to_vec());
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--checksum=adler32=062c0215", "-o", "a", &url],
+    )
+    .expect_code(exit::OK);
+    run(
+        tmp.path(),
+        &["--checksum=adler32=062c0216", "-o", "b", &url],
+    )
+    .expect_code(exit::CHECKSUM);
+}
+
 #[test]
 fn no_uri_fails() {
     let tmp = tempdir();
@@ -151,7 +195,7 @@ fn console_log_level_filters_notices_and_log_file_records_them() {
     let shown = run(tmp.path(), &["-o", "a.bin", &url]);
     shown.expect_code(exit::OK);
     assert!(
-        shown.stdout.contains("[NOTICE] Download complete"),
+        strip_ansi(&shown.stdout).contains("[NOTICE] Download complete"),
         "{}",
         shown.stdout
     );
@@ -168,7 +212,11 @@ fn console_log_level_filters_notices_and_log_file_records_them() {
         ],
     );
     hidden.expect_code(exit::OK);
-    assert!(!hidden.stdout.contains("[NOTICE]"), "{}", hidden.stdout);
+    assert!(
+        !strip_ansi(&hidden.stdout).contains("[NOTICE]"),
+        "{}",
+        hidden.stdout
+    );
     assert!(
         hidden.stdout.contains("Download Results"),
         "{}",
@@ -185,8 +233,28 @@ fn console_log_level_filters_notices_and_log_file_records_them() {
     assert_file_eq(&tmp.path().join("b.bin"), &body);
 }
 
+/// arietta under `script`'s pseudo-terminal sized `cols` wide, after
+/// `args`; its output split at the readout's `\r`s.
+fn on_a_tty(cols: u32, args: &str) -> Vec<String> {
+    let cmd = format!(
+        "stty cols {cols}; {} --no-conf {args}",
+        env!("CARGO_BIN_EXE_arietta"),
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split('\r')
+        .map(str::to_owned)
+        .collect()
+}
+
 /// On a terminal the readout is one line redrawn in place with `\r`, in
-/// aria2's shape: `[#2089b0 400.0KiB/33.2MiB(1%) CN:16 DL:115.7MiB ETA:4m51s]`.
+/// aria2's shape: `[#2089b0 400KiB/33MiB(1%) CN:16 DL:115MiB ETA:4m51s]`,
+/// colored unless `--enable-color=false`, cut to the terminal's width
+/// less one unless `--truncate-console-readout=false`.
 #[test]
 fn readout_redraws_one_line_on_a_tty() {
     if !require("script") {
@@ -196,24 +264,49 @@ fn readout_redraws_one_line_on_a_tty() {
     let url = srv.add_file("/tty.bin", pattern(3 << 20, 4));
     srv.set_throttle(Some(1 << 20));
     let tmp = tempdir();
-    let cmd = format!(
-        "{} --no-conf -x2 -s2 -k1M -d {} {}",
-        env!("CARGO_BIN_EXE_arietta"),
-        s(tmp.path()),
-        url
+    let args = format!(
+        "-x2 -s2 -k1M --allow-overwrite=true -d {} {url}",
+        s(tmp.path())
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let readout = text
-        .split('\r')
-        .find(|l| l.starts_with("[#") && l.contains("CN:") && l.contains("DL:"))
-        .unwrap_or_else(|| panic!("no readout in {text:?}"));
-    assert!(readout.contains("/3.0MiB("), "{readout}");
-    assert!(readout.contains("ETA:"), "{readout}");
+    let pieces = on_a_tty(200, &args);
+    let readout = pieces
+        .iter()
+        .find(|l| l.contains("#") && l.contains("CN:") && l.contains("ETA:"))
+        .unwrap_or_else(|| panic!("no readout in {pieces:?}"));
+    // aria2's colors: magenta brackets, cyan percentage, green speed.
+    assert!(readout.starts_with("\x1b[35m[\x1b[0m#"), "{readout:?}");
+    assert!(readout.contains("\x1b[36m("), "{readout:?}");
+    assert!(readout.contains("DL:\x1b[32m"), "{readout:?}");
+    let plain = strip_ansi(readout);
+    assert!(plain.starts_with("[#"), "{plain}");
+    assert!(plain.contains("/3.0MiB("), "{plain}");
+    assert!(plain.contains("ETA:"), "{plain}");
+
+    let pieces = on_a_tty(200, &format!("--enable-color=false {args}"));
+    let readout = pieces
+        .iter()
+        .find(|l| l.starts_with("[#") && l.contains("DL:"))
+        .unwrap_or_else(|| panic!("no readout in {pieces:?}"));
+    assert!(!readout.contains('\x1b'), "{readout:?}");
+
+    // 20 columns: the readout is cut to 19 characters.
+    let readouts = |pieces: &[String]| -> Vec<String> {
+        pieces
+            .iter()
+            .map(|l| strip_ansi(l).trim_end().to_owned())
+            .filter(|l| l.starts_with("[#"))
+            .collect()
+    };
+    let cut = readouts(&on_a_tty(20, &args));
+    assert!(
+        !cut.is_empty() && cut.iter().all(|l| l.len() <= 19),
+        "{cut:?}"
+    );
+    let whole = readouts(&on_a_tty(
+        20,
+        &format!("--truncate-console-readout=false {args}"),
+    ));
+    assert!(whole.iter().any(|l| l.ends_with(']')), "{whole:?}");
 }
 
 /// aria2c warns "Unknown option: LINE" for an unknown key in aria2.conf or

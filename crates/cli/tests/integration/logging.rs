@@ -2,7 +2,7 @@
 //! the log file's lines in aria2c's format, each output filtered by its
 //! own level, and the console quiet when asked.
 
-use crate::support::{assert_file_eq, exit, run, s, tempdir};
+use crate::support::{assert_file_eq, exit, run, s, strip_ansi, tempdir};
 use arietta_testserver::{pattern, TestServer};
 
 /// Splits an aria2 log-file record line into (level, source, message);
@@ -114,8 +114,29 @@ fn console_log_level_filters_what_the_console_shows() {
     let url = srv.add_file("/c.bin", pattern(10_000, 4));
     let tmp = tempdir();
 
-    let shown = run(tmp.path(), &["-o", "a.bin", &url]);
+    // aria2 colors the level with `--enable-color` (the default), on a
+    // terminal or not.
+    let colored = run(tmp.path(), &["-o", "a.bin", "--allow-overwrite=true", &url]);
+    colored.expect_code(exit::OK);
+    assert!(
+        colored
+            .stdout
+            .contains("[\x1b[1;32mNOTICE\x1b[0m] Download complete: "),
+        "{:?}",
+        colored.stdout
+    );
+    let shown = run(
+        tmp.path(),
+        &[
+            "-o",
+            "a.bin",
+            "--allow-overwrite=true",
+            "--enable-color=false",
+            &url,
+        ],
+    );
     shown.expect_code(exit::OK);
+    assert!(!shown.stdout.contains('\x1b'), "{:?}", shown.stdout);
     // aria2's console entry: an empty line, then `MM/DD hh:mm:ss [NOTICE] …`.
     let entry = shown
         .stdout
@@ -134,7 +155,11 @@ fn console_log_level_filters_what_the_console_shows() {
         &["--console-log-level=warn", "-o", "b.bin", &url],
     );
     hidden.expect_code(exit::OK);
-    assert!(!hidden.stdout.contains("[NOTICE]"), "{}", hidden.stdout);
+    assert!(
+        !strip_ansi(&hidden.stdout).contains("[NOTICE]"),
+        "{}",
+        hidden.stdout
+    );
     assert!(
         hidden.stdout.contains("Download Results"),
         "{}",
@@ -148,7 +173,7 @@ fn console_log_level_filters_what_the_console_shows() {
     );
     chatty.expect_code(exit::OK);
     assert!(
-        chatty.stdout.contains("[INFO] Logging started."),
+        strip_ansi(&chatty.stdout).contains("[INFO] Logging started."),
         "{}",
         chatty.stdout
     );
@@ -199,5 +224,304 @@ fn errors_reach_stderr_and_the_log_file_not_stdout() {
                 && src.starts_with("cli/main.rs:")
                 && m.starts_with("Exception caught")),
         "{text}"
+    );
+}
+
+/// `(level, message)` of every record in an aria2-format log, with the
+/// lines that continue a record (an HTTP head, an FTP reply) appended to
+/// its message after `\n`.
+fn records_with_bodies(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        match record(line) {
+            Some((level, _, message)) => out.push((level.to_owned(), message.to_owned())),
+            None => {
+                if let Some(last) = out.last_mut() {
+                    last.1.push('\n');
+                    last.1.push_str(line);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `CUID#7 - Requesting:…` → `Requesting:…`; `None` for a line that does
+/// not start with a connection's prefix.
+fn after_cuid(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("CUID#")?;
+    let (n, rest) = rest.split_once(" - ")?;
+    n.parse::<u64>().ok()?;
+    Some(rest)
+}
+
+/// The connection lines aria2c writes at INFO for one download, which the
+/// check below asks of both programs' logs.
+fn exchange_kinds(log: &str) -> Vec<(&'static str, String)> {
+    let kinds = [
+        "Connecting to ",
+        "Requesting:\n",
+        "Response received:\n",
+        "The download for one segment completed successfully.",
+    ];
+    let mut seen = Vec::new();
+    for (level, message) in records_with_bodies(log) {
+        if let Some(rest) = after_cuid(&message) {
+            for k in kinds {
+                if rest.starts_with(k) && !seen.iter().any(|(s, _)| *s == k) {
+                    seen.push((k, level.clone()));
+                }
+            }
+        }
+    }
+    seen.sort();
+    seen
+}
+
+fn run_aria2c_logged(cwd: &std::path::Path, args: &[&str]) {
+    let out = crate::support::aria2c_command(cwd)
+        .arg("--no-conf")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// aria2c's connection lines in the `-l` file at INFO: `CUID#n -
+/// Connecting to HOST:PORT`, the request head sent (credentials starred)
+/// and the response head received, each segment's completion and the
+/// download's; checked against aria2c's own log of the same download.
+#[test]
+fn http_exchange_is_logged_like_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    let url = srv.add_file("/x.bin", pattern(20_000, 7));
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let args = |log: &std::path::Path| {
+        vec![
+            format!("--log={}", s(log)),
+            "--log-level=info".to_owned(),
+            "--http-user=u".to_owned(),
+            "--http-passwd=secret".to_owned(),
+            "--allow-overwrite=true".to_owned(),
+            "-d".to_owned(),
+            "out".to_owned(),
+            url.clone(),
+        ]
+    };
+    let a = args(&ours);
+    run(
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .expect_code(exit::OK);
+    let b = args(&theirs);
+    run_aria2c_logged(
+        tmp.path(),
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let (ours, theirs) = (
+        std::fs::read_to_string(&ours).unwrap(),
+        std::fs::read_to_string(&theirs).unwrap(),
+    );
+    assert_eq!(
+        exchange_kinds(&ours),
+        exchange_kinds(&theirs),
+        "ours:\n{ours}\naria2c's:\n{theirs}"
+    );
+    assert_eq!(exchange_kinds(&ours).len(), 4, "{ours}");
+    let records = records_with_bodies(&ours);
+    let find = |what: &str| {
+        records
+            .iter()
+            .find_map(|(_, m)| after_cuid(m).filter(|r| r.starts_with(what)))
+            .unwrap_or_else(|| panic!("no {what:?} in\n{ours}"))
+            .to_owned()
+    };
+    let port = srv.addr().port();
+    assert_eq!(
+        find("Connecting to "),
+        format!("Connecting to 127.0.0.1:{port}")
+    );
+    let request = find("Requesting:\n");
+    assert!(
+        request.starts_with("Requesting:\nGET /x.bin HTTP/1.1\n"),
+        "{request:?}"
+    );
+    assert!(
+        request.contains("\nAuthorization: Basic ********\n"),
+        "{request:?}"
+    );
+    assert!(!ours.contains("secret"), "{ours}");
+    let response = find("Response received:\n");
+    assert!(
+        response.starts_with("Response received:\nHTTP/1.1 20"),
+        "{response:?}"
+    );
+    // The connection's lines come in aria2's order.
+    let at = |what: &str| {
+        records
+            .iter()
+            .position(|(_, m)| after_cuid(m).is_some_and(|r| r.starts_with(what)))
+            .unwrap()
+    };
+    assert!(
+        at("Connecting to ") < at("Requesting:") && at("Requesting:") < at("Response received:")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|(l, m)| l == "INFO" && m.ends_with("The download was complete.")),
+        "{ours}"
+    );
+}
+
+/// FTP's commands and replies, each a record as aria2 writes them
+/// (`Requesting:\nUSER ********`, `Response received:\n220 …`).
+#[test]
+fn ftp_commands_and_replies_are_logged_like_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let root = tempdir();
+    std::fs::write(root.path().join("f.bin"), pattern(5000, 8)).unwrap();
+    let Some(srv) = crate::support::ftpd::pyftpd(root.path(), 0) else {
+        return;
+    };
+    let url = format!("ftp://127.0.0.1:{}/f.bin", srv.port);
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let o = format!("--log={}", s(&ours));
+    let t = format!("--log={}", s(&theirs));
+    let common = [
+        "--log-level=info",
+        "--allow-overwrite=true",
+        "-d",
+        "out",
+        &url,
+    ];
+    let mut a = vec![&o[..]];
+    a.extend(common);
+    run(tmp.path(), &a).expect_code(exit::OK);
+    let mut b = vec![&t[..]];
+    b.extend(common);
+    run_aria2c_logged(tmp.path(), &b);
+    let (ours, theirs) = (
+        std::fs::read_to_string(&ours).unwrap(),
+        std::fs::read_to_string(&theirs).unwrap(),
+    );
+    assert_eq!(
+        exchange_kinds(&ours),
+        exchange_kinds(&theirs),
+        "ours:\n{ours}\naria2c's:\n{theirs}"
+    );
+    for log in [&ours, &theirs] {
+        let records = records_with_bodies(log);
+        let has = |what: &str| {
+            records
+                .iter()
+                .any(|(l, m)| l == "INFO" && after_cuid(m).is_some_and(|r| r.starts_with(what)))
+        };
+        // (`lines()` dropped the `\r` of each `\r\n`.)
+        assert!(has("Requesting:\nUSER ********"), "{log}");
+        assert!(has("Response received:\n220"), "{log}");
+        assert!(
+            has("Requesting:\nRETR /f.bin") || has("Requesting:\nRETR f.bin"),
+            "{log}"
+        );
+    }
+}
+
+/// A peer-wire line's message kind: `request index=0, …` → `request`,
+/// `bitfield ff80` → `bitfield`, `extended handshake client=…` →
+/// `extended handshake`.
+fn wire_kind(message: &str) -> String {
+    message
+        .split(' ')
+        .take_while(|w| {
+            !(w.contains('=') || (w.len() > 1 && w.bytes().all(|b| b.is_ascii_hexdigit())))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `(direction, kind)` of each `CUID#n - To:/From: ADDR MESSAGE` line.
+fn wire_lines(log: &str) -> std::collections::BTreeSet<(String, String)> {
+    records_with_bodies(log)
+        .iter()
+        .filter(|(l, _)| l == "INFO")
+        .filter_map(|(_, m)| {
+            let rest = after_cuid(m)?;
+            let (dir, rest) = rest.split_once(": ")?;
+            if dir != "To" && dir != "From" {
+                return None;
+            }
+            let (_addr, message) = rest.split_once(' ')?;
+            Some((dir.to_owned(), wire_kind(message)))
+        })
+        .collect()
+}
+
+/// BitTorrent at INFO, leeching from aria2c: `Connecting to the peer IP`,
+/// then each message sent and received as aria2 writes them (`To: ADDR
+/// request index=0, begin=0, length=16384`, `From: ADDR handshake
+/// peerId=…`); what we say we sent is what aria2c says it received, and
+/// the other way round.
+#[test]
+fn peer_wire_is_logged_like_aria2c() {
+    use crate::bt_support::{pattern as bt_pattern, require_tracker_and_aria2c, Swarm};
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let t = format!("--log={}", s(&theirs));
+    let sw = Swarm::new("one", vec![(vec!["a.bin"], bt_pattern(100_000, 3))])
+        .tracker()
+        .build()
+        .aria2c_seeder_with(&[&t, "--log-level=info"]);
+    let o = format!("--log={}", s(&ours));
+    sw.leech(&[&o, "--log-level=info"]).expect_code(exit::OK);
+    sw.assert_leeched();
+    let ours = std::fs::read_to_string(&ours).unwrap();
+    let theirs = std::fs::read_to_string(&theirs).unwrap();
+    let (a, b) = (wire_lines(&ours), wire_lines(&theirs));
+    let has = |set: &std::collections::BTreeSet<(String, String)>, dir: &str, kind: &str| {
+        set.contains(&(dir.to_owned(), kind.to_owned()))
+    };
+    for kind in ["handshake", "interested", "request"] {
+        assert!(has(&a, "To", kind), "we logged no To: {kind}\n{ours}");
+        assert!(
+            has(&b, "From", kind),
+            "aria2c logged no From: {kind}\n{theirs}"
+        );
+    }
+    for kind in ["handshake", "unchoke", "piece"] {
+        assert!(has(&a, "From", kind), "we logged no From: {kind}\n{ours}");
+        assert!(has(&b, "To", kind), "aria2c logged no To: {kind}\n{theirs}");
+    }
+    // Every kind we received is one aria2c says it sent.
+    for (dir, kind) in &a {
+        if dir == "From" && kind != "keep alive" {
+            assert!(
+                has(&b, "To", kind),
+                "From: {kind} not sent by aria2c\n{theirs}"
+            );
+        }
+    }
+    let records = records_with_bodies(&ours);
+    assert!(
+        records
+            .iter()
+            .any(|(_, m)| after_cuid(m).is_some_and(|r| r == "Connecting to the peer 127.0.0.1")),
+        "{ours}"
+    );
+    assert!(
+        records.iter().any(|(_, m)| after_cuid(m)
+            .is_some_and(|r| r.contains(" handshake peerId=A2-1-36-0-"))),
+        "{ours}"
     );
 }

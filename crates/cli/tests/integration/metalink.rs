@@ -347,7 +347,7 @@ fn show_files_lists_and_select_file_picks() {
     out.expect_code(exit::OK);
     assert!(out.stdout.contains("idx|path/length"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("/one.bin\n   |1000B (1,000)"),
+        out.stdout.contains("  1|one.bin\n   |0.9KiB (1,000)"),
         "{}",
         out.stdout
     );

@@ -789,7 +789,7 @@ fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     let both =
         support::run_with_timeout(tmp.path(), &["--enable-rpc", &arg], Duration::from_secs(10));
     both.expect_code(1);
-    let out = both.output();
+    let out = support::strip_ansi(&both.output());
     for line in [
         format!("[ERROR] IPv4 RPC: failed to bind TCP port {port}"),
         format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}"),
@@ -811,7 +811,7 @@ fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     assert_eq!(status, 200, "{answer}");
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&out.stdout);
+    let out = support::strip_ansi(&String::from_utf8_lossy(&out.stdout));
     assert!(
         out.contains(&format!("[NOTICE] IPv4 RPC: listening on TCP port {port}"))
             && out.contains(&format!("[ERROR] IPv6 RPC: failed to bind TCP port {port}")),

@@ -2,15 +2,16 @@
 //! stop flag, and the engine that runs it.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::torrent_glue::TorrentEntry;
 use crate::config::DownloadConfig;
 use crate::control::{RunSnapshot, ServerStatus};
-use crate::download::DownloadRequest;
+use crate::download::{BtProgress, DownloadRequest, Progress};
 use crate::error::FetchError;
+use crate::gid::Gid;
 use crate::piece_view::PieceView;
 use crate::segmented::SegmentedDownload;
 
@@ -151,6 +152,39 @@ impl Active {
             pieces: Some(self.pieces()),
             torrent,
         })
+    }
+
+    /// The readout's numbers.
+    pub(super) fn progress(&self, gid: Gid) -> Progress {
+        let mut p = Progress {
+            gid,
+            completed: self.completed(),
+            total: self.total(),
+            speed: self.speed(),
+            connections: self.connections(),
+            path: self.path().map(|p| (**p).clone()),
+            more_files: 0,
+            uploaded: self.upload_length(),
+            upload_speed: self.upload_speed(),
+            bt: None,
+        };
+        if let DownloadKind::Torrent(t) = &self.kind {
+            if let Some(info) = t.info() {
+                let mut selected = info.files.iter().filter(|f| f.selected);
+                if let Some(first) = selected.next() {
+                    p.path = Some(first.path.clone());
+                    p.more_files = selected.count();
+                }
+            }
+            let (seeding, seeders) = t.run.as_ref().map_or((false, 0), |r| {
+                (
+                    r.stats.download_done.load(Ordering::Relaxed),
+                    r.stats.seeders.load(Ordering::Relaxed),
+                )
+            });
+            p.bt = Some(BtProgress { seeding, seeders });
+        }
+        p
     }
 
     /// Open connections (peers, for a torrent).

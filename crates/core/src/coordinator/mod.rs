@@ -20,7 +20,7 @@ use arietta_torrent::TorrentSource;
 use crate::bittorrent::{self, Classified};
 use crate::config::DownloadConfig;
 use crate::control::{Event, EventKind, GlobalStat};
-use crate::download::{DownloadRequest, DownloadResult, LogLevel, Progress, Reporter, Status};
+use crate::download::{DownloadRequest, DownloadResult, LogLevel, Reporter, Status};
 use crate::error::FetchError;
 use crate::exit_code::ExitCode;
 use crate::gid::Gid;
@@ -441,7 +441,10 @@ impl Coordinator {
             match action {
                 Action::Connect { conn, url, probe } => self.spawn_conn(gid, conn, url, probe),
                 Action::RetryAfter { uri, probe, after } => {
-                    tracing::info!("GID#{gid} - Retrying mirror #{uri} in {after:?}");
+                    tracing::info!(
+                        "GID#{gid} - Retrying mirror #{uri} in {} seconds",
+                        after.as_secs_f32()
+                    );
                     let me = self.me.clone();
                     let run = match self.active.get(&gid) {
                         Some(Active {
@@ -728,14 +731,7 @@ impl Coordinator {
                 a.ticked = Some(now);
                 self.changed.push(gid);
             }
-            progress.push(Progress {
-                gid,
-                completed: a.completed(),
-                total: a.total(),
-                speed: a.speed(),
-                connections: a.connections(),
-                path: a.path().map(|p| (**p).clone()),
-            });
+            progress.push(a.progress(gid));
         }
         if !progress.is_empty() {
             self.reporter.progress(&progress);

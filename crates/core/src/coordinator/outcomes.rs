@@ -43,6 +43,7 @@ impl Coordinator {
                 }
             });
         }
+        tracing::info!("GID#{gid} - The download was complete.");
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         if let Some(p) = &r.path {
             self.reporter.notice(
@@ -83,12 +84,32 @@ impl Coordinator {
         message: Option<String>,
     ) -> DownloadResult {
         tracing::info!(
-            "GID#{gid} - Download ended: status={status:?} code={}",
+            "GID#{gid} - Download ended: status={} code={}",
+            status.word(),
             code as u8
         );
         self.run_stop_hook(gid, status);
         let a = self.active.remove(&gid).expect("active download");
         self.changed.push(gid);
+        // aria2's notices for a download that stops unfinished: paused, or
+        // ended (error, removal, shutdown; the path empty before it is
+        // known).
+        match status {
+            Status::Complete => {}
+            Status::Paused => self
+                .reporter
+                .notice(LogLevel::Notice, &format!("Download GID#{gid} paused")),
+            _ => {
+                let path = a
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                self.reporter.notice(
+                    LogLevel::Notice,
+                    &format!("Download GID#{gid} not complete: {path}"),
+                );
+            }
+        }
         let snapshot = Some(a.snapshot());
         let uri = match &a.kind {
             DownloadKind::Segmented(s) => {

@@ -11,6 +11,7 @@ use arietta_runtime::{mailbox, Mailbox};
 
 use super::*;
 use crate::control::{Control, ControlHandle, DownloadStatus, ListKind};
+use crate::download::Progress;
 use crate::messages::ProbeInfo;
 
 /// Keeps what the coordinator reported.

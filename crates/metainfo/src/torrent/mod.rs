@@ -60,6 +60,11 @@ pub struct Metainfo {
     pub private: bool,
     /// The sanitized torrent name (`name.utf-8` preferred).
     pub name: String,
+    /// The name as the torrent writes it (decoded, not sanitized), which
+    /// `-S` and the magnet link show as aria2 does.
+    pub raw_name: String,
+    /// BEP 5 `nodes`: DHT contacts the torrent suggests, as `host:port`.
+    pub nodes: Vec<(String, u16)>,
     /// Whether files live under a directory named `name`.
     pub multi_file: bool,
     pub piece_length: u64,
@@ -94,14 +99,18 @@ fn text(v: Option<&Value<'_>>) -> Option<String> {
     v.and_then(Value::as_bytes).map(decode_text)
 }
 
-/// `key.utf-8` when present and valid, else `key`.
+/// `key.utf-8` when present and valid UTF-8 (a string, or a list of them
+/// for a file's `path.utf-8`), else `key`.
 fn utf8_variant<'v, 'a>(
     dict: &'v Value<'a>,
     key: &'static str,
     utf8_key: &'static str,
 ) -> Option<&'v Value<'a>> {
     dict.get(utf8_key)
-        .filter(|v| v.as_str().is_some())
+        .filter(|v| match v.as_list() {
+            Some(l) => !l.is_empty() && l.iter().all(|c| c.as_str().is_some()),
+            None => v.as_str().is_some(),
+        })
         .or_else(|| dict.get(key))
 }
 
@@ -145,6 +154,17 @@ impl Metainfo {
                 m.url_list = root.get("url-list").and_then(url).into_iter().collect()
             }
             _ => {}
+        }
+        if let Some(nodes) = root.get("nodes").and_then(Value::as_list) {
+            m.nodes = nodes
+                .iter()
+                .filter_map(|n| {
+                    let pair = n.as_list()?;
+                    let host = pair.first()?.as_str()?.to_owned();
+                    let port = u16::try_from(pair.get(1)?.as_int()?).ok()?;
+                    Some((host, port))
+                })
+                .collect();
         }
         m.comment = text(utf8_variant(&root, "comment", "comment.utf-8"));
         m.created_by = text(root.get("created by"));
@@ -216,6 +236,8 @@ impl Metainfo {
             created_by: None,
             creation_date: None,
             private,
+            raw_name: decode_text(raw_name),
+            nodes: Vec::new(),
             name,
             multi_file: false,
             piece_length,
@@ -422,10 +444,12 @@ impl Metainfo {
         if let Some(h) = self.info_hash_v2 {
             parts.push(format!("xt=urn:btmh:1220{}", hex::encode(h)));
         }
-        parts.push(format!(
-            "dn={}",
-            crate::percent_encode_all(self.name.as_bytes())
-        ));
+        if !self.raw_name.is_empty() {
+            parts.push(format!(
+                "dn={}",
+                crate::percent_encode_all(self.raw_name.as_bytes())
+            ));
+        }
         for url in self.announce_list.iter().flatten() {
             parts.push(format!("tr={}", crate::percent_encode_all(url.as_bytes())));
         }

@@ -48,6 +48,8 @@ pub(super) const PEX_MIN_INTERVAL: Duration = Duration::from_secs(50);
 /// What one connection's message handling works with.
 pub(super) struct Inbound {
     pub(super) key: PeerKey,
+    /// The peer's address, as the log names it.
+    pub(super) addr: std::net::SocketAddr,
     pub(super) local: Rc<RefCell<Local>>,
     pub(super) have: Arc<HaveSet>,
     pub(super) layout: Arc<Layout>,
@@ -87,7 +89,10 @@ fn check_request(
         || b.length > MAX_SERVED_BLOCK
         || u64::from(b.begin) + u64::from(b.length) > plen
     {
-        return Err(format!("request out of bounds: {b:?} in a piece of {plen}"));
+        return Err(format!(
+            "request out of bounds: piece {} offset {} length {} in a piece of {plen}",
+            b.index, b.begin, b.length
+        ));
     }
     Ok(())
 }
@@ -122,6 +127,7 @@ impl Inbound {
     }
 
     pub(super) fn handle(&self, m: Message) -> Result<(), Failure> {
+        tracing::info!("From: {} {m}", self.addr);
         let key = self.key;
         let piece_count = self.have.len();
         match m {

@@ -54,6 +54,8 @@ pub(super) const OUR_UT_PEX: u8 = 1;
 /// Everything a peer task needs; sent to its core.
 pub(crate) struct PeerSetup {
     pub key: PeerKey,
+    /// The peer's address, as the log names it.
+    pub addr: SocketAddr,
     pub info_hash: [u8; 20],
     pub our_id: [u8; 20],
     pub layout: Arc<Layout>,
@@ -136,18 +138,45 @@ pub(crate) async fn run_peer(source: PeerSource, setup: PeerSetup) {
 /// Outgoing: dialled MSE first, plain when allowed
 /// ([`arietta_bt_net::dial`]); our handshake has gone out either way.
 async fn outgoing(addr: SocketAddr, setup: PeerSetup) -> Result<(), Failure> {
-    let hs = Handshake::new(setup.info_hash, setup.our_id, false).encode();
+    tracing::info!("Connecting to the peer {}", addr.ip());
+    let ours = Handshake::new(setup.info_hash, setup.our_id, false);
     let s = arietta_bt_net::dial(
         addr,
         setup.info_hash,
-        &hs,
+        &ours.encode(),
         &setup.crypto,
         CONNECT_TIMEOUT,
         setup.proxy.as_deref(),
     )
     .await
     .map_err(|e| fail(e.to_string()))?;
+    tracing::info!("To: {addr} {ours}");
     drive(s, setup, true).await
+}
+
+/// aria2's `To: ADDR message` lines for what we send, read back from the
+/// bytes written (only while INFO is logged: decoding costs).
+struct WireTap {
+    addr: SocketAddr,
+    dec: MessageDecoder,
+}
+
+impl WireTap {
+    fn new(addr: SocketAddr, piece_count: u32, fast: bool, extended: bool) -> Option<WireTap> {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return None;
+        }
+        let mut dec = MessageDecoder::for_piece_count(piece_count);
+        dec.set_negotiated(fast, extended);
+        Some(WireTap { addr, dec })
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        self.dec.feed(bytes);
+        while let Some(Ok(m)) = self.dec.next() {
+            tracing::info!("To: {} {m}", self.addr);
+        }
+    }
 }
 
 fn write_failed(e: std::io::Error) -> Failure {
@@ -236,6 +265,7 @@ where
 {
     let PeerSetup {
         key,
+        addr,
         info_hash,
         our_id,
         layout,
@@ -254,11 +284,9 @@ where
     } = setup;
     let mut stream = stream;
     if !handshake_sent {
-        send_now(
-            &mut stream,
-            &Handshake::new(info_hash, our_id, false).encode(),
-        )
-        .await?;
+        let ours = Handshake::new(info_hash, our_id, false);
+        send_now(&mut stream, &ours.encode()).await?;
+        tracing::info!("To: {addr} {ours}");
     }
     let mut dec = MessageDecoder::for_piece_count(have.len());
     let mut buf = vec![0u8; 256 * 1024];
@@ -269,7 +297,7 @@ where
     if hs.peer_id == our_id {
         return Err(fail("connected to ourselves"));
     }
-    tracing::debug!("Handshake done with {}", hex::encode(hs.peer_id));
+    tracing::info!("From: {addr} {hs}");
     let fast = hs.supports_fast();
     dec.set_negotiated(fast, hs.supports_extension_protocol());
     let _ = to_torrent.send(ToTorrent::Handshaken {
@@ -284,8 +312,12 @@ where
         &peer_agent,
         &have.to_bitfield(),
     );
+    let mut tap = WireTap::new(addr, have.len(), fast, hs.supports_extension_protocol());
     if !hello.is_empty() {
         send_now(&mut stream, &hello).await?;
+        if let Some(t) = tap.as_mut() {
+            t.sent(&hello);
+        }
     }
 
     let local = Rc::new(RefCell::new(Local::new(fast, pex)));
@@ -308,6 +340,7 @@ where
     let commands = commands(inbox, local.clone(), out_tx.clone(), queue.clone());
     let inbound = Inbound {
         key,
+        addr,
         local,
         have,
         layout,
@@ -322,7 +355,7 @@ where
     let reader = read_messages(rd, dec, buf, inbound, download_limit);
     futures_lite::future::or(
         futures_lite::future::or(reader, commands),
-        futures_lite::future::or(write_frames(wr, out_rx, unsent), server),
+        futures_lite::future::or(write_frames(wr, out_rx, unsent, tap), server),
     )
     .await
 }
@@ -391,6 +424,7 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     mut wr: W,
     out_rx: LocalReceiver<Vec<u8>>,
     unsent: Rc<Unsent>,
+    mut tap: Option<WireTap>,
 ) -> Result<(), Failure> {
     let is_piece = |f: &[u8]| f.len() > 4 && f[4] == arietta_bt::peer_wire::id::PIECE;
     loop {
@@ -423,6 +457,9 @@ async fn write_frames<W: AsyncWrite + Unpin>(
             }
         }
         wr.write_all(&bytes).await.map_err(write_failed)?;
+        if let Some(t) = tap.as_mut() {
+            t.sent(&bytes);
+        }
         // An RC4 stream holds the tail of a write until flushed.
         wr.flush().await.map_err(write_failed)?;
         unsent.written(pieces);

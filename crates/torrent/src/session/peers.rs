@@ -184,6 +184,7 @@ impl Session {
         let (tx, inbox) = mailbox();
         let setup = PeerSetup {
             key,
+            addr,
             info_hash: self.dl.info_hash,
             our_id: self.peer_id,
             layout: self.dl.layout.clone(),
@@ -207,7 +208,9 @@ impl Session {
         self.peers
             .insert(key, PeerEntry::new(tx, core, addr, listen_addr));
         self.picker.add_peer(key);
-        let span = tracing::info_span!("peer", peer = %addr, cuid = key.0);
+        // aria2's bare `CUID#n - ` prefix (not under the torrent's span);
+        // the address is in the lines that name the peer (`From: ADDR …`).
+        let span = tracing::info_span!(parent: None, "peer", cuid = key.0);
         self.spawner.spawn_on(
             core,
             Box::new(move || Box::pin(run_peer(source, setup).instrument(span))),

@@ -54,6 +54,21 @@ pub mod exit {
     pub const CHECKSUM: i32 = 32;
 }
 
+/// `s` without its ANSI color sequences (aria2 colors the console's log
+/// levels with `--enable-color`, on by default, terminal or not).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&d| d == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A run that overruns this is a hang: killed and reported as a failure.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
