@@ -195,6 +195,35 @@ pub fn prepare(
     })
 }
 
+/// `-o -`: nothing is made on disk and nothing is resumed (a pipe cannot
+/// be continued, so no control file is kept); download `owner` takes the
+/// process's stdout, which carries one file.
+pub fn prepare_stream(owner: u64, info: &ProbeInfo) -> Result<PreparedFile, FetchError> {
+    let sink = arietta_storage::stdout_sink().ok_or_else(crate::conn_link::no_stdout)?;
+    if !sink.claim(owner) {
+        return Err(StorageError::Open {
+            path: "-".into(),
+            source: std::io::Error::other("another download is already writing to stdout"),
+        }
+        .into());
+    }
+    Ok(PreparedFile {
+        path: PathBuf::from("-"),
+        done: RangeSet::new(),
+        total: info.total,
+        ranges: info.ranges && info.total.is_some(),
+        control: false,
+        validator: None,
+    })
+}
+
+/// `-o -` after the last byte was handed over: blocks until the first
+/// `len` bytes reached stdout (or the reader went away).
+pub fn finish_stream(len: u64) -> Result<(), FetchError> {
+    let sink = arietta_storage::stdout_sink().ok_or_else(crate::conn_link::no_stdout)?;
+    Ok(sink.finish(len)?)
+}
+
 /// After the last byte: verify `--checksum`, apply `--remote-time`, drop
 /// the control file.
 pub fn finish(

@@ -51,4 +51,5 @@ mod rpc_semantics;
 mod rpc_torrent_stats;
 mod rpc_vs_aria2;
 mod sftp;
+mod stdout_stream;
 mod tls;

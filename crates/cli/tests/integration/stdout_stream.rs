@@ -1,0 +1,245 @@
+//! `-o -`: the file streamed to stdout in order, read here as a pipe
+//! reader would (fast, slowly, or a few bytes and gone), with the child's
+//! peak resident memory watched from `/proc` while it runs.
+//!
+//! The memory bound: the stream's 16 MiB window plus what the process
+//! holds anyway (runtime, cores, buffers: ~20 MiB in a debug build), so
+//! [`RSS_BOUND`] = 48 MiB against files of 64 MiB and more, which would
+//! not fit if the download were buffered.
+
+use std::io::Read;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arietta_testserver::{pattern, Route, TestServer};
+
+use crate::support::ftpd::pyftpd;
+use crate::support::{command, exit, list_dir, tempdir, wait_with_timeout, Outcome};
+
+/// Peak resident memory allowed while streaming (see the module docs).
+const RSS_BOUND: u64 = 48 << 20;
+
+/// How the test's end of the pipe reads.
+#[derive(Clone, Copy)]
+enum Reader {
+    /// As fast as it can.
+    Fast,
+    /// 64 KiB, then a pause of this long, and again.
+    Slow(Duration),
+    /// This many bytes, then the pipe is closed.
+    HeadOnly(usize),
+}
+
+/// What a streamed run produced.
+struct Streamed {
+    bytes: Vec<u8>,
+    outcome: Outcome,
+    /// The child's VmHWM, the last seen before it exited.
+    peak_rss: u64,
+}
+
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb << 10)
+}
+
+/// Runs `arietta --no-conf -o - ARGS…` in a fresh directory, reading its
+/// stdout as `reader` says; the directory must be empty afterwards.
+fn stream(args: &[&str], reader: Reader) -> Streamed {
+    let dir = tempdir();
+    let mut child: Child = command(dir.path())
+        .args(["--no-conf", "-o", "-"])
+        .args(args)
+        .spawn()
+        .expect("spawn arietta");
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                if let Some(v) = vm_hwm(pid) {
+                    peak = peak.max(v);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let mut out = child.stdout.take().expect("piped stdout");
+    let reading = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let want = match reader {
+                Reader::HeadOnly(n) if got.len() >= n => break,
+                Reader::HeadOnly(n) => buf.len().min(n - got.len()),
+                _ => buf.len(),
+            };
+            match out.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+            }
+            if let Reader::Slow(pause) = reader {
+                std::thread::sleep(pause);
+            }
+        }
+        // Dropping `out` closes the pipe: the writer sees EPIPE.
+        got
+    });
+    let bytes = reading.join().expect("reader");
+    let outcome = wait_with_timeout(child, Duration::from_secs(60));
+    done.store(true, Ordering::Relaxed);
+    let peak_rss = watcher.join().expect("watcher");
+    assert_eq!(
+        list_dir(dir.path()),
+        Vec::<String>::new(),
+        "-o - leaves nothing on disk (no file, no control file)"
+    );
+    Streamed {
+        bytes,
+        outcome,
+        peak_rss,
+    }
+}
+
+#[track_caller]
+fn assert_same(got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "streamed length");
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+        panic!("streamed bytes differ first at offset {i}");
+    }
+}
+
+#[track_caller]
+fn assert_rss_bounded(s: &Streamed) {
+    assert!(s.peak_rss > 0, "no VmHWM reading");
+    assert!(
+        s.peak_rss <= RSS_BOUND,
+        "peak RSS {} MiB above the {} MiB bound",
+        s.peak_rss >> 20,
+        RSS_BOUND >> 20
+    );
+}
+
+#[test]
+fn http_single_connection_streams_in_order_with_bounded_memory() {
+    let srv = TestServer::start();
+    let body = pattern(64 << 20, 31);
+    let url = srv.add_file("/one.bin", body.clone());
+    let s = stream(&[&url], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+    assert_rss_bounded(&s);
+    // The console went to stderr.
+    assert!(s.outcome.stderr.contains("Download Results"), "{}", s.outcome.stderr);
+    eprintln!("single connection: peak RSS {} MiB", s.peak_rss >> 20);
+}
+
+#[test]
+fn http_segmented_streams_in_order_with_bounded_memory() {
+    let srv = TestServer::start();
+    let body = pattern(96 << 20, 32);
+    let url = srv.add_file("/seg.bin", body.clone());
+    let s = stream(&["-x4", "-s4", &url], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+    assert_rss_bounded(&s);
+    let reqs = srv.requests("/seg.bin");
+    let conns: std::collections::HashSet<u64> = reqs.iter().map(|r| r.connection).collect();
+    assert!(conns.len() >= 2, "several connections, got {conns:?}");
+    assert!(
+        reqs.iter().filter(|r| r.range().is_some()).count() >= 8,
+        "pieces fetched in many ranges"
+    );
+    eprintln!("-x4 -s4: peak RSS {} MiB", s.peak_rss >> 20);
+}
+
+#[test]
+fn a_slow_reader_holds_the_download_back_not_memory() {
+    let srv = TestServer::start();
+    let body = pattern(64 << 20, 33);
+    let url = srv.add_file("/slow.bin", body.clone());
+    let started = Instant::now();
+    // ~64 MiB/s at most: the network is far faster.
+    let s = stream(
+        &["-x4", "-s4", &url],
+        Reader::Slow(Duration::from_millis(1)),
+    );
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+    assert_rss_bounded(&s);
+    eprintln!(
+        "slow reader: {:?}, peak RSS {} MiB",
+        started.elapsed(),
+        s.peak_rss >> 20
+    );
+}
+
+#[test]
+fn a_reader_that_leaves_early_ends_the_download_with_an_error() {
+    let srv = TestServer::start();
+    let body = pattern(64 << 20, 34);
+    let url = srv.add_file("/head.bin", body.clone());
+    let started = Instant::now();
+    let s = stream(&["-x2", "-s2", &url], Reader::HeadOnly(100));
+    assert_eq!(s.bytes, body[..100]);
+    // aria2's "I/O error" code: the output could not be written.
+    s.outcome.expect_code(17);
+    assert!(s.outcome.stderr.contains("Broken pipe"), "{}", s.outcome.stderr);
+    assert!(!s.outcome.stderr.contains("panicked"), "{}", s.outcome.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn unknown_length_streams_until_the_server_closes() {
+    let srv = TestServer::start();
+    let body = pattern(5 << 20, 35);
+    srv.add_route("/chunked.bin", Route::new(body.clone()).chunked());
+    let s = stream(&[&srv.url("/chunked.bin")], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+}
+
+#[test]
+fn a_second_download_cannot_share_stdout() {
+    let srv = TestServer::start();
+    let a = srv.add_file("/a.bin", pattern(100_000, 36));
+    let b = srv.add_file("/b.bin", pattern(100_000, 37));
+    let s = stream(&["-Z", "-j1", &a, &b], Reader::Fast);
+    // The first one streams; the second is refused (aria2's "could not
+    // open the file" code).
+    s.outcome.expect_code(16);
+    assert_same(&s.bytes, &pattern(100_000, 36));
+    assert!(
+        s.outcome.stderr.contains("already writing to stdout"),
+        "{}",
+        s.outcome.stderr
+    );
+}
+
+#[test]
+fn ftp_segmented_streams_in_order() {
+    let root = tempdir();
+    let body = pattern(24 << 20, 38);
+    std::fs::write(root.path().join("f.bin"), &body).unwrap();
+    let Some(srv) = pyftpd(root.path(), 0) else {
+        return;
+    };
+    let url = format!("ftp://127.0.0.1:{}/f.bin", srv.port);
+    let s = stream(&["-x2", "-s2", &url], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+    assert_rss_bounded(&s);
+}
