@@ -75,8 +75,11 @@ pub struct TorrentConfig {
     pub peer_id_prefix: String,
     /// `--peer-agent`: our client name in the extension handshake (`v`).
     pub peer_agent: std::sync::Arc<str>,
-    /// `--stream-piece-selector`: the order new pieces are started in.
+    /// `--stream-piece-selector`: the order new pieces are started in
+    /// (`inorder`, whatever was asked, with `-o -`).
     pub piece_order: PieceOrder,
+    /// `-o -`: verified pieces also go to stdout, in order.
+    pub to_stdout: bool,
     /// `--bt-prioritize-piece`: bytes at each file's head and tail whose
     /// pieces go first (0: none).
     pub prioritize_head: u64,
@@ -198,9 +201,20 @@ impl TorrentConfig {
                 arietta_options::PiecePriority::Tail(n) => prioritize_tail = n,
             }
         }
-        let seed_time = o
+        let mut seed_time = o
             .get_opt_f64("seed-time")
             .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));
+        let to_stdout = o.get_opt_str("out") == Some("-");
+        let piece_order = if to_stdout {
+            PieceOrder::InOrder
+        } else {
+            piece_order
+        };
+        if to_stdout && !o.is_set("seed-time") && !o.is_set("seed-ratio") {
+            // A pipe's reader expects the command to end with the data:
+            // no seeding unless asked for.
+            seed_time = Some(Duration::ZERO);
+        }
         Ok(TorrentConfig {
             dir: PathBuf::from(o.get_opt_str("dir").unwrap_or(".")),
             listen_ports: parse_ports(o.get_str("listen-port"))?,
@@ -222,6 +236,7 @@ impl TorrentConfig {
             peer_id_prefix: o.get_str("peer-id-prefix").to_owned(),
             peer_agent: o.get_str("peer-agent").into(),
             piece_order,
+            to_stdout,
             prioritize_head,
             prioritize_tail,
             tracker_interval: secs(o.get_u64("bt-tracker-interval")),

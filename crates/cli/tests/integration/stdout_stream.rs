@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use arietta_testserver::{pattern, Route, TestServer};
 
+use crate::bt_support::{require_tracker_and_aria2c, Swarm, PIECE};
 use crate::support::ftpd::pyftpd;
 use crate::support::{command, exit, list_dir, tempdir, wait_with_timeout, Outcome};
 
@@ -57,11 +58,23 @@ fn vm_hwm(pid: u32) -> Option<u64> {
 /// stdout as `reader` says; the directory must be empty afterwards.
 fn stream(args: &[&str], reader: Reader) -> Streamed {
     let dir = tempdir();
-    let mut child: Child = command(dir.path())
+    let child = command(dir.path())
         .args(["--no-conf", "-o", "-"])
         .args(args)
         .spawn()
         .expect("spawn arietta");
+    let s = read_child(child, reader);
+    assert_eq!(
+        list_dir(dir.path()),
+        Vec::<String>::new(),
+        "-o - leaves nothing on disk (no file, no control file)"
+    );
+    s
+}
+
+/// Reads a running arietta's stdout as `reader` says, watching its peak
+/// resident memory, until it exits.
+fn read_child(mut child: Child, reader: Reader) -> Streamed {
     let pid = child.id();
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -102,11 +115,6 @@ fn stream(args: &[&str], reader: Reader) -> Streamed {
     let outcome = wait_with_timeout(child, Duration::from_secs(60));
     done.store(true, Ordering::Relaxed);
     let peak_rss = watcher.join().expect("watcher");
-    assert_eq!(
-        list_dir(dir.path()),
-        Vec::<String>::new(),
-        "-o - leaves nothing on disk (no file, no control file)"
-    );
     Streamed {
         bytes,
         outcome,
@@ -242,4 +250,45 @@ fn ftp_segmented_streams_in_order() {
     s.outcome.expect_code(exit::OK);
     assert_same(&s.bytes, &body);
     assert_rss_bounded(&s);
+}
+
+#[test]
+fn bittorrent_streams_verified_pieces_in_order_and_keeps_the_files() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let a = pattern(40 * PIECE + 1234, 39);
+    let b = pattern(9 * PIECE + 77, 40);
+    let sw = Swarm::new(
+        "streamed",
+        vec![(vec!["a.bin"], a.clone()), (vec!["sub", "b.bin"], b.clone())],
+    )
+    .tracker()
+    .build()
+    .aria2c_seeder();
+    let s = read_child(sw.spawn_leech(&["-o", "-"]), Reader::Slow(Duration::from_millis(1)));
+    s.outcome.expect_code(exit::OK);
+    // The files one after another, in the torrent's order.
+    let mut want = a;
+    want.extend_from_slice(&b);
+    assert_same(&s.bytes, &want);
+    // The torrent is kept on disk as any download is (it was seedable).
+    sw.assert_leeched();
+    assert_rss_bounded(&s);
+}
+
+#[test]
+fn bittorrent_reader_that_leaves_early_stops_the_torrent() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let data = pattern(64 * PIECE, 41);
+    let sw = Swarm::new("left", vec![(vec!["x.bin"], data.clone())])
+        .tracker()
+        .build()
+        .aria2c_seeder();
+    let s = read_child(sw.spawn_leech(&["-o", "-"]), Reader::HeadOnly(100));
+    assert_eq!(s.bytes, data[..100]);
+    s.outcome.expect_code(17);
+    assert!(!s.outcome.stderr.contains("panicked"), "{}", s.outcome.stderr);
 }
