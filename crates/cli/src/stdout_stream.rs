@@ -57,10 +57,4 @@ pub fn warn_ignored(global: &OptionSet) {
             tracing::warn!("--{name} does not apply to -o - ({why}); ignored.");
         }
     }
-    if global.get_opt_str("checksum").is_some_and(|c| !c.is_empty()) {
-        tracing::warn!(
-            "--checksum does not apply to -o - (the bytes are gone before they could be \
-             checked); pipe the output to a hash program instead. Ignored."
-        );
-    }
 }

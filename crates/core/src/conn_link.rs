@@ -60,7 +60,9 @@ impl TargetWriter {
 pub(crate) fn no_stdout() -> arietta_storage::StorageError {
     arietta_storage::StorageError::Open {
         path: "-".into(),
-        source: std::io::Error::other("stdout is not set up for streaming (-o - works on the command line only)"),
+        source: std::io::Error::other(
+            "stdout is not set up for streaming (-o - works on the command line only)",
+        ),
     }
 }
 

@@ -207,8 +207,7 @@ impl SegmentMap {
             None => self.free.len(),
         };
         free.saturating_add(
-            self
-                .held
+            self.held
                 .values()
                 .filter(|c| {
                     let (p, e) = c.get();
@@ -437,8 +436,13 @@ mod tests {
     fn in_order_hands_out_pieces_lowest_first() {
         let mut m = SegmentMap::in_order(10 * M, RangeSet::from_ranges([(0, M)]), 2 * M);
         assert_eq!(m.available_work(), 5);
-        let got: Vec<(u64, u64)> = (0..4).map(|_| m.claim(None).unwrap().cursor.get()).collect();
-        assert_eq!(got, [(M, 3 * M), (3 * M, 5 * M), (5 * M, 7 * M), (7 * M, 10 * M)]);
+        let got: Vec<(u64, u64)> = (0..4)
+            .map(|_| m.claim(None).unwrap().cursor.get())
+            .collect();
+        assert_eq!(
+            got,
+            [(M, 3 * M), (3 * M, 5 * M), (5 * M, 7 * M), (7 * M, 10 * M)]
+        );
         // A failed piece's tail comes back first.
         let mut m = SegmentMap::in_order(10 * M, RangeSet::new(), 2 * M);
         let a = m.claim(None).unwrap();

@@ -38,7 +38,12 @@ pub struct OrderedSink {
     /// [`OrderedSink::finish`] waits here for bytes to be written.
     progress: Condvar,
     window: u64,
+    /// Sees every byte after it was written out, in order (`--checksum`).
+    tap: Mutex<Option<Tap>>,
 }
+
+/// A function fed each chunk written out, in order.
+pub type Tap = Box<dyn FnMut(&[u8]) + Send>;
 
 impl std::fmt::Debug for OrderedSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +102,7 @@ impl OrderedSink {
             ready: Condvar::new(),
             progress: Condvar::new(),
             window: window.max(1),
+            tap: Mutex::new(None),
         });
         let s = sink.clone();
         std::thread::Builder::new()
@@ -121,6 +127,11 @@ impl OrderedSink {
                 true
             }
         }
+    }
+
+    /// Feeds every byte written out from now on to `tap`, in order.
+    pub fn set_tap(&self, tap: Tap) {
+        *self.tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
     }
 
     /// Bytes written to the output so far.
@@ -210,6 +221,11 @@ impl OrderedSink {
                 }
             };
             let result = out.write_all(&chunk).and_then(|()| out.flush());
+            if result.is_ok() {
+                if let Some(tap) = self.tap.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    tap(&chunk);
+                }
+            }
             let mut st = self.lock();
             st.held -= chunk.len() as u64;
             match result {

@@ -316,6 +316,22 @@ mod tests {
     }
 
     #[test]
+    fn stdout_streams_in_order_and_seeds_only_when_asked() {
+        let mut o = OptionSet::new();
+        o.set("out", "-").unwrap();
+        o.set("stream-piece-selector", "random").unwrap();
+        let c = TorrentConfig::from_options(&o).unwrap();
+        assert!(c.to_stdout);
+        assert_eq!(c.piece_order, PieceOrder::InOrder, "forced");
+        assert_eq!(c.seed_time, Some(Duration::ZERO), "no seeding by default");
+        o.set("seed-ratio", "2.0").unwrap();
+        let c = TorrentConfig::from_options(&o).unwrap();
+        assert_eq!((c.seed_time, c.seed_ratio), (None, 2.0), "seeds as asked");
+        let c = TorrentConfig::from_options(&OptionSet::new()).unwrap();
+        assert!(!c.to_stdout);
+    }
+
+    #[test]
     fn port_lists() {
         assert_eq!(parse_ports("6881-6883").unwrap(), vec![6881, 6882, 6883]);
         assert_eq!(parse_ports("7000,7002").unwrap(), vec![7000, 7002]);

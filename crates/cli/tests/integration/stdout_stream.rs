@@ -151,7 +151,11 @@ fn http_single_connection_streams_in_order_with_bounded_memory() {
     assert_same(&s.bytes, &body);
     assert_rss_bounded(&s);
     // The console went to stderr.
-    assert!(s.outcome.stderr.contains("Download Results"), "{}", s.outcome.stderr);
+    assert!(
+        s.outcome.stderr.contains("Download Results"),
+        "{}",
+        s.outcome.stderr
+    );
     eprintln!("single connection: peak RSS {} MiB", s.peak_rss >> 20);
 }
 
@@ -205,8 +209,16 @@ fn a_reader_that_leaves_early_ends_the_download_with_an_error() {
     assert_eq!(s.bytes, body[..100]);
     // aria2's "I/O error" code: the output could not be written.
     s.outcome.expect_code(17);
-    assert!(s.outcome.stderr.contains("Broken pipe"), "{}", s.outcome.stderr);
-    assert!(!s.outcome.stderr.contains("panicked"), "{}", s.outcome.stderr);
+    assert!(
+        s.outcome.stderr.contains("Broken pipe"),
+        "{}",
+        s.outcome.stderr
+    );
+    assert!(
+        !s.outcome.stderr.contains("panicked"),
+        "{}",
+        s.outcome.stderr
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
@@ -217,6 +229,22 @@ fn unknown_length_streams_until_the_server_closes() {
     srv.add_route("/chunked.bin", Route::new(body.clone()).chunked());
     let s = stream(&[&srv.url("/chunked.bin")], Reader::Fast);
     s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+}
+
+#[test]
+fn checksum_is_checked_on_the_streamed_bytes() {
+    let srv = TestServer::start();
+    let body = pattern(3 << 20, 42);
+    let url = srv.add_file("/ck.bin", body.clone());
+    let good = format!("--checksum=sha-256={}", crate::support::sha256_hex(&body));
+    let s = stream(&["-x2", "-s2", &good, &url], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+    let bad = format!("--checksum=sha-256={}", "0".repeat(64));
+    let s = stream(&[&bad, &url], Reader::Fast);
+    // The bytes are out; the exit code tells the pipeline.
+    s.outcome.expect_code(exit::CHECKSUM);
     assert_same(&s.bytes, &body);
 }
 
@@ -261,12 +289,18 @@ fn bittorrent_streams_verified_pieces_in_order_and_keeps_the_files() {
     let b = pattern(9 * PIECE + 77, 40);
     let sw = Swarm::new(
         "streamed",
-        vec![(vec!["a.bin"], a.clone()), (vec!["sub", "b.bin"], b.clone())],
+        vec![
+            (vec!["a.bin"], a.clone()),
+            (vec!["sub", "b.bin"], b.clone()),
+        ],
     )
     .tracker()
     .build()
     .aria2c_seeder();
-    let s = read_child(sw.spawn_leech(&["-o", "-"]), Reader::Slow(Duration::from_millis(1)));
+    let s = read_child(
+        sw.spawn_leech(&["-o", "-"]),
+        Reader::Slow(Duration::from_millis(1)),
+    );
     s.outcome.expect_code(exit::OK);
     // The files one after another, in the torrent's order.
     let mut want = a;
@@ -290,5 +324,9 @@ fn bittorrent_reader_that_leaves_early_stops_the_torrent() {
     let s = read_child(sw.spawn_leech(&["-o", "-"]), Reader::HeadOnly(100));
     assert_eq!(s.bytes, data[..100]);
     s.outcome.expect_code(17);
-    assert!(!s.outcome.stderr.contains("panicked"), "{}", s.outcome.stderr);
+    assert!(
+        !s.outcome.stderr.contains("panicked"),
+        "{}",
+        s.outcome.stderr
+    );
 }

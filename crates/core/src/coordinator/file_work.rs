@@ -75,7 +75,7 @@ impl Coordinator {
             // queue's other work must not wait for it.
             glommio::spawn_local(async move {
                 let result = glommio::executor()
-                    .spawn_blocking(move || prepare::finish_stream(len))
+                    .spawn_blocking(move || prepare::finish_stream(&job.cfg, len))
                     .await;
                 let _ = me.send(ToCoordinator::Finalized {
                     gid,

@@ -648,7 +648,7 @@ impl Coordinator {
                     let result = glommio::executor()
                         .spawn_blocking(move || {
                             if cfg.to_stdout() {
-                                prepare::prepare_stream(gid.0, &info)
+                                prepare::prepare_stream(gid.0, &cfg, &info)
                             } else {
                                 prepare::prepare(&cfg, &uris, &info)
                             }
