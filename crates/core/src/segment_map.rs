@@ -167,6 +167,7 @@ impl SegmentMap {
             _ => self.hold(a, b),
         }
     }
+
     /// A plan for a response of unknown length: one unsplittable segment
     /// from 0 until the server closes; [`Self::set_total`] fixes the end.
     pub fn unknown_length() -> Self {

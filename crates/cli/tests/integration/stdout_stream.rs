@@ -330,3 +330,50 @@ fn bittorrent_reader_that_leaves_early_stops_the_torrent() {
         s.outcome.stderr
     );
 }
+
+#[test]
+fn a_tar_archive_unpacks_from_the_pipe() {
+    let src = tempdir();
+    for (name, seed) in [("a.bin", 43u64), ("b/c.bin", 44)] {
+        let p = src.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, pattern(3 << 20, seed)).unwrap();
+    }
+    let tar = tempdir();
+    let archive = tar.path().join("x.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(src.path())
+        .args(["a.bin", "b"])
+        .status()
+        .expect("run tar");
+    assert!(made.success());
+    let srv = TestServer::start();
+    let url = srv.add_file("/x.tar", std::fs::read(&archive).unwrap());
+    // arietta -x4 -s4 -o - URL | tar -x -C DIR
+    let dir = tempdir();
+    let dest = tempdir();
+    let mut ours = command(dir.path())
+        .args(["--no-conf", "-x4", "-s4", "-o", "-", &url])
+        .spawn()
+        .expect("spawn arietta");
+    let pipe = ours.stdout.take().expect("piped stdout");
+    let untar = std::process::Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest.path())
+        .stdin(pipe)
+        .status()
+        .expect("run tar -x");
+    wait_with_timeout(ours, Duration::from_secs(60)).expect_code(exit::OK);
+    assert!(untar.success());
+    for name in ["a.bin", "b/c.bin"] {
+        assert_eq!(
+            std::fs::read(dest.path().join(name)).unwrap(),
+            std::fs::read(src.path().join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}
