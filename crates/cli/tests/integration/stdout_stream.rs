@@ -377,3 +377,29 @@ fn a_tar_archive_unpacks_from_the_pipe() {
         );
     }
 }
+
+#[test]
+fn sftp_segmented_streams_in_order() {
+    let Some(srv) = crate::support::require_ok(crate::support::sshd::SshServer::start()) else {
+        return;
+    };
+    let body = pattern(12 << 20, 45);
+    let path = srv.add_file("s.bin", &body);
+    let url = srv.url_with_password(&path);
+    let s = stream(&["-x2", "-s2", &url], Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &body);
+}
+
+#[test]
+fn exit_codes_are_a_normal_download_s() {
+    let srv = TestServer::start();
+    let s = stream(&[&srv.url("/missing.bin")], Reader::Fast);
+    s.outcome.expect_code(exit::NOT_FOUND);
+    assert!(s.bytes.is_empty(), "nothing on stdout");
+    assert!(
+        s.outcome.stderr.contains("Download Results"),
+        "{}",
+        s.outcome.stderr
+    );
+}
