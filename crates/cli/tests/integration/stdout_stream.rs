@@ -403,3 +403,24 @@ fn exit_codes_are_a_normal_download_s() {
         s.outcome.stderr
     );
 }
+
+#[test]
+fn a_torrent_by_url_streams_its_content_not_the_torrent() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let data = pattern(20 * PIECE + 5, 46);
+    let sw = Swarm::new("byurl", vec![(vec!["y.bin"], data.clone())])
+        .tracker()
+        .build()
+        .aria2c_seeder();
+    let srv = TestServer::start();
+    let url = srv.add_file("/y.torrent", std::fs::read(&sw.torrent_path).unwrap());
+    let s = read_child(sw.spawn_leech_of(&[&url], &["-o", "-"]), Reader::Fast);
+    s.outcome.expect_code(exit::OK);
+    assert_same(&s.bytes, &data);
+    assert!(
+        !sw.leech_dir().join("-").exists(),
+        "the .torrent is followed from memory, not saved as '-'"
+    );
+}
