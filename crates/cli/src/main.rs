@@ -7,6 +7,7 @@ mod logging;
 mod metalink_input;
 mod nofile;
 mod parameterized_uri;
+mod stdout_stream;
 mod terminal;
 mod units;
 
@@ -100,6 +101,13 @@ fn real_main() -> ExitCode {
         return bad_option(&e);
     }
     let global = Arc::new(global);
+    let streaming = stdout_stream::wanted(&global);
+    if streaming {
+        if let Err(e) = stdout_stream::take_stdout() {
+            exception(format_args!("cannot write to stdout: {e}"));
+            return ExitCode::Unknown;
+        }
+    }
 
     let terminal = SharedTerminal::new(global.get_bool("stderr"));
     if let Err(e) = logging::install(&global, &terminal) {
@@ -109,6 +117,9 @@ fn real_main() -> ExitCode {
     logging::log_startup();
     logging::log_options(conf_read.as_deref(), &global);
     warn_unknown(&conf_unknown);
+    if streaming {
+        stdout_stream::warn_ignored(&global);
+    }
     nofile::raise(&global);
 
     let uris = match expand_uris(&global, &parsed.uris) {

@@ -121,6 +121,11 @@ pub struct DownloadConfig {
 }
 
 impl DownloadConfig {
+    /// `-o -`: the file goes to stdout, in order, and nowhere on disk.
+    pub fn to_stdout(&self) -> bool {
+        self.out.as_deref() == Some("-")
+    }
+
     pub fn from_options(o: &OptionSet) -> DownloadConfig {
         let opt_string = |name: &str| o.get_opt_str(name).map(str::to_owned);
         let secs = |name: &str| Duration::from_secs(o.get_u64(name));

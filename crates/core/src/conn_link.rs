@@ -44,9 +44,25 @@ impl TargetWriter {
                 "no file to write to (no segment assigned)".into(),
             ));
         };
-        let w = ctx.files.get(task.gid.0, &t.path, t.direct).await?;
+        let w = if t.stream {
+            let sink = arietta_storage::stdout_sink().ok_or_else(no_stdout)?;
+            Rc::new(FileWriter::stream(sink))
+        } else {
+            ctx.files.get(task.gid.0, &t.path, t.direct).await?
+        };
         self.writer = Some(w.clone());
         Ok(w)
+    }
+}
+
+/// `-o -` in a process whose stdout was not set up for it (the cli does
+/// so for its command line's `-o -` only).
+pub(crate) fn no_stdout() -> arietta_storage::StorageError {
+    arietta_storage::StorageError::Open {
+        path: "-".into(),
+        source: std::io::Error::other(
+            "stdout is not set up for streaming (-o - works on the command line only)",
+        ),
     }
 }
 

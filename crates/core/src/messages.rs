@@ -88,6 +88,8 @@ pub struct FileTarget {
     pub path: Arc<PathBuf>,
     /// Large ranged downloads write whole pages with O_DIRECT.
     pub direct: bool,
+    /// `-o -`: the bytes go to the process's stdout sink, not to `path`.
+    pub stream: bool,
 }
 
 /// The coordinator's answer to a probe.

@@ -195,6 +195,55 @@ pub fn prepare(
     })
 }
 
+/// `-o -`: nothing is made on disk and nothing is resumed (a pipe cannot
+/// be continued, so no control file is kept); download `owner` takes the
+/// process's stdout, which carries one file.
+pub fn prepare_stream(
+    owner: u64,
+    cfg: &DownloadConfig,
+    info: &ProbeInfo,
+) -> Result<PreparedFile, FetchError> {
+    let sink = arietta_storage::stdout_sink().ok_or_else(crate::conn_link::no_stdout)?;
+    if !sink.claim(owner) {
+        return Err(StorageError::Open {
+            path: "-".into(),
+            source: std::io::Error::other("another download is already writing to stdout"),
+        }
+        .into());
+    }
+    if let Some(ck) = &cfg.checksum {
+        // Checked as the bytes pass: they cannot be read back.
+        crate::checksum::tap_stream(&ck.algo, &sink)?;
+    }
+    Ok(PreparedFile {
+        path: PathBuf::from("-"),
+        done: RangeSet::new(),
+        total: info.total,
+        ranges: info.ranges && info.total.is_some(),
+        control: false,
+        validator: None,
+    })
+}
+
+/// `-o -` after the last byte was handed over: blocks until the first
+/// `len` bytes reached stdout (or the reader went away), then checks
+/// `--checksum` against what passed (the bytes are out already: a
+/// mismatch is the exit code, 32, for the pipeline to act on).
+pub fn finish_stream(cfg: &DownloadConfig, len: u64) -> Result<(), FetchError> {
+    let sink = arietta_storage::stdout_sink().ok_or_else(crate::conn_link::no_stdout)?;
+    sink.finish(len)?;
+    if let (Some(ck), Some(actual)) = (&cfg.checksum, crate::checksum::streamed_digest()) {
+        if !actual.eq_ignore_ascii_case(&ck.hex) {
+            return Err(FetchError::Checksum {
+                algo: ck.algo.clone(),
+                expected: ck.hex.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// After the last byte: verify `--checksum`, apply `--remote-time`, drop
 /// the control file.
 pub fn finish(

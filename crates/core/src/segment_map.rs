@@ -103,6 +103,10 @@ pub struct SegmentMap {
     held: HashMap<SegId, Arc<SegmentCursor>>,
     next_id: SegId,
     min_split: u64,
+    /// `-o -`: free ranges are handed out front first in pieces of this
+    /// size, so the connections work next to each other near the write
+    /// cursor instead of far apart (see [`SegmentMap::in_order`]).
+    carve: Option<u64>,
 }
 
 impl SegmentMap {
@@ -134,6 +138,33 @@ impl SegmentMap {
             held: HashMap::new(),
             next_id: 1,
             min_split,
+            carve: None,
+        }
+    }
+
+    /// A plan for a download streamed in order (`-o -`): the holes of
+    /// `done` are handed out lowest first, `piece` bytes at a time, carved
+    /// off the free ranges as connections ask (so the plan stays a few
+    /// entries however large the file). With `n` connections the bytes in
+    /// flight span about `n × piece` past the write cursor, which the
+    /// stream's window must hold.
+    pub fn in_order(total: u64, done: RangeSet, piece: u64) -> Self {
+        let piece = piece.max(MIN_PIECE);
+        let mut m = Self::new(total, done, 1, u64::MAX / 4);
+        m.min_split = piece;
+        m.carve = Some(piece);
+        m
+    }
+
+    /// Takes free range `i` whole, or its first piece when carving.
+    fn take_free(&mut self, i: usize) -> Claim {
+        let (a, b) = self.free.remove(i).expect("index in range");
+        match self.carve {
+            Some(p) if b - a > p + p / 2 => {
+                self.free.insert(i, (a + p, b));
+                self.hold(a, a + p)
+            }
+            _ => self.hold(a, b),
         }
     }
 
@@ -168,15 +199,23 @@ impl SegmentMap {
     /// Free pieces plus the running segments that could still be split:
     /// how many more connections would have something to do.
     pub fn available_work(&self) -> usize {
-        self.free.len()
-            + self
-                .held
+        let free = match self.carve {
+            Some(p) => self
+                .free
+                .iter()
+                .map(|(a, b)| usize::try_from((b - a).div_ceil(p)).unwrap_or(usize::MAX))
+                .fold(0usize, usize::saturating_add),
+            None => self.free.len(),
+        };
+        free.saturating_add(
+            self.held
                 .values()
                 .filter(|c| {
                     let (p, e) = c.get();
                     e.saturating_sub(p) >= 2 * self.min_split
                 })
-                .count()
+                .count(),
+        )
     }
 
     fn hold(&mut self, start: u64, end: u64) -> Claim {
@@ -206,12 +245,11 @@ impl SegmentMap {
     ) -> Option<Claim> {
         if let Some(pos) = at {
             if let Some(i) = self.free.iter().position(|&(a, _)| a == pos) {
-                let (a, b) = self.free.remove(i).expect("index from position");
-                return Some(self.hold(a, b));
+                return Some(self.take_free(i));
             }
         }
-        if let Some((a, b)) = self.free.pop_front() {
-            return Some(self.hold(a, b));
+        if !self.free.is_empty() {
+            return Some(self.take_free(0));
         }
         let victim = self
             .held
@@ -393,6 +431,27 @@ mod tests {
             pos = b;
         }
         assert_eq!(pos, total);
+    }
+
+    #[test]
+    fn in_order_hands_out_pieces_lowest_first() {
+        let mut m = SegmentMap::in_order(10 * M, RangeSet::from_ranges([(0, M)]), 2 * M);
+        assert_eq!(m.available_work(), 5);
+        let got: Vec<(u64, u64)> = (0..4)
+            .map(|_| m.claim(None).unwrap().cursor.get())
+            .collect();
+        assert_eq!(
+            got,
+            [(M, 3 * M), (3 * M, 5 * M), (5 * M, 7 * M), (7 * M, 10 * M)]
+        );
+        // A failed piece's tail comes back first.
+        let mut m = SegmentMap::in_order(10 * M, RangeSet::new(), 2 * M);
+        let a = m.claim(None).unwrap();
+        let _b = m.claim(None).unwrap();
+        m.written(0, M);
+        m.release(a.id);
+        assert_eq!(m.claim(None).unwrap().cursor.get(), (M, 2 * M));
+        assert_eq!(m.claim(None).unwrap().cursor.get(), (4 * M, 6 * M));
     }
 
     #[test]

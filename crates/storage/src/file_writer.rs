@@ -2,10 +2,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions};
 
-use crate::StorageError;
+use crate::{OrderedSink, StorageError};
 
 /// Direct-I/O writes must cover whole pages: a page is either written
 /// whole by one direct write or only through the page cache, never both,
@@ -47,10 +48,21 @@ impl ChunkBuf {
 /// connection, `-c`, or the file's last page) go through `BufferedFile`.
 /// Nothing is ever read back through the DMA path, so glommio's
 /// empty-first-file DMA read bug does not apply.
+///
+/// With `-o -` the "file" is the process's stdout: [`FileWriter::stream`]
+/// hands every chunk to the [`OrderedSink`] that puts them in order, so
+/// the connections' code is the same for both.
 pub struct FileWriter {
-    buffered: BufferedFile,
-    direct: Option<DmaFile>,
+    out: Output,
     path: PathBuf,
+}
+
+enum Output {
+    File {
+        buffered: BufferedFile,
+        direct: Option<DmaFile>,
+    },
+    Stream(Arc<OrderedSink>),
 }
 
 impl FileWriter {
@@ -78,20 +90,34 @@ impl FileWriter {
             if direct.is_some() { " (O_DIRECT)" } else { "" }
         );
         Ok(FileWriter {
-            buffered,
-            direct,
+            out: Output::File { buffered, direct },
             path: path.to_owned(),
         })
     }
 
+    /// A writer into `sink` (`-o -`): chunks may come in any order.
+    pub fn stream(sink: Arc<OrderedSink>) -> FileWriter {
+        FileWriter {
+            out: Output::Stream(sink),
+            path: PathBuf::from("-"),
+        }
+    }
+
+    fn direct(&self) -> Option<&DmaFile> {
+        match &self.out {
+            Output::File { direct, .. } => direct.as_ref(),
+            Output::Stream(_) => None,
+        }
+    }
+
     /// Whether whole pages are written with O_DIRECT.
     pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
+        self.direct().is_some()
     }
 
     /// A buffer for a chunk of up to `len` bytes.
     pub fn chunk(&self, len: usize) -> ChunkBuf {
-        match &self.direct {
+        match self.direct() {
             Some(d) => {
                 ChunkBuf::Direct(d.alloc_dma_buffer(len.div_ceil(PAGE as usize) * PAGE as usize))
             }
@@ -115,7 +141,7 @@ impl FileWriter {
     ) -> Result<(), StorageError> {
         let end = pos + len as u64;
         let (a, b) = ((pos + PAGE - 1) & !(PAGE - 1), end & !(PAGE - 1));
-        let dma = match (&self.direct, buf) {
+        let dma = match (self.direct(), buf) {
             (Some(d), ChunkBuf::Direct(mut db)) if a < b => {
                 let head = (a - pos) as usize;
                 let tail = (b - pos) as usize;
@@ -142,6 +168,9 @@ impl FileWriter {
                     other => other.as_slice()[..len].to_vec(),
                 };
                 v.truncate(len);
+                if let Output::Stream(sink) = &self.out {
+                    return sink.write(pos, v).await;
+                }
                 return self.write_buffered(v, pos).await;
             }
         };
@@ -174,9 +203,12 @@ impl FileWriter {
     /// short write (which for a regular file means the disk filled up or a
     /// file size limit hit) is reported as ENOSPC rather than retried.
     pub async fn write_buffered(&self, buf: Vec<u8>, pos: u64) -> Result<(), StorageError> {
+        let buffered = match &self.out {
+            Output::File { buffered, .. } => buffered,
+            Output::Stream(sink) => return sink.write(pos, buf).await,
+        };
         let len = buf.len();
-        let n = self
-            .buffered
+        let n = buffered
             .write_at(buf, pos)
             .await
             .map_err(|e| self.write_error(e.into()))?;

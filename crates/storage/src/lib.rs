@@ -9,6 +9,7 @@ mod control_file;
 mod error;
 mod file_writer;
 mod naming;
+mod ordered_sink;
 mod range_set;
 
 pub use allocation::{allocate, Allocation};
@@ -17,4 +18,5 @@ pub use control_file::{control_path, ControlFile, CONTROL_VERSION, DEFAULT_PIECE
 pub use error::StorageError;
 pub use file_writer::{ChunkBuf, FileWriter, OpenFiles};
 pub use naming::{auto_rename, sanitize_file_name};
+pub use ordered_sink::{install_stdout_sink, stdout_sink, OrderedSink, STREAM_WINDOW};
 pub use range_set::RangeSet;

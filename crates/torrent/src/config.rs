@@ -77,8 +77,11 @@ pub struct TorrentConfig {
     pub peer_id_prefix: String,
     /// `--peer-agent`: our client name in the extension handshake (`v`).
     pub peer_agent: Arc<str>,
-    /// `--stream-piece-selector`: the order new pieces are started in.
+    /// `--stream-piece-selector`: the order new pieces are started in
+    /// (`inorder`, whatever was asked, with `-o -`).
     pub piece_order: PieceOrder,
+    /// `-o -`: verified pieces also go to stdout, in order.
+    pub to_stdout: bool,
     /// `--bt-prioritize-piece`: bytes at each file's head and tail whose
     /// pieces go first (0: none).
     pub prioritize_head: u64,
@@ -206,11 +209,22 @@ impl TorrentConfig {
                 arietta_options::PiecePriority::Tail(n) => prioritize_tail = n,
             }
         }
-        let seed_time = o
+        let mut seed_time = o
             .get_opt_f64("seed-time")
             .map(|m| Duration::from_secs_f64((m * 60.0).max(0.0)));
         let http =
             ClientConfig::from_options(o).map_err(|e| TorrentError::BadOption(e.to_string()))?;
+        let to_stdout = o.get_opt_str("out") == Some("-");
+        let piece_order = if to_stdout {
+            PieceOrder::InOrder
+        } else {
+            piece_order
+        };
+        if to_stdout && !o.is_set("seed-time") && !o.is_set("seed-ratio") {
+            // A pipe's reader expects the command to end with the data:
+            // no seeding unless asked for.
+            seed_time = Some(Duration::ZERO);
+        }
         Ok(TorrentConfig {
             dir: PathBuf::from(o.get_opt_str("dir").unwrap_or(".")),
             listen_ports: parse_ports(o.get_str("listen-port"))?,
@@ -232,6 +246,7 @@ impl TorrentConfig {
             peer_id_prefix: o.get_str("peer-id-prefix").to_owned(),
             peer_agent: o.get_str("peer-agent").into(),
             piece_order,
+            to_stdout,
             prioritize_head,
             prioritize_tail,
             tracker_interval: secs(o.get_u64("bt-tracker-interval")),
@@ -312,6 +327,22 @@ mod tests {
         assert_eq!(c.piece_order, PieceOrder::InOrder);
         assert_eq!((c.prioritize_head, c.prioritize_tail), (32768, 1 << 20));
         assert_eq!(&*c.peer_agent, "me/1");
+    }
+
+    #[test]
+    fn stdout_streams_in_order_and_seeds_only_when_asked() {
+        let mut o = OptionSet::new();
+        o.set("out", "-").unwrap();
+        o.set("stream-piece-selector", "random").unwrap();
+        let c = TorrentConfig::from_options(&o).unwrap();
+        assert!(c.to_stdout);
+        assert_eq!(c.piece_order, PieceOrder::InOrder, "forced");
+        assert_eq!(c.seed_time, Some(Duration::ZERO), "no seeding by default");
+        o.set("seed-ratio", "2.0").unwrap();
+        let c = TorrentConfig::from_options(&o).unwrap();
+        assert_eq!((c.seed_time, c.seed_ratio), (None, 2.0), "seeds as asked");
+        let c = TorrentConfig::from_options(&OptionSet::new()).unwrap();
+        assert!(!c.to_stdout);
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub(crate) enum ToTorrent {
         reason: Option<String>,
         ban: bool,
     },
+    /// `-o -`: the stream to stdout ended, every byte written or with the
+    /// output's error.
+    Streamed(Result<(), String>),
     /// Writing a block failed: the download cannot go on.
     DiskFailed {
         reason: String,

@@ -56,4 +56,5 @@ mod rpc_vs_aria2;
 mod sftp;
 mod show_files;
 mod socks5_proxy;
+mod stdout_stream;
 mod tls;

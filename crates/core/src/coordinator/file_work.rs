@@ -70,6 +70,22 @@ impl Coordinator {
             });
             return;
         };
+        if let Some(len) = job.stream_len {
+            // Not on `DiskJobs`: a slow reader may take its time, and the
+            // queue's other work must not wait for it.
+            glommio::spawn_local(async move {
+                let result = glommio::executor()
+                    .spawn_blocking(move || prepare::finish_stream(&job.cfg, len))
+                    .await;
+                let _ = me.send(ToCoordinator::Finalized {
+                    gid,
+                    result,
+                    path: None,
+                });
+            })
+            .detach();
+            return;
+        }
         self.disk.run(move || {
             let result = prepare::finish(&job.cfg, &job.path, job.control, job.last_modified);
             let _ = me.send(ToCoordinator::Finalized {

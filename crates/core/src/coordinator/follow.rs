@@ -137,7 +137,9 @@ impl Coordinator {
         save: bool,
     ) {
         let me = self.me.clone();
-        if !save || cfg.dry_run {
+        // `-o -` names where the content goes: the document is followed
+        // from memory, not saved as a file called `-`.
+        if !save || cfg.dry_run || cfg.to_stdout() {
             let _ = me.send(ToCoordinator::Finalized {
                 gid,
                 result: Ok(()),

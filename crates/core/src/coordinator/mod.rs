@@ -638,7 +638,7 @@ impl Coordinator {
             to_coord: self.me.clone(),
         };
         let to_core = self.cores[core].clone();
-        if !(probe && cfg.conditional_get) {
+        if !(probe && cfg.conditional_get && !cfg.to_stdout()) {
             if to_core.send(ToCore::Start(Box::new(task))).is_err() {
                 self.with_segmented(gid, |s, _, _| s.conn_not_started(conn));
             }
@@ -691,7 +691,13 @@ impl Coordinator {
                 let me = self.me.clone();
                 glommio::spawn_local(async move {
                     let result = glommio::executor()
-                        .spawn_blocking(move || prepare::prepare(&cfg, &uris, &info))
+                        .spawn_blocking(move || {
+                            if cfg.to_stdout() {
+                                prepare::prepare_stream(gid.0, &cfg, &info)
+                            } else {
+                                prepare::prepare(&cfg, &uris, &info)
+                            }
+                        })
                         .await;
                     let _ = me.send(ToCoordinator::Prepared {
                         gid,

@@ -299,6 +299,7 @@ fn run_fake(known_length: bool, fail_at: Option<u64>, hook: Option<TestHook>) ->
             let target = FileTarget {
                 path: Arc::new(p),
                 direct: false,
+                stream: false,
             };
             let (_, seen) = futures_lite::future::zip(
                 run(src),

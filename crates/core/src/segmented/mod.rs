@@ -70,6 +70,18 @@ pub(crate) struct FinishJob {
     pub path: Arc<PathBuf>,
     pub control: bool,
     pub last_modified: Option<SystemTime>,
+    /// `-o -`: wait until this many bytes reached stdout (instead of any
+    /// file work).
+    pub stream_len: Option<u64>,
+}
+
+/// `-o -`: the size of the pieces handed out in order, for `split`
+/// connections: the connections together stay within half the stream's
+/// window of the write cursor, so the one at the cursor is never held up
+/// by the others' bytes; never below 1 MiB (a request per smaller piece
+/// costs more than it saves).
+fn stream_piece(split: usize) -> u64 {
+    (arietta_storage::STREAM_WINDOW / (2 * split.max(1) as u64)).max(1 << 20)
 }
 
 /// What the machine asks its driver to do.
@@ -531,11 +543,16 @@ impl SegmentedDownload {
         }
         let path = Arc::new(pf.path.clone());
         self.path = Some(path.clone());
+        let stream = self.cfg.to_stdout();
         let target = FileTarget {
             path,
             direct: DIRECT_IO && pf.control,
+            stream,
         };
         let map = match pf.total {
+            Some(t) if pf.ranges && stream => {
+                SegmentMap::in_order(t, pf.done.clone(), stream_piece(self.cfg.split))
+            }
             Some(t) if pf.ranges => {
                 SegmentMap::new(t, pf.done.clone(), self.cfg.split, self.cfg.min_split_size)
             }
@@ -545,7 +562,8 @@ impl SegmentedDownload {
         let chunk_hashes = self
             .piece_hashes
             .clone()
-            .filter(|_| self.cfg.realtime_chunk_checksum && pf.ranges);
+            // A streamed piece is gone before it could be checked.
+            .filter(|_| self.cfg.realtime_chunk_checksum && pf.ranges && !stream);
         if let (Some(h), Some(t)) = (chunk_hashes, pf.total) {
             if h.fits_size(t) {
                 self.pieces = Some(PieceVerifier::new(h, t, &pf.done));
@@ -644,6 +662,7 @@ impl SegmentedDownload {
             target: FileTarget {
                 path: self.path.clone()?,
                 direct: DIRECT_IO && file.is_some_and(|f| f.control),
+                stream: self.cfg.to_stdout(),
             },
             total: file.and_then(|f| f.total),
             ranged: file.is_some_and(|f| f.ranges),
@@ -899,6 +918,16 @@ impl SegmentedDownload {
             return;
         };
         let control = self.file.as_ref().is_some_and(|f| f.control);
+        if self.cfg.to_stdout() {
+            out.push(Action::Finalize(Some(FinishJob {
+                cfg: self.cfg.clone(),
+                path,
+                control: false,
+                last_modified: None,
+                stream_len: Some(self.completed()),
+            })));
+            return;
+        }
         if !control && self.cfg.checksum.is_none() && !self.cfg.remote_time {
             // Nothing to verify, stamp or delete.
             out.push(Action::Finalize(None));
@@ -909,6 +938,7 @@ impl SegmentedDownload {
             path,
             control,
             last_modified: self.last_modified,
+            stream_len: None,
         })));
     }
 

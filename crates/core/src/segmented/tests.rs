@@ -492,3 +492,58 @@ fn max_connection_per_server_counts_hosts_not_uris() {
     let on_other = c.iter().filter(|(_, u, _)| u.contains("other")).count();
     assert_eq!((on_h, on_other), (2, 2), "{c:?}");
 }
+
+/// `-o -`: small pieces handed out lowest first, next to the write cursor,
+/// and the end waits for stdout rather than doing file work.
+#[test]
+fn streaming_hands_out_small_pieces_in_order_and_finishes_on_stdout() {
+    let w = World::new();
+    let total = 64 * MIB;
+    let mut d = SegmentedDownload::new(
+        cfg(&[
+            ("out", "-"),
+            ("split", "4"),
+            ("max-connection-per-server", "4"),
+        ]),
+        &uris(1),
+        None,
+    );
+    let mut out = Vec::new();
+    d.start(&w.ctx(), &mut out);
+    let outcome = d.on_probed(
+        1,
+        Ok(ProbeInfo::ranged("http://mirror0/file", total)),
+        &mut out,
+    );
+    assert!(matches!(outcome, ProbeOutcome::Prepare { .. }));
+    out.clear();
+    let pf = PreparedFile {
+        path: PathBuf::from("-"),
+        control: false,
+        ..prepared(total, false)
+    };
+    let ProbeDecision::Stream { claim, target } = d.on_prepared(Ok(pf), &w.ctx(), &mut out) else {
+        panic!("the probe streams");
+    };
+    assert!(target.stream);
+    // -s4: pieces of 16 MiB / 8 = 2 MiB, from the cursor up.
+    assert_eq!(claim.cursor.get(), (0, 2 * MIB));
+    let conns: Vec<ConnId> = connects(&out).iter().map(|c| c.0).collect();
+    assert_eq!(conns.len(), 3);
+    for (i, &c) in conns.iter().enumerate() {
+        let work = d.need_work(c, None, None, false).expect("a piece");
+        let at = (i as u64 + 1) * 2 * MIB;
+        assert_eq!(work.claim.cursor.get(), (at, at + 2 * MIB));
+        assert!(work.target.stream);
+    }
+    out.clear();
+    d.on_written(1, 0, total, w.now, &mut out);
+    match out.as_slice() {
+        [Action::Finalize(Some(job))] => {
+            assert_eq!(job.stream_len, Some(total));
+            assert!(!job.control);
+        }
+        other => panic!("expected Finalize, got {other:?}"),
+    }
+    assert!(d.control_snapshot().is_none(), "no control file for a pipe");
+}

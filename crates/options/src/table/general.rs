@@ -97,7 +97,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD,
         tags: &["#basic", "#http", "#ftp", "#file"],
         arg: "=FILE",
-        help: "The file name of the downloaded file.",
+        help: "The file name of the downloaded file. '-' writes the file to stdout instead, in order, as it arrives (arietta only; console output then goes to stderr). For HTTP(S), FTP and SFTP nothing is written to disk and no control file is kept, so it cannot be resumed; memory stays bounded (16 MiB of reordering). A torrent is still stored under --dir (pieces selected in order), streams as its pieces verify, and does not seed unless --seed-time or --seed-ratio is given.",
     },
     OptionDef {
         name: "split",

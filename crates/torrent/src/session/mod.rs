@@ -25,6 +25,7 @@ mod peers;
 mod pieces;
 mod requests;
 mod seeding;
+mod stream_out;
 mod unselected;
 
 use std::collections::{HashMap, HashSet};
@@ -136,6 +137,10 @@ pub(crate) struct Session {
     fatal: Option<String>,
     /// `--bt-stop-timeout` passed without a byte.
     stalled: Option<Duration>,
+    /// `-o -`: tells the streaming task which pieces passed.
+    stream: Option<MailboxSender<u32>>,
+    /// `-o -`: how the stream ended, once it has.
+    stream_end: Option<Result<(), String>>,
     /// Upload slots: aria2's 4 slots, rechoked every 10 s, one optimistic.
     choker: Choker,
     seeding: SeedingRules,
@@ -263,6 +268,8 @@ impl Session {
             last_peer_error: None,
             fatal: None,
             stalled: None,
+            stream: None,
+            stream_end: None,
             choker: Choker::new(ChokerConfig::default(), rand::random()),
         })
     }
@@ -332,6 +339,7 @@ impl Session {
             .detach()
         };
         let lpd = self.start_lpd();
+        self.start_stream();
         if self.is_complete() {
             self.on_complete(false);
         }
@@ -444,7 +452,16 @@ impl Session {
         if self.stop.load(Ordering::Relaxed) {
             return Some(Err(TorrentError::Stopped));
         }
+        if let Some(Err(why)) = &self.stream_end {
+            return Some(Err(TorrentError::Io {
+                path: "-".into(),
+                source: std::io::Error::other(why.clone()),
+            }));
+        }
         let at = self.completed_at?;
+        if self.streaming() {
+            return None;
+        }
         let total = self.dl.stats.total.load(Ordering::Relaxed);
         self.seeding
             .done(at.elapsed(), self.uploaded, total)
@@ -505,6 +522,12 @@ impl Session {
                 }
             }
             ToTorrent::Hashed { index, ok } => self.on_hashed(index, ok),
+            ToTorrent::Streamed(r) => {
+                if let Err(e) = &r {
+                    tracing::error!("Writing to stdout failed: {e}");
+                }
+                self.stream_end = Some(r);
+            }
             ToTorrent::Peers(p) => self.add_candidates(p),
             ToTorrent::ListenPort { key, port } => {
                 if let Some(p) = self.peers.get_mut(&key) {

@@ -54,6 +54,7 @@ impl Session {
         tracing::info!("we got new piece. index={index}");
         let _ = self.picker.piece_passed(index);
         self.have.set(index);
+        self.stream_piece(index);
         self.dirty = true;
         for p in self.peers.values() {
             let _ = p.tx.send(ToPeer::Have(index));
