@@ -25,11 +25,20 @@ pub enum DialError {
     Write(std::io::Error),
 }
 
+/// A TCP connection to a peer with the process's socket options
+/// (`--interface`, `--socket-recv-buffer-size`) and, once connected,
+/// `--dscp`, which aria2 applies to peer connections only.
 async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, DialError> {
-    let s = TcpStream::connect_timeout(addr, timeout)
-        .await
-        .map_err(|e| DialError::Connect(e.into()))?;
-    let _ = s.set_nodelay(true);
+    let s = arietta_net::connect(&[addr], timeout).await.map_err(|e| {
+        DialError::Connect(match e {
+            arietta_net::NetError::Connect(e) | arietta_net::NetError::Io(e) => e,
+            arietta_net::NetError::Timeout(_) => {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out")
+            }
+            other => std::io::Error::other(other.to_string()),
+        })
+    })?;
+    arietta_net::apply_dscp(&s);
     Ok(s)
 }
 

@@ -7,6 +7,7 @@ mod logging;
 mod metalink_input;
 mod nofile;
 mod parameterized_uri;
+mod socket_setup;
 mod terminal;
 mod units;
 
@@ -42,6 +43,21 @@ fn main() -> ProcessExit {
 fn warn_unknown(lines: &[String]) {
     for line in lines {
         tracing::warn!("Unknown option: {line}");
+    }
+}
+
+/// Options aria2 has that cannot act here say so once, when given a value
+/// of their own (a conf file's `event-poll=epoll` changes nothing either
+/// way and stays quiet).
+fn warn_inapplicable(global: &OptionSet) {
+    for (name, why) in arietta_options::inapplicable_given(global) {
+        tracing::warn!("--{name} has no effect in arietta: {why}.");
+    }
+    if global.get_str("min-tls-version") == "TLSv1.1" {
+        tracing::warn!(
+            "--min-tls-version=TLSv1.1 acts as TLSv1.2 in arietta: its TLS library (rustls) \
+             speaks no TLS older than 1.2."
+        );
     }
 }
 
@@ -114,7 +130,12 @@ fn real_main() -> ExitCode {
     logging::log_startup();
     logging::log_options(conf_read.as_deref(), &global);
     warn_unknown(&conf_unknown);
+    warn_inapplicable(&global);
     nofile::raise(&global);
+    if let Err(e) = socket_setup::install(&global) {
+        exception(&e);
+        return ExitCode::Unknown;
+    }
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,

@@ -47,6 +47,9 @@ struct Fetch {
     total: Option<u64>,
     /// Whether the server answers ranges.
     ranged: bool,
+    /// `--http-auth-challenge`: the server asked (401), so credentials now
+    /// go with every request of this connection.
+    auth_activated: bool,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
@@ -64,6 +67,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         open: None,
         total: None,
         ranged: false,
+        auth_activated: false,
     })
     .await;
 }
@@ -149,7 +153,7 @@ impl SegmentSource for Fetch {
 
     async fn close(&mut self) {
         if let Some(o) = self.open.take() {
-            self.ctx.pool.put(o.pool_key, o.conn);
+            self.keep(o);
         }
     }
 }
@@ -170,8 +174,30 @@ impl Fetch {
                     return;
                 }
             }
+            self.keep(o);
+        }
+    }
+
+    /// Pools a connection whose response was read through, unless
+    /// `--enable-http-keep-alive=false` asked for one connection per
+    /// request.
+    fn keep(&self, o: Open) {
+        if self.task.cfg.http_keep_alive {
             self.ctx.pool.put(o.pool_key, o.conn);
         }
+    }
+
+    /// `--use-head`: a HEAD before the first GET, as aria2 sends while the
+    /// size is unknown; it follows redirects (the GETs then go to where
+    /// they led) and fails the download on an error status just as a GET
+    /// would.
+    async fn head_first(&mut self) -> Result<(), FetchError> {
+        let head = self.request_method(Method::Head, None, None).await?;
+        if head.status != 304 {
+            check_status(&head)?;
+        }
+        self.drop_open().await;
+        Ok(())
     }
 
     async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
@@ -180,6 +206,9 @@ impl Fetch {
         // into bytes other connections fetch (an open-ended range would
         // leave megabytes in socket buffers to throw away).
         let ims = self.task.if_modified_since;
+        if self.task.cfg.use_head {
+            self.head_first().await?;
+        }
         let probe_end = self.task.cfg.min_split_size.max(1) - 1;
         let head = self.request(Some((0, Some(probe_end))), ims).await?;
         let final_url = self.url.to_string();
@@ -191,7 +220,8 @@ impl Fetch {
             final_url,
             total: None,
             ranges: false,
-            disposition_name: head.content_disposition_filename(),
+            disposition_name: head
+                .content_disposition_filename(self.task.cfg.content_disposition_utf8),
             last_modified: head.last_modified(),
             validator,
             not_modified: false,
@@ -388,9 +418,30 @@ impl Fetch {
         range: Option<(u64, Option<u64>)>,
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
+        self.request_method(Method::Get, range, ims).await
+    }
+
+    async fn request_method(
+        &mut self,
+        method: Method,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> Result<ResponseHead, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
-            let head = self.request_once(range, ims).await?;
+            let head = self.request_once(method, range, ims).await?;
             self.store_cookies(&head);
+            if head.status == 401
+                && self.task.cfg.http_auth_challenge
+                && !self.auth_activated
+                && self.url.username().is_empty()
+                && self.credentials().is_some()
+            {
+                // aria2's challenge: the stored credentials answer the 401
+                // once; a second 401 fails the download.
+                self.auth_activated = true;
+                self.drop_open().await;
+                continue;
+            }
             if head.is_redirect() {
                 let Some(loc) = head.location() else {
                     return Ok(head);
@@ -422,9 +473,38 @@ impl Fetch {
         }
     }
 
-    fn spec(&self, range: Option<(u64, Option<u64>)>, ims: Option<SystemTime>) -> RequestSpec {
+    /// `--http-user`/`--http-passwd` (`--ftp-user` for ftp:// through a
+    /// GET proxy), else `.netrc`'s entry for the host when the URI carries
+    /// no user.
+    fn credentials(&self) -> Option<(String, String)> {
         let cfg = &self.task.cfg;
-        let mut spec = RequestSpec::new(Method::Get, self.url.clone());
+        // An ftp:// URI reaches here only through a GET-style proxy, which
+        // takes the FTP login as Basic credentials.
+        let (user, passwd) = if self.url.scheme() == "ftp" {
+            (&cfg.ftp_user, &cfg.ftp_passwd)
+        } else {
+            (&cfg.http_user, &cfg.http_passwd)
+        };
+        match (user, passwd) {
+            (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
+            _ if self.url.username().is_empty() => self
+                .task
+                .net
+                .netrc_for(cfg)
+                .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
+                .map(|(u, p)| (u.to_owned(), p.to_owned())),
+            _ => None,
+        }
+    }
+
+    fn spec(
+        &self,
+        method: Method,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> RequestSpec {
+        let cfg = &self.task.cfg;
+        let mut spec = RequestSpec::new(method, self.url.clone());
         spec.range = range;
         spec.headers = cfg.headers.clone();
         spec.user_agent = cfg.user_agent.clone();
@@ -436,22 +516,14 @@ impl Fetch {
         };
         spec.accept_gzip = cfg.accept_gzip;
         spec.if_modified_since = ims;
-        // An ftp:// URI reaches here only through a GET-style proxy, which
-        // takes the FTP login as Basic credentials.
-        let (user, passwd) = if self.url.scheme() == "ftp" {
-            (&cfg.ftp_user, &cfg.ftp_passwd)
+        spec.no_cache = cfg.http_no_cache;
+        spec.want_digest = cfg.want_digest;
+        spec.keep_alive = cfg.http_keep_alive;
+        let challenged = cfg.http_auth_challenge && self.url.scheme() != "ftp";
+        spec.basic_auth = if challenged && !self.auth_activated {
+            None
         } else {
-            (&cfg.http_user, &cfg.http_passwd)
-        };
-        spec.basic_auth = match (user, passwd) {
-            (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
-            _ if self.url.username().is_empty() => self
-                .task
-                .net
-                .netrc_for(cfg)
-                .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
-                .map(|(u, p)| (u.to_owned(), p.to_owned())),
-            _ => None,
+            self.credentials()
         };
         spec.cookie = self
             .task
@@ -465,19 +537,21 @@ impl Fetch {
 
     async fn request_once(
         &mut self,
+        method: Method,
         range: Option<(u64, Option<u64>)>,
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
-        let mut spec = self.spec(range, ims);
+        let mut spec = self.spec(method, range, ims);
         let route = Route::new(&self.url, &self.task.cfg.proxies);
         spec.via_proxy = route.proxy_auth();
         let req = spec.encode();
         let key = route.key();
-        let pooled = self
-            .open
-            .take()
-            .map(|o| o.conn)
-            .or_else(|| self.ctx.pool.take(&key));
+        let open = self.open.take().map(|o| o.conn);
+        let pooled = if self.task.cfg.http_keep_alive {
+            open.or_else(|| self.ctx.pool.take(&key))
+        } else {
+            None
+        };
         let timeout = self.task.cfg.timeout;
         let (head, conn) =
             arietta_http_client::exchange(&route, &self.dial_options(), pooled, &req, timeout)

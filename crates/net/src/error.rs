@@ -35,6 +35,10 @@ pub enum NetError {
     /// `--ca-certificate`, bad `--certificate`/`--private-key` (aria2 exit 1).
     #[error("TLS configuration error: {0}")]
     TlsConfig(String),
+    /// `--interface`/`--multiple-interface` names no address of this host
+    /// (aria2 exit 1, with aria2's wording).
+    #[error("Failed to find given interface {0}, cause: not available")]
+    Interface(String),
 }
 
 impl NetError {
@@ -48,7 +52,11 @@ impl NetError {
         match self {
             NetError::Resolve { .. } => 19,
             NetError::Timeout(_) => 2,
-            NetError::Connect(_) | NetError::Io(_) | NetError::Tls(_) | NetError::TlsConfig(_) => 1,
+            NetError::Connect(_)
+            | NetError::Io(_)
+            | NetError::Tls(_)
+            | NetError::TlsConfig(_)
+            | NetError::Interface(_) => 1,
         }
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod happy_eyeballs;
 mod rate_limit;
 mod resolve;
+mod socket_options;
 mod stream;
 mod tls;
 
@@ -21,6 +22,10 @@ pub use happy_eyeballs::{
 };
 pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
+pub use socket_options::{
+    apply_dscp, interface_addresses, require_interface, set_socket_options, socket_options,
+    SocketOptions,
+};
 pub use stream::NetStream;
 pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};
 

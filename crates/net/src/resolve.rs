@@ -30,7 +30,7 @@ pub enum FamilyPref {
 }
 
 impl FamilyPref {
-    fn allows(self, ip: &IpAddr) -> bool {
+    pub(crate) fn allows(self, ip: &IpAddr) -> bool {
         match self {
             FamilyPref::Any => true,
             FamilyPref::V4Only => ip.is_ipv4(),

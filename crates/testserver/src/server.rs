@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) throttle: AtomicU64,
     pub(crate) stop: AtomicBool,
     live: Mutex<HashMap<u64, TcpStream>>,
+    /// Each accepted connection's client address, by connection id.
+    peers: Mutex<HashMap<u64, std::net::SocketAddr>>,
     tls: Option<Arc<ServerConfig>>,
     client_auth: bool,
     next_entry_id: AtomicU64,
@@ -125,6 +127,7 @@ impl TestServer {
             throttle: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             live: Mutex::default(),
+            peers: Mutex::default(),
             tls,
             client_auth,
             next_entry_id: AtomicU64::new(1),
@@ -270,6 +273,12 @@ impl TestServer {
         lock(&self.state.stats).all.clone()
     }
 
+    /// The client address of accepted connection `id` (as in
+    /// [`RecordedRequest::connection`]): the source address a client bound.
+    pub fn connection_peer(&self, id: u64) -> Option<std::net::SocketAddr> {
+        lock(&self.state.peers).get(&id).copied()
+    }
+
     /// TCP connections accepted so far (TLS handshake failures included).
     pub fn connections_accepted(&self) -> u64 {
         self.state.connections.load(Ordering::Relaxed)
@@ -335,6 +344,9 @@ fn accept_loop(state: Arc<State>, listener: TcpListener) {
             }
         };
         let id = state.connections.fetch_add(1, Ordering::Relaxed);
+        if let Ok(peer) = tcp.peer_addr() {
+            lock(&state.peers).insert(id, peer);
+        }
         let st = state.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("testserver-conn-{id}"))

@@ -38,6 +38,7 @@ mod ftp;
 mod hooks;
 mod http_download;
 mod http_faults;
+mod http_options;
 mod input_list;
 mod logging;
 mod metalink;

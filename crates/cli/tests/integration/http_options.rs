@@ -1,0 +1,244 @@
+//! aria2's HTTP request options, asserted on what the server received:
+//! `--use-head`, `--http-no-cache`, `Want-Digest`, keep-alive,
+//! `--http-auth-challenge`, `--content-disposition-default-utf8`, and the
+//! socket's source address (`--interface`).
+
+use arietta_testserver::{pattern, Route, TestServer};
+
+use crate::support::{assert_file_eq, exit, list_dir, run, tempdir};
+
+#[test]
+fn want_digest_by_default_and_no_cache_on_request() {
+    let srv = TestServer::start();
+    let body = pattern(10_000, 1);
+    let url = srv.add_file("/d.bin", body.clone());
+    let tmp = tempdir();
+    run(tmp.path(), &[&url]).expect_code(exit::OK);
+    let first = &srv.requests("/d.bin")[0];
+    assert_eq!(
+        first.header("want-digest"),
+        Some("SHA-512;q=1, SHA-256;q=1, SHA;q=0.1"),
+        "{first:?}"
+    );
+    assert_eq!(first.header("pragma"), None);
+    assert_eq!(first.header("cache-control"), None);
+
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--http-no-cache=true", "--no-want-digest-header=true", &url],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("d.bin"), &body);
+    for r in srv.requests("/d.bin") {
+        assert_eq!(r.header("want-digest"), None, "{r:?}");
+        assert_eq!(r.header("pragma"), Some("no-cache"), "{r:?}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{r:?}");
+    }
+}
+
+#[test]
+fn use_head_asks_head_before_the_gets() {
+    let srv = TestServer::start();
+    let body = pattern(100_000, 2);
+    srv.add_route("/h.bin", Route::new(body.clone()));
+    srv.add_route("/moved", Route::redirect_to("/h.bin", 302));
+    let tmp = tempdir();
+    run(tmp.path(), &["--use-head=true", &srv.url("/moved")]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("h.bin"), &body);
+    let moved = srv.requests("/moved");
+    assert_eq!(moved.len(), 1, "the redirect is followed once: {moved:?}");
+    assert_eq!(moved[0].method, "HEAD");
+    let reqs = srv.requests("/h.bin");
+    assert_eq!(reqs[0].method, "HEAD", "{reqs:?}");
+    assert!(reqs[1..].iter().all(|r| r.method == "GET"), "{reqs:?}");
+
+    // Without it, no HEAD at all.
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(tmp.path(), &[&srv.url("/h.bin")]).expect_code(exit::OK);
+    assert!(srv.requests("/h.bin").iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn use_head_fails_on_a_missing_file() {
+    let srv = TestServer::start();
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--use-head=true", "--max-tries=1", &srv.url("/none")],
+    )
+    .expect_code(exit::NOT_FOUND);
+    let reqs = srv.requests("/none");
+    assert_eq!(reqs[0].method, "HEAD", "{reqs:?}");
+}
+
+/// One connection reading a 3 MiB file in 1 MiB ranges: three requests.
+fn ranged_requests(extra: &[&str]) -> Vec<arietta_testserver::RecordedRequest> {
+    let srv = TestServer::start();
+    let body = pattern(3 << 20, 3);
+    let url = srv.add_file("/k.bin", body.clone());
+    let tmp = tempdir();
+    let mut args = vec!["-s1", "-x1", "-k1M"];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    run(tmp.path(), &args).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("k.bin"), &body);
+    srv.requests("/k.bin")
+}
+
+#[test]
+fn keep_alive_off_opens_a_connection_per_request() {
+    let kept = ranged_requests(&[]);
+    assert!(kept.len() >= 2, "{kept:?}");
+    assert!(kept.iter().all(|r| r.connection == kept[0].connection));
+    assert!(kept.iter().all(|r| r.header("connection") != Some("close")));
+
+    let closed = ranged_requests(&["--enable-http-keep-alive=false"]);
+    assert!(closed.len() >= 2, "{closed:?}");
+    let conns: std::collections::HashSet<u64> = closed.iter().map(|r| r.connection).collect();
+    assert_eq!(conns.len(), closed.len(), "{closed:?}");
+    assert!(closed
+        .iter()
+        .all(|r| r.header("connection") == Some("close")));
+
+    // Pipelining implies keep-alive in aria2.
+    let piped = ranged_requests(&[
+        "--enable-http-keep-alive=false",
+        "--enable-http-pipelining=true",
+    ]);
+    assert!(piped.iter().all(|r| r.connection == piped[0].connection));
+}
+
+#[test]
+fn auth_challenge_sends_credentials_only_after_401() {
+    let srv = TestServer::start();
+    let body = pattern(20_000, 4);
+    srv.add_route("/sec.bin", Route::new(body.clone()).basic_auth("al", "pw"));
+    let creds = ["--http-user=al", "--http-passwd=pw"];
+
+    let tmp = tempdir();
+    let url = srv.url("/sec.bin");
+    run(tmp.path(), &[creds[0], creds[1], &url]).expect_code(exit::OK);
+    let eager = srv.requests("/sec.bin");
+    assert!(eager[0].header("authorization").is_some(), "{eager:?}");
+
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--http-auth-challenge=true", creds[0], creds[1], &url],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("sec.bin"), &body);
+    let challenged = srv.requests("/sec.bin");
+    assert_eq!(
+        challenged[0].header("authorization"),
+        None,
+        "{challenged:?}"
+    );
+    assert!(challenged[1].header("authorization").is_some());
+
+    // Wrong credentials: the one answer to the challenge fails (24).
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &[
+            "--http-auth-challenge=true",
+            "--max-tries=1",
+            "--http-user=al",
+            "--http-passwd=wrong",
+            &url,
+        ],
+    )
+    .expect_code(exit::AUTH);
+    assert_eq!(srv.requests("/sec.bin").len(), 2);
+}
+
+#[test]
+fn content_disposition_bytes_are_latin1_unless_default_utf8() {
+    let srv = TestServer::start();
+    let body = pattern(1_000, 5);
+    srv.add_route(
+        "/cd",
+        Route::new(body.clone()).content_disposition("attachment; filename=\"caf\u{e9}.txt\""),
+    );
+    let tmp = tempdir();
+    run(tmp.path(), &[&srv.url("/cd")]).expect_code(exit::OK);
+    // aria2c saves the UTF-8 bytes read as ISO-8859-1: "cafÃ©.txt".
+    assert_eq!(list_dir(tmp.path()), ["caf\u{c3}\u{a9}.txt"]);
+
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--content-disposition-default-utf8=true", &srv.url("/cd")],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("caf\u{e9}.txt"), &body);
+}
+
+#[test]
+fn interface_binds_the_source_address() {
+    let srv = TestServer::start();
+    let body = pattern(3 << 20, 6);
+    let url = srv.add_file("/i.bin", body.clone());
+    let sources = |srv: &TestServer| -> std::collections::BTreeSet<String> {
+        srv.requests("/i.bin")
+            .iter()
+            .filter_map(|r| srv.connection_peer(r.connection))
+            .map(|a| a.ip().to_string())
+            .collect()
+    };
+    // An address of this host (all of 127/8 is loopback's).
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &["--interface=127.0.0.2", "-x2", "-s2", "-k1M", &url],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("i.bin"), &body);
+    assert_eq!(sources(&srv), ["127.0.0.2".to_owned()].into());
+
+    // An interface name: `lo` holds 127.0.0.1.
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(tmp.path(), &["--interface=lo", &url]).expect_code(exit::OK);
+    assert_eq!(sources(&srv), ["127.0.0.1".to_owned()].into());
+
+    // --multiple-interface takes them in turn.
+    srv.reset_counters();
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &[
+            "--multiple-interface=127.0.0.3,127.0.0.4",
+            "-x3",
+            "-s3",
+            "-k1M",
+            &url,
+        ],
+    )
+    .expect_code(exit::OK);
+    assert_eq!(
+        sources(&srv),
+        ["127.0.0.3".to_owned(), "127.0.0.4".to_owned()].into()
+    );
+}
+
+#[test]
+fn unknown_interface_fails_like_aria2() {
+    let tmp = tempdir();
+    let out = run(
+        tmp.path(),
+        &["--interface=no-such-if0", "http://127.0.0.1:9/x"],
+    );
+    out.expect_code(exit::UNKNOWN);
+    assert!(
+        out.stderr
+            .contains("Failed to find given interface no-such-if0, cause: not available"),
+        "{}",
+        out.stderr
+    );
+}
