@@ -135,6 +135,12 @@ pub struct DownloadConfig {
     pub want_digest: bool,
     /// `--content-disposition-default-utf8`.
     pub content_disposition_utf8: bool,
+    /// `--allow-piece-length-change`: a control file of another piece
+    /// length resumes from its whole pieces instead of failing (exit 10).
+    pub allow_piece_length_change: bool,
+    /// `--hash-check-only`: `-V` checks the file and the download ends
+    /// there, whether or not it matched.
+    pub hash_check_only: bool,
 }
 
 impl DownloadConfig {
@@ -215,6 +221,8 @@ impl DownloadConfig {
             http_no_cache: o.get_bool("http-no-cache"),
             want_digest: !o.get_bool("no-want-digest-header"),
             content_disposition_utf8: o.get_bool("content-disposition-default-utf8"),
+            allow_piece_length_change: o.get_bool("allow-piece-length-change"),
+            hash_check_only: o.get_bool("hash-check-only"),
         }
     }
 }

@@ -242,3 +242,90 @@ fn unknown_interface_fails_like_aria2() {
         out.stderr
     );
 }
+
+/// A partial file whose aria2 control file was written with 2 MiB pieces
+/// and records the first 3 MiB.
+fn partial_with_2m_pieces(dir: &std::path::Path, body: &[u8]) {
+    let path = dir.join("p.bin");
+    let mut partial = body[..3 << 20].to_vec();
+    partial.resize(body.len(), 0);
+    std::fs::write(&path, &partial).unwrap();
+    let record = arietta_storage::ControlFile {
+        piece_length: 2 << 20,
+        ..arietta_storage::ControlFile::new(
+            body.len() as u64,
+            arietta_storage::RangeSet::from_ranges([(0, 3 << 20)]),
+            None,
+        )
+    };
+    record.save(&crate::support::control_file(&path)).unwrap();
+}
+
+#[test]
+fn piece_length_change_fails_unless_allowed() {
+    let srv = TestServer::start();
+    let body = pattern(6 << 20, 7);
+    let url = srv.add_file("/p.bin", body.clone());
+    let tmp = tempdir();
+    partial_with_2m_pieces(tmp.path(), &body);
+    let out = run(tmp.path(), &["--max-tries=1", &url]);
+    out.expect_code(10);
+
+    srv.reset_counters();
+    let tmp = tempdir();
+    partial_with_2m_pieces(tmp.path(), &body);
+    run(
+        tmp.path(),
+        &["--allow-piece-length-change=true", "-k1M", &url],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("p.bin"), &body);
+    // The 3 MiB recorded fill three whole 1 MiB pieces (the default
+    // --piece-length): the other 3 MiB are fetched, plus at most the
+    // 1 MiB probe.
+    let served = srv.bytes_served("/p.bin");
+    assert!(served >= 3 << 20 && served <= 4 << 20, "{served}");
+}
+
+#[test]
+fn hash_check_only_checks_the_existing_file_and_stops() {
+    use crate::support::sha256_hex;
+    let srv = TestServer::start();
+    let body = pattern(2 << 20, 8);
+    let url = srv.add_file("/v.bin", body.clone());
+    let ck = format!("--checksum=sha-256={}", sha256_hex(&body));
+    let args = |u: &str| {
+        vec![
+            "-V",
+            "--hash-check-only=true",
+            ck.as_str(),
+            "--max-tries=1",
+            u,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+
+    let tmp = tempdir();
+    std::fs::write(tmp.path().join("v.bin"), &body).unwrap();
+    let a = args(&url);
+    run(
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("v.bin"), &body);
+
+    let tmp = tempdir();
+    let mut bad = body.clone();
+    bad[7] ^= 1;
+    std::fs::write(tmp.path().join("v.bin"), &bad).unwrap();
+    srv.reset_counters();
+    run(
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .expect_code(exit::UNKNOWN);
+    assert_file_eq(&tmp.path().join("v.bin"), &bad);
+}
