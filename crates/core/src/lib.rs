@@ -6,6 +6,7 @@
 
 mod bittorrent;
 mod checksum;
+mod concurrency_optimizer;
 pub mod config;
 mod conn_link;
 mod connection_pool;

@@ -98,6 +98,10 @@ pub fn run_with_input(
         requests,
         deferred,
         max_concurrent: global.get_u64("max-concurrent-downloads") as usize,
+        optimizer: crate::concurrency_optimizer::ConcurrencyOptimizer::from_option(
+            global.get_str("optimize-concurrent-downloads"),
+            std::time::Instant::now(),
+        ),
         net,
         reporter,
         inbox,

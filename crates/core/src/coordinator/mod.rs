@@ -87,6 +87,8 @@ pub struct CoordinatorSetup {
     pub server_stat_out: Option<PathBuf>,
     /// Where RPC reads statuses; published in daemon mode only.
     pub board: crate::status_board::StatusBoard,
+    /// `--optimize-concurrent-downloads`: `-j` follows the bandwidth.
+    pub optimizer: Option<crate::concurrency_optimizer::ConcurrencyOptimizer>,
 }
 
 /// What a run produced.
@@ -157,6 +159,7 @@ pub struct Coordinator {
     /// the queue reports).
     board: Option<crate::status_board::StatusBoard>,
     changed: Vec<Gid>,
+    optimizer: Option<crate::concurrency_optimizer::ConcurrencyOptimizer>,
 }
 
 impl Coordinator {
@@ -198,6 +201,7 @@ impl Coordinator {
             lineage: lineage::Lineage::default(),
             board: s.daemon.then_some(s.board),
             changed: Vec::new(),
+            optimizer: s.optimizer,
         }
     }
 
@@ -691,6 +695,25 @@ impl Coordinator {
         }
         if !progress.is_empty() {
             self.reporter.progress(&progress);
+        }
+        self.optimize_concurrency(progress.iter().map(|p| p.speed).sum());
+    }
+
+    /// `--optimize-concurrent-downloads`: the slot count follows the
+    /// overall speed, within `-j`.
+    fn optimize_concurrency(&mut self, speed: u64) {
+        let Some(opt) = self.optimizer.as_mut() else {
+            return;
+        };
+        let limit = opt.limit(
+            Instant::now(),
+            speed,
+            self.net.overall_limit.rate(),
+            self.queue.max_concurrent(),
+        );
+        if self.queue.set_optimized_limit(limit) {
+            tracing::debug!("Max concurrent downloads optimized at {limit}");
+            self.fill_slots();
         }
     }
 

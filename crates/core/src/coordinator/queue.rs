@@ -30,6 +30,8 @@ pub(super) struct Queue {
     purged_total: usize,
     /// `-j`.
     max_concurrent: usize,
+    /// `--optimize-concurrent-downloads`: the slots the bandwidth allows.
+    optimized: Option<usize>,
     /// `--max-download-result` (daemon mode only).
     max_results: Option<usize>,
     /// `--keep-unfinished-download-result`: never drop unfinished results
@@ -66,6 +68,7 @@ impl Queue {
             results: Vec::new(),
             purged_total: 0,
             max_concurrent: max_concurrent.max(1),
+            optimized: None,
             max_results,
             keep_unfinished,
             results_completed: 0,
@@ -85,6 +88,24 @@ impl Queue {
 
     pub fn set_max_concurrent(&mut self, n: usize) {
         self.max_concurrent = n.max(1);
+    }
+
+    /// `-j`.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_concurrent
+    }
+
+    /// `--optimize-concurrent-downloads`' current slot count (at most
+    /// `-j`); returns whether it grew, i.e. whether slots may be filled.
+    pub fn set_optimized_limit(&mut self, n: usize) -> bool {
+        let before = self.slot_limit();
+        self.optimized = Some(n.max(1));
+        self.slot_limit() > before
+    }
+
+    fn slot_limit(&self) -> usize {
+        self.optimized
+            .map_or(self.max_concurrent, |o| o.min(self.max_concurrent))
     }
 
     /// Downloads to read later, after the ones queued now.
@@ -120,7 +141,7 @@ impl Queue {
     /// The next download to start when `active` run now, or `None` when
     /// `-j` is reached or only paused ones wait.
     pub fn next_to_start(&mut self, active: usize) -> Option<DownloadRequest> {
-        if active >= self.max_concurrent {
+        if active >= self.slot_limit() {
             return None;
         }
         if self.waiting.len() == self.paused.len() {

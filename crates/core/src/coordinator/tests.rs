@@ -70,6 +70,7 @@ fn setup(
         server_stats: Default::default(),
         server_stat_out: None,
         board,
+        optimizer: None,
     };
     (s, core_rx, handle)
 }
