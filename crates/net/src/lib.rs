@@ -8,6 +8,7 @@
 //! `--max-overall-download-limit`, ...) live in one place.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod dns;
 mod error;
 mod happy_eyeballs;
 mod rate_limit;
@@ -16,6 +17,7 @@ mod socket_options;
 mod stream;
 mod tls;
 
+pub use dns::{parse_servers as parse_dns_servers, set_dns_servers, DnsServers};
 pub use error::NetError;
 pub use happy_eyeballs::{
     connect, connect_host, interleave_families, ATTEMPT_DELAY, DEFAULT_CONNECT_TIMEOUT,

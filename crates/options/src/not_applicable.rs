@@ -32,18 +32,9 @@ pub static NOT_APPLICABLE: &[(&str, &str)] = &[
          (see perf/RESULTS.md)",
     ),
     (
-        "async-dns",
-        "names are always resolved off the event loop (getaddrinfo on the blocking pool), so \
-         nothing waits on a lookup either way",
-    ),
-    (
-        "async-dns-server",
-        "names are resolved by the system resolver (getaddrinfo): set servers in \
-         /etc/resolv.conf",
-    ),
-    (
         "enable-async-dns6",
-        "the system resolver (getaddrinfo) returns IPv6 addresses whenever the host has them",
+        "aria2 deprecated it and ignores it too: IPv6 addresses are looked up unless \
+         --disable-ipv6",
     ),
 ];
 

@@ -329,3 +329,55 @@ fn hash_check_only_checks_the_existing_file_and_stops() {
     .expect_code(exit::UNKNOWN);
     assert_file_eq(&tmp.path().join("v.bin"), &bad);
 }
+
+/// A DNS server on loopback answering every A query with 127.0.0.1 and
+/// every other query with no record; counts the queries.
+fn fake_dns() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            count.fetch_add(1, Ordering::SeqCst);
+            let q = &buf[..n];
+            let qtype = u16::from_be_bytes([q[n - 4], q[n - 3]]);
+            let mut a = q.to_vec();
+            a[2] = 0x81;
+            a[3] = 0x80;
+            if qtype == 1 {
+                a[7] = 1;
+                a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+            }
+            let _ = sock.send_to(&a, from);
+        }
+    });
+    (addr, asked)
+}
+
+#[test]
+fn async_dns_server_is_asked_for_names() {
+    let (dns, asked) = fake_dns();
+    let srv = TestServer::start();
+    let body = pattern(50_000, 9);
+    srv.add_file("/n.bin", body.clone());
+    let url = format!("http://files.arietta.test:{}/n.bin", srv.port());
+    let server = format!("--async-dns-server={dns}");
+    let tmp = tempdir();
+    run(tmp.path(), &[&server, &url]).expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("n.bin"), &body);
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // --async-dns=false: the system resolver, which knows no such name.
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &[&server, "--async-dns=false", "--max-tries=1", &url],
+    )
+    .expect_code(exit::NAME_RESOLUTION);
+}

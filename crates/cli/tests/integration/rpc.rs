@@ -819,3 +819,66 @@ fn rpc_port_taken_in_one_family_is_logged_in_both_fails() {
     );
     drop(v6);
 }
+
+/// `--rpc-user`/`--rpc-passwd`: deprecated in aria2, still honoured by
+/// aria2c 1.36 as HTTP Basic authentication of every request.
+#[test]
+fn rpc_user_and_passwd_require_basic_auth() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-user=ann", "--rpc-passwd=pw"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion"}"#;
+    let ask = |auth: &str| {
+        let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let denied = ask("");
+    assert!(
+        denied.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{denied}"
+    );
+    assert!(denied.contains("WWW-Authenticate: Basic realm=\"aria2\"\r\n"));
+    // "ann:wrong"
+    assert!(ask("Authorization: Basic YW5uOndyb25n\r\n").starts_with("HTTP/1.1 401"));
+    // "ann:pw"
+    let ok = ask("Authorization: Basic YW5uOnB3\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(ok.contains("\"version\""), "{ok}");
+}
+
+/// `aria2.addTorrent` saves the upload as `DIR/SHA1.torrent` (SHA-1 of the
+/// bytes, aria2's name) unless `--rpc-save-upload-metadata=false`.
+#[test]
+fn rpc_save_upload_metadata_names_the_saved_torrent() {
+    use base64::Engine;
+    use sha1::Digest;
+    let data = pattern(40_000, 23);
+    let t = crate::bt_support::make_torrent("up", &[(vec!["up.bin"], &data[..])], 16384, None);
+    let name = format!("{}.torrent", hex_lower(&sha1::Sha1::digest(&t.bytes)));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&t.bytes);
+    for (extra, saved) in [
+        (None, true),
+        (Some("--rpc-save-upload-metadata=false"), false),
+    ] {
+        let tmp = tempdir();
+        let port = format!("--listen-port={}", free_port());
+        let mut args = vec!["--pause=true", "--enable-dht=false", port.as_str()];
+        args.extend(extra);
+        let d = Daemon::start(tmp.path(), &args);
+        let added = d.call("aria2.addTorrent", &format!(r#"["{b64}"]"#));
+        assert!(field(&added, "result").is_some(), "{added}");
+        assert_eq!(tmp.path().join(&name).exists(), saved, "{extra:?}");
+    }
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
