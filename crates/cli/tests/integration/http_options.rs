@@ -284,7 +284,7 @@ fn piece_length_change_fails_unless_allowed() {
     // --piece-length): the other 3 MiB are fetched, plus at most the
     // 1 MiB probe.
     let served = srv.bytes_served("/p.bin");
-    assert!(served >= 3 << 20 && served <= 4 << 20, "{served}");
+    assert!(((3 << 20)..=(4 << 20)).contains(&served), "{served}");
 }
 
 #[test]
