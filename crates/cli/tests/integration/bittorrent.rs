@@ -400,7 +400,13 @@ fn rpc_add_torrent_and_tell_status() {
         json_field(&status, "totalLength")
     );
     assert!(status.contains("\"bittorrent\""), "{status}");
-    assert!(tmp.path().join(format!("{}.torrent", t.hex())).exists());
+    // Saved under the SHA-1 of the uploaded bytes, as aria2c names it.
+    let saved = {
+        use sha1::Digest;
+        let d = sha1::Sha1::digest(&t.bytes);
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(tmp.path().join(format!("{saved}.torrent")).exists());
     // A connected peer shows up in getPeers.
     let _peer = hostile_connect(bt_port, t.info_hash);
     let mut peers = String::new();
