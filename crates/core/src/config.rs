@@ -126,8 +126,8 @@ pub struct DownloadConfig {
     /// known yet is a HEAD; the data then comes with GETs.
     pub use_head: bool,
     /// `--http-auth-challenge`: `--http-user`/`.netrc` credentials go out
-    /// only after the server answered 401 (credentials in the URI are
-    /// sent at once, as in aria2).
+    /// only once the host answered 401, then with each of its requests
+    /// (credentials in the URI are sent at once, as in aria2).
     pub http_auth_challenge: bool,
     /// `--http-no-cache`: `Pragma: no-cache` and `Cache-Control: no-cache`.
     pub http_no_cache: bool,

@@ -47,9 +47,6 @@ struct Fetch {
     total: Option<u64>,
     /// Whether the server answers ranges.
     ranged: bool,
-    /// `--http-auth-challenge`: the server asked (401), so credentials now
-    /// go with every request of this connection.
-    auth_activated: bool,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
@@ -67,7 +64,6 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         open: None,
         total: None,
         ranged: false,
-        auth_activated: false,
     })
     .await;
 }
@@ -432,13 +428,15 @@ impl Fetch {
             self.store_cookies(&head);
             if head.status == 401
                 && self.task.cfg.http_auth_challenge
-                && !self.auth_activated
+                && !self.challenged()
                 && self.url.username().is_empty()
                 && self.credentials().is_some()
             {
-                // aria2's challenge: the stored credentials answer the 401
-                // once; a second 401 fails the download.
-                self.auth_activated = true;
+                // aria2's challenge: the credentials answer the host's
+                // first 401, and go with its requests from then on; a 401
+                // to a request that carried them fails the download.
+                let (host_port, dir) = self.auth_scope();
+                self.task.net.mark_auth_challenged(&host_port, &dir);
                 self.drop_open().await;
                 continue;
             }
@@ -471,6 +469,32 @@ impl Fetch {
             });
             jar.store_set_cookie(&self.url, v, SystemTime::now());
         }
+    }
+
+    /// Where `--http-auth-challenge` remembers a 401: `host:port` and the
+    /// request's directory (aria2's `BasicCred` scope).
+    fn auth_scope(&self) -> (String, String) {
+        let host_port = format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or(""),
+            self.url.port_or_known_default().unwrap_or(0)
+        );
+        let path = self.url.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        (
+            host_port,
+            if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.into()
+            },
+        )
+    }
+
+    /// Whether this request falls under a 401 seen before.
+    fn challenged(&self) -> bool {
+        let (host_port, dir) = self.auth_scope();
+        self.task.net.auth_challenged(&host_port, &dir)
     }
 
     /// `--http-user`/`--http-passwd` (`--ftp-user` for ftp:// through a
@@ -519,8 +543,8 @@ impl Fetch {
         spec.no_cache = cfg.http_no_cache;
         spec.want_digest = cfg.want_digest;
         spec.keep_alive = cfg.http_keep_alive;
-        let challenged = cfg.http_auth_challenge && self.url.scheme() != "ftp";
-        spec.basic_auth = if challenged && !self.auth_activated {
+        let challenge = cfg.http_auth_challenge && self.url.scheme() != "ftp";
+        spec.basic_auth = if challenge && !self.challenged() {
             None
         } else {
             self.credentials()

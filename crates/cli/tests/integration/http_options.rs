@@ -140,6 +140,34 @@ fn auth_challenge_sends_credentials_only_after_401() {
     );
     assert!(challenged[1].header("authorization").is_some());
 
+    // The host's 401 is remembered: the other connections send the
+    // credentials from their first request.
+    let big = pattern(3 << 20, 10);
+    srv.add_route("/big.bin", Route::new(big.clone()).basic_auth("al", "pw"));
+    let tmp = tempdir();
+    run(
+        tmp.path(),
+        &[
+            "--http-auth-challenge=true",
+            "-x3",
+            "-s3",
+            "-k1M",
+            creds[0],
+            creds[1],
+            &srv.url("/big.bin"),
+        ],
+    )
+    .expect_code(exit::OK);
+    assert_file_eq(&tmp.path().join("big.bin"), &big);
+    let reqs = srv.requests("/big.bin");
+    let conns: std::collections::HashSet<u64> = reqs.iter().map(|r| r.connection).collect();
+    assert!(conns.len() >= 2, "{reqs:?}");
+    let bare = reqs
+        .iter()
+        .filter(|r| r.header("authorization").is_none())
+        .count();
+    assert_eq!(bare, 1, "{reqs:?}");
+
     // Wrong credentials: the one answer to the challenge fails (24).
     srv.reset_counters();
     let tmp = tempdir();
