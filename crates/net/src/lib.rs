@@ -25,8 +25,8 @@ pub use happy_eyeballs::{
 pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
 pub use socket_options::{
-    apply_dscp, interface_addresses, require_interface, set_socket_options, socket_options,
-    SocketOptions,
+    apply_dscp, connect_blocking, interface_addresses, require_interface, set_socket_options,
+    socket_options, SocketOptions,
 };
 pub use stream::NetStream;
 pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};

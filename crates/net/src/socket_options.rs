@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use glommio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -169,6 +170,30 @@ async fn connect_with(addr: SocketAddr, o: &SocketOptions) -> io::Result<TcpStre
     // then reports the connect's error, if any, without sending a byte.
     futures_lite::AsyncWriteExt::write(&mut stream, &[]).await?;
     Ok(stream)
+}
+
+/// A blocking connect with the process's socket options, for the one
+/// client that runs on a thread of its own (SFTP's libssh2 session).
+/// `timeout` zero waits as long as the kernel does.
+pub fn connect_blocking(addr: SocketAddr, timeout: Duration) -> io::Result<std::net::TcpStream> {
+    let o = socket_options();
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if o.recv_buffer > 0 {
+        if let Err(e) = sock.set_recv_buffer_size(o.recv_buffer as usize) {
+            tracing::warn!("Failed to set socket buffer size. Cause: {e}");
+        }
+    }
+    if !o.bind_sets.is_empty() {
+        let set = &o.bind_sets[NEXT_SET.fetch_add(1, Ordering::Relaxed) % o.bind_sets.len()];
+        bind_one_of(&sock, set, addr)?;
+    }
+    if timeout.is_zero() {
+        sock.connect(&addr.into())?;
+    } else {
+        sock.connect_timeout(&addr.into(), timeout)?;
+    }
+    let _ = sock.set_nodelay(true);
+    Ok(sock.into())
 }
 
 /// Binds `sock` to the first address of `set` of `to`'s family, as aria2
