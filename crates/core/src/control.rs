@@ -221,6 +221,11 @@ pub enum Control {
     SetMaxConcurrent {
         n: usize,
     },
+    /// `--optimize-concurrent-downloads` changed at run time (its new
+    /// value: `true`, `false` or `A:B`).
+    SetOptimizeConcurrent {
+        value: String,
+    },
     /// `--max-overall-download-limit` changed at run time.
     SetOverallLimit {
         bytes_per_sec: u64,

@@ -882,3 +882,47 @@ fn rpc_save_upload_metadata_names_the_saved_torrent() {
 fn hex_lower(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// `--optimize-concurrent-downloads=A:B` sets the running slots from the
+/// bandwidth: with B=0 and A=1 one download runs whatever `-j` says; RPC
+/// `changeGlobalOption` switching it off gives the `-j` slots back.
+#[test]
+fn optimize_concurrent_downloads_limits_the_running_slots() {
+    let srv = TestServer::start();
+    for i in 0..3 {
+        srv.add_route(
+            &format!("/slow{i}.bin"),
+            arietta_testserver::Route::new(pattern(4 << 20, 30 + i)).throttle(256 << 10),
+        );
+    }
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["-j3", "--optimize-concurrent-downloads=1:0"]);
+    for i in 0..3 {
+        let added = d.call(
+            "aria2.addUri",
+            &format!(r#"[["{}"]]"#, srv.url(&format!("/slow{i}.bin"))),
+        );
+        assert!(field(&added, "result").is_some(), "{added}");
+    }
+    let counts = |d: &Daemon| {
+        let stat = d.call("aria2.getGlobalStat", "[]");
+        let n = |k: &str| {
+            field(&stat, k)
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(99)
+        };
+        (n("numActive"), n("numWaiting"))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(counts(&d), (1, 2));
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        r#"[{"optimize-concurrent-downloads":"false"}]"#,
+    );
+    assert!(changed.contains("\"OK\""), "{changed}");
+    assert!(
+        wait_until(Duration::from_secs(5), || counts(&d) == (3, 0)),
+        "{:?}",
+        counts(&d)
+    );
+}

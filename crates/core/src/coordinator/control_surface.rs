@@ -105,6 +105,20 @@ impl Coordinator {
                 self.queue.set_max_concurrent(n);
                 self.fill_slots();
             }
+            Control::SetOptimizeConcurrent { value } => {
+                // As aria2's `setupOptimizeConcurrentDownloads`: the rule
+                // starts afresh (or stops, giving back all `-j` slots).
+                self.optimizer = crate::concurrency_optimizer::ConcurrencyOptimizer::from_option(
+                    &value,
+                    std::time::Instant::now(),
+                );
+                if self.optimizer.is_none() {
+                    self.queue.clear_optimized_limit();
+                }
+                let speed = self.active.values().map(Active::speed).sum();
+                self.optimize_concurrency(speed);
+                self.fill_slots();
+            }
             Control::SetOverallLimit { bytes_per_sec } => {
                 self.net.overall_limit.set_rate(bytes_per_sec);
             }

@@ -167,7 +167,7 @@ impl Coordinator {
     /// job worker there).
     pub fn new(s: CoordinatorSetup) -> Self {
         let max_results = s.daemon.then_some(s.max_results);
-        Coordinator {
+        let mut c = Coordinator {
             torrent_cores: TorrentCores::new(s.cores.len()),
             cores: s.cores,
             next_core: 0,
@@ -202,7 +202,11 @@ impl Coordinator {
             board: s.daemon.then_some(s.board),
             changed: Vec::new(),
             optimizer: s.optimizer,
-        }
+        };
+        // Before any speed is measured the rule already holds (A slots),
+        // so the first downloads do not all start at once.
+        c.optimize_concurrency(0);
+        c
     }
 
     /// Runs until the queue is empty (or an interrupt), then stops the cores.

@@ -103,6 +103,11 @@ impl Queue {
         self.slot_limit() > before
     }
 
+    /// `--optimize-concurrent-downloads=false` at run time: `-j` again.
+    pub fn clear_optimized_limit(&mut self) {
+        self.optimized = None;
+    }
+
     fn slot_limit(&self) -> usize {
         self.optimized
             .map_or(self.max_concurrent, |o| o.min(self.max_concurrent))

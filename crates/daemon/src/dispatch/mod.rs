@@ -578,6 +578,10 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallLimit { bytes_per_sec });
                     }
+                    "optimize-concurrent-downloads" => {
+                        let value = g.get_str(k).to_owned();
+                        let _ = h.tell(Control::SetOptimizeConcurrent { value });
+                    }
                     "max-overall-upload-limit" => {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
