@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = head.content_range();
     let _ = head.last_modified();
     let _ = head.location();
-    let _ = head.content_disposition_filename();
+    let _ = head.content_disposition_filename(false);
     let _ = head.retry_after(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     let _ = head.keep_alive();
     let _ = head.accepts_ranges();

@@ -31,6 +31,10 @@ pub enum DialError {
     Write(std::io::Error),
 }
 
+/// A TCP connection to a peer, through the SOCKS5 proxy when there is one,
+/// else with the process's socket options (`--interface`,
+/// `--socket-recv-buffer-size`); once connected, `--dscp`, which aria2
+/// applies to peer connections only.
 async fn tcp(
     addr: SocketAddr,
     timeout: Duration,
@@ -43,11 +47,18 @@ async fn tcp(
                 .await
                 .map_err(DialError::Proxy)?
         }
-        None => TcpStream::connect_timeout(addr, timeout)
-            .await
-            .map_err(|e| DialError::Connect(e.into()))?,
+        None => arietta_net::connect(&[addr], timeout).await.map_err(|e| {
+            DialError::Connect(match e {
+                arietta_net::NetError::Connect(e) | arietta_net::NetError::Io(e) => e,
+                arietta_net::NetError::Timeout(_) => {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out")
+                }
+                other => std::io::Error::other(other.to_string()),
+            })
+        })?,
     };
     let _ = s.set_nodelay(true);
+    arietta_net::apply_dscp(&s);
     Ok(s)
 }
 

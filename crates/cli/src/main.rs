@@ -7,6 +7,7 @@ mod logging;
 mod metalink_input;
 mod nofile;
 mod parameterized_uri;
+mod socket_setup;
 mod stdout_stream;
 mod terminal;
 mod units;
@@ -43,6 +44,21 @@ fn main() -> ProcessExit {
 fn warn_unknown(lines: &[String]) {
     for line in lines {
         tracing::warn!("Unknown option: {line}");
+    }
+}
+
+/// Options aria2 has that cannot act here say so once, when given a value
+/// of their own (a conf file's `event-poll=epoll` changes nothing either
+/// way and stays quiet).
+fn warn_inapplicable(global: &OptionSet) {
+    for (name, why) in arietta_options::inapplicable_given(global) {
+        tracing::warn!("--{name} has no effect in arietta: {why}.");
+    }
+    if global.get_str("min-tls-version") == "TLSv1.1" {
+        tracing::warn!(
+            "--min-tls-version=TLSv1.1 acts as TLSv1.2 in arietta: its TLS library (rustls) \
+             speaks no TLS older than 1.2."
+        );
     }
 }
 
@@ -120,7 +136,12 @@ fn real_main() -> ExitCode {
     if streaming {
         stdout_stream::warn_ignored(&global);
     }
+    warn_inapplicable(&global);
     nofile::raise(&global);
+    if let Err(e) = socket_setup::install(&global) {
+        exception(&e);
+        return ExitCode::Unknown;
+    }
 
     let uris = match expand_uris(&global, &parsed.uris) {
         Ok(u) => u,

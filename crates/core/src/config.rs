@@ -118,6 +118,29 @@ pub struct DownloadConfig {
     /// The proxies of this download: its own `--all-proxy`,
     /// `--http-proxy`, `--no-proxy`, credentials… over the run's.
     pub proxies: Arc<arietta_http::ProxySettings>,
+    /// `--enable-http-keep-alive` (or `--enable-http-pipelining`, which
+    /// implies it in aria2): off, each request asks `Connection: close`
+    /// and goes on a new connection.
+    pub http_keep_alive: bool,
+    /// `--use-head`: the first request of a download whose size is not
+    /// known yet is a HEAD; the data then comes with GETs.
+    pub use_head: bool,
+    /// `--http-auth-challenge`: `--http-user`/`.netrc` credentials go out
+    /// only once the host answered 401, then with each of its requests
+    /// (credentials in the URI are sent at once, as in aria2).
+    pub http_auth_challenge: bool,
+    /// `--http-no-cache`: `Pragma: no-cache` and `Cache-Control: no-cache`.
+    pub http_no_cache: bool,
+    /// Not `--no-want-digest-header`: send aria2's `Want-Digest`.
+    pub want_digest: bool,
+    /// `--content-disposition-default-utf8`.
+    pub content_disposition_utf8: bool,
+    /// `--allow-piece-length-change`: a control file of another piece
+    /// length resumes from its whole pieces instead of failing (exit 10).
+    pub allow_piece_length_change: bool,
+    /// `--hash-check-only`: `-V` checks the file and the download ends
+    /// there, whether or not it matched.
+    pub hash_check_only: bool,
 }
 
 impl DownloadConfig {
@@ -196,6 +219,15 @@ impl DownloadConfig {
             // The option table checked the values; the run's were also
             // parsed at start, where a bad one fails the run.
             proxies: Arc::new(arietta_http_client::proxies_from_options(o).unwrap_or_default()),
+            http_keep_alive: o.get_bool("enable-http-keep-alive")
+                || o.get_bool("enable-http-pipelining"),
+            use_head: o.get_bool("use-head"),
+            http_auth_challenge: o.get_bool("http-auth-challenge"),
+            http_no_cache: o.get_bool("http-no-cache"),
+            want_digest: !o.get_bool("no-want-digest-header"),
+            content_disposition_utf8: o.get_bool("content-disposition-default-utf8"),
+            allow_piece_length_change: o.get_bool("allow-piece-length-change"),
+            hash_check_only: o.get_bool("hash-check-only"),
         }
     }
 }

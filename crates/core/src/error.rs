@@ -34,6 +34,14 @@ pub enum FetchError {
     TooManyRedirects(usize),
     #[error("the size of the remote file changed from {was} to {now} bytes")]
     SizeChanged { was: u64, now: u64 },
+    /// The control file was written with another `--piece-length` and
+    /// records progress; aria2's words.
+    #[error("WARNING: Detected a change in piece length. You can proceed with --allow-piece-length-change=true, but you may lose some download progress.")]
+    PieceLengthChanged,
+    /// `--hash-check-only` with `-V` found the file not matching: the
+    /// download ends there (aria2 exit 1).
+    #[error("Download not complete: {0}")]
+    HashCheckOnly(String),
     #[error("checksum error detected: {algo} expected {expected}, got {actual}")]
     Checksum {
         algo: String,
@@ -80,6 +88,8 @@ impl FetchError {
             FetchError::InvalidRange { .. } => ExitCode::NoResume,
             FetchError::TooManyRedirects(_) => ExitCode::TooManyRedirects,
             FetchError::SizeChanged { .. } => ExitCode::BadHttpResponse,
+            FetchError::PieceLengthChanged => ExitCode::PieceLengthMismatch,
+            FetchError::HashCheckOnly(_) => ExitCode::Unknown,
             FetchError::Checksum { .. } => ExitCode::Checksum,
             FetchError::UnknownChecksum(_) => ExitCode::BadOption,
             FetchError::Timeout(_) => ExitCode::Timeout,

@@ -149,7 +149,7 @@ impl SegmentSource for Fetch {
 
     async fn close(&mut self) {
         if let Some(o) = self.open.take() {
-            self.ctx.pool.put(o.pool_key, o.conn);
+            self.keep(o);
         }
     }
 }
@@ -170,8 +170,30 @@ impl Fetch {
                     return;
                 }
             }
+            self.keep(o);
+        }
+    }
+
+    /// Pools a connection whose response was read through, unless
+    /// `--enable-http-keep-alive=false` asked for one connection per
+    /// request.
+    fn keep(&self, o: Open) {
+        if self.task.cfg.http_keep_alive {
             self.ctx.pool.put(o.pool_key, o.conn);
         }
+    }
+
+    /// `--use-head`: a HEAD before the first GET, as aria2 sends while the
+    /// size is unknown; it follows redirects (the GETs then go to where
+    /// they led) and fails the download on an error status just as a GET
+    /// would.
+    async fn head_first(&mut self) -> Result<(), FetchError> {
+        let head = self.request_method(Method::Head, None, None).await?;
+        if head.status != 304 {
+            check_status(&head)?;
+        }
+        self.drop_open().await;
+        Ok(())
     }
 
     async fn probe(&mut self) -> Result<ProbeInfo, FetchError> {
@@ -180,6 +202,9 @@ impl Fetch {
         // into bytes other connections fetch (an open-ended range would
         // leave megabytes in socket buffers to throw away).
         let ims = self.task.if_modified_since;
+        if self.task.cfg.use_head {
+            self.head_first().await?;
+        }
         let probe_end = self.task.cfg.min_split_size.max(1) - 1;
         let head = self.request(Some((0, Some(probe_end))), ims).await?;
         let final_url = self.url.to_string();
@@ -191,7 +216,8 @@ impl Fetch {
             final_url,
             total: None,
             ranges: false,
-            disposition_name: head.content_disposition_filename(),
+            disposition_name: head
+                .content_disposition_filename(self.task.cfg.content_disposition_utf8),
             last_modified: head.last_modified(),
             validator,
             not_modified: false,
@@ -389,9 +415,32 @@ impl Fetch {
         range: Option<(u64, Option<u64>)>,
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
+        self.request_method(Method::Get, range, ims).await
+    }
+
+    async fn request_method(
+        &mut self,
+        method: Method,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> Result<ResponseHead, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
-            let head = self.request_once(range, ims).await?;
+            let head = self.request_once(method, range, ims).await?;
             self.store_cookies(&head);
+            if head.status == 401
+                && self.task.cfg.http_auth_challenge
+                && !self.challenged()
+                && self.url.username().is_empty()
+                && self.credentials().is_some()
+            {
+                // aria2's challenge: the credentials answer the host's
+                // first 401, and go with its requests from then on; a 401
+                // to a request that carried them fails the download.
+                let (host_port, dir) = self.auth_scope();
+                self.task.net.mark_auth_challenged(&host_port, &dir);
+                self.drop_open().await;
+                continue;
+            }
             if head.is_redirect() {
                 let Some(loc) = head.location() else {
                     return Ok(head);
@@ -423,9 +472,64 @@ impl Fetch {
         }
     }
 
-    fn spec(&self, range: Option<(u64, Option<u64>)>, ims: Option<SystemTime>) -> RequestSpec {
+    /// Where `--http-auth-challenge` remembers a 401: `host:port` and the
+    /// request's directory (aria2's `BasicCred` scope).
+    fn auth_scope(&self) -> (String, String) {
+        let host_port = format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or(""),
+            self.url.port_or_known_default().unwrap_or(0)
+        );
+        let path = self.url.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        (
+            host_port,
+            if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.into()
+            },
+        )
+    }
+
+    /// Whether this request falls under a 401 seen before.
+    fn challenged(&self) -> bool {
+        let (host_port, dir) = self.auth_scope();
+        self.task.net.auth_challenged(&host_port, &dir)
+    }
+
+    /// `--http-user`/`--http-passwd` (`--ftp-user` for ftp:// through a
+    /// GET proxy), else `.netrc`'s entry for the host when the URI carries
+    /// no user.
+    fn credentials(&self) -> Option<(String, String)> {
         let cfg = &self.task.cfg;
-        let mut spec = RequestSpec::new(Method::Get, self.url.clone());
+        // An ftp:// URI reaches here only through a GET-style proxy, which
+        // takes the FTP login as Basic credentials.
+        let (user, passwd) = if self.url.scheme() == "ftp" {
+            (&cfg.ftp_user, &cfg.ftp_passwd)
+        } else {
+            (&cfg.http_user, &cfg.http_passwd)
+        };
+        match (user, passwd) {
+            (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
+            _ if self.url.username().is_empty() => self
+                .task
+                .net
+                .netrc_for(cfg)
+                .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
+                .map(|(u, p)| (u.to_owned(), p.to_owned())),
+            _ => None,
+        }
+    }
+
+    fn spec(
+        &self,
+        method: Method,
+        range: Option<(u64, Option<u64>)>,
+        ims: Option<SystemTime>,
+    ) -> RequestSpec {
+        let cfg = &self.task.cfg;
+        let mut spec = RequestSpec::new(method, self.url.clone());
         spec.range = range;
         spec.headers = cfg.headers.clone();
         spec.user_agent = cfg.user_agent.clone();
@@ -437,22 +541,14 @@ impl Fetch {
         };
         spec.accept_gzip = cfg.accept_gzip;
         spec.if_modified_since = ims;
-        // An ftp:// URI reaches here only through a GET-style proxy, which
-        // takes the FTP login as Basic credentials.
-        let (user, passwd) = if self.url.scheme() == "ftp" {
-            (&cfg.ftp_user, &cfg.ftp_passwd)
+        spec.no_cache = cfg.http_no_cache;
+        spec.want_digest = cfg.want_digest;
+        spec.keep_alive = cfg.http_keep_alive;
+        let challenge = cfg.http_auth_challenge && self.url.scheme() != "ftp";
+        spec.basic_auth = if challenge && !self.challenged() {
+            None
         } else {
-            (&cfg.http_user, &cfg.http_passwd)
-        };
-        spec.basic_auth = match (user, passwd) {
-            (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
-            _ if self.url.username().is_empty() => self
-                .task
-                .net
-                .netrc_for(cfg)
-                .and_then(|n| n.lookup(self.url.host_str().unwrap_or("")))
-                .map(|(u, p)| (u.to_owned(), p.to_owned())),
-            _ => None,
+            self.credentials()
         };
         spec.cookie = self
             .task
@@ -466,19 +562,21 @@ impl Fetch {
 
     async fn request_once(
         &mut self,
+        method: Method,
         range: Option<(u64, Option<u64>)>,
         ims: Option<SystemTime>,
     ) -> Result<ResponseHead, FetchError> {
-        let mut spec = self.spec(range, ims);
+        let mut spec = self.spec(method, range, ims);
         let route = Route::new(&self.url, &self.task.cfg.proxies);
         spec.via_proxy = route.proxy_auth();
         let req = spec.encode();
         let key = route.key();
-        let pooled = self
-            .open
-            .take()
-            .map(|o| o.conn)
-            .or_else(|| self.ctx.pool.take(&key));
+        let open = self.open.take().map(|o| o.conn);
+        let pooled = if self.task.cfg.http_keep_alive {
+            open.or_else(|| self.ctx.pool.take(&key))
+        } else {
+            None
+        };
         let timeout = self.task.cfg.timeout;
         let (head, conn) =
             arietta_http_client::exchange(&route, &self.dial_options(), pooled, &req, timeout)

@@ -17,6 +17,10 @@ pub struct NetContext {
     pub overall_limit: Arc<RateLimiter>,
     pub cookies: Mutex<CookieJar>,
     netrc: Option<Netrc>,
+    /// `--http-auth-challenge`: the `(host:port, directory)`s that
+    /// answered 401; requests under them carry credentials from the start
+    /// (aria2's activated basic credentials, kept for the run).
+    challenged: Mutex<Vec<(String, String)>>,
 }
 
 impl NetContext {
@@ -54,6 +58,7 @@ impl NetContext {
             overall_limit: RateLimiter::new(o.get_size("max-overall-download-limit")),
             cookies: Mutex::new(cookies),
             netrc,
+            challenged: Mutex::default(),
         })
     }
 
@@ -69,6 +74,24 @@ impl NetContext {
     /// [`arietta_net::client_config`]).
     pub fn tls_options(&self) -> &TlsOptions {
         &self.tls_options
+    }
+
+    /// Whether a request for `dir` (a path ending in `/`) on `host_port`
+    /// falls under a 401 seen before with `--http-auth-challenge`.
+    pub fn auth_challenged(&self, host_port: &str, dir: &str) -> bool {
+        self.challenged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(h, d)| h == host_port && dir.starts_with(d.as_str()))
+    }
+
+    /// Remembers that `dir` on `host_port` asked for credentials.
+    pub fn mark_auth_challenged(&self, host_port: &str, dir: &str) {
+        let mut c = self.challenged.lock().unwrap_or_else(|e| e.into_inner());
+        if !c.iter().any(|(h, d)| h == host_port && d == dir) {
+            c.push((host_port.to_owned(), dir.to_owned()));
+        }
     }
 
     /// Writes the jar to `--save-cookies`, if set.

@@ -88,6 +88,16 @@ pub fn prepare(
             }
             .into());
         }
+        let mut cf = cf;
+        if cf.piece_length != cfg.piece_length && !cf.completed.is_empty() {
+            // As aria2: progress recorded in other pieces is refused, or
+            // with `--allow-piece-length-change` kept where it fills whole
+            // pieces of the new length (the rest is fetched again).
+            if !cfg.allow_piece_length_change {
+                return Err(FetchError::PieceLengthChanged);
+            }
+            cf.completed = whole_pieces(&cf.completed, cf.total_length, cfg.piece_length);
+        }
         // arietta's trailer remembers the entity: a changed file of the
         // same length starts over rather than splicing old bytes.
         let same_entity =
@@ -126,6 +136,9 @@ pub fn prepare(
             keep = true;
         } else {
             tracing::error!("Checksum error detected. file={}", path.display());
+            if cfg.hash_check_only {
+                return Err(FetchError::HashCheckOnly(path.display().to_string()));
+            }
         }
     } else if path.exists() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -244,6 +257,21 @@ pub fn finish_stream(cfg: &DownloadConfig, len: u64) -> Result<(), FetchError> {
     Ok(())
 }
 
+/// The pieces of `piece_length` that `done` covers whole (the last one
+/// ends at `total`), as aria2's `convertBitfield` keeps them.
+fn whole_pieces(done: &RangeSet, total: u64, piece_length: u32) -> RangeSet {
+    let pl = u64::from(piece_length.max(1));
+    let mut out = RangeSet::new();
+    for &(s, e) in done.ranges() {
+        let start = s.div_ceil(pl) * pl;
+        let end = if e >= total { total } else { e / pl * pl };
+        if start < end {
+            out.insert(start, end);
+        }
+    }
+    out
+}
+
 /// After the last byte: verify `--checksum`, apply `--remote-time`, drop
 /// the control file.
 pub fn finish(
@@ -290,6 +318,20 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_pieces_of_another_length() {
+        let done = RangeSet::from_ranges([(0, 3 << 20), (5 << 20, 6 << 20)]);
+        let two_m = whole_pieces(&done, 6 << 20, 2 << 20);
+        assert_eq!(two_m.ranges(), &[(0, 2 << 20)]);
+        let tail = RangeSet::from_ranges([(4 << 20, (5 << 20) + 7)]);
+        assert_eq!(
+            whole_pieces(&tail, (5 << 20) + 7, 1 << 20).ranges(),
+            &[(4 << 20, (5 << 20) + 7)]
+        );
+        let half = RangeSet::from_ranges([(0, 1 << 19)]);
+        assert!(whole_pieces(&half, 4 << 20, 1 << 20).is_empty());
+    }
 
     #[test]
     fn names_from_urls() {

@@ -56,6 +56,10 @@ pub async fn serve(
             max_request_size: settings.max_request_size,
             ..Limits::default()
         },
+        basic_auth: settings.basic_auth.as_ref().map(|(u, p)| BasicAuth {
+            user: Secret::new(u),
+            passwd: (!p.is_empty()).then(|| Secret::new(p)),
+        }),
         allow_origin_all: settings.allow_origin_all,
         metrics: settings.metrics,
         request_timeout: settings.request_timeout,
@@ -140,9 +144,36 @@ fn peer(stream: &glommio::net::TcpStream) -> String {
 trait Stream: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin {}
 impl<T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin> Stream for T {}
 
+/// `--rpc-user`/`--rpc-passwd`, kept as digests compared in constant
+/// time, as aria2 keeps HMACs.
+struct BasicAuth {
+    user: Secret,
+    /// An empty `--rpc-passwd` accepts any password, as in aria2.
+    passwd: Option<Secret>,
+}
+
+impl BasicAuth {
+    /// Whether an `Authorization` value carries our user and password.
+    fn admits(&self, authorization: Option<&str>) -> bool {
+        use base64::Engine as _;
+        let Some(b64) = authorization.and_then(|v| v.strip_prefix("Basic ")) else {
+            return false;
+        };
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let (user, passwd) = text.split_once(':').unwrap_or((&text, ""));
+        let user_ok = self.user.matches(user);
+        let passwd_ok = self.passwd.as_ref().is_none_or(|p| p.matches(passwd));
+        user_ok & passwd_ok
+    }
+}
+
 struct Server {
     ctx: Ctx,
     limits: Limits,
+    basic_auth: Option<BasicAuth>,
     allow_origin_all: bool,
     metrics: bool,
     request_timeout: Duration,
@@ -241,6 +272,8 @@ struct Request {
     body: Vec<u8>,
     /// The checked `Upgrade: websocket` handshake, when one was asked for.
     websocket: Option<Result<websocket::Upgrade, arietta_rpc::Error>>,
+    /// The `Authorization` header, for `--rpc-user`.
+    authorization: Option<String>,
 }
 
 /// Why no request came: each ends the connection without an answer, as
@@ -269,6 +302,7 @@ struct Head {
     preflight: Option<String>,
     content_length: usize,
     websocket: Option<Result<websocket::Upgrade, arietta_rpc::Error>>,
+    authorization: Option<String>,
     /// Bytes of `buf` the head took.
     len: usize,
 }
@@ -339,6 +373,7 @@ fn parse_head(
         preflight,
         content_length,
         websocket,
+        authorization: header("authorization"),
         len,
     }))
 }
@@ -380,6 +415,7 @@ async fn read_request<S: Stream>(
         preflight: head.preflight,
         body,
         websocket: head.websocket,
+        authorization: head.authorization,
     })
 }
 
@@ -425,6 +461,7 @@ fn status_line(status: u16) -> &'static str {
     match status {
         200 => "200 OK",
         400 => "400 Bad Request",
+        401 => "401 Unauthorized",
         404 => "404 Not Found",
         413 => "413 Request Entity Too Large",
         503 => "503 Service Unavailable",
@@ -577,6 +614,21 @@ async fn connection<S: Stream + 'static>(mut stream: S, slot: Slot) {
             Some((p, q)) => (p, Some(q)),
             None => (req.path.as_str(), None),
         };
+        // As aria2: every request but a CORS preflight must carry
+        // `--rpc-user`'s credentials, or gets 401 and the connection ends.
+        let refused = server
+            .basic_auth
+            .as_ref()
+            .is_some_and(|a| req.method != "OPTIONS" && !a.admits(req.authorization.as_deref()));
+        if refused {
+            let denied = Response {
+                extra: "WWW-Authenticate: Basic realm=\"aria2\"\r\n".into(),
+                ..Response::empty(401)
+            };
+            let bytes = encode_response(&denied, server.allow_origin_all, req.gzip, false);
+            let _ = before(deadline, stream.write_all(&bytes)).await;
+            return;
+        }
         if let Some(upgrade) = req.websocket {
             match upgrade {
                 Ok(up) if path == "/jsonrpc" => {
@@ -849,6 +901,26 @@ impl Outbox {
 mod tests {
     use super::*;
     use std::io::Read as _;
+
+    #[test]
+    fn rpc_user_and_passwd_are_checked_as_basic_auth() {
+        let a = BasicAuth {
+            user: Secret::new("u"),
+            passwd: Some(Secret::new("p:w")),
+        };
+        // "u:p:w", "u:x", "v:p:w"
+        assert!(a.admits(Some("Basic dTpwOnc=")));
+        assert!(!a.admits(Some("Basic dTp4")));
+        assert!(!a.admits(Some("Basic djpwOnc=")));
+        assert!(!a.admits(Some("Bearer dTpwOnc=")));
+        assert!(!a.admits(Some("Basic !!!")));
+        assert!(!a.admits(None));
+        let any_passwd = BasicAuth {
+            user: Secret::new("u"),
+            passwd: None,
+        };
+        assert!(any_passwd.admits(Some("Basic dTp4")));
+    }
 
     #[test]
     fn gzip_is_a_plain_token_as_in_aria2() {

@@ -53,6 +53,10 @@ pub struct RpcSettings {
     /// starts if either works.
     pub addrs: Vec<SocketAddr>,
     pub secret: Option<String>,
+    /// `--rpc-user` and `--rpc-passwd` (deprecated in aria2, still
+    /// honoured by aria2c 1.36): HTTP Basic authentication of every
+    /// request but CORS preflights.
+    pub basic_auth: Option<(String, String)>,
     pub allow_origin_all: bool,
     pub max_request_size: usize,
     /// `--enable-metrics`: serve `GET /metrics` (Prometheus text format).
@@ -114,6 +118,10 @@ impl RpcSettings {
         RpcSettings {
             addrs,
             secret: o.get_opt_str("rpc-secret").map(str::to_owned),
+            basic_auth: o
+                .get_opt_str("rpc-user")
+                .filter(|u| !u.is_empty())
+                .map(|u| (u.to_owned(), o.get_str("rpc-passwd").to_owned())),
             allow_origin_all: o.get_bool("rpc-allow-origin-all"),
             max_request_size: o.get_size("rpc-max-request-size") as usize,
             metrics: o.get_bool("enable-metrics"),

@@ -90,7 +90,7 @@ pub fn headers_from_options(o: &OptionSet) -> Vec<(String, String)> {
 }
 
 /// `--ca-certificate`, `--check-certificate`, `--certificate`,
-/// `--private-key`.
+/// `--private-key`, `--min-tls-version`.
 pub fn tls_from_options(o: &OptionSet) -> TlsOptions {
     let path = |n: &str| o.get_opt_str(n).map(PathBuf::from);
     TlsOptions {
@@ -98,6 +98,7 @@ pub fn tls_from_options(o: &OptionSet) -> TlsOptions {
         check_certificate: o.get_bool("check-certificate"),
         certificate: path("certificate"),
         private_key: path("private-key"),
+        tls13_only: o.get_str("min-tls-version") == "TLSv1.3",
     }
 }
 

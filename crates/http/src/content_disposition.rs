@@ -10,10 +10,13 @@ use percent_encoding::percent_decode;
 /// The file name a `Content-Disposition` value suggests, or `None`.
 ///
 /// `filename*` (RFC 8187: `UTF-8''%e2%82%ac%20rates.txt`, ISO-8859-1 too) is
-/// preferred over `filename`. A plain `filename` is taken as UTF-8 when it
-/// is valid UTF-8 and as ISO-8859-1 otherwise; `%XX` escapes and RFC 2047
-/// encoded words in it are decoded as browsers do, since servers send both.
-pub fn filename(value: &[u8]) -> Option<String> {
+/// preferred over `filename`. The raw bytes of a plain `filename` are
+/// ISO-8859-1, as RFC 2616 and aria2 say (a UTF-8 name comes out as
+/// mojibake, exactly as aria2c saves it), or UTF-8 with `default_utf8`
+/// (`--content-disposition-default-utf8`; invalid UTF-8 then names
+/// nothing, as in aria2). `%XX` escapes and RFC 2047 encoded words in it
+/// are decoded as browsers do, since servers send both.
+pub fn filename(value: &[u8], default_utf8: bool) -> Option<String> {
     let params = parse_params(value);
     let ext = params
         .iter()
@@ -26,7 +29,7 @@ pub fn filename(value: &[u8]) -> Option<String> {
     params
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("filename"))
-        .map(|(_, v)| decode_plain(v))
+        .and_then(|(_, v)| decode_plain(v, default_utf8))
         .and_then(sanitize)
 }
 
@@ -122,23 +125,24 @@ fn decode_ext_value(v: &[u8]) -> Option<String> {
     }
 }
 
-fn decode_plain(v: &[u8]) -> String {
+fn decode_plain(v: &[u8], default_utf8: bool) -> Option<String> {
     if let Some(s) = decode_encoded_word(v) {
-        return s;
+        return Some(s);
     }
-    let bytes: Vec<u8> = if v.contains(&b'%') {
+    if v.contains(&b'%') {
+        // Percent escapes of UTF-8 octets, as browsers send back: taken
+        // when they decode to UTF-8, else the raw bytes stand.
         let decoded: Vec<u8> = percent_decode(v).collect();
-        if std::str::from_utf8(&decoded).is_ok() {
-            decoded
-        } else {
-            v.to_vec()
+        if decoded.as_slice() != v {
+            if let Ok(s) = String::from_utf8(decoded) {
+                return Some(s);
+            }
         }
+    }
+    if default_utf8 {
+        String::from_utf8(v.to_vec()).ok()
     } else {
-        v.to_vec()
-    };
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => latin1(e.as_bytes()),
+        Some(latin1(v))
     }
 }
 
@@ -205,7 +209,7 @@ mod tests {
     use super::*;
 
     fn f(v: &str) -> Option<String> {
-        filename(v.as_bytes())
+        filename(v.as_bytes(), false)
     }
 
     #[test]
@@ -277,12 +281,20 @@ mod tests {
     #[test]
     fn legacy_encodings() {
         assert_eq!(
-            filename(b"attachment; filename=\"caf\xe9.txt\"").as_deref(),
+            filename(b"attachment; filename=\"caf\xe9.txt\"", false).as_deref(),
             Some("caf\u{e9}.txt")
         );
+        // Raw UTF-8 is ISO-8859-1 to aria2 unless told otherwise.
+        let utf8 = "attachment; filename=\"caf\u{e9}.txt\"".as_bytes();
         assert_eq!(
-            filename("attachment; filename=\"caf\u{e9}.txt\"".as_bytes()).as_deref(),
-            Some("caf\u{e9}.txt")
+            filename(utf8, false).as_deref(),
+            Some("caf\u{c3}\u{a9}.txt")
+        );
+        assert_eq!(filename(utf8, true).as_deref(), Some("caf\u{e9}.txt"));
+        // With default UTF-8, bytes that are not UTF-8 name nothing.
+        assert_eq!(
+            filename(b"attachment; filename=\"caf\xe9.txt\"", true),
+            None
         );
         assert_eq!(
             f("attachment; filename=\"%E2%82%AC.txt\"").as_deref(),
@@ -340,7 +352,7 @@ mod tests {
             b"filename=\"=?utf-8?q?=E?=\"",
         ];
         for j in junk {
-            let _ = filename(j);
+            let _ = (filename(j, false), filename(j, true));
         }
     }
 }

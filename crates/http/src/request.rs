@@ -12,6 +12,9 @@ use url::Url;
 
 use crate::date::format_http_date;
 
+/// aria2's `Want-Digest` value: the digests it can check, strongest first.
+pub const WANT_DIGEST: &str = "SHA-512;q=1, SHA-256;q=1, SHA;q=0.1";
+
 /// The request methods a downloader needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -70,6 +73,10 @@ pub struct RequestSpec {
     pub keep_alive: bool,
     /// Send `Pragma`/`Cache-Control: no-cache` (`--http-no-cache`).
     pub no_cache: bool,
+    /// Send aria2's `Want-Digest` (RFC 3230) so the server may answer with
+    /// a `Digest` to check the file against; off with
+    /// `--no-want-digest-header`.
+    pub want_digest: bool,
     /// Send the request through a plain HTTP proxy in absolute form.
     pub via_proxy: Option<ProxyAuth>,
 }
@@ -90,6 +97,7 @@ impl RequestSpec {
             if_modified_since: None,
             keep_alive: true,
             no_cache: false,
+            want_digest: false,
             via_proxy: None,
         }
     }
@@ -157,6 +165,9 @@ impl RequestSpec {
             if let Some((user, pass)) = &proxy.credentials {
                 builtin.push(("Proxy-Authorization", basic_credentials(user, pass)));
             }
+        }
+        if self.want_digest {
+            builtin.push(("Want-Digest", String::from(WANT_DIGEST)));
         }
 
         let mut out = Vec::with_capacity(256);

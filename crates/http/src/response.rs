@@ -318,8 +318,9 @@ impl ResponseHead {
     }
 
     /// A safe bare file name from `Content-Disposition`, if any.
-    pub fn content_disposition_filename(&self) -> Option<String> {
-        content_disposition::filename(self.header("content-disposition")?)
+    /// `default_utf8`: `--content-disposition-default-utf8`.
+    pub fn content_disposition_filename(&self, default_utf8: bool) -> Option<String> {
+        content_disposition::filename(self.header("content-disposition")?, default_utf8)
     }
 
     /// How long to wait before retrying (`Retry-After` as seconds or as a
@@ -599,7 +600,10 @@ mod tests {
         );
         assert_eq!(h.retry_after(UNIX_EPOCH), Some(Duration::from_secs(120)));
         assert!(h.offers_basic_auth());
-        assert_eq!(h.content_disposition_filename().as_deref(), Some("r.txt"));
+        assert_eq!(
+            h.content_disposition_filename(false).as_deref(),
+            Some("r.txt")
+        );
         let now = UNIX_EPOCH + Duration::from_secs(784_111_700);
         let h = head("HTTP/1.1 503 x\r\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\nWWW-Authenticate: Basically\r\n\r\n");
         assert_eq!(h.retry_after(now), Some(Duration::from_secs(77)));

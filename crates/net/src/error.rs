@@ -39,6 +39,10 @@ pub enum NetError {
     /// HTTP login) or could not connect to the target (exit 1).
     #[error(transparent)]
     Socks5(#[from] arietta_socks5::Socks5Error),
+    /// `--interface`/`--multiple-interface` names no address of this host
+    /// (aria2 exit 1, with aria2's wording).
+    #[error("Failed to find given interface {0}, cause: not available")]
+    Interface(String),
 }
 
 impl NetError {
@@ -57,7 +61,8 @@ impl NetError {
             | NetError::Io(_)
             | NetError::Tls(_)
             | NetError::TlsConfig(_)
-            | NetError::Socks5(_) => 1,
+            | NetError::Socks5(_)
+            | NetError::Interface(_) => 1,
         }
     }
 }

@@ -48,9 +48,9 @@ pub fn interleave_families(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 async fn attempt(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr)
+    let stream = crate::socket_options::connect_socket(addr)
         .await
-        .map_err(|e| with_addr(addr, io::Error::from(e)))?;
+        .map_err(|e| with_addr(addr, e))?;
     // Requests and FTP commands are small writes that must not wait for Nagle.
     stream.set_nodelay(true).map_err(io::Error::from)?;
     Ok(stream)

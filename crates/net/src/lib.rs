@@ -9,22 +9,29 @@
 //! `--max-overall-download-limit`, ...) live in one place.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod dns;
 mod error;
 mod happy_eyeballs;
 mod rate_limit;
 mod resolve;
+mod socket_options;
 mod socks5;
 mod stream;
 mod tls;
 
 /// The handshake machine's types, for callers building a [`Socks5Proxy`].
 pub use arietta_socks5::{Credentials as Socks5Credentials, Socks5Error};
+pub use dns::{parse_servers as parse_dns_servers, set_dns_servers, DnsServers};
 pub use error::NetError;
 pub use happy_eyeballs::{
     connect, connect_host, interleave_families, ATTEMPT_DELAY, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
+pub use socket_options::{
+    apply_dscp, connect_blocking, interface_addresses, require_interface, set_socket_options,
+    socket_options, SocketOptions,
+};
 pub use socks5::{connect_socks5, Socks5Proxy};
 pub use stream::NetStream;
 pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};

@@ -1,6 +1,7 @@
 //! Host name resolution: IP literals short-circuit, everything else goes to the
 //! system resolver (`getaddrinfo`, so `/etc/hosts`, nsswitch and search domains
-//! behave exactly as for other programs) on glommio's blocking thread pool.
+//! behave exactly as for other programs) on glommio's blocking thread pool,
+//! or, with `--async-dns-server`, to the servers given (see [`crate::dns`]).
 //!
 //! Results are cached per core for [`CACHE_TTL`]: a mirror run fetching
 //! thousands of files from one host must not pay a lookup per connection, and
@@ -30,7 +31,7 @@ pub enum FamilyPref {
 }
 
 impl FamilyPref {
-    fn allows(self, ip: &IpAddr) -> bool {
+    pub(crate) fn allows(self, ip: &IpAddr) -> bool {
         match self {
             FamilyPref::Any => true,
             FamilyPref::V4Only => ip.is_ipv4(),
@@ -168,17 +169,22 @@ async fn lookup(name: &str) -> LookupResult {
             return Err(ips);
         }
         if let Some(p) = c.pending.get(&key) {
-            return Ok(p.clone());
+            return Ok((p.clone(), false));
         }
         let p = Rc::new(RefCell::new(Pending::default()));
         c.pending.insert(key.clone(), p.clone());
-        // The lookup runs in its own task so that a caller that gives up (its
-        // download was paused) does not strand the others waiting on it.
-        glommio::spawn_local(run_lookup(key.clone(), p.clone())).detach();
-        Ok(p)
+        Ok((p, true))
     });
     let pending = match pending {
-        Ok(p) => p,
+        Ok((p, true)) => {
+            // The lookup runs in its own task so that a caller that gives
+            // up (its download was paused) does not strand the others
+            // waiting on it. Spawned outside the cache's borrow: the task
+            // takes it again when done.
+            glommio::spawn_local(run_lookup(key.clone(), p.clone())).detach();
+            p
+        }
+        Ok((p, false)) => p,
         Err(cached) => return Ok(cached),
     };
     poll_fn(|cx| {
@@ -198,9 +204,14 @@ async fn lookup(name: &str) -> LookupResult {
 
 async fn run_lookup(key: String, pending: Rc<RefCell<Pending>>) {
     let query = key.clone();
-    let result = glommio::executor()
-        .spawn_blocking(move || system_lookup(&query))
-        .await;
+    let result = match crate::dns::dns_servers() {
+        Some(cfg) => crate::dns::lookup(cfg, &query).await,
+        None => {
+            glommio::executor()
+                .spawn_blocking(move || system_lookup(&query))
+                .await
+        }
+    };
     let result: LookupResult = result.map(Rc::from);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();

@@ -40,6 +40,10 @@ pub struct TlsOptions {
     /// `--private-key`: PEM key for `certificate` (PKCS#8, PKCS#1 or SEC1).
     /// When absent the key is looked for in the certificate file.
     pub private_key: Option<PathBuf>,
+    /// `--min-tls-version=TLSv1.3`: refuse TLS 1.2 servers. `TLSv1.2` (the
+    /// default) and `TLSv1.1` both leave this off: rustls speaks no TLS
+    /// older than 1.2, so 1.2 is the floor either way.
+    pub tls13_only: bool,
 }
 
 impl Default for TlsOptions {
@@ -49,6 +53,7 @@ impl Default for TlsOptions {
             check_certificate: true,
             certificate: None,
             private_key: None,
+            tls13_only: false,
         }
     }
 }
@@ -139,8 +144,13 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
 }
 
 fn build_config(opts: &TlsOptions) -> Result<ClientConfig, NetError> {
+    let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| NetError::TlsConfig(e.to_string()))?;
     let builder = if opts.check_certificate {
         let mut roots = system_roots().clone();
@@ -338,8 +348,16 @@ mod tests {
         pki: &Pki,
         require_client_cert: bool,
     ) -> (SocketAddr, JoinHandle<Result<bool, String>>) {
+        spawn_server_with(pki, require_client_cert, rustls::DEFAULT_VERSIONS)
+    }
+
+    fn spawn_server_with(
+        pki: &Pki,
+        require_client_cert: bool,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> (SocketAddr, JoinHandle<Result<bool, String>>) {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap();
         let builder = if require_client_cert {
             let mut roots = RootCertStore::empty();
@@ -465,6 +483,32 @@ mod tests {
         let (reply, _, _) = run_client(addr, "mirror.example.org", cfg).unwrap();
         assert_eq!(reply, "hello");
         assert_eq!(server.join().unwrap(), Ok(false));
+    }
+
+    #[test]
+    fn min_tls_version_13_refuses_a_tls12_server() {
+        let pki = make_pki();
+        let tls12 = [&rustls::version::TLS12];
+        let (addr, server) = spawn_server_with(&pki, false, &tls12);
+        let cfg = client_config(&opts_with_ca(&pki)).unwrap();
+        let (reply, _, _) = run_client(addr, "localhost", cfg).unwrap();
+        assert_eq!(reply, "hello");
+        assert!(server.join().unwrap().is_ok());
+
+        let strict = TlsOptions {
+            tls13_only: true,
+            ..opts_with_ca(&pki)
+        };
+        let (addr, server) = spawn_server_with(&pki, false, &tls12);
+        let cfg = client_config(&strict).unwrap();
+        let err = run_client(addr, "localhost", cfg).unwrap_err();
+        assert!(err.contains("TLS"), "{err}");
+        assert!(server.join().unwrap().is_err());
+        // A TLS 1.3 server is fine.
+        let (addr, server) = spawn_server(&pki, false);
+        let (reply, _, _) = run_client(addr, "localhost", client_config(&strict).unwrap()).unwrap();
+        assert_eq!(reply, "hello");
+        assert!(server.join().unwrap().is_ok());
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub fn option_usage(def: &OptionDef) -> String {
     if !def.tags.is_empty() {
         out.push_str(&format!("{pad}Tags: {}\n", def.tags.join(", ")));
     }
+    if let Some(why) = crate::not_applicable(def.name) {
+        out.push_str(&format!("{pad}No effect in arietta: {why}.\n"));
+    }
     out
 }
 
@@ -129,6 +132,17 @@ mod tests {
         assert!(none.contains("No option matching with 'zzz'."));
         let unknown_tag = help_text("#nope");
         assert!(unknown_tag.contains("Printing options tagged with '#nope'."));
+    }
+
+    #[test]
+    fn inapplicable_options_say_so() {
+        let u = option_usage(crate::table::find_option("event-poll").unwrap());
+        assert!(
+            u.contains("\n                              No effect in arietta: every core"),
+            "{u}"
+        );
+        let split = option_usage(crate::table::find_option("split").unwrap());
+        assert!(!split.contains("No effect"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod error;
 mod help;
 mod input_file;
 mod local_file;
+mod not_applicable;
 mod option_set;
 mod table;
 mod value;
@@ -37,6 +38,7 @@ pub use error::{OptionError, OPTION_ERROR_EXIT_CODE, USAGE_LINE};
 pub use help::{help_text, option_usage, HELP_TAGS};
 pub use input_file::{parse_input_file, InputEntry, InputReader};
 pub use local_file::{check_local_files, LocalFile};
+pub use not_applicable::{inapplicable_given, not_applicable, NOT_APPLICABLE};
 pub use option_set::OptionSet;
 pub use table::{
     find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE,

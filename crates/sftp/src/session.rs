@@ -253,16 +253,9 @@ fn connect_direct(host: &str, port: u16, cfg: &SessionConfig) -> Result<TcpStrea
     let addrs = resolve(host, port, cfg)?;
     let mut last = String::new();
     for addr in addrs {
-        let r = if cfg.connect_timeout.is_zero() {
-            TcpStream::connect(addr)
-        } else {
-            TcpStream::connect_timeout(&addr, cfg.connect_timeout)
-        };
-        match r {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
+        // With the process's socket options (`--interface`, ...).
+        match arietta_net::connect_blocking(addr, cfg.connect_timeout) {
+            Ok(s) => return Ok(s),
             Err(e) => last = format!("{addr}: {e}"),
         }
     }

@@ -45,6 +45,8 @@ pub(crate) struct State {
     live: Mutex<HashMap<u64, TcpStream>>,
     /// The most connections open at once so far.
     peak_live: AtomicU64,
+    /// Each accepted connection's client address, by connection id.
+    peers: Mutex<HashMap<u64, std::net::SocketAddr>>,
     tls: Option<Arc<ServerConfig>>,
     client_auth: bool,
     next_entry_id: AtomicU64,
@@ -128,6 +130,7 @@ impl TestServer {
             stop: AtomicBool::new(false),
             live: Mutex::default(),
             peak_live: AtomicU64::new(0),
+            peers: Mutex::default(),
             tls,
             client_auth,
             next_entry_id: AtomicU64::new(1),
@@ -273,6 +276,12 @@ impl TestServer {
         lock(&self.state.stats).all.clone()
     }
 
+    /// The client address of accepted connection `id` (as in
+    /// [`RecordedRequest::connection`]): the source address a client bound.
+    pub fn connection_peer(&self, id: u64) -> Option<std::net::SocketAddr> {
+        lock(&self.state.peers).get(&id).copied()
+    }
+
     /// TCP connections accepted so far (TLS handshake failures included).
     pub fn connections_accepted(&self) -> u64 {
         self.state.connections.load(Ordering::Relaxed)
@@ -344,6 +353,9 @@ fn accept_loop(state: Arc<State>, listener: TcpListener) {
             }
         };
         let id = state.connections.fetch_add(1, Ordering::Relaxed);
+        if let Ok(peer) = tcp.peer_addr() {
+            lock(&state.peers).insert(id, peer);
+        }
         let st = state.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("testserver-conn-{id}"))

@@ -61,6 +61,9 @@ pub struct TorrentConfig {
     /// `--bt-hash-check-seed` (default true): after `-V` finds the files
     /// complete, go on seeding; false ends the download there.
     pub hash_check_seed: bool,
+    /// `--hash-check-only`: `-V` checks the files and the download ends
+    /// there, complete (OK) or not (an error, its record saved).
+    pub hash_check_only: bool,
     /// `--select-file` as given.
     pub select_file: Option<String>,
     /// `--index-out` pairs (1-based index, path relative to `dir`).
@@ -234,6 +237,7 @@ impl TorrentConfig {
             check_integrity: o.get_bool("check-integrity"),
             seed_unverified: o.get_bool("bt-seed-unverified"),
             hash_check_seed: o.get_bool("bt-hash-check-seed"),
+            hash_check_only: o.get_bool("hash-check-only"),
             select_file: o
                 .get_opt_str("select-file")
                 .filter(|s| !s.is_empty())

@@ -263,6 +263,9 @@ impl TorrentDownload {
             // ends after the check instead of seeding.
             return Ok(());
         }
+        if self.cfg.check_integrity && self.cfg.hash_check_only {
+            return self.end_after_check(&initial, complete).await;
+        }
         let span = tracing::info_span!("torrent", info_hash = %hex::encode(self.info_hash));
         async move {
             // Boxed, like the actor's run future below: with thousands of
@@ -282,6 +285,27 @@ impl TorrentDownload {
         }
         .instrument(span)
         .await
+    }
+
+    /// `--hash-check-only`: complete files end the download there (no
+    /// seeding); missing pieces end it as aria2 does, in error with the
+    /// verified pieces recorded so a later run resumes from them.
+    async fn end_after_check(&self, initial: &[bool], complete: bool) -> Result<(), TorrentError> {
+        if complete {
+            return Ok(());
+        }
+        let root = self.layout.root.clone();
+        tracing::error!("Checksum error detected. file={}", root.display());
+        let have = crate::have_set::HaveSet::new(initial.len() as u32);
+        for (i, _) in initial.iter().enumerate().filter(|(_, h)| **h) {
+            have.set(i as u32);
+        }
+        let record = resume::record(&self.layout, &have, &self.info_hash);
+        let control = control_path(&root);
+        glommio::executor()
+            .spawn_blocking(move || record.save(&control))
+            .await?;
+        Err(TorrentError::HashCheckOnly(root.display().to_string()))
     }
 
     /// The pieces already on disk, from the control file (fast resume:

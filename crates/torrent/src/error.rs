@@ -33,6 +33,9 @@ pub enum TorrentError {
     Storage(#[from] arietta_storage::StorageError),
     #[error("the download was stopped")]
     Stopped,
+    /// `--hash-check-only` found pieces missing: the download ends there.
+    #[error("Download not complete: {0}")]
+    HashCheckOnly(String),
     #[error("no data for {secs} seconds (--bt-stop-timeout) {last_peer_error}")]
     Stalled { secs: u64, last_peer_error: String },
     #[error("cannot fetch the torrent's metadata: {0}")]
@@ -67,6 +70,7 @@ impl TorrentError {
             TorrentError::DuplicateInfoHash(_) => 12,
             TorrentError::Storage(e) => e.aria2_exit_code(),
             TorrentError::Stopped => 7,
+            TorrentError::HashCheckOnly(_) => 1,
             TorrentError::Metadata(_) => 1,
             TorrentError::Stalled { .. } => 7,
             TorrentError::SaveMetadata { .. } => 16,

@@ -458,7 +458,13 @@ fn rpc_add_torrent_and_tell_status() {
         json_field(&status, "totalLength")
     );
     assert!(status.contains("\"bittorrent\""), "{status}");
-    assert!(tmp.path().join(format!("{}.torrent", t.hex())).exists());
+    // Saved under the SHA-1 of the uploaded bytes, as aria2c names it.
+    let saved = {
+        use sha1::Digest;
+        let d = sha1::Sha1::digest(&t.bytes);
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(tmp.path().join(format!("{saved}.torrent")).exists());
     // A connected peer shows up in getPeers.
     let _peer = hostile_connect(bt_port, t.info_hash);
     let mut peers = String::new();
@@ -710,4 +716,52 @@ fn hash_check_seed_false_ends_after_the_check() {
     )
     .expect_code(exit::OK);
     sw.assert_complete_in(&have);
+}
+
+/// `-V --hash-check-only`: the check and nothing more. Complete files end
+/// OK without seeding (though `--bt-hash-check-seed` is on); missing
+/// pieces end the download in error (exit 1) with the verified pieces
+/// recorded, and no byte is fetched, as aria2c does.
+#[test]
+fn hash_check_only_ends_after_the_check() {
+    let sw = Swarm::new("multi", sample()).build();
+    let run_check = |dir: &std::path::Path| {
+        let port = format!("--listen-port={}", free_port());
+        let args = [
+            "-d",
+            s(dir),
+            "-V",
+            "--hash-check-only=true",
+            "--enable-dht=false",
+            &port,
+            sw.torrent_arg(),
+        ];
+        wait_with_timeout(
+            crate::support::spawn(sw.dir(), &args),
+            Duration::from_secs(20),
+        )
+    };
+    let have = sw.seed_dir();
+    run_check(&have).expect_code(exit::OK);
+    sw.assert_complete_in(&have);
+
+    let partial = sw.dir().join("partial");
+    write_files(&partial, "multi", &as_refs(&sample()));
+    let a = partial.join("multi/a.bin");
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&a, &bytes).unwrap();
+    let out = run_check(&partial);
+    out.expect_code(exit::UNKNOWN);
+    assert!(
+        out.stdout.contains("ERR") && out.stdout.contains("multi"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), bytes, "nothing was fetched");
+    let record = arietta_storage::ControlFile::load(&partial.join("multi.aria2"))
+        .unwrap()
+        .expect("the verified pieces are recorded");
+    assert!(record.completed.covered() > 0);
+    assert!(!record.completed.contains_range(0, 101));
 }

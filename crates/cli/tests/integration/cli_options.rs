@@ -393,3 +393,41 @@ fn stop_with_process_halts_when_the_process_ends() {
         assert_eq!((code, control), (a2, a2_control), "aria2c differs");
     }
 }
+
+/// Options that cannot act in arietta warn once when given a value of
+/// their own (not when set to their default), and `--help` says so.
+#[test]
+fn inapplicable_options_warn_and_say_so_in_help() {
+    let srv = TestServer::start();
+    let url = srv.add_file("/w.bin", pattern(1_000, 3));
+    let tmp = tempdir();
+    let out = run(
+        tmp.path(),
+        &[
+            "--enable-mmap=true",
+            "--event-poll=epoll",
+            "--disk-cache=64M",
+            &url,
+        ],
+    );
+    out.expect_code(exit::OK);
+    let all = out.output();
+    assert!(
+        all.contains("--enable-mmap has no effect in arietta: "),
+        "{all}"
+    );
+    assert!(
+        all.contains("--disk-cache has no effect in arietta: "),
+        "{all}"
+    );
+    assert_eq!(all.matches("has no effect in arietta").count(), 2, "{all}");
+
+    let help = run(tmp.path(), &["--help=mmap"]);
+    help.expect_code(exit::OK);
+    assert!(
+        help.stdout
+            .contains("No effect in arietta: pieces are written"),
+        "{}",
+        help.stdout
+    );
+}

@@ -40,6 +40,7 @@ mod ftp;
 mod hooks;
 mod http_download;
 mod http_faults;
+mod http_options;
 mod input_list;
 mod logging;
 mod metalink;

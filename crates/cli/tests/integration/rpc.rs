@@ -902,3 +902,110 @@ fn change_global_option_log_and_log_level_apply_live() {
         "{text}"
     );
 }
+
+/// `--rpc-user`/`--rpc-passwd`: deprecated in aria2, still honoured by
+/// aria2c 1.36 as HTTP Basic authentication of every request.
+#[test]
+fn rpc_user_and_passwd_require_basic_auth() {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["--rpc-user=ann", "--rpc-passwd=pw"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"aria2.getVersion"}"#;
+    let ask = |auth: &str| {
+        let mut c = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "POST /jsonrpc HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let denied = ask("");
+    assert!(
+        denied.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{denied}"
+    );
+    assert!(denied.contains("WWW-Authenticate: Basic realm=\"aria2\"\r\n"));
+    // "ann:wrong"
+    assert!(ask("Authorization: Basic YW5uOndyb25n\r\n").starts_with("HTTP/1.1 401"));
+    // "ann:pw"
+    let ok = ask("Authorization: Basic YW5uOnB3\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(ok.contains("\"version\""), "{ok}");
+}
+
+/// `aria2.addTorrent` saves the upload as `DIR/SHA1.torrent` (SHA-1 of the
+/// bytes, aria2's name) unless `--rpc-save-upload-metadata=false`.
+#[test]
+fn rpc_save_upload_metadata_names_the_saved_torrent() {
+    use base64::Engine;
+    use sha1::Digest;
+    let data = pattern(40_000, 23);
+    let t = crate::bt_support::make_torrent("up", &[(vec!["up.bin"], &data[..])], 16384, None);
+    let name = format!("{}.torrent", hex_lower(&sha1::Sha1::digest(&t.bytes)));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&t.bytes);
+    for (extra, saved) in [
+        (None, true),
+        (Some("--rpc-save-upload-metadata=false"), false),
+    ] {
+        let tmp = tempdir();
+        let port = format!("--listen-port={}", free_port());
+        let mut args = vec!["--pause=true", "--enable-dht=false", port.as_str()];
+        args.extend(extra);
+        let d = Daemon::start(tmp.path(), &args);
+        let added = d.call("aria2.addTorrent", &format!(r#"["{b64}"]"#));
+        assert!(field(&added, "result").is_some(), "{added}");
+        assert_eq!(tmp.path().join(&name).exists(), saved, "{extra:?}");
+    }
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `--optimize-concurrent-downloads=A:B` sets the running slots from the
+/// bandwidth: with B=0 and A=1 one download runs whatever `-j` says; RPC
+/// `changeGlobalOption` switching it off gives the `-j` slots back.
+#[test]
+fn optimize_concurrent_downloads_limits_the_running_slots() {
+    let srv = TestServer::start();
+    for i in 0..3 {
+        srv.add_route(
+            &format!("/slow{i}.bin"),
+            arietta_testserver::Route::new(pattern(4 << 20, 30 + i)).throttle(256 << 10),
+        );
+    }
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &["-j3", "--optimize-concurrent-downloads=1:0"]);
+    for i in 0..3 {
+        let added = d.call(
+            "aria2.addUri",
+            &format!(r#"[["{}"]]"#, srv.url(&format!("/slow{i}.bin"))),
+        );
+        assert!(field(&added, "result").is_some(), "{added}");
+    }
+    let counts = |d: &Daemon| {
+        let stat = d.call("aria2.getGlobalStat", "[]");
+        let n = |k: &str| {
+            field(&stat, k)
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(99)
+        };
+        (n("numActive"), n("numWaiting"))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(counts(&d), (1, 2));
+    let changed = d.call(
+        "aria2.changeGlobalOption",
+        r#"[{"optimize-concurrent-downloads":"false"}]"#,
+    );
+    assert!(changed.contains("\"OK\""), "{changed}");
+    assert!(
+        wait_until(Duration::from_secs(5), || counts(&d) == (3, 0)),
+        "{:?}",
+        counts(&d)
+    );
+}

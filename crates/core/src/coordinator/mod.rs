@@ -742,6 +742,11 @@ impl Coordinator {
         if !progress.is_empty() {
             self.reporter.progress(&progress);
         }
+        if self.optimizer.is_some() {
+            // aria2 refills its slots every second, so a faster link lets
+            // more downloads start without waiting for one to end.
+            self.fill_slots();
+        }
     }
 
     fn tick_one(&mut self, gid: Gid) {

@@ -358,7 +358,7 @@ impl Queue {
         let stopped = self
             .results
             .iter()
-            .filter(|r| unfinished(r))
+            .filter(|r| unfinished(r) && (!not_found(r) || r.options.get_bool("save-not-found")))
             .map(|r| SessionEntry {
                 request: DownloadRequest {
                     gid: Some(r.gid),
@@ -377,6 +377,12 @@ impl Queue {
 
 fn unfinished(r: &DownloadResult) -> bool {
     r.status == Status::Error || r.code == ExitCode::Unfinished
+}
+
+/// Failed because the server had no such file: saved in the session only
+/// with `--save-not-found` (the default), as aria2's `SessionSerializer`.
+fn not_found(r: &DownloadResult) -> bool {
+    matches!(r.code, ExitCode::NotFound | ExitCode::MaxFileNotFound)
 }
 
 #[cfg(test)]
@@ -474,6 +480,19 @@ mod tests {
     }
 
     #[test]
+    fn not_found_results_are_saved_unless_save_not_found_is_off() {
+        let mut q = Queue::new(vec![], 1, None, true);
+        q.push_result(result(1, Status::Error, ExitCode::NotFound));
+        let mut off = result(2, Status::Error, ExitCode::MaxFileNotFound);
+        off.options = Arc::new(OptionSet::from_pairs([("save-not-found", "false")]).unwrap());
+        q.push_result(off);
+        let mut other = result(3, Status::Error, ExitCode::Unknown);
+        other.options = Arc::new(OptionSet::from_pairs([("save-not-found", "false")]).unwrap());
+        q.push_result(other);
+        let session: Vec<_> = q.session_entries().map(|e| e.request.gid).collect();
+        assert_eq!(session, vec![Some(Gid(1)), Some(Gid(3))]);
+    }
+
     fn deferred_requests_are_read_only_when_a_slot_needs_one() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let read = Arc::new(AtomicUsize::new(0));

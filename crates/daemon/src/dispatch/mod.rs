@@ -222,7 +222,8 @@ fn download_options(ctx: &Ctx, options: &RpcOptions) -> Result<OptionSet, Error>
 /// `aria2.addMetalink`: one download per selected file of the document,
 /// queued together at `position`; answers their GIDs in file order, as
 /// aria2 does. A document that cannot be used is a fault and queues
-/// nothing.
+/// nothing. With `--rpc-save-upload-metadata` (the default) the document
+/// is first saved as `DIR/SHA1.meta4`, as aria2 saves it.
 async fn add_metalink(
     ctx: &Ctx,
     metalink: &[u8],
@@ -230,7 +231,11 @@ async fn add_metalink(
     position: Option<u64>,
 ) -> Result<Param, Error> {
     let set = download_options(ctx, &options)?;
-    let plan = arietta_core::metalink_plan::plan(metalink, None, &Arc::new(set)).map_err(fault)?;
+    let plan =
+        arietta_core::metalink_plan::plan(metalink, None, &Arc::new(set.clone())).map_err(fault)?;
+    if set.get_bool("rpc-save-upload-metadata") {
+        save_upload(&set, metalink, "meta4").await;
+    }
     let mut gids = Vec::with_capacity(plan.requests.len());
     for (k, request) in plan.requests.into_iter().enumerate() {
         let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX).saturating_add(k));
@@ -239,9 +244,40 @@ async fn add_metalink(
     Ok(Param::Array(gids))
 }
 
-/// `aria2.addTorrent`: like aria2 with `--rpc-save-upload-metadata`, the
-/// torrent is saved as `DIR/INFOHASH.torrent` (so a saved session can
-/// restart it) and queued as that local file.
+/// Saves uploaded metadata as `DIR/SHA1-OF-DATA.EXT` (aria2's name), so a
+/// saved session can restart the download. Like aria2, a failure to
+/// write is logged and the download goes on from memory. Written off the
+/// executor thread: core 0 also runs every download's coordinator work.
+async fn save_upload(set: &OptionSet, data: &[u8], ext: &str) -> Option<std::path::PathBuf> {
+    use sha1::Digest as _;
+    let dir = arietta_core::config::download_dir(set);
+    let path = dir.join(format!("{}.{ext}", hex_lower(&sha1::Sha1::digest(data))));
+    let (target, bytes) = (path.clone(), data.to_vec());
+    let written = glommio::executor()
+        .spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&target, &bytes))
+        })
+        .await;
+    match written {
+        Ok(()) => {
+            tracing::info!("Uploaded metadata was saved as {}", path.display());
+            Some(path)
+        }
+        Err(e) => {
+            tracing::info!(
+                "Uploaded metadata was not saved. Failed to write file {}: {e}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// `aria2.addTorrent`: with `--rpc-save-upload-metadata` (the default) the
+/// torrent is saved as `DIR/SHA1.torrent` (SHA-1 of the uploaded bytes, as
+/// aria2 names it) and queued as that local file, so `--save-session`
+/// restarts it like a command-line torrent; without, it runs from memory
+/// and a saved session cannot name it.
 async fn add_torrent(
     ctx: &Ctx,
     torrent: Vec<u8>,
@@ -250,26 +286,17 @@ async fn add_torrent(
     position: Option<u64>,
 ) -> Result<Param, Error> {
     let meta = arietta_metainfo::Metainfo::parse(&torrent).map_err(fault)?;
-    // A v2-only torrent is named by its v2 info-hash cut to 20 bytes, as
-    // its peers know it.
-    let hash = meta
-        .swarm_info_hash()
-        .ok_or_else(|| fault("the torrent has no info-hash"))?;
+    if meta.swarm_info_hash().is_none() {
+        return Err(fault("the torrent has no info-hash"));
+    }
     let set = download_options(ctx, &options)?;
-    let dir = arietta_core::config::download_dir(&set);
-    let path = dir.join(format!("{}.torrent", hex_lower(&hash)));
-    // Written off the executor thread: core 0 also runs every download's
-    // coordinator work.
-    let target = path.clone();
-    glommio::executor()
-        .spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&target, &torrent))
-        })
-        .await
-        .map_err(|e| fault(format!("cannot save {}: {e}", path.display())))?;
-    // The saved file becomes the download's first URI, so `--save-session`
-    // restarts it like a command-line torrent; `uris` follow it as web seeds.
-    let mut all = vec![path.display().to_string()];
+    let saved = if set.get_bool("rpc-save-upload-metadata") {
+        save_upload(&set, &torrent, "torrent").await
+    } else {
+        None
+    };
+    // `uris` follow the torrent as web seeds.
+    let mut all: Vec<String> = saved.iter().map(|p| p.display().to_string()).collect();
     all.extend(uris);
     // A waiting or paused torrent shows its metainfo and files, as aria2's.
     let set = Arc::new(set);
@@ -279,7 +306,15 @@ async fn add_torrent(
             ..RunSnapshot::default()
         })
     });
-    enqueue_with(ctx, all, set, position, snapshot).await
+    let gid = set.get_opt_str("gid").and_then(Gid::parse);
+    let mut request = DownloadRequest::new(all, set);
+    request.gid = gid;
+    request.snapshot = snapshot;
+    if saved.is_none() {
+        request.torrent = Some(Arc::from(torrent.as_slice()));
+    }
+    let position = position.map(|p| usize::try_from(p).unwrap_or(usize::MAX));
+    Ok(gid_param(queue(ctx, request, position).await?))
 }
 
 fn hex_lower(b: &[u8]) -> String {
@@ -535,13 +570,13 @@ async fn option_method(ctx: &Ctx, method: Method) -> Result<Param, Error> {
                         let bytes_per_sec = g.get_size(k);
                         let _ = h.tell(Control::SetOverallLimit { bytes_per_sec });
                     }
-                    "max-overall-upload-limit" => {
-                        let bytes_per_sec = g.get_size(k);
-                        let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
-                    }
                     "optimize-concurrent-downloads" => {
                         let value = g.get_str(k).to_owned();
                         let _ = h.tell(Control::SetOptimizeConcurrent { value });
+                    }
+                    "max-overall-upload-limit" => {
+                        let bytes_per_sec = g.get_size(k);
+                        let _ = h.tell(Control::SetOverallUploadLimit { bytes_per_sec });
                     }
                     "max-download-result" => {
                         let n = g.get_u64(k) as usize;

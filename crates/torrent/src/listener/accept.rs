@@ -67,6 +67,7 @@ pub(super) fn spawn(registry: Arc<Registry>, sockets: Vec<std::net::TcpListener>
                     // so silent connections count too.
                     Ok(s) => match crate::IncomingSlot::try_acquire() {
                         Some(slot) => {
+                            arietta_net::apply_dscp(&s);
                             glommio::spawn_local(route(registry.clone(), s, slot)).detach();
                         }
                         None => tracing::debug!(
