@@ -10,6 +10,7 @@ use arietta_storage::OpenFiles;
 use arietta_ftp::FtpClient;
 
 use crate::connection_pool::ConnectionPool;
+use crate::http2_pool::Http2Pool;
 use crate::messages::ToCore;
 use crate::{ftp_fetch, http_fetch, sftp_fetch};
 
@@ -17,6 +18,8 @@ use crate::{ftp_fetch, http_fetch, sftp_fetch};
 pub struct CoreContext {
     pub files: OpenFiles,
     pub pool: ConnectionPool,
+    /// HTTP/2 connections, shared by this core's tasks as streams.
+    pub h2: Http2Pool,
     /// Logged-in FTP control connections, by user, host and port.
     pub ftp_pool: ConnectionPool<FtpClient>,
 }
@@ -27,6 +30,7 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     let ctx = Rc::new(CoreContext {
         files: OpenFiles::new(),
         pool: ConnectionPool::new(),
+        h2: Http2Pool::default(),
         ftp_pool: ConnectionPool::new(),
     });
     while let Some(msg) = inbox.recv().await {
