@@ -36,6 +36,7 @@ mod existing_file;
 mod exit_codes;
 mod ftp;
 mod hooks;
+mod http2;
 mod http_download;
 mod http_faults;
 mod input_list;
