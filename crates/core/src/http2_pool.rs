@@ -80,11 +80,15 @@ impl Http2Pool {
         }
     }
 
-    /// Drops `key`'s connection (a request on it failed): the next
-    /// [`Http2Pool::pick`] dials anew.
-    pub fn forget(&self, key: &str) {
+    /// Drops `key`'s connection `failed` (a request on it failed): the
+    /// next [`Http2Pool::pick`] dials anew. A newer connection that another
+    /// task dialled meanwhile stays.
+    pub fn forget(&self, key: &str, failed: &Http2Connection) {
         if let Some(slot) = self.slots.borrow().get(key) {
-            slot.conn.borrow_mut().take();
+            let mut conn = slot.conn.borrow_mut();
+            if conn.as_ref().is_some_and(|c| c.same(failed)) {
+                *conn = None;
+            }
         }
     }
 }

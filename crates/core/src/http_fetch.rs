@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use arietta_http::{
     BodyChunk, ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead,
 };
-use arietta_http_client::{DialOptions, Http2Body, Route};
+use arietta_http_client::{ClientError, DialOptions, Http2Body, Route};
 use arietta_net::FamilyPref;
 use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
@@ -517,26 +517,34 @@ impl Fetch {
         if self.wants_http2(&route) {
             // A finished HTTP/1.1 response before it goes back to the pool.
             self.close().await;
-            match self.ctx.h2.pick(&key, &route, &self.dial_options()).await? {
-                Pick::Http2(h2) => {
-                    let (head, body) = match h2.send(&spec, timeout).await {
-                        Ok(r) => r,
-                        Err(e) => {
-                            // The connection failed under this request:
-                            // the next one dials anew.
-                            self.ctx.h2.forget(&key);
-                            return Err(e.into());
+            // A kept connection may have been closed by the server (GOAWAY
+            // after its idle timeout) meanwhile: that failure is not the
+            // server's answer, so the request goes once more on a new one.
+            for attempt in 0..2 {
+                let h2 = match self.ctx.h2.pick(&key, &route, &self.dial_options()).await? {
+                    Pick::Http2(h2) => h2,
+                    Pick::Http1(c) => {
+                        fresh = c;
+                        break;
+                    }
+                };
+                let (head, body) = match h2.send(&spec, timeout).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ctx.h2.forget(&key, &h2);
+                        if attempt == 0 && !matches!(e, ClientError::Timeout(_)) {
+                            continue;
                         }
-                    };
-                    self.open = Some(Open {
-                        conn: Wire::Http2(body),
-                        pool_key: key,
-                        at,
-                        decoder: None,
-                    });
-                    return Ok(head);
-                }
-                Pick::Http1(c) => fresh = c,
+                        return Err(e.into());
+                    }
+                };
+                self.open = Some(Open {
+                    conn: Wire::Http2(body),
+                    pool_key: key,
+                    at,
+                    decoder: None,
+                });
+                return Ok(head);
             }
         }
         let req = spec.encode();

@@ -14,6 +14,7 @@
 //! that reads like [`crate::HttpConnection`]'s body.
 
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 
 use arietta_http::{BodyChunk, HttpError, RequestSpec, ResponseHead};
@@ -47,6 +48,8 @@ const DROPPED: [&str; 7] = [
 #[derive(Clone)]
 pub struct Http2Connection {
     send: SendRequest<Bytes>,
+    /// Identity, shared by clones: see [`Http2Connection::same`].
+    id: Rc<()>,
 }
 
 /// What a dial that may end in HTTP/2 gave.
@@ -89,7 +92,15 @@ impl Http2Connection {
             }
         })
         .detach();
-        Ok(Http2Connection { send })
+        Ok(Http2Connection {
+            send,
+            id: Rc::new(()),
+        })
+    }
+
+    /// Whether `self` and `other` are clones of one connection.
+    pub fn same(&self, other: &Http2Connection) -> bool {
+        Rc::ptr_eq(&self.id, &other.id)
     }
 
     /// Whether the connection can still open streams (the server has not

@@ -146,3 +146,23 @@ fn without_the_option_https_stays_http1() {
     assert!(!reqs.is_empty());
     assert!(reqs.iter().all(|r| r.0 == "HTTP/1.1"), "{reqs:?}");
 }
+
+/// A TLS server that does not pick `h2` (our test server offers
+/// `http/1.1` only) gets HTTP/1.1 with the option on.
+#[test]
+fn enable_http2_falls_back_to_http1_when_the_server_declines() {
+    let srv = arietta_testserver::TestServer::start_tls();
+    let body = pattern(3 << 20, 9);
+    let url = srv.add_file("/f.bin", body.clone());
+    let tmp = tempdir();
+    let p = tmp.path().join("ca.pem");
+    std::fs::write(&p, srv.ca_pem().unwrap()).unwrap();
+    let ca = format!("--ca-certificate={}", s(&p));
+    run_with_timeout(
+        tmp.path(),
+        &["--enable-http2", &ca, "-x3", "-s3", "-k1M", &url],
+        Duration::from_secs(60),
+    )
+    .expect_code(exit::OK);
+    crate::support::assert_file_eq(&tmp.path().join("f.bin"), &body);
+}
