@@ -82,7 +82,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http"],
         arg: "[=true|false]",
-        help: "(arietta extension, not in aria2) Offer HTTP/2 (\"h2\") in TLS ALPN for https:// URIs and use it when the server picks it: one connection per server and core carries every segment and file of it as concurrent streams. Not used through a plain HTTP proxy (a CONNECT tunnel or SOCKS5 is fine).",
+        help: "(arietta extension, not in aria2) Offer HTTP/2 (\"h2\") in TLS ALPN for https:// URIs and use it when the server picks it: one connection per server and core carries every segment and file of it as concurrent streams. Applies to downloads; trackers, web seeds and .torrent files fetched by URL stay on HTTP/1.1. Not used through a plain HTTP proxy (a CONNECT tunnel or SOCKS5 is fine).",
     },
     OptionDef {
         name: "http2-prior-knowledge",
@@ -92,7 +92,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http"],
         arg: "[=true|false]",
-        help: "(arietta extension, not in aria2) Speak cleartext HTTP/2 (h2c, no Upgrade) to http:// URIs: the server must support it. Not used through a plain HTTP proxy.",
+        help: "(arietta extension, not in aria2) Speak cleartext HTTP/2 (h2c, no Upgrade) to http:// URIs: the server must support it. Applies to downloads; trackers, web seeds and .torrent files fetched by URL stay on HTTP/1.1. Not used through a plain HTTP proxy.",
     },
     OptionDef {
         name: "header",
