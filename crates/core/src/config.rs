@@ -59,6 +59,10 @@ pub struct DownloadConfig {
     pub netrc: bool,
     pub netrc_path: Option<PathBuf>,
     pub accept_gzip: bool,
+    /// `--enable-http2`: offer `h2` in ALPN for https:// (arietta only).
+    pub enable_http2: bool,
+    /// `--http2-prior-knowledge`: h2c for http:// (arietta only).
+    pub http2_prior_knowledge: bool,
     pub conditional_get: bool,
     pub remote_time: bool,
     pub max_download_limit: u64,
@@ -188,6 +192,8 @@ impl DownloadConfig {
             netrc: !o.get_bool("no-netrc"),
             netrc_path: o.get_opt_str("netrc-path").map(PathBuf::from),
             accept_gzip: o.get_bool("http-accept-gzip"),
+            enable_http2: o.get_bool("enable-http2"),
+            http2_prior_knowledge: o.get_bool("http2-prior-knowledge"),
             conditional_get: o.get_bool("conditional-get"),
             remote_time: o.get_bool("remote-time"),
             max_download_limit: o.get_size("max-download-limit"),

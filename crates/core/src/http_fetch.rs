@@ -10,8 +10,10 @@
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use arietta_http::{ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead};
-use arietta_http_client::{DialOptions, Route};
+use arietta_http::{
+    BodyChunk, ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead,
+};
+use arietta_http_client::{ClientError, DialOptions, Http2Body, Route};
 use arietta_net::FamilyPref;
 use arietta_storage::{ChunkBuf, FileWriter};
 use futures_lite::future;
@@ -20,6 +22,7 @@ use url::Url;
 use crate::conn_link;
 use crate::connection_pool::Conn;
 use crate::error::FetchError;
+use crate::http2_pool::Pick;
 use crate::messages::{ConnTask, ProbeInfo};
 use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
 use crate::worker::CoreContext;
@@ -29,8 +32,32 @@ const MAX_REDIRECTS: usize = 20;
 /// the connection; larger ones are cheaper to close.
 const DRAIN_LIMIT: u64 = 64 << 10;
 
+/// Where an open response's body comes from.
+enum Wire {
+    /// An HTTP/1.1 connection, positioned in the body.
+    Http1(Conn),
+    /// A stream of a core's shared HTTP/2 connection.
+    Http2(Http2Body),
+}
+
+impl Wire {
+    fn is_finished(&self) -> bool {
+        match self {
+            Wire::Http1(c) => c.body_decoder().is_finished(),
+            Wire::Http2(b) => b.is_finished(),
+        }
+    }
+
+    async fn read_body_into(&mut self, dst: &mut [u8]) -> Result<BodyChunk, HttpError> {
+        match self {
+            Wire::Http1(c) => c.read_body_into(dst).await,
+            Wire::Http2(b) => b.read_body_into(dst).await,
+        }
+    }
+}
+
 struct Open {
-    conn: Conn,
+    conn: Wire,
     pool_key: String,
     /// File offset the next body byte belongs to.
     at: u64,
@@ -88,7 +115,7 @@ impl SegmentSource for Fetch {
     fn stream_at(&self) -> Option<u64> {
         self.open
             .as_ref()
-            .filter(|o| !o.conn.body_decoder().is_finished())
+            .filter(|o| !o.conn.is_finished())
             .map(|o| o.at)
     }
 
@@ -148,18 +175,30 @@ impl SegmentSource for Fetch {
     }
 
     async fn close(&mut self) {
-        if let Some(o) = self.open.take() {
-            self.keep(o);
+        if let Some(Open {
+            conn: Wire::Http1(c),
+            pool_key,
+            ..
+        }) = self.open.take()
+        {
+            self.keep(pool_key, c);
         }
     }
 }
 
 impl Fetch {
     async fn drop_open(&mut self) {
-        if let Some(mut o) = self.open.take() {
-            if !o.conn.body_decoder().is_finished() {
+        // An HTTP/2 stream dropped unfinished is reset (RST_STREAM), its
+        // connection goes on serving the others.
+        if let Some(Open {
+            conn: Wire::Http1(mut conn),
+            pool_key,
+            ..
+        }) = self.open.take()
+        {
+            if !conn.body_decoder().is_finished() {
                 let drained = future::or(
-                    async { o.conn.skip_body(DRAIN_LIMIT).await.unwrap_or(false) },
+                    async { conn.skip_body(DRAIN_LIMIT).await.unwrap_or(false) },
                     async {
                         glommio::timer::sleep(Duration::from_millis(200)).await;
                         false
@@ -170,16 +209,16 @@ impl Fetch {
                     return;
                 }
             }
-            self.keep(o);
+            self.keep(pool_key, conn);
         }
     }
 
     /// Pools a connection whose response was read through, unless
     /// `--enable-http-keep-alive=false` asked for one connection per
     /// request.
-    fn keep(&self, o: Open) {
+    fn keep(&self, pool_key: String, conn: Conn) {
         if self.task.cfg.http_keep_alive {
-            self.ctx.pool.put(o.pool_key, o.conn);
+            self.ctx.pool.put(pool_key, conn);
         }
     }
 
@@ -569,15 +608,50 @@ impl Fetch {
         let mut spec = self.spec(method, range, ims);
         let route = Route::new(&self.url, &self.task.cfg.proxies);
         spec.via_proxy = route.proxy_auth();
-        let req = spec.encode();
         let key = route.key();
-        let open = self.open.take().map(|o| o.conn);
-        let pooled = if self.task.cfg.http_keep_alive {
-            open.or_else(|| self.ctx.pool.take(&key))
-        } else {
-            None
-        };
+        let at = range.map_or(0, |r| r.0);
         let timeout = self.task.cfg.timeout;
+        let mut fresh = None;
+        if self.wants_http2(&route) {
+            // A finished HTTP/1.1 response before it goes back to the pool.
+            self.close().await;
+            // A kept connection may have been closed by the server (GOAWAY
+            // after its idle timeout) meanwhile: that failure is not the
+            // server's answer, so the request goes once more on a new one.
+            for attempt in 0..2 {
+                let h2 = match self.ctx.h2.pick(&key, &route, &self.dial_options()).await? {
+                    Pick::Http2(h2) => h2,
+                    Pick::Http1(c) => {
+                        fresh = c;
+                        break;
+                    }
+                };
+                let (head, body) = match h2.send(&spec, timeout).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ctx.h2.forget(&key, &h2);
+                        if attempt == 0 && !matches!(e, ClientError::Timeout(_)) {
+                            continue;
+                        }
+                        return Err(e.into());
+                    }
+                };
+                self.open = Some(Open {
+                    conn: Wire::Http2(body),
+                    pool_key: key,
+                    at,
+                    decoder: None,
+                });
+                return Ok(head);
+            }
+        }
+        let req = spec.encode();
+        let keep_alive = self.task.cfg.http_keep_alive;
+        let pooled = match self.open.take().map(|o| o.conn) {
+            Some(Wire::Http1(c)) if keep_alive => Some(c),
+            _ if keep_alive => fresh.or_else(|| self.ctx.pool.take(&key)),
+            _ => fresh,
+        };
         let (head, conn) =
             arietta_http_client::exchange(&route, &self.dial_options(), pooled, &req, timeout)
                 .await?;
@@ -585,12 +659,25 @@ impl Fetch {
             tracing::info!("Response received:\n{}", response_text(&head));
         }
         self.open = Some(Open {
-            conn,
+            conn: Wire::Http1(conn),
             pool_key: key,
-            at: range.map_or(0, |r| r.0),
+            at,
             decoder: None,
         });
         Ok(head)
+    }
+
+    /// Whether requests along `route` go over HTTP/2: `--enable-http2`
+    /// for https://, `--http2-prior-knowledge` for http://; never through
+    /// a plain HTTP proxy (absolute-form requests are HTTP/1.1's).
+    fn wants_http2(&self, route: &Route) -> bool {
+        let cfg = &self.task.cfg;
+        let asked = match route.scheme.as_str() {
+            "https" => cfg.enable_http2,
+            "http" => cfg.http2_prior_knowledge,
+            _ => false,
+        };
+        asked && route.proxy_auth().is_none()
     }
 
     /// How this download's connections are dialled: the run's TLS options

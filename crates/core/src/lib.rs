@@ -18,6 +18,7 @@ mod features;
 mod ftp_fetch;
 mod gid;
 mod hooks;
+mod http2_pool;
 mod http_fetch;
 mod messages;
 pub mod metalink_plan;

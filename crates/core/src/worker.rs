@@ -10,6 +10,7 @@ use arietta_storage::OpenFiles;
 use arietta_ftp::FtpClient;
 
 use crate::connection_pool::ConnectionPool;
+use crate::http2_pool::Http2Pool;
 use crate::messages::ToCore;
 use crate::{ftp_fetch, http_fetch, sftp_fetch};
 use tracing::Instrument;
@@ -18,6 +19,8 @@ use tracing::Instrument;
 pub struct CoreContext {
     pub files: OpenFiles,
     pub pool: ConnectionPool,
+    /// HTTP/2 connections, shared by this core's tasks as streams.
+    pub h2: Http2Pool,
     /// Logged-in FTP control connections, by user, host and port.
     pub ftp_pool: ConnectionPool<FtpClient>,
 }
@@ -28,6 +31,7 @@ pub async fn run_core(core: CoreId, inbox: Mailbox<ToCore>) {
     let ctx = Rc::new(CoreContext {
         files: OpenFiles::new(),
         pool: ConnectionPool::new(),
+        h2: Http2Pool::default(),
         ftp_pool: ConnectionPool::new(),
     });
     while let Some(msg) = inbox.recv().await {

@@ -29,6 +29,16 @@ pub struct DialOptions<'a> {
 /// Connects to `route`'s origin (through its proxy when it has one) and,
 /// for https, completes the TLS handshake with the origin.
 pub async fn dial(route: &Route, o: &DialOptions<'_>) -> Result<HttpConnection, ClientError> {
+    dial_with(route, o, false).await
+}
+
+/// [`dial`], offering `h2` before `http/1.1` in ALPN when `h2` is set
+/// (`--enable-http2`).
+pub(crate) async fn dial_with(
+    route: &Route,
+    o: &DialOptions<'_>,
+    h2: bool,
+) -> Result<HttpConnection, ClientError> {
     let (host, port) = (route.host.as_str(), route.port);
     let tcp = match &route.proxy {
         Some(p) if route.is_https() || p.is_socks() => tunnel(p, host, port, o).await?.0,
@@ -45,7 +55,11 @@ pub async fn dial(route: &Route, o: &DialOptions<'_>) -> Result<HttpConnection, 
         }
     };
     let stream = if route.is_https() {
-        let cfg = arietta_net::client_config(o.tls)?;
+        let cfg = if h2 {
+            arietta_net::client_config_h2(o.tls)?
+        } else {
+            arietta_net::client_config(o.tls)?
+        };
         let tls = with_timeout(o.connect_timeout, arietta_net::connect_tls(tcp, host, cfg)).await?;
         NetStream::Tls(Box::new(tls))
     } else {

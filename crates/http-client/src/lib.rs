@@ -15,6 +15,8 @@
 //!   once on a fresh one when the pooled one was closed meanwhile) or a new
 //!   one, and returns the response head with the connection, whose body the
 //!   caller reads and which it may keep for the next request.
+//! - [`dial_http2`], [`Http2Connection`]: HTTP/2 (arietta only, opt-in):
+//!   many requests as streams of one connection.
 //! - [`HttpClient`]: the above with a download's settings ([`ClientConfig`]),
 //!   for callers that need no more than a GET.
 //!
@@ -26,13 +28,16 @@ mod config;
 mod dial;
 mod error;
 mod exchange;
+mod http2;
 mod route;
 
 pub use client::{Connection, HttpClient, Response};
 pub use config::{headers_from_options, proxies_from_options, tls_from_options, ClientConfig};
+pub(crate) use dial::dial_with;
 pub use dial::{dial, socks5_proxy, tunnel, DialOptions};
 pub use error::ClientError;
 pub use exchange::{exchange, with_timeout};
+pub use http2::{dial_http2, Http2Body, Http2Connection, Negotiated};
 pub use route::Route;
 
 /// The connection type every layer hands around.

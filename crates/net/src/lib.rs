@@ -34,7 +34,7 @@ pub use socket_options::{
 };
 pub use socks5::{connect_socks5, Socks5Proxy};
 pub use stream::NetStream;
-pub use tls::{client_config, connect_tls, TlsOptions, TlsStream};
+pub use tls::{client_config, client_config_h2, connect_tls, TlsOptions, TlsStream};
 
 /// Re-exported so callers name the same `TcpStream` type this crate returns.
 pub use glommio::net::TcpStream;

@@ -109,6 +109,26 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
     Ok(cfg)
 }
 
+/// [`client_config`] that also offers `h2` in ALPN (before `http/1.1`),
+/// for `--enable-http2`. A separate cache: the default config must keep
+/// offering `http/1.1` alone, as aria2 does.
+pub fn client_config_h2(opts: &TlsOptions) -> Result<Arc<ClientConfig>, NetError> {
+    static BUILT: Mutex<Vec<(TlsOptions, Arc<ClientConfig>)>> = Mutex::new(Vec::new());
+    let lock = || {
+        BUILT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some((_, cfg)) = lock().iter().find(|(o, _)| o == opts) {
+        return Ok(cfg.clone());
+    }
+    let mut cfg = (*client_config(opts)?).clone();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let cfg = Arc::new(cfg);
+    lock().push((opts.clone(), cfg.clone()));
+    Ok(cfg)
+}
+
 fn config_err(path: &Path, what: impl std::fmt::Display) -> NetError {
     NetError::TlsConfig(format!("{}: {what}", path.display()))
 }

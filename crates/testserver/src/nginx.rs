@@ -14,6 +14,19 @@ pub struct Nginx {
     port: u16,
     child: Child,
     tmpdir: tempfile::TempDir,
+    tls: bool,
+}
+
+/// How [`Nginx`] listens beyond plain HTTP/1.1.
+#[derive(Debug, Clone, Copy, Default)]
+struct Listen {
+    /// `limit_rate` bytes/s per connection.
+    limit_rate: Option<u64>,
+    /// HTTPS with the test PKI's server certificate.
+    tls: bool,
+    /// `http2` on the listener: ALPN `h2` over TLS, h2c (prior knowledge
+    /// only, nginx 1.22) over plain TCP. Also turns the access log on.
+    http2: bool,
 }
 
 /// `/usr/sbin/nginx`, else the first `nginx` on `PATH`.
@@ -35,13 +48,33 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config(tmp: &Path, root: &Path, port: u16, limit_rate: Option<u64>) -> String {
+fn config(tmp: &Path, root: &Path, port: u16, how: Listen) -> String {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
     let t = tmp.display();
-    let limit = limit_rate.map_or(String::new(), |r| {
+    let limit = how.limit_rate.map_or(String::new(), |r| {
         format!("        limit_rate {r};\n        limit_rate_after 0;\n")
     });
+    let mut listen = String::new();
+    if how.tls {
+        listen.push_str(" ssl");
+    }
+    if how.http2 {
+        listen.push_str(" http2");
+    }
+    let mut extra = String::new();
+    if how.tls {
+        extra.push_str(&format!(
+            "        ssl_certificate {t}/server.pem;\n        ssl_certificate_key {t}/server.key;\n"
+        ));
+    }
+    let log = if how.http2 {
+        format!(
+            "log_format proto '$server_protocol $connection $request_uri $status';\n    access_log {t}/access.log proto;"
+        )
+    } else {
+        "access_log off;".to_owned()
+    };
     format!(
         "{user}daemon off;
 master_process off;
@@ -50,7 +83,7 @@ error_log {t}/error.log warn;
 pid {t}/nginx.pid;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    {log}
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
@@ -62,10 +95,10 @@ http {{
     uwsgi_temp_path {t}/uwsgi;
     scgi_temp_path {t}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen};
         server_name localhost;
         root {root};
-{limit}    }}
+{limit}{extra}    }}
 }}
 ",
         user = if is_root { "user root;\n" } else { "" },
@@ -87,6 +120,24 @@ impl Nginx {
         Nginx::start_inner(root, Some(bytes_per_sec))
     }
 
+    /// Serves `root` over HTTP/2 with the access log on (see
+    /// [`Nginx::access_log`]): with `tls`, HTTPS offering `h2` and
+    /// `http/1.1` in ALPN (certificate from the test CA,
+    /// [`crate::TestServer::ca_pem`]'s); without, h2c with prior knowledge
+    /// only.
+    pub fn start_http2(root: &Path, tls: bool) -> Option<Nginx> {
+        let how = Listen {
+            tls,
+            http2: true,
+            ..Listen::default()
+        };
+        match Nginx::try_start_with(root, how) {
+            Ok(n) => Some(n),
+            Err(Error::NotInstalled) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     fn start_inner(root: &Path, rate: Option<u64>) -> Option<Nginx> {
         match Nginx::try_start(root, rate) {
             Ok(n) => Some(n),
@@ -97,6 +148,14 @@ impl Nginx {
 
     /// The fallible form: `Err(Error::NotInstalled)` when there is no nginx.
     pub fn try_start(root: &Path, limit_rate: Option<u64>) -> Result<Nginx, Error> {
+        let how = Listen {
+            limit_rate,
+            ..Listen::default()
+        };
+        Nginx::try_start_with(root, how)
+    }
+
+    fn try_start_with(root: &Path, how: Listen) -> Result<Nginx, Error> {
         let bin = find_binary().ok_or(Error::NotInstalled)?;
         let root = root.canonicalize()?;
         let mut last_log = String::new();
@@ -104,7 +163,12 @@ impl Nginx {
             let tmpdir = tempfile::Builder::new().prefix("arietta-nginx").tempdir()?;
             let port = free_port()?;
             let conf = tmpdir.path().join("nginx.conf");
-            std::fs::write(&conf, config(tmpdir.path(), &root, port, limit_rate))?;
+            if how.tls {
+                let pki = crate::tls::pki();
+                std::fs::write(tmpdir.path().join("server.pem"), &pki.server_cert_pem)?;
+                std::fs::write(tmpdir.path().join("server.key"), &pki.server_key_pem)?;
+            }
+            std::fs::write(&conf, config(tmpdir.path(), &root, port, how))?;
             let child = Command::new(&bin)
                 .arg("-p")
                 .arg(tmpdir.path())
@@ -120,6 +184,7 @@ impl Nginx {
                 port,
                 child,
                 tmpdir,
+                tls: how.tls,
             };
             if nginx.wait_ready(Duration::from_secs(10)) {
                 return Ok(nginx);
@@ -166,10 +231,23 @@ impl Nginx {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// `http://127.0.0.1:PORT/path`.
+    /// `http://127.0.0.1:PORT/path` (`https://` for a TLS server).
     pub fn url(&self, path: &str) -> String {
         let sep = if path.starts_with('/') { "" } else { "/" };
-        format!("http://127.0.0.1:{}{sep}{path}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{sep}{path}", self.port)
+    }
+
+    /// PEM of the CA that signed a TLS server's certificate, for
+    /// `--ca-certificate`.
+    pub fn ca_pem(&self) -> String {
+        crate::tls::pki().ca_pem.clone()
+    }
+
+    /// The access log of a [`Nginx::start_http2`] server, one line per
+    /// request: `PROTOCOL CONNECTION-SERIAL URI STATUS`.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.tmpdir.path().join("access.log")).unwrap_or_default()
     }
 }
 

@@ -38,6 +38,7 @@ mod existing_file;
 mod exit_codes;
 mod ftp;
 mod hooks;
+mod http2;
 mod http_download;
 mod http_faults;
 mod http_options;

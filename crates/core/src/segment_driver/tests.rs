@@ -285,6 +285,7 @@ fn run_fake(known_length: bool, fail_at: Option<u64>, hook: Option<TestHook>) ->
                 ctx: CoreContext {
                     files: OpenFiles::new(),
                     pool: ConnectionPool::new(),
+                    h2: Default::default(),
                     ftp_pool: ConnectionPool::new(),
                 },
                 task,

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Many small files from one nginx: arietta over HTTP/2 (h2c,
+# --http2-prior-knowledge; or h2 over TLS with TLS=1, --enable-http2)
+# against arietta's own HTTP/1.1 to the same nginx, and wget2 (which
+# speaks HTTP/2 over TLS) when it is installed.
+#
+# Each tool runs alternately RUNS times on `-i list -j16`; the median wall
+# time is printed with the HTTP/2 : HTTP/1.1 ratio (issue 13's target:
+# <= 0.5). The output is checked against the source on the first run.
+#
+# Usage: perf/http2_many_vs_http1.sh [--quick] [--keep]
+#   --quick   RUNS=3, 500 files
+#   --keep    leave the temp dir behind
+# Environment:
+#   ARIETTA=path   this binary instead of building target/release/arietta
+#   RUNS=n         runs per tool (default 5)
+#   N=n            number of files (default 5000)
+#   KIB=n          size of each file in KiB (default 64)
+#   TLS=1          both arietta runs over HTTPS (h2 via ALPN vs HTTP/1.1)
+#   JOBS=n         -j for every tool (default 16)
+set -euo pipefail
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+RUNS=${RUNS:-5}
+N=${N:-5000}
+KIB=${KIB:-64}
+TLS=${TLS:-0}
+JOBS=${JOBS:-16}
+KEEP=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) RUNS=3; N=500 ;;
+        --keep) KEEP=1 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+        *) die "unknown argument: $arg (try --help)" ;;
+    esac
+done
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+[[ -x $NGINX ]] || die "nginx not found (apt-get install nginx-light)"
+"$NGINX" -V 2>&1 | grep -q http_v2_module || die "this nginx lacks the http_v2 module"
+command -v openssl >/dev/null || die "openssl is needed for the test certificate"
+WGET2=${WGET2:-$(command -v wget2 || true)}
+if [[ -z ${ARIETTA:-} ]]; then
+    log "building arietta (release)"
+    (cd "$REPO" && cargo build --release -q -p arietta-cli) || die "cargo build failed"
+    ARIETTA=${CARGO_TARGET_DIR:-$REPO/target}/release/arietta
+fi
+[[ -x $ARIETTA ]] || die "arietta binary not found at $ARIETTA"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/arietta-h2perf.XXXXXX")
+NGINX_PID=
+cleanup() {
+    [[ -n $NGINX_PID ]] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    if [[ $KEEP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$WORK/www" "$WORK/out" "$WORK/nginx" "$WORK/times" "$WORK/logs"
+
+log "generating $N x $KIB KiB files"
+(cd "$WORK/www" && head -c $((N * KIB << 10)) /dev/urandom |
+    split -b $((KIB << 10)) -d -a 6 --additional-suffix=.bin - f)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(port); P2=$(port); P3=$(port); P4=$(port)
+# nginx 1.22 cannot serve HTTP/1.1 and h2c on one plain listener: one port
+# for each protocol, cleartext and TLS.
+cat > "$WORK/nginx/nginx.conf" <<EOF
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx/cb;
+    proxy_temp_path $WORK/nginx/p;
+    fastcgi_temp_path $WORK/nginx/f;
+    uwsgi_temp_path $WORK/nginx/u;
+    scgi_temp_path $WORK/nginx/s;
+    ssl_certificate $WORK/nginx/cert.pem;
+    ssl_certificate_key $WORK/nginx/key.pem;
+    server { listen 127.0.0.1:$P1; root $WORK/www; }
+    server { listen 127.0.0.1:$P2 http2; root $WORK/www; }
+    server { listen 127.0.0.1:$P3 ssl; root $WORK/www; }
+    server { listen 127.0.0.1:$P4 ssl http2; root $WORK/www; }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/logs/nginx.out" 2>&1 &
+NGINX_PID=$!
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$P4") 2>/dev/null && break
+    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/logs/nginx.out" >&2; die "nginx did not start"; }
+    sleep 0.1
+done
+
+if [[ $TLS == 1 ]]; then
+    H1="https://127.0.0.1:$P3"; H2="https://127.0.0.1:$P4"; H2OPT=--enable-http2
+else
+    H1="http://127.0.0.1:$P1"; H2="http://127.0.0.1:$P2"; H2OPT=--http2-prior-knowledge
+fi
+(cd "$WORK/www" && ls) | sed "s|^|$H1/|" > "$WORK/list.h1"
+(cd "$WORK/www" && ls) | sed "s|^|$H2/|" > "$WORK/list.h2"
+(cd "$WORK/www" && ls) | sed "s|^|https://127.0.0.1:$P4/|" > "$WORK/list.wget2"
+
+COMMON=(--file-allocation=none --allow-overwrite=true --auto-file-renaming=false
+    --check-certificate=false --console-log-level=warn -q --summary-interval=0 -j"$JOBS")
+TOOLS=(http1 http2)
+[[ -n $WGET2 ]] && TOOLS+=(wget2)
+
+run_one() {
+    local tool=$1 n=$2 out="$WORK/out/$1" t0 t1
+    rm -rf "$out"; mkdir -p "$out"
+    local cmd
+    case $tool in
+        http1) cmd=("$ARIETTA" "${COMMON[@]}" -d "$out" -i "$WORK/list.h1") ;;
+        http2) cmd=("$ARIETTA" "${COMMON[@]}" "$H2OPT" -d "$out" -i "$WORK/list.h2") ;;
+        wget2) cmd=("$WGET2" -q --no-check-certificate --http2 --max-threads="$JOBS"
+            -P "$out" -nd -i "$WORK/list.wget2") ;;
+    esac
+    t0=$(date +%s%N)
+    "${cmd[@]}" >"$WORK/logs/$tool.$n.log" 2>&1 || { tail "$WORK/logs/$tool.$n.log" >&2; die "$tool failed"; }
+    t1=$(date +%s%N)
+    echo $((t1 - t0)) > "$WORK/times/$tool.$n"
+    log "$tool run $n: $(awk '{printf "%.3f s", $1/1e9}' "$WORK/times/$tool.$n")"
+    if [[ $n -eq 1 ]]; then
+        diff -rq "$WORK/www" "$out" >/dev/null || die "$tool: output differs from the source"
+    fi
+}
+
+for n in $(seq "$RUNS"); do
+    for tool in "${TOOLS[@]}"; do run_one "$tool" "$n"; done
+done
+
+median() {
+    cat "$WORK/times/$1".* | sort -n |
+        awk '{v[NR]=$1} END {m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.3f", m/1e9}'
+}
+echo
+echo "$N x $KIB KiB, -j$JOBS, $([[ $TLS == 1 ]] && echo "HTTPS (h2 via ALPN)" || echo "cleartext (h2c)"), median of $RUNS; arietta: $ARIETTA"
+echo
+echo "| tool | wall s |"
+echo "|---|---:|"
+for tool in "${TOOLS[@]}"; do echo "| $tool | $(median "$tool") |"; done
+awk -v a="$(median http2)" -v b="$(median http1)" 'BEGIN { printf "| **http2/http1** | **%.2f×** |\n", a/b }'
+[[ -n $WGET2 ]] && awk -v a="$(median http2)" -v b="$(median wget2)" 'BEGIN { printf "| **http2/wget2** | **%.2f×** |\n", a/b }'
+[[ -n $WGET2 ]] || echo "(wget2 not installed: no wget2 column)"
