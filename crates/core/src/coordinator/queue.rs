@@ -493,6 +493,7 @@ mod tests {
         assert_eq!(session, vec![Some(Gid(1)), Some(Gid(3))]);
     }
 
+    #[test]
     fn deferred_requests_are_read_only_when_a_slot_needs_one() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let read = Arc::new(AtomicUsize::new(0));
