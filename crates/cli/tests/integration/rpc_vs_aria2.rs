@@ -385,9 +385,15 @@ fn status_answers_match_aria2c_key_by_key() {
 }
 
 /// Options arietta lists that aria2c 1.36 has not: its own (`cores`,
-/// `enable-metrics`) and aria2 1.37's `no-want-digest-header` (arietta
-/// answers as aria2 1.37).
-const OUR_OPTIONS: &[&str] = &["cores", "enable-metrics", "no-want-digest-header"];
+/// `enable-metrics`, the opt-in HTTP/2 pair) and aria2 1.37's
+/// `no-want-digest-header` (arietta answers as aria2 1.37).
+const OUR_OPTIONS: &[&str] = &[
+    "cores",
+    "enable-metrics",
+    "enable-http2",
+    "http2-prior-knowledge",
+    "no-want-digest-header",
+];
 /// aria2c lists `help` ("#basic") and `ca-certificate` (its build's CA
 /// bundle path); arietta has no value for either to give.
 const ARIA2_ONLY_OPTIONS: &[&str] = &["help", "ca-certificate"];
