@@ -27,6 +27,9 @@ use crate::console::{Console, ConsoleStyle};
 use crate::terminal::SharedTerminal;
 
 fn main() -> ProcessExit {
+    // First, before any thread exists, so that every thread inherits the
+    // mask and Ctrl-C reaches only the signal thread (see there).
+    arietta_core::block_shutdown_signals();
     // A panic on one core would leave the others waiting for it forever:
     // report it and end the process instead of hanging a script.
     let default_hook = std::panic::take_hook();

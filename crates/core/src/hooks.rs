@@ -163,10 +163,24 @@ impl Runner {
 }
 
 fn spawn_and_reap(command: String, args: [String; 3]) {
-    let child = Command::new(&command)
-        .args(&args)
-        .stdin(Stdio::null())
-        .spawn();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(&command);
+    cmd.args(&args).stdin(Stdio::null());
+    // SAFETY: between fork and exec only async-signal-safe calls
+    // (sigemptyset, sigaddset, pthread_sigmask on the child's one thread).
+    // The child must not inherit arietta's blocked SIGINT/SIGTERM (kept
+    // for its signal thread), or `kill` could not stop a hook script.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let child = cmd.spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {

@@ -52,4 +52,6 @@ pub use features::{ENABLED_FEATURES, HASH_ALGORITHMS};
 pub use gid::Gid;
 pub use hooks::wait_for_hooks;
 pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};
-pub use session::{run, run_with, run_with_input, ServiceStarter, SessionError};
+pub use session::{
+    block_shutdown_signals, run, run_with, run_with_input, ServiceStarter, SessionError,
+};

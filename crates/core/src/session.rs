@@ -204,16 +204,27 @@ fn install_halt_watchers(global: &OptionSet, coord: &MailboxSender<ToCoordinator
     }
 }
 
-fn install_signal_thread(coord: MailboxSender<ToCoordinator>) {
+/// Blocks SIGINT and SIGTERM in the calling thread and every thread it
+/// starts from now on, and returns that set. `main` calls it before any
+/// other thread exists: a thread started earlier (the log writer's) would
+/// keep the signals unblocked, the kernel would deliver Ctrl-C there, and
+/// the process would die on the spot (or, started by a shell in the
+/// background with SIGINT ignored, never hear it) instead of saving its
+/// control files.
+pub fn block_shutdown_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; the libc calls only write into it.
-    let set = unsafe {
+    unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
-    };
+    }
+}
+
+fn install_signal_thread(coord: MailboxSender<ToCoordinator>) {
+    let set = block_shutdown_signals();
     let _ = std::thread::Builder::new()
         .name("arietta-signals".into())
         .spawn(move || {

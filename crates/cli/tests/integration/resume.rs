@@ -63,12 +63,18 @@ struct Interrupted {
 
 impl Interrupted {
     fn new(seed: u64, after: u64, signal: i32) -> Interrupted {
+        Interrupted::new_with(seed, after, signal, &[])
+    }
+
+    /// [`Interrupted::new`] with extra options (given after the defaults).
+    fn new_with(seed: u64, after: u64, signal: i32, extra: &[&str]) -> Interrupted {
         let srv = TestServer::start();
         let body = pattern(SIZE, seed);
         let url = srv.add_file("/r.bin", body.clone());
         let tmp = tempdir();
         srv.set_throttle(Some(THROTTLE));
         let mut a = SPLIT_ARGS.to_vec();
+        a.extend_from_slice(extra);
         a.push(&url);
         let child = spawn(tmp.path(), &a);
         wait_served(&srv, after);
@@ -154,6 +160,26 @@ fn kill_9_leaves_control_file() {
         control_file(&trial.file()).exists(),
         "no control file after kill -9"
     );
+}
+
+/// With `-l` a log-writer thread starts before the signal thread: Ctrl-C
+/// must still reach only the signal thread (it once killed the process on
+/// the spot, no control file saved).
+#[test]
+fn sigint_with_a_log_file_still_stops_gracefully() {
+    let _g = serial();
+    let log = tempdir();
+    let log_path = log.path().join("run.log");
+    let log_arg = log_path.to_str().unwrap();
+    let trial = Interrupted::new_with(9, 3_600_000, libc::SIGINT, &["-l", log_arg]);
+    trial.out.expect_code(exit::UNFINISHED);
+    assert!(
+        control_file(&trial.file()).exists(),
+        "SIGINT with -l should save the control file"
+    );
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("Shutdown sequence commencing"), "{text}");
+    trial.resume();
 }
 
 #[test]
