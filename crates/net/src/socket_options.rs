@@ -295,19 +295,7 @@ mod tests {
             // --multiple-interface: the sets are used in turn.
             assert!(ips.contains(&IpAddr::from([127, 0, 0, 2])), "{ips:?}");
             assert!(ips.contains(&IpAddr::from([127, 0, 0, 3])), "{ips:?}");
-            let mut got: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: getsockopt into an int of the size given.
-            let rc = unsafe {
-                libc::getsockopt(
-                    a.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUF,
-                    &mut got as *mut libc::c_int as *mut libc::c_void,
-                    &mut len,
-                )
-            };
-            assert_eq!(rc, 0);
+            let got = socket2::SockRef::from(&a).recv_buffer_size().unwrap();
             // Linux doubles the asked size for its bookkeeping.
             assert_eq!(got, 2 * 65536);
 
@@ -327,19 +315,7 @@ mod tests {
             let to = listener.local_addr().unwrap();
             let s = TcpStream::connect(to).await.unwrap();
             set_tos(&s, 8);
-            let mut got: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: getsockopt into an int of the size given.
-            let rc = unsafe {
-                libc::getsockopt(
-                    s.as_raw_fd(),
-                    libc::IPPROTO_IP,
-                    libc::IP_TOS,
-                    &mut got as *mut libc::c_int as *mut libc::c_void,
-                    &mut len,
-                )
-            };
-            assert_eq!(rc, 0);
+            let got = socket2::SockRef::from(&s).tos().unwrap();
             assert_eq!(got, 8 << 2, "CS1 = DSCP 8 is TOS 0x20");
         });
     }
