@@ -20,8 +20,8 @@
 #   JOBS=n         -j for every tool (default 16)
 set -euo pipefail
 
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib/harness.sh
+source "$(dirname "$0")/lib/harness.sh"
 
 RUNS=${RUNS:-5}
 N=${N:-5000}
@@ -29,27 +29,15 @@ KIB=${KIB:-64}
 TLS=${TLS:-0}
 JOBS=${JOBS:-16}
 KEEP=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) RUNS=3; N=500 ;;
-        --keep) KEEP=1 ;;
-        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
+quick_mode() { RUNS=3; N=500; }
+parse_args "$@"
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 [[ -x $NGINX ]] || die "nginx not found (apt-get install nginx-light)"
 "$NGINX" -V 2>&1 | grep -q http_v2_module || die "this nginx lacks the http_v2 module"
 command -v openssl >/dev/null || die "openssl is needed for the test certificate"
 WGET2=${WGET2:-$(command -v wget2 || true)}
-if [[ -z ${ARIETTA:-} ]]; then
-    log "building arietta (release)"
-    (cd "$REPO" && cargo build --release -q -p arietta-cli) || die "cargo build failed"
-    ARIETTA=${CARGO_TARGET_DIR:-$REPO/target}/release/arietta
-fi
-[[ -x $ARIETTA ]] || die "arietta binary not found at $ARIETTA"
+build_arietta
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arietta-h2perf.XXXXXX")
 NGINX_PID=
@@ -67,8 +55,7 @@ log "generating $N x $KIB KiB files"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
     -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" 2>/dev/null
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(port); P2=$(port); P3=$(port); P4=$(port)
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
 # nginx 1.22 cannot serve HTTP/1.1 and h2c on one plain listener: one port
 # for each protocol, cleartext and TLS.
 cat > "$WORK/nginx/nginx.conf" <<EOF

@@ -24,36 +24,24 @@
 #   TMPDIR        where the temp dir goes (needs BIG_MIB of space)
 set -euo pipefail
 
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=lib/harness.sh
+source "$(dirname "$0")/lib/harness.sh"
 
 RUNS=${RUNS:-5}
 BIG_MIB=${BIG_MIB:-1024}
 WARMUP=${WARMUP:-1}
 SINK=${SINK:-0}
 KEEP=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) RUNS=3; BIG_MIB=256; WARMUP=0 ;;
-        --keep) KEEP=1 ;;
-        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-        *) die "unknown argument: $arg (try --help)" ;;
-    esac
-done
+quick_mode() { RUNS=3; BIG_MIB=256; WARMUP=0; }
+parse_args "$@"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 [[ "$BIG_MIB" =~ ^[1-9][0-9]*$ ]] || die "BIG_MIB must be a positive integer"
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 [[ -x $NGINX ]] || die "nginx not found (apt-get install nginx-light)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
 command -v python3 >/dev/null || die "python3 is needed to pick a free port"
-if [[ -z ${ARIETTA:-} ]]; then
-    log "building arietta (release)"
-    (cd "$REPO" && cargo build --release -q -p arietta-cli) || die "cargo build failed"
-    ARIETTA=${CARGO_TARGET_DIR:-$REPO/target}/release/arietta
-fi
-[[ -x $ARIETTA ]] || die "arietta binary not found at $ARIETTA"
+build_arietta
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arietta-stdout.XXXXXX")
 NGINX_PID=
@@ -72,7 +60,7 @@ log "generating ${BIG_MIB} MiB file"
 head -c $((BIG_MIB << 20)) /dev/urandom > "$WORK/www/big.bin"
 WANT=$(sha256sum < "$WORK/www/big.bin" | cut -d' ' -f1)
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 USER_LINE=""
 [[ $(id -u) -eq 0 ]] && USER_LINE="user root;"
 cat > "$WORK/nginx/nginx.conf" <<EOF
