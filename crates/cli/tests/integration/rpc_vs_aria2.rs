@@ -35,7 +35,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -273,6 +272,22 @@ fn scenario(port: u16, dir: &Path, srv: &TestServer) -> Map<String, Value> {
     out
 }
 
+/// aria2c as an RPC daemon on a free port, its files in `dir` (HOME
+/// beneath it) and `common` after the RPC options; killed when the guard
+/// drops.
+fn aria2c_daemon(dir: &Path, common: &[&str]) -> (Guard, u16) {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let port = free_port();
+    let rpc_port = format!("--rpc-listen-port={port}");
+    let dir = format!("--dir={}", s(dir));
+    let mut argv = vec!["--enable-rpc", rpc_port.as_str(), dir.as_str()];
+    argv.extend_from_slice(common);
+    let guard = Guard(aria2c(&home, &argv).spawn().expect("aria2c"));
+    assert!(wait_listening(port, Duration::from_secs(10)));
+    (guard, port)
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -354,19 +369,7 @@ fn status_answers_match_aria2c_key_by_key() {
     ];
 
     let tmp_a = tempdir();
-    let home = tmp_a.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let port = free_port();
-    let mut args = vec![
-        "--enable-rpc".to_string(),
-        format!("--rpc-listen-port={port}"),
-        format!("--dir={}", s(tmp_a.path())),
-    ];
-    args.extend(common.iter().map(|a| a.to_string()));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child: Child = aria2c(&home, &argv).spawn().expect("aria2c");
-    let _aria2 = Guard(child);
-    assert!(wait_listening(port, Duration::from_secs(10)));
+    let (_aria2, port) = aria2c_daemon(tmp_a.path(), &common);
     let want = scenario(port, tmp_a.path(), &srv);
 
     let tmp_b = tempdir();
@@ -659,19 +662,7 @@ fn queue_answers_match_aria2c() {
     ];
 
     let tmp_a = tempdir();
-    let home = tmp_a.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let port = free_port();
-    let mut args = vec![
-        "--enable-rpc".to_string(),
-        format!("--rpc-listen-port={port}"),
-        format!("--dir={}", s(tmp_a.path())),
-    ];
-    args.extend(common.iter().map(|a| a.to_string()));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child: Child = aria2c(&home, &argv).spawn().expect("aria2c");
-    let _aria2 = Guard(child);
-    assert!(wait_listening(port, Duration::from_secs(10)));
+    let (_aria2, port) = aria2c_daemon(tmp_a.path(), &common);
     let want = queue_scenario(port, &srv);
 
     let tmp_b = tempdir();
@@ -723,18 +714,7 @@ fn optimize_concurrent_downloads_starts_as_many_as_aria2c() {
         let common = ["--max-concurrent-downloads=1", opt.as_str()];
 
         let tmp_a = tempdir();
-        let home = tmp_a.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let port = free_port();
-        let mut args = vec![
-            "--enable-rpc".to_string(),
-            format!("--rpc-listen-port={port}"),
-            format!("--dir={}", s(tmp_a.path())),
-        ];
-        args.extend(common.iter().map(|a| a.to_string()));
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _aria2 = Guard(aria2c(&home, &argv).spawn().expect("aria2c"));
-        assert!(wait_listening(port, Duration::from_secs(10)));
+        let (_aria2, port) = aria2c_daemon(tmp_a.path(), &common);
         assert_eq!(started_of_seven(port, &srv), want, "aria2c {opt}");
 
         let tmp_b = tempdir();
@@ -764,19 +744,8 @@ fn shutdown_keeps_running_downloads_in_the_session_as_aria2c() {
         let common = ["--max-concurrent-downloads=1", ss.as_str()];
         // aria2c under a guard, or arietta's daemon: either kills on drop.
         let (port, mut theirs, mut ours) = if aria2 {
-            let home = tmp.path().join("home");
-            std::fs::create_dir_all(&home).unwrap();
-            let port = free_port();
-            let mut args = vec![
-                "--enable-rpc".to_string(),
-                format!("--rpc-listen-port={port}"),
-                format!("--dir={}", s(tmp.path())),
-            ];
-            args.extend(common.iter().map(|a| a.to_string()));
-            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-            let child = aria2c(&home, &argv).spawn().expect("aria2c");
-            assert!(wait_listening(port, Duration::from_secs(10)));
-            (port, Some(Guard(child)), None)
+            let (guard, port) = aria2c_daemon(tmp.path(), &common);
+            (port, Some(guard), None)
         } else {
             let d = Daemon::start(tmp.path(), &common);
             (d.port, None, Some(d))
@@ -885,18 +854,7 @@ fn websocket_notifications_match_aria2c_in_order() {
         "--max-tries=1",
     ];
     let tmp_a = tempdir();
-    let home = tmp_a.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let port = free_port();
-    let mut args = vec![
-        "--enable-rpc".to_string(),
-        format!("--rpc-listen-port={port}"),
-        format!("--dir={}", s(tmp_a.path())),
-    ];
-    args.extend(common.iter().map(|a| a.to_string()));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _aria2 = Guard(aria2c(&home, &argv).spawn().expect("aria2c"));
-    assert!(wait_listening(port, Duration::from_secs(10)));
+    let (_aria2, port) = aria2c_daemon(tmp_a.path(), &common);
     let want = notifications(port, &srv);
 
     let tmp_b = tempdir();
