@@ -172,10 +172,7 @@ fn spawn_and_reap(command: String, args: [String; 3]) {
     // for its signal thread), or `kill` could not stop a hook script.
     unsafe {
         cmd.pre_exec(|| {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::sigaddset(&mut set, libc::SIGTERM);
+            let set = crate::session::shutdown_signals();
             libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
             Ok(())
         });

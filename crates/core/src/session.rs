@@ -212,13 +212,21 @@ fn install_halt_watchers(global: &OptionSet, coord: &MailboxSender<ToCoordinator
 /// background with SIGINT ignored, never hear it) instead of saving its
 /// control files.
 pub fn block_shutdown_signals() -> libc::sigset_t {
+    let set = shutdown_signals();
+    // SAFETY: `set` is an initialized sigset; no old mask is asked for.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    set
+}
+
+/// SIGINT and SIGTERM: what the signal thread waits for. Only
+/// async-signal-safe calls, so a child may use it between fork and exec.
+pub(crate) fn shutdown_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; the libc calls only write into it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
 }
