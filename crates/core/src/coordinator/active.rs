@@ -50,6 +50,20 @@ pub(super) struct Ticked {
     connections: usize,
 }
 
+impl Ticked {
+    /// The numbers a tick compares against [`Active::ticked`], taken from
+    /// the readout's progress the tick computes anyway.
+    pub(super) fn of(p: &Progress) -> Ticked {
+        Ticked {
+            completed: p.completed,
+            speed: p.speed,
+            upload_length: p.uploaded,
+            upload_speed: p.upload_speed,
+            connections: p.connections,
+        }
+    }
+}
+
 /// What becomes of a running download once it has stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Halt {
@@ -75,17 +89,6 @@ pub(super) enum DownloadKind {
 }
 
 impl Active {
-    /// The numbers a tick compares against [`Active::ticked`].
-    pub(super) fn ticked_now(&self) -> Ticked {
-        Ticked {
-            completed: self.completed(),
-            speed: self.speed(),
-            upload_length: self.upload_length(),
-            upload_speed: self.upload_speed(),
-            connections: self.connections(),
-        }
-    }
-
     pub(super) fn completed(&self) -> u64 {
         match &self.kind {
             DownloadKind::Segmented(s) => s.completed(),

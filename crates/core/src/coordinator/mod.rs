@@ -732,12 +732,13 @@ impl Coordinator {
             };
             // Speeds move with time, not only with messages: republish the
             // downloads whose numbers did.
-            let now = a.ticked_now();
+            let p = a.progress(gid);
+            let now = active::Ticked::of(&p);
             if a.ticked != Some(now) {
                 a.ticked = Some(now);
                 self.changed.push(gid);
             }
-            progress.push(a.progress(gid));
+            progress.push(p);
         }
         if !progress.is_empty() {
             self.reporter.progress(&progress);
