@@ -126,6 +126,10 @@ pub struct DownloadConfig {
     /// implies it in aria2): off, each request asks `Connection: close`
     /// and goes on a new connection.
     pub http_keep_alive: bool,
+    /// `--enable-http-pipelining`: a connection about to finish its
+    /// segment claims the next one and sends its request before the body
+    /// ends (aria2's default depth of two requests in flight).
+    pub http_pipelining: bool,
     /// `--use-head`: the first request of a download whose size is not
     /// known yet is a HEAD; the data then comes with GETs.
     pub use_head: bool,
@@ -227,6 +231,7 @@ impl DownloadConfig {
             proxies: Arc::new(arietta_http_client::proxies_from_options(o).unwrap_or_default()),
             http_keep_alive: o.get_bool("enable-http-keep-alive")
                 || o.get_bool("enable-http-pipelining"),
+            http_pipelining: o.get_bool("enable-http-pipelining"),
             use_head: o.get_bool("use-head"),
             http_auth_challenge: o.get_bool("http-auth-challenge"),
             http_no_cache: o.get_bool("http-no-cache"),

@@ -101,6 +101,17 @@ pub(crate) async fn ask_for_work(
     rx.recv().await.flatten()
 }
 
+/// Gives back a claim without asking for more work (a segment claimed
+/// ahead that the connection will not fetch, or the one it finished when
+/// the next was claimed ahead).
+pub(crate) fn release(task: &ConnTask, seg: SegId) {
+    let _ = task.to_coord.send(ToCoordinator::Released {
+        gid: task.gid,
+        conn: task.conn,
+        seg,
+    });
+}
+
 /// Waits until the overall and the download's limits allow `want` bytes
 /// (or part of them); returns how many may be read now.
 pub(crate) async fn throttle(task: &ConnTask, want: u64) -> u64 {

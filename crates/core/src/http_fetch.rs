@@ -74,6 +74,9 @@ struct Fetch {
     total: Option<u64>,
     /// Whether the server answers ranges.
     ranged: bool,
+    /// Where the request sent behind the open response starts
+    /// (`--enable-http-pipelining`); its answer is read at the next open.
+    ahead: Option<u64>,
 }
 
 pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
@@ -91,6 +94,7 @@ pub async fn run_connection(ctx: Rc<CoreContext>, task: ConnTask) {
         open: None,
         total: None,
         ranged: false,
+        ahead: None,
     })
     .await;
 }
@@ -131,6 +135,14 @@ impl SegmentSource for Fetch {
         if self.stream_at() == Some(pos) {
             return Ok(());
         }
+        if let Some(sent) = self.ahead.take() {
+            match self.read_ahead().await {
+                Some(head) if sent == pos => return self.check_range(&head, pos, end),
+                // Answers a request for another offset (the claim was
+                // given back): the connection is of no further use.
+                _ => self.open = None,
+            }
+        }
         self.drop_open().await;
         if ranged {
             self.request_range(pos, end).await
@@ -150,8 +162,40 @@ impl SegmentSource for Fetch {
         chunk
     }
 
+    fn can_send_ahead(&self) -> bool {
+        self.task.cfg.http_pipelining
+            && self.ranged
+            && self.total.is_some()
+            && matches!(
+                &self.open,
+                Some(Open { conn: Wire::Http1(c), decoder: None, .. }) if c.stays_open()
+            )
+    }
+
+    async fn send_ahead(&mut self, pos: u64, end: u64) {
+        let mut spec = self.spec(Method::Get, Some((pos, Some(end - 1))), None);
+        spec.via_proxy = Route::new(&self.url, &self.task.cfg.proxies).proxy_auth();
+        let req = spec.encode();
+        let timeout = self.task.cfg.timeout;
+        if let Some(Open {
+            conn: Wire::Http1(c),
+            ..
+        }) = self.open.as_mut()
+        {
+            // A failed send leaves the connection broken: the body being
+            // read fails or ends, and the next open asks anew.
+            if arietta_http_client::send_ahead(c, &req, timeout)
+                .await
+                .is_ok()
+            {
+                self.ahead = Some(pos);
+            }
+        }
+    }
+
     async fn cut(&mut self) {
         self.open = None;
+        self.ahead = None;
     }
 
     async fn ended(&mut self, at: u64, end: u64) -> Result<StreamEnd, FetchError> {
@@ -160,7 +204,11 @@ impl SegmentSource for Fetch {
         }
         if at < end && self.ranged {
             // The response covered part of the segment (the probe's first
-            // `-k` bytes): ask for the rest on the same connection.
+            // `-k` bytes): ask for the rest on the same connection, or on
+            // a new one if an answer to a request sent ahead is coming.
+            if self.ahead.take().is_some() {
+                self.open = None;
+            }
             self.request_range(at, end).await?;
             return Ok(StreamEnd::Reopened);
         }
@@ -172,9 +220,14 @@ impl SegmentSource for Fetch {
 
     fn failed(&mut self) {
         self.open = None;
+        self.ahead = None;
     }
 
     async fn close(&mut self) {
+        if self.ahead.take().is_some() {
+            // An answer is still coming on it: never pooled.
+            self.open = None;
+        }
         if let Some(Open {
             conn: Wire::Http1(c),
             pool_key,
@@ -188,6 +241,9 @@ impl SegmentSource for Fetch {
 
 impl Fetch {
     async fn drop_open(&mut self) {
+        if self.ahead.take().is_some() {
+            self.open = None;
+        }
         // An HTTP/2 stream dropped unfinished is reset (RST_STREAM), its
         // connection goes on serving the others.
         if let Some(Open {
@@ -392,10 +448,45 @@ impl Fetch {
         Ok(())
     }
 
+    /// Reads the answer to the request sent ahead, once the response
+    /// before it is read through; `None` when the server closed the
+    /// connection instead or the body before it was left unread.
+    async fn read_ahead(&mut self) -> Option<ResponseHead> {
+        let Some(Open {
+            conn: Wire::Http1(c),
+            ..
+        }) = self.open.as_mut()
+        else {
+            return None;
+        };
+        if !c.body_decoder().is_finished() {
+            return None;
+        }
+        match arietta_http_client::read_ahead(c, self.task.cfg.timeout).await {
+            Ok(head) => {
+                if tracing::enabled!(tracing::Level::INFO) {
+                    tracing::info!("Response received:\n{}", response_text(&head));
+                }
+                self.store_cookies(&head);
+                Some(head)
+            }
+            Err(e) => {
+                tracing::debug!("The pipelined request got no answer ({e}); asking again");
+                None
+            }
+        }
+    }
+
     /// Requests `[pos, end)` and checks that the 206 is exactly that.
     async fn request_range(&mut self, pos: u64, end: u64) -> Result<(), FetchError> {
         let head = self.request(Some((pos, Some(end - 1))), None).await?;
-        check_status(&head)?;
+        self.check_range(&head, pos, end)
+    }
+
+    /// Checks that `head` answers a request for `[pos, end)` with exactly
+    /// those bytes, and stands the open response at `pos`.
+    fn check_range(&mut self, head: &ResponseHead, pos: u64, end: u64) -> Result<(), FetchError> {
+        check_status(head)?;
         let total = self.total;
         match (head.status, head.content_range()?) {
             (

@@ -132,6 +132,9 @@ pub enum ToCoordinator {
         conn: ConnId,
         reply: MailboxSender<Option<Work>>,
     },
+    /// A connection gives back a segment it claimed ahead (HTTP
+    /// pipelining) or finished without asking for more work.
+    Released { gid: Gid, conn: ConnId, seg: SegId },
     /// Bytes `[start, end)` are in the file (the write completed); `conn`
     /// wrote them, so a bad piece can be blamed on its mirror.
     Written {
@@ -213,6 +216,7 @@ impl ToCoordinator {
         match self {
             ToCoordinator::Probed { gid, .. }
             | ToCoordinator::NeedWork { gid, .. }
+            | ToCoordinator::Released { gid, .. }
             | ToCoordinator::Written { gid, .. }
             | ToCoordinator::PieceChecked { gid, .. }
             | ToCoordinator::StreamEnded { gid, .. }

@@ -14,7 +14,7 @@ use arietta_storage::{ChunkBuf, FileWriter};
 
 use crate::conn_link::{self, TargetWriter};
 use crate::error::FetchError;
-use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator};
+use crate::messages::{ConnTask, ProbeDecision, ProbeInfo, ToCoordinator, Work};
 use crate::segment_map::{Claim, SegId};
 use crate::worker::CoreContext;
 
@@ -109,6 +109,17 @@ pub(crate) trait SegmentSource {
     /// direct I/O gets aligned memory).
     async fn read(&mut self, writer: &FileWriter, pos: u64, want: usize) -> Chunk;
 
+    /// Whether the request for a next segment may go out now, before the
+    /// open response ends (`--enable-http-pipelining` on a connection
+    /// that stays open).
+    fn can_send_ahead(&self) -> bool {
+        false
+    }
+
+    /// Sends the request for `[pos, end)` behind the open response; the
+    /// [`SegmentSource::open`] for `pos` then only reads its answer.
+    async fn send_ahead(&mut self, _pos: u64, _end: u64) {}
+
     /// A split moved the segment's end below what was read: the rest of the
     /// open stream belongs to another connection.
     async fn cut(&mut self) {}
@@ -131,9 +142,13 @@ pub(crate) trait SegmentSource {
 pub(crate) async fn run<S: SegmentSource>(mut src: S) {
     let mut d = Driver {
         seg: None,
+        ahead: None,
         out: TargetWriter::default(),
     };
     let result = d.drive(&mut src).await;
+    if let Some(w) = d.ahead.take() {
+        conn_link::release(src.task(), w.claim.id);
+    }
     if let Err(e) = &result {
         tracing::debug!("Connection ended: {e}");
     }
@@ -144,6 +159,9 @@ pub(crate) async fn run<S: SegmentSource>(mut src: S) {
 struct Driver {
     /// The segment held now.
     seg: Option<SegId>,
+    /// The next segment, claimed and requested while the current one's
+    /// last chunk was read (HTTP pipelining).
+    ahead: Option<Work>,
     out: TargetWriter,
 }
 
@@ -167,8 +185,23 @@ impl Driver {
             }
         }
         loop {
-            let at = src.stream_at();
-            let Some(work) = conn_link::ask_for_work(src.task(), self.seg.take(), at).await else {
+            let next = match self.ahead.take() {
+                Some(w) => {
+                    if let Some(done) = self.seg.take() {
+                        conn_link::release(src.task(), done);
+                    }
+                    if src.task().stop.load(Ordering::Relaxed) {
+                        conn_link::release(src.task(), w.claim.id);
+                        return Ok(());
+                    }
+                    Some(w)
+                }
+                None => {
+                    let at = src.stream_at();
+                    conn_link::ask_for_work(src.task(), self.seg.take(), at).await
+                }
+            };
+            let Some(work) = next else {
                 return Ok(());
             };
             self.out.set(work.target);
@@ -192,7 +225,7 @@ impl Driver {
         claim: &Claim,
     ) -> Result<(), FetchError> {
         let writer = self.out.get(src.ctx(), src.task()).await?;
-        let result = stream(src, claim, &writer).await;
+        let result = stream(src, claim, &writer, &mut self.ahead).await;
         if result.is_err() {
             src.failed();
         }
@@ -204,6 +237,7 @@ async fn stream<S: SegmentSource>(
     src: &mut S,
     claim: &Claim,
     writer: &FileWriter,
+    ahead: &mut Option<Work>,
 ) -> Result<(), FetchError> {
     loop {
         if src.task().stop.load(Ordering::Relaxed) {
@@ -218,6 +252,19 @@ async fn stream<S: SegmentSource>(
             return Ok(());
         }
         want = conn_link::throttle(src.task(), want).await;
+        if ahead.is_none() && pos + want >= end && src.can_send_ahead() {
+            // The last read of the segment: the next request goes out now,
+            // so its answer follows this one without a round trip between.
+            *ahead = conn_link::ask_for_work(src.task(), None, None).await;
+            if let Some(w) = ahead.as_ref() {
+                let (p, e) = w.claim.cursor.get();
+                tracing::debug!(
+                    "GID#{} - Segment [{p}, {e}) requested ahead",
+                    src.task().gid
+                );
+                src.send_ahead(p, e).await;
+            }
+        }
         let Chunk {
             buf,
             len,

@@ -156,6 +156,14 @@ impl SegmentMap {
         m
     }
 
+    /// Hands free ranges out `piece` bytes at a time, as aria2 cuts an
+    /// HTTP download into `--piece-length` segments when it pipelines:
+    /// each is one request with an explicit end.
+    pub fn carved(mut self, piece: u64) -> Self {
+        self.carve = Some(piece.max(MIN_PIECE));
+        self
+    }
+
     /// Takes free range `i` whole, or its first piece when carving.
     fn take_free(&mut self, i: usize) -> Claim {
         let (a, b) = self.free.remove(i).expect("index in range");

@@ -48,6 +48,29 @@ pub async fn exchange(
     }
 }
 
+/// Sends `req` behind the response still being read on `conn` (HTTP/1.1
+/// pipelining); [`read_ahead`] reads its answer once that body is done.
+pub async fn send_ahead(
+    conn: &mut HttpConnection,
+    req: &[u8],
+    timeout: Duration,
+) -> Result<(), ClientError> {
+    if tracing::enabled!(tracing::Level::INFO) {
+        tracing::info!("Requesting (pipelined):\n{}", loggable_request(req));
+    }
+    with_timeout(timeout, conn.send(req)).await
+}
+
+/// Reads the head answering a request sent with [`send_ahead`]. A server
+/// that closed the connection instead (it does not pipeline) fails with
+/// [`HttpError::ConnectionClosed`]: send the request again on a new one.
+pub async fn read_ahead(
+    conn: &mut HttpConnection,
+    timeout: Duration,
+) -> Result<ResponseHead, ClientError> {
+    with_timeout(timeout, conn.read_head()).await
+}
+
 /// Runs `fut`, failing with [`ClientError::Timeout`] after `d` (zero: no
 /// limit, as aria2's `--timeout=0`).
 pub async fn with_timeout<T, E: Into<ClientError>>(

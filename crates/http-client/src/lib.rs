@@ -36,7 +36,7 @@ pub use config::{headers_from_options, proxies_from_options, tls_from_options, C
 pub(crate) use dial::dial_with;
 pub use dial::{dial, socks5_proxy, tunnel, DialOptions};
 pub use error::ClientError;
-pub use exchange::{exchange, with_timeout};
+pub use exchange::{exchange, read_ahead, send_ahead, with_timeout};
 pub use http2::{dial_http2, Http2Body, Http2Connection, Negotiated};
 pub use route::Route;
 

@@ -337,6 +337,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         self.phase == Phase::Idle && self.keep_alive && !self.broken
     }
 
+    /// Whether the connection stays open after the response being read
+    /// (so a request sent behind it will be answered): the server allowed
+    /// keep-alive and nothing failed.
+    pub fn stays_open(&self) -> bool {
+        self.keep_alive && !self.broken
+    }
+
     /// Bytes read from the stream but not yet consumed.
     pub fn buffered(&self) -> &[u8] {
         self.buf.get(self.start..self.end).unwrap_or(&[])

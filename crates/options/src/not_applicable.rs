@@ -22,11 +22,6 @@ pub static NOT_APPLICABLE: &[(&str, &str)] = &[
         "pieces are written and read with io_uring at their offsets; there is no mmap path",
     ),
     (
-        "enable-http-pipelining",
-        "requests on a connection are sent one after another, never pipelined; as in aria2 the \
-         option still implies --enable-http-keep-alive",
-    ),
-    (
         "disk-cache",
         "received data is written at once with io_uring; a write cache measured no faster \
          (see perf/RESULTS.md)",

@@ -21,6 +21,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body, truncated to 64 KiB.
     pub body: Vec<u8>,
+    /// Its bytes were already waiting when the answer to the connection's
+    /// previous request had been sent: the client pipelined it.
+    pub pipelined: bool,
 }
 
 impl RecordedRequest {

@@ -207,6 +207,7 @@ pub(crate) fn respond(
     conn: u64,
     head: &RequestHead,
     body: Vec<u8>,
+    pipelined: bool,
 ) -> io::Result<Option<End>> {
     let path = head.path().to_owned();
     let (hit, counter) = state.record(
@@ -218,6 +219,7 @@ pub(crate) fn respond(
             version: head.version,
             headers: head.headers.clone(),
             body,
+            pipelined,
         },
     );
     let head_only = head.method.eq_ignore_ascii_case("HEAD");

@@ -401,6 +401,8 @@ fn handle_connection(state: Arc<State>, tcp: TcpStream, id: u64) {
 fn serve(state: &State, stream: &mut Stream, conn: u64) -> End {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
+    // Whether the next request was waiting when the last answer was sent.
+    let mut waiting = false;
     loop {
         if state.stop.load(Ordering::Relaxed) {
             return End::Drop;
@@ -431,15 +433,26 @@ fn serve(state: &State, stream: &mut Stream, conn: u64) -> End {
                     },
                     Err(()) => (Vec::new(), false),
                 };
-                match respond(state, stream, conn, &head, body) {
+                match respond(state, stream, conn, &head, body, waiting) {
                     Err(_) => return End::Drop,
                     Ok(Some(end)) => return end,
                     Ok(None) if !framed || !head.wants_keep_alive() => return End::Graceful,
-                    Ok(None) => {}
+                    Ok(None) => waiting = !buf.is_empty() || readable_now(stream.tcp()),
                 }
             }
         }
     }
+}
+
+/// Whether bytes wait on `tcp` right now (a request the client sent before
+/// it had the answer to the previous one).
+fn readable_now(tcp: &TcpStream) -> bool {
+    if tcp.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let ready = matches!(tcp.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    let _ = tcp.set_nonblocking(false);
+    ready
 }
 
 /// Consumes a `Content-Length` body (from the buffer first), keeping at most 64 KiB.

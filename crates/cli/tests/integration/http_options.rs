@@ -76,9 +76,14 @@ fn use_head_fails_on_a_missing_file() {
 
 /// One connection reading a 3 MiB file in 1 MiB ranges: three requests.
 fn ranged_requests(extra: &[&str]) -> Vec<arietta_testserver::RecordedRequest> {
+    ranged_requests_from(Route::new(pattern(3 << 20, 3)), extra)
+}
+
+fn ranged_requests_from(route: Route, extra: &[&str]) -> Vec<arietta_testserver::RecordedRequest> {
     let srv = TestServer::start();
     let body = pattern(3 << 20, 3);
-    let url = srv.add_file("/k.bin", body.clone());
+    srv.add_route("/k.bin", route);
+    let url = srv.url("/k.bin");
     let tmp = tempdir();
     let mut args = vec!["-s1", "-x1", "-k1M"];
     args.extend_from_slice(extra);
@@ -109,6 +114,43 @@ fn keep_alive_off_opens_a_connection_per_request() {
         "--enable-http-pipelining=true",
     ]);
     assert!(piped.iter().all(|r| r.connection == piped[0].connection));
+}
+
+/// `--enable-http-pipelining`: the request for the next range goes out
+/// while the previous answer is still arriving (aria2 keeps two requests
+/// in flight), each with an explicit end; the file is whole.
+#[test]
+fn pipelining_sends_the_next_range_before_the_answer_ends() {
+    // Slow enough that the last 256 KiB of each range take ~125 ms: the
+    // next request is waiting when the server finishes the answer.
+    let slow = || Route::new(pattern(3 << 20, 3)).throttle(2 << 20);
+    let piped = ranged_requests_from(slow(), &["--enable-http-pipelining=true"]);
+    assert_eq!(piped.len(), 3, "{piped:?}");
+    assert!(piped.iter().all(|r| r.connection == piped[0].connection));
+    let ranges: Vec<_> = piped.iter().map(|r| r.range().unwrap_or("")).collect();
+    assert_eq!(
+        ranges,
+        [
+            "bytes=0-1048575",
+            "bytes=1048576-2097151",
+            "bytes=2097152-3145727"
+        ]
+    );
+    assert!(!piped[0].pipelined);
+    assert!(piped[1..].iter().all(|r| r.pipelined), "{piped:?}");
+
+    // Without it, each request waits for the answer before it.
+    let plain = ranged_requests_from(slow(), &[]);
+    assert!(plain.iter().all(|r| !r.pipelined), "{plain:?}");
+
+    // A server that closes after each answer gets nothing sent ahead:
+    // one connection per range, the file still whole.
+    let closing = ranged_requests_from(
+        slow().close_after_each_response(),
+        &["--enable-http-pipelining=true"],
+    );
+    assert_eq!(closing.len(), 3, "{closing:?}");
+    assert!(closing.iter().all(|r| !r.pipelined), "{closing:?}");
 }
 
 #[test]

@@ -368,6 +368,9 @@ impl Coordinator {
             ToCoordinator::PieceChecked { gid, index, ok } => {
                 self.with_segmented(gid, |s, ctx, out| s.on_piece_checked(index, ok, ctx, out));
             }
+            ToCoordinator::Released { gid, conn, seg } if self.current_conn(gid, conn) => {
+                self.with_segmented(gid, |s, _, _| s.release(seg));
+            }
             ToCoordinator::StreamEnded { gid, conn, len } if self.current_conn(gid, conn) => {
                 self.with_segmented(gid, |s, _, out| s.on_stream_ended(len, out));
             }
@@ -391,6 +394,7 @@ impl Coordinator {
             }
             // A leftover of an earlier run (see `current_conn`).
             ToCoordinator::Written { .. }
+            | ToCoordinator::Released { .. }
             | ToCoordinator::StreamEnded { .. }
             | ToCoordinator::ConnEnded { .. }
             | ToCoordinator::Retry { .. } => {}

@@ -553,6 +553,10 @@ impl SegmentedDownload {
             Some(t) if pf.ranges && stream => {
                 SegmentMap::in_order(t, pf.done.clone(), stream_piece(self.cfg.split))
             }
+            Some(t) if pf.ranges && self.pipelines() => {
+                SegmentMap::new(t, pf.done.clone(), self.cfg.split, self.cfg.min_split_size)
+                    .carved(u64::from(self.cfg.piece_length))
+            }
             Some(t) if pf.ranges => {
                 SegmentMap::new(t, pf.done.clone(), self.cfg.split, self.cfg.min_split_size)
             }
@@ -667,6 +671,26 @@ impl SegmentedDownload {
             total: file.and_then(|f| f.total),
             ranged: file.is_some_and(|f| f.ranges),
         })
+    }
+
+    /// `--enable-http-pipelining` on a download from HTTP(S) mirrors only:
+    /// its segments are cut to `--piece-length` so that a connection has a
+    /// next request to send ahead (an FTP segment costs a data connection
+    /// each, so a download with FTP mirrors keeps the usual plan).
+    fn pipelines(&self) -> bool {
+        self.cfg.http_pipelining
+            && self
+                .uris
+                .iter()
+                .all(|u| u.url.starts_with("http://") || u.url.starts_with("https://"))
+    }
+
+    /// A connection gives back a claim it no longer works on; its unfetched
+    /// rest goes back to the free list.
+    pub fn release(&mut self, seg: SegId) {
+        if let Some(map) = self.map.as_mut() {
+            map.release(seg);
+        }
     }
 
     /// A response of unknown length ended cleanly at `len`.
