@@ -25,4 +25,6 @@ pub use credentials::{default_key_files, Credentials};
 pub use error::SftpError;
 pub use host_key::{HostKeyAlgo, HostKeyCheck};
 pub use remote_path::remote_path;
-pub use session::{read_size, RemoteStat, SessionConfig, SftpSession, Socks5Via};
+pub use session::{
+    read_size, ReadEnd, ReadPace, RemoteStat, SessionConfig, SftpSession, Socks5Via,
+};

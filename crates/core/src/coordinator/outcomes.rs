@@ -129,6 +129,7 @@ impl Coordinator {
             options: a.request.options.clone(),
             completed: a.completed(),
             total: a.total(),
+            session_bytes: a.session_bytes(),
             elapsed: a.started.elapsed(),
             snapshot,
         }

@@ -571,7 +571,6 @@ impl SegmentedDownload {
         }
         self.map = Some(map);
         self.file = Some(pf);
-        self.meter.reset(self.completed());
         if self.cfg.dry_run {
             self.finishing = true;
             out.push(Action::Finalize(None));
@@ -944,12 +943,16 @@ impl SegmentedDownload {
 
     /// The periodic tick: speeds, slow mirrors dropped, the whole download
     /// failed below `--lowest-speed-limit`, the control file refreshed.
-    pub fn on_tick(&mut self, ctx: &Ctx, out: &mut Vec<Action>) {
+    /// `received`: the bytes this run's connections have read off the
+    /// network so far, counted as they arrive (the speed is theirs, as
+    /// aria2's is, not the written chunks', which on a slow link come
+    /// seconds apart).
+    pub fn on_tick(&mut self, received: u64, ctx: &Ctx, out: &mut Vec<Action>) {
         // `--auto-save-interval=0`: saved only when the download stops.
         if self.dirty && !self.finishing && !self.cfg.auto_save_interval.is_zero() {
             out.push(Action::SaveControl);
         }
-        let speed = self.meter.update(self.completed(), ctx.tick);
+        let speed = self.meter.update(received, ctx.now);
         let limit = self.cfg.lowest_speed_limit;
         // aria2 judges the speed once a connection is 10 s old (its hidden
         // `--startup-idle-time`); a shorter `--timeout` shortens it here.

@@ -170,14 +170,14 @@ fn control_snapshot_tracks_written_bytes() {
     let (mut d, _) = running(&[], 1, 4 * MIB, &w);
     let mut out = Vec::new();
     d.on_written(1, 0, MIB, w.now, &mut out);
-    d.on_tick(&w.ctx(), &mut out);
+    d.on_tick(0, &w.ctx(), &mut out);
     assert!(matches!(out.first(), Some(Action::SaveControl)));
     let (path, rec) = d.control_snapshot().expect("ranged file keeps one");
     assert_eq!(path, PathBuf::from("/nonexistent/file.aria2"));
     assert_eq!(rec.total_length, 4 * MIB);
     assert_eq!(rec.completed.covered(), MIB);
     out.clear();
-    d.on_tick(&w.ctx(), &mut out);
+    d.on_tick(0, &w.ctx(), &mut out);
     assert!(
         !out.iter().any(|a| matches!(a, Action::SaveControl)),
         "clean now"
@@ -192,7 +192,7 @@ fn auto_save_interval_zero_saves_nothing_while_running() {
     let (mut d, _) = running(&[("auto-save-interval", "0")], 1, 4 * MIB, &w);
     let mut out = Vec::new();
     d.on_written(1, 0, MIB, w.now, &mut out);
-    d.on_tick(&w.ctx(), &mut out);
+    d.on_tick(0, &w.ctx(), &mut out);
     assert!(!out.iter().any(|a| matches!(a, Action::SaveControl)));
     let (_, rec) = d.control_snapshot().expect("still recorded at the stop");
     assert_eq!(rec.completed.covered(), MIB);
@@ -270,10 +270,10 @@ fn too_slow_for_lowest_speed_limit_fails_after_grace() {
         &w,
     );
     let mut out = Vec::new();
-    d.on_tick(&w.ctx(), &mut out);
+    d.on_tick(0, &w.ctx(), &mut out);
     assert!(!out.iter().any(|a| matches!(a, Action::Fail)));
     w.now += Duration::from_secs(6);
-    d.on_tick(&w.ctx(), &mut out);
+    d.on_tick(0, &w.ctx(), &mut out);
     assert!(matches!(out.last(), Some(Action::Fail)), "{out:?}");
     assert!(matches!(d.take_error(), Some(FetchError::TooSlow { .. })));
 }
