@@ -230,7 +230,7 @@ fn errors_reach_stderr_and_the_log_file_not_stdout() {
 /// `(level, message)` of every record in an aria2-format log, with the
 /// lines that continue a record (an HTTP head, an FTP reply) appended to
 /// its message after `\n`.
-fn records_with_bodies(text: &str) -> Vec<(String, String)> {
+pub(crate) fn records_with_bodies(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         match record(line) {
