@@ -104,7 +104,10 @@ mod tests {
         let mut m = SpeedMeter::default();
         let t0 = Instant::now();
         assert_eq!(m.update(5_000_000, t0), 0, "bytes already there");
-        assert_eq!(m.update(5_000_000 + 1000, t0 + Duration::from_secs(1)), 1000);
+        assert_eq!(
+            m.update(5_000_000 + 1000, t0 + Duration::from_secs(1)),
+            1000
+        );
         // Nothing more: the rate decays over the window, then is gone.
         let s = m.update(5_001_000, t0 + Duration::from_secs(2));
         assert_eq!(s, 500);

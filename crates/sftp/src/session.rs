@@ -193,7 +193,12 @@ impl SftpSession {
         let mut filled = 0;
         while filled < buf.len() {
             match open.file.read(&mut buf[filled..]) {
-                Ok(0) => return Ok(ReadEnd { len: filled, eof: true }),
+                Ok(0) => {
+                    return Ok(ReadEnd {
+                        len: filled,
+                        eof: true,
+                    })
+                }
                 Ok(n) => {
                     filled += n;
                     open.pos += n as u64;

@@ -753,7 +753,10 @@ impl Coordinator {
     }
 
     fn tick_one(&mut self, gid: Gid) {
-        let Some(received) = self.active.get(&gid).map(|a| a.received.load(Ordering::Relaxed))
+        let Some(received) = self
+            .active
+            .get(&gid)
+            .map(|a| a.received.load(Ordering::Relaxed))
         else {
             return;
         };
