@@ -15,6 +15,10 @@ const WINDOW: Duration = Duration::from_secs(10);
 /// A slot gathers the bytes of at least this long (aria2 opens a new one
 /// when the newest is a second old).
 const SLOT: Duration = Duration::from_secs(1);
+/// How long before the first sample its count began: the counts measured
+/// are a run's own (they start at 0 with the download), and the
+/// coordinator samples every download at each 250 ms tick.
+const FIRST_SPAN: Duration = Duration::from_millis(250);
 
 /// Speed from successive samples of a growing byte count.
 #[derive(Debug, Default, Clone)]
@@ -29,23 +33,25 @@ pub(crate) struct SpeedMeter {
 }
 
 impl SpeedMeter {
-    /// Takes the count at `now`; returns the new speed. The first sample
-    /// only sets where counting starts (bytes already there are not
-    /// speed).
+    /// Takes the count at `now` of a count that started at 0 within a
+    /// tick before the first sample (so bytes that came before the first
+    /// tick count too: a fast start must not be lost, or a link that
+    /// sends in bursts reads 0 until its next one); returns the new speed.
     pub fn update(&mut self, bytes: u64, now: Instant) -> u64 {
-        if let Some((prev, at)) = self.last {
-            let delta = bytes.saturating_sub(prev);
-            if delta > 0 {
-                // These bytes came after the last sample: their slot starts
-                // there, so the first sample of a download is not divided by
-                // a near-zero time (aria2 stamps a read when it returns, one
-                // read at a time; here a tick's bytes arrive together).
-                match self.slots.back_mut() {
-                    Some((start, n)) if at.saturating_duration_since(*start) < SLOT => *n += delta,
-                    _ => self.slots.push_back((at, delta)),
-                }
-                self.window_bytes += delta;
+        let (prev, at) = self
+            .last
+            .unwrap_or((0, now.checked_sub(FIRST_SPAN).unwrap_or(now)));
+        let delta = bytes.saturating_sub(prev);
+        if delta > 0 {
+            // These bytes came after the last sample: their slot starts
+            // there, so a sample's bytes are not divided by a near-zero
+            // time (aria2 stamps a read when it returns, one read at a
+            // time; here a tick's bytes arrive together).
+            match self.slots.back_mut() {
+                Some((start, n)) if at.saturating_duration_since(*start) < SLOT => *n += delta,
+                _ => self.slots.push_back((at, delta)),
             }
+            self.window_bytes += delta;
         }
         self.last = Some((bytes, now));
         while let Some(&(start, n)) = self.slots.front() {
@@ -100,17 +106,15 @@ mod tests {
     }
 
     #[test]
-    fn counts_from_the_first_sample_and_falls_to_zero_when_stalled() {
+    fn a_first_burst_counts_and_a_stall_falls_to_zero() {
         let mut m = SpeedMeter::default();
-        let t0 = Instant::now();
-        assert_eq!(m.update(5_000_000, t0), 0, "bytes already there");
-        assert_eq!(
-            m.update(5_000_000 + 1000, t0 + Duration::from_secs(1)),
-            1000
-        );
+        let t0 = Instant::now() + Duration::from_secs(1);
+        // 1000 bytes before the first tick: over its quarter second.
+        assert_eq!(m.update(1000, t0), 4000);
+        assert_eq!(m.update(1000, t0 + Duration::from_millis(750)), 1000);
         // Nothing more: the rate decays over the window, then is gone.
-        let s = m.update(5_001_000, t0 + Duration::from_secs(2));
+        let s = m.update(1000, t0 + Duration::from_millis(1750));
         assert_eq!(s, 500);
-        assert_eq!(m.update(5_001_000, t0 + Duration::from_secs(12)), 0);
+        assert_eq!(m.update(1000, t0 + Duration::from_secs(12)), 0);
     }
 }
