@@ -23,6 +23,7 @@
 pub mod bitfield;
 pub mod choker;
 mod error;
+mod extended_text;
 pub mod lpd;
 pub mod mse;
 pub mod peer_wire;
@@ -33,3 +34,4 @@ pub mod piece_picker;
 pub mod tracker_udp;
 
 pub use error::{Error, Result};
+pub use extended_text::{extended_text, WireText};

@@ -2,6 +2,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod arg_groups;
+mod build_info;
 mod console;
 mod logging;
 mod metalink_input;
@@ -288,14 +289,17 @@ fn real_main() -> ExitCode {
 }
 
 /// `-v`: aria2c's layout (version line, then `** Configuration **` with
-/// the features, hash algorithms and system), which scripts read.
+/// the features, hash algorithms, libraries, compiler and system), which
+/// scripts read.
 fn version_text() -> String {
     let mut s = format!(
         "arietta version {}\nThread-per-core downloads on glommio/io_uring, compatible with aria2 1.36.\n\n\
-         ** Configuration **\nEnabled Features: {}\nHash Algorithms: {}\n",
+         ** Configuration **\nEnabled Features: {}\nHash Algorithms: {}\nLibraries: {}\nCompiler: {}\n",
         env!("CARGO_PKG_VERSION"),
         arietta_core::ENABLED_FEATURES.join(", "),
         arietta_core::HASH_ALGORITHMS.join(", "),
+        build_info::libraries(),
+        build_info::compiler(),
     );
     if let Some(os) = logging::operating_system() {
         s.push_str(&format!("System: {os}\n"));

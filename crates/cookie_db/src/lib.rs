@@ -41,6 +41,12 @@ pub enum Error {
     UnknownSchema(String),
 }
 
+/// The SQLite library's version (`3.50.4`), for `-v`'s "Libraries:"
+/// line (aria2 lists `sqlite3/…` there).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
 /// Whether `path` is an SQLite database (checked by its header, as aria2
 /// does, so the file name does not matter).
 pub fn is_sqlite(path: &Path) -> bool {

@@ -110,20 +110,23 @@ pub struct DownloadResult {
     pub options: Arc<OptionSet>,
     pub completed: u64,
     pub total: u64,
+    /// Bytes this run took off the network (aria2's
+    /// `sessionDownloadLength`): the average speed's, so bytes resumed
+    /// from an earlier run do not count.
+    pub session_bytes: u64,
     pub elapsed: Duration,
     /// Pieces, upload and torrent facts for RPC's stopped entries.
     pub snapshot: Option<Arc<crate::control::RunSnapshot>>,
 }
 
 impl DownloadResult {
-    /// Average speed over the download's life, bytes/s.
-    pub fn avg_speed(&self) -> u64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs <= 0.0 {
-            0
-        } else {
-            (self.completed as f64 / secs) as u64
-        }
+    /// This run's average speed, bytes/s; `None` when it took under a
+    /// millisecond (aria2 shows `n/a`).
+    pub fn avg_speed(&self) -> Option<u64> {
+        let ms = self.elapsed.as_millis();
+        (u128::from(self.session_bytes) * 1000)
+            .checked_div(ms)
+            .map(|bps| u64::try_from(bps).unwrap_or(u64::MAX))
     }
 }
 

@@ -23,6 +23,17 @@ pub const HASH_ALGORITHMS: &[&str] = &[
     "sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5", "adler32",
 ];
 
+/// The C libraries linked in, as `-v`'s "Libraries:" line names them
+/// after the Rust ones (`sqlite3/3.50.4 libssh2/1.11.1`), each asked for
+/// its own version at run time.
+pub fn linked_c_libraries() -> Vec<String> {
+    let mut libs = vec![format!("sqlite3/{}", arietta_cookie_db::sqlite_version())];
+    if let Some(v) = arietta_sftp::libssh2_version_string() {
+        libs.push(format!("libssh2/{v}"));
+    }
+    libs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

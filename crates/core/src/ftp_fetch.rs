@@ -12,6 +12,7 @@
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use arietta_ftp::{
     DataConnection, DataConnector, FtpClient, FtpError, Timeouts, Transfer, TransferType,
@@ -25,7 +26,7 @@ use crate::config::DownloadConfig;
 use crate::conn_link;
 use crate::error::FetchError;
 use crate::messages::{ConnTask, ProbeInfo};
-use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd, FLUSH_AFTER};
 use crate::worker::CoreContext;
 /// aria2's anonymous password.
 const ANONYMOUS_PASSWORD: &str = "ARIA2USER@";
@@ -228,6 +229,7 @@ impl SegmentSource for FtpFetch {
             let err = FetchError::WrongResponse("no open transfer".into());
             return Chunk::failed(buf, err);
         };
+        let flush_at = Instant::now() + FLUSH_AFTER;
         let mut filled = 0usize;
         let mut finished = false;
         let mut error = None;
@@ -238,7 +240,13 @@ impl SegmentSource for FtpFetch {
                     finished = true;
                     break;
                 }
-                Ok(n) => filled += n,
+                Ok(n) => {
+                    filled += n;
+                    self.task.received.fetch_add(n as u64, Ordering::Relaxed);
+                    if Instant::now() >= flush_at {
+                        break;
+                    }
+                }
                 Err(e) => {
                     error = Some(e.into());
                     break;

@@ -8,7 +8,8 @@
 //! stream it to the file, report written ranges.
 
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use arietta_http::{
     BodyChunk, ContentRange, Encoding, HttpError, Method, RequestSpec, ResponseHead,
@@ -24,7 +25,7 @@ use crate::connection_pool::Conn;
 use crate::error::FetchError;
 use crate::http2_pool::Pick;
 use crate::messages::{ConnTask, ProbeInfo};
-use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd, FLUSH_AFTER};
 use crate::worker::CoreContext;
 /// aria2 follows at most this many redirects.
 const MAX_REDIRECTS: usize = 20;
@@ -157,7 +158,7 @@ impl SegmentSource for Fetch {
             let err = FetchError::WrongResponse("no open response".into());
             return Chunk::failed(ChunkBuf::Heap(Vec::new()), err);
         };
-        let chunk = read_chunk(open, writer, want, timeout).await;
+        let chunk = read_chunk(open, writer, want, timeout, &self.task.received).await;
         open.at = pos + chunk.len as u64;
         chunk
     }
@@ -402,6 +403,9 @@ impl Fetch {
         let mut raw = vec![0u8; 64 << 10];
         while let Some(open) = self.open.as_mut() {
             let c = with_timeout(timeout, open.conn.read_body_into(&mut raw)).await?;
+            self.task
+                .received
+                .fetch_add(c.appended as u64, Ordering::Relaxed);
             match open.decoder.as_mut() {
                 Some(d) => d.decode(&raw[..c.appended], &mut out)?,
                 None => out.extend_from_slice(&raw[..c.appended]),
@@ -807,7 +811,14 @@ fn response_text(head: &ResponseHead) -> String {
 /// Reads up to `want` decoded body bytes (fewer when the body ends).
 /// `timeout` bounds each wait for bytes, not the whole chunk, so a slow but
 /// moving server is not cut off.
-async fn read_chunk(open: &mut Open, writer: &FileWriter, want: usize, timeout: Duration) -> Chunk {
+async fn read_chunk(
+    open: &mut Open,
+    writer: &FileWriter,
+    want: usize,
+    timeout: Duration,
+    received: &AtomicU64,
+) -> Chunk {
+    let flush_at = Instant::now() + FLUSH_AFTER;
     let mut finished = false;
     let mut error = None;
     if let Some(dec) = open.decoder.as_mut() {
@@ -821,11 +832,15 @@ async fn read_chunk(open: &mut Open, writer: &FileWriter, want: usize, timeout: 
                     break;
                 }
             };
+            received.fetch_add(c.appended as u64, Ordering::Relaxed);
             if let Err(e) = dec.decode(&raw[..c.appended], &mut out) {
                 error = Some(e.into());
                 break;
             }
             finished = c.finished;
+            if !out.is_empty() && Instant::now() >= flush_at {
+                break;
+            }
         }
         if finished {
             if let Err(e) = dec.finish() {
@@ -851,8 +866,12 @@ async fn read_chunk(open: &mut Open, writer: &FileWriter, want: usize, timeout: 
         match with_timeout(timeout, open.conn.read_body_into(dst)).await {
             Ok(c) => {
                 filled += c.appended;
+                received.fetch_add(c.appended as u64, Ordering::Relaxed);
                 if c.finished {
                     finished = true;
+                    break;
+                }
+                if filled > 0 && Instant::now() >= flush_at {
                     break;
                 }
             }

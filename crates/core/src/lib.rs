@@ -48,7 +48,7 @@ pub use download::{
 };
 pub use error::FetchError;
 pub use exit_code::ExitCode;
-pub use features::{ENABLED_FEATURES, HASH_ALGORITHMS};
+pub use features::{linked_c_libraries, ENABLED_FEATURES, HASH_ALGORITHMS};
 pub use gid::Gid;
 pub use hooks::wait_for_hooks;
 pub use metalink_plan::{looks_like_metalink, MetalinkFile, MetalinkPlan, METALINK_MAX_BYTES};

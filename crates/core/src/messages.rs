@@ -253,6 +253,10 @@ pub struct ConnTask {
     /// Set by the coordinator to stop the download's connections at their
     /// next chunk boundary (interrupt, removal).
     pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// The download's count of bytes read off the network: every read
+    /// adds to it as the bytes arrive, for the speed (the coordinator
+    /// samples it each tick; no message per read).
+    pub received: Arc<std::sync::atomic::AtomicU64>,
     pub to_coord: MailboxSender<ToCoordinator>,
 }
 

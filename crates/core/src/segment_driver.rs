@@ -9,6 +9,7 @@
 //! stop flag and the write-then-report ordering in one place.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use arietta_storage::{ChunkBuf, FileWriter};
 
@@ -22,6 +23,13 @@ use crate::worker::CoreContext;
 /// and the message to the coordinator, small enough to keep 16 connections
 /// × cores within a few MiB.
 pub(crate) const READ_CHUNK: u64 = 256 << 10;
+
+/// A chunk that has been filling this long is written with what it has:
+/// a slow connection's bytes then reach the file (and `completedLength`,
+/// and the control file) several times a second, as aria2's do after
+/// every read, instead of once per [`READ_CHUNK`] (4 s at 64 KiB/s). A
+/// fast connection fills its chunk long before, so nothing changes for it.
+pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(250);
 
 /// What one read produced: data (possibly partial), whether the stream
 /// ended, and the error that cut it short, if any. Bytes read before an

@@ -10,7 +10,7 @@
 use std::rc::Rc;
 
 use arietta_sftp::{
-    default_key_files, read_size, remote_path, Credentials, HostKeyCheck, SessionConfig,
+    default_key_files, read_size, remote_path, Credentials, HostKeyCheck, ReadPace, SessionConfig,
     SftpConnection, SftpError, Socks5Via,
 };
 use arietta_storage::{ChunkBuf, FileWriter};
@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::error::FetchError;
 use crate::messages::{ConnTask, ProbeInfo};
-use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd};
+use crate::segment_driver::{self, Chunk, SegmentSource, StreamEnd, FLUSH_AFTER};
 use crate::worker::CoreContext;
 
 /// Bytes per read: libssh2 keeps many SFTP read requests in flight for a
@@ -96,15 +96,18 @@ impl SegmentSource for SftpFetch {
     }
 
     async fn read(&mut self, _: &FileWriter, pos: u64, want: usize) -> Chunk {
-        let (buf, error) = match self.session().read_at(&self.path, pos, want).await {
-            Ok(buf) => (buf, None),
-            Err(e) => (Vec::new(), Some(e.into())),
+        let pace = ReadPace {
+            received: self.task.received.clone(),
+            flush_after: FLUSH_AFTER,
+        };
+        let (buf, eof, error) = match self.session().read_at(&self.path, pos, want, pace).await {
+            Ok((buf, eof)) => (buf, eof, None),
+            Err(e) => (Vec::new(), false, Some(e.into())),
         };
         let got = buf.len();
-        // A short read means the file ended before the segment did: it
-        // shrank.
+        // The file ended before the segment did: it shrank.
         let error = error.or_else(|| {
-            (got < want).then(|| {
+            (eof && got < want).then(|| {
                 SftpError::UnexpectedEof {
                     at: pos + got as u64,
                 }

@@ -25,7 +25,9 @@ pub enum FtpError {
     #[error("malformed {what} reply: '{}'", .text.escape_debug())]
     Malformed { what: &'static str, text: String },
     /// The server refused the login (530 or similar while authenticating).
-    #[error("FTP login failed: {code} {text}")]
+    /// Worded as aria2's (its reply text is in the log's `Response
+    /// received` line).
+    #[error("The response status is not successful. status={code}")]
     LoginFailed { code: u16, text: String },
     /// The server said the file or directory does not exist (550).
     #[error("FTP resource not found: {code} {text}")]

@@ -22,7 +22,9 @@ pub enum NetError {
     Timeout(Duration),
     /// Every address refused or was unreachable; holds the last error seen
     /// (aria2 exit 1: aria2c 1.36 never reports 6, "network problem").
-    #[error("connection failed: {0}")]
+    /// Worded as aria2's: the system's reason only (the address is in the
+    /// log's `Connecting to` line, and in the held error's `Debug`).
+    #[error("Failed to establish connection, cause: {}", cause(.0))]
     Connect(#[source] io::Error),
     /// I/O on an established connection failed (aria2 exit 1).
     #[error("network I/O error: {0}")]
@@ -43,6 +45,36 @@ pub enum NetError {
     /// (aria2 exit 1, with aria2's wording).
     #[error("Failed to find given interface {0}, cause: not available")]
     Interface(String),
+}
+
+/// One connection attempt's error, naming the address it was for: with
+/// several addresses, the last error alone does not say which one failed.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    pub addr: std::net::SocketAddr,
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for AttemptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The system's reason for `e` as `strerror` words it (aria2's `cause:`):
+/// without the address an attempt added or Rust's "(os error N)".
+fn cause(e: &io::Error) -> String {
+    if let Some(a) = e.get_ref().and_then(|i| i.downcast_ref::<AttemptError>()) {
+        return cause(&a.source);
+    }
+    let text = e.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_owned()
 }
 
 impl NetError {
@@ -84,6 +116,16 @@ mod tests {
         );
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(NetError::Connect(refused).aria2_exit_code(), 1);
+        // aria2's wording: the system's reason, not the address.
+        let attempt = AttemptError {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: io::Error::from_raw_os_error(libc::ECONNREFUSED),
+        };
+        let e = NetError::Connect(io::Error::new(io::ErrorKind::ConnectionRefused, attempt));
+        assert_eq!(
+            e.to_string(),
+            "Failed to establish connection, cause: Connection refused"
+        );
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(NetError::from(reset).aria2_exit_code(), 1);
         assert_eq!(NetError::Tls("bad".into()).aria2_exit_code(), 1);

@@ -59,7 +59,7 @@ async fn attempt(addr: SocketAddr) -> io::Result<TcpStream> {
 /// Names the address in the message: "all addresses failed" is useless to a
 /// user without knowing which one gave the last error.
 fn with_addr(addr: SocketAddr, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{addr}: {e}"))
+    io::Error::new(e.kind(), crate::error::AttemptError { addr, source: e })
 }
 
 /// Connects to the first of `addrs` that answers, racing them as RFC 8305

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use arietta_runtime::{mailbox, MailboxSender};
 
 use crate::error::SftpError;
-use crate::session::{RemoteStat, SessionConfig, SftpSession};
+use crate::session::{ReadPace, RemoteStat, SessionConfig, SftpSession};
 
 enum Command {
     Stat {
@@ -17,7 +17,8 @@ enum Command {
         path: String,
         pos: u64,
         buf: Vec<u8>,
-        reply: MailboxSender<Result<Vec<u8>, SftpError>>,
+        pace: ReadPace,
+        reply: MailboxSender<Result<(Vec<u8>, bool), SftpError>>,
     },
 }
 
@@ -68,15 +69,23 @@ impl SftpConnection {
         rx.recv().await.unwrap_or(Err(SftpError::ThreadGone))
     }
 
-    /// Reads `len` bytes of `path` from `pos` into a fresh buffer; a
-    /// shorter buffer comes back only where the file ends.
-    pub async fn read_at(&self, path: &str, pos: u64, len: usize) -> Result<Vec<u8>, SftpError> {
+    /// Reads up to `len` bytes of `path` from `pos` into a fresh buffer,
+    /// paced by `pace` ([`SftpSession::read_at`]); `true` with it when the
+    /// file ended there.
+    pub async fn read_at(
+        &self,
+        path: &str,
+        pos: u64,
+        len: usize,
+        pace: ReadPace,
+    ) -> Result<(Vec<u8>, bool), SftpError> {
         let (reply, rx) = mailbox();
         self.commands
             .send(Command::Read {
                 path: path.to_owned(),
                 pos,
                 buf: vec![0; len],
+                pace,
                 reply,
             })
             .map_err(|_| SftpError::ThreadGone)?;
@@ -94,11 +103,12 @@ fn serve(mut session: SftpSession, inbox: mpsc::Receiver<Command>) {
                 path,
                 pos,
                 mut buf,
+                pace,
                 reply,
             } => {
-                let r = session.read_at(&path, pos, &mut buf).map(|n| {
-                    buf.truncate(n);
-                    buf
+                let r = session.read_at(&path, pos, &mut buf, &pace).map(|end| {
+                    buf.truncate(end.len);
+                    (buf, end.eof)
                 });
                 let _ = reply.send(r);
             }

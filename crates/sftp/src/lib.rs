@@ -17,6 +17,7 @@ mod connection;
 mod credentials;
 mod error;
 mod host_key;
+mod library_version;
 mod remote_path;
 mod session;
 
@@ -24,5 +25,8 @@ pub use connection::SftpConnection;
 pub use credentials::{default_key_files, Credentials};
 pub use error::SftpError;
 pub use host_key::{HostKeyAlgo, HostKeyCheck};
+pub use library_version::libssh2_version_string;
 pub use remote_path::remote_path;
-pub use session::{read_size, RemoteStat, SessionConfig, SftpSession, Socks5Via};
+pub use session::{
+    read_size, ReadEnd, ReadPace, RemoteStat, SessionConfig, SftpSession, Socks5Via,
+};

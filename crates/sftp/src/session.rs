@@ -6,7 +6,9 @@
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ssh2::{ErrorCode, Session, Sftp};
 
@@ -19,6 +21,26 @@ const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 /// SFTP status codes (draft-ietf-secsh-filexfer-02).
 const FX_NO_SUCH_FILE: i32 = 2;
 const FX_PERMISSION_DENIED: i32 = 3;
+
+/// How a read reports its progress while it runs.
+#[derive(Clone, Debug)]
+pub struct ReadPace {
+    /// Every read's bytes are added here as they arrive (a download's
+    /// count, which its speed is measured on).
+    pub received: Arc<AtomicU64>,
+    /// Return what came once this much time has passed with some bytes
+    /// in, so a slow link's bytes reach the file before the buffer fills.
+    pub flush_after: Duration,
+}
+
+/// How far a read got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadEnd {
+    /// Bytes filled.
+    pub len: usize,
+    /// The file ended there.
+    pub eof: bool,
+}
 
 /// Where to connect and how to prove who we are.
 #[derive(Clone, Debug)]
@@ -130,13 +152,23 @@ impl SftpSession {
         })
     }
 
-    /// Fills `buf` with the file's bytes from `pos`. Returns fewer than
-    /// `buf.len()` only where the file ends.
+    /// Fills `buf` with the file's bytes from `pos`, adding each read's
+    /// bytes to `pace.received` as they come. Returns early, short, once
+    /// `pace.flush_after` has passed with some bytes in, and short with
+    /// `eof` where the file ends.
     ///
     /// One large read lets libssh2 pipeline its SFTP read requests (it
     /// keeps many 32 KiB requests in flight for a big buffer), which is
-    /// what makes SFTP fast over links with latency.
-    pub fn read_at(&mut self, path: &str, pos: u64, buf: &mut [u8]) -> Result<usize, SftpError> {
+    /// what makes SFTP fast over links with latency; returning early
+    /// leaves them in flight for the next read, which continues here.
+    pub fn read_at(
+        &mut self,
+        path: &str,
+        pos: u64,
+        buf: &mut [u8],
+        pace: &ReadPace,
+    ) -> Result<ReadEnd, SftpError> {
+        let flush_at = Instant::now() + pace.flush_after;
         let timeout = self.timeout;
         let open = match &mut self.open {
             Some(o) if o.path == path => o,
@@ -161,10 +193,19 @@ impl SftpSession {
         let mut filled = 0;
         while filled < buf.len() {
             match open.file.read(&mut buf[filled..]) {
-                Ok(0) => break,
+                Ok(0) => {
+                    return Ok(ReadEnd {
+                        len: filled,
+                        eof: true,
+                    })
+                }
                 Ok(n) => {
                     filled += n;
                     open.pos += n as u64;
+                    pace.received.fetch_add(n as u64, Ordering::Relaxed);
+                    if Instant::now() >= flush_at {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -174,7 +215,10 @@ impl SftpSession {
                 }
             }
         }
-        Ok(filled)
+        Ok(ReadEnd {
+            len: filled,
+            eof: false,
+        })
     }
 
     /// Says goodbye to the server (best effort).

@@ -3,7 +3,7 @@
 //! magnet's info-hash before anything trusts it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use arietta_bt::peer_wire::{Handshake, Message, MessageDecoder};
 use arietta_metainfo::{AnnounceEvent, Magnet};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use sha1::{Digest, Sha1};
+use tracing::Instrument;
 
 use crate::tracker::{announce_tiers, with_timeout, AnnounceParams};
 use crate::{TorrentConfig, TorrentError};
@@ -23,6 +24,9 @@ const METADATA_BLOCK: usize = 16 * 1024;
 /// Refuse larger info dictionaries (a 100k-piece torrent's is ~2 MiB).
 const MAX_METADATA: usize = 16 << 20;
 const PEER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Numbers the metadata connections' log lines (a torrent's data
+/// connections are numbered by its actor).
+static METADATA_CUIDS: AtomicU64 = AtomicU64::new(1);
 
 /// Fetches and verifies the info dictionary a magnet link names. Tries the
 /// magnet's `x.pe` peers and the peers its trackers (and `--bt-tracker`)
@@ -109,7 +113,14 @@ async fn fetch_rounds(
                 continue;
             }
             tried.push(addr);
-            match with_timeout(PEER_TIMEOUT, from_peer(addr, info_hash, peer_id, cfg)).await {
+            // aria2's `CUID#n - ` prefix on the connection's lines.
+            let span = tracing::info_span!(
+                parent: None,
+                "peer",
+                cuid = METADATA_CUIDS.fetch_add(1, Ordering::Relaxed)
+            );
+            let fetch = from_peer(addr, info_hash, peer_id, cfg).instrument(span);
+            match with_timeout(PEER_TIMEOUT, fetch).await {
                 Some(Ok(info)) => return Ok(info),
                 Some(Err(e)) => last_error = format!("{addr}: {e}"),
                 None => last_error = format!("{addr}: timed out"),
@@ -129,14 +140,15 @@ async fn fetch_rounds(
     }
 }
 
-fn ext_message(id: u8, dict: &OwnedValue, tail: &[u8]) -> Vec<u8> {
-    let mut payload = arietta_bencode::encode(dict);
-    payload.extend_from_slice(tail);
-    Message::Extended {
+/// Extended message `id` carrying `dict`, logged as sent to `addr`
+/// (`extension`: what `id` stands for at the peer).
+fn ext_message(addr: SocketAddr, id: u8, dict: &OwnedValue, extension: Option<&str>) -> Vec<u8> {
+    let m = Message::Extended {
         id,
-        payload: payload.into(),
-    }
-    .to_vec()
+        payload: arietta_bencode::encode(dict).into(),
+    };
+    tracing::info!("To: {addr} {}", arietta_bt::WireText(&m, extension));
+    m.to_vec()
 }
 
 async fn from_peer(
@@ -146,7 +158,9 @@ async fn from_peer(
     cfg: &TorrentConfig,
 ) -> Result<Vec<u8>, String> {
     let agent: &str = &cfg.peer_agent;
-    let hs = Handshake::new(info_hash, peer_id, false).encode();
+    let ours = Handshake::new(info_hash, peer_id, false);
+    let hs = ours.encode();
+    tracing::info!("Connecting to the peer {}", addr.ip());
     // As for data connections: MSE first, plain only when allowed, through
     // the SOCKS5 proxy when there is one.
     let mut s = arietta_bt_net::dial(
@@ -159,13 +173,14 @@ async fn from_peer(
     )
     .await
     .map_err(|e| e.to_string())?;
+    tracing::info!("To: {addr} {ours}");
     let hello = OwnedValue::dict()
         .insert(
             b"m".to_vec(),
             OwnedValue::dict().insert(b"ut_metadata".to_vec(), i64::from(OUR_UT_METADATA)),
         )
         .insert(b"v".to_vec(), agent);
-    s.write_all(&ext_message(0, &hello, &[]))
+    s.write_all(&ext_message(addr, 0, &hello, None))
         .await
         .map_err(|e| e.to_string())?;
     s.flush().await.map_err(|e| e.to_string())?;
@@ -183,6 +198,7 @@ async fn from_peer(
                 if hs.info_hash != info_hash {
                     return Err("handshake for another torrent".into());
                 }
+                tracing::info!("From: {addr} {hs}");
                 if !hs.supports_extension_protocol() {
                     return Err("the peer does not speak the extension protocol".into());
                 }
@@ -191,7 +207,12 @@ async fn from_peer(
             }
         } else {
             while let Some(m) = dec.next() {
-                let Message::Extended { id, payload } = m.map_err(|e| e.to_string())? else {
+                let m = m.map_err(|e| e.to_string())?;
+                // Extended messages come with the id we announced.
+                let ext = matches!(m, Message::Extended { id, .. } if id == OUR_UT_METADATA)
+                    .then_some("ut_metadata");
+                tracing::info!("From: {addr} {}", arietta_bt::WireText(&m, ext));
+                let Message::Extended { id, payload } = m else {
                     continue;
                 };
                 let (dict, rest) =
@@ -217,7 +238,7 @@ async fn from_peer(
                         let req = OwnedValue::dict()
                             .insert(b"msg_type".to_vec(), 0i64)
                             .insert(b"piece".to_vec(), piece as i64);
-                        out.extend(ext_message(ut as u8, &req, &[]));
+                        out.extend(ext_message(addr, ut as u8, &req, Some("ut_metadata")));
                     }
                     s.write_all(&out).await.map_err(|e| e.to_string())?;
                     s.flush().await.map_err(|e| e.to_string())?;

@@ -82,12 +82,8 @@ impl Stat {
 
 /// `gid|stat|avg speed|`, the part every row starts with.
 fn common(r: &DownloadResult, color: bool) -> String {
-    let ms = r.elapsed.as_millis();
-    let speed = match (u128::from(r.completed) * 1000).checked_div(ms) {
-        Some(bps) => format!(
-            "{:>8}B/s",
-            abbrev_size(u64::try_from(bps).unwrap_or(u64::MAX))
-        ),
+    let speed = match r.avg_speed() {
+        Some(bps) => format!("{:>8}B/s", abbrev_size(bps)),
         None => format!("{:>11}", "n/a"),
     };
     format!("{}|{}|{speed}|", r.gid.short(), Stat::of(r).cell(color))
@@ -223,6 +219,7 @@ mod tests {
             options: Arc::new(OptionSet::default()),
             completed: 2048,
             total: 2048,
+            session_bytes: 2048,
             elapsed: Duration::from_secs(1),
             snapshot: None,
         }
@@ -233,6 +230,7 @@ mod tests {
         let mut err = result(Status::Error, ExitCode::NotFound);
         err.path = None;
         err.completed = 0;
+        err.session_bytes = 0;
         let t = table(
             &[result(Status::Complete, ExitCode::Success), err],
             ResultsStyle::Default,

@@ -1,20 +1,24 @@
 //! What aria2 writes at the top of every log (its `Context.cc`): a banner,
-//! the version, the system, "Logging started.", then what was read.
+//! the version, the compiler, the system, the libraries, "Logging
+//! started.", then what was read.
 
 use std::ffi::CStr;
 use std::path::Path;
 
 use arietta_options::OptionSet;
 
-/// The banner, version and system, at INFO like aria2's.
+/// The banner, version, compiler, system and libraries, at INFO like
+/// aria2's.
 pub fn log_startup() {
     tracing::info!("<<--- --- --- ---");
     tracing::info!("  --- --- --- ---");
     tracing::info!("  --- --- --- --->>");
     tracing::info!("arietta {} (aria2 compatible)", env!("CARGO_PKG_VERSION"));
+    tracing::info!("{}", crate::build_info::compiler());
     if let Some(os) = operating_system() {
         tracing::info!("{os}");
     }
+    tracing::info!("{}", crate::build_info::libraries());
     tracing::info!("Logging started.");
 }
 

@@ -159,6 +159,40 @@ fn version_lists_features_like_aria2c() {
         "{}",
         ours.stdout
     );
+    // The configuration block in aria2c's order and layout: each key once,
+    // the compiler followed by its `built by` and `on` lines.
+    let keys = |text: &str| -> Vec<String> {
+        let block = text.split("** Configuration **\n").nth(1).unwrap_or("");
+        block
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(|l| match l.split_once(": ") {
+                Some((k, _)) if !l.starts_with(' ') => k.to_owned(),
+                _ => l.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+            })
+            .map(|k| {
+                if k.starts_with("on ") {
+                    "on".to_owned()
+                } else {
+                    k
+                }
+            })
+            .collect()
+    };
+    assert_eq!(keys(&ours.stdout), keys(&theirs), "{}", ours.stdout);
+    let libs = ours
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Libraries: "))
+        .unwrap_or_default();
+    for lib in ["rustls/", "h2/", "glommio/", "sqlite3/", "libssh2/"] {
+        assert!(libs.contains(lib), "{libs}");
+    }
+    assert!(
+        ours.stdout.contains("\nCompiler: rustc "),
+        "{}",
+        ours.stdout
+    );
 }
 
 /// `--checksum=adler32=…`, which aria2 accepts and `-v` lists, is checked.
@@ -262,7 +296,9 @@ fn readout_redraws_one_line_on_a_tty() {
     }
     let srv = TestServer::start();
     let url = srv.add_file("/tty.bin", pattern(3 << 20, 4));
-    srv.set_throttle(Some(1 << 20));
+    // 3 s at 2 x 512 KiB/s: a readout a second in still has seconds left
+    // (aria2 shows no ETA under one).
+    srv.set_throttle(Some(512 << 10));
     let tmp = tempdir();
     let args = format!(
         "-x2 -s2 -k1M --allow-overwrite=true -d {} {url}",

@@ -356,3 +356,143 @@ fn stderr_moves_the_console_there() {
     );
     assert!(o.stderr.contains("Download Results:"), "{}", o.stderr);
 }
+
+/// `shape`, with each `[FILE:LINE]` source frame of an exception as
+/// `[SRC]` (arietta names its own source there, aria2 its: see
+/// `core/src/segmented/failure_lines.rs`) and a whole GID (`GID#` and 16
+/// hex digits) as `GID#GID`.
+fn shape_src(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    let mut line = String::new();
+    while let Some(at) = rest.find("GID#") {
+        let (head, tail) = rest.split_at(at + 4);
+        line.push_str(head);
+        let hex = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if hex == 16 {
+            line.push_str("GID");
+            rest = &tail[16..];
+        } else {
+            rest = tail;
+        }
+    }
+    line.push_str(rest);
+    let mut rest = line.as_str();
+    while let Some(at) = rest.find('[') {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        match tail.find(']') {
+            Some(end) if tail[..end].contains(".cc:") || tail[..end].contains(".rs:") => {
+                out.push_str("[SRC]");
+                rest = &tail[end + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    shape(&out)
+}
+
+/// The console's lines but the readout's (which come with timing), by
+/// shape, the results rows' speed cell as `SPEED` (`n/a` when a failure
+/// took under a millisecond).
+fn console_part(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with("[#"))
+        .map(shape_src)
+        .map(|l| match l.strip_prefix("GID|") {
+            Some(rest) => {
+                let mut cells: Vec<&str> = rest.splitn(3, '|').collect();
+                if cells.len() == 3 {
+                    cells[1] = "SPEED";
+                }
+                format!("GID|{}", cells.join("|"))
+            }
+            None => l,
+        })
+        .collect()
+}
+
+/// The `-l` records a failed connection leaves (`Restarting the
+/// download`, `N times attempted`, `Download aborted.` with their
+/// exception lines), as (level, message) by shape; arietta's `GID#… - `
+/// span prefix dropped.
+fn failure_records(log: &str) -> Vec<(String, String)> {
+    crate::logging::records_with_bodies(log)
+        .into_iter()
+        .filter_map(|(level, message)| {
+            let message = match message.split_once(" - CUID#") {
+                Some((gid, rest)) if gid.starts_with("GID#") => format!("CUID#{rest}"),
+                _ => message,
+            };
+            let wanted = [
+                "Restarting the download.",
+                "times attempted",
+                "Download aborted.",
+            ];
+            (message.starts_with("CUID#") && wanted.iter().any(|w| message.contains(w))).then(
+                || {
+                    let shaped: Vec<String> = message.lines().map(shape_src).collect();
+                    (level, shaped.join("\n"))
+                },
+            )
+        })
+        .collect()
+}
+
+/// What a failed download prints, on the console and in the `-l` file,
+/// against aria2c on the same input: a refused connection (five tries,
+/// each logged, then "Download aborted." with the cause), a 404 and a
+/// refused FTP login (aborted at once, the exception wrapped with the
+/// URI); aria2's wording, `errorCode=`, layout and results table.
+#[test]
+fn failed_download_lines_match_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let ftp_root = tempdir();
+    std::fs::write(ftp_root.path().join("f.bin"), pattern(1000, 2)).unwrap();
+    let Some(ftpd) = crate::support::ftpd::pyftpd(ftp_root.path(), 0) else {
+        return;
+    };
+    let srv = TestServer::start();
+    let refused = format!("http://127.0.0.1:{}/x.bin", crate::support::free_port());
+    let missing = srv.url("/missing.bin");
+    let login = format!("ftp://alice:wrong@127.0.0.1:{}/f.bin", ftpd.port);
+    for (what, uri, code) in [
+        ("refused", &refused, 1),
+        ("404", &missing, 3),
+        ("530", &login, 21),
+    ] {
+        let tmp = tempdir();
+        let log = |who: &str| tmp.path().join(format!("{who}.log"));
+        let (ours, theirs) = (
+            run(tmp.path(), &["-l", "ours.log", uri]),
+            run_aria2c(tmp.path(), &["-l", "theirs.log", uri]),
+        );
+        assert_eq!(ours.code, Some(code), "{what}\n{}", ours.output());
+        assert_eq!(theirs.code, Some(code), "{what}\n{}", theirs.output());
+        assert_same(
+            &console_part(&ours.stdout),
+            &console_part(&theirs.stdout),
+            what,
+        );
+        assert!(
+            ours.stdout
+                .contains(&format!("Download aborted. URI={uri}\nException: [")),
+            "{what}\n{}",
+            ours.stdout
+        );
+        let records = |who: &str| failure_records(&std::fs::read_to_string(log(who)).unwrap());
+        let (ours_log, theirs_log) = (records("ours"), records("theirs"));
+        assert!(!ours_log.is_empty(), "{what}: no failure records");
+        assert_eq!(
+            ours_log, theirs_log,
+            "{what}: arietta's -l records (left) differ from aria2c's (right)"
+        );
+    }
+}

@@ -230,7 +230,7 @@ fn errors_reach_stderr_and_the_log_file_not_stdout() {
 /// `(level, message)` of every record in an aria2-format log, with the
 /// lines that continue a record (an HTTP head, an FTP reply) appended to
 /// its message after `\n`.
-fn records_with_bodies(text: &str) -> Vec<(String, String)> {
+pub(crate) fn records_with_bodies(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         match record(line) {
@@ -524,4 +524,77 @@ fn peer_wire_is_logged_like_aria2c() {
             .is_some_and(|r| r.contains(" handshake peerId=A2-1-36-0-"))),
         "{ours}"
     );
+}
+
+/// `(direction, message)` of each `To:/From: ADDR extended …` line.
+fn extended_lines(log: &str) -> Vec<(String, String)> {
+    records_with_bodies(log)
+        .iter()
+        .filter_map(|(_, m)| {
+            let (dir, rest) = after_cuid(m)?.split_once(": ")?;
+            let (_addr, message) = rest.split_once(' ')?;
+            ((dir == "To" || dir == "From") && message.starts_with("extended "))
+                .then(|| (dir.to_owned(), message.to_owned()))
+        })
+        .collect()
+}
+
+/// A magnet from an aria2c seeder, logged at INFO: the BEP 10 handshake
+/// and each BEP 9 `ut_metadata` message read as aria2 writes them
+/// (`extended handshake client=…, tcpPort=…, metadataSize=…,
+/// ut_metadata=N`, `extended ut_metadata request piece=0`), and what we
+/// say we sent is what aria2c says it received, word for word.
+#[test]
+fn extension_messages_are_logged_like_aria2c() {
+    use crate::bt_support::{pattern as bt_pattern, require_tracker_and_aria2c, Swarm};
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let tmp = tempdir();
+    let (ours, theirs) = (tmp.path().join("ours.log"), tmp.path().join("theirs.log"));
+    let t = format!("--log={}", s(&theirs));
+    let sw = Swarm::new("ext", vec![(vec!["a.bin"], bt_pattern(50_000, 4))])
+        .tracker()
+        .build()
+        .aria2c_seeder_with(&[&t, "--log-level=info"]);
+    let o = format!("--log={}", s(&ours));
+    sw.leech_of(&[&sw.magnet()], &[&o, "--log-level=debug"])
+        .expect_code(exit::OK);
+    sw.assert_leeched();
+    let ours = std::fs::read_to_string(&ours).unwrap();
+    let theirs = std::fs::read_to_string(&theirs).unwrap();
+    let (a, b) = (extended_lines(&ours), extended_lines(&theirs));
+    let has = |lines: &[(String, String)], dir: &str, prefix: &str| {
+        lines.iter().any(|(d, m)| d == dir && m.starts_with(prefix))
+    };
+    // The metadata exchange, both ends.
+    assert!(
+        has(&a, "To", "extended ut_metadata request piece=0"),
+        "{a:?}"
+    );
+    assert!(
+        has(&a, "From", "extended ut_metadata data piece=0"),
+        "{a:?}"
+    );
+    assert!(has(&b, "To", "extended ut_metadata data piece=0"), "{b:?}");
+    let from_seeder = a
+        .iter()
+        .find(|(d, m)| d == "From" && m.starts_with("extended handshake "))
+        .map(|(_, m)| m.clone())
+        .unwrap_or_else(|| panic!("no extended handshake from aria2c: {a:?}"));
+    assert!(
+        from_seeder.starts_with("extended handshake client=aria2%2F1.36.0, tcpPort=")
+            && from_seeder.contains(", metadataSize=")
+            && from_seeder.contains(", ut_metadata="),
+        "{from_seeder}"
+    );
+    // Every extended message we sent, aria2c logged receiving as such.
+    for (dir, m) in &a {
+        if dir == "To" {
+            assert!(
+                b.iter().any(|(d, t)| d == "From" && t == m),
+                "aria2c logged no From: {m}\n{b:?}"
+            );
+        }
+    }
 }

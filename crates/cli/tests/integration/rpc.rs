@@ -11,7 +11,7 @@ use crate::support::rpc_client::{
 };
 use crate::support::wait_listening;
 use crate::support::{assert_file_eq, bytes_landed, require_python_module, s, tempdir, wait_until};
-use arietta_testserver::{pattern, TestServer};
+use arietta_testserver::{pattern, Route, TestServer};
 
 #[test]
 fn json_rpc_over_http() {
@@ -1008,4 +1008,92 @@ fn optimize_concurrent_downloads_limits_the_running_slots() {
         "{:?}",
         counts(&d)
     );
+}
+
+/// `(downloadSpeed, getGlobalStat's downloadSpeed, completedLength)` of
+/// a download of `url` by the daemon, every half second for four seconds
+/// after the first.
+fn speed_samples(url: &str) -> Vec<(u64, u64, u64)> {
+    let tmp = tempdir();
+    let d = Daemon::start(tmp.path(), &[]);
+    let added = d.call("aria2.addUri", &format!(r#"[["{url}"]]"#));
+    let gid = field(&added, "result")
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_string();
+    std::thread::sleep(Duration::from_secs(1));
+    let num = |json: &str, key: &str| -> u64 {
+        field(json, key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {json}"))
+    };
+    let mut samples = Vec::new();
+    for _ in 0..9 {
+        let st = d.call(
+            "aria2.tellStatus",
+            &format!(r#"["{gid}",["downloadSpeed","completedLength"]]"#),
+        );
+        let global = d.call("aria2.getGlobalStat", "[]");
+        samples.push((
+            num(&st, "downloadSpeed"),
+            num(&global, "downloadSpeed"),
+            num(&st, "completedLength"),
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    samples
+}
+
+/// Every sample's speeds within 2x of `rate`.
+#[track_caller]
+fn assert_speeds_near(samples: &[(u64, u64, u64)], rate: u64) {
+    for &(speed, global, _) in samples {
+        for s in [speed, global] {
+            assert!(
+                s > rate / 2 && s < rate * 2,
+                "a speed off the true {rate} B/s: {samples:?}"
+            );
+        }
+    }
+}
+
+/// On a slow link (64 KiB/s) `downloadSpeed` reads steady, as aria2c's
+/// does: bytes count when they arrive, not when a 256 KiB chunk is
+/// written (which at this rate is every 4 s, and once read `0` in
+/// between), and `completedLength` grows between any two samples half a
+/// second apart, as aria2c's grows with each read.
+#[test]
+fn slow_link_speed_and_progress_read_steady() {
+    const RATE: u64 = 64 << 10;
+    let srv = TestServer::start();
+    srv.add_route("/slow.bin", Route::new(pattern(4 << 20, 3)).throttle(RATE));
+    let samples = speed_samples(&srv.url("/slow.bin"));
+    assert_speeds_near(&samples, RATE);
+    for w in samples.windows(2) {
+        let step = w[1].2.saturating_sub(w[0].2);
+        assert!(
+            step > 0 && step < RATE,
+            "completedLength stood still or jumped: {samples:?}"
+        );
+    }
+}
+
+/// The same over FTP, from pyftpdlib throttled to 64 KiB/s (which sends
+/// 128 KiB at once, then 128 KiB every two seconds): aria2's 10 s window
+/// reads such bursts as their average, and the first burst, which comes
+/// before the first tick, counts too (it reads 128 KiB/s one second in,
+/// in aria2c as here, so the 2x bound holds from the second burst on).
+#[test]
+fn slow_ftp_speed_reads_steady() {
+    const RATE: u64 = 64 << 10;
+    let root = tempdir();
+    std::fs::write(root.path().join("slow.bin"), pattern(4 << 20, 4)).unwrap();
+    let Some(ftpd) = support::ftpd::pyftpd(root.path(), RATE) else {
+        return;
+    };
+    let samples = speed_samples(&format!("ftp://127.0.0.1:{}/slow.bin", ftpd.port));
+    assert!(
+        samples.iter().all(|&(s, g, _)| s > 0 && g > 0),
+        "{samples:?}"
+    );
+    assert_speeds_near(&samples[2..], RATE);
 }

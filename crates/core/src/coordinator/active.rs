@@ -2,7 +2,7 @@
 //! stop flag, and the engine that runs it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +22,10 @@ pub(super) struct Active {
     /// Tells this download's connections (or torrent) to stop at the next
     /// chunk.
     pub(super) stop: Arc<AtomicBool>,
+    /// Bytes this download's connections have read off the network, added
+    /// by each read on whichever core (no message per read): what its
+    /// speed is measured on.
+    pub(super) received: Arc<AtomicU64>,
     /// `--max-download-limit` for all of this download's connections.
     pub(super) limit: Option<Arc<arietta_net::RateLimiter>>,
     pub(super) started: Instant,
@@ -107,6 +111,15 @@ impl Active {
         match &self.kind {
             DownloadKind::Segmented(s) => s.speed(),
             DownloadKind::Torrent(t) => t.meter.speed(),
+        }
+    }
+
+    /// Bytes this run took off the network: what its connections read, or
+    /// a torrent's payload from peers.
+    pub(super) fn session_bytes(&self) -> u64 {
+        match &self.kind {
+            DownloadKind::Segmented(_) => self.received.load(Ordering::Relaxed),
+            DownloadKind::Torrent(t) => t.downloaded(),
         }
     }
 

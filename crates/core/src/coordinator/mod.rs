@@ -567,6 +567,7 @@ impl Coordinator {
             Active {
                 request: req,
                 stop: Arc::default(),
+                received: Arc::default(),
                 limit,
                 started: Instant::now(),
                 start_seq: self.starts,
@@ -639,6 +640,7 @@ impl Coordinator {
             net: self.net.clone(),
             limit: a.limit.clone(),
             stop: a.stop.clone(),
+            received: a.received.clone(),
             to_coord: self.me.clone(),
         };
         let to_core = self.cores[core].clone();
@@ -755,8 +757,15 @@ impl Coordinator {
     }
 
     fn tick_one(&mut self, gid: Gid) {
+        let Some(received) = self
+            .active
+            .get(&gid)
+            .map(|a| a.received.load(Ordering::Relaxed))
+        else {
+            return;
+        };
         if self
-            .with_segmented(gid, |s, ctx, out| s.on_tick(ctx, out))
+            .with_segmented(gid, |s, ctx, out| s.on_tick(received, ctx, out))
             .is_some()
         {
             return;
@@ -764,10 +773,14 @@ impl Coordinator {
         let Some(DownloadKind::Torrent(t)) = self.active.get_mut(&gid).map(|a| &mut a.kind) else {
             return;
         };
-        let done = t.completed();
-        t.meter.update(done, TICK);
+        // Payload bytes taken from peers (the actor publishes them every
+        // half second), not verified pieces: a piece completes seconds
+        // apart on a slow swarm.
+        let now = Instant::now();
+        let got = t.downloaded();
+        t.meter.update(got, now);
         let up = t.uploaded();
-        t.up_meter.update(up, TICK);
+        t.up_meter.update(up, now);
         let newly_done = t.download_done() && t.run.as_ref().is_some_and(|r| !r.notified);
         if newly_done {
             self.notify_torrent_done(gid);

@@ -64,7 +64,13 @@ impl Coordinator {
             Some(e) => (e.exit_code(), Some(e.to_string())),
             None => (ExitCode::Unknown, None),
         };
-        if let Some(m) = &msg {
+        // A connection that gave up already said "Download aborted." with
+        // this error, as aria2 says it: once.
+        let reported = match (&a.kind, &err) {
+            (DownloadKind::Segmented(s), Some(e)) => s.error_reported(e),
+            _ => false,
+        };
+        if let Some(m) = msg.as_ref().filter(|_| !reported) {
             self.reporter.notice(
                 LogLevel::Error,
                 &format!("Download aborted. gid#{gid}: {m}"),
@@ -129,6 +135,7 @@ impl Coordinator {
             options: a.request.options.clone(),
             completed: a.completed(),
             total: a.total(),
+            session_bytes: a.session_bytes(),
             elapsed: a.started.elapsed(),
             snapshot,
         }

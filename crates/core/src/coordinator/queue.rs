@@ -420,6 +420,7 @@ mod tests {
             uris: vec![],
             options: Arc::new(OptionSet::default()),
             completed: 0,
+            session_bytes: 0,
             total: 0,
             elapsed: Duration::ZERO,
             snapshot: None,

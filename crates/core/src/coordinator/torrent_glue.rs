@@ -78,6 +78,11 @@ impl TorrentEntry {
         self.stat(|s| s.uploaded.load(Ordering::Relaxed))
     }
 
+    /// Payload bytes accepted from peers in this run.
+    pub fn downloaded(&self) -> u64 {
+        self.stat(|s| s.downloaded.load(Ordering::Relaxed))
+    }
+
     /// The torrent's fixed facts: the running actor's, else what the
     /// queued request carried.
     pub fn info(&self) -> Option<&Arc<TorrentInfo>> {

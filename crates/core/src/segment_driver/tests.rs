@@ -266,6 +266,7 @@ fn run_fake(known_length: bool, fail_at: Option<u64>, hook: Option<TestHook>) ->
                 net: Arc::new(NetContext::from_options(&o).unwrap()),
                 limit: None,
                 stop: Arc::new(AtomicBool::new(false)),
+                received: Arc::default(),
                 to_coord,
             };
             let map = Rc::new(RefCell::new(SegmentMap::new(

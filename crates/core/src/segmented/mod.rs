@@ -26,7 +26,9 @@ use crate::prepare;
 use crate::segment_map::{SegId, SegmentMap};
 use crate::server_stat::ServerStatTable;
 use crate::speed_meter::SpeedMeter;
+use failure_lines::{failure_lines, Fate};
 
+mod failure_lines;
 mod mirrors;
 mod pieces;
 #[cfg(test)]
@@ -169,6 +171,9 @@ pub(crate) struct SegmentedDownload {
     probing: bool,
     finishing: bool,
     last_error: Option<FetchError>,
+    /// The error a connection's "Download aborted." line already showed,
+    /// so the download's end does not say it again.
+    reported: Option<String>,
     /// "Not found" answers from all mirrors together: aria2 counts
     /// `--max-file-not-found` per download, not per URI.
     not_found: u32,
@@ -234,6 +239,7 @@ impl SegmentedDownload {
             probing: false,
             finishing: false,
             last_error: None,
+            reported: None,
             not_found: 0,
             resume_failures: 0,
             start_over: false,
@@ -346,6 +352,12 @@ impl SegmentedDownload {
     /// The error the download fails with, taken once.
     pub fn take_error(&mut self) -> Option<FetchError> {
         self.last_error.take()
+    }
+
+    /// Whether a connection's "Download aborted." line already showed
+    /// `e` (aria2 says it once, where the connection gave up).
+    pub fn error_reported(&self, e: &FetchError) -> bool {
+        self.reported.as_deref() == Some(e.to_string().as_str())
     }
 
     /// Makes this run `run` (the coordinator's count of starts), numbering
@@ -575,7 +587,6 @@ impl SegmentedDownload {
         }
         self.map = Some(map);
         self.file = Some(pf);
-        self.meter.reset(self.completed());
         if self.cfg.dry_run {
             self.finishing = true;
             out.push(Action::Finalize(None));
@@ -871,12 +882,25 @@ impl SegmentedDownload {
         if !retryable || out_of_tries || too_many_nf {
             u.dead = true;
         }
-        let message = format!("CUID#{conn} - {} : {e}", u.url);
         let dead = u.dead;
-        self.last_error = Some(e);
-        if !self.finishing && !ctx.halted {
-            out.push(Action::Notice(LogLevel::Warn, message));
+        let fate = if !retryable || too_many_nf {
+            Fate::Abort
+        } else if out_of_tries {
+            Fate::OutOfTries
+        } else {
+            Fate::Retry
+        };
+        let lines = failure_lines(conn, u, &e, fate);
+        for info in lines.info {
+            tracing::info!("{info}");
         }
+        if let Some(error) = lines.error {
+            if !self.finishing && !ctx.halted {
+                self.reported = Some(e.to_string());
+                out.push(Action::Notice(LogLevel::Error, error));
+            }
+        }
+        self.last_error = Some(e);
         if !dead && !self.finishing && !ctx.halted {
             self.pending_retries += 1;
             out.push(Action::RetryAfter {
@@ -968,12 +992,16 @@ impl SegmentedDownload {
 
     /// The periodic tick: speeds, slow mirrors dropped, the whole download
     /// failed below `--lowest-speed-limit`, the control file refreshed.
-    pub fn on_tick(&mut self, ctx: &Ctx, out: &mut Vec<Action>) {
+    /// `received`: the bytes this run's connections have read off the
+    /// network so far, counted as they arrive (the speed is theirs, as
+    /// aria2's is, not the written chunks', which on a slow link come
+    /// seconds apart).
+    pub fn on_tick(&mut self, received: u64, ctx: &Ctx, out: &mut Vec<Action>) {
         // `--auto-save-interval=0`: saved only when the download stops.
         if self.dirty && !self.finishing && !self.cfg.auto_save_interval.is_zero() {
             out.push(Action::SaveControl);
         }
-        let speed = self.meter.update(self.completed(), ctx.tick);
+        let speed = self.meter.update(received, ctx.now);
         let limit = self.cfg.lowest_speed_limit;
         // aria2 judges the speed once a connection is 10 s old (its hidden
         // `--startup-idle-time`); a shorter `--timeout` shortens it here.

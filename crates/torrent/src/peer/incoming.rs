@@ -127,7 +127,9 @@ impl Inbound {
     }
 
     pub(super) fn handle(&self, m: Message) -> Result<(), Failure> {
-        tracing::info!("From: {} {m}", self.addr);
+        // Extended messages come with the ids we announced.
+        let ext = matches!(m, Message::Extended { id, .. } if id == OUR_UT_PEX).then_some("ut_pex");
+        tracing::info!("From: {} {}", self.addr, arietta_bt::WireText(&m, ext));
         let key = self.key;
         let piece_count = self.have.len();
         match m {

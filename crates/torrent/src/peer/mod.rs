@@ -174,7 +174,10 @@ impl WireTap {
     fn sent(&mut self, bytes: &[u8]) {
         self.dec.feed(bytes);
         while let Some(Ok(m)) = self.dec.next() {
-            tracing::info!("To: {} {m}", self.addr);
+            // The only extended message a data connection sends besides
+            // the handshake is `ut_pex` (under the peer's id for it).
+            let text = arietta_bt::WireText(&m, Some(arietta_bt::pex::EXTENSION_NAME));
+            tracing::info!("To: {} {text}", self.addr);
         }
     }
 }
