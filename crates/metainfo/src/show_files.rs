@@ -126,7 +126,7 @@ impl Metainfo {
         let _ = writeln!(o, "Magnet URI: {}", self.magnet_uri());
         o.push_str("Files:\nidx|path/length\n");
         let _ = writeln!(o, "===+{}", "=".repeat(75));
-        for (i, f) in self.visible_files().enumerate() {
+        for (i, f) in self.files.iter().enumerate() {
             let _ = writeln!(o, "{:>3}|./{}", i + 1, f.components.join("/"));
             let _ = writeln!(
                 o,

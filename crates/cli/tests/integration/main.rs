@@ -29,6 +29,7 @@ mod bittorrent_follow;
 mod bittorrent_hostile;
 mod bittorrent_one_port;
 mod bittorrent_open_files;
+mod bittorrent_padding;
 mod bittorrent_piece_order;
 mod bittorrent_trackers;
 mod cli_options;

@@ -32,7 +32,9 @@ pub struct FileEntry {
     /// Where the file starts in the torrent's concatenated byte stream
     /// (v2-only torrents align every file to a piece boundary).
     pub offset: u64,
-    /// A BEP 47 padding file: never written to disk, never shown.
+    /// A BEP 47 padding file (`attr` holds `p`): its bytes are zeros.
+    /// aria2 1.36 knows no BEP 47, so it is still listed, numbered and
+    /// written like any other file (see [`Metainfo::files`]).
     pub padding: bool,
     /// BEP 47 `x` attribute.
     pub executable: bool,
@@ -72,7 +74,9 @@ pub struct Metainfo {
     pub pieces: Vec<u8>,
     /// Number of pieces in the byte stream.
     pub piece_count: u64,
-    /// Files in stream order, padding files included (see [`FileEntry::padding`]).
+    /// Files in stream order, padding files included (see
+    /// [`FileEntry::padding`]). Indexes for `--select-file`, `-S` and RPC
+    /// count these, 1-based, padding included, as aria2 numbers them.
     pub files: Vec<FileEntry>,
     /// Length of the byte stream, padding included.
     pub total_length: u64,
@@ -395,12 +399,6 @@ impl Metainfo {
             }
             (None, None) => None,
         }
-    }
-
-    /// Files a user sees: padding excluded. Indexes for `--select-file` and
-    /// `-S` count these, 1-based.
-    pub fn visible_files(&self) -> impl Iterator<Item = &FileEntry> {
-        self.files.iter().filter(|f| !f.padding)
     }
 
     /// The SHA-1 of v1 piece `index`.
