@@ -27,6 +27,7 @@ mod bittorrent_dht;
 mod bittorrent_discovery;
 mod bittorrent_follow;
 mod bittorrent_hostile;
+mod bittorrent_names;
 mod bittorrent_one_port;
 mod bittorrent_open_files;
 mod bittorrent_padding;

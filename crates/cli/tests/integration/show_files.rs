@@ -1,6 +1,7 @@
 //! `-S/--show-files` against aria2c on the same files: torrents with web
 //! seeds (`url-list`, a list or one string), DHT `nodes`, `path.utf-8`,
-//! zero-byte files, a `/` inside the name, metalinks with a relative URL
+//! zero-byte files, `/` and other reserved characters inside names and
+//! paths (and traversals refused), metalinks with a relative URL
 //! and no size, and arguments that are neither.
 
 use std::path::Path;
@@ -142,30 +143,91 @@ fn torrent_listings_match_aria2c() {
         .contains("Nodes:\n 127.0.0.1:6881\n example.org:1234\n"));
 }
 
-/// A `/` inside a single file's name: the name and the magnet link show it
-/// once percent-encoded (`a%2Fb%20c`), as aria2c does. (The file itself is
-/// kept in the download directory, so arietta's listed path differs.)
+/// Names and paths as aria2 takes them: a `/` inside the name or a path
+/// element is a directory separator (listed as `/`, percent-encoded once
+/// in the magnet link), `\\ : ? * %` stay as they are, a control
+/// character percent-encodes the whole element, and a traversal is
+/// refused with aria2's errorCode 26 line (exit 0 for `-S`).
 #[test]
-fn a_slash_in_the_name_is_encoded_once_in_the_magnet() {
+fn reserved_characters_in_names_match_aria2c() {
     if !require("aria2c") {
         return;
     }
     let tmp = tempdir();
-    let t = OwnedValue::dict()
-        .insert(b"announce".to_vec(), "http://t.example/a?x=1&y=2")
-        .insert(b"info".to_vec(), single("a/b c", 100));
-    std::fs::write(tmp.path().join("s.torrent"), encode(&t)).unwrap();
-    let ours = run(tmp.path(), &["-S", "s.torrent"]);
-    let theirs = run_aria2c(tmp.path(), &["-S", "s.torrent"]);
-    let pick = |o: &Outcome| -> Vec<String> {
-        o.stdout
-            .lines()
-            .filter(|l| l.starts_with("Name: ") || l.starts_with("Magnet URI: "))
-            .map(str::to_owned)
-            .collect()
+    let multi = |name: &str, path: &[&str]| {
+        OwnedValue::dict().insert(
+            b"info".to_vec(),
+            OwnedValue::dict()
+                .insert(b"name".to_vec(), name)
+                .insert(b"piece length".to_vec(), PIECE)
+                .insert(b"pieces".to_vec(), pieces(100))
+                .insert(
+                    b"files".to_vec(),
+                    OwnedValue::from(vec![OwnedValue::dict()
+                        .insert(b"length".to_vec(), 100i64)
+                        .insert(b"path".to_vec(), strs(path))]),
+                ),
+        )
     };
-    assert_eq!(pick(&ours), pick(&theirs));
+    let cases = [
+        (
+            "s.torrent",
+            OwnedValue::dict()
+                .insert(b"announce".to_vec(), "http://t.example/a?x=1&y=2")
+                .insert(b"info".to_vec(), single("a/b c", 100)),
+        ),
+        (
+            "odd.torrent",
+            OwnedValue::dict().insert(
+                b"info".to_vec(),
+                single("back\\slash:colon*star?q\"<>|%2F..", 100),
+            ),
+        ),
+        (
+            "ctl.torrent",
+            OwnedValue::dict().insert(b"info".to_vec(), single("ctl\u{1}x", 100)),
+        ),
+        ("m.torrent", multi("d/ir x", &["sub/x", "f?.bin"])),
+        ("slashes.torrent", multi("d", &["/etc", "", "passwd"])),
+        ("up.torrent", multi("d", &["a/..", "f"])),
+        ("dot.torrent", multi("d", &[".", "f"])),
+        (
+            "abs.torrent",
+            OwnedValue::dict().insert(b"info".to_vec(), single("/abs", 100)),
+        ),
+    ];
+    for (name, t) in cases {
+        std::fs::write(tmp.path().join(name), encode(&t)).unwrap();
+        let ours = run(tmp.path(), &["-S", name]);
+        let theirs = run_aria2c(tmp.path(), &["-S", name]);
+        ours.expect_code(0);
+        theirs.expect_code(0);
+        // The exception line names the source file that threw it.
+        let strip = |o: &Outcome| {
+            o.stdout
+                .lines()
+                .map(|l| match (l.strip_prefix("Exception: ["), l.find("] ")) {
+                    (Some(_), Some(end)) => format!("Exception: [at]{}", &l[end + 1..]),
+                    _ => l.to_owned(),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(&ours),
+            strip(&theirs),
+            "{name}: arietta (left), aria2c (right)"
+        );
+    }
+    let ours = run(tmp.path(), &["-S", "s.torrent"]);
     assert!(ours.stdout.contains("&dn=a%2Fb%20c&"), "{}", ours.stdout);
+    assert!(ours.stdout.contains("  1|./a/b c\n"), "{}", ours.stdout);
+    let ours = run(tmp.path(), &["-S", "up.torrent"]);
+    assert!(
+        ours.stdout
+            .contains("errorCode=26 Detected directory traversal directive in d/a/../f"),
+        "{}",
+        ours.stdout
+    );
 }
 
 #[test]

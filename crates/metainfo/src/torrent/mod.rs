@@ -8,7 +8,7 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
 use crate::error::Error;
-use crate::path_sanitize::{decode_text, sanitize_component, sanitize_path};
+use crate::path_sanitize::{decode_text, detect_dir_traversal, encode_non_utf8};
 
 mod v2;
 
@@ -25,7 +25,9 @@ pub struct FileEntry {
     /// first component of multi-file torrents, as in aria2). Sanitized: it
     /// is relative, has no `..`, and each component is a single name.
     pub path: PathBuf,
-    /// The sanitized components of `path`.
+    /// The elements `path` is made of, joined with `/` (for a v1 torrent
+    /// aria2's: the name, then each `path` element as UTF-8 or
+    /// percent-encoded; one may hold a `/`, which makes a directory).
     pub components: Vec<String>,
     /// Size in bytes.
     pub length: u64,
@@ -221,14 +223,20 @@ impl Metainfo {
         let raw_name = utf8_variant(info, "name", "name.utf-8")
             .and_then(Value::as_bytes)
             .ok_or(Error::Missing("name"))?;
-        let name = match sanitize_component(raw_name)? {
-            Some(n) => n,
-            None => hex::encode(
+        // aria2's `utf8Name`: shown by `-S`, in the magnet link, and the
+        // first path element (a `/` in it makes directories, as in aria2).
+        let utf8_name = encode_non_utf8(raw_name);
+        if detect_dir_traversal(&utf8_name) {
+            return Err(Error::DirTraversal(utf8_name));
+        }
+        let name = match utf8_name.as_str() {
+            "" => hex::encode(
                 info_hash_v1
                     .map(|h| h.to_vec())
                     .or(info_hash_v2.map(|h| h.to_vec()))
                     .unwrap_or_default(),
             ),
+            n => n.to_owned(),
         };
         let private = info.get("private").and_then(Value::as_int) == Some(1);
 
@@ -240,7 +248,7 @@ impl Metainfo {
             created_by: None,
             creation_date: None,
             private,
-            raw_name: decode_text(raw_name),
+            raw_name: utf8_name,
             nodes: Vec::new(),
             name,
             multi_file: false,
@@ -331,7 +339,10 @@ impl Metainfo {
             .checked_add(length)
             .filter(|&t| t <= i64::MAX as u64)
             .ok_or_else(|| Error::invalid("length", "total length overflows"))?;
-        let path: PathBuf = components.iter().collect();
+        // Joined with `/` as aria2 joins them: a `/` inside a v1 element is
+        // a separator there too. The parsers refused anything that could
+        // climb out (see `path_sanitize`).
+        let path = PathBuf::from(components.join("/"));
         self.files.push(FileEntry {
             path,
             components,
@@ -365,15 +376,20 @@ impl Metainfo {
                 let path = utf8_variant(f, "path", "path.utf-8")
                     .and_then(Value::as_list)
                     .ok_or(Error::Missing("path"))?;
-                let raw: Vec<&[u8]> = path
-                    .iter()
-                    .map(|c| {
-                        c.as_bytes()
-                            .ok_or_else(|| Error::invalid("path", "component is not a string"))
-                    })
-                    .collect::<Result<_, _>>()?;
+                if path.is_empty() {
+                    return Err(Error::invalid("path", "Path is empty."));
+                }
                 let mut components = vec![self.name.clone()];
-                components.extend(sanitize_path(raw)?);
+                for c in path {
+                    let c = c
+                        .as_bytes()
+                        .ok_or_else(|| Error::invalid("path", "component is not a string"))?;
+                    components.push(encode_non_utf8(c));
+                }
+                let joined = components.join("/");
+                if detect_dir_traversal(&joined) {
+                    return Err(Error::DirTraversal(joined));
+                }
                 self.push_file(components, length, &attr(f), None)?;
             }
         } else {

@@ -86,7 +86,10 @@ impl SwarmBuilder {
         let tmp = tempdir();
         let refs = as_refs(&self.files);
         write_files(&tmp.path().join("seed"), self.name, &refs);
-        let torrent_path = tmp.path().join(format!("{}.torrent", self.name));
+        // A `/` in the name makes directories of the content, not of this file.
+        let torrent_path = tmp
+            .path()
+            .join(format!("{}.torrent", self.name.replace('/', "_")));
         let (torrent, tracker) = if self.libtorrent_v2 {
             self.libtorrent_v2_torrent(&torrent_path)
         } else if self.padded {
