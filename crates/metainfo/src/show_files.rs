@@ -78,7 +78,8 @@ impl Metainfo {
         if let Some(c) = &self.comment {
             let _ = writeln!(o, "Comment: {c}");
         }
-        if let Some(d) = self.creation_date {
+        // aria2 prints no date for 0, as for none.
+        if let Some(d) = self.creation_date.filter(|d| *d != 0) {
             let _ = writeln!(o, "Creation Date: {}", http_date(d));
         }
         if let Some(c) = &self.created_by {

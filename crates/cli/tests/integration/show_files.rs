@@ -102,7 +102,34 @@ fn torrents() -> Vec<(&'static str, OwnedValue)> {
                 OwnedValue::from(vec![file(0, &["e.bin"]), file(100, &["f.bin"])]),
             ),
     );
+    // aria2 takes a `.utf-8` key that is not UTF-8 after all (and
+    // percent-encodes it), lists an empty web seed, and shows no date 0.
+    let odd = OwnedValue::dict()
+        .insert(
+            b"url-list".to_vec(),
+            strs(&["http://ws.example/x/", "", "ftp://f.example/y"]),
+        )
+        .insert(b"creation date".to_vec(), 0i64)
+        .insert(
+            b"info".to_vec(),
+            OwnedValue::dict()
+                .insert(b"name".to_vec(), "n")
+                .insert(b"name.utf-8".to_vec(), &b"\xff"[..])
+                .insert(b"piece length".to_vec(), PIECE)
+                .insert(b"pieces".to_vec(), pieces(10))
+                .insert(
+                    b"files".to_vec(),
+                    OwnedValue::from(vec![
+                        file(5, &["p"]).insert(
+                            b"path.utf-8".to_vec(),
+                            OwnedValue::from(vec![OwnedValue::from(&b"\xff"[..])]),
+                        ),
+                        file(5, &["q"]).insert(b"path.utf-8".to_vec(), strs(&["qé"])),
+                    ]),
+                ),
+        );
     vec![
+        ("odd.torrent", odd),
         ("seeds.torrent", with_seeds),
         ("seed.torrent", one_seed),
         ("utf8.torrent", utf8),
@@ -277,6 +304,44 @@ fn metalink_listing_and_other_arguments_match_aria2c() {
             o.stdout.contains("\nException: [") && o.stdout.contains("] errorCode=26 "),
             "{}",
             o.stdout
+        );
+    }
+}
+
+/// Metalink relative URLs against an `xml:base` (document and file), and
+/// a Metalink 3 document with a relative URL.
+#[test]
+fn metalink_bases_match_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    std::fs::write(
+        tmp.path().join("base.meta4"),
+        r#"<?xml version="1.0"?><metalink xmlns="urn:ietf:params:xml:ns:metalink" xml:base="http://base.example/dir/">
+<file name="one.bin"><size>1000</size><url>one.bin</url></file>
+<file name="two.bin" xml:base="http://other.example/x/"><url>../two.bin</url><metaurl mediatype="torrent">t.torrent</metaurl></file>
+<file name="three.bin"><size>0</size><url>http://h/three.bin</url></file>
+</metalink>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("v3.metalink"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/"><files>
+<file name="a.bin"><size>100</size><resources><url type="http">rel/a.bin</url><url type="ftp">ftp://h/a.bin</url></resources></file>
+<file name="d/b.bin"><resources><url type="http">http://h/b.bin</url></resources></file>
+</files></metalink>"#,
+    )
+    .unwrap();
+    for name in ["base.meta4", "v3.metalink"] {
+        let ours = run(tmp.path(), &["-S", name]);
+        let theirs = run_aria2c(tmp.path(), &["-S", name]);
+        ours.expect_code(0);
+        theirs.expect_code(0);
+        assert_eq!(
+            ours.stdout, theirs.stdout,
+            "{name}: arietta (left), aria2c (right)"
         );
     }
 }

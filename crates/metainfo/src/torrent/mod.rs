@@ -105,8 +105,9 @@ fn text(v: Option<&Value<'_>>) -> Option<String> {
     v.and_then(Value::as_bytes).map(decode_text)
 }
 
-/// `key.utf-8` when present and valid UTF-8 (a string, or a list of them
-/// for a file's `path.utf-8`), else `key`.
+/// `key.utf-8` when present (a string, or a non-empty list of them for a
+/// file's `path.utf-8`), else `key`: aria2 takes the `.utf-8` key whenever
+/// it is there, and percent-encodes it if it is not UTF-8 after all.
 fn utf8_variant<'v, 'a>(
     dict: &'v Value<'a>,
     key: &'static str,
@@ -114,8 +115,8 @@ fn utf8_variant<'v, 'a>(
 ) -> Option<&'v Value<'a>> {
     dict.get(utf8_key)
         .filter(|v| match v.as_list() {
-            Some(l) => !l.is_empty() && l.iter().all(|c| c.as_str().is_some()),
-            None => v.as_str().is_some(),
+            Some(l) => !l.is_empty() && l.iter().all(|c| c.as_bytes().is_some()),
+            None => v.as_bytes().is_some(),
         })
         .or_else(|| dict.get(key))
 }
@@ -154,10 +155,17 @@ impl Metainfo {
                 m.announce_list.push(vec![a.clone()]);
             }
         }
+        // Every string as aria2 keeps it (`-S` lists an empty one as " ");
+        // one that is no URL is skipped when web seeds start.
+        let web_seed = |v: &Value<'_>| v.as_bytes().map(encode_non_utf8);
         match root.get("url-list").map(|v| &v.kind) {
-            Some(ValueKind::List(l)) => m.url_list = l.iter().filter_map(url).collect(),
+            Some(ValueKind::List(l)) => m.url_list = l.iter().filter_map(web_seed).collect(),
             Some(ValueKind::Bytes(_)) => {
-                m.url_list = root.get("url-list").and_then(url).into_iter().collect()
+                m.url_list = root
+                    .get("url-list")
+                    .and_then(web_seed)
+                    .into_iter()
+                    .collect()
             }
             _ => {}
         }
