@@ -45,6 +45,7 @@ mod http_download;
 mod http_faults;
 mod http_options;
 mod input_list;
+mod interface_sockets;
 mod logging;
 mod metalink;
 mod multi_source;
