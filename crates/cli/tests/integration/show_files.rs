@@ -1,8 +1,8 @@
 //! `-S/--show-files` against aria2c on the same files: torrents with web
-//! seeds (`url-list`, a list or one string), DHT `nodes`, `path.utf-8`,
-//! zero-byte files, `/` and other reserved characters inside names and
-//! paths (and traversals refused), metalinks with a relative URL
-//! and no size, and arguments that are neither.
+//! seeds (`url-list`, a list or one string), odd trackers, DHT `nodes`,
+//! `path.utf-8`, zero-byte files, `/` and other reserved characters inside
+//! names and paths (and traversals refused), metalinks with a relative URL
+//! (against `xml:base` too) and no size, and arguments that are neither.
 
 use std::path::Path;
 use std::time::Duration;
@@ -128,7 +128,24 @@ fn torrents() -> Vec<(&'static str, OwnedValue)> {
                     ]),
                 ),
         );
+    // Trackers as aria2 keeps them: stripped, an empty one listed (and
+    // `&tr=` in the magnet), one that is not UTF-8 percent-encoded.
+    let trackers = OwnedValue::dict()
+        .insert(
+            b"announce-list".to_vec(),
+            OwnedValue::from(vec![
+                strs(&["", " http://a.example/1 \t"]),
+                OwnedValue::from(vec![OwnedValue::from(&b"http://b.example/\xff"[..])]),
+                strs(&["  "]),
+            ]),
+        )
+        .insert(b"info".to_vec(), single("t.bin", 100));
+    let blank_announce = OwnedValue::dict()
+        .insert(b"announce".to_vec(), " ")
+        .insert(b"info".to_vec(), single("t.bin", 100));
     vec![
+        ("trackers.torrent", trackers),
+        ("blank-announce.torrent", blank_announce),
         ("odd.torrent", odd),
         ("seeds.torrent", with_seeds),
         ("seed.torrent", one_seed),

@@ -121,9 +121,15 @@ fn utf8_variant<'v, 'a>(
         .or_else(|| dict.get(key))
 }
 
+/// A tracker URL as aria2 keeps it: `\r\n\t ` stripped, then UTF-8 or
+/// percent-encoded ([`encode_non_utf8`]); an empty one stays (`-S` and
+/// RPC list it) and the announce code skips it.
 fn url(v: &Value<'_>) -> Option<String> {
-    let s = v.as_str()?.trim();
-    (!s.is_empty()).then(|| s.to_owned())
+    let b = v.as_bytes()?;
+    let strip = |c: &u8| matches!(c, b'\r' | b'\n' | b'\t' | b' ');
+    let start = b.iter().position(|c| !strip(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !strip(c)).map_or(start, |e| e + 1);
+    Some(encode_non_utf8(&b[start..end]))
 }
 
 impl Metainfo {
