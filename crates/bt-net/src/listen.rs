@@ -1,7 +1,7 @@
 //! The BitTorrent listening sockets: IPv4 and IPv6 on one port.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -14,7 +14,9 @@ const BACKLOG: i32 = 1024;
 pub struct ListenSockets {
     /// The port bound (the one asked for, or the kernel's choice for 0).
     pub port: u16,
-    /// `0.0.0.0:port`, then `[::]:port` (IPv6 only) when the host has IPv6.
+    /// `0.0.0.0:port`, then `[::]:port` (IPv6 only) when the host has IPv6;
+    /// under `--interface` the interface's first address of each family
+    /// that binds instead (see [`arietta_net::bind_passive`]).
     pub sockets: Vec<std::net::TcpListener>,
 }
 
@@ -30,18 +32,34 @@ pub struct ListenSockets {
 pub fn bind_listen_sockets(ports: &[u16]) -> io::Result<ListenSockets> {
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no port to listen on");
     for &p in ports {
-        let v4 = match bind_one(SocketAddr::from((Ipv4Addr::UNSPECIFIED, p))) {
-            Ok(s) => s,
+        // IPv4 first; an interface with IPv6 addresses only listens there.
+        let (first, v6_first) = match arietta_net::bind_passive(false, p, bind_one) {
+            Ok(s) => (s, false),
+            Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
+                match arietta_net::bind_passive(true, p, bind_one) {
+                    Ok(s) => (s, true),
+                    Err(e6) => {
+                        last = if e6.kind() == io::ErrorKind::AddrNotAvailable {
+                            e
+                        } else {
+                            e6
+                        };
+                        continue;
+                    }
+                }
+            }
             Err(e) => {
                 last = e;
                 continue;
             }
         };
-        let port = v4.local_addr()?.port();
-        let mut sockets = vec![v4];
-        match bind_one(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
-            Ok(s) => sockets.push(s),
-            Err(e) => tracing::debug!("No IPv6 listener on port {port}: {e}"),
+        let port = first.local_addr()?.port();
+        let mut sockets = vec![first];
+        if !v6_first {
+            match arietta_net::bind_passive(true, port, bind_one) {
+                Ok(s) => sockets.push(s),
+                Err(e) => tracing::debug!("No IPv6 listener on port {port}: {e}"),
+            }
         }
         return Ok(ListenSockets { port, sockets });
     }

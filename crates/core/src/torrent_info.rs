@@ -11,7 +11,8 @@ use arietta_metainfo::Metainfo;
 use arietta_options::OptionSet;
 use arietta_torrent::{TorrentConfig, TorrentDownload};
 
-/// One file of the torrent's stream (padding left out).
+/// One file of the torrent's stream as aria2 lists it: BEP 47 padding
+/// files included, the alignment gaps of v2 torrents left out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TorrentFile {
     pub path: PathBuf,
@@ -60,7 +61,7 @@ impl TorrentInfo {
             files: layout
                 .files
                 .iter()
-                .filter(|f| !f.padding)
+                .filter(|f| f.listed)
                 .map(|f| TorrentFile {
                     path: f.path.clone(),
                     offset: f.offset,

@@ -188,7 +188,14 @@ pub fn service(global: OptionSet) -> Result<ServiceStarter, DaemonError> {
             addr.set_port(p);
         }
         let family = if addr.is_ipv4() { 4 } else { 6 };
-        match bind(addr) {
+        // `--rpc-listen-all` under `--interface` listens on the interface's
+        // address, as aria2's passive bind does; loopback stays loopback.
+        let bound = if addr.ip().is_unspecified() {
+            arietta_net::bind_passive(addr.is_ipv6(), addr.port(), bind)
+        } else {
+            bind(addr)
+        };
+        match bound {
             Ok(l) => {
                 let bound = l.local_addr().map(|a| a.port()).unwrap_or(addr.port());
                 port.get_or_insert(bound);

@@ -15,6 +15,11 @@ pub enum Error {
     /// A file path would escape the download directory (aria2 refuses these too).
     #[error("unsafe path in torrent: {0}")]
     UnsafePath(String),
+    /// A v1 torrent's name or joined path fails aria2's `detectDirTraversal`
+    /// (`..` or `.` as a component, a leading or trailing `/`, a control
+    /// character); aria2's words.
+    #[error("Detected directory traversal directive in {0}")]
+    DirTraversal(String),
     /// A `--select-file` specification is malformed or out of range.
     #[error("bad file selection `{spec}`: {reason}")]
     Selection { spec: String, reason: String },

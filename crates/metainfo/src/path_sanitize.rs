@@ -1,8 +1,16 @@
 //! Turning attacker-controlled names from a torrent into path components
 //! that can never leave the download directory.
 //!
-//! Policy (aria2 rejects traversal outright; we do the same for `..` and
-//! rewrite everything else harmlessly so that odd but honest torrents load):
+//! A v1 torrent's name and paths follow aria2 1.36 exactly (so `-S`, the
+//! magnet link and the files on disk match it): each element is taken as
+//! UTF-8 or percent-encoded whole ([`encode_non_utf8`]), the elements are
+//! joined with `/` — a `/` inside one is a directory separator there, as
+//! in aria2 — and the joined path is refused when
+//! [`detect_dir_traversal`] says so.
+//!
+//! A v2 `file tree`, which aria2 1.36 cannot read, keeps arietta's own
+//! policy (rejecting `..`, rewriting everything else harmlessly so that odd
+//! but honest torrents load):
 //! - `..` → the torrent is rejected ([`Error::UnsafePath`]).
 //! - empty and `.` components → dropped (`a//b` and `a/./b` mean `a/b`).
 //! - `/` and `\` inside a component → `%2F` / `%5C`, so one component stays
@@ -22,6 +30,44 @@ pub fn decode_text(raw: &[u8]) -> String {
         Ok(s) => s.to_owned(),
         Err(_) => percent_encode_all(raw),
     }
+}
+
+/// aria2's `isUtf8`: UTF-8 without control characters other than
+/// `\b\t\n\f\r` (and no DEL).
+fn is_aria2_utf8(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).is_ok_and(|s| {
+        s.bytes()
+            .all(|b| !(b < 0x20 || b == 0x7f) || matches!(b, 0x08..=0x0a | 0x0c | 0x0d))
+    })
+}
+
+/// aria2's `encodeNonUtf8`: the text as is when [`is_aria2_utf8`], else
+/// all of it percent-encoded (`ctl\x01x` → `ctl%01x`).
+pub fn encode_non_utf8(raw: &[u8]) -> String {
+    if is_aria2_utf8(raw) {
+        String::from_utf8_lossy(raw).into_owned()
+    } else {
+        percent_encode_all(raw)
+    }
+}
+
+/// aria2's `detectDirTraversal`: a control character, `.` or `..`
+/// anywhere as a component, a leading or a trailing `/`.
+pub fn detect_dir_traversal(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    s.bytes().any(|b| b < 0x20 || b == 0x7f)
+        || s == "."
+        || s == ".."
+        || s.starts_with('/')
+        || s.starts_with("./")
+        || s.starts_with("../")
+        || s.contains("/../")
+        || s.contains("/./")
+        || s.ends_with('/')
+        || s.ends_with("/.")
+        || s.ends_with("/..")
 }
 
 /// Sanitizes one path component. `Ok(None)` means "drop it" (empty or `.`).
@@ -48,22 +94,6 @@ pub fn sanitize_component(raw: &[u8]) -> Result<Option<String>, Error> {
         }
     }
     Ok(Some(out))
-}
-
-/// Sanitizes a list of components; at least one must remain.
-pub(crate) fn sanitize_path<'a>(
-    raw: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    for c in raw {
-        if let Some(s) = sanitize_component(c)? {
-            out.push(s);
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::UnsafePath("empty path".into()));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -96,12 +126,18 @@ mod tests {
     }
 
     #[test]
-    fn paths_need_a_component() {
-        assert_eq!(
-            sanitize_path([&b"a"[..], b"", b".", b"b"]).unwrap(),
-            vec!["a", "b"]
-        );
-        assert!(sanitize_path([&b""[..], b"."]).is_err());
-        assert!(sanitize_path([&b"a"[..], b"..", b"b"]).is_err());
+    fn aria2_text_and_traversal() {
+        assert_eq!(encode_non_utf8(b"a/b c"), "a/b c");
+        assert_eq!(encode_non_utf8(b"ctl\x01x"), "ctl%01x");
+        assert_eq!(encode_non_utf8(b"tab\tx"), "tab\tx");
+        assert_eq!(encode_non_utf8(b"\xff"), "%FF");
+        for bad in [
+            ".", "..", "/a", "./a", "../a", "a/../b", "a/./b", "a/", "a/.", "a/..", "t\tx",
+        ] {
+            assert!(detect_dir_traversal(bad), "{bad}");
+        }
+        for ok in ["", "a", "a/b", "a//b", "...", "a/..b", "C:x", "a\\b"] {
+            assert!(!detect_dir_traversal(ok), "{ok}");
+        }
     }
 }

@@ -78,7 +78,8 @@ impl Metainfo {
         if let Some(c) = &self.comment {
             let _ = writeln!(o, "Comment: {c}");
         }
-        if let Some(d) = self.creation_date {
+        // aria2 prints no date for 0, as for none.
+        if let Some(d) = self.creation_date.filter(|d| *d != 0) {
             let _ = writeln!(o, "Creation Date: {}", http_date(d));
         }
         if let Some(c) = &self.created_by {
@@ -126,7 +127,7 @@ impl Metainfo {
         let _ = writeln!(o, "Magnet URI: {}", self.magnet_uri());
         o.push_str("Files:\nidx|path/length\n");
         let _ = writeln!(o, "===+{}", "=".repeat(75));
-        for (i, f) in self.visible_files().enumerate() {
+        for (i, f) in self.files.iter().enumerate() {
             let _ = writeln!(o, "{:>3}|./{}", i + 1, f.components.join("/"));
             let _ = writeln!(
                 o,

@@ -29,8 +29,8 @@ pub use happy_eyeballs::{
 pub use rate_limit::{take_all, Grant, RateLimiter};
 pub use resolve::{clear_cache, resolve, FamilyPref, CACHE_TTL};
 pub use socket_options::{
-    apply_dscp, connect_blocking, interface_addresses, require_interface, set_socket_options,
-    socket_options, SocketOptions,
+    apply_dscp, bind_passive, connect_blocking, interface_addresses, require_interface,
+    set_socket_options, socket_options, SocketOptions,
 };
 pub use socks5::{connect_socks5, Socks5Proxy};
 pub use stream::NetStream;

@@ -1,6 +1,7 @@
 //! The socket settings aria2 keeps process-wide (its `SocketCore` statics):
 //! `--interface`/`--multiple-interface` (the source addresses outgoing
-//! connections bind to), `--socket-recv-buffer-size` (`SO_RCVBUF`) and
+//! connections bind to, and the addresses listening and UDP sockets bind
+//! to: [`bind_passive`]), `--socket-recv-buffer-size` (`SO_RCVBUF`) and
 //! `--dscp` (the DS field of BitTorrent traffic).
 //!
 //! They are set once at start, before any executor runs, and read by every
@@ -55,6 +56,52 @@ pub fn set_socket_options(o: SocketOptions) {
 /// The process's socket options (the defaults when never set).
 pub fn socket_options() -> &'static SocketOptions {
     OPTIONS.get_or_init(SocketOptions::default)
+}
+
+/// Binds a listening or UDP socket on `port` as aria2's passive
+/// `SocketCore::bind` does under `--interface`/`--multiple-interface`: to
+/// each address of the bound interfaces of the `v6` family in turn, the
+/// first that `bind` takes; with no interface set, to the unspecified
+/// address (`0.0.0.0` or `::`). The BitTorrent listening sockets, the DHT
+/// nodes and the UDP tracker sockets go through here, as in aria2.
+pub fn bind_passive<T>(
+    v6: bool,
+    port: u16,
+    bind: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    bind_passive_with(&socket_options().bind_sets, v6, port, bind)
+}
+
+fn bind_passive_with<T>(
+    bind_sets: &[Vec<IpAddr>],
+    v6: bool,
+    port: u16,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    if bind_sets.is_empty() {
+        let any: IpAddr = if v6 {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        };
+        return bind(SocketAddr::new(any, port));
+    }
+    let mut last = None;
+    for ip in bind_sets.iter().flatten().filter(|ip| ip.is_ipv6() == v6) {
+        match bind(SocketAddr::new(*ip, port)) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!(
+                "the bound interface has no IPv{} address",
+                if v6 { 6 } else { 4 }
+            ),
+        )
+    }))
 }
 
 /// The addresses of `iface`: an interface's own addresses (`eth0`, `lo`),
@@ -274,6 +321,34 @@ mod tests {
             e.to_string(),
             "Failed to find given interface no-such-if0, cause: not available"
         );
+    }
+
+    #[test]
+    fn passive_binds_try_the_interface_addresses_in_turn() {
+        let any = |v6| bind_passive_with(&[], v6, 7, Ok::<_, io::Error>).unwrap();
+        assert_eq!(any(false), SocketAddr::from(([0, 0, 0, 0], 7)));
+        assert_eq!(
+            any(true).ip(),
+            IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+        );
+        let sets = vec![
+            vec![IpAddr::from([127, 0, 0, 2]), IpAddr::from([127, 0, 0, 3])],
+            vec![IpAddr::from([127, 0, 0, 4])],
+        ];
+        let mut tried = Vec::new();
+        let got = bind_passive_with(&sets, false, 0, |a| {
+            tried.push(a.ip());
+            if a.ip() == IpAddr::from([127, 0, 0, 4]) {
+                Ok(a)
+            } else {
+                Err(io::Error::from(io::ErrorKind::AddrInUse))
+            }
+        })
+        .unwrap();
+        assert_eq!(got.ip(), IpAddr::from([127, 0, 0, 4]));
+        assert_eq!(tried.len(), 3);
+        let e = bind_passive_with(&sets, true, 0, Ok::<_, io::Error>).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrNotAvailable);
     }
 
     #[test]

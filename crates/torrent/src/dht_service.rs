@@ -55,12 +55,25 @@ fn node_config(o: &OptionSet, listen: SocketAddr, entry: &str, file: &str) -> Dh
     c
 }
 
+/// Starts a node on the first free port of `ports`: on `config.listen`'s
+/// address when it names one (`--dht-listen-addr6`), else on the address
+/// aria2's DHT socket takes, an `--interface` address of the family or the
+/// unspecified one ([`arietta_net::bind_passive`]).
 fn start_on(ports: &[u16], config: DhtConfig) -> Result<DhtHandle, String> {
     let mut last = String::from("no port");
+    let v6 = config.listen.is_ipv6();
     for &p in ports {
-        let mut c = config.clone();
-        c.listen.set_port(p);
-        match DhtNode::start(c) {
+        let start = |listen: SocketAddr| {
+            let mut c = config.clone();
+            c.listen = listen;
+            DhtNode::start(c).map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let started = if config.listen.ip().is_unspecified() {
+            arietta_net::bind_passive(v6, p, start)
+        } else {
+            start(SocketAddr::new(config.listen.ip(), p))
+        };
+        match started {
             Ok(h) => return Ok(h),
             Err(e) => last = e.to_string(),
         }

@@ -162,10 +162,7 @@ impl TorrentDownload {
         let info_hash = meta.swarm_info_hash().ok_or(TorrentError::V2Only)?;
         let hashes = Arc::new(PieceHashes::new(&meta)?);
         let selected = match &cfg.select_file {
-            Some(spec) => Some(arietta_metainfo::select_files(
-                spec,
-                meta.visible_files().count(),
-            )?),
+            Some(spec) => Some(arietta_metainfo::select_files(spec, meta.files.len())?),
             None => None,
         };
         let layout = Layout::new(&meta, &cfg.dir, selected.as_deref(), &cfg.index_out)?;
@@ -174,7 +171,7 @@ impl TorrentDownload {
         let total: u64 = layout
             .files
             .iter()
-            .filter(|f| f.selected && !f.padding)
+            .filter(|f| f.selected && f.listed)
             .map(|f| f.length)
             .sum();
         stats.total.store(total, Ordering::Relaxed);
@@ -229,12 +226,14 @@ impl TorrentDownload {
         &self.layout.root
     }
 
-    /// The selected files on disk with their lengths (for RPC `getFiles`).
+    /// The torrent's files on disk with their lengths and whether each is
+    /// selected (for RPC `getFiles`), padding files included as aria2
+    /// lists them.
     pub fn files(&self) -> Vec<(PathBuf, u64, bool)> {
         self.layout
             .files
             .iter()
-            .filter(|f| !f.padding)
+            .filter(|f| f.listed)
             .map(|f| (f.path.clone(), f.length, f.selected))
             .collect()
     }

@@ -36,6 +36,12 @@ impl HaveSet {
         }
     }
 
+    /// Whether every piece of the torrent is here, unselected files' too
+    /// (aria2's `allDownloadFinished`).
+    pub fn is_full(&self) -> bool {
+        (0..self.len).all(|i| self.get(i))
+    }
+
     /// A snapshot of the bytes, in wire order.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.bits

@@ -17,8 +17,16 @@ pub struct LaidFile {
     /// Offset of the file's first byte in the torrent's stream.
     pub offset: u64,
     pub length: u64,
-    /// BEP 47 padding: never on disk, reads as zeros.
+    /// Its bytes are zeros: a BEP 47 padding file, or an alignment gap
+    /// (see `listed`). Reads give zeros whatever is on disk and writes put
+    /// zeros, so a peer cannot plant data there, and content made by a
+    /// client that never writes padding files still checks and seeds.
     pub padding: bool,
+    /// Listed by the torrent, so numbered for `--select-file`, `-S` and
+    /// RPC and kept on disk when its pieces are written, as aria2 (which
+    /// knows no BEP 47) does with `.pad/N` files. Only the alignment gaps
+    /// laid out for v2 torrents are not: they have no path.
+    pub listed: bool,
     /// Selected for download (`--select-file`).
     pub selected: bool,
 }
@@ -57,7 +65,8 @@ fn safe_relative(p: &Path) -> Result<(), TorrentError> {
 
 impl Layout {
     /// Lays out `meta` under `dir`. `selected` is indexed like
-    /// [`Metainfo::visible_files`]; `index_out` renames visible files.
+    /// [`Metainfo::files`] (padding included, as aria2 numbers files);
+    /// `index_out` renames files by that index.
     pub fn new(
         meta: &Metainfo,
         dir: &Path,
@@ -65,22 +74,17 @@ impl Layout {
         index_out: &[(usize, PathBuf)],
     ) -> Result<Layout, TorrentError> {
         let mut files = Vec::with_capacity(meta.files.len());
-        let mut visible = 0usize;
-        for f in &meta.files {
-            let (path, selected_now) = if f.padding {
-                (PathBuf::new(), false)
-            } else {
-                visible += 1;
-                let rel = index_out
-                    .iter()
-                    .rev()
-                    .find(|(i, _)| *i == visible)
-                    .map(|(_, p)| p.clone())
-                    .unwrap_or_else(|| f.path.clone());
-                safe_relative(&rel)?;
-                let sel = selected.is_none_or(|s| s.get(visible - 1).copied().unwrap_or(false));
-                (dir.join(rel), sel)
-            };
+        for (i, f) in meta.files.iter().enumerate() {
+            let index = i + 1;
+            let rel = index_out
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == index)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| f.path.clone());
+            safe_relative(&rel)?;
+            let selected_now = selected.is_none_or(|s| s.get(i).copied().unwrap_or(false));
+            let path = dir.join(rel);
             // v2-only files start on piece boundaries; the gap before one
             // is alignment, laid out as padding so it reads as zeros.
             let end = files.last().map_or(0, |l: &LaidFile| l.offset + l.length);
@@ -90,6 +94,7 @@ impl Layout {
                     offset: end,
                     length: f.offset - end,
                     padding: true,
+                    listed: false,
                     selected: false,
                 });
             }
@@ -98,6 +103,7 @@ impl Layout {
                 offset: f.offset,
                 length: f.length,
                 padding: f.padding,
+                listed: true,
                 selected: selected_now,
             });
         }
@@ -113,6 +119,7 @@ impl Layout {
                     offset: total,
                     length: aligned - total,
                     padding: true,
+                    listed: false,
                     selected: false,
                 });
                 total = aligned;
@@ -185,7 +192,7 @@ impl Layout {
     /// that even zero-length files exist at the end, and cuts files longer
     /// than their entry (left over from something else).
     pub fn prepare(&self) -> Result<(), TorrentError> {
-        for f in self.files.iter().filter(|f| !f.padding && f.selected) {
+        for f in self.files.iter().filter(|f| f.listed && f.selected) {
             if let Some(parent) = f.path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
             }
@@ -270,6 +277,7 @@ mod tests {
                     offset,
                     length,
                     padding: false,
+                    listed: true,
                     selected: i != 1,
                 };
                 offset += length;

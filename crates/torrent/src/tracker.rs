@@ -128,12 +128,17 @@ async fn announce_udp(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, S
     let addr = arietta_net::resolve(&host, port, family)
         .await
         .map_err(|e| e.to_string())?[0];
-    let (bind, family) = if addr.is_ipv4() {
-        ("0.0.0.0:0", AddressFamily::V4)
+    let family = if addr.is_ipv4() {
+        AddressFamily::V4
     } else {
-        ("[::]:0", AddressFamily::V6)
+        AddressFamily::V6
     };
-    let sock = glommio::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    // aria2 speaks to UDP trackers from its DHT socket, which is bound to
+    // an `--interface` address; so is this one.
+    let sock = arietta_net::bind_passive(addr.is_ipv6(), 0, |a| {
+        glommio::net::UdpSocket::bind(a).map_err(std::io::Error::from)
+    })
+    .map_err(|e| e.to_string())?;
     let mut rng = rand::thread_rng();
     let mut buf = vec![0u8; 4096];
     // BEP 15 retransmits at 15 s × 2^n; bounded here by --bt-tracker-timeout.

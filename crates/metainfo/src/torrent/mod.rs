@@ -8,7 +8,7 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
 use crate::error::Error;
-use crate::path_sanitize::{decode_text, sanitize_component, sanitize_path};
+use crate::path_sanitize::{decode_text, detect_dir_traversal, encode_non_utf8};
 
 mod v2;
 
@@ -25,14 +25,18 @@ pub struct FileEntry {
     /// first component of multi-file torrents, as in aria2). Sanitized: it
     /// is relative, has no `..`, and each component is a single name.
     pub path: PathBuf,
-    /// The sanitized components of `path`.
+    /// The elements `path` is made of, joined with `/` (for a v1 torrent
+    /// aria2's: the name, then each `path` element as UTF-8 or
+    /// percent-encoded; one may hold a `/`, which makes a directory).
     pub components: Vec<String>,
     /// Size in bytes.
     pub length: u64,
     /// Where the file starts in the torrent's concatenated byte stream
     /// (v2-only torrents align every file to a piece boundary).
     pub offset: u64,
-    /// A BEP 47 padding file: never written to disk, never shown.
+    /// A BEP 47 padding file (`attr` holds `p`): its bytes are zeros.
+    /// aria2 1.36 knows no BEP 47, so it is still listed, numbered and
+    /// written like any other file (see [`Metainfo::files`]).
     pub padding: bool,
     /// BEP 47 `x` attribute.
     pub executable: bool,
@@ -72,7 +76,9 @@ pub struct Metainfo {
     pub pieces: Vec<u8>,
     /// Number of pieces in the byte stream.
     pub piece_count: u64,
-    /// Files in stream order, padding files included (see [`FileEntry::padding`]).
+    /// Files in stream order, padding files included (see
+    /// [`FileEntry::padding`]). Indexes for `--select-file`, `-S` and RPC
+    /// count these, 1-based, padding included, as aria2 numbers them.
     pub files: Vec<FileEntry>,
     /// Length of the byte stream, padding included.
     pub total_length: u64,
@@ -99,8 +105,9 @@ fn text(v: Option<&Value<'_>>) -> Option<String> {
     v.and_then(Value::as_bytes).map(decode_text)
 }
 
-/// `key.utf-8` when present and valid UTF-8 (a string, or a list of them
-/// for a file's `path.utf-8`), else `key`.
+/// `key.utf-8` when present (a string, or a non-empty list of them for a
+/// file's `path.utf-8`), else `key`: aria2 takes the `.utf-8` key whenever
+/// it is there, and percent-encodes it if it is not UTF-8 after all.
 fn utf8_variant<'v, 'a>(
     dict: &'v Value<'a>,
     key: &'static str,
@@ -108,15 +115,21 @@ fn utf8_variant<'v, 'a>(
 ) -> Option<&'v Value<'a>> {
     dict.get(utf8_key)
         .filter(|v| match v.as_list() {
-            Some(l) => !l.is_empty() && l.iter().all(|c| c.as_str().is_some()),
-            None => v.as_str().is_some(),
+            Some(l) => !l.is_empty() && l.iter().all(|c| c.as_bytes().is_some()),
+            None => v.as_bytes().is_some(),
         })
         .or_else(|| dict.get(key))
 }
 
+/// A tracker URL as aria2 keeps it: `\r\n\t ` stripped, then UTF-8 or
+/// percent-encoded ([`encode_non_utf8`]); an empty one stays (`-S` and
+/// RPC list it) and the announce code skips it.
 fn url(v: &Value<'_>) -> Option<String> {
-    let s = v.as_str()?.trim();
-    (!s.is_empty()).then(|| s.to_owned())
+    let b = v.as_bytes()?;
+    let strip = |c: &u8| matches!(c, b'\r' | b'\n' | b'\t' | b' ');
+    let start = b.iter().position(|c| !strip(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !strip(c)).map_or(start, |e| e + 1);
+    Some(encode_non_utf8(&b[start..end]))
 }
 
 impl Metainfo {
@@ -148,10 +161,17 @@ impl Metainfo {
                 m.announce_list.push(vec![a.clone()]);
             }
         }
+        // Every string as aria2 keeps it (`-S` lists an empty one as " ");
+        // one that is no URL is skipped when web seeds start.
+        let web_seed = |v: &Value<'_>| v.as_bytes().map(encode_non_utf8);
         match root.get("url-list").map(|v| &v.kind) {
-            Some(ValueKind::List(l)) => m.url_list = l.iter().filter_map(url).collect(),
+            Some(ValueKind::List(l)) => m.url_list = l.iter().filter_map(web_seed).collect(),
             Some(ValueKind::Bytes(_)) => {
-                m.url_list = root.get("url-list").and_then(url).into_iter().collect()
+                m.url_list = root
+                    .get("url-list")
+                    .and_then(web_seed)
+                    .into_iter()
+                    .collect()
             }
             _ => {}
         }
@@ -217,14 +237,20 @@ impl Metainfo {
         let raw_name = utf8_variant(info, "name", "name.utf-8")
             .and_then(Value::as_bytes)
             .ok_or(Error::Missing("name"))?;
-        let name = match sanitize_component(raw_name)? {
-            Some(n) => n,
-            None => hex::encode(
+        // aria2's `utf8Name`: shown by `-S`, in the magnet link, and the
+        // first path element (a `/` in it makes directories, as in aria2).
+        let utf8_name = encode_non_utf8(raw_name);
+        if detect_dir_traversal(&utf8_name) {
+            return Err(Error::DirTraversal(utf8_name));
+        }
+        let name = match utf8_name.as_str() {
+            "" => hex::encode(
                 info_hash_v1
                     .map(|h| h.to_vec())
                     .or(info_hash_v2.map(|h| h.to_vec()))
                     .unwrap_or_default(),
             ),
+            n => n.to_owned(),
         };
         let private = info.get("private").and_then(Value::as_int) == Some(1);
 
@@ -236,7 +262,7 @@ impl Metainfo {
             created_by: None,
             creation_date: None,
             private,
-            raw_name: decode_text(raw_name),
+            raw_name: utf8_name,
             nodes: Vec::new(),
             name,
             multi_file: false,
@@ -327,7 +353,10 @@ impl Metainfo {
             .checked_add(length)
             .filter(|&t| t <= i64::MAX as u64)
             .ok_or_else(|| Error::invalid("length", "total length overflows"))?;
-        let path: PathBuf = components.iter().collect();
+        // Joined with `/` as aria2 joins them: a `/` inside a v1 element is
+        // a separator there too. The parsers refused anything that could
+        // climb out (see `path_sanitize`).
+        let path = PathBuf::from(components.join("/"));
         self.files.push(FileEntry {
             path,
             components,
@@ -361,15 +390,20 @@ impl Metainfo {
                 let path = utf8_variant(f, "path", "path.utf-8")
                     .and_then(Value::as_list)
                     .ok_or(Error::Missing("path"))?;
-                let raw: Vec<&[u8]> = path
-                    .iter()
-                    .map(|c| {
-                        c.as_bytes()
-                            .ok_or_else(|| Error::invalid("path", "component is not a string"))
-                    })
-                    .collect::<Result<_, _>>()?;
+                if path.is_empty() {
+                    return Err(Error::invalid("path", "Path is empty."));
+                }
                 let mut components = vec![self.name.clone()];
-                components.extend(sanitize_path(raw)?);
+                for c in path {
+                    let c = c
+                        .as_bytes()
+                        .ok_or_else(|| Error::invalid("path", "component is not a string"))?;
+                    components.push(encode_non_utf8(c));
+                }
+                let joined = components.join("/");
+                if detect_dir_traversal(&joined) {
+                    return Err(Error::DirTraversal(joined));
+                }
                 self.push_file(components, length, &attr(f), None)?;
             }
         } else {
@@ -395,12 +429,6 @@ impl Metainfo {
             }
             (None, None) => None,
         }
-    }
-
-    /// Files a user sees: padding excluded. Indexes for `--select-file` and
-    /// `-S` count these, 1-based.
-    pub fn visible_files(&self) -> impl Iterator<Item = &FileEntry> {
-        self.files.iter().filter(|f| !f.padding)
     }
 
     /// The SHA-1 of v1 piece `index`.

@@ -53,12 +53,6 @@ fn assert_safe(m: &Metainfo) {
             "{:?}",
             f.path
         );
-        assert_eq!(
-            f.path.components().count(),
-            f.components.len(),
-            "{:?}",
-            f.path
-        );
     }
 }
 
@@ -153,7 +147,8 @@ fn single_file_and_url_list_forms() {
     assert_eq!(m.name, "á.iso");
     assert_eq!(m.files[0].path, PathBuf::from("á.iso"));
     assert_eq!(m.announce_list, vec![vec!["http://t/announce".to_owned()]]);
-    assert_eq!(m.url_list, vec!["http://w1/", "http://w2/"]);
+    // Kept as aria2 keeps them (`-S` lists the empty one); web seeds skip it.
+    assert_eq!(m.url_list, vec!["http://w1/", "", "http://w2/"]);
     assert!(!m.private);
 }
 
@@ -167,29 +162,36 @@ fn hostile_paths() {
             (b"pieces", s(&[0; 20])),
         ]))
     };
+    // What aria2 1.36 refuses ("Detected directory traversal directive").
     for bad in [
         mk(b"x", &[b"..", b"etc"]),
         mk(b"x", &[b"a", b"..", b"..", b"b"]),
         mk(b"..", &[b"f"]),
+        mk(b".", &[b"f"]),
+        mk(b"/abs", &[b"a"]),
         mk(b"x", &[]),
         mk(b"x", &[b"", b"."]),
+        mk(b"x", &[b"a", b"", b".", b"b"]),
+        mk(b"x", &[b"../x"]),
+        mk(b"x", &[b"a/.."]),
+        mk(b"x", &[b"t\tab"]),
+        mk(b"x", &[b"d/"]),
     ] {
         assert!(Metainfo::parse(&bad).is_err());
     }
+    // What it takes, and where it writes: a `/` inside an element is a
+    // directory separator, empty elements vanish, other bytes stay.
     for (name, path, expect) in [
-        (&b"x"[..], vec![&b"/etc"[..], b"passwd"], "x/%2Fetc/passwd"),
-        (b"/abs", vec![b"a"], "%2Fabs/a"),
-        (b"x", vec![b"..\\..\\win.ini"], "x/..%5C..%5Cwin.ini"),
-        (b"x", vec![b"C:", b"evil"], "x/C%3A/evil"),
+        (&b"x"[..], vec![&b"/etc"[..], b"passwd"], "x/etc/passwd"),
+        (b"a/b", vec![b"sub/c", b"f"], "a/b/sub/c/f"),
+        (b"x", vec![b"..\\..\\win.ini"], "x/..\\..\\win.ini"),
+        (b"x", vec![b"C:", b"evil"], "x/C:/evil"),
         (b"x", vec![b"a\0b"], "x/a%00b"),
-        (b"x", vec![b"a", b"", b".", b"b"], "x/a/b"),
-        (b"x", vec![b"../x"], "x/..%2Fx"),
-        (b".", vec![b"f"], "HASH/f"),
+        (b"x", vec![b"a", b"", b"b"], "x/a/b"),
         (b"\xff\xfe", vec![b"\xc3"], "%FF%FE/%C3"),
     ] {
         let m = Metainfo::parse(&mk(name, &path)).unwrap();
         assert_safe(&m);
-        let expect = expect.replace("HASH", &hex::encode(m.info_hash_v1.unwrap()));
         assert_eq!(m.files[0].path, PathBuf::from(expect));
     }
 }
@@ -253,7 +255,6 @@ fn padding_files_are_flagged() {
     assert!(m.files[1].padding && !m.files[0].padding);
     assert!(m.files[2].executable);
     assert_eq!(m.files[2].offset, 16384);
-    assert_eq!(m.visible_files().count(), 2);
 }
 
 fn v2_info(with_v1: bool, mismatch: bool) -> Vec<u8> {

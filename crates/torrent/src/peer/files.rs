@@ -29,10 +29,12 @@ impl Files {
     }
 
     /// Writes `data` at stream offset `offset`, across file boundaries.
+    /// Padding files get zeros, whatever the peer sent (their bytes never
+    /// reach a hash: reads give zeros there); alignment gaps nothing.
     pub(crate) async fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         for s in self.layout.spans(offset, data.len()) {
             let file = &self.layout.files[s.file];
-            if file.padding {
+            if !file.listed {
                 continue;
             }
             if !file.selected && !self.open.is_open(s.file) {
@@ -47,7 +49,11 @@ impl Files {
                 }
             }
             let f = self.get(s.file).await?;
-            let buf = data[s.range_offset..s.range_offset + s.len].to_vec();
+            let buf = if file.padding {
+                vec![0; s.len]
+            } else {
+                data[s.range_offset..s.range_offset + s.len].to_vec()
+            };
             let n = f
                 .write_at(buf, s.file_offset)
                 .await

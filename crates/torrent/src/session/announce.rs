@@ -109,6 +109,9 @@ fn tiers(meta: &Metainfo, cfg: &TorrentConfig) -> Vec<Vec<String>> {
         .iter()
         .map(|t| {
             t.iter()
+                // An empty entry (listed by `-S` and RPC, as aria2 keeps
+                // it) names no tracker.
+                .filter(|u| !u.is_empty())
                 .filter(|u| !cfg.exclude_trackers.iter().any(|x| x == "*" || x == *u))
                 .cloned()
                 .collect::<Vec<_>>()

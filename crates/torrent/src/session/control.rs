@@ -27,12 +27,14 @@ impl ControlSaves {
 
 impl Session {
     /// Brings the control file up to date, as aria2's periodic save does:
-    /// a complete torrent's file is removed (kept with `--force-save`),
-    /// any other gets a snapshot of the verified pieces. Either is queued
-    /// behind the saves before it.
+    /// the file of a torrent with every piece here is removed (kept with
+    /// `--force-save`), any other gets a snapshot of the verified pieces,
+    /// so one whose `--select-file` files are done keeps it, as aria2's
+    /// `allDownloadFinished` test does. Either is queued behind the saves
+    /// before it.
     pub(super) fn save_control(&mut self) {
         let changed = std::mem::take(&mut self.dirty);
-        let remove = self.is_complete() && !self.dl.cfg.force_save;
+        let remove = self.have.is_full() && !self.dl.cfg.force_save;
         if !remove && self.control_current && !changed {
             return;
         }

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 
 use crate::layout::Layout;
 
-/// Removes every unselected, non-padding file of `layout` that exists;
+/// Removes every unselected file of `layout` that exists (a `.pad/N`
+/// file too: aria2 knows it as an ordinary file);
 /// returns the paths removed. A file that cannot be removed is logged
 /// and left, as aria2 does: the download is still a success.
 pub(super) fn remove_unselected_files(layout: &Layout) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    for f in layout.files.iter().filter(|f| !f.selected && !f.padding) {
+    for f in layout.files.iter().filter(|f| !f.selected && f.listed) {
         match std::fs::remove_file(&f.path) {
             Ok(()) => {
                 tracing::info!("{} was removed.", f.path.display());

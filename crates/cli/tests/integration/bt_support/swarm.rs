@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use super::{
     aria2c, aria2c_seeder_with, as_refs, assert_same_tree, libtorrent_leech_with,
-    libtorrent_make_v2, libtorrent_seeder, make_torrent, make_torrent_with_web_seeds, run_for,
-    write_files, Guard, Torrent, Tracker,
+    libtorrent_make_v2, libtorrent_seeder, make_padded_torrent, make_torrent,
+    make_torrent_with_web_seeds, run_for, write_files, Guard, Torrent, Tracker,
 };
 use crate::support::{free_port, s, spawn, tempdir, wait_listening, wait_with_timeout, Outcome};
 
@@ -41,6 +41,7 @@ pub struct SwarmBuilder {
     tracker: bool,
     web_seeds: Vec<String>,
     libtorrent_v2: bool,
+    padded: bool,
 }
 
 impl SwarmBuilder {
@@ -71,15 +72,28 @@ impl SwarmBuilder {
         self
     }
 
+    /// BEP 47 padding files after every file, up to the next piece
+    /// boundary (see [`make_padded_torrent`]); the seed directory holds
+    /// them as zeros, as aria2 writes them.
+    pub fn padded(mut self) -> Self {
+        self.padded = true;
+        self
+    }
+
     /// Writes the content under `seed/`, starts the tracker and writes
     /// the torrent.
     pub fn build(self) -> Swarm {
         let tmp = tempdir();
         let refs = as_refs(&self.files);
         write_files(&tmp.path().join("seed"), self.name, &refs);
-        let torrent_path = tmp.path().join(format!("{}.torrent", self.name));
+        // A `/` in the name makes directories of the content, not of this file.
+        let torrent_path = tmp
+            .path()
+            .join(format!("{}.torrent", self.name.replace('/', "_")));
         let (torrent, tracker) = if self.libtorrent_v2 {
             self.libtorrent_v2_torrent(&torrent_path)
+        } else if self.padded {
+            self.padded_torrent(&tmp.path().join("seed"), &torrent_path)
         } else {
             let tracker = self.tracker.then(|| {
                 let hash = make_torrent(self.name, &refs, self.piece, None).hex();
@@ -107,6 +121,31 @@ impl SwarmBuilder {
             peer_ports: Vec::new(),
             tmp,
         }
+    }
+
+    /// A padded torrent (see [`SwarmBuilder::padded`]), its `.pad/N`
+    /// files written as zeros under `seed/NAME`.
+    fn padded_torrent(&self, seed: &Path, path: &Path) -> (Torrent, Option<Tracker>) {
+        let refs = as_refs(&self.files);
+        let tracker = self.tracker.then(|| {
+            let hash = make_padded_torrent(self.name, &refs, self.piece, None).hex();
+            Tracker::start(&[hash])
+        });
+        let announce = tracker.as_ref().map(Tracker::http);
+        let torrent = make_padded_torrent(self.name, &refs, self.piece, announce.as_deref());
+        let mut offset = 0;
+        for (_, data) in &refs {
+            offset += data.len();
+            let pad = (self.piece - offset % self.piece) % self.piece;
+            if pad > 0 {
+                let dir = seed.join(self.name).join(".pad");
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join(pad.to_string()), vec![0u8; pad]).unwrap();
+                offset += pad;
+            }
+        }
+        torrent.write(path);
+        (torrent, tracker)
     }
 
     /// libtorrent writes the torrent; with a tracker, first with a dummy
@@ -158,6 +197,7 @@ impl Swarm {
             tracker: false,
             web_seeds: Vec::new(),
             libtorrent_v2: false,
+            padded: false,
         }
     }
 
@@ -307,17 +347,16 @@ impl Swarm {
     /// Runs an aria2c leecher into `leech/` to its end (at most
     /// [`LEECH_LIMIT`]); true when it finished.
     pub fn aria2c_leech(&self) -> bool {
-        let leecher = aria2c(
-            self.dir(),
-            &[
-                "-d",
-                s(&self.leech_dir()),
-                "--seed-time=0",
-                &format!("--listen-port={}", free_port()),
-                self.torrent_arg(),
-            ],
-        );
-        run_for(leecher, LEECH_LIMIT)
+        self.aria2c_leech_in(&self.leech_dir(), &[])
+    }
+
+    /// [`Swarm::aria2c_leech`] into `dir` with `extra` options.
+    pub fn aria2c_leech_in(&self, dir: &Path, extra: &[&str]) -> bool {
+        let port = format!("--listen-port={}", free_port());
+        let mut args = vec!["-d", s(dir), "--seed-time=0", &port];
+        args.extend_from_slice(extra);
+        args.push(self.torrent_arg());
+        run_for(aria2c(self.dir(), &args), LEECH_LIMIT)
     }
 
     /// Panics unless `dir/NAME` holds exactly the swarm's content.

@@ -105,3 +105,58 @@ pub fn write_files(dir: &Path, name: &str, files: &[(Vec<&str>, &[u8])]) {
         std::fs::write(&p, data).unwrap();
     }
 }
+
+/// A multi-file torrent over `files` as libtorrent's `canonical_files`
+/// writes one: after every file a BEP 47 padding file (`attr` `p`, path
+/// `.pad/N`) fills up to the next piece boundary; its bytes are zeros in
+/// the stream the pieces hash.
+pub fn make_padded_torrent(
+    name: &str,
+    files: &[(Vec<&str>, &[u8])],
+    piece_length: usize,
+    announce: Option<&str>,
+) -> Torrent {
+    let mut stream = Vec::new();
+    let mut list = Vec::new();
+    for (path, data) in files {
+        stream.extend_from_slice(data);
+        let comps: Vec<OwnedValue> = path.iter().map(|c| OwnedValue::from(*c)).collect();
+        list.push(
+            OwnedValue::dict()
+                .insert(b"length".to_vec(), data.len() as i64)
+                .insert(b"path".to_vec(), comps),
+        );
+        let pad = (piece_length - stream.len() % piece_length) % piece_length;
+        if pad > 0 {
+            stream.resize(stream.len() + pad, 0);
+            let n = pad.to_string();
+            list.push(
+                OwnedValue::dict()
+                    .insert(b"attr".to_vec(), "p")
+                    .insert(b"length".to_vec(), pad as i64)
+                    .insert(
+                        b"path".to_vec(),
+                        vec![OwnedValue::from(".pad"), OwnedValue::from(n.as_str())],
+                    ),
+            );
+        }
+    }
+    let mut pieces = Vec::new();
+    for chunk in stream.chunks(piece_length) {
+        pieces.extend_from_slice(&Sha1::digest(chunk));
+    }
+    let info = OwnedValue::dict()
+        .insert(b"name".to_vec(), name)
+        .insert(b"piece length".to_vec(), piece_length as i64)
+        .insert(b"pieces".to_vec(), pieces)
+        .insert(b"files".to_vec(), list);
+    let info_hash: [u8; 20] = Sha1::digest(encode(&info)).into();
+    let mut top = OwnedValue::dict().insert(b"info".to_vec(), info);
+    if let Some(a) = announce {
+        top = top.insert(b"announce".to_vec(), a);
+    }
+    Torrent {
+        bytes: encode(&top),
+        info_hash,
+    }
+}
