@@ -102,12 +102,12 @@ impl DhtNode {
     pub fn start(config: DhtConfig) -> Result<DhtHandle> {
         let socket = bind_exclusive(config.listen)?;
         let socket = match &config.proxy {
-            Some(proxy) => Transport::Socks5(arietta_net::Socks5Udp::new(
+            Some(proxy) => Transport::Socks5(Box::new(arietta_net::Socks5Udp::new(
                 socket,
                 proxy.clone(),
                 config.proxy_connect_timeout,
                 config.query_timeout,
-            )),
+            ))),
             None => Transport::Direct(socket),
         };
         let local = socket.local_addr()?;
@@ -348,6 +348,9 @@ impl DhtHandle {
             Some(Ok(r)) => Some(r),
             // An error reply proves the node is alive; it just refused.
             Some(Err(_)) => None,
+            // A query that never left (a proxy that cannot relay UDP) says
+            // nothing about the node: it keeps its place in the table.
+            None if !sent => None,
             None => {
                 if let Some(id) = id {
                     st.table.failed(&id, Instant::now());

@@ -13,7 +13,7 @@ pub(crate) enum Transport {
     /// Nodes that were never sent anything cannot reach us this way (a
     /// relay forwards only what its client's peers send back), so the
     /// node mostly asks; that is what a proxied DHT can be.
-    Socks5(Socks5Udp),
+    Socks5(Box<Socks5Udp>),
 }
 
 impl Transport {
