@@ -1,6 +1,7 @@
 //! Fuzzes the SOCKS5 client handshake with whatever a hostile proxy sends:
 //! the bytes arrive in uneven pieces, and the machine must never panic,
-//! always make progress while it wants bytes, and end done or failed.
+//! always make progress while it wants bytes, and end done or failed —
+//! for CONNECT and for UDP ASSOCIATE (whose reply names the relay).
 #![no_main]
 
 use arietta_socks5::{Credentials, Handshake, Target};
@@ -15,12 +16,17 @@ fuzz_target!(|data: &[u8]| {
         user: "user".into(),
         password: "pass".into(),
     });
-    let target = match control >> 5 {
+    let target = match (control >> 5) & 3 {
         0 => Target::new("127.0.0.1", 80),
         1 => Target::new("[::1]", 443),
         _ => Target::new("example.org", 21),
     };
-    let Ok(mut h) = Handshake::new(target, creds) else {
+    let started = if control & 0x80 != 0 {
+        Handshake::associate(Target::new("0.0.0.0", 6881), creds)
+    } else {
+        Handshake::new(target, creds)
+    };
+    let Ok(mut h) = started else {
         return;
     };
     for chunk in data.chunks(step) {

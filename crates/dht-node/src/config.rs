@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use arietta_net::Socks5Proxy;
+
 /// Start-up settings; the engine fills them from `--dht-listen-port`,
 /// `--dht-entry-point` (`--dht-entry-point6` for an IPv6 node) and
 /// `--dht-file-path` (`--dht-file-path6`).
@@ -25,6 +27,11 @@ pub struct DhtConfig {
     /// How often the table is maintained (questionable nodes pinged, stale
     /// buckets refreshed, expired announcements dropped).
     pub maintenance_interval: Duration,
+    /// A SOCKS5 `--all-proxy`: every datagram goes through its UDP relay
+    /// (UDP ASSOCIATE), each handshake step waiting `query_timeout`.
+    pub proxy: Option<Socks5Proxy>,
+    /// How long TCP to the proxy may take (`--connect-timeout`).
+    pub proxy_connect_timeout: Duration,
 }
 
 impl DhtConfig {
@@ -39,6 +46,8 @@ impl DhtConfig {
             query_timeout: Duration::from_secs(3),
             token_rotation: Duration::from_secs(5 * 60),
             maintenance_interval: Duration::from_secs(60),
+            proxy: None,
+            proxy_connect_timeout: Duration::from_secs(60),
         }
     }
 

@@ -17,7 +17,8 @@
 //! from anyone, rotates its announce-token secret every 5 minutes, pings
 //! questionable nodes and refreshes stale buckets. Private torrents
 //! (BEP 27) must never be looked up or announced; that check is the
-//! engine's.
+//! engine's. With a SOCKS5 proxy in [`DhtConfig::proxy`], every datagram
+//! goes through the proxy's UDP relay (`arietta_net::Socks5Udp`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ mod config;
 mod error;
 mod node;
 mod peer_store;
+mod transport;
 
 pub use config::{parse_entry_point, DhtConfig};
 pub use error::{DhtNodeError, Result};

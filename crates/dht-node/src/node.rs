@@ -18,6 +18,8 @@ use glommio::net::UdpSocket;
 
 use glommio::timer::sleep;
 
+use crate::transport::Transport;
+
 use crate::config::DhtConfig;
 use crate::error::{DhtNodeError, Result};
 use crate::peer_store::PeerStore;
@@ -29,7 +31,8 @@ const ALPHA: usize = 4;
 /// Upper bound on queries one lookup sends, so a hostile swarm feeding
 /// endless fresh nodes cannot keep a lookup alive.
 const MAX_LOOKUP_QUERIES: usize = 200;
-/// KRPC datagrams are far below this.
+/// KRPC datagrams are far below this (a relayed one's SOCKS5 header
+/// included).
 const MAX_DATAGRAM: usize = 4096;
 
 type Reply = std::result::Result<Response, (i64, String)>;
@@ -43,7 +46,7 @@ struct State {
 }
 
 struct Inner {
-    socket: UdpSocket,
+    socket: Transport,
     config: DhtConfig,
     local: SocketAddr,
     state: RefCell<State>,
@@ -98,7 +101,16 @@ impl DhtNode {
     /// answering queries. Call [`DhtHandle::bootstrap`] next.
     pub fn start(config: DhtConfig) -> Result<DhtHandle> {
         let socket = bind_exclusive(config.listen)?;
-        let local = socket.local_addr().map_err(std::io::Error::from)?;
+        let socket = match &config.proxy {
+            Some(proxy) => Transport::Socks5(Box::new(arietta_net::Socks5Udp::new(
+                socket,
+                proxy.clone(),
+                config.proxy_connect_timeout,
+                config.query_timeout,
+            ))),
+            None => Transport::Direct(socket),
+        };
+        let local = socket.local_addr()?;
         let saved = config
             .table_file
             .as_deref()
@@ -319,7 +331,7 @@ impl DhtHandle {
             ip: None,
             body: Body::Query(query),
         };
-        let sent = self.0.socket.send_to(&encode(&msg), addr).await.is_ok();
+        let sent = self.0.socket.send_to(&encode(&msg), addr).await;
         let timeout = self.0.config.query_timeout;
         let reply = if sent {
             futures_lite::future::or(async { rx.recv().await }, async {
@@ -336,6 +348,9 @@ impl DhtHandle {
             Some(Ok(r)) => Some(r),
             // An error reply proves the node is alive; it just refused.
             Some(Err(_)) => None,
+            // A query that never left (a proxy that cannot relay UDP) says
+            // nothing about the node: it keeps its place in the table.
+            None if !sent => None,
             None => {
                 if let Some(id) = id {
                     st.table.failed(&id, Instant::now());

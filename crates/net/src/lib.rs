@@ -1,7 +1,7 @@
 //! Network plumbing for arietta on glommio: name resolution, RFC 8305 "Happy
 //! Eyeballs" connection setup, TLS (rustls), a plain/TLS stream type and the
 //! cross-core token-bucket rate limiter, and
-//! connections through SOCKS5 proxies.
+//! connections and UDP relays through SOCKS5 proxies.
 //!
 //! Protocol crates (`http`, `ftp`, ...) sit on top of [`NetStream`]; they never
 //! touch sockets or certificates themselves, so the policies aria2 users rely on
@@ -16,11 +16,16 @@ mod rate_limit;
 mod resolve;
 mod socket_options;
 mod socks5;
+mod socks5_udp;
 mod stream;
 mod tls;
 
-/// The handshake machine's types, for callers building a [`Socks5Proxy`].
-pub use arietta_socks5::{Credentials as Socks5Credentials, Socks5Error};
+/// The handshake machine's types, for callers building a [`Socks5Proxy`]
+/// or addressing a [`Socks5Udp`] datagram.
+pub use arietta_socks5::{
+    Credentials as Socks5Credentials, Socks5Error, Target as Socks5Target,
+    TargetHost as Socks5TargetHost,
+};
 pub use dns::{parse_servers as parse_dns_servers, set_dns_servers, DnsServers};
 pub use error::NetError;
 pub use happy_eyeballs::{
@@ -33,6 +38,7 @@ pub use socket_options::{
     set_socket_options, socket_options, SocketOptions,
 };
 pub use socks5::{connect_socks5, Socks5Proxy};
+pub use socks5_udp::{Socks5Udp, RETRY_AFTER as SOCKS5_UDP_RETRY_AFTER};
 pub use stream::NetStream;
 pub use tls::{client_config, client_config_h2, connect_tls, TlsOptions, TlsStream};
 

@@ -54,25 +54,33 @@ pub async fn connect_socks5(
         proxy.host, proxy.port
     );
     let mut tcp = crate::connect_host(&proxy.host, proxy.port, family, connect_timeout).await?;
-    let handshake = handshake(&mut tcp, target, proxy.credentials.clone());
+    let h = Handshake::new(target, proxy.credentials.clone())?;
+    let bound = run_handshake(&mut tcp, h, timeout).await?;
+    debug!("SOCKS5 proxy connected; its side is {bound}");
+    Ok(tcp)
+}
+
+/// Drives `h` over `tcp` (connected to the proxy) to its reply, each wait
+/// for the proxy bounded by `timeout` (zero: none); returns the address
+/// the proxy bound. Shared by CONNECT and UDP ASSOCIATE.
+pub(crate) async fn run_handshake(
+    tcp: &mut TcpStream,
+    h: Handshake,
+    timeout: Duration,
+) -> Result<Target, NetError> {
+    let handshake = drive(tcp, h);
     if timeout.is_zero() {
-        handshake.await?;
+        handshake.await
     } else {
         future::or(handshake, async {
             glommio::timer::sleep(timeout).await;
             Err(NetError::Timeout(timeout))
         })
-        .await?;
+        .await
     }
-    Ok(tcp)
 }
 
-async fn handshake(
-    tcp: &mut TcpStream,
-    target: Target,
-    credentials: Option<Credentials>,
-) -> Result<(), NetError> {
-    let mut h = Handshake::new(target, credentials)?;
+async fn drive(tcp: &mut TcpStream, mut h: Handshake) -> Result<Target, NetError> {
     let mut buf = [0u8; 262];
     loop {
         let out = h.transmit();
@@ -80,8 +88,7 @@ async fn handshake(
             tcp.write_all(&out).await?;
         }
         if let Some(bound) = h.bound() {
-            debug!("SOCKS5 proxy connected; its side is {bound}");
-            return Ok(());
+            return Ok(bound.clone());
         }
         // Never more than the current message: bytes after the reply are
         // the target's (an FTP greeting) and must stay in the socket.

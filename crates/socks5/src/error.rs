@@ -2,7 +2,8 @@
 //! aria2's exit codes (a refused login is an authorization failure; the
 //! rest are network failures).
 
-/// A SOCKS5 server's answer to CONNECT other than success (RFC 1928 §6).
+/// A SOCKS5 server's answer to CONNECT or UDP ASSOCIATE other than
+/// success (RFC 1928 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyCode {
     GeneralFailure,
@@ -83,9 +84,21 @@ pub enum Socks5Error {
         /// `host:port` that was asked for.
         target: String,
     },
-    /// A reply's address type is none of IPv4, domain, IPv6.
+    /// The server refused or failed UDP ASSOCIATE (microsocks, for one,
+    /// speaks only CONNECT: "command not supported").
+    #[error("SOCKS5 proxy refused UDP ASSOCIATE: {0}")]
+    AssociateRefused(ReplyCode),
+    /// A reply's or datagram's address type is none of IPv4, domain, IPv6.
     #[error("SOCKS5 proxy replied with unknown address type {0}")]
     BadAddressType(u8),
+    /// A relayed UDP datagram is shorter than its header says, or its
+    /// reserved bytes are not zero.
+    #[error("SOCKS5 relay sent a malformed UDP datagram header")]
+    BadDatagram,
+    /// A relayed UDP datagram is a fragment (RFC 1928 §7 `FRAG` ≠ 0):
+    /// reassembly is optional and not done, so it is dropped.
+    #[error("SOCKS5 relay sent UDP fragment {0}, which is not reassembled")]
+    Fragmented(u8),
     /// The proxy closed the connection mid-handshake.
     #[error("SOCKS5 proxy closed the connection during the handshake")]
     Closed,

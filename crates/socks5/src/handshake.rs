@@ -12,9 +12,10 @@ const METHOD_LOGIN: u8 = 0x02;
 const NO_ACCEPTABLE: u8 = 0xff;
 const LOGIN_VERSION: u8 = 1;
 const CMD_CONNECT: u8 = 1;
-const ATYP_V4: u8 = 1;
-const ATYP_DOMAIN: u8 = 3;
-const ATYP_V6: u8 = 4;
+const CMD_UDP_ASSOCIATE: u8 = 3;
+pub(crate) const ATYP_V4: u8 = 1;
+pub(crate) const ATYP_DOMAIN: u8 = 3;
+pub(crate) const ATYP_V6: u8 = 4;
 
 /// Where the proxy should connect: an address we resolved (`socks5://`) or
 /// a name the proxy resolves (`socks5h://`).
@@ -24,7 +25,8 @@ pub enum TargetHost {
     Domain(String),
 }
 
-/// A CONNECT destination (or the address a server reports it bound).
+/// A CONNECT destination, a UDP datagram's destination or source, or the
+/// address a server reports it bound (for UDP ASSOCIATE: its relay).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: TargetHost,
@@ -43,7 +45,9 @@ impl Target {
         Target { host, port }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    /// The address and port as SOCKS5 writes them (`ATYP ADDR PORT`). A
+    /// domain is at most 255 bytes: checked by whoever made the target.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match &self.host {
             TargetHost::Ip(IpAddr::V4(ip)) => {
                 out.push(ATYP_V4);
@@ -55,12 +59,19 @@ impl Target {
             }
             TargetHost::Domain(name) => {
                 out.push(ATYP_DOMAIN);
-                // Length checked in `Handshake::new`.
                 out.push(name.len() as u8);
                 out.extend_from_slice(name.as_bytes());
             }
         }
         out.extend_from_slice(&self.port.to_be_bytes());
+    }
+
+    /// Refuses a domain longer than the one length byte can say.
+    pub(crate) fn check_len(&self) -> Result<(), Socks5Error> {
+        match &self.host {
+            TargetHost::Domain(d) if d.len() > 255 => Err(Socks5Error::TooLong("the host name")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -96,7 +107,8 @@ enum State {
     Method,
     /// Username/password sent; waiting for `VER STATUS`.
     Login,
-    /// CONNECT sent; waiting for the 4-byte head of the reply.
+    /// The request (CONNECT or UDP ASSOCIATE) sent; waiting for the 4-byte
+    /// head of the reply.
     ReplyHead,
     /// The reply names a domain; waiting for its length byte.
     ReplyDomainLen,
@@ -106,7 +118,8 @@ enum State {
     Failed,
 }
 
-/// One client handshake, from greeting to CONNECT reply.
+/// One client handshake, from greeting to the reply to CONNECT or UDP
+/// ASSOCIATE (RFC 1928 §4, command 3).
 ///
 /// Drive it with: send [`Handshake::transmit`]'s bytes; unless
 /// [`Handshake::bound`] is `Some`, read at most [`Handshake::wanted`] bytes
@@ -114,6 +127,8 @@ enum State {
 #[derive(Debug)]
 pub struct Handshake {
     state: State,
+    /// CONNECT or UDP ASSOCIATE.
+    command: u8,
     target: Target,
     creds: Option<Credentials>,
     out: Vec<u8>,
@@ -129,11 +144,25 @@ impl Handshake {
     /// authentication and, when `creds` are given, username/password too.
     /// The greeting is queued for [`Handshake::transmit`].
     pub fn new(target: Target, creds: Option<Credentials>) -> Result<Handshake, Socks5Error> {
-        if let TargetHost::Domain(d) = &target.host {
-            if d.len() > 255 {
-                return Err(Socks5Error::TooLong("the host name"));
-            }
-        }
+        Handshake::start(CMD_CONNECT, target, creds)
+    }
+
+    /// Starts a handshake for UDP ASSOCIATE: the proxy opens a UDP relay
+    /// for as long as this TCP connection stays open, and
+    /// [`Handshake::bound`] is then the relay's address. `client` is the
+    /// address our datagrams will come from (RFC 1928 §4): all zeros with
+    /// our port when the host address is not known, which lets the proxy
+    /// take the control connection's source address.
+    pub fn associate(client: Target, creds: Option<Credentials>) -> Result<Handshake, Socks5Error> {
+        Handshake::start(CMD_UDP_ASSOCIATE, client, creds)
+    }
+
+    fn start(
+        command: u8,
+        target: Target,
+        creds: Option<Credentials>,
+    ) -> Result<Handshake, Socks5Error> {
+        target.check_len()?;
         if let Some(c) = &creds {
             if c.user.len() > 255 {
                 return Err(Socks5Error::TooLong("the proxy user name"));
@@ -149,6 +178,7 @@ impl Handshake {
         };
         Ok(Handshake {
             state: State::Method,
+            command,
             target,
             creds,
             out,
@@ -174,7 +204,9 @@ impl Handshake {
     }
 
     /// The address the proxy reports for its side of the connection, once
-    /// the CONNECT succeeded; from then on the stream is the target's.
+    /// the CONNECT succeeded; from then on the stream is the target's. For
+    /// UDP ASSOCIATE, the relay to send datagrams to (an unspecified
+    /// address means the proxy's own, the one the TCP connection reached).
     pub fn bound(&self) -> Option<&Target> {
         self.bound.as_ref()
     }
@@ -242,8 +274,12 @@ impl Handshake {
                     return Err(Socks5Error::BadVersion(self.msg[0]));
                 }
                 if self.msg[1] != 0 {
+                    let code = ReplyCode::from_byte(self.msg[1]);
+                    if self.command == CMD_UDP_ASSOCIATE {
+                        return Err(Socks5Error::AssociateRefused(code));
+                    }
                     return Err(Socks5Error::Reply {
-                        code: ReplyCode::from_byte(self.msg[1]),
+                        code,
                         target: self.target.to_string(),
                     });
                 }
@@ -266,18 +302,7 @@ impl Handshake {
             State::ReplyAddr => {
                 let m = &self.msg;
                 let port = u16::from_be_bytes([m[m.len() - 2], m[m.len() - 1]]);
-                let addr = &m[4..m.len() - 2];
-                let host = match m[3] {
-                    ATYP_V4 => TargetHost::Ip(IpAddr::V4(Ipv4Addr::new(
-                        addr[0], addr[1], addr[2], addr[3],
-                    ))),
-                    ATYP_V6 => {
-                        let mut o = [0u8; 16];
-                        o.copy_from_slice(addr);
-                        TargetHost::Ip(IpAddr::V6(Ipv6Addr::from(o)))
-                    }
-                    _ => TargetHost::Domain(String::from_utf8_lossy(&addr[1..]).into_owned()),
-                };
+                let host = decode_host(m[3], &m[4..m.len() - 2]);
                 self.bound = Some(Target { host, port });
                 self.state = State::Done;
             }
@@ -287,7 +312,7 @@ impl Handshake {
     }
 
     fn send_connect(&mut self) {
-        self.out.extend_from_slice(&[VERSION, CMD_CONNECT, 0]);
+        self.out.extend_from_slice(&[VERSION, self.command, 0]);
         self.target.encode(&mut self.out);
         self.expect(State::ReplyHead, 4);
     }
@@ -296,6 +321,22 @@ impl Handshake {
         self.state = state;
         self.msg.clear();
         self.need = need;
+    }
+}
+
+/// The host of a complete `ADDR` field of type `atyp` (already checked to
+/// be one of the three): for a domain, `addr` starts with its length byte.
+pub(crate) fn decode_host(atyp: u8, addr: &[u8]) -> TargetHost {
+    match atyp {
+        ATYP_V4 => TargetHost::Ip(IpAddr::V4(Ipv4Addr::new(
+            addr[0], addr[1], addr[2], addr[3],
+        ))),
+        ATYP_V6 => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(addr);
+            TargetHost::Ip(IpAddr::V6(Ipv6Addr::from(o)))
+        }
+        _ => TargetHost::Domain(String::from_utf8_lossy(&addr[1..]).into_owned()),
     }
 }
 
@@ -427,6 +468,39 @@ mod tests {
             h.feed(&[5, 0, 0, 9]).unwrap_err(),
             Socks5Error::BadAddressType(9)
         ));
+    }
+
+    #[test]
+    fn udp_associate_with_login_reports_the_relay() {
+        let mut h = Handshake::associate(Target::new("0.0.0.0", 6881), creds("u", "p")).unwrap();
+        assert_eq!(h.transmit(), [5, 2, 0, 2]);
+        feed_bytewise(&mut h, &[5, 2]).unwrap();
+        assert_eq!(h.transmit(), [1, 1, b'u', 1, b'p']);
+        feed_bytewise(&mut h, &[1, 0]).unwrap();
+        assert_eq!(h.transmit(), [5, 3, 0, 1, 0, 0, 0, 0, 0x1a, 0xe1]);
+        feed_bytewise(&mut h, &[5, 0, 0, 1, 127, 0, 0, 1, 0x9b, 0x49]).unwrap();
+        assert_eq!(h.bound().unwrap().to_string(), "127.0.0.1:39753");
+        assert_eq!(h.wanted(), 0);
+    }
+
+    #[test]
+    fn a_refused_udp_associate_says_so() {
+        let mut h = Handshake::associate(Target::new("0.0.0.0", 0), None).unwrap();
+        h.transmit();
+        h.feed(&[5, 0]).unwrap();
+        assert_eq!(h.transmit()[..2], [5, 3]);
+        // microsocks' answer to anything but CONNECT.
+        let e = h.feed(&[5, 7, 0, 1]).unwrap_err();
+        assert!(matches!(
+            e,
+            Socks5Error::AssociateRefused(ReplyCode::CommandNotSupported)
+        ));
+        assert_eq!(
+            e.to_string(),
+            "SOCKS5 proxy refused UDP ASSOCIATE: command not supported"
+        );
+        assert!(!e.is_auth_failure());
+        assert_eq!(h.wanted(), 0);
     }
 
     #[test]

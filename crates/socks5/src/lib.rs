@@ -2,24 +2,28 @@
 //! authentication (RFC 1929), as pure code: bytes in, bytes out, no socket.
 //!
 //! [`Handshake`] knows the message sequence — greeting, method choice,
-//! optional username/password, CONNECT, reply — and nothing about how the
-//! bytes travel, so it is unit-tested and fuzzed without a runtime, and the
-//! same machine serves glommio's sockets (`arietta-net`) and the blocking
-//! socket of an SFTP thread ([`connect_blocking`]).
+//! optional username/password, CONNECT or UDP ASSOCIATE, reply — and
+//! nothing about how the bytes travel, so it is unit-tested and fuzzed
+//! without a runtime, and the same machine serves glommio's sockets
+//! (`arietta-net`) and the blocking socket of an SFTP thread
+//! ([`connect_blocking`]).
 //!
 //! The machine never asks for more bytes than the current message still
 //! needs ([`Handshake::wanted`]), so a driver that reads at most that much
 //! never swallows the first bytes of the tunnelled protocol (an FTP
 //! server's greeting can follow the CONNECT reply in the same segment).
 //!
-//! Only CONNECT is spoken. UDP ASSOCIATE (for UDP trackers and the DHT) is
-//! not: see the README's proxy section for what bypasses the proxy.
+//! UDP ASSOCIATE ([`Handshake::associate`]) opens a relay for UDP trackers
+//! and the DHT; [`encode_datagram`] and [`decode_datagram`] put on and take
+//! off the header each relayed datagram carries (RFC 1928 §7).
 
 mod blocking;
+mod datagram;
 mod error;
 mod handshake;
 
 pub use blocking::connect_blocking;
+pub use datagram::{decode_datagram, encode_datagram, Datagram, MAX_HEADER};
 pub use error::{ReplyCode, Socks5Error};
 pub use handshake::{Credentials, Handshake, Target, TargetHost};
 

@@ -140,7 +140,8 @@ pub struct TorrentConfig {
     /// (aria2 counts them globally; per core keeps cores share-nothing).
     pub max_open_files: usize,
     /// A SOCKS5 `--all-proxy` (or `ALL_PROXY`): outgoing peer connections
-    /// go through it. An HTTP proxy never carries peers, as in aria2.
+    /// go through it, and UDP announces through its UDP relay. An HTTP
+    /// proxy never carries peers, as in aria2.
     pub peer_proxy: Option<Arc<Socks5Proxy>>,
 }
 

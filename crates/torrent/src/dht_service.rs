@@ -2,6 +2,7 @@
 //! coordinator's core, started on the first torrent and shared by every
 //! torrent through a cheap clone. Torrents ask it for peers when they start
 //! and every 15 minutes (aria2's interval), announcing their listen port.
+//! A SOCKS5 `--all-proxy` at start carries its datagrams (UDP ASSOCIATE).
 
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -52,6 +53,15 @@ fn node_config(o: &OptionSet, listen: SocketAddr, entry: &str, file: &str) -> Dh
     if timeout > 0 {
         c.query_timeout = Duration::from_secs(timeout);
     }
+    // A SOCKS5 --all-proxy carries the DHT through its UDP relay, as it
+    // carries the peers; a bad value is reported by the downloads that use
+    // it, not here.
+    c.proxy = arietta_http_client::proxies_from_options(o)
+        .ok()
+        .and_then(|p| p.all)
+        .filter(|p| p.is_socks())
+        .map(|p| arietta_http_client::socks5_proxy(&p));
+    c.proxy_connect_timeout = Duration::from_secs(o.get_u64("connect-timeout"));
     c
 }
 

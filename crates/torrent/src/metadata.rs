@@ -100,6 +100,7 @@ async fn fetch_rounds(
                 connect_timeout: cfg.tracker_connect_timeout,
                 timeout: cfg.tracker_timeout,
                 http: cfg.http.clone(),
+                udp_proxy: cfg.peer_proxy.clone(),
             };
             if let Ok(r) = announce_tiers(&mut tiers, &p).await {
                 peers.extend(r.peers);

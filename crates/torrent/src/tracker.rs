@@ -1,16 +1,19 @@
 //! Announcing to trackers: HTTP and HTTPS (BEP 3/23 through the
 //! download's [`HttpClient`], so proxies, TLS options, `--user-agent` and
 //! `--header` apply) and UDP (BEP 15 through `bt::tracker_udp`, names
-//! resolved by `arietta-net`), tiers in order (BEP 12). Each announce is a
-//! short task; the torrent actor owns the schedule.
+//! resolved by `arietta-net`, or through a SOCKS5 proxy's UDP relay),
+//! tiers in order (BEP 12). Each announce is a short task; the torrent
+//! actor owns the schedule.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arietta_bt::tracker_udp::{self, AddressFamily, Event};
 use arietta_http_client::HttpClient;
 use arietta_metainfo::AnnounceEvent;
+use arietta_net::{Socks5Proxy, Socks5Target, Socks5TargetHost, Socks5Udp};
 
 /// What an announce carries about us.
 #[derive(Clone, Debug)]
@@ -29,6 +32,9 @@ pub struct AnnounceParams {
     /// The download's HTTP client; `connect_timeout` and `timeout` replace
     /// its own for announces.
     pub http: HttpClient,
+    /// A SOCKS5 `--all-proxy`: UDP announces go through its UDP relay
+    /// (HTTP ones go through it by way of `http`).
+    pub udp_proxy: Option<Arc<Socks5Proxy>>,
 }
 
 /// A tracker's answer.
@@ -125,31 +131,40 @@ async fn announce_udp(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, S
     let host = url.host_str().ok_or("no host")?.to_owned();
     let port = url.port().ok_or("no port")?;
     let family = p.http.config().family;
-    let addr = arietta_net::resolve(&host, port, family)
-        .await
-        .map_err(|e| e.to_string())?[0];
-    let family = if addr.is_ipv4() {
-        AddressFamily::V4
-    } else {
-        AddressFamily::V6
+    let relayed;
+    let sock;
+    let path = match &p.udp_proxy {
+        Some(proxy) => {
+            // The socket talks to the relay, so it takes the proxy's
+            // family; the tracker's name goes to a socks5h:// proxy as is.
+            let bind = if proxy.host.parse::<std::net::Ipv6Addr>().is_ok() {
+                "[::]:0"
+            } else {
+                "0.0.0.0:0"
+            };
+            let udp = glommio::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+            relayed = Socks5Udp::new(udp, (**proxy).clone(), p.connect_timeout, p.timeout);
+            UdpPath::Relayed(&relayed, Socks5Target::new(&host, port))
+        }
+        None => {
+            let addr = arietta_net::resolve(&host, port, family)
+                .await
+                .map_err(|e| e.to_string())?[0];
+            // aria2 speaks to UDP trackers from its DHT socket, which is
+            // bound to an `--interface` address; so is this one.
+            sock = arietta_net::bind_passive(addr.is_ipv6(), 0, |a| {
+                glommio::net::UdpSocket::bind(a).map_err(std::io::Error::from)
+            })
+            .map_err(|e| e.to_string())?;
+            UdpPath::Direct(&sock, addr)
+        }
     };
-    // aria2 speaks to UDP trackers from its DHT socket, which is bound to
-    // an `--interface` address; so is this one.
-    let sock = arietta_net::bind_passive(addr.is_ipv6(), 0, |a| {
-        glommio::net::UdpSocket::bind(a).map_err(std::io::Error::from)
-    })
-    .map_err(|e| e.to_string())?;
     let mut rng = rand::thread_rng();
     let mut buf = vec![0u8; 4096];
     // BEP 15 retransmits at 15 s × 2^n; bounded here by --bt-tracker-timeout.
     let deadline = std::time::Instant::now() + p.timeout;
     let tid = tracker_udp::transaction_id(&mut rng);
-    let ctx = UdpCtx {
-        sock: &sock,
-        addr,
-        family,
-        deadline,
-    };
+    let ctx = UdpCtx { path, deadline };
     let conn_id = match ctx
         .exchange(
             &mut buf,
@@ -196,10 +211,69 @@ async fn announce_udp(base: &str, p: &AnnounceParams) -> Result<AnnounceReply, S
     }
 }
 
+/// How an announce's datagrams travel.
+enum UdpPath<'a> {
+    /// Straight to the tracker's address.
+    Direct(&'a glommio::net::UdpSocket, SocketAddr),
+    /// Through a SOCKS5 proxy's UDP relay, to the tracker as the proxy
+    /// should reach it (a name with `socks5h://`).
+    Relayed(&'a Socks5Udp, Socks5Target),
+}
+
+impl UdpPath<'_> {
+    async fn send(&self, packet: &[u8]) -> Result<(), String> {
+        match self {
+            UdpPath::Direct(sock, addr) => sock
+                .send_to(packet, *addr)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            UdpPath::Relayed(relay, to) => {
+                relay.send_to(packet, to).await.map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The next datagram from the tracker, and the tracker's address
+    /// family (for the width of the peers it lists). Through a relay, the
+    /// source the relay reports must be the address asked for; a name
+    /// asked for is answered from whatever address the proxy resolved.
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, AddressFamily)> {
+        let family = |ip: std::net::IpAddr| {
+            if ip.is_ipv4() {
+                AddressFamily::V4
+            } else {
+                AddressFamily::V6
+            }
+        };
+        loop {
+            match self {
+                UdpPath::Direct(sock, addr) => {
+                    let (len, from) = sock.recv_from(buf).await?;
+                    if from == *addr {
+                        return Ok((len, family(addr.ip())));
+                    }
+                }
+                UdpPath::Relayed(relay, to) => {
+                    let (len, from) = relay.recv_from(buf).await?;
+                    let Socks5TargetHost::Ip(ip) = from.host else {
+                        continue;
+                    };
+                    let asked = match &to.host {
+                        Socks5TargetHost::Ip(want) => *want == ip,
+                        Socks5TargetHost::Domain(_) => true,
+                    };
+                    if asked && from.port == to.port {
+                        return Ok((len, family(ip)));
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct UdpCtx<'a> {
-    sock: &'a glommio::net::UdpSocket,
-    addr: SocketAddr,
-    family: AddressFamily,
+    path: UdpPath<'a>,
     deadline: std::time::Instant,
 }
 
@@ -222,18 +296,12 @@ impl UdpCtx<'_> {
             if wait.is_zero() {
                 return Err("tracker timed out".to_string());
             }
-            self.sock
-                .send_to(packet, self.addr)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.path.send(packet).await?;
             let got = with_timeout(wait, async {
                 loop {
-                    let (len, from) = self.sock.recv_from(buf).await?;
-                    if from != self.addr {
-                        continue;
-                    }
-                    match tracker_udp::parse_expected(&buf[..len], self.family, tid, action) {
-                        Ok(r) => return Ok::<_, glommio::GlommioError<()>>(Ok(r)),
+                    let (len, family) = self.path.recv(buf).await?;
+                    match tracker_udp::parse_expected(&buf[..len], family, tid, action) {
+                        Ok(r) => return Ok::<_, std::io::Error>(Ok(r)),
                         Err(arietta_bt::Error::TrackerFailure(m)) => return Ok(Err(m)),
                         Err(_) => continue,
                     }

@@ -33,6 +33,7 @@ fn params(http: HttpClient) -> AnnounceParams {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(5),
         http,
+        udp_proxy: None,
     }
 }
 

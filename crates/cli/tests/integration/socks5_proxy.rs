@@ -3,10 +3,15 @@
 //! login. A sniffing relay in front of microsocks records each CONNECT
 //! (see `support::socks`), which is how these tests prove the traffic went
 //! through the proxy and, for `socks5h://`, that the proxy got the name.
+//!
+//! UDP trackers and the DHT go through the proxy's UDP relay (UDP
+//! ASSOCIATE), which microsocks does not offer: those tests use Dante's
+//! danted, whose log names every relayed datagram's destination.
 
 use arietta_testserver::{pattern, Route, TestServer};
 
 use crate::bt_support::*;
+use crate::support::danted::Danted;
 use crate::support::socks::{Microsocks, SocksSniffer};
 use crate::support::sshd::SshServer;
 use crate::support::{assert_file_eq, exit, ftpd::pyftpd, require_ok, run, s, tempdir};
@@ -226,7 +231,8 @@ fn ftp_through_socks5() {
 /// through `socks5h://`, and whose only peer is an aria2c seeder that
 /// never learns of the leech (the tracker names only the seeder): every
 /// byte must come over a peer connection the proxy carried. The UDP
-/// tracker beside it cannot be proxied, and a warning says so.
+/// tracker tried first needs UDP ASSOCIATE, which microsocks refuses: a
+/// warning says so, and the torrent goes on with the HTTP tracker.
 #[test]
 fn bittorrent_leech_through_socks5() {
     if !require_tracker_and_aria2c() {
@@ -270,7 +276,9 @@ fn bittorrent_leech_through_socks5() {
             "--bt-enable-lpd=false",
             "--enable-peer-exchange=false",
             "--seed-time=0",
-            "--bt-tracker=udp://127.0.0.1:9/announce",
+            // One tier, the UDP tracker first.
+            &format!("--bt-exclude-tracker={announce}"),
+            &format!("--bt-tracker=udp://127.0.0.1:9/announce,{announce}"),
             s(&path),
         ],
         LEECH_LIMIT,
@@ -278,11 +286,14 @@ fn bittorrent_leech_through_socks5() {
     out.expect_code(exit::OK);
     assert_eq!(std::fs::read(out_dir.join(name)).unwrap(), data);
     assert!(
-        out.output()
-            .contains("UDP trackers do not go through the SOCKS5 proxy"),
+        out.output().contains(
+            "cannot relay UDP (SOCKS5 proxy refused UDP ASSOCIATE: command not supported)"
+        ),
         "{}",
         out.output()
     );
+    // The UDP tracker's turn: an association asked for, and refused.
+    assert!(!sniff.udp_associates().is_empty());
     let to_tracker = sniff.connects_to(tracker.port());
     assert!(
         !to_tracker.is_empty() && to_tracker.iter().all(|c| c.by_name),
@@ -389,4 +400,149 @@ fn rpc_add_uri_with_a_socks5_proxy() {
         r#"[{"all-proxy":"socks4://127.0.0.1:1"}]"#,
     );
     assert!(changed.contains("\"error\""), "{changed}");
+}
+
+// ---- UDP through danted (UDP ASSOCIATE) -----------------------------------
+
+/// The leech options that leave one UDP tracker as the only peer source.
+fn udp_tracker_only(sw: &Swarm, udp: &str) -> [String; 5] {
+    let tracker = sw.tracker.as_ref().expect("a tracker");
+    [
+        "--enable-dht=false".into(),
+        "--bt-enable-lpd=false".into(),
+        "--enable-peer-exchange=false".into(),
+        format!("--bt-exclude-tracker={}", tracker.http()),
+        format!("--bt-tracker={udp}"),
+    ]
+}
+
+/// A leech whose only peer source is opentracker's UDP announce (BEP 15),
+/// through danted's UDP relay: the download completes, so the announce
+/// got its answer, and danted's log shows the datagrams it relayed to
+/// the tracker and the tracker's answers it handed back. No LPD warning:
+/// LPD is off.
+#[test]
+fn udp_tracker_through_danted() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let Some(proxy) = require_ok(Danted::start(false)) else {
+        return;
+    };
+    let sw = Swarm::new("udpsocks", vec![(vec!["u.bin"], pattern(700_001, 12))])
+        .tracker()
+        .build()
+        .aria2c_seeder();
+    let tracker_port = sw.tracker.as_ref().unwrap().port;
+    let all = format!("--all-proxy=socks5://127.0.0.1:{}", proxy.port);
+    let mut args = udp_tracker_only(&sw, &sw.tracker.as_ref().unwrap().udp()).to_vec();
+    args.push(all);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sw.leech(&args);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+    assert!(
+        !out.output().contains("Local Peer Discovery"),
+        "{}",
+        out.output()
+    );
+    let log = proxy.log();
+    assert!(
+        !proxy.udp_sent_to(tracker_port).is_empty(),
+        "no datagram relayed to the tracker:\n{log}"
+    );
+    assert!(
+        !proxy.udp_replies_from(tracker_port).is_empty(),
+        "no answer relayed back:\n{log}"
+    );
+    // The peer connection went through the proxy too.
+    assert!(
+        log.contains(&format!("127.0.0.1.{}", sw.peer_ports[0])),
+        "{log}"
+    );
+}
+
+/// `socks5h://` with a login (danted's `username` method against the
+/// SFTP tests' system user): the UDP tracker is named `localhost` and
+/// goes to danted as a name for it to resolve (danted logs the address it
+/// resolved; `Socks5Udp`'s unit test checks the name is what is sent).
+#[test]
+fn udp_tracker_by_name_through_danted_with_login() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let Some(proxy) = require_ok(Danted::start(true)) else {
+        return;
+    };
+    let sw = Swarm::new("udpsocksh", vec![(vec!["h.bin"], pattern(500_003, 13))])
+        .tracker()
+        .build()
+        .aria2c_seeder();
+    let tracker_port = sw.tracker.as_ref().unwrap().port;
+    let udp = format!("udp://localhost:{tracker_port}/announce");
+    let all = format!(
+        "--all-proxy=socks5h://{}:{}@127.0.0.1:{}",
+        crate::support::sshd::USER,
+        crate::support::sshd::PASSWORD,
+        proxy.port
+    );
+    let mut args = udp_tracker_only(&sw, &udp).to_vec();
+    args.push(all);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sw.leech(&args);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+    let log = proxy.log();
+    assert!(
+        !proxy.udp_replies_from(tracker_port).is_empty(),
+        "no answer relayed back:\n{log}"
+    );
+    // danted names the logged-in user on each relayed datagram.
+    let user = format!("username%{}@", crate::support::sshd::USER);
+    assert!(
+        proxy
+            .udp_sent_to(tracker_port)
+            .iter()
+            .all(|l| l.contains(&user)),
+        "{log}"
+    );
+}
+
+/// The DHT through danted: a magnet whose only peer source is a loopback
+/// libtorrent DHT. Bootstrap, get_peers and announce_peer all go through
+/// the relay (danted's log shows the datagrams to the entry node), and
+/// the libtorrent seeder found there serves the metadata and the files.
+/// LPD is on, and cannot be proxied: a warning says so.
+#[test]
+fn dht_through_danted() {
+    if !require_libtorrent() {
+        return;
+    }
+    let Some(proxy) = require_ok(Danted::start(false)) else {
+        return;
+    };
+    let files = vec![(vec!["d.bin"], pattern(900_007, 14))];
+    let sw = Swarm::new("dhtsocks", files).build();
+    let (_seeder, seeder_port, entry) = libtorrent_dht_seeder(&sw.seed_dir(), &sw.torrent_path);
+    let all = format!("--all-proxy=socks5://127.0.0.1:{}", proxy.port);
+    let entry_opt = format!("--dht-entry-point=127.0.0.1:{entry}");
+    let dht_port = format!("--dht-listen-port={}", free_tcp_udp_port());
+    let out = sw.leech_of(
+        &[&sw.magnet()],
+        &[&all, &entry_opt, &dht_port, "--bt-enable-lpd=true"],
+    );
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+    let log = proxy.log();
+    assert!(
+        !proxy.udp_replies_from(entry).is_empty(),
+        "no DHT answer relayed back from the entry node:\n{log}"
+    );
+    assert!(log.contains(&format!("127.0.0.1.{seeder_port}")), "{log}");
+    assert!(
+        out.output()
+            .contains("Local Peer Discovery does not go through the SOCKS5 proxy"),
+        "{}",
+        out.output()
+    );
 }

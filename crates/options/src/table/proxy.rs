@@ -42,7 +42,7 @@ pub(super) const OPTIONS: &[OptionDef] = &[
         flags: PER_DOWNLOAD | CHANGE_DOWNLOAD | CHANGE_GLOBAL,
         tags: &["#http", "#https", "#ftp"],
         arg: "=PROXY",
-        help: "Use a proxy server for all protocols. Beyond aria2, socks5://[USER:PASSWORD@]HOST[:PORT] (RFC 1928/1929; names resolved here) and socks5h://... (the proxy resolves names) are accepted; a SOCKS5 --all-proxy also carries SFTP, outgoing BitTorrent peer connections, HTTP(S) trackers and web seeds. UDP (UDP trackers, the DHT, Local Peer Discovery) never goes through a proxy: a warning says so at start.",
+        help: "Use a proxy server for all protocols. Beyond aria2, socks5://[USER:PASSWORD@]HOST[:PORT] (RFC 1928/1929; names resolved here) and socks5h://... (the proxy resolves names) are accepted; a SOCKS5 --all-proxy also carries SFTP, outgoing BitTorrent peer connections, HTTP(S) trackers and web seeds, and UDP trackers and the DHT through its UDP relay (UDP ASSOCIATE; a proxy that refuses it gets a warning, and UDP then stays off). Local Peer Discovery is local multicast and never goes through a proxy: a warning says so at start when it is on.",
     },
     OptionDef {
         name: "no-proxy",

@@ -132,42 +132,22 @@ impl Tracker {
             key: rand::random(),
         }
     }
-
-    /// Whether any tracker is announced to over UDP (BEP 15), which no
-    /// proxy carries.
-    pub(super) fn has_udp(&self) -> bool {
-        self.tiers.iter().flatten().any(|t| t.starts_with("udp://"))
-    }
 }
 
-/// Warns at a torrent's start what of it bypasses its SOCKS5 proxy: UDP
-/// ASSOCIATE is not spoken (aria2 proxies no UDP either), so UDP trackers,
-/// the DHT and LPD go out directly. Each distinct warning once per
-/// process: a seedbox starts thousands of torrents.
-pub(super) fn warn_proxy_bypass(tracker: &Tracker, discovery: &crate::Discovery) {
-    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut bypass = Vec::new();
-    if tracker.has_udp() {
-        bypass.push("UDP trackers");
-    }
-    if discovery.dht {
-        bypass.push("the DHT");
-    }
+/// Warns at a torrent's start, when Local Peer Discovery is on beside a
+/// SOCKS5 proxy, that LPD goes out directly: it is multicast on the local
+/// network (BEP 14), which no proxy can carry. UDP trackers and the DHT
+/// go through the proxy's UDP relay. Once per process: a seedbox starts
+/// thousands of torrents.
+pub(super) fn warn_proxy_bypass(discovery: &crate::Discovery) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
     if discovery.lpd {
-        bypass.push("Local Peer Discovery");
-    }
-    if bypass.is_empty() {
-        return;
-    }
-    let line = format!(
-        "{} do not go through the SOCKS5 proxy (UDP is never proxied); \
-         --enable-dht=false, --bt-enable-lpd=false and --bt-exclude-tracker keep them off",
-        bypass.join(", ")
-    );
-    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if !warned.contains(&line) {
-        tracing::warn!("{line}");
-        warned.push(line);
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "Local Peer Discovery does not go through the SOCKS5 proxy \
+                 (local multicast cannot be proxied); --bt-enable-lpd=false keeps it off"
+            )
+        });
     }
 }
 
@@ -186,6 +166,7 @@ impl Session {
             connect_timeout: self.dl.cfg.tracker_connect_timeout,
             http: self.dl.cfg.http.clone(),
             timeout: self.dl.cfg.tracker_timeout,
+            udp_proxy: self.dl.cfg.peer_proxy.clone(),
         }
     }
 

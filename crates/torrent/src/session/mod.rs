@@ -233,7 +233,7 @@ impl Session {
         ];
         let discovery = Discovery::decide(dl.meta.private, &dl.cfg);
         if dl.cfg.peer_proxy.is_some() {
-            announce::warn_proxy_bypass(&tracker, &discovery);
+            announce::warn_proxy_bypass(&discovery);
         }
         Ok(Session {
             peer_id: dl.cfg.peer_id(),

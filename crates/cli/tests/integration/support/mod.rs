@@ -2,7 +2,7 @@
 //! binary hermetically (own `HOME`, no proxies, `--no-conf`, a hard
 //! timeout), comparing what it wrote with what the server holds, the
 //! servers the tests start (pyftpdlib, sshd, a counting relay, microsocks
-//! behind a sniffing relay), waiting
+//! behind a sniffing relay, danted), waiting
 //! on conditions, and deciding when a test may skip.
 
 pub mod rpc_client;
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+pub mod danted;
 pub mod ftpd;
 pub mod relay;
 mod require;

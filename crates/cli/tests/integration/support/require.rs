@@ -1,7 +1,7 @@
 //! The one place a test decides whether it may skip.
 //!
 //! Tests run against real peer programs (aria2c, opentracker, nginx,
-//! vsftpd, sshd, microsocks, python3-libtorrent, pyftpdlib, aria2p,
+//! vsftpd, sshd, microsocks, danted, python3-libtorrent, pyftpdlib, aria2p,
 //! aioaria2, node with the aria2 and maria2 packages). A developer
 //! without one of them still wants a green run of everything else, so the
 //! test prints why and passes. CI must never pass that way: under

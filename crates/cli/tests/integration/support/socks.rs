@@ -56,9 +56,12 @@ impl Drop for Microsocks {
     }
 }
 
-/// One CONNECT a client asked the proxy for.
+/// One CONNECT (or UDP ASSOCIATE) a client asked the proxy for.
 #[derive(Debug, Clone)]
 pub struct Connect {
+    /// RFC 1928's CMD: 1 CONNECT, 3 UDP ASSOCIATE (which microsocks
+    /// refuses; it is passed on for it to say so).
+    pub command: u8,
     /// The destination as sent: an IP address, or a name.
     pub host: String,
     pub port: u16,
@@ -105,7 +108,20 @@ impl SocksSniffer {
 
     /// Every CONNECT seen so far, in order.
     pub fn connects(&self) -> Vec<Connect> {
-        self.seen.lock().unwrap().clone()
+        self.requests(1)
+    }
+
+    /// Every UDP ASSOCIATE seen so far, in order.
+    pub fn udp_associates(&self) -> Vec<Connect> {
+        self.requests(3)
+    }
+
+    fn requests(&self, command: u8) -> Vec<Connect> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .filter(|c| c.command == command)
+            .cloned()
+            .collect()
     }
 
     /// CONNECTs to loopback `port` (by address or by name).
@@ -182,7 +198,10 @@ fn read_handshake(client: &mut TcpStream, server: &mut TcpStream) -> Option<Conn
     }
     assert_eq!(first, 5, "SOCKS5 request version");
     let head = h.take(3)?;
-    assert_eq!(head[0], 1, "only CONNECT is expected");
+    assert!(
+        head[0] == 1 || head[0] == 3,
+        "only CONNECT and UDP ASSOCIATE are expected"
+    );
     let (host, by_name) = match head[2] {
         1 => {
             let a = h.take(4)?;
@@ -202,6 +221,7 @@ fn read_handshake(client: &mut TcpStream, server: &mut TcpStream) -> Option<Conn
     let p = h.take(2)?;
     h.forward()?;
     Some(Connect {
+        command: head[0],
         host,
         port: u16::from_be_bytes([p[0], p[1]]),
         by_name,

@@ -30,7 +30,7 @@ pub struct SshServer {
     log: PathBuf,
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
@@ -44,7 +44,7 @@ fn sudo_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn user_exists(name: &str) -> bool {
+pub(crate) fn user_exists(name: &str) -> bool {
     std::fs::read_to_string("/etc/passwd")
         .is_ok_and(|p| p.lines().any(|l| l.split(':').next() == Some(name)))
 }
