@@ -170,6 +170,21 @@ impl Nginx {
         }
     }
 
+    /// [`Nginx::start_http2`] with `limit_rate` bytes/s per connection.
+    pub fn start_http2_throttled(root: &Path, tls: bool, bytes_per_sec: u64) -> Option<Nginx> {
+        let how = Listen {
+            tls,
+            http2: true,
+            limit_rate: Some(bytes_per_sec),
+            ..Listen::default()
+        };
+        match Nginx::try_start_with(root, how) {
+            Ok(n) => Some(n),
+            Err(Error::NotInstalled) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     fn start_inner(root: &Path, rate: Option<u64>) -> Option<Nginx> {
         match Nginx::try_start(root, rate) {
             Ok(n) => Some(n),

@@ -239,8 +239,9 @@ fn goaway_mid_bulk_over_h2c_fails_no_download() {
 }
 
 /// nginx closes an HTTP/2 connection idle for a second (GOAWAY, then
-/// EOF). Between two downloads from it, a third from another (slow)
-/// server keeps the one core busy for longer than that: the second
+/// EOF). Between two downloads from it, a third from another, slow, nginx
+/// (HTTP/2 too: `--http2-prior-knowledge` takes every http:// server for
+/// an h2c one) keeps the one core busy for longer than that: the second
 /// download notices the closed connection and dials a new one.
 fn server_closes_idle_connection(tls: bool, opt: &str) {
     let root = tempdir();
@@ -255,7 +256,7 @@ fn server_closes_idle_connection(tls: bool, opt: &str) {
         Nginx::start_http2_limited(root.path(), tls, 100_000, 1).expect("nginx is installed");
     // 120 KiB at 48 KiB/s: about 2.5 s.
     let slow =
-        Nginx::start_with_limit_rate(slow_root.path(), 48 << 10).expect("nginx is installed");
+        Nginx::start_http2_throttled(slow_root.path(), tls, 48 << 10).expect("nginx is installed");
     let tmp = tempdir();
     let list = format!(
         "{}\n{}\n{}\n",
