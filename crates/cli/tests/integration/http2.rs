@@ -191,13 +191,20 @@ fn check_small_files(out: &Path, n: usize) {
 /// refuses go again on a new connection, and no download fails
 /// (`--max-tries=1`: a failed request would fail its download).
 fn goaway_mid_bulk(tls: bool, opt: &str) {
+    goaway_every(tls, opt, 100);
+}
+
+/// [`goaway_mid_bulk`] with a GOAWAY after every `per_connection`
+/// requests.
+fn goaway_every(tls: bool, opt: &str, per_connection: u32) {
     let root = tempdir();
     let n = 300;
     small_files(root.path(), n);
     if !require("nginx") {
         return;
     }
-    let nginx = Nginx::start_http2_limited(root.path(), tls, 100, 60).expect("nginx is installed");
+    let nginx = Nginx::start_http2_limited(root.path(), tls, per_connection, 60)
+        .expect("nginx is installed");
     let tmp = tempdir();
     let list: String = (0..n)
         .map(|i| nginx.url(&format!("/f{i}.bin")) + "\n")
@@ -224,8 +231,16 @@ fn goaway_mid_bulk(tls: bool, opt: &str) {
     check_small_files(&out, n);
     let reqs = requests(&nginx);
     assert!(reqs.iter().all(|r| r.0 == "HTTP/2.0"), "{reqs:?}");
-    // 100 requests a connection: at least three of them.
-    assert!(connections(&reqs) >= 3, "{reqs:?}");
+    let least = n.div_ceil(per_connection as usize);
+    assert!(connections(&reqs) >= least, "{reqs:?}");
+}
+
+/// Two requests a connection, sixteen downloads at a time: most requests
+/// are refused, some many times over, before their turn on a new
+/// connection comes; still none fails.
+#[test]
+fn goaway_after_every_two_requests_fails_no_download() {
+    goaway_every(false, "--http2-prior-knowledge", 2);
 }
 
 #[test]
