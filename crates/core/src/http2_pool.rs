@@ -117,7 +117,7 @@ impl Slot {
         let mut conn = self.conn.borrow_mut();
         let usable = conn
             .as_mut()
-            .is_some_and(|c| c.is_open() && !c.idle_for().is_some_and(|d| d >= MAX_IDLE));
+            .is_some_and(|c| c.is_open() && c.idle_for().is_none_or(|d| d < MAX_IDLE));
         if !usable {
             *conn = None;
         }
