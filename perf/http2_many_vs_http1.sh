@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Many small files from one nginx: arietta over HTTP/2 (h2c,
 # --http2-prior-knowledge; or h2 over TLS with TLS=1, --enable-http2)
-# against arietta's own HTTP/1.1 to the same nginx, and wget2 (which
-# speaks HTTP/2 over TLS) when it is installed.
+# against arietta's own HTTP/1.1 to the same nginx, and wget2 (HTTP/2
+# over TLS: wget2 has no h2c) when it is installed (apt-get install
+# wget2; a perf-only tool, no test needs it).
+#
+# LATENCY_MS puts a round trip between the clients and nginx: every tool
+# reaches nginx through arietta-delay-relay (crates/testserver), which
+# delays each byte LATENCY_MS in each direction (RTT = 2 x LATENCY_MS). A
+# userspace relay because this kernel has no netem qdisc; LATENCY_MS=0 is
+# plain loopback, no relay.
 #
 # Each tool runs alternately RUNS times on `-i list -j16`; the median wall
 # time is printed with the HTTP/2 : HTTP/1.1 ratio (issue 13's target:
@@ -17,7 +24,14 @@
 #   N=n            number of files (default 5000)
 #   KIB=n          size of each file in KiB (default 64)
 #   TLS=1          both arietta runs over HTTPS (h2 via ALPN vs HTTP/1.1)
-#   JOBS=n         -j for every tool (default 16)
+#   JOBS=n         -j for every tool, wget2's --max-threads (default 16)
+#   LATENCY_MS=n   one-way delay to nginx in ms (default 5; 0: none)
+#   OUT_ROOT=dir   where the downloads go (default /dev/shm when it is
+#                  writable, else the temp dir): on ext4, deleting 5,000
+#                  files and creating 5,000 more right away makes the
+#                  inode allocator (recently_deleted) cost ~1.8 ms of
+#                  system time a file for every tool alike, 8x the
+#                  protocol's cost on loopback
 set -euo pipefail
 
 # shellcheck source=lib/harness.sh
@@ -28,6 +42,7 @@ N=${N:-5000}
 KIB=${KIB:-64}
 TLS=${TLS:-0}
 JOBS=${JOBS:-16}
+LATENCY_MS=${LATENCY_MS:-5}
 KEEP=0
 quick_mode() { RUNS=3; N=500; }
 parse_args "$@"
@@ -38,16 +53,28 @@ NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v openssl >/dev/null || die "openssl is needed for the test certificate"
 WGET2=${WGET2:-$(command -v wget2 || true)}
 build_arietta
+RELAY=${CARGO_TARGET_DIR:-$PERF_REPO/target}/release/arietta-delay-relay
+if [[ $LATENCY_MS != 0 ]]; then
+    (cd "$PERF_REPO" && cargo build --release -q -p arietta-testserver --bin arietta-delay-relay) ||
+        die "cargo build of arietta-delay-relay failed"
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arietta-h2perf.XXXXXX")
 NGINX_PID=
+PROXY_PIDS=()
 cleanup() {
+    for p in "${PROXY_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     [[ -n $NGINX_PID ]] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    [[ -n ${OUT:-} ]] && rm -rf "$OUT"
     if [[ $KEEP -eq 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-mkdir -p "$WORK/www" "$WORK/out" "$WORK/nginx" "$WORK/times" "$WORK/logs"
+mkdir -p "$WORK/www" "$WORK/nginx" "$WORK/times" "$WORK/logs"
+if [[ -z ${OUT_ROOT:-} ]]; then
+    if [[ -d /dev/shm && -w /dev/shm ]]; then OUT_ROOT=/dev/shm; else OUT_ROOT=$WORK; fi
+fi
+OUT=$(mktemp -d "$OUT_ROOT/arietta-h2perf-out.XXXXXX")
 
 log "generating $N x $KIB KiB files"
 (cd "$WORK/www" && head -c $((N * KIB << 10)) /dev/urandom |
@@ -78,6 +105,7 @@ http {
     scgi_temp_path $WORK/nginx/s;
     ssl_certificate $WORK/nginx/cert.pem;
     ssl_certificate_key $WORK/nginx/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
     server { listen 127.0.0.1:$P1; root $WORK/www; }
     server { listen 127.0.0.1:$P2 http2; root $WORK/www; }
     server { listen 127.0.0.1:$P3 ssl; root $WORK/www; }
@@ -92,14 +120,28 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
+# Sets variable $1 to the port a client dials for nginx's port $2: a
+# delaying relay in front of it when LATENCY_MS is set.
+via_delay() {
+    if [[ $LATENCY_MS == 0 ]]; then printf -v "$1" %s "$2"; return; fi
+    local p ready
+    p=$(free_port)
+    exec {ready}< <(exec "$RELAY" "$p" "$2" "$LATENCY_MS")
+    PROXY_PIDS+=($!)
+    read -r -t 10 -u "$ready" || die "arietta-delay-relay did not start"
+    exec {ready}<&-
+    printf -v "$1" %s "$p"
+}
+via_delay Q1 "$P1"; via_delay Q2 "$P2"; via_delay Q3 "$P3"; via_delay Q4 "$P4"
+
 if [[ $TLS == 1 ]]; then
-    H1="https://127.0.0.1:$P3"; H2="https://127.0.0.1:$P4"; H2OPT=--enable-http2
+    H1="https://127.0.0.1:$Q3"; H2="https://127.0.0.1:$Q4"; H2OPT=--enable-http2
 else
-    H1="http://127.0.0.1:$P1"; H2="http://127.0.0.1:$P2"; H2OPT=--http2-prior-knowledge
+    H1="http://127.0.0.1:$Q1"; H2="http://127.0.0.1:$Q2"; H2OPT=--http2-prior-knowledge
 fi
 (cd "$WORK/www" && ls) | sed "s|^|$H1/|" > "$WORK/list.h1"
 (cd "$WORK/www" && ls) | sed "s|^|$H2/|" > "$WORK/list.h2"
-(cd "$WORK/www" && ls) | sed "s|^|https://127.0.0.1:$P4/|" > "$WORK/list.wget2"
+(cd "$WORK/www" && ls) | sed "s|^|https://127.0.0.1:$Q4/|" > "$WORK/list.wget2"
 
 COMMON=(--file-allocation=none --allow-overwrite=true --auto-file-renaming=false
     --check-certificate=false --console-log-level=warn -q --summary-interval=0 -j"$JOBS")
@@ -107,7 +149,7 @@ TOOLS=(http1 http2)
 [[ -n $WGET2 ]] && TOOLS+=(wget2)
 
 run_one() {
-    local tool=$1 n=$2 out="$WORK/out/$1" t0 t1
+    local tool=$1 n=$2 out="$OUT/$1" t0 t1
     rm -rf "$out"; mkdir -p "$out"
     local cmd
     case $tool in
@@ -135,7 +177,7 @@ median() {
         awk '{v[NR]=$1} END {m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.3f", m/1e9}'
 }
 echo
-echo "$N x $KIB KiB, -j$JOBS, $([[ $TLS == 1 ]] && echo "HTTPS (h2 via ALPN)" || echo "cleartext (h2c)"), median of $RUNS; arietta: $ARIETTA"
+echo "$N x $KIB KiB, -j$JOBS, $([[ $TLS == 1 ]] && echo "HTTPS (h2 via ALPN)" || echo "cleartext (h2c)"), one-way delay ${LATENCY_MS} ms, output on $OUT_ROOT, median of $RUNS; arietta: $ARIETTA"
 echo
 echo "| tool | wall s |"
 echo "|---|---:|"

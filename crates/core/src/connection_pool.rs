@@ -12,7 +12,7 @@ use arietta_net::NetStream;
 
 /// Servers commonly close idle connections after 5–75 s; reusing one near
 /// that edge races the server's close, so idle ones are dropped early.
-const MAX_IDLE: Duration = Duration::from_secs(15);
+pub(crate) const MAX_IDLE: Duration = Duration::from_secs(15);
 const MAX_PER_KEY: usize = 32;
 
 pub type Conn = HttpConnection<NetStream>;

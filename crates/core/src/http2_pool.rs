@@ -6,17 +6,27 @@
 //! burst of `-j 16` downloads from one mirror opens one connection per
 //! core, not sixteen. A TLS server that does not pick `h2` is remembered,
 //! and the route goes on over HTTP/1.1 as without the option.
+//!
+//! A connection closed by the server (GOAWAY, EOF) is seen as closed by
+//! the next pick, which dials anew. One without a stream for
+//! [`MAX_IDLE`] is dropped, as the HTTP/1.1 pool drops its idle ones: not
+//! reused near the server's own idle timeout, and closed (GOAWAY from our
+//! side) rather than held open for a long-running session.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use arietta_http_client::{
     dial_http2, ClientError, DialOptions, Http2Connection, Negotiated, Route,
 };
 use glommio::sync::Semaphore;
 
-use crate::connection_pool::Conn;
+use crate::connection_pool::{Conn, MAX_IDLE};
+
+/// How often a connection's idleness is looked at.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// HTTP/2 connections by route key.
 #[derive(Default)]
@@ -28,6 +38,9 @@ struct Slot {
     /// Held while the route is being dialled.
     dialing: Semaphore,
     conn: RefCell<Option<Http2Connection>>,
+    /// Bumped for each connection dialled, so an idle watch ends with the
+    /// connection it watched.
+    generation: Cell<u64>,
     /// The server answered ALPN without `h2`.
     http1_only: Cell<bool>,
 }
@@ -57,6 +70,7 @@ impl Http2Pool {
                 Rc::new(Slot {
                     dialing: Semaphore::new(1),
                     conn: RefCell::new(None),
+                    generation: Cell::new(0),
                     http1_only: Cell::new(false),
                 })
             })
@@ -71,6 +85,8 @@ impl Http2Pool {
         match dial_http2(route, o).await? {
             Negotiated::Http2(c) => {
                 *slot.conn.borrow_mut() = Some(c.clone());
+                slot.generation.set(slot.generation.get() + 1);
+                watch_idle(Rc::downgrade(&slot), slot.generation.get());
                 Ok(Pick::Http2(c))
             }
             Negotiated::Http1(c) => {
@@ -99,10 +115,38 @@ impl Slot {
             return Some(Pick::Http1(None));
         }
         let mut conn = self.conn.borrow_mut();
-        let open = conn.as_mut().is_some_and(Http2Connection::is_open);
-        if !open {
+        let usable = conn
+            .as_mut()
+            .is_some_and(|c| c.is_open() && c.idle_for().is_none_or(|d| d < MAX_IDLE));
+        if !usable {
             *conn = None;
         }
         conn.clone().map(Pick::Http2)
     }
+}
+
+/// Drops `slot`'s connection number `generation` once it has been without
+/// a stream for [`MAX_IDLE`]: with the pool's handle gone, h2 closes it
+/// when its last stream ends. Ends when the connection is replaced.
+fn watch_idle(slot: Weak<Slot>, generation: u64) {
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(IDLE_CHECK).await;
+            let Some(slot) = slot.upgrade() else { return };
+            if slot.generation.get() != generation {
+                return;
+            }
+            let mut conn = slot.conn.borrow_mut();
+            match conn.as_ref() {
+                None => return,
+                Some(c) if c.idle_for().is_some_and(|d| d >= MAX_IDLE) => {
+                    tracing::debug!("closing an HTTP/2 connection idle for {MAX_IDLE:?}");
+                    *conn = None;
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+    })
+    .detach();
 }

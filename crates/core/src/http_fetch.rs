@@ -32,6 +32,14 @@ const MAX_REDIRECTS: usize = 20;
 /// Error bodies and redirect bodies up to this size are drained to keep
 /// the connection; larger ones are cheaper to close.
 const DRAIN_LIMIT: u64 = 64 << 10;
+/// How many times one HTTP/2 request may be refused unprocessed by
+/// connections that answered no request at all: a bound for a server that
+/// refuses everything. Refusals by connections that answered others (a
+/// server's per-connection request limit: GOAWAY, then a new connection)
+/// are not counted: each such connection made progress, so the queue of
+/// downloads drains, and with `-j16` against `keepalive_requests 2` one
+/// request can be refused dozens of times before its turn comes.
+const MAX_H2_REFUSED: usize = 8;
 
 /// Where an open response's body comes from.
 enum Wire {
@@ -710,10 +718,13 @@ impl Fetch {
         if self.wants_http2(&route) {
             // A finished HTTP/1.1 response before it goes back to the pool.
             self.close().await;
-            // A kept connection may have been closed by the server (GOAWAY
-            // after its idle timeout) meanwhile: that failure is not the
-            // server's answer, so the request goes once more on a new one.
-            for attempt in 0..2 {
+            // A kept connection may have been closed by the server meanwhile
+            // (its idle timeout, or a GOAWAY after its request limit): a
+            // request it refused unprocessed goes again on a new one, as
+            // does one that failed otherwise, once.
+            let mut failed_once = false;
+            let mut barren = 0;
+            loop {
                 let h2 = match self.ctx.h2.pick(&key, &route, &self.dial_options()).await? {
                     Pick::Http2(h2) => h2,
                     Pick::Http1(c) => {
@@ -723,9 +734,21 @@ impl Fetch {
                 };
                 let (head, body) = match h2.send(&spec, timeout).await {
                     Ok(r) => r,
+                    Err(ClientError::Refused(why)) if barren < MAX_H2_REFUSED => {
+                        tracing::debug!("HTTP/2 request refused, sending it again: {why}");
+                        if h2.answered() == 0 {
+                            barren += 1;
+                        }
+                        continue;
+                    }
+                    Err(ClientError::Timeout(secs)) => {
+                        self.ctx.h2.forget(&key, &h2);
+                        return Err(FetchError::Timeout(secs));
+                    }
                     Err(e) => {
                         self.ctx.h2.forget(&key, &h2);
-                        if attempt == 0 && !matches!(e, ClientError::Timeout(_)) {
+                        if !failed_once && !matches!(e, ClientError::Refused(_)) {
+                            failed_once = true;
                             continue;
                         }
                         return Err(e.into());

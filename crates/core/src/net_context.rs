@@ -113,6 +113,10 @@ impl From<ClientError> for FetchError {
             ClientError::Http(e) => FetchError::Http(e),
             ClientError::Net(e) => FetchError::Net(e),
             ClientError::Timeout(secs) => FetchError::Timeout(secs),
+            // Refused again after the caller's retries: a network problem.
+            ClientError::Refused(why) => {
+                FetchError::Http(arietta_http::HttpError::Io(std::io::Error::other(why)))
+            }
             ClientError::Unsupported(uri) => FetchError::UnsupportedUri(uri),
         }
     }

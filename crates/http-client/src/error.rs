@@ -17,6 +17,11 @@ pub enum ClientError {
     /// seconds, as aria2 reports them.
     #[error("no response for {0} seconds")]
     Timeout(u64),
+    /// The HTTP/2 server did not process the request: its stream was
+    /// refused (`REFUSED_STREAM`), or came after the connection's GOAWAY
+    /// (RFC 9113 §8.7), so it may go again on another connection.
+    #[error("HTTP/2 request not processed: {0}")]
+    Refused(String),
     /// A URL this client cannot fetch (a scheme other than http/https).
     #[error("unsupported URL: {0}")]
     Unsupported(String),

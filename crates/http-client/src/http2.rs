@@ -12,14 +12,20 @@
 //! header policy (`--header`, cookies, auth, ranges) stays in one place.
 //! Responses come back as the same [`ResponseHead`] with a [`Http2Body`]
 //! that reads like [`crate::HttpConnection`]'s body.
+//!
+//! Reads from the socket go through a 256 KiB buffer: h2's frame reader
+//! asks for a frame's worth (8–16 KiB) at a time, which unbuffered is one
+//! `recv` per DATA frame; buffered, one `recv` takes what the socket holds.
 
+use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arietta_http::{BodyChunk, HttpError, RequestSpec, ResponseHead};
 use arietta_net::NetStream;
 use bytes::{Buf, Bytes};
+use futures_lite::io::BufReader;
 use h2::client::SendRequest;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 use tracing::debug;
@@ -29,8 +35,12 @@ use crate::{dial_with, with_timeout, ClientError, DialOptions, HttpConnection, R
 /// Per-stream receive window: big enough that one stream of a segmented
 /// download is not held to h2's default 64 KiB per round trip.
 const STREAM_WINDOW: u32 = 4 << 20;
-/// Whole-connection receive window, shared by all its streams.
+/// Whole-connection receive window, shared by all its streams: with
+/// nginx's default 128 concurrent streams, room for every one of them to
+/// have a 64 KiB file in flight without a WINDOW_UPDATE round trip.
 const CONNECTION_WINDOW: u32 = 32 << 20;
+/// See the module comment.
+const READ_BUFFER: usize = 256 << 10;
 
 /// Hop-by-hop fields of an HTTP/1.1 head that HTTP/2 forbids (RFC 9113
 /// §8.2.2); `Host` becomes the `:authority` pseudo-header.
@@ -48,8 +58,37 @@ const DROPPED: [&str; 7] = [
 #[derive(Clone)]
 pub struct Http2Connection {
     send: SendRequest<Bytes>,
-    /// Identity, shared by clones: see [`Http2Connection::same`].
-    id: Rc<()>,
+    /// Identity and use, shared by clones: see [`Http2Connection::same`]
+    /// and [`Http2Connection::idle_for`].
+    usage: Rc<Usage>,
+}
+
+/// How busy a connection is: its streams now, since when it has none,
+/// and how many it answered.
+struct Usage {
+    streams: Cell<usize>,
+    idle_since: Cell<Instant>,
+    answered: Cell<u64>,
+}
+
+/// Counts a stream from its request until its [`Http2Body`] is dropped.
+struct StreamGuard(Rc<Usage>);
+
+impl StreamGuard {
+    fn new(usage: &Rc<Usage>) -> StreamGuard {
+        usage.streams.set(usage.streams.get() + 1);
+        StreamGuard(usage.clone())
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let u = &self.0;
+        u.streams.set(u.streams.get() - 1);
+        if u.streams.get() == 0 {
+            u.idle_since.set(Instant::now());
+        }
+    }
 }
 
 /// What a dial that may end in HTTP/2 gave.
@@ -83,7 +122,7 @@ impl Http2Connection {
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
-            .handshake::<_, Bytes>(stream.compat())
+            .handshake::<_, Bytes>(BufReader::with_capacity(READ_BUFFER, stream).compat())
             .await
             .map_err(h2_error)?;
         glommio::spawn_local(async move {
@@ -94,13 +133,31 @@ impl Http2Connection {
         .detach();
         Ok(Http2Connection {
             send,
-            id: Rc::new(()),
+            usage: Rc::new(Usage {
+                streams: Cell::new(0),
+                idle_since: Cell::new(Instant::now()),
+                answered: Cell::new(0),
+            }),
         })
     }
 
     /// Whether `self` and `other` are clones of one connection.
     pub fn same(&self, other: &Http2Connection) -> bool {
-        Rc::ptr_eq(&self.id, &other.id)
+        Rc::ptr_eq(&self.usage, &other.usage)
+    }
+
+    /// How many requests the server answered (a response head) on this
+    /// connection: one that refuses a request after answering others is
+    /// making progress (a per-connection request limit), one that answered
+    /// none may refuse everything.
+    pub fn answered(&self) -> u64 {
+        self.usage.answered.get()
+    }
+
+    /// How long the connection has had no stream (a request sent, its
+    /// body not yet dropped); `None` while it has one.
+    pub fn idle_for(&self) -> Option<Duration> {
+        (self.usage.streams.get() == 0).then(|| self.usage.idle_since.get().elapsed())
     }
 
     /// Whether the connection can still open streams (the server has not
@@ -114,39 +171,43 @@ impl Http2Connection {
     }
 
     /// Sends `spec` (a GET, no body) as a new stream and waits for the
-    /// response head, at most `timeout` (zero: no limit).
+    /// response head, at most `timeout` (zero: no limit). A request the
+    /// server did not process fails with [`ClientError::Refused`].
     pub async fn send(
         &self,
         spec: &RequestSpec,
         timeout: Duration,
     ) -> Result<(ResponseHead, Http2Body), ClientError> {
         let req = to_h2_request(spec)?;
-        with_timeout(timeout, async {
-            let mut send = self.send.clone().ready().await.map_err(h2_error)?;
-            let (resp, _) = send.send_request(req, true).map_err(h2_error)?;
-            let resp = resp.await.map_err(h2_error)?;
-            let (parts, body) = resp.into_parts();
-            let head = ResponseHead {
-                version: 1,
-                status: parts.status.as_u16(),
-                reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-                    .collect(),
-            };
-            let finished = body.is_end_stream();
-            Ok::<_, HttpError>((
-                head,
-                Http2Body {
-                    recv: body,
-                    pending: Bytes::new(),
-                    finished,
-                },
-            ))
+        let guard = StreamGuard::new(&self.usage);
+        let resp = with_timeout(timeout, async {
+            let mut send = self.send.clone().ready().await.map_err(send_error)?;
+            let (resp, _) = send.send_request(req, true).map_err(send_error)?;
+            resp.await.map_err(send_error)
         })
-        .await
+        .await?;
+        self.usage.answered.set(self.usage.answered.get() + 1);
+        let (parts, body) = resp.into_parts();
+        let head = ResponseHead {
+            version: 1,
+            status: parts.status.as_u16(),
+            reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+        };
+        let finished = body.is_end_stream();
+        Ok((
+            head,
+            Http2Body {
+                recv: body,
+                pending: Bytes::new(),
+                finished,
+                _guard: guard,
+            },
+        ))
     }
 }
 
@@ -157,6 +218,7 @@ pub struct Http2Body {
     pending: Bytes,
     /// Whether the stream's end was seen.
     finished: bool,
+    _guard: StreamGuard,
 }
 
 impl Http2Body {
@@ -189,6 +251,18 @@ impl Http2Body {
             finished: self.is_finished(),
         })
     }
+}
+
+/// A failure of [`Http2Connection::send`]: [`ClientError::Refused`] when
+/// the server never processed the stream (it reset it with
+/// `REFUSED_STREAM`, or its GOAWAY came before the stream: h2 fails the
+/// streams above the GOAWAY's last stream id, and new requests, with the
+/// GOAWAY), else as [`h2_error`].
+fn send_error(e: h2::Error) -> ClientError {
+    if e.reason() == Some(h2::Reason::REFUSED_STREAM) || (e.is_go_away() && e.is_remote()) {
+        return ClientError::Refused(e.to_string());
+    }
+    ClientError::Http(h2_error(e))
 }
 
 /// An h2 failure as the HTTP/1.1 code sees a broken connection: an I/O

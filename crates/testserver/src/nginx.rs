@@ -27,6 +27,13 @@ struct Listen {
     /// `http2` on the listener: ALPN `h2` over TLS, h2c (prior knowledge
     /// only, nginx 1.22) over plain TCP. Also turns the access log on.
     http2: bool,
+    /// `keepalive_requests` (default 100000): after this many requests
+    /// nginx closes an HTTP/1.1 connection, and sends GOAWAY on an HTTP/2
+    /// one.
+    keepalive_requests: Option<u32>,
+    /// `keepalive_timeout` in seconds (default 60): how long an idle
+    /// connection (HTTP/2 included) stays open.
+    keepalive_timeout: Option<u32>,
 }
 
 /// `/usr/sbin/nginx`, else the first `nginx` on `PATH`.
@@ -87,8 +94,8 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 100000;
-    keepalive_timeout 60s;
+    keepalive_requests {requests};
+    keepalive_timeout {idle}s;
     client_body_temp_path {t}/client_body;
     proxy_temp_path {t}/proxy;
     fastcgi_temp_path {t}/fastcgi;
@@ -103,6 +110,8 @@ http {{
 ",
         user = if is_root { "user root;\n" } else { "" },
         root = root.display(),
+        requests = how.keepalive_requests.unwrap_or(100_000),
+        idle = how.keepalive_timeout.unwrap_or(60),
     )
 }
 
@@ -129,6 +138,44 @@ impl Nginx {
         let how = Listen {
             tls,
             http2: true,
+            ..Listen::default()
+        };
+        match Nginx::try_start_with(root, how) {
+            Ok(n) => Some(n),
+            Err(Error::NotInstalled) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Nginx::start_http2`] that closes connections early: each after
+    /// `keepalive_requests` requests (over HTTP/2 a GOAWAY, the streams
+    /// after it refused) and after `keepalive_timeout` seconds idle.
+    pub fn start_http2_limited(
+        root: &Path,
+        tls: bool,
+        keepalive_requests: u32,
+        keepalive_timeout: u32,
+    ) -> Option<Nginx> {
+        let how = Listen {
+            tls,
+            http2: true,
+            keepalive_requests: Some(keepalive_requests),
+            keepalive_timeout: Some(keepalive_timeout),
+            ..Listen::default()
+        };
+        match Nginx::try_start_with(root, how) {
+            Ok(n) => Some(n),
+            Err(Error::NotInstalled) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Nginx::start_http2`] with `limit_rate` bytes/s per connection.
+    pub fn start_http2_throttled(root: &Path, tls: bool, bytes_per_sec: u64) -> Option<Nginx> {
+        let how = Listen {
+            tls,
+            http2: true,
+            limit_rate: Some(bytes_per_sec),
             ..Listen::default()
         };
         match Nginx::try_start_with(root, how) {
