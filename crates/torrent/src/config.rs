@@ -126,9 +126,8 @@ pub struct TorrentConfig {
     pub enable_dht: bool,
     /// `--max-overall-upload-limit`, bytes/s over every torrent (0: none).
     pub max_overall_upload_limit: u64,
-    /// `--bt-lpd-interface` given as an IPv4 address (interface names are
-    /// not resolved yet: the default multicast interface is used).
-    pub lpd_interface: Option<std::net::Ipv4Addr>,
+    /// `--bt-lpd-interface`.
+    pub lpd_interface: LpdInterface,
     /// HTTP URIs given next to the torrent (command line, `aria2.addTorrent`
     /// `uris`): web seeds like the torrent's own `url-list`.
     pub web_seeds: Vec<String>,
@@ -275,9 +274,9 @@ impl TorrentConfig {
             enable_lpd: o.get_bool("bt-enable-lpd"),
             enable_dht: o.get_bool("enable-dht"),
             max_overall_upload_limit: o.get_size("max-overall-upload-limit"),
-            lpd_interface: o
-                .get_opt_str("bt-lpd-interface")
-                .and_then(|v| v.trim().parse().ok()),
+            lpd_interface: LpdInterface::from_option(
+                o.get_opt_str("bt-lpd-interface").unwrap_or_default(),
+            ),
             web_seeds: Vec::new(),
             peer_proxy: http
                 .proxies
@@ -306,9 +305,60 @@ impl TorrentConfig {
     }
 }
 
+/// Where Local Peer Discovery joins its multicast group, from
+/// `--bt-lpd-interface`: an interface's name (its first IPv4 address) or an
+/// IPv4 address, as aria2's `getInterfaceAddress(…, AF_INET)` takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LpdInterface {
+    /// Not given: the kernel's default multicast interface.
+    Default,
+    /// Join and send on this address's interface.
+    Address(std::net::Ipv4Addr),
+    /// Given, but no IPv4 address answers to it: aria2 then leaves LPD
+    /// off ("LpdMessageReceiver not initialized."), and so does arietta.
+    Missing(String),
+}
+
+impl LpdInterface {
+    pub fn from_option(v: &str) -> Self {
+        let v = v.trim();
+        if v.is_empty() {
+            return LpdInterface::Default;
+        }
+        if let Ok(ip) = v.parse() {
+            return LpdInterface::Address(ip);
+        }
+        arietta_net::interface_addresses(v, arietta_net::FamilyPref::V4Only)
+            .into_iter()
+            .find_map(|ip| match ip {
+                std::net::IpAddr::V4(ip) => Some(LpdInterface::Address(ip)),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .unwrap_or_else(|| LpdInterface::Missing(v.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lpd_interface_by_name_or_address() {
+        use std::net::Ipv4Addr;
+        assert_eq!(LpdInterface::from_option(""), LpdInterface::Default);
+        assert_eq!(
+            LpdInterface::from_option("127.0.0.1"),
+            LpdInterface::Address(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            LpdInterface::from_option("lo"),
+            LpdInterface::Address(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            LpdInterface::from_option("no-such-if0"),
+            LpdInterface::Missing("no-such-if0".into())
+        );
+    }
 
     #[test]
     fn peer_id_starts_with_the_prefix() {

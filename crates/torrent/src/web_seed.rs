@@ -261,6 +261,17 @@ async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> 
     send(ToTorrent::HaveAll { key })?;
     send(ToTorrent::Unchoked { key })?;
     let files = Files::new(layout.clone(), max_open_files);
+    // `urls` follows the torrent's file list; the layout also holds the
+    // unlisted alignment gaps of a v2 torrent, so map its indexes back.
+    let listed_index: Vec<usize> = layout
+        .files
+        .iter()
+        .scan(0usize, |listed, f| {
+            let i = *listed;
+            *listed += usize::from(f.listed);
+            Some(i)
+        })
+        .collect();
     let mut client = Client {
         conn: None,
         ftp: None,
@@ -300,7 +311,7 @@ async fn drive(urls: Arc<Vec<url::Url>>, http: HttpClient, setup: PeerSetup) -> 
                 file_offset: s.file_offset,
                 len: s.len as u64,
             };
-            let url = &urls[f.file];
+            let url = &urls[listed_index[f.file]];
             match with_timeout(REQUEST_TIMEOUT, client.get(url, &f)).await {
                 Some(Ok(b)) => data.extend_from_slice(&b),
                 Some(Err(e)) => failed = Some(format!("{url}: {e}")),

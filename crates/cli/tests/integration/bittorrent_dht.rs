@@ -128,6 +128,28 @@ fn web_seed_only(tls: bool) {
     assert!(server.total_bytes_served() >= sw.total_len() as u64);
 }
 
+/// BEP 52 with BEP 19: a v2-only multi-file torrent (each file starts on
+/// a piece boundary, so alignment gaps lie between files) fed by a web
+/// seed alone. Each range goes to its own file's URL; the gaps are never
+/// asked for.
+#[test]
+fn web_seed_feeds_a_v2_only_multi_file_torrent() {
+    if !require_libtorrent() {
+        return;
+    }
+    let files: Files = vec![
+        (vec!["a.bin"], pattern(300_000, 21)),
+        (vec!["b.txt"], pattern(40_000, 22)),
+        (vec!["c.bin"], pattern(150_001, 23)),
+    ];
+    let server = web_seed_server("v2ws", &files, |r| r);
+    let sw = Swarm::new("v2ws", files).libtorrent_v2().build();
+    let ws = server.url("/ws/");
+    let out = sw.leech_of(&["-T", sw.torrent_arg(), &ws], &["--enable-dht=false"]);
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+}
+
 /// An aria2c seeder (through opentracker) and a web seed given as an HTTP
 /// URI next to the torrent on the command line feed one download.
 #[test]

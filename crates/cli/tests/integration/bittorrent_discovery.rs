@@ -104,3 +104,17 @@ fn lpd_finds_a_seeder_on_the_lan() {
     out.expect_code(exit::OK);
     sw.assert_leeched();
 }
+
+/// `--bt-lpd-interface` by name, as aria2 takes it: both sides join the
+/// group on `lo` (127.0.0.1) only, and the leecher still finds the seeder.
+#[test]
+fn lpd_on_an_interface_given_by_name() {
+    let files = vec![(vec!["lo.bin"], pattern(900_000, 37))];
+    let sw = Swarm::new("lpdlo", files).build();
+    let on_lo = ["--bt-enable-lpd=true", "--bt-lpd-interface=lo"];
+    let (seeder, _) = sw.arietta_seeder(&[on_lo[0], on_lo[1], "--seed-ratio=0"]);
+    let _seeder = Guard(seeder);
+    let out = wait_with_timeout(sw.spawn_leech(&on_lo), Duration::from_secs(30));
+    out.expect_code(exit::OK);
+    sw.assert_leeched();
+}

@@ -23,7 +23,16 @@ impl Session {
             return None;
         }
         let mut cfg = arietta_bt_net::lpd::LpdConfig::new(self.port);
-        cfg.interface = self.dl.cfg.lpd_interface;
+        cfg.interface = match &self.dl.cfg.lpd_interface {
+            crate::config::LpdInterface::Default => None,
+            crate::config::LpdInterface::Address(ip) => Some(*ip),
+            crate::config::LpdInterface::Missing(name) => {
+                tracing::info!(
+                    "LpdMessageReceiver not initialized: --bt-lpd-interface={name} has no IPv4 address."
+                );
+                return None;
+            }
+        };
         match arietta_bt_net::lpd::Lpd::bind(cfg) {
             Ok(l) => {
                 Some(glommio::spawn_local(run_lpd(l, self.dl.info_hash, self.me.clone())).detach())
