@@ -304,10 +304,23 @@ impl Session {
         left
     }
 
+    /// Publishes the live numbers. `completedLength` counts, as aria2's
+    /// does, the blocks of pieces still in flight while the torrent runs;
+    /// the last publication, after the peers are gone, counts verified
+    /// pieces only, since only those are kept for the next run.
     fn update_stats(&self) {
+        self.publish_stats(true);
+    }
+
+    fn publish_stats(&self, in_flight: bool) {
         let s = &self.dl.stats;
         let total = s.total.load(Ordering::Relaxed);
-        let done = (self.dl.layout.total - self.left())
+        let partial = if in_flight {
+            self.picker.partial_bytes()
+        } else {
+            0
+        };
+        let done = (self.dl.layout.total - self.left() + partial)
             .saturating_sub(self.dl.layout.total - total)
             .min(total);
         s.completed.store(done, Ordering::Relaxed);
@@ -376,7 +389,7 @@ impl Session {
             l.cancel();
         }
         self.close_all_peers().await;
-        self.update_stats();
+        self.publish_stats(false);
         self.settle_control_file().await;
         if self.dl.cfg.remove_unselected_file && self.is_complete() && self.fatal.is_none() {
             let layout = self.dl.layout.clone();
