@@ -67,7 +67,13 @@ fn warn_inapplicable(global: &OptionSet) {
 }
 
 fn bad_option(e: &OptionError) -> ExitCode {
-    eprintln!("{}", e.report());
+    eprint!("{}", e.report());
+    ExitCode::BadOption
+}
+
+/// A bad entry of an `-i` file, reported as aria2c does.
+fn bad_input_entry(e: &OptionError) -> ExitCode {
+    eprint!("{}", e.input_report());
     ExitCode::BadOption
 }
 
@@ -97,7 +103,7 @@ fn real_main() -> ExitCode {
                 Err(_) => {
                     // aria2c 1.36 exits 1 here, not 28.
                     eprintln!("Configuration file {} is not found.", p.display());
-                    eprintln!("{USAGE_LINE}");
+                    eprint!("{}", arietta_options::help_text("#help"));
                     return ExitCode::Unknown;
                 }
             };
@@ -110,8 +116,8 @@ fn real_main() -> ExitCode {
                     conf_read = Some(p);
                 }
                 Err(e) => {
-                    eprintln!("Parse error in {}:", p.display());
-                    return bad_option(&e);
+                    eprint!("{}", e.conf_report(&p.display().to_string()));
+                    return ExitCode::BadOption;
                 }
             }
         }
@@ -124,8 +130,10 @@ fn real_main() -> ExitCode {
     let streaming = stdout_stream::wanted(&global);
     if streaming {
         if let Err(e) = stdout_stream::take_stdout() {
-            exception(format_args!("cannot write to stdout: {e}"));
-            return ExitCode::Unknown;
+            return exception(
+                ExitCode::Unknown,
+                format_args!("cannot write to stdout: {e}"),
+            );
         }
     }
 
@@ -143,8 +151,7 @@ fn real_main() -> ExitCode {
     warn_inapplicable(&global);
     nofile::raise(&global);
     if let Err(e) = socket_setup::install(&global) {
-        exception(&e);
-        return ExitCode::Unknown;
+        return exception(ExitCode::Unknown, &e);
     }
 
     let uris = match expand_uris(&global, &parsed.uris) {
@@ -164,8 +171,7 @@ fn real_main() -> ExitCode {
         match arg_groups::group(&uris, global.get_bool("force-sequential"), &local_kind) {
             Ok(g) => g,
             Err(e) => {
-                exception(&e);
-                return ExitCode::Unknown;
+                return exception(ExitCode::Unknown, &e);
             }
         }
     };
@@ -239,8 +245,7 @@ fn real_main() -> ExitCode {
         match arietta_daemon::service((*global).clone()) {
             Ok(s) => Some(s),
             Err(e) => {
-                exception(&e);
-                return ExitCode::Unknown;
+                return exception(ExitCode::Unknown, &e);
             }
         }
     } else {
@@ -250,11 +255,10 @@ fn real_main() -> ExitCode {
         // Like aria2's -D: detach before any executor thread exists.
         // SAFETY: daemon(3) forks; no other thread has been started yet.
         if unsafe { libc::daemon(1, 0) } != 0 {
-            exception(format_args!(
-                "cannot daemonize: {}",
-                std::io::Error::last_os_error()
-            ));
-            return ExitCode::Unknown;
+            return exception(
+                ExitCode::Unknown,
+                format_args!("cannot daemonize: {}", std::io::Error::last_os_error()),
+            );
         }
     }
     logging::go_threaded();
@@ -276,11 +280,11 @@ fn real_main() -> ExitCode {
             code
         }
         Err(e) => {
-            exception(&e);
-            match e {
+            let code = match &e {
                 arietta_core::SessionError::Setup(f) => f.exit_code(),
                 _ => ExitCode::Unknown,
-            }
+            };
+            exception(code, &e)
         }
     };
     arietta_core::wait_for_hooks();
@@ -321,11 +325,14 @@ fn stat_local_file(path: &Path) -> LocalFile {
     }
 }
 
-/// aria2's "Exception caught: …" on stderr, and in the `-l` file (only
-/// there: the console already has it on stderr).
+/// aria2's "Exception caught" block on stderr (a one-frame trace with
+/// `code`, then an empty line), and the same error in the `-l` file (only
+/// there: the console already has it on stderr). Returns `code`.
 #[track_caller]
-fn exception(what: impl std::fmt::Display) {
-    eprintln!("Exception caught: {what}");
+fn exception(code: ExitCode, what: impl std::fmt::Display) -> ExitCode {
+    use arietta_options::exception_text::{stack_trace, Frame};
+    let trace = stack_trace(&[Frame::here(code.code(), what.to_string())]);
+    eprint!("Exception caught\n{trace}\n");
     let at = std::panic::Location::caller();
     tracing::error!(
         file_only = true,
@@ -333,6 +340,7 @@ fn exception(what: impl std::fmt::Display) {
         log.line = at.line(),
         "Exception caught: {what}"
     );
+    code
 }
 
 /// `-P`: each command-line URI expanded into the URIs its pattern names.
@@ -345,13 +353,14 @@ fn expand_uris(global: &OptionSet, uris: &[String]) -> Result<Vec<String>, ExitC
         match parameterized_uri::expand(u) {
             Ok(mut v) => out.append(&mut v),
             Err(e) => {
-                exception(format_args!("{e} URI={u}"));
-                return Err(ExitCode::Unknown);
+                return Err(exception(ExitCode::Unknown, e));
             }
         }
         if out.len() > parameterized_uri::MAX_EXPANSION {
-            exception(parameterized_uri::PatternError::TooMany);
-            return Err(ExitCode::Unknown);
+            return Err(exception(
+                ExitCode::Unknown,
+                parameterized_uri::PatternError::TooMany,
+            ));
         }
     }
     Ok(out)
@@ -365,13 +374,13 @@ fn metalink_plan(
     source: &str,
 ) -> Result<arietta_core::MetalinkPlan, ExitCode> {
     let bytes = metalink_input::read_source(source).map_err(|e| {
-        exception(format_args!("cannot read the metalink {source}: {e}"));
-        ExitCode::MetalinkParse
+        exception(
+            ExitCode::MetalinkParse,
+            format_args!("cannot read the metalink {source}: {e}"),
+        )
     })?;
-    arietta_core::metalink_plan::plan(&bytes, None, global).map_err(|e| {
-        exception(format_args!("{source}: {e}"));
-        e.exit_code()
-    })
+    arietta_core::metalink_plan::plan(&bytes, None, global)
+        .map_err(|e| exception(e.exit_code(), format_args!("{source}: {e}")))
 }
 
 /// A metalink's downloads, its notices shown first.
@@ -484,14 +493,14 @@ fn input_file_requests(global: &Arc<OptionSet>) -> Result<InputRequests, ExitCod
         let global = global.clone();
         // A bad entry ends the list there, reported as at start-up.
         let lazy = reader.map_while(move |entry| {
-            let entry = entry.map_err(|e| bad_option(&e)).ok()?;
+            let entry = entry.map_err(|e| bad_input_entry(&e)).ok()?;
             entry_request(&global, entry).ok()
         });
         return Ok((Vec::new(), Some(Box::new(lazy))));
     }
     let mut out = Vec::new();
     for entry in reader {
-        let entry = entry.map_err(|e| bad_option(&e))?;
+        let entry = entry.map_err(|e| bad_input_entry(&e))?;
         out.push(entry_request(global, entry)?);
     }
     Ok((out, None))
@@ -505,7 +514,8 @@ fn entry_request(global: &Arc<OptionSet>, entry: InputEntry) -> Result<DownloadR
     warn_unknown(&entry.unknown);
     let mut set = OptionSet::with_parent(global.clone());
     for (k, v) in &entry.options {
-        set.set_per_download(k, v).map_err(|e| bad_option(&e))?;
+        set.set_per_download(k, v)
+            .map_err(|e| bad_input_entry(&e))?;
     }
     let gid = set.get_opt_str("gid").and_then(Gid::parse);
     // aria2 unfolds -P patterns in input-file URIs too.

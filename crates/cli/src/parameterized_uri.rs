@@ -10,17 +10,34 @@
 /// download plan, and would only exhaust memory.
 pub const MAX_EXPANSION: usize = 1_000_000;
 
-/// Why a pattern could not be expanded.
+/// Why a pattern could not be expanded, in aria2's words.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PatternError {
-    /// The closing bracket that is missing (aria2's wording).
+    /// The closing bracket that is missing.
     #[error("Missing '{0}' in the parameterized string.")]
     Unterminated(char),
-    #[error("bad range [{0}] in parameterized URI")]
-    BadRange(String),
+    /// `[1-9:x]`, and `[1-9:0]`, which aria2 accepts and then loops on
+    /// forever.
+    #[error("A step count must be a positive number.")]
+    BadStep,
+    #[error("Loop step overflow.")]
+    StepOverflow,
+    /// No `-` between the bounds.
+    #[error("Loop range missing.")]
+    RangeMissing,
+    /// A bound over 65535.
+    #[error("Loop range overflow.")]
+    RangeOverflow,
+    /// Bounds that are neither both numbers nor both lower- or upper-case
+    /// letters.
+    #[error("Invalid loop range.")]
+    InvalidRange,
     #[error("parameterized URI expands to more than {MAX_EXPANSION} URIs")]
     TooMany,
 }
+
+/// aria2's limit on a loop's bounds and step.
+const LOOP_MAX: u64 = u16::MAX as u64;
 
 enum Token {
     Literal(String),
@@ -77,42 +94,51 @@ fn tokenize(p: &str) -> Result<Vec<Token>, PatternError> {
     Ok(tokens)
 }
 
-/// `START-END[:STEP]`.
+/// `START-END[:STEP]`, as aria2's `expandLoop` reads it: the bounds are
+/// both numbers or both lower- or upper-case letters (base 26), zero-padded
+/// only when written with the same width; a range whose start is past its
+/// end names nothing and vanishes from the URI.
 fn range(spec: &str) -> Result<Vec<String>, PatternError> {
-    let bad = || PatternError::BadRange(spec.to_owned());
     let (bounds, step) = match spec.split_once(':') {
-        Some((b, s)) => (b, s.parse::<u64>().ok().filter(|&s| s > 0).ok_or_else(bad)?),
+        Some((b, s)) => {
+            let step: u64 = s.parse().map_err(|_| PatternError::BadStep)?;
+            if step == 0 {
+                return Err(PatternError::BadStep);
+            }
+            if step > LOOP_MAX {
+                return Err(PatternError::StepOverflow);
+            }
+            (b, step)
+        }
         None => (spec, 1),
     };
-    let (a, b) = bounds.split_once('-').ok_or_else(bad)?;
+    let (a, b) = bounds.split_once('-').ok_or(PatternError::RangeMissing)?;
     let all = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(f);
+    let width = if a.len() == b.len() { a.len() } else { 0 };
     let (start, end, render): (u64, u64, Box<dyn Fn(u64) -> String>) =
         if all(a, u8::is_ascii_digit) && all(b, u8::is_ascii_digit) {
-            let width = a.len();
-            (
-                a.parse().map_err(|_| bad())?,
-                b.parse().map_err(|_| bad())?,
-                Box::new(move |n| format!("{n:0width$}")),
-            )
+            let n = |s: &str| s.parse::<u64>().map_err(|_| PatternError::RangeMissing);
+            (n(a)?, n(b)?, Box::new(move |n| format!("{n:0width$}")))
         } else if all(a, u8::is_ascii_lowercase) && all(b, u8::is_ascii_lowercase) {
-            let width = a.len();
             (
-                alpha_value(a).ok_or_else(bad)?,
-                alpha_value(b).ok_or_else(bad)?,
+                alpha_value(a, b'a'),
+                alpha_value(b, b'a'),
                 Box::new(move |n| alpha(n, width, b'a')),
             )
         } else if all(a, u8::is_ascii_uppercase) && all(b, u8::is_ascii_uppercase) {
-            let width = a.len();
             (
-                alpha_value(&a.to_ascii_lowercase()).ok_or_else(bad)?,
-                alpha_value(&b.to_ascii_lowercase()).ok_or_else(bad)?,
+                alpha_value(a, b'A'),
+                alpha_value(b, b'A'),
                 Box::new(move |n| alpha(n, width, b'A')),
             )
         } else {
-            return Err(bad());
+            return Err(PatternError::InvalidRange);
         };
+    if start > LOOP_MAX || end > LOOP_MAX {
+        return Err(PatternError::RangeOverflow);
+    }
     if start > end {
-        return Err(bad());
+        return Ok(vec![String::new()]);
     }
     if (end - start) / step >= MAX_EXPANSION as u64 {
         return Err(PatternError::TooMany);
@@ -120,10 +146,11 @@ fn range(spec: &str) -> Result<Vec<String>, PatternError> {
     Ok((start..=end).step_by(step as usize).map(render).collect())
 }
 
-/// `a` = 0, `z` = 25, `ba` = 26: base 26 with `a` as zero.
-fn alpha_value(s: &str) -> Option<u64> {
-    s.bytes().try_fold(0u64, |acc, c| {
-        acc.checked_mul(26)?.checked_add(u64::from(c - b'a'))
+/// `a` = 0, `z` = 25, `ba` = 26: base 26 with `zero` as zero; saturates
+/// (anything past 65535 is refused by the caller).
+fn alpha_value(s: &str, zero: u8) -> u64 {
+    s.bytes().fold(0u64, |acc, c| {
+        acc.saturating_mul(26).saturating_add(u64::from(c - zero))
     })
 }
 
@@ -160,8 +187,14 @@ mod tests {
         );
         assert_eq!(expand("[a-c]").unwrap(), ["a", "b", "c"]);
         assert_eq!(
-            expand("[Y-AB]").unwrap_err(),
-            PatternError::BadRange("Y-AB".into())
+            expand("x[Y-AB]y").unwrap(),
+            ["xy"],
+            "start past end names nothing"
+        );
+        assert_eq!(
+            expand("[008-10]").unwrap(),
+            ["8", "9", "10"],
+            "widths differ: no padding"
         );
         assert_eq!(expand("[az-bb]").unwrap(), ["az", "ba", "bb"]);
         assert_eq!(expand("plain").unwrap(), ["plain"]);
@@ -170,10 +203,21 @@ mod tests {
     #[test]
     fn bad_patterns() {
         assert_eq!(expand("{a,b").unwrap_err(), PatternError::Unterminated('}'));
-        assert!(matches!(expand("[5-1]"), Err(PatternError::BadRange(_))));
-        assert!(matches!(expand("[1-x]"), Err(PatternError::BadRange(_))));
-        assert!(matches!(expand("[1-2:0]"), Err(PatternError::BadRange(_))));
-        assert_eq!(expand("[0-99999999]").unwrap_err(), PatternError::TooMany);
+        assert_eq!(expand("a[5-1]b").unwrap(), ["ab"]);
+        assert_eq!(expand("[1-x]").unwrap_err(), PatternError::InvalidRange);
+        assert_eq!(expand("[-5]").unwrap_err(), PatternError::InvalidRange);
+        assert_eq!(expand("[15]").unwrap_err(), PatternError::RangeMissing);
+        assert_eq!(expand("[1-2:0]").unwrap_err(), PatternError::BadStep);
+        assert_eq!(expand("[1-2:x]").unwrap_err(), PatternError::BadStep);
+        assert_eq!(
+            expand("[1-2:70000]").unwrap_err(),
+            PatternError::StepOverflow
+        );
+        assert_eq!(
+            expand("[0-99999999]").unwrap_err(),
+            PatternError::RangeOverflow
+        );
+        assert_eq!(expand("[1-3").unwrap_err(), PatternError::Unterminated(']'));
         assert_eq!(
             expand("[0-9999][0-9999]").unwrap_err(),
             PatternError::TooMany

@@ -50,7 +50,18 @@ pub fn parse_args(
             Some(Arg::Value(v)) => out.uris.push(to_string(v)?),
             Some(Arg::Long(name)) => {
                 let name = name.to_string();
-                let def = resolve_long(&name)?;
+                let def = match resolve_long(&name) {
+                    Ok(def) => def,
+                    // getopt names the whole argument, `--spilt=3`.
+                    Err(OptionError::Unrecognized { mut option }) => {
+                        if let Some(v) = parser.optional_value() {
+                            option.push('=');
+                            option.push_str(&v.to_string_lossy());
+                        }
+                        return Err(OptionError::Unrecognized { option });
+                    }
+                    Err(e) => return Err(e),
+                };
                 let value = if def.kind.requires_argument() {
                     Some(parser.value().map_err(|_| OptionError::MissingArgument {
                         option: format!("--{name}"),

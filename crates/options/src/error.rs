@@ -141,13 +141,18 @@ impl OptionError {
             }
             _ => {}
         }
-        out.push_str(&self.to_string());
-        out.push('\n');
-        // Like aria2, a bad value is followed by that option's own usage.
+        // Like aria2, a bad value is an exception's trace followed by that
+        // option's own usage.
         let def = match self.root() {
             OptionError::InvalidValue { name, .. } => crate::table::find_option(name),
             _ => None,
         };
+        if def.is_some() {
+            out.push_str(&self.stack_trace());
+        } else {
+            out.push_str(&self.to_string());
+            out.push('\n');
+        }
         match def {
             Some(def) => {
                 out.push_str("Usage:\n");
@@ -171,37 +176,113 @@ impl OptionError {
     }
 }
 
-/// Options whose names are close to `word`, for "Did you mean" (aria2 shows
-/// up to a handful of names by edit distance).
+impl OptionError {
+    /// aria2's exception trace for this error: a bad value is the option
+    /// handler's exception (code 28) over its cause (code 1); anything else
+    /// one frame of code 28. A file's line number is not part of it, as in
+    /// aria2.
+    pub fn stack_trace(&self) -> String {
+        use crate::exception_text::{stack_trace, Frame};
+        let frames = match self.root() {
+            OptionError::InvalidValue { name, detail } => vec![
+                Frame::here(
+                    OPTION_ERROR_EXIT_CODE,
+                    format!("We encountered a problem while processing the option '--{name}'."),
+                ),
+                Frame::here(1, detail.clone()),
+            ],
+            other => vec![Frame::here(OPTION_ERROR_EXIT_CODE, other.to_string())],
+        };
+        stack_trace(&frames)
+    }
+
+    /// What aria2c prints on stderr for a bad line of the conf file `path`:
+    /// "Parse error in PATH", the trace, and for a bad value the option's
+    /// names and description under "Usage:".
+    pub fn conf_report(&self, path: &str) -> String {
+        let mut out = format!("Parse error in {path}\n{}", self.stack_trace());
+        if let OptionError::InvalidValue { name, .. } = self.root() {
+            if let Some(def) = crate::table::find_option(name) {
+                out.push_str("Usage:\n");
+                out.push_str(&crate::help::option_description(def));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// What aria2c prints on stderr for a bad entry of an `-i` file: the
+    /// trace under "Exception caught", then an empty line.
+    pub fn input_report(&self) -> String {
+        format!("Exception caught\n{}\n", self.stack_trace())
+    }
+}
+
+/// Options whose names are close to `word`, for "Did you mean", chosen as
+/// aria2c's `showCandidates` does: a name that starts with the word costs
+/// 0, any other its weighted edit distance (git's weights: swap 0,
+/// substitution 2, insertion 1, deletion 4); every name at the lowest cost
+/// is listed, in aria2's definition order, unless that cost is over 12. The
+/// word is the argument as given (`--spilt=3` is matched as `spilt=3`).
 pub(crate) fn suggest(word: &str) -> Vec<&'static str> {
     let word = word.trim_start_matches('-');
-    let word = word.split('=').next().unwrap_or(word);
     if word.is_empty() {
         return Vec::new();
     }
-    let mut scored: Vec<(usize, &'static str)> = crate::table::OPTIONS
+    let scored: Vec<(usize, &'static str)> = crate::table::SUGGESTION_ORDER
         .iter()
-        .map(|d| (edit_distance(word, d.name), d.name))
-        .filter(|(dist, name)| *dist <= word.len().max(name.len()) / 3 + 1)
+        .map(|&name| {
+            let cost = if name.starts_with(word) {
+                0
+            } else {
+                weighted_distance(word.as_bytes(), name.as_bytes())
+            };
+            (cost, name)
+        })
         .collect();
-    scored.sort();
-    scored.into_iter().take(5).map(|(_, n)| n).collect()
+    let Some(best) = scored.iter().map(|(c, _)| *c).min() else {
+        return Vec::new();
+    };
+    if best > 12 {
+        return Vec::new();
+    }
+    scored
+        .into_iter()
+        .filter(|(c, _)| *c == best)
+        .map(|(_, n)| n)
+        .collect()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+/// Damerau-Levenshtein distance from `a` to `b` with aria2's weights
+/// (swap 0, substitution 2, insertion 1, deletion 4), computed as its
+/// `levenshtein` does, first row and column included.
+fn weighted_distance(a: &[u8], b: &[u8]) -> usize {
+    const SWAP: usize = 0;
+    const SUB: usize = 2;
+    const ADD: usize = 1;
+    const DEL: usize = 4;
+    // Rows i-2, i-1 and i.
+    let mut two_up = vec![0usize; b.len() + 1];
+    let mut up: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0usize; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let mut v = up[j - 1] + if a[i - 1] == b[j - 1] { 0 } else { SUB };
+            if i >= 2
+                && j >= 2
+                && a[i - 1] != b[j - 1]
+                && a[i - 2] == b[j - 1]
+                && a[i - 1] == b[j - 2]
+            {
+                v = v.min(two_up[j - 2] + SWAP);
+            }
+            row[j] = v.min(up[j] + DEL).min(row[j - 1] + ADD);
         }
-        std::mem::swap(&mut prev, &mut cur);
+        std::mem::swap(&mut two_up, &mut up);
+        std::mem::swap(&mut up, &mut row);
     }
-    prev[b.len()]
+    up[b.len()]
 }
 
 #[cfg(test)]
@@ -238,6 +319,13 @@ mod tests {
         let r = e.report();
         assert!(r.starts_with("aria2c: unrecognized option '--spilt'\n"));
         assert!(r.contains("Did you mean:\n\t--split\n"), "{r}");
+        // aria2c 1.36 lists these four for `--nosuch` (as "stop, help,
+        // dscp, use-head": it breaks ties by the heap address of each
+        // option's record, which follows its definition order only
+        // roughly; arietta follows the definition order).
+        assert_eq!(suggest("--nosuch"), ["help", "stop", "dscp", "use-head"]);
+        assert_eq!(suggest("--dns-timeout=5"), ["timeout"]);
+        assert!(suggest("--xyzzyabcdefghijkl").is_empty());
     }
 
     #[test]
@@ -263,9 +351,12 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("split", "spilt"), 2);
-        assert_eq!(edit_distance("dir", "dir"), 0);
+    fn weighted_distance_basics() {
+        let d = |a: &str, b: &str| weighted_distance(a.as_bytes(), b.as_bytes());
+        assert_eq!(d("split", "spilt"), 0, "a swap is free");
+        assert_eq!(d("dir", "dir"), 0);
+        assert_eq!(d("di", "dir"), 1, "an insertion costs 1");
+        assert_eq!(d("dirx", "dir"), 4, "a deletion costs 4");
+        assert_eq!(d("dxr", "dir"), 2, "a substitution costs 2");
     }
 }

@@ -72,23 +72,8 @@ pub fn help_text(topic: &str) -> String {
 /// default and tags (aria2 also prints this under "Usage:" after a bad
 /// value).
 pub fn option_usage(def: &OptionDef) -> String {
-    let mut head = String::from(" ");
-    if let Some(c) = def.short {
-        head.push('-');
-        head.push(c);
-        head.push_str(", ");
-    }
-    head.push_str("--");
-    head.push_str(def.name);
-    head.push_str(def.arg);
     let pad = " ".repeat(DESCRIPTION_COLUMN);
-    let mut out = head.clone();
-    if head.len() < DESCRIPTION_COLUMN {
-        out.push_str(&" ".repeat(DESCRIPTION_COLUMN - head.len()));
-    } else {
-        out.push(' ');
-    }
-    out.push_str(def.help);
+    let mut out = option_description(def);
     out.push_str("\n\n");
     if let Some(values) = possible_values(def) {
         out.push_str(&format!("{pad}Possible Values: {values}\n"));
@@ -102,6 +87,32 @@ pub fn option_usage(def: &OptionDef) -> String {
     if let Some(why) = crate::not_applicable(def.name) {
         out.push_str(&format!("{pad}No effect in arietta: {why}.\n"));
     }
+    out
+}
+
+/// The option's names and argument, then its description, without a
+/// newline at the end: what aria2 prints under "Usage:" after a bad value
+/// in a conf file.
+pub fn option_description(def: &OptionDef) -> String {
+    let mut head = String::from(" ");
+    if let Some(c) = def.short {
+        head.push('-');
+        head.push(c);
+        head.push_str(", ");
+    }
+    head.push_str("--");
+    head.push_str(def.name);
+    head.push_str(def.arg);
+    let mut out = head.clone();
+    if head.len() < DESCRIPTION_COLUMN {
+        out.push_str(&" ".repeat(DESCRIPTION_COLUMN - head.len()));
+    } else if def.name == "torrent-file" {
+        // aria2's own text for -T has two spaces here.
+        out.push_str("  ");
+    } else {
+        out.push(' ');
+    }
+    out.push_str(def.help);
     out
 }
 

@@ -20,6 +20,7 @@ mod cli;
 mod conf_file;
 mod environment;
 mod error;
+pub mod exception_text;
 mod help;
 mod input_file;
 mod local_file;

@@ -467,3 +467,76 @@ fn inapplicable_options_warn_and_say_so_in_help() {
         help.stdout
     );
 }
+
+/// What aria2c and arietta print on stderr for a mistake before anything
+/// starts, from the top down to the option's usage (whose description is
+/// arietta's own wording), with each `[FILE:LINE]` frame (aria2's `.cc`,
+/// arietta's `.rs`) masked: the exception traces, "Parse error in",
+/// "Exception caught", "Did you mean", and -P's pattern errors.
+#[test]
+fn early_error_text_matches_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    let dir = tmp.path();
+    std::fs::write(dir.join("bad.conf"), "split=0\n").unwrap();
+    std::fs::write(dir.join("list.txt"), "http://127.0.0.1:1/x\n  split=0\n").unwrap();
+    let cases: &[&[&str]] = &[
+        &["--no-conf", "--split=0", "http://127.0.0.1:1/x"],
+        &["--no-conf", "-T", "nosuch.torrent"],
+        &["--conf-path=bad.conf", "http://127.0.0.1:1/x"],
+        &["--no-conf", "-i", "list.txt"],
+        &["--no-conf", "--spilt=3", "http://127.0.0.1:1/x"],
+        &["--no-conf", "--nosuch", "http://127.0.0.1:1/x"],
+        &["--no-conf", "-P", "http://127.0.0.1:1/{a,b"],
+        &["--no-conf", "-P", "http://127.0.0.1:1/[1-2:x]"],
+        &["--no-conf", "-P", "http://127.0.0.1:1/[a-3]"],
+        &[
+            "--conf-path=/nonexistent/aria2.conf",
+            "http://127.0.0.1:1/x",
+        ],
+    ];
+    // `[AbstractOptionHandler.cc:69]`, `[options/error.rs:188]` → `[]`;
+    // the text from the first description line on is each program's own.
+    let shape = |stderr: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for line in stderr.lines() {
+            let masked = match (line.find('['), line.find("] errorCode=")) {
+                (Some(a), Some(b)) if a < b => format!("{}[{}", &line[..a], &line[b..]),
+                _ => line.to_owned(),
+            };
+            if line.starts_with(" -") || line.starts_with("Printing options tagged") {
+                break;
+            }
+            out.push(masked);
+        }
+        // "Did you mean" follows the usage line; keep it whatever its place.
+        if let Some(i) = stderr.find("Did you mean:") {
+            out.extend(stderr[i..].lines().map(str::to_owned));
+        }
+        out
+    };
+    for args in cases {
+        let mut ours = crate::support::command(dir);
+        let ours = ours.args(*args).output().unwrap();
+        let mut theirs = crate::support::aria2c_command(dir);
+        let theirs = theirs.args(*args).output().unwrap();
+        let (o, t) = (
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr),
+        );
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?}\n{o}\n---\n{t}"
+        );
+        let (mut so, mut st) = (shape(&o), shape(&t));
+        if args.contains(&"--nosuch") {
+            // Equally close names come in aria2's heap order there.
+            so.sort();
+            st.sort();
+        }
+        assert_eq!(so, st, "{args:?}\n--- arietta\n{o}\n--- aria2c\n{t}");
+    }
+}

@@ -108,13 +108,7 @@ pub(super) fn failure_lines(
     }
 }
 
-/// `crates/core/src/segmented/mod.rs` → `core/segmented/mod.rs:LINE`, as
-/// the log's records name their source.
-fn source(file: &str, line: u32) -> String {
-    let file = file.replace('\\', "/");
-    let file = file.strip_prefix("crates/").unwrap_or(&file);
-    format!("{}:{line}", file.replacen("/src/", "/", 1))
-}
+use arietta_options::exception_text::source;
 
 #[cfg(test)]
 mod tests {

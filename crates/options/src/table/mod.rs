@@ -26,6 +26,9 @@ mod http;
 mod metalink;
 mod proxy;
 mod rpc;
+mod suggestion_order;
+
+pub(crate) use suggestion_order::SUGGESTION_ORDER;
 
 /// What values an option accepts; drives validation, normalization and the
 /// "Possible Values" line of `--help`.
