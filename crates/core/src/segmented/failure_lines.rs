@@ -24,6 +24,8 @@
 
 use std::panic::Location;
 
+use arietta_options::exception_text::source;
+
 use super::mirrors::UriState;
 use crate::error::FetchError;
 use crate::messages::ConnId;
@@ -107,8 +109,6 @@ pub(super) fn failure_lines(
         },
     }
 }
-
-use arietta_options::exception_text::source;
 
 #[cfg(test)]
 mod tests {
