@@ -111,6 +111,8 @@ impl FetchError {
             FetchError::Ftp(e) => e.is_retryable(),
             FetchError::Net(e) => match e {
                 arietta_net::NetError::Tls(_) | arietta_net::NetError::TlsConfig(_) => false,
+                // aria2 aborts the URI at once ("Name resolution for … failed").
+                arietta_net::NetError::Resolve { .. } => false,
                 // A refused proxy login stays refused.
                 arietta_net::NetError::Socks5(s) => !s.is_auth_failure(),
                 _ => true,

@@ -228,10 +228,28 @@ async fn run_lookup(key: String, pending: Rc<RefCell<Pending>>) {
     waiters.into_iter().for_each(Waker::wake);
 }
 
+/// getaddrinfo's complaint in the words aria2's resolver (c-ares) uses
+/// for the same outcome, which is what aria2c prints: a name that does
+/// not exist is "Domain name not found".
+fn gai_reason(std_text: &str) -> String {
+    let gai = std_text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(std_text);
+    match gai {
+        "Name or service not known" | "No address associated with hostname" => {
+            "Domain name not found".into()
+        }
+        "Temporary failure in name resolution" => "Timeout while contacting DNS servers".into(),
+        other => other.into(),
+    }
+}
+
 /// The blocking part: getaddrinfo through std, deduplicated (getaddrinfo
 /// repeats addresses once per socket type on some libcs).
 fn system_lookup(name: &str) -> Result<Vec<SocketAddr>, String> {
-    let addrs = (name, 0u16).to_socket_addrs().map_err(|e| e.to_string())?;
+    let addrs = (name, 0u16)
+        .to_socket_addrs()
+        .map_err(|e| gai_reason(&e.to_string()))?;
     let mut ips: Vec<SocketAddr> = Vec::new();
     for a in addrs {
         if !ips.contains(&a) {
@@ -248,6 +266,15 @@ fn system_lookup(name: &str) -> Result<Vec<SocketAddr>, String> {
 mod tests {
     use super::*;
     use crate::happy_eyeballs::test_executor;
+
+    #[test]
+    fn getaddrinfo_failures_read_as_aria2s() {
+        assert_eq!(
+            gai_reason("failed to lookup address information: Name or service not known"),
+            "Domain name not found"
+        );
+        assert_eq!(gai_reason("something else"), "something else");
+    }
 
     #[test]
     fn literals_short_circuit() {

@@ -496,3 +496,37 @@ fn failed_download_lines_match_aria2c() {
         );
     }
 }
+
+/// A name that does not resolve: aborted at once (no retries, as aria2's
+/// `DL_ABORT_EX2`), exit 19, the cause worded as aria2's
+/// "CUID#n - Name resolution for HOST failed:REASON" under the URI frame.
+#[test]
+fn unresolvable_host_reads_like_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let tmp = tempdir();
+    let uri = "http://nosuch.invalid/x.bin";
+    let (ours, theirs) = (run(tmp.path(), &[uri]), run_aria2c(tmp.path(), &[uri]));
+    for (who, out) in [("arietta", &ours), ("aria2c", &theirs)] {
+        assert_eq!(out.code, Some(19), "{who}\n{}", out.output());
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.ends_with(&format!("Download aborted. URI={uri}")))
+            .unwrap_or_else(|| panic!("{who}: no abort line\n{}", out.stdout));
+        assert!(
+            lines[at + 1].starts_with("Exception: [")
+                && lines[at + 1].ends_with(&format!("errorCode=19 URI={uri}")),
+            "{who}\n{}",
+            out.stdout
+        );
+        assert!(
+            lines[at + 2].starts_with("  -> [")
+                && lines[at + 2].contains("] errorCode=19 CUID#")
+                && lines[at + 2].contains(" - Name resolution for nosuch.invalid failed:"),
+            "{who}\n{}",
+            out.stdout
+        );
+    }
+}

@@ -66,8 +66,14 @@ pub(super) fn failure_lines(
 ) -> FailureLines {
     let caller = Location::caller();
     let code = e.exit_code() as u8;
+    let message = match e {
+        FetchError::Net(arietta_net::NetError::Resolve { host, reason }) => {
+            format!("CUID#{conn} - Name resolution for {host} failed:{reason}")
+        }
+        other => other.to_string(),
+    };
     let cause = format!(
-        "[{}] errorCode={code} {e}",
+        "[{}] errorCode={code} {message}",
         source(caller.file(), caller.line())
     );
     let wrapped = |outer: String| {
