@@ -34,6 +34,7 @@ pub fn planned_path(cfg: &DownloadConfig, url: &str) -> PathBuf {
 
 /// Chooses the path, reconciles it with what is on disk, and allocates.
 pub fn prepare(
+    gid: crate::Gid,
     cfg: &DownloadConfig,
     uris: &[String],
     info: &ProbeInfo,
@@ -129,6 +130,7 @@ pub fn prepare(
             && crate::checksum::file_digest(&ck.algo, &path)?.eq_ignore_ascii_case(&ck.hex);
         if good {
             tracing::info!(
+                notice = true,
                 "Verification finished successfully. file={}",
                 path.display()
             );
@@ -142,13 +144,28 @@ pub fn prepare(
         }
     } else if path.exists() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if cfg.continue_ && ranged && total.is_some_and(|t| len <= t) {
+        if cfg.continue_ && total == Some(len) && len > 0 {
+            // As aria2's `-c`: a file as long as the server's is complete,
+            // whether or not the server takes ranges.
+            done.insert(0, len);
+            keep = true;
+            tracing::info!(
+                notice = true,
+                "GID#{gid} - Download has already completed: {}",
+                path.display()
+            );
+        } else if cfg.continue_ && ranged && total.is_some_and(|t| len <= t) {
             done.insert(0, len);
             keep = true;
         } else if cfg.continue_ || cfg.allow_overwrite {
             // -c against a server without ranges: aria2 starts over.
         } else if cfg.auto_file_renaming {
             path = auto_rename(&path).ok_or_else(|| StorageError::Exists(path.clone()))?;
+            tracing::info!(
+                notice = true,
+                "File already exists. Renamed to {}.",
+                path.display()
+            );
         } else {
             return Err(StorageError::Exists(path).into());
         }

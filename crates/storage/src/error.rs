@@ -32,7 +32,7 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
-    #[error("file {0} exists, but a control file (*.aria2) does not exist. Download was canceled in order to prevent your file from being truncated to 0. If you are sure to download the file all over again, then delete it or add --allow-overwrite=true option and restart aria2.")]
+    #[error("File {} exists, but a control file(*.aria2) does not exist. Download was canceled in order to prevent your file from being truncated to 0. If you are sure to download the file all over again, then delete it or add --allow-overwrite=true option and restart aria2.", .0.display())]
     Exists(PathBuf),
     #[error("control file {path} is unusable: {why}")]
     BadControlFile { path: PathBuf, why: String },

@@ -141,3 +141,107 @@ fn check_integrity_verifies_and_repairs_in_place() {
         }
     }
 }
+
+/// The console lines aria2c prints when the file is already there, side
+/// by side: "File already exists. Renamed to …", "Download has already
+/// completed" (`-c`, 0B/s: nothing was downloaded), "Verification finished
+/// successfully" (`-V` with `--checksum`, 0B/s), and the refusal under
+/// `--auto-file-renaming=false` as a trace under the URI, the results
+/// table naming the file.
+#[test]
+fn existing_file_console_lines_match_aria2c() {
+    if !require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    let body = pattern(60_000, 1);
+    let url = srv.add_file("/file.bin", body.clone());
+    let sha1 = {
+        use sha1::Digest;
+        let d = sha1::Sha1::digest(&body);
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let checksum = format!("--checksum=sha-1={sha1}");
+    // Timestamps, GIDs, CUIDs and `[FILE:LINE]` frames differ by nature;
+    // the download's speed too where bytes were moved.
+    let shape = |stdout: &str, dir: &std::path::Path, speed: bool| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| !l.starts_with("[#"))
+            .map(|l| {
+                let mut l = l.replace(&dir.display().to_string(), "DIR");
+                if l.len() > 15 && l.as_bytes()[2] == b'/' && l.as_bytes()[5] == b' ' {
+                    l = l[15..].to_owned();
+                }
+                let words: Vec<String> = l
+                    .split(' ')
+                    .map(|w| {
+                        let hex =
+                            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+                        if w.starts_with("GID#") && hex(&w[4..w.len().min(20)]) {
+                            "GID#".to_owned() + &w[w.len().min(20)..]
+                        } else if let Some(n) = w.strip_prefix("CUID#") {
+                            format!(
+                                "CUID#{}",
+                                n.trim_start_matches(|c: char| c.is_ascii_digit())
+                            )
+                        } else if w.starts_with('[') && w.ends_with(']') && w.contains(':') {
+                            "[SRC]".to_owned()
+                        } else {
+                            w.to_owned()
+                        }
+                    })
+                    .collect();
+                let l = words.join(" ");
+                match l.split_once('|') {
+                    Some((gid, rest)) if gid.len() == 6 => {
+                        let mut cells: Vec<&str> = rest.splitn(3, '|').collect();
+                        if speed && cells.len() == 3 {
+                            cells[1] = "SPEED";
+                        } else if cells.len() == 3 && ["n/a", "0B/s"].contains(&cells[1].trim()) {
+                            // aria2 shows n/a when the run took under a
+                            // millisecond, 0B/s otherwise.
+                            cells[1] = "NOTHING";
+                        }
+                        format!("gid|{}", cells.join("|"))
+                    }
+                    _ => l,
+                }
+            })
+            .collect()
+    };
+    let cases: &[(&str, &[&str], bool)] = &[
+        ("renamed", &[], true),
+        ("-c complete", &["-c"], false),
+        ("-V complete", &["-V", &checksum], false),
+        ("no renaming", &["--auto-file-renaming=false"], false),
+    ];
+    for (what, extra, speed) in cases {
+        let mut outs = Vec::new();
+        for program in ["arietta", "aria2c"] {
+            let tmp = tempdir();
+            let on_disk = if *what == "renamed" || *what == "no renaming" {
+                pattern(1000, 7)
+            } else {
+                body.clone()
+            };
+            std::fs::write(tmp.path().join("file.bin"), on_disk).unwrap();
+            let mut args: Vec<&str> = extra.to_vec();
+            args.push(&url);
+            let out = if program == "arietta" {
+                run(tmp.path(), &args)
+            } else {
+                let mut c = crate::support::aria2c_command(tmp.path());
+                c.args(&args);
+                wait_with_timeout(c.spawn().unwrap(), std::time::Duration::from_secs(30))
+            };
+            outs.push((out.code, shape(&out.stdout, tmp.path(), *speed), out.stdout));
+        }
+        assert_eq!(outs[0].0, outs[1].0, "{what}: exit codes");
+        assert_eq!(
+            outs[0].1, outs[1].1,
+            "{what}: arietta (left) and aria2c (right)\n{}\n---\n{}",
+            outs[0].2, outs[1].2
+        );
+    }
+}

@@ -331,8 +331,20 @@ impl Coordinator {
                 result,
                 reply,
             } => {
+                // A file found complete on disk (`-c`, `-V`) took nothing
+                // off the network for it: the probe's bytes are dropped,
+                // and aria2 shows 0B/s for such a run.
+                let already_done = matches!(&result,
+                    Ok(p) if p.total.is_some_and(|t| t > 0 && p.done.gaps(t).is_empty()));
+                if already_done && self.current_conn(gid, conn) {
+                    if let Some(a) = self.active.get_mut(&gid) {
+                        // A fresh counter: the connection may still drain
+                        // the body into the old one to keep itself alive.
+                        a.received = Arc::default();
+                    }
+                }
                 let decision = if self.current_conn(gid, conn) {
-                    self.with_segmented(gid, |s, ctx, out| s.on_prepared(result, ctx, out))
+                    self.with_segmented(gid, |s, ctx, out| s.on_prepared(conn, result, ctx, out))
                         .unwrap_or(ProbeDecision::Stop)
                 } else {
                     ProbeDecision::Stop
@@ -701,7 +713,7 @@ impl Coordinator {
                             if cfg.to_stdout() {
                                 prepare::prepare_stream(gid.0, &cfg, &info)
                             } else {
-                                prepare::prepare(&cfg, &uris, &info)
+                                prepare::prepare(gid, &cfg, &uris, &info)
                             }
                         })
                         .await;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arietta_metalink::PieceHashes;
-use arietta_storage::{control_path, ControlFile, RangeSet};
+use arietta_storage::{control_path, ControlFile, RangeSet, StorageError};
 
 use crate::config::DownloadConfig;
 use crate::control::ServerStatus;
@@ -529,6 +529,7 @@ impl SegmentedDownload {
     /// the other connections.
     pub fn on_prepared(
         &mut self,
+        conn: ConnId,
         result: Result<PreparedFile, FetchError>,
         ctx: &Ctx,
         out: &mut Vec<Action>,
@@ -540,7 +541,21 @@ impl SegmentedDownload {
                 return self.on_cannot_resume(e, out);
             }
             Err(e) => {
-                // Not retryable: a local problem (file exists, disk full).
+                // Not retryable: a local problem (file exists, disk full),
+                // reported as aria2 reports it, under the URI being read.
+                if let FetchError::Storage(StorageError::Exists(p)) = &e {
+                    self.path = Some(Arc::new(p.clone()));
+                }
+                if let Some(&uri) = self.conns.get(&conn) {
+                    let lines = failure_lines(conn, &self.uris[uri], &e, Fate::Abort);
+                    for info in lines.info {
+                        tracing::info!("{info}");
+                    }
+                    if let Some(error) = lines.error.filter(|_| !ctx.halted) {
+                        self.reported = Some(e.to_string());
+                        out.push(Action::Notice(LogLevel::Error, error));
+                    }
+                }
                 return self.give_up(e);
             }
         };

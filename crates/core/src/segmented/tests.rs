@@ -94,7 +94,7 @@ fn running(
         &mut out,
     );
     assert!(matches!(outcome, ProbeOutcome::Prepare { .. }));
-    let decision = d.on_prepared(Ok(prepared(total, true)), &w.ctx(), &mut out);
+    let decision = d.on_prepared(1, Ok(prepared(total, true)), &w.ctx(), &mut out);
     assert!(matches!(decision, ProbeDecision::Stream { .. }));
     (d, out)
 }
@@ -309,7 +309,7 @@ fn metalink_size_mismatch_drops_every_mirror() {
         Ok(ProbeInfo::ranged("http://mirror0/file", 200)),
         &mut out,
     );
-    let decision = d.on_prepared(Ok(prepared(200, false)), &w.ctx(), &mut out);
+    let decision = d.on_prepared(1, Ok(prepared(200, false)), &w.ctx(), &mut out);
     assert!(matches!(decision, ProbeDecision::Stop));
     out.clear();
     d.on_conn_ended(1, None, Ok(()), &w.ctx(), &mut out);
@@ -350,7 +350,7 @@ fn bad_piece_is_refetched_and_its_mirror_dropped() {
         Ok(ProbeInfo::ranged("http://mirror0/file", 2 * MIB)),
         &mut out,
     );
-    let _ = d.on_prepared(Ok(prepared(2 * MIB, true)), &w.ctx(), &mut out);
+    let _ = d.on_prepared(1, Ok(prepared(2 * MIB, true)), &w.ctx(), &mut out);
     out.clear();
     d.on_written(1, 0, MIB, w.now, &mut out);
     let index = match out.as_slice() {
@@ -496,7 +496,7 @@ fn max_connection_per_server_counts_hosts_not_uris() {
     d.start(&w.ctx(), &mut out);
     out.clear();
     let _ = d.on_probed(1, Ok(ProbeInfo::ranged("http://h/a", 64 * MIB)), &mut out);
-    let _ = d.on_prepared(Ok(prepared(64 * MIB, true)), &w.ctx(), &mut out);
+    let _ = d.on_prepared(1, Ok(prepared(64 * MIB, true)), &w.ctx(), &mut out);
     let c = connects(&out);
     let on_h = 1 + c
         .iter()
@@ -535,7 +535,8 @@ fn streaming_hands_out_small_pieces_in_order_and_finishes_on_stdout() {
         control: false,
         ..prepared(total, false)
     };
-    let ProbeDecision::Stream { claim, target } = d.on_prepared(Ok(pf), &w.ctx(), &mut out) else {
+    let ProbeDecision::Stream { claim, target } = d.on_prepared(1, Ok(pf), &w.ctx(), &mut out)
+    else {
         panic!("the probe streams");
     };
     assert!(target.stream);
