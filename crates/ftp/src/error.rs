@@ -30,13 +30,20 @@ pub enum FtpError {
     #[error("The response status is not successful. status={code}")]
     LoginFailed { code: u16, text: String },
     /// The server said the file or directory does not exist (550).
-    #[error("FTP resource not found: {code} {text}")]
-    NotFound { code: u16, text: String },
+    /// aria2's words; the reply is in the log's `Response received` line.
+    #[error("Resource not found")]
+    NotFound {
+        /// `CWD` (a directory is missing), `SIZE` or `RETR`.
+        command: &'static str,
+        code: u16,
+        text: String,
+    },
     /// Resuming from an offset was required but REST was refused.
-    #[error("FTP server does not support resuming (REST): {code} {text}")]
+    #[error("FTP server doesn't support resuming.")]
     ResumeUnsupported { code: u16, text: String },
-    /// Any other negative or unexpected reply to a command.
-    #[error("FTP command {command} failed: {code} {text}")]
+    /// Any other negative or unexpected reply to a command (aria2's
+    /// words; the command and reply are in the log).
+    #[error("The response status is not successful. status={code}")]
     CommandFailed {
         command: &'static str,
         code: u16,
@@ -119,6 +126,7 @@ mod tests {
         );
         assert_eq!(
             FtpError::NotFound {
+                command: "RETR",
                 code: 550,
                 text: t()
             }

@@ -362,7 +362,7 @@ impl Session {
                     self.op = Op::Cwd { steps, target };
                     Ok(self.next_cwd())
                 }
-                550 => Err(not_found(reply)),
+                550 => Err(not_found("CWD", reply)),
                 _ => Err(failed("CWD", reply)),
             },
             Op::Size => match code {
@@ -370,7 +370,7 @@ impl Session {
                     self.size = Some(parse_size(reply.first_line())?);
                     Ok(Step::Done)
                 }
-                550 => Err(not_found(reply)),
+                550 => Err(not_found("SIZE", reply)),
                 421 => Err(failed("SIZE", reply)),
                 // 500/502: SIZE unsupported; the size stays unknown.
                 _ => Ok(Step::Done),
@@ -423,7 +423,7 @@ impl Session {
                 }
                 125 | 150 => Ok(Step::Transfer { completed: false }),
                 226 | 250 => Ok(Step::Transfer { completed: true }),
-                550 => Err(not_found(reply)),
+                550 => Err(not_found("RETR", reply)),
                 _ => Err(failed("RETR", reply)),
             },
             Op::Finish if reply.is_completion() => Ok(Step::Done),
@@ -502,8 +502,9 @@ fn failed(command: &'static str, r: &Reply) -> FtpError {
     }
 }
 
-fn not_found(r: &Reply) -> FtpError {
+fn not_found(command: &'static str, r: &Reply) -> FtpError {
     FtpError::NotFound {
+        command,
         code: r.code,
         text: r.text(),
     }

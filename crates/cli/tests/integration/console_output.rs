@@ -447,8 +447,9 @@ fn failure_records(log: &str) -> Vec<(String, String)> {
 /// What a failed download prints, on the console and in the `-l` file,
 /// against aria2c on the same input: a refused connection (five tries,
 /// each logged, then "Download aborted." with the cause), a 404 and a
-/// refused FTP login (aborted at once, the exception wrapped with the
-/// URI); aria2's wording, `errorCode=`, layout and results table.
+/// refused FTP login and a file missing on an FTP server (aborted at once,
+/// the exception wrapped with the URI, the file's path named); aria2's
+/// wording, `errorCode=`, layout and results table.
 #[test]
 fn failed_download_lines_match_aria2c() {
     if !require("aria2c") {
@@ -463,10 +464,12 @@ fn failed_download_lines_match_aria2c() {
     let refused = format!("http://127.0.0.1:{}/x.bin", crate::support::free_port());
     let missing = srv.url("/missing.bin");
     let login = format!("ftp://alice:wrong@127.0.0.1:{}/f.bin", ftpd.port);
+    let ftp_missing = format!("ftp://127.0.0.1:{}/missing.bin", ftpd.port);
     for (what, uri, code) in [
         ("refused", &refused, 1),
         ("404", &missing, 3),
         ("530", &login, 21),
+        ("550", &ftp_missing, 3),
     ] {
         let tmp = tempdir();
         let log = |who: &str| tmp.path().join(format!("{who}.log"));

@@ -869,6 +869,17 @@ impl SegmentedDownload {
         ctx: &Ctx,
         out: &mut Vec<Action>,
     ) {
+        if self.path.is_none() {
+            // aria2 names the file from the URI once the FTP size is
+            // settled, so a file missing there (not a missing directory)
+            // is reported with its path.
+            if let FetchError::Ftp(arietta_ftp::FtpError::NotFound { command, .. }) = &e {
+                if *command != "CWD" {
+                    let planned = crate::prepare::planned_path(&self.cfg, &self.uris[uri].url);
+                    self.path = Some(Arc::new(planned));
+                }
+            }
+        }
         let u = &mut self.uris[uri];
         u.tries += 1;
         if e.is_not_found() {
