@@ -84,7 +84,16 @@ fn start_on(ports: &[u16], config: DhtConfig) -> Result<DhtHandle, String> {
             start(SocketAddr::new(config.listen.ip(), p))
         };
         match started {
-            Ok(h) => return Ok(h),
+            Ok(h) => {
+                let at = h.local_addr();
+                tracing::info!(
+                    notice = true,
+                    "IPv{} DHT: listening on UDP port {}",
+                    if at.is_ipv4() { 4 } else { 6 },
+                    at.port()
+                );
+                return Ok(h);
+            }
             Err(e) => last = e.to_string(),
         }
     }

@@ -150,6 +150,19 @@ fn web_seed_feeds_a_v2_only_multi_file_torrent() {
     sw.assert_leeched();
 }
 
+/// A web seed on a server that ignores Range (it answers 200 with the
+/// whole file): each piece is read from the right place of the body, as
+/// aria2, for which a web seed is one more HTTP source, manages too.
+#[test]
+fn web_seed_without_range_support() {
+    let server = web_seed_server("multi", &sample(), |r| r.no_range());
+    let sw = Swarm::new("multi", sample())
+        .web_seeds(&[&server.url("/ws/")])
+        .build();
+    sw.leech(&["--enable-dht=false"]).expect_code(exit::OK);
+    sw.assert_leeched();
+}
+
 /// An aria2c seeder (through opentracker) and a web seed given as an HTTP
 /// URI next to the torrent on the command line feed one download.
 #[test]
@@ -279,4 +292,126 @@ fn rpc_add_torrent_uris_are_web_seeds() {
     );
     sw.assert_complete_in(&dl);
     assert!(server.total_bytes_served() > 0);
+}
+
+/// The DHT routing table file is aria2's, both ways: the two share the
+/// default `~/.cache/aria2/dht.dat`. aria2c loads the table arietta saved
+/// ("DHT routing table was loaded successfully"), and arietta keeps the
+/// node ID aria2c saved.
+#[test]
+fn dht_table_file_is_shared_with_aria2c() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let server = web_seed_server("multi", &sample(), |r| r);
+    let sw = Swarm::new("multi", sample())
+        .web_seeds(&[&server.url("/ws/")])
+        .build();
+    let table = sw.dir().join("dht.dat");
+    let file_opt = format!("--dht-file-path={}", table.display());
+    let dht_port = format!("--dht-listen-port={}", free_tcp_udp_port());
+    let common = [
+        "--enable-dht=true",
+        "--bt-enable-lpd=false",
+        "--seed-time=0",
+    ];
+
+    // arietta saves; aria2c loads it.
+    let mut args = common.to_vec();
+    args.extend([file_opt.as_str(), dht_port.as_str()]);
+    sw.leech(&args).expect_code(exit::OK);
+    let ours = std::fs::read(&table).expect("arietta saved the table");
+    assert_eq!(&ours[..8], &[0xa1, 0xa2, 0x02, 0, 0, 0, 0, 0x03]);
+    let theirs_dir = sw.dir().join("aria2c");
+    std::fs::create_dir_all(&theirs_dir).unwrap();
+    let log = sw.dir().join("aria2c.log");
+    let mut cmd = aria2c(sw.dir(), &[]);
+    cmd.args(common)
+        .arg(&file_opt)
+        .arg(format!("--dht-listen-port={}", free_tcp_udp_port()))
+        .arg(format!("--log={}", log.display()))
+        .arg("--log-level=info")
+        .arg(format!("--dir={}", theirs_dir.display()))
+        .arg(&sw.torrent_path);
+    assert!(run_for(cmd, LEECH_LIMIT), "aria2c did not finish");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("DHT routing table was loaded successfully"),
+        "aria2c could not load arietta's table:\n{text}"
+    );
+    // aria2c saved it again at exit, with the node ID it read from ours.
+    let after = std::fs::read(&table).unwrap();
+    assert_eq!(&after[24..44], &ours[24..44], "aria2c kept the node ID");
+
+    // arietta loads aria2c's file: the node ID survives its next save.
+    std::fs::remove_dir_all(sw.leech_dir()).unwrap();
+    sw.leech(&args).expect_code(exit::OK);
+    let again = std::fs::read(&table).unwrap();
+    assert_eq!(
+        &again[24..44],
+        &after[24..44],
+        "arietta kept aria2c's node ID"
+    );
+}
+
+/// A torrent's console lines side by side with aria2c's (here a web seed
+/// is the only source, `--seed-time=0`): "IPvN BitTorrent: listening on
+/// TCP port N", "Seeding is over.", then, once the download stops,
+/// "Download complete: PATH" and "Your share ratio was …".
+#[test]
+fn torrent_console_lines_match_aria2c() {
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let files: Files = vec![(vec![], pattern(700_000, 31))];
+    let server = TestServer::start();
+    server.add_route("/ws/one.bin", Route::new(files[0].1.clone()));
+    let sw = Swarm::new("one.bin", files)
+        .web_seeds(&[&server.url("/ws/one.bin")])
+        .build();
+    let notices = |stdout: &str, dir: &Path| -> Vec<String> {
+        stdout
+            .lines()
+            .filter_map(|l| l.split_once("NOTICE\u{1b}[0m] ").map(|(_, m)| m))
+            .map(|m| {
+                let m = m.replace(&dir.display().to_string(), "DIR");
+                match m.rsplit_once("TCP port ") {
+                    Some((head, _)) => format!("{head}TCP port N"),
+                    None => m,
+                }
+            })
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for program in ["arietta", "aria2c"] {
+        let dir = sw.dir().join(program);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = format!("--listen-port={}", free_port());
+        let args = [
+            "--enable-dht=false",
+            "--bt-enable-lpd=false",
+            "--seed-time=0",
+            port.as_str(),
+            sw.torrent_arg(),
+        ];
+        let mut cmd = if program == "arietta" {
+            let mut c = crate::support::command(&dir);
+            c.arg("--no-conf");
+            c
+        } else {
+            let mut c = crate::support::aria2c_command(&dir);
+            c.arg("--no-conf");
+            c
+        };
+        cmd.args(args);
+        let out = wait_with_timeout(cmd.spawn().unwrap(), LEECH_LIMIT);
+        out.expect_code(exit::OK);
+        seen.push(notices(&out.stdout, &dir));
+    }
+    assert_eq!(seen[0], seen[1], "arietta (left), aria2c (right)");
+    assert!(
+        seen[0].iter().any(|l| l == "Seeding is over."),
+        "{:?}",
+        seen[0]
+    );
 }

@@ -318,6 +318,7 @@ impl Coordinator {
             // complete.
             Halt::Remove if download_done => {
                 self.notify_torrent_done(gid);
+                self.report_torrent_finished(gid);
                 let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
                 self.finish_with(r);
             }

@@ -309,12 +309,42 @@ impl Coordinator {
     }
 
     fn complete(&mut self, gid: Gid) {
+        self.report_torrent_finished(gid);
         let r = self.result_of(gid, Status::Complete, ExitCode::Success, None);
         self.finish_with(r);
     }
 
-    /// aria2 says "Download complete" when the last piece is verified,
-    /// before seeding.
+    /// aria2's `reportDownloadFinished` for a torrent: when the download
+    /// stops with every piece (after seeding, or cut short), "Download
+    /// complete: PATH" and the share ratio of all time.
+    pub(super) fn report_torrent_finished(&mut self, gid: Gid) {
+        let Some(t) = self.torrent_mut(gid) else {
+            return;
+        };
+        let path = t.path.as_deref().cloned().unwrap_or_default();
+        let (uploaded, completed) = (t.uploaded(), t.completed());
+        self.reporter.notice(
+            LogLevel::Notice,
+            &format!("Download complete: {}", path.display()),
+        );
+        let ratio = if completed == 0 {
+            0.0
+        } else {
+            uploaded as f64 / completed as f64
+        };
+        self.reporter.notice(
+            LogLevel::Notice,
+            &format!(
+                "Your share ratio was {ratio:.1}, uploaded/downloaded={}B/{}B",
+                arietta_metainfo::abbrev_size(uploaded),
+                arietta_metainfo::abbrev_size(completed)
+            ),
+        );
+    }
+
+    /// The last piece is verified: aria2's `onBtDownloadComplete` (event
+    /// and hook) fires now, before seeding; "Download complete" waits for
+    /// the download to stop ([`Coordinator::report_torrent_finished`]).
     pub(super) fn notify_torrent_done(&mut self, gid: Gid) {
         let Some(t) = self.torrent_mut(gid) else {
             return;
@@ -326,11 +356,6 @@ impl Coordinator {
         // Nothing fetched in this run: the files were complete when
         // checked at the start (aria2's hook after hash check).
         let by_check = run.stats.downloaded.load(Ordering::Relaxed) == 0;
-        let path = t.path.as_deref().cloned().unwrap_or_default();
-        self.reporter.notice(
-            LogLevel::Notice,
-            &format!("Download complete: {}", path.display()),
-        );
         self.announce(crate::control::EventKind::BtComplete, gid);
         let hook_ok = self.active.get(&gid).is_some_and(|a| {
             !by_check

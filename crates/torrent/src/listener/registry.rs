@@ -112,7 +112,17 @@ impl Registry {
                     port: bound.port,
                     id,
                 });
-                tracing::info!("Listening for BitTorrent peers on port {}", bound.port);
+                for socket in &bound.sockets {
+                    let v = match socket.local_addr() {
+                        Ok(a) if a.is_ipv6() => 6,
+                        _ => 4,
+                    };
+                    tracing::info!(
+                        notice = true,
+                        "IPv{v} BitTorrent: listening on TCP port {}",
+                        bound.port
+                    );
+                }
                 super::accept::spawn(self.clone(), bound.sockets, id);
                 bound.port
             }

@@ -367,6 +367,10 @@ impl Session {
             };
             self.handle(msg);
         };
+        if result.is_ok() {
+            // `--seed-time`/`--seed-ratio` met, in aria2's words.
+            tracing::info!(notice = true, "Seeding is over.");
+        }
         match &result {
             Ok(()) => tracing::info!(
                 uploaded = self.uploaded,
