@@ -80,6 +80,9 @@ pub struct PreparedFile {
     /// Whether a control file records progress (large, ranged files).
     pub control: bool,
     pub validator: Option<String>,
+    /// `-V` found the file on disk matching its whole-file hash: the
+    /// check is done, and said so, already.
+    pub verified: bool,
 }
 
 /// Where a connection writes.

@@ -66,6 +66,7 @@ pub fn prepare(
     }
     let mut done = RangeSet::new();
     let mut keep = false;
+    let mut verified = false;
     // As aria2: a record whose file is gone is defunct; one that cannot be
     // read, or that is of another length than the server's file, fails the
     // download and leaves both files as they are (never truncated).
@@ -136,6 +137,7 @@ pub fn prepare(
             );
             done.insert(0, len);
             keep = true;
+            verified = true;
         } else {
             tracing::error!("Checksum error detected. file={}", path.display());
             if cfg.hash_check_only {
@@ -149,11 +151,15 @@ pub fn prepare(
             // whether or not the server takes ranges.
             done.insert(0, len);
             keep = true;
-            tracing::info!(
-                notice = true,
-                "GID#{gid} - Download has already completed: {}",
-                path.display()
-            );
+            // With a hash to check, aria2 checks it instead (and says
+            // "Verification finished successfully" at the end).
+            if cfg.checksum.is_none() {
+                tracing::info!(
+                    notice = true,
+                    "GID#{gid} - Download has already completed: {}",
+                    path.display()
+                );
+            }
         } else if cfg.continue_ && ranged && total.is_some_and(|t| len <= t) {
             done.insert(0, len);
             keep = true;
@@ -222,6 +228,7 @@ pub fn prepare(
         ranges: ranged,
         control,
         validator: info.validator.clone(),
+        verified,
     })
 }
 
@@ -252,6 +259,7 @@ pub fn prepare_stream(
         ranges: info.ranges && info.total.is_some(),
         control: false,
         validator: None,
+        verified: false,
     })
 }
 
@@ -296,8 +304,9 @@ pub fn finish(
     path: &Path,
     control: bool,
     last_modified: Option<SystemTime>,
+    verified: bool,
 ) -> Result<(), FetchError> {
-    if let Some(ck) = &cfg.checksum {
+    if let Some(ck) = cfg.checksum.as_ref().filter(|_| !verified) {
         let actual = crate::checksum::file_digest(&ck.algo, path)?;
         if !actual.eq_ignore_ascii_case(&ck.hex) {
             return Err(FetchError::Checksum {
@@ -306,6 +315,11 @@ pub fn finish(
                 actual,
             });
         }
+        tracing::info!(
+            notice = true,
+            "Verification finished successfully. file={}",
+            path.display()
+        );
     }
     if cfg.remote_time {
         if let Some(t) = last_modified {

@@ -145,7 +145,9 @@ fn check_integrity_verifies_and_repairs_in_place() {
 /// The console lines aria2c prints when the file is already there, side
 /// by side: "File already exists. Renamed to …", "Download has already
 /// completed" (`-c`, 0B/s: nothing was downloaded), "Verification finished
-/// successfully" (`-V` with `--checksum`, 0B/s), and the refusal under
+/// successfully" (`-V` with `--checksum`, 0B/s; also after a download
+/// with a hash, and for `-c` with a hash instead of "already completed"),
+/// and the refusal under
 /// `--auto-file-renaming=false` as a trace under the URI, the results
 /// table naming the file.
 #[test]
@@ -215,6 +217,8 @@ fn existing_file_console_lines_match_aria2c() {
         ("-c complete", &["-c"], false),
         ("-V complete", &["-V", &checksum], false),
         ("no renaming", &["--auto-file-renaming=false"], false),
+        ("-c complete, checksum", &["-c", &checksum], false),
+        ("fresh, checksum", &[&checksum], true),
     ];
     for (what, extra, speed) in cases {
         let mut outs = Vec::new();
@@ -225,7 +229,9 @@ fn existing_file_console_lines_match_aria2c() {
             } else {
                 body.clone()
             };
-            std::fs::write(tmp.path().join("file.bin"), on_disk).unwrap();
+            if *what != "fresh, checksum" {
+                std::fs::write(tmp.path().join("file.bin"), on_disk).unwrap();
+            }
             let mut args: Vec<&str> = extra.to_vec();
             args.push(&url);
             let out = if program == "arietta" {

@@ -454,3 +454,46 @@ fn huge_metalink_over_http_is_refused() {
     assert_eq!(out.expect_failure(), 20, "{}", out.output());
     assert!(list_dir(tmp.path()).is_empty());
 }
+
+/// A metalink's file is named before any answer, so a file whose only
+/// mirror answers 404 is reported by its path, as aria2c does ("Download
+/// GID#… not complete: DIR/NAME" and the results row); one that arrives
+/// says "Verification finished successfully" after its hash matched.
+#[test]
+fn failed_metalink_file_is_reported_by_its_path() {
+    let srv = TestServer::start();
+    let body = pattern(50_000, 3);
+    let good = srv.add_file("/good.bin", body.clone());
+    let tmp = tempdir();
+    let doc = meta4("good.bin", &body, &[good], &sha256_hex(&body), false).replace(
+        "</metalink>",
+        &format!(
+            "<file name=\"gone.bin\"><size>10</size><url>{}</url></file></metalink>",
+            srv.url("/gone.bin")
+        ),
+    );
+    std::fs::write(tmp.path().join("m.meta4"), doc).unwrap();
+    let out = run(tmp.path(), &["-M", "m.meta4"]);
+    out.expect_code(exit::NOT_FOUND);
+    let dir = tmp.path().display().to_string();
+    assert!(
+        out.stdout
+            .contains(&format!("not complete: {dir}/gone.bin")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("|ERR ") && l.ends_with(&format!("|{dir}/gone.bin"))),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "Verification finished successfully. file={dir}/good.bin"
+        )),
+        "{}",
+        out.stdout
+    );
+}

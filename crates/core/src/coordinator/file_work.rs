@@ -87,7 +87,13 @@ impl Coordinator {
             return;
         }
         self.disk.run(move || {
-            let result = prepare::finish(&job.cfg, &job.path, job.control, job.last_modified);
+            let result = prepare::finish(
+                &job.cfg,
+                &job.path,
+                job.control,
+                job.last_modified,
+                job.verified,
+            );
             let _ = me.send(ToCoordinator::Finalized {
                 gid,
                 result,

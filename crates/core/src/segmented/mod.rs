@@ -72,6 +72,8 @@ pub(crate) struct FinishJob {
     pub path: Arc<PathBuf>,
     pub control: bool,
     pub last_modified: Option<SystemTime>,
+    /// `-V` already matched the whole-file hash at the start.
+    pub verified: bool,
     /// `-o -`: wait until this many bytes reached stdout (instead of any
     /// file work).
     pub stream_len: Option<u64>,
@@ -151,6 +153,10 @@ pub(crate) struct SegmentedDownload {
     cfg: Arc<DownloadConfig>,
     uris: Vec<UriState>,
     path: Option<Arc<PathBuf>>,
+    /// The path `-o` (or a metalink's file name) gives before any answer:
+    /// what aria2 names a download by in its results, hooks and RPC even
+    /// when it fails before a file is made.
+    named: Option<Arc<PathBuf>>,
     map: Option<SegmentMap>,
     file: Option<PreparedFile>,
     /// Connection → the URI it uses.
@@ -224,11 +230,18 @@ impl SegmentedDownload {
         uris: &[String],
         metalink: Option<&crate::metalink_plan::MetalinkFile>,
     ) -> Self {
+        let named = cfg
+            .out
+            .as_ref()
+            .filter(|_| !cfg.to_stdout())
+            .and_then(|_| uris.first())
+            .map(|u| Arc::new(crate::prepare::planned_path(&cfg, u)));
         let uris = with_copies(uris, &cfg);
         SegmentedDownload {
             cfg,
             uris,
             path: None,
+            named,
             map: None,
             file: None,
             conns: HashMap::new(),
@@ -259,7 +272,7 @@ impl SegmentedDownload {
     }
 
     pub fn path(&self) -> Option<&Arc<PathBuf>> {
-        self.path.as_ref()
+        self.path.as_ref().or(self.named.as_ref())
     }
 
     pub fn set_path(&mut self, path: PathBuf) {
@@ -998,6 +1011,7 @@ impl SegmentedDownload {
                 path,
                 control: false,
                 last_modified: None,
+                verified: false,
                 stream_len: Some(self.completed()),
             })));
             return;
@@ -1012,6 +1026,7 @@ impl SegmentedDownload {
             path,
             control,
             last_modified: self.last_modified,
+            verified: self.file.as_ref().is_some_and(|f| f.verified),
             stream_len: None,
         })));
     }

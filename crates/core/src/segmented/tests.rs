@@ -60,6 +60,7 @@ fn prepared(total: u64, control: bool) -> PreparedFile {
         ranges: true,
         control,
         validator: None,
+        verified: false,
     }
 }
 
