@@ -122,7 +122,14 @@ fn real_main() -> ExitCode {
             }
         }
     }
-    global.overlay(&parsed.options);
+    // The command line is a layer of its own over the conf file and the
+    // environment, as in aria2, whose downloads copy it (and only it):
+    // `--save-session` writes its per-download options with each entry.
+    let global = {
+        let mut top = OptionSet::with_parent(Arc::new(global));
+        top.overlay(&parsed.options);
+        top
+    };
     if let Err(e) = check_local_files(&global, stat_local_file) {
         return bad_option(&e);
     }

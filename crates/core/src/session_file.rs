@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use arietta_options::Value;
+use arietta_options::{OptionSet, Value};
 
 use crate::download::DownloadRequest;
 
@@ -12,25 +12,26 @@ use crate::download::DownloadRequest;
 pub struct SessionEntry {
     pub request: DownloadRequest,
     pub paused: bool,
-    /// It had started: its partial file is ours to continue.
-    pub started: bool,
 }
 
-/// Renders the session text.
+/// Renders the session text as aria2's `SessionSerializer` writes it:
+/// each URI followed by a TAB, ` gid=` first, then the download's options
+/// in aria2's definition order.
 pub fn render(entries: &[SessionEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        out.push_str(&e.request.uris.join("\t"));
+        for u in &e.request.uris {
+            out.push_str(u);
+            out.push('\t');
+        }
         out.push('\n');
         if let Some(g) = e.request.gid {
             out.push_str(&format!(" gid={g}\n"));
         }
-        let mut wrote_continue = false;
-        for (name, value) in e.request.options.iter() {
+        for (name, value) in saved_options(&e.request.options) {
             if name == "gid" || name == "pause" {
                 continue;
             }
-            wrote_continue |= name == "continue";
             match value {
                 Value::Single(v) => out.push_str(&format!(" {name}={v}\n")),
                 Value::List(vs) => {
@@ -40,13 +41,36 @@ pub fn render(entries: &[SessionEntry]) -> String {
                 }
             }
         }
-        if e.started && !wrote_continue {
-            out.push_str(" continue=true\n");
-        }
         if e.paused {
             out.push_str(" pause=true\n");
         }
     }
+    out
+}
+
+/// The options a download's entry carries, as aria2's `writeOption`
+/// picks them: the per-download options its own layers set (its entry's,
+/// RPC's, and the command line's, which aria2 copies into every download),
+/// not those of the conf file, the environment or the defaults (the root
+/// layer), in aria2's definition order.
+fn saved_options(o: &OptionSet) -> Vec<(&'static str, &Value)> {
+    let mut layers = vec![o];
+    while let Some(p) = layers.last().and_then(|l| l.parent()) {
+        layers.push(p);
+    }
+    if layers.len() > 1 {
+        layers.pop();
+    }
+    let mut out: Vec<(&'static str, &Value)> = Vec::new();
+    for layer in layers {
+        for (name, value) in layer.iter() {
+            let per_download = arietta_options::find_option(name).is_some_and(|d| d.per_download());
+            if per_download && !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, value));
+            }
+        }
+    }
+    out.sort_by_key(|(name, _)| arietta_options::definition_rank(name));
     out
 }
 
@@ -59,7 +83,7 @@ pub fn save(path: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     use std::sync::Arc;
 
-    use arietta_options::{parse_input_file, OptionSet};
+    use arietta_options::parse_input_file;
 
     use super::*;
     use crate::gid::Gid;
@@ -81,7 +105,6 @@ mod tests {
         let text = render(&[SessionEntry {
             request: req.clone(),
             paused: true,
-            started: true,
         }]);
         let entries = parse_input_file(&text).unwrap();
         assert_eq!(entries.len(), 1);
@@ -91,6 +114,10 @@ mod tests {
         assert!(has("gid", "2089b05ecca3d829"));
         assert!(has("out", "a b.bin"));
         assert!(has("header", "X-A: 1") && has("header", "X-B: 2"));
-        assert!(has("continue", "true") && has("pause", "true"));
+        assert!(has("pause", "true"));
+        assert!(
+            text.starts_with("http://a/x\thttp://b/x\t\n gid="),
+            "{text}"
+        );
     }
 }

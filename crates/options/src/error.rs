@@ -229,7 +229,7 @@ pub(crate) fn suggest(word: &str) -> Vec<&'static str> {
     if word.is_empty() {
         return Vec::new();
     }
-    let scored: Vec<(usize, &'static str)> = crate::table::SUGGESTION_ORDER
+    let scored: Vec<(usize, &'static str)> = crate::table::DEFINITION_ORDER
         .iter()
         .map(|&name| {
             let cost = if name.starts_with(word) {

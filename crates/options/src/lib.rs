@@ -42,8 +42,8 @@ pub use local_file::{check_local_files, LocalFile};
 pub use not_applicable::{inapplicable_given, not_applicable, NOT_APPLICABLE};
 pub use option_set::OptionSet;
 pub use table::{
-    find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD, CHANGE_GLOBAL, CHANGE_LIVE,
-    INT_UNLIMITED, OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
+    definition_rank, find_option, find_short, OptionDef, OptionKind, CHANGE_DOWNLOAD,
+    CHANGE_GLOBAL, CHANGE_LIVE, INT_UNLIMITED, OPTIONS, PER_DOWNLOAD, SIZE_UNLIMITED,
 };
 pub use value::{
     parse_checksum, parse_host_port, parse_index_out, parse_int_ranges, parse_optimize_concurrent,

@@ -216,3 +216,66 @@ fn input_file_network_options_apply_to_their_download_only() {
     assert!(out.status.success(), "aria2c failed: {out:?}");
     check("aria2c");
 }
+
+/// `--save-session` writes what aria2c writes for the same run, byte for
+/// byte but for the GIDs: each URI followed by a TAB, ` gid=` first, then
+/// the download's options in aria2's definition order, those given on the
+/// command line included (aria2 copies them into every download), those
+/// of a conf file not.
+#[test]
+fn saved_session_matches_aria2c() {
+    if !crate::support::require("aria2c") {
+        return;
+    }
+    let srv = TestServer::start();
+    let missing = srv.url("/missing.bin");
+    let refused = format!("http://127.0.0.1:{}/x.bin", crate::support::free_port());
+    let list = format!("{missing}\n  split=3\n  out=n.bin\n{refused}\t{refused}?2\n  dir=sub\n");
+    let mut files = Vec::new();
+    for program in ["arietta", "aria2c"] {
+        let tmp = tempdir();
+        std::fs::write(tmp.path().join("list.txt"), &list).unwrap();
+        std::fs::write(
+            tmp.path().join("a.conf"),
+            "timeout=7\nlowest-speed-limit=1K\n",
+        )
+        .unwrap();
+        let args = [
+            "--conf-path=a.conf",
+            "-i",
+            "list.txt",
+            "--max-tries=1",
+            "--save-session=s.txt",
+        ];
+        let mut cmd = if program == "arietta" {
+            crate::support::command(tmp.path())
+        } else {
+            crate::support::aria2c_command(tmp.path())
+        };
+        cmd.args(args);
+        let out = crate::support::wait_with_timeout(cmd.spawn().unwrap(), Duration::from_secs(30));
+        assert_ne!(out.code, Some(0), "{program}\n{}", out.output());
+        let text = std::fs::read_to_string(tmp.path().join("s.txt")).unwrap();
+        // One block per download; the two failures race, so their order
+        // is the order they happened to stop in.
+        let mut blocks: Vec<String> = Vec::new();
+        for l in text.lines() {
+            let l = match l.strip_prefix(" gid=") {
+                Some(_) => " gid=GID",
+                None => l,
+            };
+            if !l.starts_with(' ') || blocks.is_empty() {
+                blocks.push(String::new());
+            }
+            let b = blocks.last_mut().expect("a block");
+            b.push_str(l);
+            b.push('\n');
+        }
+        blocks.sort();
+        files.push(blocks);
+    }
+    assert_eq!(
+        files[0], files[1],
+        "arietta's session (left), aria2c's (right)"
+    );
+}

@@ -620,7 +620,6 @@ impl Coordinator {
             .map(|a| SessionEntry {
                 request: a.request.clone(),
                 paused: false,
-                started: true,
             })
             .chain(self.queue.session_entries())
             .collect()

@@ -353,7 +353,6 @@ impl Queue {
         let waiting = self.waiting.iter().map(|r| SessionEntry {
             request: r.clone(),
             paused: r.gid.is_some_and(|g| self.paused.contains(&g)),
-            started: false,
         });
         let stopped = self
             .results
@@ -369,7 +368,6 @@ impl Queue {
                     torrent: None,
                 },
                 paused: false,
-                started: true,
             });
         waiting.chain(stopped)
     }

@@ -425,7 +425,7 @@ fn shutdown_keeps_the_running_download_in_the_session_and_exits_7() {
     });
     assert_eq!(report.exit_code(), ExitCode::Unfinished, "aria2 exits 7");
     let text = std::fs::read_to_string(&session).unwrap();
-    assert!(text.starts_with("http://m.invalid/running\n"), "{text}");
+    assert!(text.starts_with("http://m.invalid/running\t\n"), "{text}");
     assert!(text.contains(" gid="), "{text}");
 }
 

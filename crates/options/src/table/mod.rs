@@ -20,15 +20,16 @@ use std::sync::OnceLock;
 
 mod advanced;
 mod bittorrent;
+mod definition_order;
 mod ftp;
 mod general;
 mod http;
 mod metalink;
 mod proxy;
 mod rpc;
-mod suggestion_order;
 
-pub(crate) use suggestion_order::SUGGESTION_ORDER;
+pub use definition_order::definition_rank;
+pub(crate) use definition_order::DEFINITION_ORDER;
 
 /// What values an option accepts; drives validation, normalization and the
 /// "Possible Values" line of `--help`.

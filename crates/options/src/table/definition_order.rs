@@ -1,9 +1,10 @@
 //! The order aria2c 1.36 defines its options in (`prefs.cc`), options it
 //! hides from `--help` left out: "Did you mean" lists equally close names
-//! in this order, as aria2c does. arietta's own options follow.
+//! in this order, and `--save-session` writes a download's options in it,
+//! as aria2c does. arietta's own options follow.
 
 /// aria2c's option names in definition order, then arietta's own.
-pub(crate) const SUGGESTION_ORDER: &[&str] = &[
+pub(crate) const DEFINITION_ORDER: &[&str] = &[
     "version",
     "help",
     "timeout",
@@ -208,3 +209,11 @@ pub(crate) const SUGGESTION_ORDER: &[&str] = &[
     "http2-prior-knowledge",
     "no-want-digest-header",
 ];
+
+/// Where `name` stands in [`DEFINITION_ORDER`] (unknown names last).
+pub fn definition_rank(name: &str) -> usize {
+    DEFINITION_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(DEFINITION_ORDER.len())
+}
