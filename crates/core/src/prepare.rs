@@ -29,7 +29,23 @@ pub fn planned_path(cfg: &DownloadConfig, url: &str) -> PathBuf {
         .clone()
         .or_else(|| name_from_url(url))
         .unwrap_or_else(|| "index.html".into());
-    cfg.dir.join(name)
+    apply_dir(&cfg.dir, &name)
+}
+
+/// aria2's `applyDir`: `--out` is always under `--dir`, an absolute one
+/// too (`-d /srv -o /x.bin` writes `/srv//x.bin`, and says so), where
+/// `Path::join` would leave the directory.
+pub fn apply_dir(dir: &Path, name: &str) -> PathBuf {
+    let dir = dir.as_os_str();
+    if dir.is_empty() {
+        return PathBuf::from(format!("./{name}"));
+    }
+    let mut s = dir.to_owned();
+    if dir != "/" {
+        s.push("/");
+    }
+    s.push(name);
+    PathBuf::from(s)
 }
 
 /// Chooses the path, reconciles it with what is on disk, and allocates.
@@ -50,7 +66,7 @@ pub fn prepare(
         .or_else(|| name_from_url(&info.final_url))
         .or_else(|| uris.first().and_then(|u| name_from_url(u)))
         .unwrap_or_else(|| "index.html".into());
-    let mut path = cfg.dir.join(&name);
+    let mut path = apply_dir(&cfg.dir, &name);
     let total = info.total;
     let ranged = info.ranges && total.is_some();
     let ctrl = control_path(&path);

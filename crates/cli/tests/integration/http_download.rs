@@ -531,3 +531,26 @@ fn thirty_two_connections_to_one_server() {
     assert_eq!(peak, 32, "connections open at once");
     support::assert_served_once(srv.bytes_served("/wide.bin"), body.len() as u64);
 }
+
+/// `-o` names a file under `-d` even when it is absolute, as aria2c's
+/// `applyDir` makes it (`DIR//abs/path`, also in the console line).
+#[test]
+fn absolute_out_is_under_dir_as_aria2c() {
+    let srv = TestServer::start();
+    let body = pattern(20_000, 4);
+    let url = srv.add_file("/a.bin", body.clone());
+    let tmp = tempdir();
+    let dir = tmp.path().join("d");
+    let out = run(
+        tmp.path(),
+        &["-d", dir.to_str().unwrap(), "-o", "/abs/x.bin", &url],
+    );
+    out.expect_code(exit::OK);
+    assert_file_eq(&dir.join("abs").join("x.bin"), &body);
+    assert!(
+        out.stdout
+            .contains(&format!("Download complete: {}//abs/x.bin", dir.display())),
+        "{}",
+        out.stdout
+    );
+}

@@ -694,5 +694,8 @@ fn stopped_status(r: &DownloadResult) -> DownloadStatus {
 /// shows `dir/out` when `--out` is given (and nothing otherwise).
 fn planned_path(o: &arietta_options::OptionSet) -> Option<std::path::PathBuf> {
     let out = o.get_opt_str("out").filter(|s| !s.is_empty())?;
-    Some(crate::config::download_dir(o).join(out))
+    Some(crate::prepare::apply_dir(
+        &crate::config::download_dir(o),
+        out,
+    ))
 }
