@@ -490,6 +490,72 @@ fn magnet_link_through_ut_metadata_from_libtorrent() {
     sw.assert_leeched();
 }
 
+/// A magnet's console lines side by side with aria2c's (the DHT advice
+/// when it is off, the listening lines, seeding over, "Download complete",
+/// the share ratio, the results row). One difference is left: aria2c
+/// finishes the metadata as a download of its own ("Download complete:
+/// [MEMORY][METADATA]NAME" and a results row) and fetches the files under
+/// a new GID; arietta keeps one GID for both, so those two lines are not
+/// compared.
+#[test]
+fn magnet_console_lines_match_aria2c() {
+    if !(require("opentracker") && require_libtorrent() && require("aria2c")) {
+        return;
+    }
+    let sw = tracked().libtorrent_seeder();
+    let magnet = sw.magnet();
+    let mut seen = Vec::new();
+    for program in ["arietta", "aria2c"] {
+        let dir = sw.dir().join(program);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = format!("--listen-port={}", free_port());
+        let args = [
+            "--no-conf",
+            "--enable-dht=false",
+            "--bt-enable-lpd=false",
+            "--seed-time=0",
+            "--bt-tracker-interval=1",
+            "-d",
+            s(&dir),
+            port.as_str(),
+            magnet.as_str(),
+        ];
+        let mut cmd = if program == "arietta" {
+            crate::support::command(sw.dir())
+        } else {
+            crate::support::aria2c_command(sw.dir())
+        };
+        cmd.args(args);
+        let out = wait_with_timeout(cmd.spawn().unwrap(), LEECH_LIMIT);
+        out.expect_code(exit::OK);
+        let dir_text = dir.display().to_string();
+        let lines: Vec<String> = out
+            .stdout
+            .lines()
+            .filter(|l| !l.contains("[MEMORY][METADATA]"))
+            .filter_map(|l| {
+                if let Some((_, m)) = l.split_once("NOTICE\u{1b}[0m] ") {
+                    let m = m.replace(&dir_text, "DIR");
+                    return Some(match m.rsplit_once(" port ") {
+                        Some((head, _)) => format!("{head} port N"),
+                        None => m,
+                    });
+                }
+                // Results rows: status and path, not the GID or speed.
+                let cells: Vec<&str> = l.split('|').collect();
+                (cells.len() == 4 && cells[0].len() == 6)
+                    .then(|| format!("{}|{}", cells[1], cells[3].replace(&dir_text, "DIR")))
+            })
+            .collect();
+        seen.push((lines, out.stdout));
+    }
+    assert_eq!(
+        seen[0].0, seen[1].0,
+        "arietta (left), aria2c (right)\n{}\n---\n{}",
+        seen[0].1, seen[1].1
+    );
+}
+
 #[test]
 fn magnet_metadata_only_saves_the_torrent() {
     if !(require("opentracker") && require_libtorrent()) {

@@ -161,6 +161,13 @@ impl Coordinator {
         // The metadata comes from peers first; until then the entry shows
         // the magnet's hash with no length.
         let is_magnet = uri.starts_with("magnet:");
+        let o = &a.request.options;
+        if is_magnet && !o.get_bool("enable-dht") && !o.get_bool("enable-dht6") {
+            self.reporter.notice(
+                LogLevel::Notice,
+                "For BitTorrent Magnet URI, enabling DHT is strongly recommended. See --enable-dht option.",
+            );
+        }
         let hash = arietta_metainfo::Magnet::parse(&uri)
             .ok()
             .and_then(|m| m.info_hash_v1)
