@@ -132,6 +132,7 @@ impl TorrentDownload {
                 return Self::from_metainfo(meta, cfg);
             }
         }
+        crate::listener::Registry::global().bind_early(&cfg.listen_ports);
         let info =
             crate::metadata::fetch_metadata(&magnet, &cfg, cfg.peer_id(), stop, dht.as_ref())
                 .await?;

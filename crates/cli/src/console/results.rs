@@ -105,7 +105,14 @@ fn files(r: &DownloadResult) -> Vec<FileRow> {
         .as_ref()
         .and_then(|s| s.pieces.as_ref())
         .filter(|p| p.bits.is_some());
-    if let Some(info) = r.snapshot.as_ref().and_then(|s| s.torrent.as_ref()) {
+    // A magnet's own download lists no files: it is named by its path
+    // (`[MEMORY][METADATA]NAME`), as aria2 names it.
+    let torrent = r
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.torrent.as_ref())
+        .filter(|t| !t.files.is_empty() || r.path.is_none());
+    if let Some(info) = torrent {
         return info
             .files
             .iter()

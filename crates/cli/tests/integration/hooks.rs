@@ -366,8 +366,9 @@ fn pause_metadata_pauses_a_followed_torrent() {
     let _ = d.wait_exit(Duration::from_secs(10));
 }
 
-/// `--pause-metadata` in daemon mode: a magnet whose metadata came from an
-/// aria2c seeder is paused before it downloads; unpaused, it completes
+/// `--pause-metadata` in daemon mode, as aria2c: a magnet's download ends
+/// complete once its metadata came from an aria2c seeder, and the torrent
+/// it describes (its `followedBy`) waits paused; unpaused, it completes
 /// from that metadata.
 #[test]
 fn pause_metadata_pauses_a_magnet_after_its_metadata() {
@@ -408,10 +409,19 @@ fn pause_metadata_pauses_a_magnet_after_its_metadata() {
     let gid = crate::support::rpc_client::field(&added, "result")
         .expect("a GID")
         .to_owned();
-    let st = d.wait_status(&gid, "paused");
-    assert!(!leech.join("multi/a.bin").exists(), "it downloaded: {st}");
-    d.call("aria2.unpause", &format!(r#"["{gid}"]"#));
     d.wait_status(&gid, "complete");
+    let st = d.call("aria2.tellStatus", &format!(r#"["{gid}",["followedBy"]]"#));
+    let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+    let child = v["result"]["followedBy"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("no followedBy: {st}"))
+        .to_owned();
+    let st = d.wait_status(&child, "paused");
+    assert!(!leech.join("multi/a.bin").exists(), "it downloaded: {st}");
+    let st = d.call("aria2.tellStatus", &format!(r#"["{child}",["following"]]"#));
+    assert!(st.contains(&format!("\"following\":\"{gid}\"")), "{st}");
+    d.call("aria2.unpause", &format!(r#"["{child}"]"#));
+    d.wait_status(&child, "complete");
     sw.assert_leeched();
     d.call("aria2.forceShutdown", "[]");
     let _ = d.wait_exit(Duration::from_secs(10));

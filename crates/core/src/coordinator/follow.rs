@@ -73,11 +73,13 @@ impl Coordinator {
         self.finish_followed(gid, cfg, final_url, body, save);
     }
 
-    /// `--pause-metadata` in daemon mode: a magnet whose metadata just came
-    /// goes back to the queue paused, as aria2 queues the torrent it
-    /// describes paused; it resumes from that metadata (not the swarm
-    /// again) and is not paused a second time. Returns `true` when paused.
-    pub(super) fn pause_after_metadata(
+    /// A magnet's metadata came: as in aria2, the magnet's own download is
+    /// done (complete, named `[MEMORY][METADATA]NAME`) and the torrent it
+    /// describes starts as a download of its own at the front of the queue
+    /// (paused with `--pause-metadata` in daemon mode), `followedBy` and
+    /// `following` linking the two; with `--bt-metadata-only` nothing
+    /// follows. Returns `false` for any other torrent, which runs as it is.
+    pub(super) fn follow_magnet(
         &mut self,
         gid: Gid,
         dl: &arietta_torrent::TorrentDownload,
@@ -90,18 +92,30 @@ impl Coordinator {
                 .uris
                 .first()
                 .is_some_and(|u| u.starts_with("magnet:"));
-        if !(self.daemon && from_magnet && a.request.options.get_bool("pause-metadata")) {
+        if !from_magnet {
             return false;
         }
-        let mut request = a.request.clone();
-        let mut opts = (*request.options).clone();
-        let _ = opts.set("pause-metadata", "false");
-        request.options = Arc::new(opts);
-        request.torrent = Some(crate::bittorrent::torrent_from_metadata(dl.metainfo()).into());
-        self.active.remove(&gid);
-        self.queue.requeue_paused(gid, request);
-        self.announce(crate::control::EventKind::Pause, gid);
-        self.fill_slots();
+        let options = a.request.options.clone();
+        let name = dl.metainfo().name.clone();
+        if !options.get_bool("bt-metadata-only") {
+            let mut req = DownloadRequest::new(Vec::new(), options);
+            req.torrent = Some(crate::bittorrent::torrent_from_metadata(dl.metainfo()).into());
+            tracing::info!("GID#{gid} - Generating a download for the magnet's torrent {name}");
+            self.queue_followers(gid, vec![req]);
+        }
+        let shown = format!("[MEMORY][METADATA]{name}");
+        if let Some(t) = self.torrent_mut(gid) {
+            t.path = Some(Arc::new(std::path::PathBuf::from(&shown)));
+        }
+        self.reporter
+            .notice(LogLevel::Notice, &format!("Download complete: {shown}"));
+        let r = self.result_of(
+            gid,
+            crate::download::Status::Complete,
+            crate::ExitCode::Success,
+            None,
+        );
+        self.finish_with(r);
         true
     }
 

@@ -112,7 +112,7 @@ impl TorrentEntry {
 }
 
 impl Coordinator {
-    fn torrent_mut(&mut self, gid: Gid) -> Option<&mut TorrentEntry> {
+    pub(super) fn torrent_mut(&mut self, gid: Gid) -> Option<&mut TorrentEntry> {
         match self.active.get_mut(&gid).map(|a| &mut a.kind) {
             Some(DownloadKind::Torrent(t)) => Some(t),
             _ => None,
@@ -240,7 +240,7 @@ impl Coordinator {
     /// Starts a parsed torrent's actor on the core with the fewest
     /// torrents; its end comes back through this mailbox.
     pub(super) fn run_torrent(&mut self, gid: Gid, dl: TorrentDownload) {
-        if self.pause_after_metadata(gid, &dl) {
+        if self.follow_magnet(gid, &dl) {
             return;
         }
         let dht = self.dht_for(gid);

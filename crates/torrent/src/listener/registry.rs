@@ -93,7 +93,44 @@ impl Registry {
         ports: &[u16],
     ) -> Result<Registration, TorrentError> {
         let mut s = self.lock();
-        let port = match &s.bound {
+        let port = self.bind_locked(&mut s, ports)?;
+        // aria2 refuses a second download of a torrent it already runs
+        // (exit 12) rather than letting two share one swarm.
+        if let Some(h) = info_hashes.iter().find(|h| s.torrents.contains_key(*h)) {
+            return Err(TorrentError::DuplicateInfoHash(hex::encode(h)));
+        }
+        s.next_id += 1;
+        let id = s.next_id;
+        for h in info_hashes {
+            s.torrents.insert(
+                *h,
+                Served {
+                    owner: id,
+                    to_torrent: to_torrent.clone(),
+                    policy,
+                },
+            );
+        }
+        Ok(Registration {
+            registry: self.clone(),
+            id,
+            port,
+        })
+    }
+
+    /// Binds the shared port now if no listener is up, as aria2 listens
+    /// from the start of a magnet's metadata download (so the port told to
+    /// trackers and peers then is one that accepts). Must run on a glommio
+    /// executor. A failure is left for [`Registry::register`] to report.
+    pub(crate) fn bind_early(self: &Arc<Self>, ports: &[u16]) {
+        let mut s = self.lock();
+        let _ = self.bind_locked(&mut s, ports);
+    }
+
+    /// The bound port, binding the first free one of `ports` and starting
+    /// the accept loop when no listener is up.
+    fn bind_locked(self: &Arc<Self>, s: &mut State, ports: &[u16]) -> Result<u16, TorrentError> {
+        Ok(match &s.bound {
             Some(b) => b.port,
             None => {
                 let bound = arietta_bt_net::bind_listen_sockets(ports).map_err(|e| {
@@ -126,28 +163,6 @@ impl Registry {
                 super::accept::spawn(self.clone(), bound.sockets, id);
                 bound.port
             }
-        };
-        // aria2 refuses a second download of a torrent it already runs
-        // (exit 12) rather than letting two share one swarm.
-        if let Some(h) = info_hashes.iter().find(|h| s.torrents.contains_key(*h)) {
-            return Err(TorrentError::DuplicateInfoHash(hex::encode(h)));
-        }
-        s.next_id += 1;
-        let id = s.next_id;
-        for h in info_hashes {
-            s.torrents.insert(
-                *h,
-                Served {
-                    owner: id,
-                    to_torrent: to_torrent.clone(),
-                    policy,
-                },
-            );
-        }
-        Ok(Registration {
-            registry: self.clone(),
-            id,
-            port,
         })
     }
 
