@@ -302,16 +302,27 @@ impl FtpClient {
 
     /// A listener for the server's data connection, at the control
     /// connection's local address.
+    ///
+    /// Bound through std, not glommio's `TcpListener::bind`: that one sets
+    /// `SO_REUSEPORT`, and with it the kernel may give the same ephemeral
+    /// port to another process's listener (another arietta's data
+    /// listener, say) and hand the server's connection to that one, which
+    /// leaves this transfer waiting for a connection that went elsewhere.
     fn active_listener(&mut self) -> Result<(TcpListener, SocketAddr), FtpError> {
-        let listener =
-            TcpListener::bind(SocketAddr::new(self.local.ip(), 0)).map_err(|e| FtpError::Io {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        let std_listener = std::net::TcpListener::bind(SocketAddr::new(self.local.ip(), 0))
+            .map_err(|e| FtpError::Io {
                 what: "data",
                 message: format!("cannot listen for the data connection: {e}"),
             })?;
-        let addr = listener.local_addr().map_err(|e| FtpError::Io {
+        let addr = std_listener.local_addr().map_err(|e| FtpError::Io {
             what: "data",
             message: e.to_string(),
         })?;
+        // SAFETY: the fd is a bound, listening TCP socket whose ownership
+        // moves into the glommio listener (into_raw_fd gives it up), on
+        // this executor's thread.
+        let listener = unsafe { TcpListener::from_raw_fd(std_listener.into_raw_fd()) };
         Ok((listener, addr))
     }
 

@@ -157,7 +157,16 @@ async fn ask(server: SocketAddr, name: &str, qtype: u16) -> Result<Vec<IpAddr>, 
     } else {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     };
-    let sock = glommio::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    // Not glommio's `UdpSocket::bind`, which sets `SO_REUSEPORT`: another
+    // process's socket could then share the ephemeral port and take this
+    // query's answer.
+    let sock = {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| e.to_string())?;
+        s.bind(&bind.into()).map_err(|e| e.to_string())?;
+        glommio::net::UdpSocket::from(s)
+    };
     sock.send_to(&query, server)
         .await
         .map_err(|e| e.to_string())?;

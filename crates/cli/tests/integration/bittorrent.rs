@@ -502,50 +502,13 @@ fn magnet_console_lines_match_aria2c() {
     }
     let sw = tracked().libtorrent_seeder();
     let magnet = sw.magnet();
-    let mut seen = Vec::new();
-    for program in ["arietta", "aria2c"] {
-        let dir = sw.dir().join(program);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = format!("--listen-port={}", free_port());
-        let args = [
-            "--no-conf",
-            "--enable-dht=false",
-            "--bt-enable-lpd=false",
-            "--seed-time=0",
-            "--bt-tracker-interval=1",
-            "-d",
-            s(&dir),
-            port.as_str(),
-            magnet.as_str(),
-        ];
-        let mut cmd = if program == "arietta" {
-            crate::support::command(sw.dir())
-        } else {
-            crate::support::aria2c_command(sw.dir())
-        };
-        cmd.args(args);
-        let out = wait_with_timeout(cmd.spawn().unwrap(), LEECH_LIMIT);
-        out.expect_code(exit::OK);
-        let dir_text = dir.display().to_string();
-        let lines: Vec<String> = out
-            .stdout
-            .lines()
-            .filter_map(|l| {
-                if let Some((_, m)) = l.split_once("NOTICE\u{1b}[0m] ") {
-                    let m = m.replace(&dir_text, "DIR");
-                    return Some(match m.rsplit_once(" port ") {
-                        Some((head, _)) => format!("{head} port N"),
-                        None => m,
-                    });
-                }
-                // Results rows: status and path, not the GID or speed.
-                let cells: Vec<&str> = l.split('|').collect();
-                (cells.len() == 4 && cells[0].len() == 6)
-                    .then(|| format!("{}|{}", cells[1], cells[3].replace(&dir_text, "DIR")))
-            })
-            .collect();
-        seen.push((lines, out.stdout));
-    }
+    let seen = sw.console_side_by_side(&[
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--seed-time=0",
+        "--bt-tracker-interval=1",
+        &magnet,
+    ]);
     assert_eq!(
         seen[0].0, seen[1].0,
         "arietta (left), aria2c (right)\n{}\n---\n{}",

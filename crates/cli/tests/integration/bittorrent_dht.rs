@@ -369,49 +369,20 @@ fn torrent_console_lines_match_aria2c() {
     let sw = Swarm::new("one.bin", files)
         .web_seeds(&[&server.url("/ws/one.bin")])
         .build();
-    let notices = |stdout: &str, dir: &Path| -> Vec<String> {
-        stdout
-            .lines()
-            .filter_map(|l| l.split_once("NOTICE\u{1b}[0m] ").map(|(_, m)| m))
-            .map(|m| {
-                let m = m.replace(&dir.display().to_string(), "DIR");
-                match m.rsplit_once("TCP port ") {
-                    Some((head, _)) => format!("{head}TCP port N"),
-                    None => m,
-                }
-            })
-            .collect()
-    };
-    let mut seen = Vec::new();
-    for program in ["arietta", "aria2c"] {
-        let dir = sw.dir().join(program);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = format!("--listen-port={}", free_port());
-        let args = [
-            "--enable-dht=false",
-            "--bt-enable-lpd=false",
-            "--seed-time=0",
-            port.as_str(),
-            sw.torrent_arg(),
-        ];
-        let mut cmd = if program == "arietta" {
-            let mut c = crate::support::command(&dir);
-            c.arg("--no-conf");
-            c
-        } else {
-            let mut c = crate::support::aria2c_command(&dir);
-            c.arg("--no-conf");
-            c
-        };
-        cmd.args(args);
-        let out = wait_with_timeout(cmd.spawn().unwrap(), LEECH_LIMIT);
-        out.expect_code(exit::OK);
-        seen.push(notices(&out.stdout, &dir));
-    }
-    assert_eq!(seen[0], seen[1], "arietta (left), aria2c (right)");
+    let seen = sw.console_side_by_side(&[
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--seed-time=0",
+        sw.torrent_arg(),
+    ]);
+    assert_eq!(
+        seen[0].0, seen[1].0,
+        "arietta (left), aria2c (right)\n{}\n---\n{}",
+        seen[0].1, seen[1].1
+    );
     assert!(
-        seen[0].iter().any(|l| l == "Seeding is over."),
+        seen[0].0.iter().any(|l| l == "Seeding is over."),
         "{:?}",
-        seen[0]
+        seen[0].0
     );
 }

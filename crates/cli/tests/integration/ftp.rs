@@ -75,6 +75,12 @@ fn pyftpdlib_active_mode() {
         out.path(),
         &[
             "--ftp-pasv=false",
+            // Under load pyftpdlib 2.2 now and then stops reading a control
+            // connection right after an active data connection (the command
+            // stays in its receive queue); a short --timeout lets that
+            // connection go and another finish the segment, as a user would
+            // see it recover.
+            "--timeout=5",
             "-x2",
             "-s2",
             "-k1M",

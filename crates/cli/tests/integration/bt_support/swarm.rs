@@ -370,4 +370,45 @@ impl Swarm {
     pub fn assert_leeched(&self) {
         self.assert_complete_in(&self.leech_dir());
     }
+
+    /// Runs arietta, then aria2c, each `--no-conf` with `args` into
+    /// `DIR/arietta` and `DIR/aria2c` on a free port, each to exit 0, and
+    /// returns what each showed a user: its NOTICE messages and results
+    /// rows (status and path), with its directory as `DIR` and port
+    /// numbers as `N`; then its whole stdout, for failure messages.
+    pub fn console_side_by_side(&self, args: &[&str]) -> Vec<(Vec<String>, String)> {
+        let mut seen = Vec::new();
+        for program in ["arietta", "aria2c"] {
+            let dir = self.dir().join(program);
+            std::fs::create_dir_all(&dir).unwrap();
+            let port = format!("--listen-port={}", free_port());
+            let mut cmd = if program == "arietta" {
+                crate::support::command(self.dir())
+            } else {
+                crate::support::aria2c_command(self.dir())
+            };
+            cmd.args(["--no-conf", "-d", s(&dir), &port]).args(args);
+            let out = wait_with_timeout(cmd.spawn().unwrap(), LEECH_LIMIT);
+            out.expect_code(crate::support::exit::OK);
+            let dir_text = dir.display().to_string();
+            let lines = out
+                .stdout
+                .lines()
+                .filter_map(|l| {
+                    if let Some((_, m)) = l.split_once("NOTICE\u{1b}[0m] ") {
+                        let m = m.replace(&dir_text, "DIR");
+                        return Some(match m.rsplit_once(" port ") {
+                            Some((head, _)) => format!("{head} port N"),
+                            None => m,
+                        });
+                    }
+                    let cells: Vec<&str> = l.split('|').collect();
+                    (cells.len() == 4 && cells[0].len() == 6)
+                        .then(|| format!("{}|{}", cells[1], cells[3].replace(&dir_text, "DIR")))
+                })
+                .collect();
+            seen.push((lines, out.stdout));
+        }
+        seen
+    }
 }
