@@ -28,6 +28,30 @@ pub struct DownloadRequest {
 }
 
 impl DownloadRequest {
+    /// Writes each network URI as aria2's `FileEntry::addUri` stores it
+    /// (`percentEncodeMini`: bytes outside `!`..`~`, and `"`, `<`, `>`, as
+    /// `%XX`), so the session file, RPC and the console show what aria2
+    /// shows. Local paths and magnets are left as given.
+    pub fn encode_uris(&mut self) {
+        for u in &mut self.uris {
+            let network = ["http://", "https://", "ftp://", "sftp://"]
+                .iter()
+                .any(|s| u.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+            let plain = |b: u8| b > 0x20 && b < 0x7f && !matches!(b, b'"' | b'<' | b'>');
+            if network && !u.bytes().all(plain) {
+                let mut out = String::with_capacity(u.len() + 8);
+                for b in u.bytes() {
+                    if plain(b) {
+                        out.push(char::from(b));
+                    } else {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                *u = out;
+            }
+        }
+    }
+
     /// A request for plain URIs (mirrors of one file).
     pub fn new(uris: Vec<String>, options: Arc<OptionSet>) -> Self {
         DownloadRequest {

@@ -218,7 +218,8 @@ fn input_file_network_options_apply_to_their_download_only() {
 }
 
 /// `--save-session` writes what aria2c writes for the same run, byte for
-/// byte but for the GIDs: each URI followed by a TAB, ` gid=` first, then
+/// byte but for the GIDs: each URI followed by a TAB (written as aria2
+/// stores it: a space, `<`, `>` and non-ASCII bytes as `%XX`), ` gid=` first, then
 /// the download's options in aria2's definition order, those given on the
 /// command line included (aria2 copies them into every download), those
 /// of a conf file not.
@@ -230,7 +231,9 @@ fn saved_session_matches_aria2c() {
     let srv = TestServer::start();
     let missing = srv.url("/missing.bin");
     let refused = format!("http://127.0.0.1:{}/x.bin", crate::support::free_port());
-    let list = format!("{missing}\n  split=3\n  out=n.bin\n{refused}\t{refused}?2\n  dir=sub\n");
+    let odd = refused.replace("x.bin", "a b<c>\u{e9}.bin");
+    let list =
+        format!("{missing}\n  split=3\n  out=n.bin\n{refused}\t{refused}?2\n  dir=sub\n{odd}\n");
     let mut files = Vec::new();
     for program in ["arietta", "aria2c"] {
         let tmp = tempdir();

@@ -52,7 +52,15 @@ impl Queue {
         max_results: Option<usize>,
         keep_unfinished: bool,
     ) -> Self {
-        let waiting = WaitingQueue::from(requests);
+        let waiting = WaitingQueue::from(
+            requests
+                .into_iter()
+                .map(|mut r| {
+                    r.encode_uris();
+                    r
+                })
+                .collect::<Vec<_>>(),
+        );
         let paused = waiting
             .iter()
             .filter(|r| r.options.get_bool("pause"))
@@ -128,6 +136,7 @@ impl Queue {
             };
             let paused = req.options.get_bool("pause");
             let gid = *req.gid.get_or_insert_with(Gid::new);
+            req.encode_uris();
             self.waiting.insert(usize::MAX, req);
             if !paused {
                 return;
@@ -173,6 +182,7 @@ impl Queue {
     /// GID.
     pub fn add(&mut self, mut request: DownloadRequest, position: Option<usize>) -> Gid {
         let gid = *request.gid.get_or_insert_with(Gid::new);
+        request.encode_uris();
         if request.options.get_bool("pause") {
             self.paused.insert(gid);
         }
@@ -187,6 +197,7 @@ impl Queue {
     /// it waits).
     pub fn insert_at(&mut self, at: usize, mut request: DownloadRequest) -> Gid {
         let gid = *request.gid.get_or_insert_with(Gid::new);
+        request.encode_uris();
         self.waiting.insert(at.min(self.waiting.len()), request);
         self.touched.push(gid);
         gid
