@@ -80,6 +80,28 @@ impl TorrentInfo {
         }
     }
 
+    /// A magnet's own download once its metadata came, as aria2 shows it:
+    /// one file, `[METADATA]NAME`, the info dictionary's length in 16 KiB
+    /// pieces (ut_metadata's), the magnet's trackers.
+    pub fn of_metadata(info_hash: &str, name: &str, len: u64, announce: Vec<Vec<String>>) -> Self {
+        const METADATA_PIECE: u64 = 16 << 10;
+        TorrentInfo {
+            info_hash: info_hash.to_owned(),
+            name: name.to_owned(),
+            announce_list: announce,
+            piece_length: METADATA_PIECE,
+            num_pieces: usize::try_from(len.div_ceil(METADATA_PIECE)).unwrap_or(usize::MAX),
+            stream_length: len,
+            files: vec![TorrentFile {
+                path: format!("[METADATA]{name}").into(),
+                offset: 0,
+                length: len,
+                selected: true,
+            }],
+            ..TorrentInfo::default()
+        }
+    }
+
     /// What a torrent queued with `options` will show, before it runs
     /// (`None` when it cannot be laid out; it then fails when it starts).
     /// Touches no file.

@@ -111,7 +111,7 @@ fn files(r: &DownloadResult) -> Vec<FileRow> {
         .snapshot
         .as_ref()
         .and_then(|s| s.torrent.as_ref())
-        .filter(|t| !t.files.is_empty() || r.path.is_none());
+        .filter(|t| t.has_metadata || r.path.is_none());
     if let Some(info) = torrent {
         return info
             .files

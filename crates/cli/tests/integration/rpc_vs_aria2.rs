@@ -862,3 +862,102 @@ fn websocket_notifications_match_aria2c_in_order() {
     let got = notifications(d.port, &srv);
     assert_eq!(got, want, "arietta's notifications, then aria2c's");
 }
+
+/// A magnet over RPC, key by key with aria2c: once the metadata came (from
+/// an aria2c seeder through a tracker), the magnet's own entry is complete
+/// with one file, `[METADATA]NAME`, and names its follower in `followedBy`;
+/// the follower (the torrent, `following` the magnet) is compared too,
+/// before its pieces are in.
+#[test]
+fn magnet_status_matches_aria2c_key_by_key() {
+    use crate::bt_support::{pattern as bt_pattern, require_tracker_and_aria2c, Swarm};
+    if !require_tracker_and_aria2c() {
+        return;
+    }
+    let sw = Swarm::new(
+        "mag",
+        vec![
+            (vec!["a.bin"], bt_pattern(300_000, 41)),
+            (vec!["b.bin"], bt_pattern(100_000, 42)),
+        ],
+    )
+    .tracker()
+    .build()
+    .aria2c_seeder_with(&["--max-upload-limit=20K"]);
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=mag&tr={}",
+        sw.torrent.hex(),
+        sw.tracker.as_ref().unwrap().http()
+    );
+    let common = [
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--bt-tracker-interval=1",
+        "--seed-time=0",
+    ];
+    let run = |port: u16| -> Map<String, Value> {
+        let mut c = RpcClient::new(port, Transport::Http, None);
+        let g = gid(call(&mut c, "aria2.addUri", vec![json!([magnet])]));
+        let st = wait_for(&mut c, &g, |s| {
+            s["status"] == "complete" && s["followedBy"].as_array().is_some_and(|a| !a.is_empty())
+        });
+        let child = st["followedBy"][0].as_str().unwrap().to_owned();
+        let mut m = Map::new();
+        m.insert("magnet".into(), st);
+        m.insert(
+            "magnet_files".into(),
+            call(&mut c, "aria2.getFiles", vec![json!(g)]),
+        );
+        let child_st = call(
+            &mut c,
+            "aria2.tellStatus",
+            vec![
+                json!(child),
+                json!([
+                    "following",
+                    "totalLength",
+                    "numPieces",
+                    "pieceLength",
+                    "dir"
+                ]),
+            ],
+        );
+        m.insert("follower".into(), child_st);
+        m
+    };
+    let tmp_a = tempdir();
+    let (_aria2, port) = aria2c_daemon(tmp_a.path(), &common);
+    let want = run(port);
+    let tmp_b = tempdir();
+    let d = Daemon::start(tmp_b.path(), &common);
+    let got = run(d.port);
+    let mut diffs = Vec::new();
+    for (case, w) in &want {
+        let (w, g) = (
+            mask_dir(w, tmp_a.path()),
+            mask_dir(&got[case], tmp_b.path()),
+        );
+        compare(case, case, case, &w, &g, &mut diffs);
+    }
+    assert!(
+        diffs.is_empty(),
+        "arietta differs from aria2c:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// `v` with `dir` written as `DIR` in every string.
+fn mask_dir(v: &Value, dir: &Path) -> Value {
+    let d = dir.display().to_string();
+    match v {
+        Value::String(s) => Value::String(s.replace(&d, "DIR")),
+        Value::Array(a) => Value::Array(a.iter().map(|x| mask_dir(x, dir)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), mask_dir(x, dir)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

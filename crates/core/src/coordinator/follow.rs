@@ -104,8 +104,26 @@ impl Coordinator {
             self.queue_followers(gid, vec![req]);
         }
         let shown = format!("[MEMORY][METADATA]{name}");
+        let meta = dl.metainfo();
+        let len = meta.info_bytes.len() as u64;
+        let info = crate::torrent_info::TorrentInfo::of_metadata(
+            &hex::encode(dl.info_hash()),
+            &name,
+            len,
+            meta.announce_list.clone(),
+        );
         if let Some(t) = self.torrent_mut(gid) {
             t.path = Some(Arc::new(std::path::PathBuf::from(&shown)));
+            t.metadata_done = true;
+            if let Some(run) = t.run.as_mut() {
+                run.info = Arc::new(info);
+                let stats = arietta_torrent::TorrentStats::default();
+                stats
+                    .completed
+                    .store(len, std::sync::atomic::Ordering::Relaxed);
+                stats.total.store(len, std::sync::atomic::Ordering::Relaxed);
+                run.stats = Arc::new(stats);
+            }
         }
         self.reporter
             .notice(LogLevel::Notice, &format!("Download complete: {shown}"));

@@ -46,6 +46,9 @@ pub(super) struct TorrentEntry {
     /// What a queued `aria2.addTorrent` already knew, shown until the
     /// actor runs.
     pub preview: Option<Arc<TorrentInfo>>,
+    /// A magnet whose metadata came: its own download is complete (all
+    /// of the metadata's pieces), its torrent runs under another GID.
+    pub metadata_done: bool,
 }
 
 impl TorrentEntry {
@@ -59,6 +62,7 @@ impl TorrentEntry {
             meter: SpeedMeter::default(),
             up_meter: SpeedMeter::default(),
             preview: None,
+            metadata_done: false,
         }
     }
 
@@ -95,6 +99,9 @@ impl TorrentEntry {
         let Some(info) = self.info() else {
             return PieceView::default();
         };
+        if self.metadata_done {
+            return PieceView::complete(info.stream_length, info.piece_length);
+        }
         let bits = self.run.as_ref().and_then(|r| r.stats.have_bits());
         PieceView::from_bits(info.stream_length, info.piece_length, info.num_pieces, bits)
     }
