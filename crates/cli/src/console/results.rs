@@ -277,6 +277,7 @@ mod tests {
                     file("/d/t/c", 1024, 1024, true),
                     file("/d/t/skip", 2048, 0, false),
                 ],
+                has_metadata: true,
                 ..TorrentInfo::default()
             })),
             ..RunSnapshot::default()
