@@ -32,6 +32,16 @@ pub fn planned_path(cfg: &DownloadConfig, url: &str) -> PathBuf {
     apply_dir(&cfg.dir, &name)
 }
 
+/// aria2's NOTICE for a whole-file hash that matched, before the download
+/// (`-V`) or after it.
+fn verified_notice(path: &Path) {
+    tracing::info!(
+        notice = true,
+        "Verification finished successfully. file={}",
+        path.display()
+    );
+}
+
 /// aria2's `applyDir`: `--out` is always under `--dir`, an absolute one
 /// too (`-d /srv -o /x.bin` writes `/srv//x.bin`, and says so), where
 /// `Path::join` would leave the directory.
@@ -146,11 +156,7 @@ pub fn prepare(
         let good = Some(len) == total
             && crate::checksum::file_digest(&ck.algo, &path)?.eq_ignore_ascii_case(&ck.hex);
         if good {
-            tracing::info!(
-                notice = true,
-                "Verification finished successfully. file={}",
-                path.display()
-            );
+            verified_notice(&path);
             done.insert(0, len);
             keep = true;
             verified = true;
@@ -331,11 +337,7 @@ pub fn finish(
                 actual,
             });
         }
-        tracing::info!(
-            notice = true,
-            "Verification finished successfully. file={}",
-            path.display()
-        );
+        verified_notice(path);
     }
     if cfg.remote_time {
         if let Some(t) = last_modified {

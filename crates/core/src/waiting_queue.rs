@@ -55,9 +55,12 @@ impl WaitingQueue {
     }
 
     /// Inserts at `at` (clamped to the end); a request queued again under
-    /// a GID already present replaces the old entry.
+    /// a GID already present replaces the old entry. Every request enters
+    /// here, so this is where its URIs take aria2's stored form
+    /// ([`DownloadRequest::encode_uris`], which a second pass leaves as is).
     pub fn insert(&mut self, at: usize, mut req: DownloadRequest) {
         let gid = *req.gid.get_or_insert_with(Gid::new);
+        req.encode_uris();
         if self.requests.insert(gid, req).is_some() {
             self.order.retain(|g| *g != gid);
         }

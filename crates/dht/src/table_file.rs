@@ -17,10 +17,8 @@
 //! bootstraps), an entry of the other family or with a zero address is
 //! skipped, as aria2 skips it.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
 use crate::error::DhtError;
-use crate::node_id::{Node, NodeId};
+use crate::node_id::{compact_addr, parse_compact_addr, Node, NodeId};
 
 const MAGIC: [u8; 3] = [0xa1, 0xa2, 0x02];
 const VERSION: u8 = 3;
@@ -50,21 +48,11 @@ pub fn save_table(own_id: NodeId, nodes: &[Node], saved_at: u64) -> Vec<u8> {
     out.extend_from_slice(&count.to_be_bytes());
     out.extend_from_slice(&[0; 4]);
     for n in nodes.iter().take(count as usize) {
-        let mut compact = [0u8; 24];
-        let len = match n.addr.ip() {
-            IpAddr::V4(ip) => {
-                compact[..4].copy_from_slice(&ip.octets());
-                4
-            }
-            IpAddr::V6(ip) => {
-                compact[..16].copy_from_slice(&ip.octets());
-                16
-            }
-        };
-        compact[len..len + 2].copy_from_slice(&n.addr.port().to_be_bytes());
-        out.push((len + 2) as u8);
+        let compact = compact_addr(&n.addr);
+        out.push(compact.len() as u8);
         out.extend_from_slice(&[0; 7]);
         out.extend_from_slice(&compact);
+        out.extend_from_slice(&[0u8; 24][compact.len()..]);
         out.extend_from_slice(&n.id.0);
         out.extend_from_slice(&[0; 4]);
     }
@@ -103,22 +91,14 @@ pub fn load_table(bytes: &[u8]) -> Result<SavedTable, DhtError> {
         let compact: [u8; 24] = r.array()?;
         let id = NodeId(r.array()?);
         r.array::<4>()?;
-        let addr = match len {
-            6 => {
-                let ip: [u8; 4] = compact[..4].try_into().expect("4 bytes");
-                let port = u16::from_be_bytes([compact[4], compact[5]]);
-                SocketAddr::new(Ipv4Addr::from(ip).into(), port)
-            }
-            18 => {
-                let ip: [u8; 16] = compact[..16].try_into().expect("16 bytes");
-                let port = u16::from_be_bytes([compact[16], compact[17]]);
-                SocketAddr::new(Ipv6Addr::from(ip).into(), port)
-            }
-            _ => continue,
-        };
-        if compact[..usize::from(len)].iter().all(|&b| b == 0) {
+        // Another length is another family's entry; an all-zero address
+        // one aria2 wrote for a node it could not pack: both skipped.
+        let Some(peer) = compact.get(..usize::from(len)) else {
             continue;
-        }
+        };
+        let Some(addr) = parse_compact_addr(peer).filter(|_| peer.iter().any(|&b| b != 0)) else {
+            continue;
+        };
         nodes.push(Node { id, addr });
     }
     Ok(SavedTable {

@@ -334,16 +334,17 @@ impl Coordinator {
                 // A file found complete on disk (`-c`, `-V`) took nothing
                 // off the network for it: the probe's bytes are dropped,
                 // and aria2 shows 0B/s for such a run.
+                let current = self.current_conn(gid, conn);
                 let already_done = matches!(&result,
                     Ok(p) if p.total.is_some_and(|t| t > 0 && p.done.gaps(t).is_empty()));
-                if already_done && self.current_conn(gid, conn) {
+                if already_done && current {
                     if let Some(a) = self.active.get_mut(&gid) {
                         // A fresh counter: the connection may still drain
                         // the body into the old one to keep itself alive.
                         a.received = Arc::default();
                     }
                 }
-                let decision = if self.current_conn(gid, conn) {
+                let decision = if current {
                     self.with_segmented(gid, |s, ctx, out| s.on_prepared(conn, result, ctx, out))
                         .unwrap_or(ProbeDecision::Stop)
                 } else {

@@ -52,15 +52,7 @@ impl Queue {
         max_results: Option<usize>,
         keep_unfinished: bool,
     ) -> Self {
-        let waiting = WaitingQueue::from(
-            requests
-                .into_iter()
-                .map(|mut r| {
-                    r.encode_uris();
-                    r
-                })
-                .collect::<Vec<_>>(),
-        );
+        let waiting = WaitingQueue::from(requests);
         let paused = waiting
             .iter()
             .filter(|r| r.options.get_bool("pause"))
@@ -136,7 +128,6 @@ impl Queue {
             };
             let paused = req.options.get_bool("pause");
             let gid = *req.gid.get_or_insert_with(Gid::new);
-            req.encode_uris();
             self.waiting.insert(usize::MAX, req);
             if !paused {
                 return;
@@ -182,7 +173,6 @@ impl Queue {
     /// GID.
     pub fn add(&mut self, mut request: DownloadRequest, position: Option<usize>) -> Gid {
         let gid = *request.gid.get_or_insert_with(Gid::new);
-        request.encode_uris();
         if request.options.get_bool("pause") {
             self.paused.insert(gid);
         }
@@ -197,7 +187,6 @@ impl Queue {
     /// it waits).
     pub fn insert_at(&mut self, at: usize, mut request: DownloadRequest) -> Gid {
         let gid = *request.gid.get_or_insert_with(Gid::new);
-        request.encode_uris();
         self.waiting.insert(at.min(self.waiting.len()), request);
         self.touched.push(gid);
         gid
